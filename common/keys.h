@@ -1,0 +1,68 @@
+/*
+ * keys.h -- verification keys: JWK / JWKS / PEM loading, kid lookup and
+ * signature checks with OpenSSL 3 EVP.
+ *
+ * Keys are parsed once, at load.  Each key pins exactly one algorithm:
+ * EC P-256 -> ES256, P-384 -> ES384, OKP Ed25519 -> EdDSA, RSA -> the
+ * JWK's "alg" (RS256 or PS256; RS256 when absent).  RSA keys shorter than
+ * 2048 bits, private keys, and keys whose "use" is not "sig" are refused.
+ */
+#ifndef AIM_KEYS_H
+#define AIM_KEYS_H
+
+#include <openssl/evp.h>
+#include <jansson.h>
+#include "aim.h"
+
+typedef enum {
+    AIM_ALG_NONE = 0,
+    AIM_ALG_ES256,
+    AIM_ALG_ES384,
+    AIM_ALG_EDDSA,
+    AIM_ALG_RS256,
+    AIM_ALG_PS256
+} aim_alg;
+
+/* "ES256" -> AIM_ALG_ES256; anything unsupported -> AIM_ALG_NONE. */
+aim_alg aim_alg_from_name(const char *name);
+const char *aim_alg_name(aim_alg alg);
+
+typedef struct {
+    char     *kid;
+    aim_alg   alg;
+    EVP_PKEY *pkey;
+} aim_key;
+
+typedef struct aim_keyset aim_keyset;
+
+/* One public JWK (a JSON object) -> key.  kid may be absent here (DPoP). */
+aim_status aim_key_from_jwk(const json_t *jwk, aim_key *out, aim_error *err);
+void aim_key_clear(aim_key *k);
+
+/* A JWKS document ({"keys":[...]}) or a single JWK; source names it in
+ * error messages.  Every key needs a unique kid. */
+aim_keyset *aim_keyset_parse_jwks(const char *json, size_t len,
+                                  const char *source, aim_error *err);
+/* A file: JWKS, or "pem:ALG:PATH" for a PEM public key (kid = its RFC
+ * 7638 thumbprint unless a "kid" is given as "pem:ALG:KID:PATH"). */
+aim_keyset *aim_keyset_load(const char *spec, aim_error *err);
+/* Merge b into a (moves keys); fails on a duplicate kid. */
+aim_status aim_keyset_merge(aim_keyset *a, aim_keyset *b, aim_error *err);
+void aim_keyset_free(aim_keyset *ks);
+size_t aim_keyset_count(const aim_keyset *ks);
+const aim_key *aim_keyset_find(const aim_keyset *ks, const char *kid);
+
+/*
+ * Check sig over msg with key for alg.  ECDSA signatures are raw r||s of
+ * exactly 2 * field size bytes (converted to DER internally), RSA
+ * signatures exactly the modulus size.  AIM_OK or AIM_BAD_SIGNATURE.
+ */
+aim_status aim_sig_verify(EVP_PKEY *pkey, aim_alg alg,
+                          const unsigned char *msg, size_t msglen,
+                          const unsigned char *sig, size_t siglen,
+                          aim_error *err);
+
+/* RFC 7638 JWK SHA-256 thumbprint of a public JWK object, base64url. */
+aim_status aim_jwk_thumbprint(const json_t *jwk, char out[44], aim_error *err);
+
+#endif

@@ -1,0 +1,26 @@
+/*
+ * revoke.h -- the local revocation list.
+ *
+ * A text file, one entry a line: "agent <id>", "jti <id>", "kid <id>";
+ * blank lines and "#" comments ignored; anything else is an error naming
+ * the line.  Re-read when its mtime (or size, or inode) changes.
+ */
+#ifndef AIM_REVOKE_H
+#define AIM_REVOKE_H
+
+#include "aim.h"
+
+typedef struct aim_revlist aim_revlist;
+
+aim_revlist *aim_revlist_parse(const char *text, size_t len,
+                               const char *source, aim_error *err);
+aim_revlist *aim_revlist_load(const char *path, aim_error *err);
+void aim_revlist_free(aim_revlist *r);
+
+/* Which entry matched, or NULL: "agent", "jti" or "kid". */
+const char *aim_revlist_match(const aim_revlist *r, const char *agent,
+                              const char *subject, const char *jti,
+                              const char *kid);
+size_t aim_revlist_count(const aim_revlist *r);
+
+#endif
