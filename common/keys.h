@@ -28,9 +28,11 @@ aim_alg aim_alg_from_name(const char *name);
 const char *aim_alg_name(aim_alg alg);
 
 typedef struct {
-    char     *kid;
-    aim_alg   alg;
-    EVP_PKEY *pkey;
+    char         *kid;
+    aim_alg       alg;
+    EVP_PKEY     *pkey;
+    EVP_PKEY_CTX *vctx;     /* verify context prepared at load; NULL for
+                             * EdDSA, which has no pre-hashed form */
 } aim_key;
 
 typedef struct aim_keyset aim_keyset;
@@ -61,6 +63,17 @@ aim_status aim_sig_verify(EVP_PKEY *pkey, aim_alg alg,
                           const unsigned char *msg, size_t msglen,
                           const unsigned char *sig, size_t siglen,
                           aim_error *err);
+
+/* The same with a loaded key's prepared context: the hot path. */
+aim_status aim_key_verify(const aim_key *key, const unsigned char *msg,
+                          size_t msglen, const unsigned char *sig,
+                          size_t siglen, aim_error *err);
+
+/* Digest helpers on fetched-once implementations. */
+int aim_sha256(const void *data, size_t len, unsigned char out[32]);
+
+/* Keys skipped while loading (unsupported alg, "use":"enc"), for logs. */
+size_t aim_keyset_skipped(const aim_keyset *ks, const char **first_reason);
 
 /* RFC 7638 JWK SHA-256 thumbprint of a public JWK object, base64url. */
 aim_status aim_jwk_thumbprint(const json_t *jwk, char out[44], aim_error *err);

@@ -1,0 +1,166 @@
+/*
+ * dpop.c -- DPoP proofs (RFC 9449): a sender-constrained access token is
+ * only honoured with a fresh proof signed by the key its cnf.jkt names.
+ */
+#include <string.h>
+#include "b64.h"
+#include "internal.h"
+#include "json.h"
+#include "jws.h"
+#include "util.h"
+
+#define AIM_MAX_PROOF_LEN 8192
+
+/* htu compared without query and fragment (RFC 9449 section 4.3). */
+static int
+htu_equal(const char *htu, const char *url)
+{
+    size_t hl = strcspn(htu, "?#");
+    size_t ul = strcspn(url, "?#");
+
+    return hl == ul && hl > 0 && strncmp(htu, url, hl) == 0;
+}
+
+aim_status
+aim_dpop_verify(aim_verifier *v, const char *proof, size_t proof_len,
+                const char *token, size_t token_len, const aim_token *t,
+                const aim_dpop_request *req, unsigned char jti_hash[32],
+                aim_error *err)
+{
+    aim_jws        jws;
+    aim_key        key;
+    aim_alg        alg;
+    aim_status     s;
+    const json_t  *jwk, *v_htm, *v_htu, *v_jti, *v_ath;
+    json_t        *claims = NULL;
+    char           jkt[44], ath[44];
+    unsigned char  h[32];
+    int64_t        iat, now = aim_now();
+    const json_t  *iatv;
+
+    memset(&key, 0, sizeof(key));
+    if (proof == NULL || proof_len == 0) {
+        return aim_fail(err, AIM_BAD_BINDING, "no DPoP proof");
+    }
+    if (proof_len > AIM_MAX_PROOF_LEN) {
+        return aim_fail(err, AIM_BAD_BINDING, "DPoP proof is %zu bytes, more than "
+                        "%d", proof_len, AIM_MAX_PROOF_LEN);
+    }
+    if (t->cnf_jkt == NULL) {
+        return aim_fail(err, AIM_BAD_BINDING, "token is not bound to a DPoP key "
+                        "(no cnf.jkt)");
+    }
+
+    s = aim_jws_parse(proof, proof_len, &jws, err);
+    if (s != AIM_OK) {
+        return aim_fail(err, AIM_BAD_BINDING, "DPoP proof: %s",
+                        err != NULL ? err->message : "malformed");
+    }
+
+    if (jws.typ == NULL || strcmp(jws.typ, "dpop+jwt") != 0) {
+        s = aim_fail(err, AIM_BAD_BINDING, "DPoP proof typ is not \"dpop+jwt\"");
+        goto done;
+    }
+    alg = aim_alg_from_name(jws.alg);
+    if (alg == AIM_ALG_NONE) {
+        s = aim_fail(err, AIM_BAD_BINDING, "DPoP proof algorithm \"%.16s\" is not "
+                     "accepted", jws.alg);
+        goto done;
+    }
+    jwk = json_object_get(jws.header, "jwk");
+    if (!json_is_object(jwk)) {
+        s = aim_fail(err, AIM_BAD_BINDING, "DPoP proof has no \"jwk\" header");
+        goto done;
+    }
+    if (aim_key_from_jwk(jwk, &key, err) != AIM_OK) {
+        s = aim_fail(err, AIM_BAD_BINDING, "DPoP proof key: %s",
+                     err != NULL ? err->message : "rejected");
+        goto done;
+    }
+    /* An RSA JWK without "alg" may sign with either RSA algorithm. */
+    if (key.alg != alg) {
+        if ((key.alg == AIM_ALG_RS256 || key.alg == AIM_ALG_PS256)
+            && (alg == AIM_ALG_RS256 || alg == AIM_ALG_PS256)
+            && json_object_get(jwk, "alg") == NULL)
+        {
+            EVP_PKEY_CTX_free(key.vctx);
+            key.vctx = NULL;
+            key.alg = alg;
+        } else {
+            s = aim_fail(err, AIM_BAD_BINDING, "DPoP proof alg %s does not fit "
+                         "its key", aim_alg_name(alg));
+            goto done;
+        }
+    }
+    if (aim_sig_verify(key.pkey, alg, (const unsigned char *) proof,
+                       jws.signing_input_len, jws.sig, jws.sig_len, err) != AIM_OK)
+    {
+        s = aim_fail(err, AIM_BAD_BINDING, "DPoP proof signature does not verify");
+        goto done;
+    }
+
+    /* The proof key must be the one the access token is bound to. */
+    if (aim_jwk_thumbprint(jwk, jkt, err) != AIM_OK
+        || strlen(t->cnf_jkt) != 43 || !aim_ct_equal(jkt, t->cnf_jkt, 43))
+    {
+        s = aim_fail(err, AIM_BAD_BINDING, "DPoP proof key is not the key the "
+                     "token is bound to");
+        goto done;
+    }
+
+    claims = aim_json_parse_object((const char *) jws.payload, jws.payload_len,
+                                   "DPoP claims", err);
+    if (claims == NULL) {
+        s = AIM_BAD_BINDING;
+        if (err != NULL) err->status = s;
+        goto done;
+    }
+    v_jti = json_object_get(claims, "jti");
+    v_htm = json_object_get(claims, "htm");
+    v_htu = json_object_get(claims, "htu");
+    iatv = json_object_get(claims, "iat");
+    if (!json_is_string(v_jti) || json_string_length(v_jti) == 0
+        || json_string_length(v_jti) > 256 || !json_is_string(v_htm)
+        || !json_is_string(v_htu) || !json_is_number(iatv))
+    {
+        s = aim_fail(err, AIM_BAD_BINDING, "DPoP proof lacks jti, htm, htu or iat");
+        goto done;
+    }
+    if (req->method == NULL || strcmp(json_string_value(v_htm), req->method) != 0) {
+        s = aim_fail(err, AIM_BAD_BINDING, "DPoP proof htm does not match the "
+                     "request method");
+        goto done;
+    }
+    if (req->url == NULL || !htu_equal(json_string_value(v_htu), req->url)) {
+        s = aim_fail(err, AIM_BAD_BINDING, "DPoP proof htu does not match the "
+                     "request URL");
+        goto done;
+    }
+    iat = (int64_t) json_number_value(iatv);
+    if (iat > now + v->cfg.leeway || iat < now - req->max_age - v->cfg.leeway) {
+        s = aim_fail(err, AIM_BAD_BINDING, "DPoP proof iat is %lld s off "
+                     "(allowed: %lld s old, %lld s ahead)", (long long) (iat - now),
+                     (long long) req->max_age, (long long) v->cfg.leeway);
+        goto done;
+    }
+    if (token != NULL) {
+        v_ath = json_object_get(claims, "ath");
+        aim_sha256(token, token_len, h);
+        aim_b64url_encode(h, 32, ath);
+        if (!json_is_string(v_ath) || json_string_length(v_ath) != 43
+            || !aim_ct_equal(json_string_value(v_ath), ath, 43))
+        {
+            s = aim_fail(err, AIM_BAD_BINDING, "DPoP proof ath does not match the "
+                         "access token");
+            goto done;
+        }
+    }
+    aim_sha256(json_string_value(v_jti), json_string_length(v_jti), jti_hash);
+    s = AIM_OK;
+
+done:
+    json_decref(claims);
+    aim_key_clear(&key);
+    aim_jws_clear(&jws);
+    return s;
+}

@@ -1,0 +1,983 @@
+/*
+ * keys.c -- verification keys and signature checks (OpenSSL 3 EVP).
+ *
+ * The key decides the algorithm.  A JWK is turned into an EVP_PKEY once,
+ * at load, together with a verify context already set up for the key's
+ * one algorithm, so the hot path only hashes and verifies.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
+#include <openssl/ec.h>
+#include <openssl/err.h>
+#include <openssl/param_build.h>
+#include <openssl/pem.h>
+#include <openssl/rsa.h>
+#include "b64.h"
+#include "json.h"
+#include "keys.h"
+#include "util.h"
+
+#define AIM_RSA_MIN_BITS   2048
+#define AIM_RSA_MAX_BITS   8192
+#define AIM_JWKS_MAX_BYTES (256 * 1024)
+
+struct aim_keyset {
+    aim_key  keys[AIM_MAX_KEYS];
+    size_t   n;
+    size_t   skipped;
+    char     skip_reason[160];
+};
+
+static EVP_MD *md_sha256;
+static EVP_MD *md_sha384;
+
+static const EVP_MD *
+aim_md(aim_alg alg)
+{
+    /* Fetched once: an implicit fetch per verification is measurable. */
+    if (md_sha256 == NULL) {
+        md_sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+        md_sha384 = EVP_MD_fetch(NULL, "SHA384", NULL);
+    }
+    return alg == AIM_ALG_ES384 ? md_sha384 : md_sha256;
+}
+
+int
+aim_sha256(const void *data, size_t len, unsigned char out[32])
+{
+    unsigned int n = 0;
+
+    return EVP_Digest(data, len, out, &n, aim_md(AIM_ALG_ES256), NULL) == 1
+           && n == 32;
+}
+
+aim_alg
+aim_alg_from_name(const char *name)
+{
+    if (name == NULL) return AIM_ALG_NONE;
+    if (strcmp(name, "ES256") == 0) return AIM_ALG_ES256;
+    if (strcmp(name, "ES384") == 0) return AIM_ALG_ES384;
+    if (strcmp(name, "EdDSA") == 0) return AIM_ALG_EDDSA;
+    if (strcmp(name, "RS256") == 0) return AIM_ALG_RS256;
+    if (strcmp(name, "PS256") == 0) return AIM_ALG_PS256;
+    return AIM_ALG_NONE;
+}
+
+const char *
+aim_alg_name(aim_alg alg)
+{
+    switch (alg) {
+    case AIM_ALG_ES256: return "ES256";
+    case AIM_ALG_ES384: return "ES384";
+    case AIM_ALG_EDDSA: return "EdDSA";
+    case AIM_ALG_RS256: return "RS256";
+    case AIM_ALG_PS256: return "PS256";
+    default:            return "none";
+    }
+}
+
+/* Decode a base64url JWK member of exactly want bytes (0: any, <= max). */
+static int
+jwk_bytes(const json_t *jwk, const char *name, unsigned char *out,
+          size_t want, size_t max, size_t *got, aim_error *err)
+{
+    const json_t *v = json_object_get(jwk, name);
+    const char   *s;
+    size_t        len, n;
+
+    if (!json_is_string(v)) {
+        aim_fail(err, AIM_CONFIG, "JWK member \"%s\" missing or not a string", name);
+        return -1;
+    }
+    s = json_string_value(v);
+    len = json_string_length(v);
+    if (AIM_B64_DECODED_MAX(len) > max + 3 || len == 0
+        || aim_b64url_decode(s, len, out, &n) != 0)
+    {
+        aim_fail(err, AIM_CONFIG, "JWK member \"%s\" is not valid base64url "
+                 "of a sensible length", name);
+        return -1;
+    }
+    if (want != 0 && n != want) {
+        aim_fail(err, AIM_CONFIG, "JWK member \"%s\" is %zu bytes, expected %zu",
+                 name, n, want);
+        return -1;
+    }
+    *got = n;
+    return 0;
+}
+
+static EVP_PKEY *
+pkey_from_params(const char *type, OSSL_PARAM_BLD *bld, aim_error *err)
+{
+    OSSL_PARAM   *params = NULL;
+    EVP_PKEY_CTX *ctx = NULL;
+    EVP_PKEY     *pkey = NULL;
+
+    params = OSSL_PARAM_BLD_to_param(bld);
+    ctx = EVP_PKEY_CTX_new_from_name(NULL, type, NULL);
+    if (params == NULL || ctx == NULL
+        || EVP_PKEY_fromdata_init(ctx) <= 0
+        || EVP_PKEY_fromdata(ctx, &pkey, EVP_PKEY_PUBLIC_KEY, params) <= 0)
+    {
+        aim_fail(err, AIM_CONFIG, "%s public key rejected by OpenSSL", type);
+        pkey = NULL;
+    }
+    OSSL_PARAM_free(params);
+    EVP_PKEY_CTX_free(ctx);
+    ERR_clear_error();
+    return pkey;
+}
+
+static EVP_PKEY *
+jwk_ec(const json_t *jwk, const char *crv, aim_alg *alg, aim_error *err)
+{
+    unsigned char  pub[1 + 2 * 48];
+    size_t         flen, n;
+    const char    *group;
+    OSSL_PARAM_BLD *bld;
+    EVP_PKEY      *pkey = NULL;
+    EVP_PKEY_CTX  *chk;
+
+    if (strcmp(crv, "P-256") == 0) {
+        flen = 32; group = "prime256v1"; *alg = AIM_ALG_ES256;
+    } else if (strcmp(crv, "P-384") == 0) {
+        flen = 48; group = "secp384r1"; *alg = AIM_ALG_ES384;
+    } else {
+        aim_fail(err, AIM_UNSUPPORTED_ALG, "EC curve \"%s\" is not supported "
+                 "(P-256, P-384)", crv);
+        return NULL;
+    }
+
+    pub[0] = 0x04;
+    if (jwk_bytes(jwk, "x", pub + 1, flen, 48, &n, err) != 0
+        || jwk_bytes(jwk, "y", pub + 1 + flen, flen, 48, &n, err) != 0)
+    {
+        return NULL;
+    }
+
+    bld = OSSL_PARAM_BLD_new();
+    if (bld == NULL
+        || !OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, group, 0)
+        || !OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, pub,
+                                             1 + 2 * flen))
+    {
+        OSSL_PARAM_BLD_free(bld);
+        aim_fail(err, AIM_INTERNAL, "out of memory building an EC key");
+        return NULL;
+    }
+    pkey = pkey_from_params("EC", bld, err);
+    OSSL_PARAM_BLD_free(bld);
+    if (pkey == NULL) {
+        aim_fail(err, AIM_CONFIG, "EC point is not on curve %s", crv);
+        return NULL;
+    }
+
+    /* Reject invalid points (not on the curve, point at infinity). */
+    chk = EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL);
+    if (chk == NULL || EVP_PKEY_public_check(chk) != 1) {
+        EVP_PKEY_CTX_free(chk);
+        EVP_PKEY_free(pkey);
+        ERR_clear_error();
+        aim_fail(err, AIM_CONFIG, "EC public key fails validation on %s", crv);
+        return NULL;
+    }
+    EVP_PKEY_CTX_free(chk);
+    return pkey;
+}
+
+static EVP_PKEY *
+jwk_okp(const json_t *jwk, const char *crv, aim_alg *alg, aim_error *err)
+{
+    unsigned char x[32];
+    size_t        n;
+    EVP_PKEY     *pkey;
+
+    if (strcmp(crv, "Ed25519") != 0) {
+        aim_fail(err, AIM_UNSUPPORTED_ALG, "OKP curve \"%s\" is not supported "
+                 "(Ed25519)", crv);
+        return NULL;
+    }
+    if (jwk_bytes(jwk, "x", x, 32, 32, &n, err) != 0) {
+        return NULL;
+    }
+    pkey = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, x, 32);
+    if (pkey == NULL) {
+        ERR_clear_error();
+        aim_fail(err, AIM_CONFIG, "Ed25519 public key rejected by OpenSSL");
+        return NULL;
+    }
+    *alg = AIM_ALG_EDDSA;
+    return pkey;
+}
+
+static EVP_PKEY *
+jwk_rsa(const json_t *jwk, aim_alg *alg, aim_error *err)
+{
+    unsigned char  nbuf[AIM_RSA_MAX_BITS / 8 + 1], ebuf[8];
+    size_t         nlen, elen;
+    BIGNUM        *bn_n = NULL, *bn_e = NULL;
+    OSSL_PARAM_BLD *bld = NULL;
+    EVP_PKEY      *pkey = NULL;
+    int            bits;
+
+    if (jwk_bytes(jwk, "n", nbuf, 0, sizeof(nbuf), &nlen, err) != 0
+        || jwk_bytes(jwk, "e", ebuf, 0, sizeof(ebuf), &elen, err) != 0)
+    {
+        return NULL;
+    }
+    bn_n = BN_bin2bn(nbuf, (int) nlen, NULL);
+    bn_e = BN_bin2bn(ebuf, (int) elen, NULL);
+    if (bn_n == NULL || bn_e == NULL) {
+        aim_fail(err, AIM_INTERNAL, "out of memory building an RSA key");
+        goto done;
+    }
+    bits = BN_num_bits(bn_n);
+    if (bits < AIM_RSA_MIN_BITS || bits > AIM_RSA_MAX_BITS) {
+        aim_fail(err, AIM_CONFIG, "RSA modulus of %d bits refused "
+                 "(%d to %d allowed)", bits, AIM_RSA_MIN_BITS, AIM_RSA_MAX_BITS);
+        goto done;
+    }
+    /* Small public exponents are refused: no mainstream issuer uses them
+     * and they are what e=3 signature forgeries on lax verifiers need. */
+    if (!BN_is_odd(bn_e) || BN_cmp(bn_e, BN_value_one()) <= 0
+        || BN_num_bits(bn_e) < 17 || BN_num_bits(bn_e) > 33)
+    {
+        aim_fail(err, AIM_CONFIG, "RSA public exponent refused "
+                 "(odd, 65537 up to 2^32+1 allowed)");
+        goto done;
+    }
+    if (!BN_is_odd(bn_n)) {
+        aim_fail(err, AIM_CONFIG, "RSA modulus is even");
+        goto done;
+    }
+
+    bld = OSSL_PARAM_BLD_new();
+    if (bld == NULL
+        || !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, bn_n)
+        || !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, bn_e))
+    {
+        aim_fail(err, AIM_INTERNAL, "out of memory building an RSA key");
+        goto done;
+    }
+    pkey = pkey_from_params("RSA", bld, err);
+    if (pkey != NULL && *alg == AIM_ALG_NONE) {
+        *alg = AIM_ALG_RS256;
+    }
+
+done:
+    OSSL_PARAM_BLD_free(bld);
+    BN_free(bn_n);
+    BN_free(bn_e);
+    return pkey;
+}
+
+/* Prepare the verify context a key uses on the hot path. */
+static int
+key_prepare(aim_key *k, aim_error *err)
+{
+    EVP_PKEY_CTX *ctx;
+    const EVP_MD *md;
+
+    k->vctx = NULL;
+    if (k->alg == AIM_ALG_EDDSA) {
+        return 0;
+    }
+    md = aim_md(k->alg);
+    ctx = EVP_PKEY_CTX_new_from_pkey(NULL, k->pkey, NULL);
+    if (ctx == NULL || EVP_PKEY_verify_init(ctx) <= 0) {
+        goto fail;
+    }
+    if (k->alg == AIM_ALG_PS256) {
+        if (EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PSS_PADDING) <= 0
+            || EVP_PKEY_CTX_set_rsa_mgf1_md(ctx, md) <= 0
+            || EVP_PKEY_CTX_set_rsa_pss_saltlen(ctx, RSA_PSS_SALTLEN_DIGEST) <= 0)
+        {
+            goto fail;
+        }
+    } else if (k->alg == AIM_ALG_RS256) {
+        if (EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PADDING) <= 0) {
+            goto fail;
+        }
+    }
+    if (EVP_PKEY_CTX_set_signature_md(ctx, md) <= 0) {
+        goto fail;
+    }
+    k->vctx = ctx;
+    return 0;
+
+fail:
+    EVP_PKEY_CTX_free(ctx);
+    ERR_clear_error();
+    aim_fail(err, AIM_CONFIG, "cannot prepare %s verification", aim_alg_name(k->alg));
+    return -1;
+}
+
+static const char *const jwk_private_members[] = {
+    "d", "p", "q", "dp", "dq", "qi", "oth", "k", NULL
+};
+
+aim_status
+aim_key_from_jwk(const json_t *jwk, aim_key *out, aim_error *err)
+{
+    const char   *kty, *crv, *use, *alg_name;
+    const json_t *v, *ops;
+    aim_alg       alg = AIM_ALG_NONE, want = AIM_ALG_NONE;
+    EVP_PKEY     *pkey = NULL;
+    size_t        i;
+
+    memset(out, 0, sizeof(*out));
+
+    if (!json_is_object(jwk)) {
+        return aim_fail(err, AIM_CONFIG, "JWK is not a JSON object");
+    }
+    kty = json_string_value(json_object_get(jwk, "kty"));
+    if (kty == NULL) {
+        return aim_fail(err, AIM_CONFIG, "JWK has no \"kty\"");
+    }
+    for (i = 0; jwk_private_members[i] != NULL; i++) {
+        if (json_object_get(jwk, jwk_private_members[i]) != NULL) {
+            return aim_fail(err, AIM_CONFIG, "JWK holds private or symmetric "
+                            "key material (\"%s\"): only public keys are loaded",
+                            jwk_private_members[i]);
+        }
+    }
+    if (strcmp(kty, "oct") == 0) {
+        return aim_fail(err, AIM_UNSUPPORTED_ALG, "symmetric (\"oct\") keys are "
+                        "never accepted");
+    }
+
+    v = json_object_get(jwk, "use");
+    if (v != NULL) {
+        use = json_string_value(v);
+        if (use == NULL || strcmp(use, "sig") != 0) {
+            return aim_fail(err, AIM_UNSUPPORTED_ALG, "JWK \"use\" is not \"sig\"");
+        }
+    }
+    ops = json_object_get(jwk, "key_ops");
+    if (ops != NULL) {
+        int verify = 0;
+
+        if (!json_is_array(ops)) {
+            return aim_fail(err, AIM_CONFIG, "JWK \"key_ops\" is not an array");
+        }
+        for (i = 0; i < json_array_size(ops); i++) {
+            const char *op = json_string_value(json_array_get(ops, i));
+            if (op != NULL && strcmp(op, "verify") == 0) {
+                verify = 1;
+            }
+        }
+        if (!verify) {
+            return aim_fail(err, AIM_UNSUPPORTED_ALG, "JWK \"key_ops\" lacks \"verify\"");
+        }
+    }
+
+    v = json_object_get(jwk, "alg");
+    if (v != NULL) {
+        alg_name = json_string_value(v);
+        want = aim_alg_from_name(alg_name);
+        if (want == AIM_ALG_NONE) {
+            return aim_fail(err, AIM_UNSUPPORTED_ALG, "JWK \"alg\" %s%s%s is not "
+                            "supported", alg_name ? "\"" : "",
+                            alg_name ? alg_name : "(not a string)",
+                            alg_name ? "\"" : "");
+        }
+    }
+
+    if (strcmp(kty, "EC") == 0 || strcmp(kty, "OKP") == 0) {
+        crv = json_string_value(json_object_get(jwk, "crv"));
+        if (crv == NULL) {
+            return aim_fail(err, AIM_CONFIG, "%s JWK has no \"crv\"", kty);
+        }
+        pkey = kty[0] == 'E' ? jwk_ec(jwk, crv, &alg, err)
+                             : jwk_okp(jwk, crv, &alg, err);
+    } else if (strcmp(kty, "RSA") == 0) {
+        if (want != AIM_ALG_NONE && want != AIM_ALG_RS256 && want != AIM_ALG_PS256) {
+            return aim_fail(err, AIM_CONFIG, "RSA JWK with \"alg\" %s",
+                            aim_alg_name(want));
+        }
+        alg = want;
+        pkey = jwk_rsa(jwk, &alg, err);
+    } else {
+        return aim_fail(err, AIM_UNSUPPORTED_ALG, "JWK \"kty\" \"%.32s\" is not "
+                        "supported", kty);
+    }
+    if (pkey == NULL) {
+        return err != NULL ? err->status : AIM_CONFIG;
+    }
+    if (want != AIM_ALG_NONE && want != alg) {
+        EVP_PKEY_free(pkey);
+        return aim_fail(err, AIM_CONFIG, "JWK \"alg\" %s does not match its "
+                        "key type (%s)", aim_alg_name(want), aim_alg_name(alg));
+    }
+
+    out->alg = alg;
+    out->pkey = pkey;
+    v = json_object_get(jwk, "kid");
+    if (v != NULL) {
+        if (!json_is_string(v) || json_string_length(v) == 0
+            || json_string_length(v) > 256)
+        {
+            aim_key_clear(out);
+            return aim_fail(err, AIM_CONFIG, "JWK \"kid\" is not a string of "
+                            "1 to 256 bytes");
+        }
+        out->kid = aim_strdup(json_string_value(v));
+        if (out->kid == NULL) {
+            aim_key_clear(out);
+            return aim_fail(err, AIM_INTERNAL, "out of memory");
+        }
+    }
+    if (key_prepare(out, err) != 0) {
+        aim_key_clear(out);
+        return AIM_CONFIG;
+    }
+    return AIM_OK;
+}
+
+void
+aim_key_clear(aim_key *k)
+{
+    EVP_PKEY_CTX_free(k->vctx);
+    EVP_PKEY_free(k->pkey);
+    free(k->kid);
+    memset(k, 0, sizeof(*k));
+}
+
+/* ------------------------------------------------------------------ */
+
+static aim_keyset *
+keyset_new(void)
+{
+    return calloc(1, sizeof(aim_keyset));
+}
+
+void
+aim_keyset_free(aim_keyset *ks)
+{
+    size_t i;
+
+    if (ks == NULL) {
+        return;
+    }
+    for (i = 0; i < ks->n; i++) {
+        aim_key_clear(&ks->keys[i]);
+    }
+    free(ks);
+}
+
+size_t
+aim_keyset_count(const aim_keyset *ks)
+{
+    return ks != NULL ? ks->n : 0;
+}
+
+size_t
+aim_keyset_skipped(const aim_keyset *ks, const char **first_reason)
+{
+    if (first_reason != NULL) {
+        *first_reason = ks->skipped ? ks->skip_reason : NULL;
+    }
+    return ks->skipped;
+}
+
+const aim_key *
+aim_keyset_find(const aim_keyset *ks, const char *kid)
+{
+    size_t i;
+
+    if (ks == NULL || kid == NULL) {
+        return NULL;
+    }
+    for (i = 0; i < ks->n; i++) {
+        if (strcmp(ks->keys[i].kid, kid) == 0) {
+            return &ks->keys[i];
+        }
+    }
+    return NULL;
+}
+
+static aim_status
+keyset_add(aim_keyset *ks, aim_key *k, const char *source, aim_error *err)
+{
+    if (k->kid == NULL) {
+        aim_key_clear(k);
+        return aim_fail(err, AIM_CONFIG, "%s: a key has no \"kid\" "
+                        "(every key needs one)", source);
+    }
+    if (aim_keyset_find(ks, k->kid) != NULL) {
+        aim_fail(err, AIM_CONFIG, "%s: duplicate kid \"%.64s\"", source, k->kid);
+        aim_key_clear(k);
+        return AIM_CONFIG;
+    }
+    if (ks->n == AIM_MAX_KEYS) {
+        aim_key_clear(k);
+        return aim_fail(err, AIM_CONFIG, "%s: more than %d keys", source,
+                        AIM_MAX_KEYS);
+    }
+    ks->keys[ks->n++] = *k;
+    return AIM_OK;
+}
+
+aim_keyset *
+aim_keyset_parse_jwks(const char *json, size_t len, const char *source,
+                      aim_error *err)
+{
+    json_t     *doc, *arr;
+    aim_keyset *ks;
+    aim_key     k;
+    aim_error   kerr;
+    size_t      i;
+
+    doc = aim_json_parse_object(json, len, source, err);
+    if (doc == NULL) {
+        if (err != NULL) err->status = AIM_CONFIG;
+        return NULL;
+    }
+    ks = keyset_new();
+    if (ks == NULL) {
+        json_decref(doc);
+        aim_fail(err, AIM_INTERNAL, "out of memory");
+        return NULL;
+    }
+
+    arr = json_object_get(doc, "keys");
+    if (arr == NULL && json_object_get(doc, "kty") != NULL) {
+        /* A single JWK. */
+        if (aim_key_from_jwk(doc, &k, err) != AIM_OK
+            || keyset_add(ks, &k, source, err) != AIM_OK)
+        {
+            if (err != NULL) {
+                char tmp[sizeof(err->message)];
+                snprintf(tmp, sizeof(tmp), "%s: %s", source, err->message);
+                memcpy(err->message, tmp, sizeof(tmp));
+                err->status = AIM_CONFIG;
+            }
+            goto fail;
+        }
+        json_decref(doc);
+        return ks;
+    }
+    if (!json_is_array(arr)) {
+        aim_fail(err, AIM_CONFIG, "%s: not a JWKS (no \"keys\" array)", source);
+        goto fail;
+    }
+
+    for (i = 0; i < json_array_size(arr); i++) {
+        aim_status s = aim_key_from_jwk(json_array_get(arr, i), &k, &kerr);
+
+        if (s == AIM_UNSUPPORTED_ALG) {
+            /* Well-formed but not for AIM (an encryption key, RS384...):
+             * skipped, and reported by the caller. */
+            if (ks->skipped++ == 0) {
+                snprintf(ks->skip_reason, sizeof(ks->skip_reason),
+                         "key %zu: %s", i, kerr.message);
+            }
+            continue;
+        }
+        if (s != AIM_OK) {
+            aim_fail(err, AIM_CONFIG, "%s: key %zu: %s", source, i, kerr.message);
+            goto fail;
+        }
+        if (keyset_add(ks, &k, source, err) != AIM_OK) {
+            goto fail;
+        }
+    }
+    if (ks->n == 0) {
+        aim_fail(err, AIM_CONFIG, "%s: no usable signature key%s%s", source,
+                 ks->skipped ? "; " : "", ks->skipped ? ks->skip_reason : "");
+        goto fail;
+    }
+    json_decref(doc);
+    return ks;
+
+fail:
+    json_decref(doc);
+    aim_keyset_free(ks);
+    return NULL;
+}
+
+static aim_keyset *
+keyset_load_pem(const char *spec, aim_error *err)
+{
+    char        algname[16], kid[257] = "", *path;
+    const char *p = spec + 4, *colon;
+    size_t      len;
+    aim_keyset *ks;
+    aim_key     k;
+    FILE       *fp;
+    EVP_PKEY   *pkey;
+    json_t     *jwk;
+
+    colon = strchr(p, ':');
+    if (colon == NULL || (size_t) (colon - p) >= sizeof(algname)) {
+        aim_fail(err, AIM_CONFIG, "key source \"%.200s\": expected pem:ALG:PATH", spec);
+        return NULL;
+    }
+    memcpy(algname, p, (size_t) (colon - p));
+    algname[colon - p] = '\0';
+    p = colon + 1;
+    if (*p != '/' && *p != '.' && (colon = strchr(p, ':')) != NULL) {
+        len = (size_t) (colon - p);
+        if (len == 0 || len >= sizeof(kid)) {
+            aim_fail(err, AIM_CONFIG, "key source \"%.200s\": bad kid", spec);
+            return NULL;
+        }
+        memcpy(kid, p, len);
+        kid[len] = '\0';
+        p = colon + 1;
+    }
+    path = (char *) p;
+
+    memset(&k, 0, sizeof(k));
+    k.alg = aim_alg_from_name(algname);
+    if (k.alg == AIM_ALG_NONE) {
+        aim_fail(err, AIM_CONFIG, "key source \"%.200s\": algorithm \"%s\" is not "
+                 "supported (ES256 ES384 EdDSA RS256 PS256)", spec, algname);
+        return NULL;
+    }
+
+    fp = fopen(path, "re");
+    if (fp == NULL) {
+        aim_fail(err, AIM_CONFIG, "cannot open \"%.200s\": %s", path,
+                 strerror(errno));
+        return NULL;
+    }
+    pkey = PEM_read_PUBKEY(fp, NULL, NULL, NULL);
+    fclose(fp);
+    if (pkey == NULL) {
+        ERR_clear_error();
+        aim_fail(err, AIM_CONFIG, "\"%.200s\" holds no PEM public key", path);
+        return NULL;
+    }
+
+    /* Re-enter through the JWK path so one set of checks applies. */
+    {
+        BIGNUM        *n = NULL, *e = NULL;
+        unsigned char  buf[AIM_RSA_MAX_BITS / 8 + 64];
+        char           b64a[AIM_B64_ENCODED_LEN(sizeof(buf))];
+        char           b64b[AIM_B64_ENCODED_LEN(sizeof(buf))];
+        size_t         blen;
+        int            type = EVP_PKEY_get_base_id(pkey);
+
+        jwk = json_object();
+        if (type == EVP_PKEY_EC) {
+            char group[32];
+            size_t gl;
+            size_t fl = k.alg == AIM_ALG_ES384 ? 48 : 32;
+
+            if (!EVP_PKEY_get_utf8_string_param(pkey, OSSL_PKEY_PARAM_GROUP_NAME,
+                                                group, sizeof(group), &gl)
+                || !EVP_PKEY_get_octet_string_param(pkey, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY,
+                                                    buf, sizeof(buf), &blen)
+                || blen != 1 + 2 * fl || buf[0] != 0x04)
+            {
+                goto pem_mismatch;
+            }
+            aim_b64url_encode(buf + 1, fl, b64a);
+            aim_b64url_encode(buf + 1 + fl, fl, b64b);
+            json_object_set_new(jwk, "kty", json_string("EC"));
+            json_object_set_new(jwk, "crv", json_string(
+                strcmp(group, "secp384r1") == 0 ? "P-384" :
+                strcmp(group, "prime256v1") == 0 ? "P-256" : group));
+            json_object_set_new(jwk, "x", json_string(b64a));
+            json_object_set_new(jwk, "y", json_string(b64b));
+        } else if (type == EVP_PKEY_ED25519) {
+            blen = sizeof(buf);
+            if (!EVP_PKEY_get_raw_public_key(pkey, buf, &blen) || blen != 32) {
+                goto pem_mismatch;
+            }
+            aim_b64url_encode(buf, 32, b64a);
+            json_object_set_new(jwk, "kty", json_string("OKP"));
+            json_object_set_new(jwk, "crv", json_string("Ed25519"));
+            json_object_set_new(jwk, "x", json_string(b64a));
+        } else if (type == EVP_PKEY_RSA) {
+            if (!EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_N, &n)
+                || !EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_E, &e)
+                || BN_num_bytes(n) > (int) sizeof(buf) || BN_num_bytes(e) > 8)
+            {
+                BN_free(n); BN_free(e);
+                goto pem_mismatch;
+            }
+            blen = (size_t) BN_bn2bin(n, buf);
+            aim_b64url_encode(buf, blen, b64a);
+            blen = (size_t) BN_bn2bin(e, buf);
+            aim_b64url_encode(buf, blen, b64b);
+            BN_free(n); BN_free(e);
+            json_object_set_new(jwk, "kty", json_string("RSA"));
+            json_object_set_new(jwk, "n", json_string(b64a));
+            json_object_set_new(jwk, "e", json_string(b64b));
+        } else {
+            goto pem_mismatch;
+        }
+        json_object_set_new(jwk, "alg", json_string(aim_alg_name(k.alg)));
+        EVP_PKEY_free(pkey);
+        pkey = NULL;
+
+        if (kid[0] == '\0') {
+            char tp[44];
+            if (aim_jwk_thumbprint(jwk, tp, err) != AIM_OK) {
+                json_decref(jwk);
+                return NULL;
+            }
+            snprintf(kid, sizeof(kid), "%s", tp);
+        }
+        json_object_set_new(jwk, "kid", json_string(kid));
+        if (aim_key_from_jwk(jwk, &k, err) != AIM_OK) {
+            json_decref(jwk);
+            if (err != NULL) {
+                char tmp[sizeof(err->message)];
+                snprintf(tmp, sizeof(tmp), "\"%.100s\": %s", path, err->message);
+                memcpy(err->message, tmp, sizeof(tmp));
+                err->status = AIM_CONFIG;
+            }
+            return NULL;
+        }
+        json_decref(jwk);
+    }
+
+    ks = keyset_new();
+    if (ks == NULL || keyset_add(ks, &k, path, err) != AIM_OK) {
+        aim_key_clear(&k);
+        aim_keyset_free(ks);
+        return NULL;
+    }
+    return ks;
+
+pem_mismatch:
+    json_decref(jwk);
+    EVP_PKEY_free(pkey);
+    ERR_clear_error();
+    aim_fail(err, AIM_CONFIG, "\"%.200s\": the key does not fit algorithm %s",
+             path, algname);
+    return NULL;
+}
+
+aim_keyset *
+aim_keyset_load(const char *spec, aim_error *err)
+{
+    char        *buf;
+    size_t       len;
+    struct stat  st;
+    aim_keyset  *ks;
+
+    if (strncmp(spec, "pem:", 4) == 0) {
+        return keyset_load_pem(spec, err);
+    }
+    buf = aim_read_file(spec, AIM_JWKS_MAX_BYTES, &len, &st, err);
+    if (buf == NULL) {
+        return NULL;
+    }
+    ks = aim_keyset_parse_jwks(buf, len, spec, err);
+    free(buf);
+    return ks;
+}
+
+aim_status
+aim_keyset_merge(aim_keyset *a, aim_keyset *b, aim_error *err)
+{
+    size_t i;
+
+    for (i = 0; i < b->n; i++) {
+        if (aim_keyset_find(a, b->keys[i].kid) != NULL) {
+            return aim_fail(err, AIM_CONFIG, "duplicate kid \"%.64s\" across key "
+                            "sources", b->keys[i].kid);
+        }
+    }
+    if (a->n + b->n > AIM_MAX_KEYS) {
+        return aim_fail(err, AIM_CONFIG, "more than %d keys in all", AIM_MAX_KEYS);
+    }
+    for (i = 0; i < b->n; i++) {
+        a->keys[a->n++] = b->keys[i];
+    }
+    a->skipped += b->skipped;
+    b->n = 0;
+    return AIM_OK;
+}
+
+/* ------------------------------------------------------------------ */
+
+/* Raw r||s (JWS) -> DER (OpenSSL), each half exactly flen bytes. */
+static int
+ecdsa_raw_to_der(const unsigned char *sig, size_t flen, unsigned char *der,
+                 size_t *derlen)
+{
+    ECDSA_SIG     *es;
+    BIGNUM        *r, *s;
+    unsigned char *p = der;
+    int            n;
+
+    r = BN_bin2bn(sig, (int) flen, NULL);
+    s = BN_bin2bn(sig + flen, (int) flen, NULL);
+    es = ECDSA_SIG_new();
+    if (r == NULL || s == NULL || es == NULL || BN_is_zero(r) || BN_is_zero(s)) {
+        BN_free(r);
+        BN_free(s);
+        ECDSA_SIG_free(es);
+        return -1;
+    }
+    ECDSA_SIG_set0(es, r, s);
+    n = i2d_ECDSA_SIG(es, &p);
+    ECDSA_SIG_free(es);
+    if (n <= 0) {
+        return -1;
+    }
+    *derlen = (size_t) n;
+    return 0;
+}
+
+static aim_status
+verify_with(EVP_PKEY *pkey, EVP_PKEY_CTX *vctx, aim_alg alg,
+            const unsigned char *msg, size_t msglen,
+            const unsigned char *sig, size_t siglen, aim_error *err)
+{
+    unsigned char  digest[EVP_MAX_MD_SIZE], der[160];
+    unsigned int   dlen = 0;
+    size_t         derlen, flen, want;
+    int            rc;
+    EVP_MD_CTX    *mctx;
+
+    switch (alg) {
+    case AIM_ALG_EDDSA:
+        if (siglen != 64) {
+            return aim_fail(err, AIM_BAD_SIGNATURE, "EdDSA signature is %zu bytes, "
+                            "not 64", siglen);
+        }
+        mctx = EVP_MD_CTX_new();
+        rc = mctx != NULL
+             && EVP_DigestVerifyInit_ex(mctx, NULL, NULL, NULL, NULL, pkey, NULL) == 1
+             && EVP_DigestVerify(mctx, sig, siglen, msg, msglen) == 1;
+        EVP_MD_CTX_free(mctx);
+        ERR_clear_error();
+        return rc ? AIM_OK : aim_fail(err, AIM_BAD_SIGNATURE, "EdDSA signature "
+                                      "does not verify");
+
+    case AIM_ALG_ES256:
+    case AIM_ALG_ES384:
+        flen = alg == AIM_ALG_ES256 ? 32 : 48;
+        if (siglen != 2 * flen) {
+            return aim_fail(err, AIM_BAD_SIGNATURE, "%s signature is %zu bytes, "
+                            "not %zu (raw r||s)", aim_alg_name(alg), siglen, 2 * flen);
+        }
+        if (ecdsa_raw_to_der(sig, flen, der, &derlen) != 0) {
+            return aim_fail(err, AIM_BAD_SIGNATURE, "%s signature has r or s zero",
+                            aim_alg_name(alg));
+        }
+        sig = der;
+        siglen = derlen;
+        break;
+
+    case AIM_ALG_RS256:
+    case AIM_ALG_PS256:
+        want = (size_t) EVP_PKEY_get_size(pkey);
+        if (siglen != want) {
+            return aim_fail(err, AIM_BAD_SIGNATURE, "%s signature is %zu bytes, "
+                            "not the modulus size %zu", aim_alg_name(alg), siglen, want);
+        }
+        break;
+
+    default:
+        return aim_fail(err, AIM_UNSUPPORTED_ALG, "no such algorithm");
+    }
+
+    if (EVP_Digest(msg, msglen, digest, &dlen, aim_md(alg), NULL) != 1) {
+        ERR_clear_error();
+        return aim_fail(err, AIM_INTERNAL, "digest failed");
+    }
+
+    if (vctx != NULL) {
+        rc = EVP_PKEY_verify(vctx, sig, siglen, digest, dlen);
+    } else {
+        aim_key tmp = { NULL, alg, pkey, NULL };
+
+        if (key_prepare(&tmp, err) != 0) {
+            return AIM_INTERNAL;
+        }
+        rc = EVP_PKEY_verify(tmp.vctx, sig, siglen, digest, dlen);
+        EVP_PKEY_CTX_free(tmp.vctx);
+    }
+    ERR_clear_error();
+    return rc == 1 ? AIM_OK : aim_fail(err, AIM_BAD_SIGNATURE, "%s signature does "
+                                       "not verify", aim_alg_name(alg));
+}
+
+aim_status
+aim_sig_verify(EVP_PKEY *pkey, aim_alg alg, const unsigned char *msg,
+               size_t msglen, const unsigned char *sig, size_t siglen,
+               aim_error *err)
+{
+    int type = EVP_PKEY_get_base_id(pkey);
+
+    /* The key's type must fit the algorithm even on this generic path. */
+    if ((alg == AIM_ALG_EDDSA && type != EVP_PKEY_ED25519)
+        || ((alg == AIM_ALG_ES256 || alg == AIM_ALG_ES384) && type != EVP_PKEY_EC)
+        || ((alg == AIM_ALG_RS256 || alg == AIM_ALG_PS256) && type != EVP_PKEY_RSA))
+    {
+        return aim_fail(err, AIM_UNSUPPORTED_ALG, "%s does not fit the key type",
+                        aim_alg_name(alg));
+    }
+    if (alg == AIM_ALG_ES256 || alg == AIM_ALG_ES384) {
+        int bits = EVP_PKEY_get_bits(pkey);
+        if ((alg == AIM_ALG_ES256 && bits != 256) || (alg == AIM_ALG_ES384 && bits != 384)) {
+            return aim_fail(err, AIM_UNSUPPORTED_ALG, "%s does not fit a %d-bit "
+                            "curve", aim_alg_name(alg), bits);
+        }
+    }
+    return verify_with(pkey, NULL, alg, msg, msglen, sig, siglen, err);
+}
+
+aim_status
+aim_key_verify(const aim_key *key, const unsigned char *msg, size_t msglen,
+               const unsigned char *sig, size_t siglen, aim_error *err)
+{
+    return verify_with(key->pkey, key->vctx, key->alg, msg, msglen, sig, siglen,
+                       err);
+}
+
+aim_status
+aim_jwk_thumbprint(const json_t *jwk, char out[44], aim_error *err)
+{
+    static const char *const ec[] = { "crv", "kty", "x", "y", NULL };
+    static const char *const okp[] = { "crv", "kty", "x", NULL };
+    static const char *const rsa[] = { "e", "kty", "n", NULL };
+    const char *const *members;
+    const char   *kty;
+    json_t       *t;
+    char         *s;
+    unsigned char h[32];
+    size_t        i;
+
+    kty = json_string_value(json_object_get(jwk, "kty"));
+    if (kty == NULL) {
+        return aim_fail(err, AIM_MALFORMED, "JWK has no \"kty\"");
+    }
+    if (strcmp(kty, "EC") == 0) members = ec;
+    else if (strcmp(kty, "OKP") == 0) members = okp;
+    else if (strcmp(kty, "RSA") == 0) members = rsa;
+    else return aim_fail(err, AIM_UNSUPPORTED_ALG, "no thumbprint for kty \"%.16s\"", kty);
+
+    t = json_object();
+    for (i = 0; members[i] != NULL; i++) {
+        const json_t *v = json_object_get(jwk, members[i]);
+        if (!json_is_string(v)) {
+            json_decref(t);
+            return aim_fail(err, AIM_MALFORMED, "JWK member \"%s\" missing",
+                            members[i]);
+        }
+        json_object_set_new(t, members[i], json_stringn(json_string_value(v),
+                                                        json_string_length(v)));
+    }
+    s = json_dumps(t, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(t);
+    if (s == NULL) {
+        return aim_fail(err, AIM_INTERNAL, "out of memory");
+    }
+    aim_sha256(s, strlen(s), h);
+    free(s);
+    aim_b64url_encode(h, 32, out);
+    return AIM_OK;
+}

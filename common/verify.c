@@ -1,0 +1,809 @@
+/*
+ * verify.c -- the verifier: configuration, key and list reloads, and the
+ * one decision path (verify -> authorize -> audit) every adapter calls.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include "internal.h"
+#include "json.h"
+#include "jws.h"
+#include "scope.h"
+#include "util.h"
+
+#define AIM_DEFAULT_LEEWAY        30
+#define AIM_DEFAULT_MAX_LIFETIME  86400
+#define AIM_DEFAULT_CACHE         1024
+#define AIM_MAX_CACHE             (1u << 20)
+
+static const char *const aim_reasons[AIM_STATUS_MAX] = {
+    [AIM_OK]                 = "ok",
+    [AIM_NO_TOKEN]           = "no_token",
+    [AIM_MALFORMED]          = "malformed",
+    [AIM_UNSUPPORTED_ALG]    = "unsupported_alg",
+    [AIM_UNKNOWN_KEY]        = "unknown_key",
+    [AIM_BAD_SIGNATURE]      = "bad_signature",
+    [AIM_EXPIRED]            = "expired",
+    [AIM_NOT_YET_VALID]      = "not_yet_valid",
+    [AIM_BAD_ISSUER]         = "bad_issuer",
+    [AIM_BAD_AUDIENCE]       = "bad_audience",
+    [AIM_MISSING_CLAIM]      = "missing_claim",
+    [AIM_BAD_CLAIM]          = "bad_claim",
+    [AIM_LIFETIME_TOO_LONG]  = "lifetime_too_long",
+    [AIM_BAD_TYPE]           = "bad_type",
+    [AIM_REVOKED]            = "revoked",
+    [AIM_INSUFFICIENT_SCOPE] = "insufficient_scope",
+    [AIM_POLICY_DENIED]      = "policy_denied",
+    [AIM_LOW_TRUST]          = "low_trust",
+    [AIM_BAD_BINDING]        = "bad_binding",
+    [AIM_REPLAY]             = "replay",
+    [AIM_CONFIG]             = "config_error",
+    [AIM_INTERNAL]           = "internal_error",
+};
+
+const char *
+aim_reason(aim_status s)
+{
+    if ((unsigned) s >= AIM_STATUS_MAX || aim_reasons[s] == NULL) {
+        return "internal_error";
+    }
+    return aim_reasons[s];
+}
+
+/* ------------------------------------------------------------------ */
+/* Clock                                                               */
+
+static int64_t (*aim_clock)(void);
+
+int64_t
+aim_now(void)
+{
+    return aim_clock != NULL ? aim_clock() : (int64_t) time(NULL);
+}
+
+void
+aim_set_clock(int64_t (*clock)(void))
+{
+    aim_clock = clock;
+}
+
+/* ------------------------------------------------------------------ */
+/* Configuration                                                       */
+
+aim_config *
+aim_config_new(void)
+{
+    aim_config *cfg = calloc(1, sizeof(*cfg));
+
+    if (cfg == NULL) {
+        return NULL;
+    }
+    cfg->leeway = AIM_DEFAULT_LEEWAY;
+    cfg->max_lifetime = AIM_DEFAULT_MAX_LIFETIME;
+    cfg->reload_interval = 1;
+    cfg->cache = AIM_DEFAULT_CACHE;
+    cfg->types[0] = aim_strdup("aim+jwt");
+    cfg->types[1] = aim_strdup("at+jwt");
+    cfg->ntypes = 2;
+    if (cfg->types[0] == NULL || cfg->types[1] == NULL) {
+        aim_config_free(cfg);
+        return NULL;
+    }
+    return cfg;
+}
+
+static void
+config_clear(aim_config *cfg)
+{
+    size_t i;
+
+    for (i = 0; i < cfg->nkeys; i++) free(cfg->keys[i]);
+    for (i = 0; i < cfg->nissuers; i++) free(cfg->issuers[i]);
+    for (i = 0; i < cfg->ntypes; i++) free(cfg->types[i]);
+    free(cfg->audience);
+    free(cfg->revoked);
+    free(cfg->policy);
+    free(cfg->audit);
+    memset(cfg, 0, sizeof(*cfg));
+}
+
+void
+aim_config_free(aim_config *cfg)
+{
+    if (cfg != NULL) {
+        config_clear(cfg);
+        free(cfg);
+    }
+}
+
+static aim_status
+parse_seconds(const char *name, const char *value, int64_t min, int64_t max,
+              int64_t *out, aim_error *err)
+{
+    char      *end;
+    long long  n;
+
+    errno = 0;
+    n = strtoll(value, &end, 10);
+    if (errno != 0 || end == value || *end != '\0' || value[0] == '-'
+        || value[0] == '+' || n < min || n > max)
+    {
+        return aim_fail(err, AIM_CONFIG, "%s: \"%.64s\" is not a whole number "
+                        "of seconds from %lld to %lld", name, value,
+                        (long long) min, (long long) max);
+    }
+    *out = n;
+    return AIM_OK;
+}
+
+/* "application/AIM+JWT" -> "aim+jwt" (RFC 7515 section 4.1.9). */
+static char *
+normalise_type(const char *value, size_t len)
+{
+    char   *s;
+    size_t  i;
+
+    if (len > 12 && strncasecmp(value, "application/", 12) == 0) {
+        value += 12;
+        len -= 12;
+    }
+    s = malloc(len + 1);
+    if (s == NULL) {
+        return NULL;
+    }
+    for (i = 0; i < len; i++) {
+        s[i] = (char) tolower((unsigned char) value[i]);
+    }
+    s[len] = '\0';
+    return s;
+}
+
+static aim_status
+set_string(char **slot, const char *name, const char *value, aim_error *err)
+{
+    char *copy;
+
+    if (value[0] == '\0') {
+        return aim_fail(err, AIM_CONFIG, "%s: empty value", name);
+    }
+    copy = aim_strdup(value);
+    if (copy == NULL) {
+        return aim_fail(err, AIM_INTERNAL, "out of memory");
+    }
+    free(*slot);
+    *slot = copy;
+    return AIM_OK;
+}
+
+aim_status
+aim_config_set(aim_config *cfg, const char *name, const char *value,
+               aim_error *err)
+{
+    int64_t n;
+
+    if (name == NULL || value == NULL) {
+        return aim_fail(err, AIM_CONFIG, "option without a name or value");
+    }
+    if (strcmp(name, "keys") == 0) {
+        if (cfg->nkeys == AIM_MAX_KEY_SOURCES) {
+            return aim_fail(err, AIM_CONFIG, "keys: more than %d key sources",
+                            AIM_MAX_KEY_SOURCES);
+        }
+        cfg->keys[cfg->nkeys] = NULL;
+        if (set_string(&cfg->keys[cfg->nkeys], name, value, err) != AIM_OK) {
+            return AIM_CONFIG;
+        }
+        cfg->nkeys++;
+        return AIM_OK;
+    }
+    if (strcmp(name, "issuer") == 0) {
+        if (cfg->nissuers == AIM_MAX_ISSUERS) {
+            return aim_fail(err, AIM_CONFIG, "issuer: more than %d issuers",
+                            AIM_MAX_ISSUERS);
+        }
+        cfg->issuers[cfg->nissuers] = NULL;
+        if (set_string(&cfg->issuers[cfg->nissuers], name, value, err) != AIM_OK) {
+            return AIM_CONFIG;
+        }
+        cfg->nissuers++;
+        return AIM_OK;
+    }
+    if (strcmp(name, "audience") == 0) {
+        return set_string(&cfg->audience, name, value, err);
+    }
+    if (strcmp(name, "revoked") == 0) {
+        return set_string(&cfg->revoked, name, value, err);
+    }
+    if (strcmp(name, "policy") == 0) {
+        return set_string(&cfg->policy, name, value, err);
+    }
+    if (strcmp(name, "audit") == 0) {
+        return set_string(&cfg->audit, name, value, err);
+    }
+    if (strcmp(name, "leeway") == 0) {
+        return parse_seconds(name, value, 0, 600, &cfg->leeway, err);
+    }
+    if (strcmp(name, "max_lifetime") == 0) {
+        return parse_seconds(name, value, 1, 366 * 86400, &cfg->max_lifetime, err);
+    }
+    if (strcmp(name, "reload_interval") == 0) {
+        return parse_seconds(name, value, 0, 3600, &cfg->reload_interval, err);
+    }
+    if (strcmp(name, "cache") == 0) {
+        if (parse_seconds(name, value, 0, AIM_MAX_CACHE, &n, err) != AIM_OK) {
+            return aim_fail(err, AIM_CONFIG, "cache: \"%.32s\" is not a number of "
+                            "entries from 0 to %u", value, AIM_MAX_CACHE);
+        }
+        cfg->cache = (size_t) n;
+        return AIM_OK;
+    }
+    if (strcmp(name, "types") == 0) {
+        char   *types[AIM_MAX_TYPES];
+        size_t  nt = 0, i, len;
+        const char *p = value;
+
+        while (*p != '\0') {
+            while (*p == ' ' || *p == ',') p++;
+            if (*p == '\0') break;
+            len = strcspn(p, " ,");
+            if (nt == AIM_MAX_TYPES || len > 64) {
+                for (i = 0; i < nt; i++) free(types[i]);
+                return aim_fail(err, AIM_CONFIG, "types: at most %d types of at "
+                                "most 64 bytes", AIM_MAX_TYPES);
+            }
+            types[nt] = normalise_type(p, len);
+            if (types[nt] == NULL) {
+                for (i = 0; i < nt; i++) free(types[i]);
+                return aim_fail(err, AIM_INTERNAL, "out of memory");
+            }
+            nt++;
+            p += len;
+        }
+        if (nt == 0) {
+            return aim_fail(err, AIM_CONFIG, "types: no type given");
+        }
+        for (i = 0; i < cfg->ntypes; i++) free(cfg->types[i]);
+        memcpy(cfg->types, types, nt * sizeof(char *));
+        cfg->ntypes = nt;
+        return AIM_OK;
+    }
+    return aim_fail(err, AIM_CONFIG, "unknown option \"%.64s\"", name);
+}
+
+aim_status
+aim_config_check(const aim_config *cfg, aim_error *err)
+{
+    if (cfg->nkeys == 0) {
+        return aim_fail(err, AIM_CONFIG, "keys: no key source configured");
+    }
+    if (cfg->nissuers == 0) {
+        return aim_fail(err, AIM_CONFIG, "issuer: no issuer configured");
+    }
+    if (cfg->audience == NULL) {
+        return aim_fail(err, AIM_CONFIG, "audience: no audience configured");
+    }
+    return AIM_OK;
+}
+
+static int
+config_copy(aim_config *dst, const aim_config *src)
+{
+    size_t i;
+    int    ok = 1;
+
+    *dst = *src;
+    for (i = 0; i < src->nkeys; i++) ok &= (dst->keys[i] = aim_strdup(src->keys[i])) != NULL;
+    for (i = 0; i < src->nissuers; i++) ok &= (dst->issuers[i] = aim_strdup(src->issuers[i])) != NULL;
+    for (i = 0; i < src->ntypes; i++) ok &= (dst->types[i] = aim_strdup(src->types[i])) != NULL;
+    dst->audience = aim_strdup(src->audience);
+    dst->revoked = aim_strdup(src->revoked);
+    dst->policy = aim_strdup(src->policy);
+    dst->audit = aim_strdup(src->audit);
+    ok &= (dst->audience != NULL) == (src->audience != NULL);
+    ok &= (dst->revoked != NULL) == (src->revoked != NULL);
+    ok &= (dst->policy != NULL) == (src->policy != NULL);
+    ok &= (dst->audit != NULL) == (src->audit != NULL);
+    return ok ? 0 : -1;
+}
+
+/* ------------------------------------------------------------------ */
+/* The verifier                                                        */
+
+void
+aim_vlog(aim_verifier *v, int level, const char *fmt, ...)
+{
+    char    msg[512];
+    va_list ap;
+
+    if (v->log == NULL) {
+        return;
+    }
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    v->log(v->log_ud, level, msg);
+}
+
+void
+aim_verifier_set_log(aim_verifier *v, aim_log_fn fn, void *ud)
+{
+    v->log = fn;
+    v->log_ud = ud;
+}
+
+void
+aim_verifier_set_audit(aim_verifier *v, aim_audit_fn fn, void *ud)
+{
+    v->audit = fn;
+    v->audit_ud = ud;
+}
+
+/* Load every key source into one set; stats recorded for reloads. */
+static aim_keyset *
+load_keys(const aim_config *cfg, struct stat *st, aim_error *err)
+{
+    aim_keyset *all = NULL, *ks;
+    size_t      i;
+    const char *path;
+
+    for (i = 0; i < cfg->nkeys; i++) {
+        ks = aim_keyset_load(cfg->keys[i], err);
+        if (ks == NULL) {
+            aim_keyset_free(all);
+            if (err != NULL) err->status = AIM_CONFIG;
+            return NULL;
+        }
+        path = cfg->keys[i];
+        if (strncmp(path, "pem:", 4) == 0) {
+            path = strrchr(path, ':') + 1;
+        }
+        if (stat(path, &st[i]) != 0) {
+            memset(&st[i], 0, sizeof(st[i]));
+        }
+        if (all == NULL) {
+            all = ks;
+        } else {
+            if (aim_keyset_merge(all, ks, err) != AIM_OK) {
+                aim_keyset_free(ks);
+                aim_keyset_free(all);
+                return NULL;
+            }
+            aim_keyset_free(ks);
+        }
+    }
+    return all;
+}
+
+static const char *
+key_path(const char *spec)
+{
+    return strncmp(spec, "pem:", 4) == 0 ? strrchr(spec, ':') + 1 : spec;
+}
+
+aim_verifier *
+aim_verifier_new(const aim_config *cfg, aim_error *err)
+{
+    aim_verifier *v;
+
+    if (aim_config_check(cfg, err) != AIM_OK) {
+        return NULL;
+    }
+    v = calloc(1, sizeof(*v));
+    if (v == NULL || config_copy(&v->cfg, cfg) != 0) {
+        if (v != NULL) {
+            config_clear(&v->cfg);
+            free(v);
+        }
+        aim_fail(err, AIM_INTERNAL, "out of memory");
+        return NULL;
+    }
+    v->audit_fd = -1;
+
+    v->keys = load_keys(&v->cfg, v->key_st, err);
+    if (v->keys == NULL) {
+        goto fail;
+    }
+    if (v->cfg.revoked != NULL) {
+        v->revoked = aim_revlist_load(v->cfg.revoked, err);
+        if (v->revoked == NULL) {
+            goto fail;
+        }
+        stat(v->cfg.revoked, &v->rev_st);
+    }
+    if (v->cfg.policy != NULL) {
+        v->policy = aim_policy_load(v->cfg.policy, err);
+        if (v->policy == NULL) {
+            goto fail;
+        }
+        stat(v->cfg.policy, &v->pol_st);
+    }
+    if (v->cfg.audit != NULL) {
+        v->audit_fd = open(v->cfg.audit, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC
+                           | O_NOCTTY, 0640);
+        if (v->audit_fd < 0) {
+            aim_fail(err, AIM_CONFIG, "audit: cannot open \"%.200s\": %s",
+                     v->cfg.audit, strerror(errno));
+            goto fail;
+        }
+    }
+    if (aim_cache_init(&v->cache, v->cfg.cache) != 0) {
+        aim_fail(err, AIM_INTERNAL, "out of memory for the token cache");
+        goto fail;
+    }
+    v->last_refresh = aim_now();
+    v->generation = 1;
+    return v;
+
+fail:
+    if (err != NULL && err->status != AIM_INTERNAL) {
+        err->status = AIM_CONFIG;
+    }
+    aim_verifier_free(v);
+    return NULL;
+}
+
+void
+aim_verifier_free(aim_verifier *v)
+{
+    if (v == NULL) {
+        return;
+    }
+    aim_cache_free(&v->cache);
+    aim_keyset_free(v->keys);
+    aim_revlist_free(v->revoked);
+    aim_policy_free(v->policy);
+    if (v->audit_fd >= 0) {
+        close(v->audit_fd);
+    }
+    config_clear(&v->cfg);
+    free(v);
+}
+
+void
+aim_verifier_refresh(aim_verifier *v)
+{
+    int64_t      now = aim_now();
+    size_t       i;
+    int          changed = 0;
+    aim_error    err;
+    struct stat  st[AIM_MAX_KEY_SOURCES];
+
+    if (now - v->last_refresh < v->cfg.reload_interval && now >= v->last_refresh) {
+        return;
+    }
+    v->last_refresh = now;
+
+    for (i = 0; i < v->cfg.nkeys; i++) {
+        if (aim_file_changed(key_path(v->cfg.keys[i]), &v->key_st[i])) {
+            changed = 1;
+        }
+    }
+    if (changed) {
+        aim_keyset *ks;
+
+        memset(st, 0, sizeof(st));
+        ks = load_keys(&v->cfg, st, &err);
+        if (ks == NULL) {
+            /* Keep the old keys; do not retry until the file changes again. */
+            for (i = 0; i < v->cfg.nkeys; i++) {
+                stat(key_path(v->cfg.keys[i]), &v->key_st[i]);
+            }
+            aim_vlog(v, AIM_LOG_ERR, "key reload failed, keeping the %zu keys "
+                     "loaded before: %s", aim_keyset_count(v->keys), err.message);
+        } else {
+            aim_keyset_free(v->keys);
+            v->keys = ks;
+            memcpy(v->key_st, st, sizeof(st));
+            v->generation++;
+            aim_vlog(v, AIM_LOG_INFO, "keys reloaded: %zu keys",
+                     aim_keyset_count(ks));
+        }
+    }
+
+    if (v->cfg.revoked != NULL && aim_file_changed(v->cfg.revoked, &v->rev_st)) {
+        aim_revlist *r = aim_revlist_load(v->cfg.revoked, &err);
+
+        stat(v->cfg.revoked, &v->rev_st);
+        if (r == NULL) {
+            aim_vlog(v, AIM_LOG_ERR, "revocation reload failed, keeping the %zu "
+                     "entries loaded before: %s", aim_revlist_count(v->revoked),
+                     err.message);
+        } else {
+            aim_revlist_free(v->revoked);
+            v->revoked = r;
+            v->generation++;
+            aim_vlog(v, AIM_LOG_INFO, "revocation list reloaded: %zu entries",
+                     aim_revlist_count(r));
+        }
+    }
+
+    if (v->cfg.policy != NULL && aim_file_changed(v->cfg.policy, &v->pol_st)) {
+        aim_policy *p = aim_policy_load(v->cfg.policy, &err);
+
+        stat(v->cfg.policy, &v->pol_st);
+        if (p == NULL) {
+            aim_vlog(v, AIM_LOG_ERR, "policy reload failed, keeping the policy "
+                     "loaded before: %s", err.message);
+        } else {
+            aim_policy_free(v->policy);
+            v->policy = p;
+            v->generation++;
+            aim_vlog(v, AIM_LOG_INFO, "policy reloaded");
+        }
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Verification                                                        */
+
+static int
+type_accepted(const aim_config *cfg, const char *typ)
+{
+    char   *norm;
+    size_t  i;
+    int     ok = 0;
+
+    if (typ == NULL) {
+        return 0;
+    }
+    norm = normalise_type(typ, strlen(typ));
+    if (norm == NULL) {
+        return 0;
+    }
+    for (i = 0; i < cfg->ntypes; i++) {
+        if (strcmp(norm, cfg->types[i]) == 0) {
+            ok = 1;
+            break;
+        }
+    }
+    free(norm);
+    return ok;
+}
+
+static aim_status
+check_revoked(aim_verifier *v, const aim_token *t, aim_error *err)
+{
+    const char *what = aim_revlist_match(v->revoked, t->agent, t->subject,
+                                         t->jti, t->kid);
+
+    if (what != NULL) {
+        return aim_fail(err, AIM_REVOKED, "%s is revoked", what);
+    }
+    return AIM_OK;
+}
+
+/* Signature, header and claims; no cache, no time beyond claims. */
+static aim_status
+verify_uncached(aim_verifier *v, const char *token, size_t len,
+                aim_token **out, aim_error *err)
+{
+    aim_jws        jws;
+    aim_status     s;
+    aim_alg        alg;
+    const aim_key *key;
+    json_t        *claims;
+    aim_token     *t;
+
+    s = aim_jws_parse(token, len, &jws, err);
+    if (s != AIM_OK) {
+        return s;
+    }
+
+    alg = aim_alg_from_name(jws.alg);
+    if (alg == AIM_ALG_NONE) {
+        s = aim_fail(err, AIM_UNSUPPORTED_ALG, "algorithm \"%.16s\" is not "
+                     "accepted (ES256 ES384 EdDSA RS256 PS256)", jws.alg);
+        goto done;
+    }
+    if (!type_accepted(&v->cfg, jws.typ)) {
+        s = aim_fail(err, AIM_BAD_TYPE, "typ %s%.32s%s is not accepted",
+                     jws.typ ? "\"" : "(missing)", jws.typ ? jws.typ : "",
+                     jws.typ ? "\"" : "");
+        goto done;
+    }
+    if (jws.kid == NULL) {
+        s = aim_fail(err, AIM_UNKNOWN_KEY, "JWS header has no \"kid\"");
+        goto done;
+    }
+    key = aim_keyset_find(v->keys, jws.kid);
+    if (key == NULL) {
+        s = aim_fail(err, AIM_UNKNOWN_KEY, "no loaded key has kid \"%.64s\"",
+                     jws.kid);
+        goto done;
+    }
+    if (key->alg != alg) {
+        s = aim_fail(err, AIM_UNSUPPORTED_ALG, "header alg %s does not match "
+                     "key \"%.64s\", pinned to %s", aim_alg_name(alg), jws.kid,
+                     aim_alg_name(key->alg));
+        goto done;
+    }
+
+    s = aim_key_verify(key, (const unsigned char *) token, jws.signing_input_len,
+                       jws.sig, jws.sig_len, err);
+    if (s != AIM_OK) {
+        goto done;
+    }
+
+    claims = aim_json_parse_object((const char *) jws.payload, jws.payload_len,
+                                   "claims", err);
+    if (claims == NULL) {
+        s = AIM_MALFORMED;
+        goto done;
+    }
+    s = aim_claims_to_token(&v->cfg, claims, &t, err);
+    json_decref(claims);
+    if (s != AIM_OK) {
+        goto done;
+    }
+    t->alg = alg;
+    t->kid = aim_strdup(jws.kid);
+    if (t->kid == NULL) {
+        aim_token_free(t);
+        s = aim_fail(err, AIM_INTERNAL, "out of memory");
+        goto done;
+    }
+    s = aim_token_apply_policy(t, v->policy, err);
+    if (s != AIM_OK) {
+        aim_token_free(t);
+        goto done;
+    }
+    *out = t;
+
+done:
+    aim_jws_clear(&jws);
+    return s;
+}
+
+aim_status
+aim_verify(aim_verifier *v, const char *token, size_t len, aim_token **out,
+           aim_error *err)
+{
+    unsigned char  hash[32];
+    aim_token     *t;
+    aim_status     s;
+    int            hashed = 0;
+
+    *out = NULL;
+    if (err != NULL) {
+        err->status = AIM_OK;
+        err->message[0] = '\0';
+    }
+    if (token == NULL || len == 0) {
+        return aim_fail(err, AIM_NO_TOKEN, "no token presented");
+    }
+    if (len > AIM_MAX_TOKEN_LEN) {
+        return aim_fail(err, AIM_MALFORMED, "token is %zu bytes, more than the "
+                        "%d allowed", len, AIM_MAX_TOKEN_LEN);
+    }
+
+    aim_verifier_refresh(v);
+
+    if (v->cache.slots != NULL) {
+        hashed = aim_sha256(token, len, hash);
+        if (hashed) {
+            t = aim_cache_get(&v->cache, hash, v->generation);
+            if (t != NULL) {
+                s = aim_check_time(&v->cfg, t, aim_now(), err);
+                if (s != AIM_OK) {
+                    return s;
+                }
+                *out = aim_token_ref(t);
+                return AIM_OK;
+            }
+        }
+    }
+
+    s = verify_uncached(v, token, len, &t, err);
+    if (s != AIM_OK) {
+        return s;
+    }
+    if ((s = aim_check_time(&v->cfg, t, aim_now(), err)) != AIM_OK
+        || (s = check_revoked(v, t, err)) != AIM_OK)
+    {
+        aim_token_free(t);
+        return s;
+    }
+    if (hashed) {
+        aim_cache_put(&v->cache, hash, t, v->generation);
+    }
+    *out = t;
+    return AIM_OK;
+}
+
+aim_status
+aim_recheck(aim_verifier *v, const aim_token *t, aim_error *err)
+{
+    aim_status s;
+
+    aim_verifier_refresh(v);
+    if ((s = aim_check_time(&v->cfg, t, aim_now(), err)) != AIM_OK
+        || (s = check_revoked(v, t, err)) != AIM_OK)
+    {
+        return s;
+    }
+    if (aim_keyset_find(v->keys, t->kid) == NULL) {
+        return aim_fail(err, AIM_REVOKED, "key \"%.64s\" is no longer loaded",
+                        t->kid);
+    }
+    if (v->policy != NULL && t->nscopes > 0) {
+        size_t i;
+        for (i = 0; i < t->nscopes; i++) {
+            if (!aim_policy_allows(v->policy, t->agent, t->scopes[i])) {
+                return aim_fail(err, AIM_POLICY_DENIED, "local policy no longer "
+                                "allows \"%.64s\"", t->scopes[i]);
+            }
+        }
+    }
+    return AIM_OK;
+}
+
+aim_status
+aim_authorize(const aim_token *t, const aim_request *req, aim_error *err)
+{
+    size_t i;
+
+    if (req == NULL || req->nscopes == 0) {
+        return AIM_OK;
+    }
+    for (i = 0; i < req->nscopes; i++) {
+        int has = req->scopes[i] != NULL && aim_token_has_scope(t, req->scopes[i]);
+
+        if (req->any && has) {
+            return AIM_OK;
+        }
+        if (!req->any && !has) {
+            return aim_fail(err, AIM_INSUFFICIENT_SCOPE, "scope \"%.100s\" is "
+                            "required", req->scopes[i] ? req->scopes[i] : "");
+        }
+    }
+    if (req->any) {
+        return aim_fail(err, AIM_INSUFFICIENT_SCOPE, "one of %zu scopes is "
+                        "required", req->nscopes);
+    }
+    return AIM_OK;
+}
+
+aim_status
+aim_decide(aim_verifier *v, const char *token, size_t len,
+           const aim_request *req, aim_token **out, aim_error *err)
+{
+    aim_error   local;
+    aim_token  *t = NULL;
+    aim_status  s;
+
+    if (err == NULL) {
+        err = &local;
+    }
+    *out = NULL;
+    s = aim_verify(v, token, len, &t, err);
+    if (s == AIM_OK) {
+        s = aim_authorize(t, req, err);
+    }
+    aim_audit_emit(v, req, t, s, s == AIM_OK ? NULL : err->message);
+    *out = t;
+    return s;
+}
+
+aim_status
+aim_decide_token(aim_verifier *v, const aim_token *t, const aim_request *req,
+                 aim_error *err)
+{
+    aim_error  local;
+    aim_status s;
+
+    if (err == NULL) {
+        err = &local;
+    }
+    s = aim_recheck(v, t, err);
+    if (s == AIM_OK) {
+        s = aim_authorize(t, req, err);
+    }
+    aim_audit_emit(v, req, t, s, s == AIM_OK ? NULL : err->message);
+    return s;
+}
