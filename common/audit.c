@@ -164,8 +164,16 @@ aim_audit_emit(aim_verifier *v, const aim_request *req, const aim_token *t,
     if (v->audit == NULL && v->audit_fd < 0) {
         return;
     }
-    len = aim_audit_format(line, sizeof(line) - 1, req, t, status, message,
+    len = aim_audit_format(line, sizeof(line) - 64, req, t, status, message,
                            aim_now());
+    if (v->audit_trust >= 0 && len > 0 && line[len - 1] == '}') {
+        /* The trust the decision saw, and the anomaly that moved it. */
+        len += (size_t) snprintf(line + len - 1, 64, ",\"trust\":%.1f%s%s%s}",
+                                 v->audit_trust,
+                                 v->audit_signal ? ",\"signal\":\"" : "",
+                                 v->audit_signal ? v->audit_signal : "",
+                                 v->audit_signal ? "\"" : "") - 1;
+    }
     if (v->audit != NULL) {
         v->audit(v->audit_ud, line);
     }

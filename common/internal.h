@@ -11,6 +11,7 @@
 #include "keys.h"
 #include "policy.h"
 #include "revoke.h"
+#include "state.h"
 
 #define AIM_MAX_KEY_SOURCES 8
 
@@ -30,6 +31,8 @@ struct aim_config {
     int64_t  max_lifetime;
     int64_t  reload_interval;
     size_t   cache;
+    char    *state;
+    int      trust_min;
 };
 
 struct aim_token {
@@ -79,6 +82,9 @@ struct aim_verifier {
     void              *log_ud;
     aim_audit_fn       audit;
     void              *audit_ud;
+    aim_state         *state;
+    double             audit_trust;  /* < 0: no trust in this audit line */
+    const char        *audit_signal;
 };
 
 /* claims.c: validate a claims object and build the token. */

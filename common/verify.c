@@ -21,6 +21,7 @@
 #define AIM_DEFAULT_MAX_LIFETIME  86400
 #define AIM_DEFAULT_CACHE         1024
 #define AIM_MAX_CACHE             (1u << 20)
+#define AIM_DEFAULT_TRUST_MIN     50
 
 static const char *const aim_reasons[AIM_STATUS_MAX] = {
     [AIM_OK]                 = "ok",
@@ -88,6 +89,7 @@ aim_config_new(void)
     cfg->max_lifetime = AIM_DEFAULT_MAX_LIFETIME;
     cfg->reload_interval = 1;
     cfg->cache = AIM_DEFAULT_CACHE;
+    cfg->trust_min = AIM_DEFAULT_TRUST_MIN;
     cfg->types[0] = aim_strdup("aim+jwt");
     cfg->types[1] = aim_strdup("at+jwt");
     cfg->ntypes = 2;
@@ -110,6 +112,7 @@ config_clear(aim_config *cfg)
     free(cfg->revoked);
     free(cfg->policy);
     free(cfg->audit);
+    free(cfg->state);
     memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -226,6 +229,17 @@ aim_config_set(aim_config *cfg, const char *name, const char *value,
     if (strcmp(name, "audit") == 0) {
         return set_string(&cfg->audit, name, value, err);
     }
+    if (strcmp(name, "state") == 0) {
+        return set_string(&cfg->state, name, value, err);
+    }
+    if (strcmp(name, "trust_min") == 0) {
+        if (parse_seconds(name, value, 0, 100, &n, err) != AIM_OK) {
+            return aim_fail(err, AIM_CONFIG, "trust_min: \"%.32s\" is not a whole "
+                            "number from 0 to 100", value);
+        }
+        cfg->trust_min = (int) n;
+        return AIM_OK;
+    }
     if (strcmp(name, "leeway") == 0) {
         return parse_seconds(name, value, 0, 600, &cfg->leeway, err);
     }
@@ -305,6 +319,8 @@ config_copy(aim_config *dst, const aim_config *src)
     dst->revoked = aim_strdup(src->revoked);
     dst->policy = aim_strdup(src->policy);
     dst->audit = aim_strdup(src->audit);
+    dst->state = aim_strdup(src->state);
+    ok &= (dst->state != NULL) == (src->state != NULL);
     ok &= (dst->audience != NULL) == (src->audience != NULL);
     ok &= (dst->revoked != NULL) == (src->revoked != NULL);
     ok &= (dst->policy != NULL) == (src->policy != NULL);
@@ -404,6 +420,7 @@ aim_verifier_new(const aim_config *cfg, aim_error *err)
         return NULL;
     }
     v->audit_fd = -1;
+    v->audit_trust = -1;
 
     v->keys = load_keys(&v->cfg, v->key_st, err);
     if (v->keys == NULL) {
@@ -429,6 +446,12 @@ aim_verifier_new(const aim_config *cfg, aim_error *err)
         if (v->audit_fd < 0) {
             aim_fail(err, AIM_CONFIG, "audit: cannot open \"%.200s\": %s",
                      v->cfg.audit, strerror(errno));
+            goto fail;
+        }
+    }
+    if (v->cfg.state != NULL) {
+        v->state = aim_state_open(v->cfg.state, err);
+        if (v->state == NULL) {
             goto fail;
         }
     }
@@ -458,6 +481,7 @@ aim_verifier_free(aim_verifier *v)
     aim_keyset_free(v->keys);
     aim_revlist_free(v->revoked);
     aim_policy_free(v->policy);
+    aim_state_close(v->state);
     if (v->audit_fd >= 0) {
         close(v->audit_fd);
     }
@@ -478,6 +502,10 @@ aim_verifier_refresh(aim_verifier *v)
         return;
     }
     v->last_refresh = now;
+
+    if (v->state != NULL) {
+        aim_state_check(v->state);
+    }
 
     for (i = 0; i < v->cfg.nkeys; i++) {
         if (aim_file_changed(key_path(v->cfg.keys[i]), &v->key_st[i])) {
@@ -731,6 +759,14 @@ aim_recheck(aim_verifier *v, const aim_token *t, aim_error *err)
         return aim_fail(err, AIM_REVOKED, "key \"%.64s\" is no longer loaded",
                         t->kid);
     }
+    if (v->state != NULL) {
+        double trust = aim_state_trust(v->state, t->agent, aim_now());
+
+        if (trust < v->cfg.trust_min) {
+            return aim_fail(err, AIM_LOW_TRUST, "trust %.0f is below %d",
+                            trust, v->cfg.trust_min);
+        }
+    }
     if (v->policy != NULL && t->nscopes > 0) {
         size_t i;
         for (i = 0; i < t->nscopes; i++) {
@@ -769,6 +805,33 @@ aim_authorize(const aim_token *t, const aim_request *req, aim_error *err)
     return AIM_OK;
 }
 
+/*
+ * Feed the decision to the agent's baseline and apply its trust: trust
+ * only ever turns an allow into a deny, never the other way.
+ */
+static aim_status
+observe(aim_verifier *v, const aim_token *t, const aim_request *req,
+        aim_status s, aim_error *err)
+{
+    double trust;
+
+    if (v->state == NULL) {
+        return s;
+    }
+    trust = aim_state_observe(v->state, t->agent, req ? req->action : NULL,
+                              req ? req->resource : NULL, s, aim_now(),
+                              &v->audit_signal);
+    v->audit_trust = trust;
+    if (s == AIM_OK && trust < v->cfg.trust_min) {
+        return aim_fail(err, AIM_LOW_TRUST, "trust %.0f is below %d%s%s%s",
+                        trust, v->cfg.trust_min,
+                        v->audit_signal ? " (" : "",
+                        v->audit_signal ? v->audit_signal : "",
+                        v->audit_signal ? ")" : "");
+    }
+    return s;
+}
+
 aim_status
 aim_decide(aim_verifier *v, const char *token, size_t len,
            const aim_request *req, aim_token **out, aim_error *err)
@@ -785,7 +848,12 @@ aim_decide(aim_verifier *v, const char *token, size_t len,
     if (s == AIM_OK) {
         s = aim_authorize(t, req, err);
     }
+    if (t != NULL) {
+        s = observe(v, t, req, s, err);
+    }
     aim_audit_emit(v, req, t, s, s == AIM_OK ? NULL : err->message);
+    v->audit_trust = -1;
+    v->audit_signal = NULL;
     *out = t;
     return s;
 }
@@ -804,6 +872,11 @@ aim_decide_token(aim_verifier *v, const aim_token *t, const aim_request *req,
     if (s == AIM_OK) {
         s = aim_authorize(t, req, err);
     }
+    if (s == AIM_OK || s == AIM_INSUFFICIENT_SCOPE || s == AIM_LOW_TRUST) {
+        s = observe(v, t, req, s, err);
+    }
     aim_audit_emit(v, req, t, s, s == AIM_OK ? NULL : err->message);
+    v->audit_trust = -1;
+    v->audit_signal = NULL;
     return s;
 }

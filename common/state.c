@@ -1,0 +1,706 @@
+/*
+ * state.c -- the shared, memory-mapped behavioural state (see state.h)
+ * and the trust algorithm (see docs/trust.md; every constant below is
+ * documented there with its reason).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sched.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include "state.h"
+#include "util.h"
+
+#define STATE_MAGIC        "AIMSTAT1"
+#define STATE_VERSION      1u
+#define STATE_HEADER_SIZE  4096u
+#define STATE_SLOT_SIZE    1024u
+#define STATE_PROBES       32u
+#define STATE_BLOOM_BITS   4096u
+#define STATE_SPINS        2000u
+
+/* The trust algorithm's parameters (docs/trust.md). */
+#define T_START            100.0   /* a new agent's trust */
+#define T_RECOVER_PER_S    (1.0 / 15)  /* +4 points a quiet minute */
+#define T_HALF_SHORT       10.0    /* s: the burst window */
+#define T_HALF_LONG        3600.0  /* s: the baseline window */
+#define T_HALF_DENY        60.0    /* s: the probing window */
+#define T_HALF_NEW         60.0    /* s: the enumeration window */
+#define T_LEARN_EVENTS     50      /* a baseline needs this many events */
+#define T_LEARN_SECONDS    600     /* ... and this long */
+#define T_DENY_FREE        5.0     /* denials a minute before it counts */
+#define T_DENY_PENALTY     3.0
+#define T_NEW_LIMIT        20.0    /* new resources a minute, learnt */
+#define T_NEW_LIMIT_LEARN  60.0    /* ... while learning */
+#define T_NEW_PENALTY      2.0
+#define T_BURST_FACTOR     10.0    /* times the baseline rate */
+#define T_BURST_FLOOR      1.0     /* events/s below which no burst */
+#define T_BURST_PENALTY    1.0
+#define T_HOUR_MIN_EVENTS  200
+#define T_HOUR_SHARE       0.005   /* an hour with < 0.5% of activity */
+#define T_HOUR_PENALTY     0.25
+#define T_ADMIN_PENALTY    15.0    /* first admin action after learning */
+
+enum { SLOT_LEARNT = 1u, SLOT_ADMIN_SEEN = 2u };
+
+enum {
+    SIG_NONE = 0, SIG_PROBING, SIG_ENUMERATION, SIG_BURST, SIG_OFF_HOURS,
+    SIG_NEW_ADMIN, SIG_MAX
+};
+static const char *const signal_names[SIG_MAX] = {
+    NULL, "probing", "enumeration", "burst", "off_hours", "new_admin_action"
+};
+
+typedef struct {
+    char      magic[8];
+    uint32_t  version;
+    uint32_t  header_size;
+    uint32_t  slot_size;
+    uint32_t  nslots;
+    uint64_t  file_size;
+    int64_t   created;
+    uint64_t  checksum;
+} state_header;
+
+typedef struct {
+    _Atomic uint64_t key;           /* hash of the agent id; 0 = empty */
+    _Atomic uint32_t lock;          /* owner pid; 0 = free */
+    uint32_t         flags;
+    char             agent[AIM_STATE_AGENT_MAX + 8];
+    double           trust;
+    double           rate_s;        /* decayed event counts */
+    double           rate_l;
+    double           deny_s;
+    double           new_s;
+    int64_t          updated;       /* time the decays were applied */
+    int64_t          first_seen;
+    int64_t          last_seen;
+    uint64_t         events;
+    uint64_t         denied;
+    uint64_t         anomalies;
+    uint32_t         hours[24];
+    uint32_t         classes[3];
+    uint32_t         signal;
+    uint8_t          bloom[STATE_BLOOM_BITS / 8];
+} state_slot;
+
+_Static_assert(sizeof(state_slot) <= STATE_SLOT_SIZE, "slot too large");
+_Static_assert(sizeof(state_header) <= STATE_HEADER_SIZE, "header too large");
+
+struct aim_state {
+    char          *path;
+    int            fd;
+    unsigned char *map;
+    size_t         size;
+    uint32_t       pid;
+};
+
+#define STATE_FILE_SIZE ((size_t) STATE_HEADER_SIZE \
+                         + (size_t) AIM_STATE_SLOTS * STATE_SLOT_SIZE)
+
+static uint64_t
+fnv1a(const void *data, size_t len, uint64_t h)
+{
+    const unsigned char *p = data;
+    size_t               i;
+
+    for (i = 0; i < len; i++) {
+        h ^= p[i];
+        h *= 0x100000001b3ULL;
+    }
+    return h;
+}
+
+static uint64_t
+header_checksum(const state_header *h)
+{
+    return fnv1a(h, offsetof(state_header, checksum), 0xcbf29ce484222325ULL);
+}
+
+static int
+header_valid(const aim_state *st, size_t file_size)
+{
+    const state_header *h = (const state_header *) st->map;
+
+    return file_size == STATE_FILE_SIZE
+        && memcmp(h->magic, STATE_MAGIC, 8) == 0
+        && h->version == STATE_VERSION
+        && h->header_size == STATE_HEADER_SIZE
+        && h->slot_size == STATE_SLOT_SIZE
+        && h->nslots == AIM_STATE_SLOTS
+        && h->file_size == STATE_FILE_SIZE
+        && h->checksum == header_checksum(h);
+}
+
+static state_slot *
+slot_at(const aim_state *st, size_t i)
+{
+    return (state_slot *) (st->map + STATE_HEADER_SIZE + i * STATE_SLOT_SIZE);
+}
+
+/* Rebuild an invalid file in place; the caller holds flock(LOCK_EX). */
+static int
+state_rebuild(aim_state *st)
+{
+    state_header h;
+
+    if (ftruncate(st->fd, (off_t) STATE_FILE_SIZE) != 0) {
+        return -1;
+    }
+    memset(st->map, 0, STATE_FILE_SIZE);
+    memset(&h, 0, sizeof(h));
+    memcpy(h.magic, STATE_MAGIC, 8);
+    h.version = STATE_VERSION;
+    h.header_size = STATE_HEADER_SIZE;
+    h.slot_size = STATE_SLOT_SIZE;
+    h.nslots = AIM_STATE_SLOTS;
+    h.file_size = STATE_FILE_SIZE;
+    h.created = aim_now();
+    h.checksum = header_checksum(&h);
+    memcpy(st->map, &h, sizeof(h));
+    return 0;
+}
+
+/* Map the file and make sure it is ours; rebuild under an exclusive
+ * flock when it is not. */
+static int
+state_map(aim_state *st, aim_error *err)
+{
+    struct stat sb;
+
+    if (flock(st->fd, LOCK_EX) != 0) {
+        aim_fail(err, AIM_CONFIG, "state: cannot lock \"%.200s\": %s", st->path,
+                 strerror(errno));
+        return -1;
+    }
+    if (fstat(st->fd, &sb) != 0) {
+        goto fail;
+    }
+    if ((size_t) sb.st_size != STATE_FILE_SIZE
+        && ftruncate(st->fd, (off_t) STATE_FILE_SIZE) != 0)
+    {
+        goto fail;
+    }
+    st->map = mmap(NULL, STATE_FILE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
+                   st->fd, 0);
+    if (st->map == MAP_FAILED) {
+        st->map = NULL;
+        goto fail;
+    }
+    st->size = STATE_FILE_SIZE;
+    if (!header_valid(st, (size_t) sb.st_size) && state_rebuild(st) != 0) {
+        goto fail;
+    }
+    flock(st->fd, LOCK_UN);
+    return 0;
+
+fail:
+    aim_fail(err, AIM_CONFIG, "state: \"%.200s\": %s", st->path, strerror(errno));
+    if (st->map != NULL) {
+        munmap(st->map, STATE_FILE_SIZE);
+        st->map = NULL;
+    }
+    flock(st->fd, LOCK_UN);
+    return -1;
+}
+
+aim_state *
+aim_state_open(const char *path, aim_error *err)
+{
+    aim_state   *st;
+    struct stat  sb;
+
+    st = calloc(1, sizeof(*st));
+    if (st == NULL || (st->path = aim_strdup(path)) == NULL) {
+        free(st);
+        aim_fail(err, AIM_INTERNAL, "out of memory");
+        return NULL;
+    }
+    st->pid = (uint32_t) getpid();
+    st->fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0660);
+    if (st->fd < 0) {
+        aim_fail(err, AIM_CONFIG, "state: cannot open \"%.200s\": %s", path,
+                 strerror(errno));
+        free(st->path);
+        free(st);
+        return NULL;
+    }
+    if (fstat(st->fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        aim_fail(err, AIM_CONFIG, "state: \"%.200s\" is not a regular file", path);
+        aim_state_close(st);
+        return NULL;
+    }
+    /* A file we just created keeps group write despite the umask. */
+    if (sb.st_size == 0 && sb.st_uid == geteuid()) {
+        (void) fchmod(st->fd, 0660);
+    }
+    if (state_map(st, err) != 0) {
+        aim_state_close(st);
+        return NULL;
+    }
+    return st;
+}
+
+void
+aim_state_close(aim_state *st)
+{
+    if (st == NULL) {
+        return;
+    }
+    if (st->map != NULL) {
+        munmap(st->map, st->size);
+    }
+    if (st->fd >= 0) {
+        close(st->fd);
+    }
+    free(st->path);
+    free(st);
+}
+
+void
+aim_state_check(aim_state *st)
+{
+    struct stat sb, path_sb;
+    aim_error   err;
+
+    if (fstat(st->fd, &sb) != 0) {
+        return;
+    }
+    /* Replaced on disk (a new inode at the path): follow it. */
+    if (stat(st->path, &path_sb) == 0
+        && (path_sb.st_ino != sb.st_ino || path_sb.st_dev != sb.st_dev))
+    {
+        int fd = open(st->path, O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+
+        if (fd >= 0) {
+            munmap(st->map, st->size);
+            st->map = NULL;
+            close(st->fd);
+            st->fd = fd;
+            (void) state_map(st, &err);
+            return;
+        }
+    }
+    if ((size_t) sb.st_size != STATE_FILE_SIZE || !header_valid(st, (size_t) sb.st_size)) {
+        if (flock(st->fd, LOCK_EX) == 0) {
+            if (fstat(st->fd, &sb) == 0 && !header_valid(st, (size_t) sb.st_size)) {
+                (void) state_rebuild(st);
+            }
+            flock(st->fd, LOCK_UN);
+        }
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Slot locks: a pid in the lock word; a dead owner's lock is taken.    */
+
+static void
+slot_lock(aim_state *st, state_slot *s)
+{
+    uint32_t expected, spins = 0;
+
+    for (;;) {
+        expected = 0;
+        if (atomic_compare_exchange_weak_explicit(&s->lock, &expected, st->pid,
+                                                  memory_order_acquire,
+                                                  memory_order_relaxed))
+        {
+            return;
+        }
+        if (++spins % STATE_SPINS == 0) {
+            expected = atomic_load_explicit(&s->lock, memory_order_relaxed);
+            if (expected != 0 && expected != st->pid
+                && kill((pid_t) expected, 0) != 0 && errno == ESRCH)
+            {
+                /* The owner died mid-update: take the lock over. */
+                atomic_compare_exchange_strong(&s->lock, &expected, st->pid);
+                if (atomic_load(&s->lock) == st->pid) {
+                    return;
+                }
+            } else if (expected == st->pid) {
+                /* Our own pid: a previous incarnation (fork) died holding it. */
+                return;
+            }
+            sched_yield();
+        }
+    }
+}
+
+static void
+slot_unlock(state_slot *s)
+{
+    atomic_store_explicit(&s->lock, 0, memory_order_release);
+}
+
+static void
+slot_init(state_slot *s, uint64_t key, const char *agent, int64_t now)
+{
+    size_t len = strlen(agent);
+
+    if (len > AIM_STATE_AGENT_MAX) {
+        len = AIM_STATE_AGENT_MAX;
+    }
+    memset(s->agent, 0, sizeof(*s) - offsetof(state_slot, agent));
+    memcpy(s->agent, agent, len);
+    s->flags = 0;
+    s->trust = T_START;
+    s->updated = now;
+    s->first_seen = now;
+    s->last_seen = now;
+    atomic_store(&s->key, key);
+}
+
+/* Out-of-range values come from a corrupt or foreign file: reset them. */
+static void
+slot_sanitise(state_slot *s, int64_t now)
+{
+    int bad = !isfinite(s->trust) || s->trust < 0 || s->trust > 100
+           || !isfinite(s->rate_s) || s->rate_s < 0 || s->rate_s > 1e12
+           || !isfinite(s->rate_l) || s->rate_l < 0 || s->rate_l > 1e12
+           || !isfinite(s->deny_s) || s->deny_s < 0 || s->deny_s > 1e12
+           || !isfinite(s->new_s) || s->new_s < 0 || s->new_s > 1e12
+           || s->updated > now + 86400 || s->first_seen > s->last_seen + 86400;
+
+    s->agent[AIM_STATE_AGENT_MAX] = '\0';
+    if (bad) {
+        char agent[AIM_STATE_AGENT_MAX + 1];
+
+        memcpy(agent, s->agent, sizeof(agent));
+        slot_init(s, atomic_load(&s->key), agent, now);
+    }
+}
+
+static uint64_t
+agent_key(const char *agent)
+{
+    size_t   len = strlen(agent);
+    uint64_t h;
+
+    if (len > AIM_STATE_AGENT_MAX) {
+        len = AIM_STATE_AGENT_MAX;
+    }
+    h = fnv1a(agent, len, 0xcbf29ce484222325ULL);
+    return h != 0 ? h : 1;
+}
+
+static int
+slot_is(const state_slot *s, const char *agent)
+{
+    return strncmp(s->agent, agent, AIM_STATE_AGENT_MAX) == 0;
+}
+
+/* Find (or, with create, make) the agent's slot, returned locked. */
+static state_slot *
+slot_find(aim_state *st, const char *agent, int create, int64_t now)
+{
+    uint64_t    key = agent_key(agent);
+    size_t      start = (size_t) (key % AIM_STATE_SLOTS), i;
+    state_slot *s, *oldest = NULL;
+    uint64_t    k;
+
+    for (i = 0; i < STATE_PROBES; i++) {
+        s = slot_at(st, (start + i) % AIM_STATE_SLOTS);
+        k = atomic_load_explicit(&s->key, memory_order_acquire);
+        if (k == key) {
+            slot_lock(st, s);
+            if (atomic_load(&s->key) == key && slot_is(s, agent)) {
+                slot_sanitise(s, now);
+                return s;
+            }
+            if (atomic_load(&s->key) == key && s->agent[0] == '\0') {
+                /* Claimed by a process that died before naming it. */
+                slot_init(s, key, agent, now);
+                return s;
+            }
+            slot_unlock(s);
+            continue;
+        }
+        if (k == 0) {
+            if (!create) {
+                return NULL;
+            }
+            slot_lock(st, s);
+            k = atomic_load(&s->key);
+            if (k == 0) {
+                slot_init(s, key, agent, now);
+                return s;
+            }
+            if (k == key && slot_is(s, agent)) {
+                slot_sanitise(s, now);
+                return s;
+            }
+            slot_unlock(s);
+            continue;
+        }
+        if (oldest == NULL || s->last_seen < oldest->last_seen) {
+            oldest = s;
+        }
+    }
+    if (!create || oldest == NULL) {
+        return NULL;
+    }
+    /* The probe run is full: the least recently seen agent makes room. */
+    slot_lock(st, oldest);
+    slot_init(oldest, key, agent, now);
+    return oldest;
+}
+
+/* ------------------------------------------------------------------ */
+/* Trust                                                               */
+
+aim_class
+aim_action_class(const char *action)
+{
+    static const char *const write[] = {
+        "POST", "PUT", "PATCH", "DELETE", "INSERT", "UPDATE", "MERGE", "COPY",
+        "write", NULL
+    };
+    static const char *const admin[] = {
+        "sudo", "su", "admin", "role", "CREATE", "ALTER", "DROP", "GRANT",
+        "REVOKE", "TRUNCATE", "DDL", NULL
+    };
+    size_t i;
+
+    if (action == NULL) {
+        return AIM_CLASS_READ;
+    }
+    for (i = 0; admin[i] != NULL; i++) {
+        if (strcasecmp(action, admin[i]) == 0) {
+            return AIM_CLASS_ADMIN;
+        }
+    }
+    for (i = 0; write[i] != NULL; i++) {
+        if (strcasecmp(action, write[i]) == 0) {
+            return AIM_CLASS_WRITE;
+        }
+    }
+    return AIM_CLASS_READ;
+}
+
+static double
+decay(double v, int64_t dt, double half)
+{
+    return dt > 0 ? v * exp2(-(double) dt / half) : v;
+}
+
+/* Bring the slot's counters and trust forward to now. */
+static void
+slot_advance(state_slot *s, int64_t now)
+{
+    int64_t dt = now - s->updated;
+
+    if (dt <= 0) {
+        return;
+    }
+    s->rate_s = decay(s->rate_s, dt, T_HALF_SHORT);
+    s->rate_l = decay(s->rate_l, dt, T_HALF_LONG);
+    s->deny_s = decay(s->deny_s, dt, T_HALF_DENY);
+    s->new_s = decay(s->new_s, dt, T_HALF_NEW);
+    s->trust += (double) dt * T_RECOVER_PER_S;
+    if (s->trust > 100) {
+        s->trust = 100;
+    }
+    s->updated = now;
+}
+
+static int
+slot_learning(const state_slot *s, int64_t now)
+{
+    return s->events < T_LEARN_EVENTS || now - s->first_seen < T_LEARN_SECONDS;
+}
+
+/* Test-and-set the resource in the agent's Bloom filter; 1 if new. */
+static int
+bloom_add(state_slot *s, aim_class cls, const char *resource)
+{
+    unsigned char c = (unsigned char) cls;
+    uint64_t      h = fnv1a(&c, 1, 0xcbf29ce484222325ULL);
+    uint32_t      h1, h2, bit, i;
+    int           fresh = 0;
+
+    h = fnv1a(resource, strlen(resource), h);
+    h1 = (uint32_t) h;
+    h2 = (uint32_t) (h >> 32) | 1;
+    for (i = 0; i < 3; i++) {
+        bit = (h1 + i * h2) % STATE_BLOOM_BITS;
+        if (!(s->bloom[bit / 8] & (1u << (bit % 8)))) {
+            fresh = 1;
+            s->bloom[bit / 8] |= (uint8_t) (1u << (bit % 8));
+        }
+    }
+    return fresh;
+}
+
+static int
+is_probe(aim_status status)
+{
+    return status == AIM_INSUFFICIENT_SCOPE || status == AIM_POLICY_DENIED
+        || status == AIM_BAD_BINDING || status == AIM_REPLAY;
+}
+
+double
+aim_state_observe(aim_state *st, const char *agent, const char *action,
+                  const char *resource, aim_status status, int64_t now,
+                  const char **signal)
+{
+    state_slot *s;
+    aim_class   cls = aim_action_class(action);
+    double      penalty = 0, rs, rl, trust;
+    int         learning, sig = SIG_NONE;
+    struct tm   tm;
+    time_t      tt = (time_t) now;
+
+    if (signal != NULL) {
+        *signal = NULL;
+    }
+    s = slot_find(st, agent, 1, now);
+    if (s == NULL) {
+        return T_START;
+    }
+    slot_advance(s, now);
+    learning = slot_learning(s, now);
+
+    s->events++;
+    s->rate_s += 1;
+    s->rate_l += 1;
+    s->last_seen = now;
+    gmtime_r(&tt, &tm);
+    s->hours[tm.tm_hour % 24]++;
+    s->classes[cls]++;
+
+    if (is_probe(status)) {
+        s->denied++;
+        s->deny_s += 1;
+        if (s->deny_s > T_DENY_FREE) {
+            penalty += T_DENY_PENALTY;
+            sig = SIG_PROBING;
+        }
+    }
+
+    if (resource != NULL && bloom_add(s, cls, resource)) {
+        s->new_s += 1;
+        if (s->new_s > (learning ? T_NEW_LIMIT_LEARN : T_NEW_LIMIT)) {
+            penalty += T_NEW_PENALTY;
+            sig = SIG_ENUMERATION;
+        }
+    }
+
+    if (!learning) {
+        rs = s->rate_s * M_LN2 / T_HALF_SHORT;
+        rl = s->rate_l * M_LN2 / T_HALF_LONG;
+        if (rs > T_BURST_FLOOR && rs > T_BURST_FACTOR * (rl > 0.1 ? rl : 0.1)) {
+            penalty += T_BURST_PENALTY;
+            sig = SIG_BURST;
+        }
+        if (s->events > T_HOUR_MIN_EVENTS
+            && (double) s->hours[tm.tm_hour % 24] < T_HOUR_SHARE * (double) s->events)
+        {
+            penalty += T_HOUR_PENALTY;
+            if (sig == SIG_NONE) sig = SIG_OFF_HOURS;
+        }
+        if (cls == AIM_CLASS_ADMIN && !(s->flags & SLOT_ADMIN_SEEN)) {
+            penalty += T_ADMIN_PENALTY;
+            sig = SIG_NEW_ADMIN;
+        }
+        s->flags |= SLOT_LEARNT;
+    }
+    if (cls == AIM_CLASS_ADMIN) {
+        s->flags |= SLOT_ADMIN_SEEN;
+    }
+
+    if (penalty > 0) {
+        s->anomalies++;
+        s->signal = (uint32_t) sig;
+        s->trust -= penalty;
+        if (s->trust < 0) {
+            s->trust = 0;
+        }
+        if (signal != NULL) {
+            *signal = signal_names[sig];
+        }
+    }
+    trust = s->trust;
+    slot_unlock(s);
+    return trust;
+}
+
+double
+aim_state_trust(aim_state *st, const char *agent, int64_t now)
+{
+    state_slot *s = slot_find(st, agent, 0, now);
+    double      trust;
+    int64_t     dt;
+
+    if (s == NULL) {
+        return T_START;
+    }
+    dt = now - s->updated;
+    trust = s->trust + (dt > 0 ? (double) dt * T_RECOVER_PER_S : 0);
+    slot_unlock(s);
+    return trust > 100 ? 100 : trust;
+}
+
+int
+aim_state_reset(aim_state *st, const char *agent)
+{
+    int64_t     now = aim_now();
+    state_slot *s = slot_find(st, agent, 0, now);
+
+    if (s == NULL) {
+        return -1;
+    }
+    slot_init(s, atomic_load(&s->key), agent, now);
+    slot_unlock(s);
+    return 0;
+}
+
+size_t
+aim_state_foreach(aim_state *st, int64_t now,
+                  void (*fn)(void *ud, const aim_agent_stats *s), void *ud)
+{
+    size_t          i, n = 0;
+    state_slot     *s;
+    aim_agent_stats a;
+
+    for (i = 0; i < AIM_STATE_SLOTS; i++) {
+        s = slot_at(st, i);
+        if (atomic_load(&s->key) == 0) {
+            continue;
+        }
+        slot_lock(st, s);
+        if (atomic_load(&s->key) != 0 && s->agent[0] != '\0') {
+            slot_sanitise(s, now);
+            slot_advance(s, now);
+            memset(&a, 0, sizeof(a));
+            memcpy(a.agent, s->agent, AIM_STATE_AGENT_MAX);
+            a.trust = s->trust;
+            a.events = s->events;
+            a.denied = s->denied;
+            a.anomalies = s->anomalies;
+            a.rate_short = s->rate_s * M_LN2 / T_HALF_SHORT;
+            a.rate_long = s->rate_l * M_LN2 / T_HALF_LONG;
+            a.deny_recent = s->deny_s;
+            a.new_recent = s->new_s;
+            a.first_seen = s->first_seen;
+            a.last_seen = s->last_seen;
+            a.learning = slot_learning(s, now);
+            a.last_signal = s->signal < SIG_MAX ? signal_names[s->signal] : NULL;
+            slot_unlock(s);
+            fn(ud, &a);
+            n++;
+        } else {
+            slot_unlock(s);
+        }
+    }
+    return n;
+}
