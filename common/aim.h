@@ -117,6 +117,8 @@ void aim_config_free(aim_config *cfg);
  *   policy        path of a local policy file
  *   audit         path of a file to append audit lines to
  *   cache         verified-token cache entries (default 1024, 0 = off)
+ *   status_list   "URI PATH": a local copy of the signed Token Status List
+ *                 published at URI (may be repeated; see status.h)
  *   state         path of the host's shared behavioural state file
  *                 (created if missing; see docs/trust.md)
  *   trust_min     with a state file: below this trust (0-100, default 50)

@@ -45,6 +45,7 @@ aim_token_free(aim_token *t)
     free(t->chain);
     free(t->cnf_jkt);
     free(t->scope);
+    free(t->status_uri);
     for (i = 0; i < t->nscopes; i++) {
         free(t->scopes[i]);
     }
@@ -392,6 +393,28 @@ aim_claims_to_token(const struct aim_config *cfg, json_t *claims,
                 s = aim_fail(err, AIM_INTERNAL, "out of memory");
                 goto fail;
             }
+        }
+    }
+
+    v = json_object_get(claims, "status");
+    if (v != NULL) {
+        const json_t *sl = json_object_get(v, "status_list");
+        const json_t *idx = json_object_get(sl, "idx");
+        const json_t *uri = json_object_get(sl, "uri");
+
+        if (!json_is_object(v) || !json_is_object(sl) || !json_is_integer(idx)
+            || json_integer_value(idx) < 0 || !json_is_string(uri)
+            || json_string_length(uri) == 0 || json_string_length(uri) > 2048)
+        {
+            s = aim_fail(err, AIM_BAD_CLAIM, "\"status\" is not {\"status_list\": "
+                         "{\"idx\": N, \"uri\": \"...\"}}");
+            goto fail;
+        }
+        t->status_idx = (uint64_t) json_integer_value(idx);
+        t->status_uri = aim_strdup(json_string_value(uri));
+        if (t->status_uri == NULL) {
+            s = aim_fail(err, AIM_INTERNAL, "out of memory");
+            goto fail;
         }
     }
 

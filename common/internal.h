@@ -12,6 +12,7 @@
 #include "policy.h"
 #include "revoke.h"
 #include "state.h"
+#include "status.h"
 
 #define AIM_MAX_KEY_SOURCES 8
 
@@ -33,6 +34,9 @@ struct aim_config {
     size_t   cache;
     char    *state;
     int      trust_min;
+    char    *status_uris[AIM_MAX_STATUS_LISTS];   /* "status_list URI PATH" */
+    char    *status_paths[AIM_MAX_STATUS_LISTS];
+    size_t   nstatus;
 };
 
 struct aim_token {
@@ -53,6 +57,8 @@ struct aim_token {
     int64_t        exp;
     int64_t        iat;
     int64_t        nbf;
+    char          *status_uri;        /* status.status_list, if present */
+    uint64_t       status_idx;
 };
 
 typedef struct {
@@ -83,6 +89,7 @@ struct aim_verifier {
     aim_audit_fn       audit;
     void              *audit_ud;
     aim_state         *state;
+    aim_statuslist     status[AIM_MAX_STATUS_LISTS];
     double             audit_trust;  /* < 0: no trust in this audit line */
     const char        *audit_signal;
 };

@@ -23,6 +23,13 @@ aim_jws_clear(aim_jws *jws)
 aim_status
 aim_jws_parse(const char *token, size_t len, aim_jws *out, aim_error *err)
 {
+    return aim_jws_parse_max(token, len, AIM_MAX_TOKEN_LEN, out, err);
+}
+
+aim_status
+aim_jws_parse_max(const char *token, size_t len, size_t max, aim_jws *out,
+                  aim_error *err)
+{
     const char    *dot1, *dot2, *end = token + len;
     size_t         hlen, plen, slen, n;
     unsigned char *hbuf;
@@ -34,9 +41,9 @@ aim_jws_parse(const char *token, size_t len, aim_jws *out, aim_error *err)
     if (len == 0) {
         return aim_fail(err, AIM_NO_TOKEN, "empty token");
     }
-    if (len > AIM_MAX_TOKEN_LEN) {
+    if (len > max) {
         return aim_fail(err, AIM_MALFORMED, "token is %zu bytes, more than the "
-                        "%d allowed", len, AIM_MAX_TOKEN_LEN);
+                        "%zu allowed", len, max);
     }
 
     dot1 = memchr(token, '.', len);

@@ -25,6 +25,9 @@ typedef struct {
 
 aim_status aim_jws_parse(const char *token, size_t len, aim_jws *out,
                          aim_error *err);
+/* The same with another size bound (status list tokens). */
+aim_status aim_jws_parse_max(const char *token, size_t len, size_t max,
+                             aim_jws *out, aim_error *err);
 void aim_jws_clear(aim_jws *jws);
 
 #endif

@@ -113,6 +113,10 @@ config_clear(aim_config *cfg)
     free(cfg->policy);
     free(cfg->audit);
     free(cfg->state);
+    for (i = 0; i < cfg->nstatus; i++) {
+        free(cfg->status_uris[i]);
+        free(cfg->status_paths[i]);
+    }
     memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -229,6 +233,28 @@ aim_config_set(aim_config *cfg, const char *name, const char *value,
     if (strcmp(name, "audit") == 0) {
         return set_string(&cfg->audit, name, value, err);
     }
+    if (strcmp(name, "status_list") == 0) {
+        const char *sp = strchr(value, ' ');
+
+        if (sp == NULL || sp == value || sp[1] == '\0' || strchr(sp + 1, ' ') != NULL) {
+            return aim_fail(err, AIM_CONFIG, "status_list: expected \"URI PATH\"");
+        }
+        if (cfg->nstatus == AIM_MAX_STATUS_LISTS) {
+            return aim_fail(err, AIM_CONFIG, "status_list: more than %d lists",
+                            AIM_MAX_STATUS_LISTS);
+        }
+        cfg->status_uris[cfg->nstatus] = strndup(value, (size_t) (sp - value));
+        cfg->status_paths[cfg->nstatus] = aim_strdup(sp + 1);
+        if (cfg->status_uris[cfg->nstatus] == NULL
+            || cfg->status_paths[cfg->nstatus] == NULL)
+        {
+            free(cfg->status_uris[cfg->nstatus]);
+            free(cfg->status_paths[cfg->nstatus]);
+            return aim_fail(err, AIM_INTERNAL, "out of memory");
+        }
+        cfg->nstatus++;
+        return AIM_OK;
+    }
     if (strcmp(name, "state") == 0) {
         return set_string(&cfg->state, name, value, err);
     }
@@ -320,6 +346,11 @@ config_copy(aim_config *dst, const aim_config *src)
     dst->policy = aim_strdup(src->policy);
     dst->audit = aim_strdup(src->audit);
     dst->state = aim_strdup(src->state);
+    for (i = 0; i < src->nstatus; i++) {
+        dst->status_uris[i] = aim_strdup(src->status_uris[i]);
+        dst->status_paths[i] = aim_strdup(src->status_paths[i]);
+        ok &= dst->status_uris[i] != NULL && dst->status_paths[i] != NULL;
+    }
     ok &= (dst->state != NULL) == (src->state != NULL);
     ok &= (dst->audience != NULL) == (src->audience != NULL);
     ok &= (dst->revoked != NULL) == (src->revoked != NULL);
@@ -406,6 +437,7 @@ aim_verifier *
 aim_verifier_new(const aim_config *cfg, aim_error *err)
 {
     aim_verifier *v;
+    size_t        i;
 
     if (aim_config_check(cfg, err) != AIM_OK) {
         return NULL;
@@ -449,6 +481,13 @@ aim_verifier_new(const aim_config *cfg, aim_error *err)
             goto fail;
         }
     }
+    for (i = 0; i < v->cfg.nstatus; i++) {
+        v->status[i].uri = v->cfg.status_uris[i];
+        v->status[i].path = v->cfg.status_paths[i];
+        if (aim_statuslist_load(&v->status[i], v->keys, err) != AIM_OK) {
+            goto fail;
+        }
+    }
     if (v->cfg.state != NULL) {
         v->state = aim_state_open(v->cfg.state, err);
         if (v->state == NULL) {
@@ -482,6 +521,9 @@ aim_verifier_free(aim_verifier *v)
     aim_revlist_free(v->revoked);
     aim_policy_free(v->policy);
     aim_state_close(v->state);
+    for (size_t i = 0; i < AIM_MAX_STATUS_LISTS; i++) {
+        aim_statuslist_clear(&v->status[i]);
+    }
     if (v->audit_fd >= 0) {
         close(v->audit_fd);
     }
@@ -551,6 +593,21 @@ aim_verifier_refresh(aim_verifier *v)
         }
     }
 
+    for (i = 0; i < v->cfg.nstatus; i++) {
+        aim_statuslist *sl = &v->status[i];
+
+        if (changed || aim_file_changed(sl->path, &sl->st)) {
+            if (aim_statuslist_load(sl, v->keys, &err) != AIM_OK) {
+                stat(sl->path, &sl->st);
+                aim_vlog(v, AIM_LOG_ERR, "status list reload failed, keeping the "
+                         "list loaded before: %s", err.message);
+            } else {
+                v->generation++;
+                aim_vlog(v, AIM_LOG_INFO, "status list %s reloaded", sl->uri);
+            }
+        }
+    }
+
     if (v->cfg.policy != NULL && aim_file_changed(v->cfg.policy, &v->pol_st)) {
         aim_policy *p = aim_policy_load(v->cfg.policy, &err);
 
@@ -595,6 +652,47 @@ type_accepted(const aim_config *cfg, const char *typ)
 }
 
 static aim_status
+check_status_list(aim_verifier *v, const aim_token *t, aim_error *err)
+{
+    const aim_statuslist *sl = NULL;
+    size_t                i;
+    int                   val;
+
+    if (t->status_uri == NULL) {
+        return AIM_OK;
+    }
+    for (i = 0; i < v->cfg.nstatus; i++) {
+        if (strcmp(v->status[i].uri, t->status_uri) == 0) {
+            sl = &v->status[i];
+            break;
+        }
+    }
+    if (sl == NULL) {
+        return aim_fail(err, AIM_REVOKED, "status list \"%.100s\" is not "
+                        "configured here, so the token's status is unknown",
+                        t->status_uri);
+    }
+    if (sl->data == NULL) {
+        return aim_fail(err, AIM_REVOKED, "status list \"%.100s\" is not "
+                        "available", sl->uri);
+    }
+    if (sl->exp >= 0 && aim_now() >= sl->exp + v->cfg.leeway) {
+        return aim_fail(err, AIM_REVOKED, "status list \"%.100s\" expired %lld s "
+                        "ago (stale)", sl->uri, (long long) (aim_now() - sl->exp));
+    }
+    val = aim_statuslist_get(sl, t->status_idx);
+    if (val < 0) {
+        return aim_fail(err, AIM_REVOKED, "status index %llu is outside the list",
+                        (unsigned long long) t->status_idx);
+    }
+    if (val != 0) {
+        return aim_fail(err, AIM_REVOKED, "status list marks the token %s",
+                        val == 1 ? "invalid" : val == 2 ? "suspended" : "not valid");
+    }
+    return AIM_OK;
+}
+
+static aim_status
 check_revoked(aim_verifier *v, const aim_token *t, aim_error *err)
 {
     const char *what = aim_revlist_match(v->revoked, t->agent, t->subject,
@@ -603,7 +701,7 @@ check_revoked(aim_verifier *v, const aim_token *t, aim_error *err)
     if (what != NULL) {
         return aim_fail(err, AIM_REVOKED, "%s is revoked", what);
     }
-    return AIM_OK;
+    return check_status_list(v, t, err);
 }
 
 /* Signature, header and claims; no cache, no time beyond claims. */
