@@ -39,8 +39,8 @@ TEST_TARGETS    :=
 INSTALL_TARGETS := install-aimctl
 UNINSTALL_TARGETS := uninstall-aimctl
 
-.PHONY: all core test test-unit test-asan check-deps fuzz bench demo install uninstall clean \
-        install-aimctl uninstall-aimctl
+.PHONY: all core test test-unit test-asan fuzz bench demo install uninstall clean \
+        install-aimctl uninstall-aimctl deps build-all
 
 all: build-all
 
@@ -73,7 +73,8 @@ build-all: $(ALL_TARGETS)
 
 # Every suite prints "<suite>: N passed, N failed, N skipped" as its last
 # line; this rule runs them all, keeps their logs and adds the counts up.
-test: build-all
+test: deps
+	@$(MAKE) --no-print-directory build-all
 	@set -o pipefail; rm -rf $(B)/test-logs; mkdir -p $(B)/test-logs; failed=""; \
 	for t in $(TEST_TARGETS); do \
 	    echo "==> $$t"; \
@@ -98,8 +99,9 @@ install-aimctl: $(AIMCTL)
 uninstall-aimctl:
 	rm -f $(DESTDIR)$(BINDIR)/aimctl $(DESTDIR)$(MANDIR)/man1/aimctl.1
 
-check-deps:
-	./deps.sh
+# Install missing Debian packages (a quick no-op when all are present).
+deps:
+	@./deps.sh
 
 clean:
 	rm -rf $(B)
