@@ -816,6 +816,9 @@ aim_verify(aim_verifier *v, const char *token, size_t len, aim_token **out,
             t = aim_cache_get(&v->cache, hash, v->generation);
             if (t != NULL) {
                 s = aim_check_time(&v->cfg, t, aim_now(), err);
+                if (s == AIM_OK && t->status_uri != NULL) {
+                    s = check_status_list(v, t, err);   /* lists go stale */
+                }
                 if (s != AIM_OK) {
                     return s;
                 }

@@ -1,0 +1,509 @@
+/*
+ * test_trust.c -- the shared state file, baselines and trust (state.c),
+ * through the public decision path, with the replaceable clock; and the
+ * Token Status List checks (status.c).
+ *
+ * Usage: test_trust WORKDIR
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include "aim.h"
+#include "sign.h"
+#include "state.h"
+#include "status.h"
+
+static int passed, failed;
+static int64_t now_value = 1800000000;
+static const char *dir;
+static EVP_PKEY *issuer_key;
+static char kid[64];
+
+#define CHECK(cond, ...) do {                                        \
+    if (cond) { passed++; }                                          \
+    else { failed++; printf("FAIL %s:%d: ", __FILE__, __LINE__);     \
+           printf(__VA_ARGS__); printf("\n"); }                      \
+} while (0)
+
+static int64_t test_clock(void) { return now_value; }
+
+static char *
+path_of(const char *name)
+{
+    static char buf[8][512];
+    static int  i;
+    char       *p = buf[i++ % 8];
+
+    snprintf(p, 512, "%s/%s", dir, name);
+    return p;
+}
+
+static char *
+issue(const char *sub, const char *scope, const char *extra_json)
+{
+    json_t    *h = json_pack("{s:s, s:s, s:s}", "alg", "ES256", "typ", "aim+jwt",
+                             "kid", kid);
+    json_t    *c = json_pack("{s:s, s:s, s:s, s:I, s:I, s:s, s:s}",
+                             "iss", "https://issuer.test", "sub", sub,
+                             "aud", "api", "iat", (json_int_t) now_value,
+                             "exp", (json_int_t) (now_value + 80000),
+                             "jti", sub, "scope", scope);
+    aim_error  e;
+    char      *tok;
+
+    if (extra_json != NULL) {
+        json_t *x = json_loads(extra_json, 0, NULL);
+        json_object_update(c, x);
+        json_decref(x);
+    }
+    tok = aim_jws_sign(issuer_key, AIM_ALG_ES256, h, c, &e);
+    json_decref(h);
+    json_decref(c);
+    if (tok == NULL) {
+        printf("sign failed: %s\n", e.message);
+        exit(2);
+    }
+    return tok;
+}
+
+static aim_verifier *
+verifier(const char *state, const char *status_list)
+{
+    aim_config   *c = aim_config_new();
+    aim_verifier *v;
+    aim_error     e;
+
+    aim_config_set(c, "keys", path_of("jwks.json"), &e);
+    aim_config_set(c, "issuer", "https://issuer.test", &e);
+    aim_config_set(c, "audience", "api", &e);
+    if (state != NULL) {
+        aim_config_set(c, "state", state, &e);
+    }
+    if (status_list != NULL && aim_config_set(c, "status_list", status_list, &e) != AIM_OK) {
+        printf("status_list option: %s\n", e.message);
+    }
+    v = aim_verifier_new(c, &e);
+    aim_config_free(c);
+    if (v == NULL) {
+        printf("verifier: %s\n", e.message);
+    }
+    return v;
+}
+
+static aim_status
+decide(aim_verifier *v, const char *tok, const char *action,
+       const char *resource, const char *scope)
+{
+    const char  *scopes[1] = { scope };
+    aim_request  r = { "test", action, resource, NULL, scopes, 1, 0 };
+    aim_token   *t;
+    aim_error    e;
+    aim_status   s = aim_decide(v, tok, strlen(tok), &r, &t, &e);
+
+    aim_token_free(t);
+    return s;
+}
+
+static void
+setup_keys(void)
+{
+    aim_error  e;
+    json_t    *jwk, *jwks;
+    FILE      *f;
+
+    issuer_key = aim_privkey_generate(AIM_ALG_ES256, 0, &e);
+    jwk = aim_pubkey_to_jwk(issuer_key, AIM_ALG_ES256, "trust-test", &e);
+    snprintf(kid, sizeof(kid), "trust-test");
+    jwks = json_pack("{s:[o]}", "keys", jwk);
+    f = fopen(path_of("jwks.json"), "w");
+    json_dumpf(jwks, f, 0);
+    fclose(f);
+    json_decref(jwks);
+}
+
+/* 50 denials in a minute: refused where scopes grant, everywhere,
+ * others unaffected, recovered after a quiet period. */
+static void
+test_probing(void)
+{
+    const char   *st = path_of("probing.state");
+    aim_verifier *nginx, *pg;
+    char         *bad = issue("agent-probe", "kb:read", NULL);
+    char         *good = issue("agent-good", "kb:read", NULL);
+    int           i;
+
+    unlink(st);
+    nginx = verifier(st, NULL);
+    pg = verifier(st, NULL);     /* another adapter, same host state */
+    CHECK(decide(nginx, bad, "GET", "/kb/1", "kb:read") == AIM_OK, "baseline allow");
+    for (i = 0; i < 50; i++) {
+        now_value += 1;
+        decide(nginx, bad, "GET", "/admin", "admin:all");
+    }
+    CHECK(decide(nginx, bad, "GET", "/kb/1", "kb:read") == AIM_LOW_TRUST,
+          "probing agent refused on the same adapter");
+    CHECK(decide(pg, bad, "SELECT", "table kb", "kb:read") == AIM_LOW_TRUST,
+          "probing agent refused on another adapter");
+    CHECK(decide(pg, good, "SELECT", "table kb", "kb:read") == AIM_OK,
+          "another agent unaffected");
+    now_value += 5 * 60;
+    CHECK(decide(pg, bad, "SELECT", "table kb", "kb:read") == AIM_LOW_TRUST,
+          "still refused after 5 quiet minutes");
+    now_value += 10 * 60;
+    CHECK(decide(pg, bad, "SELECT", "table kb", "kb:read") == AIM_OK,
+          "recovered after 15 quiet minutes");
+    aim_verifier_free(nginx);
+    aim_verifier_free(pg);
+    free(bad);
+    free(good);
+}
+
+/* Learn a calm baseline, then hammer at many times it. */
+static void
+test_burst(void)
+{
+    const char   *st = path_of("burst.state");
+    aim_verifier *v;
+    char         *tok = issue("agent-burst", "kb:read", NULL);
+    int           i, refused = 0;
+
+    unlink(st);
+    v = verifier(st, NULL);
+    for (i = 0; i < 80; i++) {            /* one request every 15 s */
+        now_value += 15;
+        CHECK(decide(v, tok, "GET", "/kb/1", "kb:read") == AIM_OK, "calm request %d", i);
+    }
+    for (i = 0; i < 300 && !refused; i++) {   /* 100 requests a second */
+        if (i % 100 == 0) now_value += 1;
+        refused = decide(v, tok, "GET", "/kb/1", "kb:read") == AIM_LOW_TRUST;
+    }
+    CHECK(refused, "burst at 100x baseline refused (after %d requests)", i);
+    aim_verifier_free(v);
+    free(tok);
+}
+
+/* Walk many never-seen resources. */
+static void
+test_enumeration(void)
+{
+    const char   *st = path_of("enum.state");
+    aim_verifier *v;
+    char         *tok = issue("agent-enum", "kb:read", NULL);
+    char          res[64];
+    int           i, refused = 0;
+
+    unlink(st);
+    v = verifier(st, NULL);
+    for (i = 0; i < 60; i++) {            /* learn: 5 documents, slowly */
+        now_value += 12;
+        snprintf(res, sizeof(res), "/kb/%d", i % 5);
+        decide(v, tok, "GET", res, "kb:read");
+    }
+    CHECK(decide(v, tok, "GET", "/kb/1", "kb:read") == AIM_OK, "learnt, allowed");
+    for (i = 0; i < 200 && !refused; i++) {
+        if (i % 5 == 0) now_value += 1;
+        snprintf(res, sizeof(res), "/kb/secret-%d", i);
+        refused = decide(v, tok, "GET", res, "kb:read") == AIM_LOW_TRUST;
+    }
+    CHECK(refused && i < 100, "enumeration refused after %d new resources", i);
+    aim_verifier_free(v);
+    free(tok);
+}
+
+/* Corrupt, truncated and foreign files are rebuilt, never trusted. */
+static void
+test_corruption(void)
+{
+    const char   *st = path_of("corrupt.state");
+    aim_verifier *v;
+    aim_state    *s;
+    aim_error     e;
+    char         *tok = issue("agent-corrupt", "kb:read", NULL);
+    int           fd, i;
+    struct stat   sb;
+    unsigned char junk[4096];
+
+    unlink(st);
+    fd = open(st, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    CHECK(write(fd, "not a state file", 16) == 16, "write foreign");
+    close(fd);
+    s = aim_state_open(st, &e);
+    CHECK(s != NULL, "foreign file opened (rebuilt): %s", s ? "" : e.message);
+    stat(st, &sb);
+    CHECK(sb.st_size == 4096 + (off_t) AIM_STATE_SLOTS * 1024, "rebuilt to full size");
+    aim_state_close(s);
+
+    v = verifier(st, NULL);
+    for (i = 0; i < 40; i++) {
+        now_value += 1;
+        decide(v, tok, "GET", "/admin", "admin:all");
+    }
+    CHECK(decide(v, tok, "GET", "/kb", "kb:read") == AIM_LOW_TRUST, "low before corruption");
+
+    /* Scribble over the header and a slot region while mapped. */
+    memset(junk, 0xA5, sizeof(junk));
+    fd = open(st, O_WRONLY);
+    CHECK(pwrite(fd, junk, sizeof(junk), 0) == (ssize_t) sizeof(junk), "scribble header");
+    CHECK(pwrite(fd, junk, sizeof(junk), 4096 + 8192) == (ssize_t) sizeof(junk), "scribble slots");
+    close(fd);
+    now_value += 2;                 /* the next refresh re-validates */
+    CHECK(decide(v, tok, "GET", "/kb", "kb:read") == AIM_OK,
+          "corrupt file rebuilt: history dropped, not trusted");
+    aim_verifier_free(v);
+
+    /* Out-of-range slot values are reset, not believed. */
+    s = aim_state_open(st, &e);
+    aim_state_observe(s, "agent-range", "GET", "/x", AIM_OK, now_value, NULL);
+    aim_state_close(s);
+    {
+        unsigned char *map;
+        size_t         len = 4096 + (size_t) AIM_STATE_SLOTS * 1024, off;
+        double         nan_trust = -5.0;
+
+        fd = open(st, O_RDWR);
+        map = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        for (off = 4096; off < len; off += 1024) {
+            if (strcmp((char *) map + off + 16, "agent-range") == 0) {
+                /* trust lies right after the agent name field */
+                memcpy(map + off + 16 + AIM_STATE_AGENT_MAX + 8, &nan_trust, 8);
+                break;
+            }
+        }
+        CHECK(off < len, "found the slot");
+        munmap(map, len);
+        close(fd);
+    }
+    s = aim_state_open(st, &e);
+    CHECK(aim_state_trust(s, "agent-range", now_value) == 100.0, "bad slot reset");
+    aim_state_close(s);
+    free(tok);
+}
+
+/* A process killed while it holds a slot lock never blocks the others. */
+static void
+test_killed_process(void)
+{
+    const char *st = path_of("kill.state");
+    aim_state  *s;
+    aim_error   e;
+    pid_t       pid;
+    int         round, status;
+    double      trust;
+
+    unlink(st);
+    s = aim_state_open(st, &e);
+    aim_state_observe(s, "agent-kill", "GET", "/x", AIM_OK, now_value, NULL);
+    for (round = 0; round < 20; round++) {
+        pid = fork();
+        if (pid == 0) {
+            aim_state *cs = aim_state_open(st, &e);
+            for (;;) {
+                aim_state_observe(cs, "agent-kill", "GET", "/x", AIM_OK, now_value, NULL);
+            }
+        }
+        usleep(2000 + (useconds_t) (round * 997 % 5000));
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+    }
+    /* Worst case: the child died holding the lock.  Make that certain. */
+    pid = fork();
+    if (pid == 0) {
+        _exit(0);
+    }
+    waitpid(pid, &status, 0);
+    {
+        unsigned char *map;
+        size_t         len = 4096 + (size_t) AIM_STATE_SLOTS * 1024, off;
+        uint32_t       dead = (uint32_t) pid;
+        int            fd = open(st, O_RDWR);
+
+        map = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        for (off = 4096; off < len; off += 1024) {
+            if (strcmp((char *) map + off + 16, "agent-kill") == 0) {
+                memcpy(map + off + 8, &dead, 4);    /* the lock word */
+                break;
+            }
+        }
+        munmap(map, len);
+        close(fd);
+    }
+    alarm(10);
+    trust = aim_state_observe(s, "agent-kill", "GET", "/x", AIM_OK, now_value, NULL);
+    alarm(0);
+    CHECK(trust == 100.0, "a dead owner's lock is taken over, agent kept");
+    CHECK(aim_state_reset(s, "agent-kill") == 0, "agent still in the table");
+    aim_state_close(s);
+}
+
+static void
+test_missing_dir(void)
+{
+    aim_error e;
+
+    CHECK(aim_state_open("/nonexistent-dir/aim.state", &e) == NULL
+          && strstr(e.message, "/nonexistent-dir/aim.state") != NULL,
+          "unopenable state file refused with its path: %s", e.message);
+    CHECK(verifier("/nonexistent-dir/aim.state", NULL) == NULL,
+          "verifier refuses to start without its state file");
+}
+
+static void
+test_action_class(void)
+{
+    CHECK(aim_action_class("GET") == AIM_CLASS_READ, "GET read");
+    CHECK(aim_action_class("DELETE") == AIM_CLASS_WRITE, "DELETE write");
+    CHECK(aim_action_class("sudo") == AIM_CLASS_ADMIN, "sudo admin");
+    CHECK(aim_action_class(NULL) == AIM_CLASS_READ, "NULL read");
+}
+
+/* ---- Token Status List ---- */
+
+static void
+write_status_list(const char *file, const char *uri, const unsigned char *bytes,
+                  size_t n, int bits, int64_t exp)
+{
+    char      *lst = aim_statuslist_encode(bytes, n);
+    json_t    *h = json_pack("{s:s, s:s, s:s}", "alg", "ES256", "typ",
+                             "statuslist+jwt", "kid", kid);
+    json_t    *c = json_pack("{s:s, s:I, s:{s:i, s:s}}", "sub", uri,
+                             "iat", (json_int_t) now_value, "status_list",
+                             "bits", bits, "lst", lst);
+    aim_error  e;
+    char      *jwt;
+    FILE      *f;
+
+    if (exp > 0) {
+        json_object_set_new(c, "exp", json_integer(exp));
+    }
+    jwt = aim_jws_sign(issuer_key, AIM_ALG_ES256, h, c, &e);
+    f = fopen(file, "w");
+    fputs(jwt, f);
+    fclose(f);
+    free(jwt);
+    free(lst);
+    json_decref(h);
+    json_decref(c);
+}
+
+static void
+test_status_list(void)
+{
+    const char    *uri = "https://issuer.test/status/1";
+    char          *file = path_of("status1.jwt");
+    char           opt[600];
+    unsigned char  bytes[4] = { 0 };
+    aim_verifier  *v;
+    char          *t0, *t5, *t9, *tother;
+    aim_token     *t;
+    aim_error      e;
+    unsigned char *dec;
+    size_t         dlen;
+    char          *enc;
+
+    /* Round trip of the encoding, and the draft's bit order. */
+    bytes[0] = 0xB9;
+    bytes[1] = 0xA3;
+    enc = aim_statuslist_encode(bytes, 2);
+    dec = aim_statuslist_decode(enc, strlen(enc), &dlen, &e);
+    CHECK(dec != NULL && dlen == 2 && dec[0] == 0xB9 && dec[1] == 0xA3, "lst round trip");
+    free(enc);
+    free(dec);
+    {
+        aim_statuslist sl = { 0 };
+        unsigned char  d[2] = { 0xB9, 0xA3 };
+        sl.data = d; sl.len = 2; sl.bits = 1;
+        /* draft example: 0xB9 = 10111001: idx0=1 idx1=0 idx2=0 idx3=1 ... */
+        CHECK(aim_statuslist_get(&sl, 0) == 1 && aim_statuslist_get(&sl, 1) == 0
+              && aim_statuslist_get(&sl, 3) == 1 && aim_statuslist_get(&sl, 8) == 1
+              && aim_statuslist_get(&sl, 16) == -1, "1-bit order, LSB first");
+        sl.bits = 2;
+        CHECK(aim_statuslist_get(&sl, 0) == 1 && aim_statuslist_get(&sl, 1) == 2
+              && aim_statuslist_get(&sl, 3) == 2, "2-bit order");
+    }
+    CHECK(aim_statuslist_decode("!!", 2, &dlen, &e) == NULL, "bad lst refused");
+
+    memset(bytes, 0, sizeof(bytes));
+    bytes[0] = 0x20;         /* idx 5 invalid */
+    bytes[1] = 0x02;         /* idx 9 invalid */
+    write_status_list(file, uri, bytes, sizeof(bytes), 1, now_value + 3600);
+    snprintf(opt, sizeof(opt), "%s %s", uri, file);
+    v = verifier(NULL, opt);
+    CHECK(v != NULL, "verifier with a status list");
+    if (v == NULL) return;
+    t0 = issue("agent-s0", "kb:read", "{\"status\":{\"status_list\":{\"idx\":0,\"uri\":\"https://issuer.test/status/1\"}}}");
+    t5 = issue("agent-s5", "kb:read", "{\"status\":{\"status_list\":{\"idx\":5,\"uri\":\"https://issuer.test/status/1\"}}}");
+    t9 = issue("agent-s9", "kb:read", "{\"status\":{\"status_list\":{\"idx\":900,\"uri\":\"https://issuer.test/status/1\"}}}");
+    tother = issue("agent-so", "kb:read", "{\"status\":{\"status_list\":{\"idx\":0,\"uri\":\"https://elsewhere/status\"}}}");
+    CHECK(aim_verify(v, t0, strlen(t0), &t, &e) == AIM_OK, "status 0 valid: %s", e.message);
+    aim_token_free(t);
+    CHECK(aim_verify(v, t5, strlen(t5), &t, &e) == AIM_REVOKED, "status 1 revoked");
+    CHECK(aim_verify(v, t9, strlen(t9), &t, &e) == AIM_REVOKED, "index outside list");
+    CHECK(aim_verify(v, tother, strlen(tother), &t, &e) == AIM_REVOKED
+          && strstr(e.message, "not configured") != NULL, "unknown list fails closed");
+
+    /* Publish a new list revoking idx 0: effective at the next refresh. */
+    bytes[0] = 0x21;
+    sleep(1);                /* a new mtime */
+    write_status_list(file, uri, bytes, sizeof(bytes), 1, now_value + 3600);
+    now_value += 2;
+    CHECK(aim_verify(v, t0, strlen(t0), &t, &e) == AIM_REVOKED, "new list revokes idx 0");
+
+    /* A stale list rejects everything that points to it. */
+    bytes[0] = 0;
+    sleep(1);
+    write_status_list(file, uri, bytes, sizeof(bytes), 1, now_value + 10);
+    now_value += 2;
+    CHECK(aim_verify(v, t0, strlen(t0), &t, &e) == AIM_OK, "fresh list valid again");
+    aim_token_free(t);
+    now_value += 100;
+    CHECK(aim_verify(v, t0, strlen(t0), &t, &e) == AIM_REVOKED
+          && strstr(e.message, "stale") != NULL, "stale list: %s", e.message);
+
+    /* A list signed by someone else is refused at load. */
+    {
+        EVP_PKEY *other = issuer_key;
+        char      kid_saved[64];
+
+        memcpy(kid_saved, kid, sizeof(kid));
+        issuer_key = aim_privkey_generate(AIM_ALG_ES256, 0, &e);
+        write_status_list(path_of("forged.jwt"), uri, bytes, sizeof(bytes), 1, 0);
+        EVP_PKEY_free(issuer_key);
+        issuer_key = other;
+        snprintf(opt, sizeof(opt), "%s %s", uri, path_of("forged.jwt"));
+        CHECK(verifier(NULL, opt) == NULL, "forged status list refused at start");
+    }
+    free(t0); free(t5); free(t9); free(tother);
+    aim_verifier_free(v);
+}
+
+int
+main(int argc, char **argv)
+{
+    if (argc != 2) {
+        fprintf(stderr, "usage: test_trust WORKDIR\n");
+        return 2;
+    }
+    dir = argv[1];
+    aim_set_clock(test_clock);
+    setup_keys();
+
+    test_action_class();
+    test_probing();
+    test_burst();
+    test_enumeration();
+    test_corruption();
+    test_killed_process();
+    test_missing_dir();
+    test_status_list();
+
+    EVP_PKEY_free(issuer_key);
+    printf("trust: %d passed, %d failed, 0 skipped\n", passed, failed);
+    return failed ? 1 : 0;
+}

@@ -1,0 +1,11 @@
+# Trust, the shared state file and status lists (tests/trust).
+TRUST_TEST := $(B)/tests/test_trust
+
+$(TRUST_TEST): tests/trust/test_trust.c $(LIBAIM)
+	@mkdir -p $(dir $@)
+	$(CC) $(CORE_CFLAGS) -o $@ $< $(LIBAIM) $(PKG_LIBS)
+
+.PHONY: test-trust
+TEST_TARGETS += test-trust
+test-trust: $(TRUST_TEST)
+	@d=$$(mktemp -d); trap 'rm -rf "$$d"' EXIT; $(TRUST_TEST) "$$d"
