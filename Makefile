@@ -24,7 +24,7 @@ PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lssl -lcrypto -ljansson -lz) -lm
 
 WARN       := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
-              -Wformat=2 -Wno-format-nonliteral -Wno-format-truncation -Wvla
+              -Wformat=2 -Wno-format-nonliteral -Wno-format-truncation -Wno-unknown-warning-option -Wvla
 CORE_CFLAGS = -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L $(OPT) -g \
               -fPIC -fvisibility=hidden -fstack-protector-strong -D_FORTIFY_SOURCE=2 \
               $(WARN) $(PKG_CFLAGS) -Icommon $(EXTRA_CFLAGS)
