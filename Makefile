@@ -46,18 +46,24 @@ all: build-all
 
 core: $(LIBAIM) $(AIMCTL)
 
+# Quiet by default; V=1 shows the commands.
+Q := $(if $(V),,@)
+
 $(B)/obj/%.o: common/%.c common/*.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CORE_CFLAGS) -c -o $@ $<
+	@$(if $(V),,echo "  CC      $<")
+	$(Q)$(CC) $(CORE_CFLAGS) -c -o $@ $<
 
 $(LIBAIM): $(CORE_OBJS)
 	@mkdir -p $(dir $@)
-	rm -f $@
-	$(AR) rcs $@ $^
+	@rm -f $@
+	@$(if $(V),,echo "  AR      $@")
+	$(Q)$(AR) rcs $@ $^
 
 $(AIMCTL): common/aimctl.c $(LIBAIM)
 	@mkdir -p $(dir $@)
-	$(CC) $(CORE_CFLAGS) -fPIE -pie -o $@ common/aimctl.c $(LIBAIM) $(PKG_LIBS)
+	@$(if $(V),,echo "  LD      $@")
+	$(Q)$(CC) $(CORE_CFLAGS) -fPIE -pie -o $@ common/aimctl.c $(LIBAIM) $(PKG_LIBS)
 
 # The exported-symbol contract: a static archive built with hidden
 # visibility, so adapters that share a process never see each other's core.
