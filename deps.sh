@@ -9,7 +9,7 @@ PKGS="build-essential pkg-config clang llvm libclang-rt-14-dev
       nginx nginx-dev
       postgresql-15 postgresql-server-dev-15 postgresql-contrib
       openssh-server openssh-client
-      curl python3 valgrind wrk procps"
+      curl python3 valgrind wrk procps jq"
 
 missing=""
 for p in $PKGS; do

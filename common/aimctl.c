@@ -992,7 +992,8 @@ static const char verify_usage[] =
 "Verify a token exactly as the adapters do (libaim: verify -> authorize)\n"
 "and print one JSON object.  Exit status 0: valid, with\n"
 "  {\"valid\":true, \"agent\", \"subject\", \"owner\", \"issuer\", \"chain\",\n"
-"   \"scopes\":[...], \"jti\", \"kid\", \"alg\", \"exp\", \"iat\", \"cnf_jkt\"}\n"
+"   \"scopes\":[...], \"jti\", \"kid\", \"alg\", \"exp\", \"iat\", \"cnf_jkt\"\n"
+"   and, with --dpop, \"dpop\":true}\n"
 "1: rejected, with {\"valid\":false, \"reason\", \"message\"}; 2: usage or\n"
 "configuration error.  '-' reads the token from standard input (one\n"
 "trailing newline is removed).\n"
@@ -1021,7 +1022,8 @@ fixed_clock(void)
 }
 
 static int
-verify_output(aim_status s, const aim_error *err, const aim_token *t)
+verify_output(aim_status s, const aim_error *err, const aim_token *t,
+              int dpop)
 {
     json_t *o = json_object(), *scopes;
     size_t  i;
@@ -1054,6 +1056,9 @@ verify_output(aim_status s, const aim_error *err, const aim_token *t)
         json_object_set_new(o, "iat", json_integer(aim_token_iat(t)));
         json_object_set_new(o, "cnf_jkt", aim_token_cnf_jkt(t) != NULL
                             ? json_string(aim_token_cnf_jkt(t)) : json_null());
+        if (dpop) {
+            json_object_set_new(o, "dpop", json_true());
+        }
     }
     print_json(o, JSON_COMPACT);
     json_decref(o);
@@ -1173,7 +1178,7 @@ cmd_verify(int argc, char **argv)
     if (v == NULL) {
         fprintf(stderr, "%s: %s\n", cmd, err.message);
         err.status = AIM_CONFIG;
-        verify_output(AIM_CONFIG, &err, NULL);
+        verify_output(AIM_CONFIG, &err, NULL, 0);
         return EXIT_USAGE;
     }
 
@@ -1200,7 +1205,7 @@ cmd_verify(int argc, char **argv)
     OPENSSL_cleanse(token, len);
     free(token);
 
-    c = verify_output(s, &err, t);
+    c = verify_output(s, &err, t, dpop != NULL);
     aim_token_free(t);
     aim_verifier_free(v);
     return c;

@@ -1,0 +1,510 @@
+#!/bin/bash
+# tests/aimctl/run.sh -- aimctl as its users drive it: keys, JWKS, issuing,
+# verifying (every rejection with its reason and exit status), inspecting,
+# DPoP proofs, usage errors, and that private keys stay private.
+#
+#   tests/aimctl/run.sh [path/to/aimctl]      (default build/bin/aimctl)
+#
+# Needs jq and the openssl command (deps.sh installs both); the openssl
+# command is the independent party for key formats, thumbprints and ath.
+# Last line: "aimctl: N passed, N failed, N skipped".
+
+set -u
+AIMCTL=${1:-${AIMCTL:-build/bin/aimctl}}
+case $AIMCTL in /*) ;; *) AIMCTL=$PWD/$AIMCTL ;; esac
+
+pass=0 fail=0 skip=0
+ok()      { pass=$((pass + 1)); echo "ok   - $*"; }
+not_ok()  { fail=$((fail + 1)); echo "FAIL - $*"; }
+skipped() { skip=$((skip + 1)); echo "SKIP - $*"; }
+finish() {
+    echo "aimctl: $pass passed, $fail failed, $skip skipped"
+    [ "$fail" -eq 0 ]
+    exit
+}
+
+for tool in jq openssl; do
+    if ! command -v $tool >/dev/null; then
+        not_ok "$tool is required (run ./deps.sh)"
+        finish
+    fi
+done
+if [ ! -x "$AIMCTL" ]; then
+    not_ok "no aimctl at $AIMCTL (run make)"
+    finish
+fi
+
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+cd "$T" || exit 1
+umask 022
+
+# run CMD...: $OUT, $ERR, $RC
+run() {
+    "$@" >"$T/.out" 2>"$T/.err" </dev/null
+    RC=$?
+    OUT=$(cat "$T/.out")
+    ERR=$(cat "$T/.err")
+}
+# check NAME CONDITION-COMMAND...
+check() {
+    local name=$1; shift
+    if "$@"; then ok "$name"; else not_ok "$name${RC:+ (rc=$RC)}${ERR:+: $ERR}"; fi
+}
+# jqt FILTER: the filter holds on $OUT
+jqt() { printf '%s' "$OUT" | jq -e "$1" >/dev/null 2>&1; }
+# expect_rc WANT NAME CMD...
+expect_rc() {
+    local want=$1 name=$2; shift 2
+    run "$@"
+    if [ "$RC" -eq "$want" ]; then ok "$name"; else
+        not_ok "$name (exit $RC, wanted $want): ${ERR:-$OUT}"; fi
+}
+b64url()        { base64 -w0 | tr '+/' '-_' | tr -d '='; }
+b64url_decode() {
+    local s; s=$(tr -- '-_' '+/')
+    case $(( ${#s} % 4 )) in 2) s="$s==" ;; 3) s="$s=" ;; esac
+    printf '%s' "$s" | base64 -d
+}
+seg() { printf '%s' "$1" | cut -d. -f"$2"; }
+
+ALGS="ES256 ES384 EdDSA RS256 PS256"
+ISS=https://issuer.test
+AUD=https://api.test
+V() { "$AIMCTL" verify --keys "$T/jwks.json" --issuer $ISS --audience $AUD "$@"; }
+# reject REASON NAME VERIFY-ARGS...: exit 1 and the reason code
+reject() {
+    local reason=$1 name=$2; shift 2
+    run V "$@"
+    if [ "$RC" -eq 1 ] && jqt ".valid == false and .reason == \"$reason\""; then
+        ok "$name -> $reason"
+    else
+        not_ok "$name: wanted exit 1 and $reason, got exit $RC: $OUT $ERR"
+    fi
+}
+valid() {
+    local name=$1; shift
+    run V "$@"
+    if [ "$RC" -eq 0 ] && jqt '.valid == true'; then ok "$name"; else
+        not_ok "$name: exit $RC: $OUT $ERR"; fi
+}
+
+# ---------------------------------------------------------------- help
+expect_rc 2 "no command: exit 2" "$AIMCTL"
+expect_rc 0 "--help: exit 0" "$AIMCTL" --help
+check "--help lists every command" \
+    eval 'for c in keygen jwks thumbprint issue dpop verify inspect; do
+              grep -q "^  $c " <<<"$OUT" || exit 1; done'
+for c in keygen jwks thumbprint issue dpop verify inspect; do
+    run "$AIMCTL" $c --help
+    check "$c --help: usage, exit 0" eval '[ $RC -eq 0 ] && grep -q "^Usage: aimctl $c" <<<"$OUT"'
+done
+run "$AIMCTL" help verify
+check "help verify" eval '[ $RC -eq 0 ] && grep -q "^Usage: aimctl verify" <<<"$OUT"'
+expect_rc 2 "unknown command: exit 2" "$AIMCTL" frobnicate
+expect_rc 0 "--version" "$AIMCTL" --version
+
+# ---------------------------------------------------------------- keygen
+declare -A KTY=([ES256]=EC [ES384]=EC [EdDSA]=OKP [RS256]=RSA [PS256]=RSA)
+for a in $ALGS; do
+    run "$AIMCTL" keygen --alg $a --out $a.pem
+    check "keygen $a: exit 0, prints its public JWK" \
+        eval '[ $RC -eq 0 ] && jqt ".kty == \"${KTY[$a]}\" and .alg == \"$a\" and .use == \"sig\" and (.kid|length) == 43 and (has(\"d\")|not)"'
+    check "keygen $a: file mode 0600" [ "$(stat -c %a $a.pem)" = 600 ]
+    check "keygen $a: PKCS#8 PEM that openssl reads" \
+        eval 'grep -q "^-----BEGIN PRIVATE KEY-----$" $a.pem && openssl pkey -in $a.pem -noout 2>/dev/null'
+    check "keygen $a: records its algorithm" grep -qx "aimctl-alg: $a" $a.pem
+done
+check "keygen ES256 is P-256" eval 'openssl pkey -in ES256.pem -text -noout | grep -q "NIST CURVE: P-256"'
+check "keygen ES384 is P-384" eval 'openssl pkey -in ES384.pem -text -noout | grep -q "NIST CURVE: P-384"'
+check "keygen EdDSA is Ed25519" eval 'openssl pkey -in EdDSA.pem -text -noout | grep -q "ED25519 Private-Key"'
+check "keygen RS256 is RSA 2048" eval 'openssl pkey -in RS256.pem -text -noout | grep -q "Private-Key: (2048 bit"'
+
+sum=$(sha256sum ES256.pem)
+expect_rc 2 "keygen refuses to overwrite" "$AIMCTL" keygen --alg ES256 --out ES256.pem
+check "keygen: refusal names the file and --force" eval 'grep -q "ES256.pem" <<<"$ERR" && grep -q -- "--force" <<<"$ERR"'
+check "keygen: refused file unchanged" [ "$(sha256sum ES256.pem)" = "$sum" ]
+cp ES256.pem keep.pem
+echo "not a key" >loose.pem; chmod 644 loose.pem
+expect_rc 0 "keygen --force replaces" "$AIMCTL" keygen --alg ES256 --out loose.pem --force
+check "keygen --force: mode forced to 0600" [ "$(stat -c %a loose.pem)" = 600 ]
+(umask 000; "$AIMCTL" keygen --alg EdDSA --out umask0.pem >/dev/null)
+check "keygen under umask 000: still 0600" [ "$(stat -c %a umask0.pem)" = 600 ]
+ln -s "$T/target.pem" link.pem
+run "$AIMCTL" keygen --alg ES256 --out link.pem --force
+check "keygen does not write through a symlink" eval '[ $RC -ne 0 ] && [ ! -e target.pem ]'
+run "$AIMCTL" keygen --alg RS256 --bits 3072 --out rsa3072.pem
+check "keygen --bits 3072" eval '[ $RC -eq 0 ] && openssl pkey -in rsa3072.pem -text -noout | grep -q "(3072 bit"'
+expect_rc 2 "keygen --bits 1024 refused" "$AIMCTL" keygen --alg RS256 --bits 1024 --out x.pem
+expect_rc 2 "keygen --bits with EC refused" "$AIMCTL" keygen --alg ES256 --bits 4096 --out x.pem
+expect_rc 2 "keygen --alg HS256 refused" "$AIMCTL" keygen --alg HS256 --out x.pem
+expect_rc 2 "keygen --alg none refused" "$AIMCTL" keygen --alg none --out x.pem
+expect_rc 2 "keygen without --out" "$AIMCTL" keygen --alg ES256
+expect_rc 2 "keygen without --alg" "$AIMCTL" keygen --out x.pem
+check "failed keygens left no file" [ ! -e x.pem ]
+run "$AIMCTL" keygen --alg ES256 --kid issuer-2024 --out kid.pem
+check "keygen --kid: JWK and file carry the kid" \
+    eval '[ $RC -eq 0 ] && jqt ".kid == \"issuer-2024\"" && grep -qx "aimctl-kid: issuer-2024" kid.pem'
+expect_rc 2 "keygen --kid with a newline refused" "$AIMCTL" keygen --alg ES256 --kid $'a\nb' --out x.pem
+
+# ---------------------------------------------------------------- thumbprint, jwks
+# RFC 7638 computed here with jq + openssl, independently of aimctl.
+rfc7638() {
+    jq -cjS 'if .kty == "EC" then {crv,kty,x,y} elif .kty == "OKP" then {crv,kty,x}
+             else {e,kty,n} end' | openssl dgst -sha256 -binary | b64url
+}
+run "$AIMCTL" jwks ES256.pem ES384.pem EdDSA.pem RS256.pem PS256.pem
+printf '%s\n' "$OUT" >jwks.json
+check "jwks: five public keys" jqt '.keys | length == 5'
+check "jwks: no private members" jqt '[.keys[] | has("d","p","q","dp","dq","qi") ] | all(. == false)'
+check "jwks: every key has kid, alg, use sig" jqt '[.keys[] | (.kid|type) == "string" and .use == "sig" and (.alg|type) == "string"] | all'
+i=0
+for a in $ALGS; do
+    jwk=$(jq -c ".keys[$i]" jwks.json)
+    run "$AIMCTL" thumbprint $a.pem
+    tp=$OUT
+    check "thumbprint $a = RFC 7638 computed independently" \
+        [ "$tp" = "$(printf '%s' "$jwk" | rfc7638)" ]
+    check "jwks $a: kid is the thumbprint, alg $a" \
+        [ "$(jq -r '.kid + " " + .alg' <<<"$jwk")" = "$tp $a" ]
+    i=$((i + 1))
+done
+# The public key in the JWK is the PEM's (openssl as the oracle).
+der_tail() { openssl pkey -in "$1" -pubout -outform DER 2>/dev/null | tail -c "$2" | b64url; }
+j() { jq -r ".keys[] | select(.alg == \"$1\") | .$2" jwks.json; }
+check "jwks ES256: x||y = the PEM's point" [ "$(j ES256 x | b64url_decode | cat - <(j ES256 y | b64url_decode) | b64url)" = "$(der_tail ES256.pem 64)" ]
+check "jwks ES384: x||y = the PEM's point" [ "$(j ES384 x | b64url_decode | cat - <(j ES384 y | b64url_decode) | b64url)" = "$(der_tail ES384.pem 96)" ]
+check "jwks EdDSA: x = the PEM's key" [ "$(j EdDSA x)" = "$(der_tail EdDSA.pem 32)" ]
+check "jwks RS256: n = the PEM's modulus" \
+    [ "$(j RS256 n | b64url_decode | xxd -p -u | tr -d '\n' | sed 's/^00//')" = \
+      "$(openssl rsa -in RS256.pem -modulus -noout 2>/dev/null | sed 's/^Modulus=//')" ]
+check "jwks RS256: e = 65537" [ "$(j RS256 e)" = AQAB ]
+
+run "$AIMCTL" jwks --alg PS256 RS256.pem ES256.pem
+check "jwks --alg PS256 applies to RSA keys only" \
+    jqt '.keys[0].alg == "PS256" and .keys[1].alg == "ES256"'
+expect_rc 2 "jwks --alg ES256 refused" "$AIMCTL" jwks --alg ES256 ES256.pem
+run "$AIMCTL" jwks ES256.pem:primary kid.pem
+check "jwks FILE:KID and a recorded kid" jqt '.keys[0].kid == "primary" and .keys[1].kid == "issuer-2024"'
+expect_rc 2 "jwks: the same key twice (duplicate kid)" "$AIMCTL" jwks ES256.pem ES256.pem
+expect_rc 0 "jwks: the same key twice under two kids" "$AIMCTL" jwks ES256.pem:a ES256.pem:b
+expect_rc 2 "jwks: missing file" "$AIMCTL" jwks nosuch.pem
+expect_rc 2 "jwks: no file" "$AIMCTL" jwks
+expect_rc 2 "thumbprint: two files" "$AIMCTL" thumbprint ES256.pem ES384.pem
+expect_rc 2 "thumbprint: not a key" "$AIMCTL" thumbprint jwks.json
+
+# Keys made by openssl itself (no aimctl lines) work too.
+openssl genpkey -algorithm ed25519 -out ossl-ed.pem 2>/dev/null
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out ossl-ec.pem 2>/dev/null
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:secp256k1 -out k1.pem 2>/dev/null
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:1024 -out rsa1024.pem 2>/dev/null
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -aes-256-cbc -pass pass:secret -out enc.pem 2>/dev/null
+chmod 600 ossl-*.pem
+expect_rc 0 "openssl-made Ed25519 and P-256 keys load" "$AIMCTL" jwks ossl-ed.pem ossl-ec.pem
+expect_rc 2 "secp256k1 key refused" "$AIMCTL" thumbprint k1.pem
+expect_rc 2 "RSA 1024 key refused" "$AIMCTL" thumbprint rsa1024.pem
+run timeout 10 "$AIMCTL" thumbprint enc.pem
+check "encrypted key refused without prompting" eval '[ $RC -eq 2 ] && grep -q "unencrypted" <<<"$ERR"'
+chmod 644 ossl-ed.pem
+run "$AIMCTL" thumbprint ossl-ed.pem
+check "group/other-readable key: works, with a warning" eval '[ $RC -eq 0 ] && grep -q "chmod 600" <<<"$ERR"'
+
+# ---------------------------------------------------------------- issue + verify
+issue() { "$AIMCTL" issue --iss $ISS --aud $AUD "$@"; }
+for a in $ALGS; do
+    tok=$(issue --key $a.pem --sub "spiffe://corp/agent/$a" --scope "kb.read kb.write" --owner alice@corp)
+    run V --scope kb.read "$tok"
+    check "issue+verify $a: valid" \
+        eval '[ $RC -eq 0 ] && jqt ".valid and .alg == \"$a\" and .agent == \"spiffe://corp/agent/$a\" and .owner == \"alice@corp\" and .scopes == [\"kb.read\",\"kb.write\"]"'
+    check "issue $a: kid = jwks kid" \
+        [ "$(jq -r '.kid' <<<"$OUT")" = "$("$AIMCTL" thumbprint $a.pem)" ]
+    check "issue $a: signature size" \
+        eval 'n=$(seg "$tok" 3 | b64url_decode | wc -c); case $a in ES256|EdDSA) [ $n = 64 ];; ES384) [ $n = 96 ];; *) [ $n = 256 ];; esac'
+done
+# A PEM public key pinned to an algorithm, from openssl.
+openssl pkey -in ES384.pem -pubout -out es384.pub 2>/dev/null
+tok=$(issue --key ES384.pem --sub a1)
+run "$AIMCTL" verify --keys pem:ES384:es384.pub --issuer $ISS --audience $AUD "$tok"
+check "verify with an openssl PEM public key (pem:ES384:PATH)" eval '[ $RC -eq 0 ] && jqt .valid'
+tok=$(issue --key ossl-ec.pem --sub a1)
+"$AIMCTL" jwks ossl-ec.pem >ossl.json
+run "$AIMCTL" verify --keys ossl.json --issuer $ISS --audience $AUD "$tok"
+check "an openssl-made key issues and verifies" eval '[ $RC -eq 0 ] && jqt .valid'
+
+# The token's shape.
+tok=$(issue --key ES256.pem --sub agent-1)
+run "$AIMCTL" inspect "$tok"
+check "issue: header {alg, typ aim+jwt, kid}" \
+    jqt '.header == {"alg":"ES256","typ":"aim+jwt","kid":.header.kid} and (.header.kid|length) == 43'
+check "issue: iss sub aud iat exp jti, exp = iat + 300" \
+    jqt '.claims.iss == "https://issuer.test" and .claims.sub == "agent-1" and .claims.aud == "https://api.test" and .claims.exp - .claims.iat == 300 and (.claims.jti|test("^[A-Za-z0-9_-]{22}$"))'
+check "issue: iat is now" jqt "(.claims.iat - $(date +%s)) | fabs < 5"
+jti1=$(jq -r .claims.jti <<<"$OUT")
+jti2=$("$AIMCTL" inspect "$(issue --key ES256.pem --sub agent-1)" | jq -r .claims.jti)
+check "issue: jti is random" [ "$jti1" != "$jti2" ]
+
+tok=$(issue --key ES256.pem --sub human-task --act agent-a --act agent-b --ttl 60 --jti j-1 \
+       --cnf-jkt abc --nbf 5 --iat 10 --claim n=42 --claim s=text --claim o='{"k":[1,2]}' \
+       --claim q='"42"' --aud https://other.test --scope "a" --scope "b c" --kid mykid --typ at+jwt)
+run "$AIMCTL" inspect "$tok"
+check "issue --act nests (first is the current actor)" \
+    jqt '.claims.act == {"sub":"agent-a","act":{"sub":"agent-b"}}'
+check "issue --ttl/--iat/--nbf/--jti/--cnf-jkt" \
+    jqt '.claims.iat == 10 and .claims.exp == 70 and .claims.nbf == 5 and .claims.jti == "j-1" and .claims.cnf == {"jkt":"abc"}'
+check "issue --claim: JSON when it parses, else a string" \
+    jqt '.claims.n == 42 and .claims.s == "text" and .claims.o == {"k":[1,2]} and .claims.q == "42"'
+check "issue: repeated --aud is an array, --scope joined" \
+    jqt '.claims.aud == ["https://api.test","https://other.test"] and .claims.scope == "a b c"'
+check "issue --kid / --typ" jqt '.header.kid == "mykid" and .header.typ == "at+jwt"'
+
+tok=$(issue --key ES256.pem --sub human-task --act agent-a --act agent-b)
+run V "$tok"
+check "verify: agent is the current actor, chain outermost first" \
+    jqt '.agent == "agent-a" and .subject == "human-task" and .chain == "agent-a>agent-b>human-task"'
+tok=$(issue --key ES256.pem --sub s --aud https://other.test)
+valid "verify: audience array containing ours" "$tok"
+tok=$(issue --key ES256.pem --sub s --typ at+jwt)
+valid "verify: typ at+jwt accepted" "$tok"
+tok=$(issue --key ES256.pem --sub s --typ application/AIM+JWT)
+valid "verify: typ application/AIM+JWT accepted" "$tok"
+tok=$(issue --key ES256.pem --sub s --typ JWT)
+reject bad_type "typ JWT" "$tok"
+valid "typ JWT with --types JWT" --types JWT "$tok"
+tok=$(issue --key ES256.pem --sub s --header crit='["exp"]')
+reject bad_type "crit header" "$tok"
+
+# Usage errors of issue.
+expect_rc 2 "issue without --iss" "$AIMCTL" issue --key ES256.pem --sub s --aud a
+check "issue: the error says what is missing" grep -q -- "--iss is required" <<<"$ERR"
+expect_rc 2 "issue without --key" "$AIMCTL" issue --iss i --sub s --aud a
+expect_rc 2 "issue without --sub" "$AIMCTL" issue --key ES256.pem --iss i --aud a
+expect_rc 2 "issue without --aud" "$AIMCTL" issue --key ES256.pem --iss i --sub s
+expect_rc 2 "issue --ttl abc" issue --key ES256.pem --sub s --ttl abc
+expect_rc 2 "issue --ttl and --exp" issue --key ES256.pem --sub s --ttl 5 --exp 10
+expect_rc 2 "issue --alg ES384 with a P-256 key" issue --key ES256.pem --sub s --alg ES384
+expect_rc 2 "issue --alg PS256 with an Ed25519 key" issue --key EdDSA.pem --sub s --alg PS256
+expect_rc 2 "issue --claim without =" issue --key ES256.pem --sub s --claim novalue
+expect_rc 2 "issue with an unknown option" issue --key ES256.pem --sub s --frob
+expect_rc 2 "issue with a missing key file" issue --key nosuch.pem --sub s
+expect_rc 2 "issue with an invalid UTF-8 --sub" issue --key ES256.pem --sub $'\xff\xfe'
+
+# ---------------------------------------------------------------- verify: rejections
+tok=$(issue --key ES256.pem --sub agent-t --scope "read write" --iat 1000000 --ttl 600)
+valid "at --now inside the lifetime" --now 1000300 "$tok"
+reject expired "after exp (--now)" --now 1001000 "$tok"
+valid "within the default 30 s leeway after exp" --now 1000620 "$tok"
+reject expired "--leeway 0 just after exp" --leeway 0 --now 1000601 "$tok"
+reject not_yet_valid "iat in the future (--now)" --now 999000 "$tok"
+tok=$(issue --key ES256.pem --sub agent-t --iat 1000000 --nbf 1000500 --ttl 3600)
+reject not_yet_valid "before nbf" --now 1000100 "$tok"
+valid "after nbf" --now 1000501 "$tok"
+tok=$(issue --key ES256.pem --sub agent-t --ttl 100000)
+reject lifetime_too_long "exp - iat over the 24 h default" "$tok"
+valid "--max-lifetime 200000" --max-lifetime 200000 "$tok"
+
+tok=$(issue --key ES256.pem --sub agent-t --scope "read write")
+reject bad_audience "wrong audience" --audience https://elsewhere.test "$tok" 2>/dev/null
+run "$AIMCTL" verify --keys jwks.json --issuer https://evil.test --audience $AUD "$tok"
+check "wrong issuer -> bad_issuer" eval '[ $RC -eq 1 ] && jqt ".reason == \"bad_issuer\""'
+run "$AIMCTL" verify --keys jwks.json --issuer https://evil.test --issuer $ISS --audience $AUD "$tok"
+check "one of several --issuer" eval '[ $RC -eq 0 ] && jqt .valid'
+reject insufficient_scope "a scope the token lacks" --scope admin "$tok"
+check "insufficient_scope names the agent and the scope" \
+    jqt '.agent == "agent-t" and (.message | test("admin"))'
+valid "all required scopes held" --scope read --scope write "$tok"
+reject insufficient_scope "all of read+admin required" --scope read --scope admin "$tok"
+valid "--any: one of admin, write" --any --scope admin --scope write "$tok"
+reject insufficient_scope "scopes match whole words only" --scope rea "$tok"
+
+# Revocation: agent (the current actor), jti, kid.
+tok=$(issue --key ES256.pem --sub owner-x --act agent-r --jti jti-r)
+es256_kid=$("$AIMCTL" thumbprint ES256.pem)
+printf '# revoked\nagent someone-else\njti other\n' >rev.txt
+valid "unrelated revocations" --revoked rev.txt "$tok"
+printf 'agent agent-r\n' >rev.txt
+reject revoked "agent revoked" --revoked rev.txt "$tok"
+printf 'jti jti-r\n' >rev.txt
+reject revoked "jti revoked" --revoked rev.txt "$tok"
+printf 'kid %s\n' "$es256_kid" >rev.txt
+reject revoked "kid revoked" --revoked rev.txt "$tok"
+printf 'bogus line\n' >rev.txt
+run V --revoked rev.txt "$tok"
+check "a bad revocation file is a configuration error (exit 2)" \
+    eval '[ $RC -eq 2 ] && jqt ".reason == \"config_error\""'
+
+# Policy: effective scopes are token ∩ policy.
+tok=$(issue --key ES256.pem --sub agent-p --scope "read write delete")
+printf 'allow agent-p read\nallow other *\n' >policy.txt
+run V --policy policy.txt "$tok"
+check "policy narrows the scopes" eval '[ $RC -eq 0 ] && jqt ".scopes == [\"read\"]"'
+run V --policy policy.txt --scope write "$tok"
+check "policy: a token scope the policy withholds is refused" \
+    eval '[ $RC -eq 1 ] && jqt ".valid == false"'
+
+# Tampering.
+tok=$(issue --key ES256.pem --sub agent-t --scope read)
+h=$(seg "$tok" 1); p=$(seg "$tok" 2); s=$(seg "$tok" 3)
+flip() { local c=${1:0:1}; if [ "$c" = A ]; then echo "B${1:1}"; else echo "A${1:1}"; fi; }
+reject bad_signature "tampered signature" "$h.$p.$(flip "$s")"
+p2=$(printf '%s' "$p" | b64url_decode | jq -c '.scope = "read admin"' | tr -d '\n' | b64url)
+reject bad_signature "tampered claims (scope widened)" "$h.$p2.$s"
+reject malformed "truncated token" "$h.$p"
+reject malformed "padding in a segment" "$h.$p.$s="
+reject malformed "not a token" "hello"
+for a in $ALGS; do
+    t2=$(issue --key $a.pem --sub x)
+    reject bad_signature "$a: signature from another token" "$(seg "$t2" 1).$p2.$(seg "$t2" 3)"
+done
+"$AIMCTL" keygen --alg ES256 --out other.pem >/dev/null
+tok=$(issue --key other.pem --sub agent-t --kid "$es256_kid")
+reject bad_signature "right kid, wrong key" "$tok"
+tok=$(issue --key other.pem --sub agent-t)
+reject unknown_key "kid not in the JWKS" "$tok"
+tok=$(issue --key ES256.pem --sub agent-t --header kid=null)
+run V "$tok"
+check "kid null -> rejected" eval '[ $RC -eq 1 ] && jqt ".valid == false"'
+
+# Algorithm confusion.
+tok=$(issue --key RS256.pem --alg PS256 --sub agent-t)
+reject unsupported_alg "PS256 token for a key pinned to RS256" "$tok"
+tok=$(issue --key PS256.pem --alg RS256 --sub agent-t)
+reject unsupported_alg "RS256 token for a key pinned to PS256" "$tok"
+tok=$(issue --key EdDSA.pem --sub agent-t --header alg=ES256)
+reject unsupported_alg "header alg ES256 on an EdDSA key" "$tok"
+tok=$(issue --key ES256.pem --sub agent-t)
+h2=$(seg "$tok" 1 | b64url_decode | jq -c '.alg = "ES384"' | tr -d '\n' | b64url)
+reject unsupported_alg "header alg ES256 -> ES384" "$h2.$(seg "$tok" 2).$(seg "$tok" 3)"
+hn=$(seg "$tok" 1 | b64url_decode | jq -c '.alg = "none"' | tr -d '\n' | b64url)
+run V "$hn.$(seg "$tok" 2)."
+check "alg none, empty signature -> rejected (malformed or unsupported_alg)" \
+    eval '[ $RC -eq 1 ] && jqt ".reason == \"malformed\" or .reason == \"unsupported_alg\""'
+# HS256 keyed with the RSA public key (the classic confusion attack).
+rs_kid=$("$AIMCTL" thumbprint RS256.pem)
+openssl pkey -in RS256.pem -pubout -out rs.pub 2>/dev/null
+hh=$(printf '{"alg":"HS256","typ":"aim+jwt","kid":"%s"}' "$rs_kid" | b64url)
+ph=$(seg "$(issue --key RS256.pem --sub agent-t)" 2)
+sh=$(printf '%s' "$hh.$ph" | openssl dgst -sha256 -mac HMAC -macopt "hexkey:$(xxd -p rs.pub | tr -d '\n')" -binary | b64url)
+reject unsupported_alg "HS256 keyed with the RSA public key" "$hh.$ph.$sh"
+
+# Missing and mistyped claims.
+tok=$(issue --key ES256.pem --sub agent-t --omit jti)
+reject missing_claim "no jti" "$tok"
+tok=$(issue --key ES256.pem --sub agent-t --omit exp)
+reject missing_claim "no exp" "$tok"
+tok=$(issue --key ES256.pem --sub agent-t --claim exp='"tomorrow"')
+reject bad_claim "exp as a string" "$tok"
+tok=$(issue --key ES256.pem --sub agent-t --claim sub=42)
+reject bad_claim "sub as a number" "$tok"
+
+# Usage and configuration errors of verify.
+tok=$(issue --key ES256.pem --sub agent-t)
+expect_rc 2 "verify without --keys" "$AIMCTL" verify --issuer $ISS --audience $AUD "$tok"
+expect_rc 2 "verify without --issuer" "$AIMCTL" verify --keys jwks.json --audience $AUD "$tok"
+expect_rc 2 "verify without --audience" "$AIMCTL" verify --keys jwks.json --issuer $ISS "$tok"
+expect_rc 2 "verify without a token" V
+expect_rc 2 "verify with two tokens" V "$tok" "$tok"
+expect_rc 2 "verify --leeway -1" V --leeway -1 "$tok"
+expect_rc 2 "verify --now soon" V --now soon "$tok"
+expect_rc 2 "verify --any without --scope" V --any "$tok"
+run "$AIMCTL" verify --keys nosuch.json --issuer $ISS --audience $AUD "$tok"
+check "verify: missing JWKS file -> exit 2, config_error, names the file" \
+    eval '[ $RC -eq 2 ] && jqt ".reason == \"config_error\"" && grep -q nosuch.json <<<"$ERR"'
+echo '{"keys":[{"kty":"oct","k":"c2VjcmV0","kid":"h"}]}' >hmac.json
+run "$AIMCTL" verify --keys hmac.json --issuer $ISS --audience $AUD "$tok"
+check "verify: a JWKS of HMAC keys only -> exit 2" [ "$RC" -eq 2 ]
+
+# Standard input: one trailing newline is stripped, no more.
+run bash -c "printf '%s\n' '$tok' | '$AIMCTL' verify --keys jwks.json --issuer $ISS --audience $AUD -"
+check "verify - (token and newline on stdin)" eval '[ $RC -eq 0 ] && jqt .valid'
+run bash -c "printf '%s' '$tok' | '$AIMCTL' verify --keys jwks.json --issuer $ISS --audience $AUD -"
+check "verify - (no newline)" eval '[ $RC -eq 0 ] && jqt .valid'
+run bash -c "printf '%s\n\n' '$tok' | '$AIMCTL' verify --keys jwks.json --issuer $ISS --audience $AUD -"
+check "verify - with two newlines -> malformed" eval '[ $RC -eq 1 ] && jqt ".reason == \"malformed\""'
+
+# Audit line.
+run V --audit audit.log --scope admin "$tok"
+check "verify --audit writes one line, never the token" \
+    eval '[ "$(wc -l <audit.log)" -eq 1 ] && jq -e ".adapter == \"aimctl\" and .decision == \"deny\" and .reason == \"insufficient_scope\"" audit.log >/dev/null && ! grep -qF "$(seg "$tok" 3)" audit.log'
+
+# ---------------------------------------------------------------- inspect
+tok=$(issue --key ES256.pem --sub agent-i --scope read)
+run "$AIMCTL" inspect "$tok"
+check "inspect: marked unverified" \
+    eval '[ $RC -eq 0 ] && jqt ".verified == false and (.warning | test(\"NOT VERIFIED\"))"'
+check "inspect: header and claims" jqt '.header.alg == "ES256" and .claims.sub == "agent-i" and .signature_bytes == 64'
+run "$AIMCTL" inspect "$h.$p2.$s"
+check "inspect decodes a forged token, still unverified" \
+    eval '[ $RC -eq 0 ] && jqt ".verified == false and .claims.scope == \"read admin\""'
+run bash -c "printf '%s\n' '$tok' | '$AIMCTL' inspect -"
+check "inspect - (stdin)" eval '[ $RC -eq 0 ] && jqt ".claims.sub == \"agent-i\""'
+expect_rc 1 "inspect: not a token" "$AIMCTL" inspect hello
+expect_rc 1 "inspect: bad base64url" "$AIMCTL" inspect 'a*b.c.d'
+expect_rc 2 "inspect: no token" "$AIMCTL" inspect
+
+# ---------------------------------------------------------------- dpop
+"$AIMCTL" keygen --alg ES256 --out dpop.pem >/dev/null
+jkt=$("$AIMCTL" thumbprint dpop.pem)
+tok=$(issue --key ES256.pem --sub agent-d --cnf-jkt "$jkt")
+run "$AIMCTL" dpop --key dpop.pem --htm POST --htu https://api.test/kb --token "$tok" --iat 1700000000 --jti p-1 --nonce n-1
+proof=$OUT
+run "$AIMCTL" inspect "$proof"
+check "dpop: header typ dpop+jwt, alg, public jwk only" \
+    jqt '.header.typ == "dpop+jwt" and .header.alg == "ES256" and (.header.jwk | keys) == ["crv","kty","x","y"]'
+check "dpop: claims jti htm htu iat nonce" \
+    jqt '.claims.jti == "p-1" and .claims.htm == "POST" and .claims.htu == "https://api.test/kb" and .claims.iat == 1700000000 and .claims.nonce == "n-1"'
+check "dpop: ath = base64url(SHA-256(token)) (openssl)" \
+    [ "$(jq -r .claims.ath <<<"$OUT")" = "$(printf '%s' "$tok" | openssl dgst -sha256 -binary | b64url)" ]
+check "dpop: jwk thumbprint = cnf.jkt" [ "$(jq -c .header.jwk <<<"$OUT" | rfc7638)" = "$jkt" ]
+run "$AIMCTL" inspect "$("$AIMCTL" dpop --key dpop.pem --htm GET --htu https://api.test/kb)"
+check "dpop without --token: no ath, iat now, random jti" \
+    jqt "(.claims | has(\"ath\") | not) and ((.claims.iat - $(date +%s)) | fabs < 5) and (.claims.jti | length) == 22"
+run bash -c "printf '%s\n' '$tok' | '$AIMCTL' dpop --key dpop.pem --htm GET --htu https://x --token -"
+check "dpop --token - reads stdin (newline stripped)" \
+    eval '[ "$("$AIMCTL" inspect "$OUT" | jq -r .claims.ath)" = "$(printf "%s" "$tok" | openssl dgst -sha256 -binary | b64url)" ]'
+
+proof=$("$AIMCTL" dpop --key dpop.pem --htm POST --htu https://api.test/kb --token "$tok")
+valid "verify --dpop: a fresh proof" --dpop "$proof" --htm POST --htu https://api.test/kb "$tok"
+check "verify --dpop: reports dpop and cnf_jkt" jqt ".dpop == true and .cnf_jkt == \"$jkt\""
+reject bad_binding "dpop: other method" --dpop "$proof" --htm GET --htu https://api.test/kb "$tok"
+reject bad_binding "dpop: other URL" --dpop "$proof" --htm POST --htu https://api.test/other "$tok"
+reject bad_binding "dpop: proof for another token" --dpop "$proof" --htm POST --htu https://api.test/kb \
+    "$(issue --key ES256.pem --sub agent-d --cnf-jkt "$jkt")"
+reject bad_binding "dpop: stale proof (--now), token still valid" --now $(( $(date +%s) + 200 )) --dpop "$proof" --htm POST --htu https://api.test/kb "$tok"
+"$AIMCTL" keygen --alg ES256 --out dpop2.pem >/dev/null
+reject bad_binding "dpop: proof signed by another key" \
+    --dpop "$("$AIMCTL" dpop --key dpop2.pem --htm POST --htu https://api.test/kb --token "$tok")" \
+    --htm POST --htu https://api.test/kb "$tok"
+reject bad_binding "dpop: token without cnf" --dpop "$proof" --htm POST --htu https://api.test/kb \
+    "$(issue --key ES256.pem --sub agent-d)"
+ph=$(seg "$proof" 1 | b64url_decode | jq -c '.jwk.d = "AAAA"' | tr -d '\n' | b64url)
+reject bad_binding "dpop: a private key in the jwk header" --dpop "$ph.$(seg "$proof" 2).$(seg "$proof" 3)" \
+    --htm POST --htu https://api.test/kb "$tok"
+for a in ES384 EdDSA RS256 PS256; do
+    tk=$(issue --key ES256.pem --sub agent-d --cnf-jkt "$("$AIMCTL" thumbprint $a.pem)")
+    pr=$("$AIMCTL" dpop --key $a.pem --htm GET --htu https://api.test/ --token "$tk")
+    valid "dpop round trip with a $a key" --dpop "$pr" --htm GET --htu https://api.test/ "$tk"
+done
+expect_rc 2 "dpop without --htu" "$AIMCTL" dpop --key dpop.pem --htm GET
+expect_rc 2 "dpop without --key" "$AIMCTL" dpop --htm GET --htu https://x
+expect_rc 2 "verify --dpop without --htm" V --dpop "$proof" --htu https://x "$tok"
+
+# ---------------------------------------------------------------- secrecy
+# No output of any command contains a line of any private key file.
+grep -hv -e '^-----' -e '^aimctl-' ./*.pem 2>/dev/null | grep -v '^$' | sort -u >pem-lines
+{
+    for a in $ALGS; do
+        "$AIMCTL" keygen --alg $a --out "secret-$a.pem" 2>&1
+        "$AIMCTL" jwks "secret-$a.pem" 2>&1
+        "$AIMCTL" thumbprint "secret-$a.pem" 2>&1
+        "$AIMCTL" issue --key "secret-$a.pem" --iss i --sub s --aud a 2>&1
+        "$AIMCTL" dpop --key "secret-$a.pem" --htm GET --htu https://x 2>&1
+        "$AIMCTL" issue --key "secret-$a.pem" --alg HS256 --iss i --sub s --aud a 2>&1
+    done
+    "$AIMCTL" jwks jwks.json 2>&1
+} >all-output
+grep -hv -e '^-----' -e '^aimctl-' secret-*.pem | grep -v '^$' | sort -u >>pem-lines
+check "no private key material in any output" \
+    eval '[ "$(wc -l <pem-lines)" -gt 100 ] && ! grep -qF -f pem-lines all-output'
+check "no PEM block in any output" eval '! grep -q "PRIVATE KEY" all-output'
+
+finish
