@@ -141,7 +141,8 @@ typedef struct aim_token aim_token;
 aim_token *aim_token_ref(aim_token *t);
 void aim_token_free(aim_token *t);
 
-/* The agent: the current actor (innermost "act.sub" chain head) or "sub". */
+/* The agent: the current actor (the outermost "act.sub", RFC 8693 4.1)
+ * or, without "act", "sub". */
 const char *aim_token_agent(const aim_token *t);
 const char *aim_token_subject(const aim_token *t);  /* "sub" */
 const char *aim_token_owner(const aim_token *t);    /* NULL when absent */

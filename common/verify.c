@@ -697,9 +697,28 @@ check_revoked(aim_verifier *v, const aim_token *t, aim_error *err)
 {
     const char *what = aim_revlist_match(v->revoked, t->agent, t->subject,
                                          t->jti, t->kid);
+    const char *p, *e;
+    char        id[1025];
 
     if (what != NULL) {
         return aim_fail(err, AIM_REVOKED, "%s is revoked", what);
+    }
+    /* A revoked agent also stops every delegation it appears in. */
+    if (v->revoked != NULL && strchr(t->chain, '>') != NULL) {
+        for (p = t->chain; *p != '\0'; p = *e ? e + 1 : e) {
+            e = strchr(p, '>');
+            if (e == NULL) {
+                e = p + strlen(p);
+            }
+            if ((size_t) (e - p) < sizeof(id)) {
+                memcpy(id, p, (size_t) (e - p));
+                id[e - p] = '\0';
+                if (aim_revlist_match(v->revoked, id, NULL, NULL, NULL) != NULL) {
+                    return aim_fail(err, AIM_REVOKED, "agent \"%.100s\" in the "
+                                    "delegation chain is revoked", id);
+                }
+            }
+        }
     }
     return check_status_list(v, t, err);
 }
