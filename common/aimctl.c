@@ -395,7 +395,7 @@ flush_stdout(void)
 static json_t *
 json_or_string(const char *v)
 {
-    json_t *j = json_loads(v, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, NULL);
+    json_t *j = json_loads(v, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
 
     return j != NULL ? j : json_string(v);
 }
@@ -1237,7 +1237,8 @@ decode_segment(const char *seg, size_t len, const char **why)
         *why = "not strict base64url";
         return NULL;
     }
-    j = json_loadb((const char *) buf, n, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY,
+    j = json_loadb((const char *) buf, n,
+                   JSON_REJECT_DUPLICATES | JSON_DECODE_ANY | JSON_ALLOW_NUL,
                    &jerr);
     free(buf);
     if (j == NULL) {

@@ -49,7 +49,8 @@ run() {
 # check NAME CONDITION-COMMAND...
 check() {
     local name=$1; shift
-    if "$@"; then ok "$name"; else not_ok "$name${RC:+ (rc=$RC)}${ERR:+: $ERR}"; fi
+    if "$@"; then ok "$name"; else
+        not_ok "$name [last command: exit ${RC:-?}${ERR:+, stderr: $ERR}]"; fi
 }
 # jqt FILTER: the filter holds on $OUT
 jqt() { printf '%s' "$OUT" | jq -e "$1" >/dev/null 2>&1; }
@@ -92,9 +93,13 @@ valid() {
 # ---------------------------------------------------------------- help
 expect_rc 2 "no command: exit 2" "$AIMCTL"
 expect_rc 0 "--help: exit 0" "$AIMCTL" --help
-check "--help lists every command" \
-    eval 'for c in keygen jwks thumbprint issue dpop verify inspect; do
-              grep -q "^  $c " <<<"$OUT" || exit 1; done'
+lists_commands() {
+    local c
+    for c in keygen jwks thumbprint issue dpop verify inspect; do
+        grep -q "^  $c " <<<"$OUT" || return 1
+    done
+}
+check "--help lists every command" lists_commands
 for c in keygen jwks thumbprint issue dpop verify inspect; do
     run "$AIMCTL" $c --help
     check "$c --help: usage, exit 0" eval '[ $RC -eq 0 ] && grep -q "^Usage: aimctl $c" <<<"$OUT"'
@@ -395,6 +400,13 @@ tok=$(issue --key ES256.pem --sub agent-t --claim exp='"tomorrow"')
 reject bad_claim "exp as a string" "$tok"
 tok=$(issue --key ES256.pem --sub agent-t --claim sub=42)
 reject bad_claim "sub as a number" "$tok"
+
+tok=$(issue --key ES256.pem --sub agent-t --claim sub='"agent\u0000admin"')
+reject malformed "NUL inside sub (--claim takes JSON escapes)" "$tok"
+"$AIMCTL" jwks other.pem >other-jwks.json
+tok=$(issue --key other.pem --sub agent-t --header jku="file://$T/other-jwks.json" \
+      --header jwk="$(jq -c '.keys[0]' other-jwks.json)")
+reject unknown_key "jku / jwk headers never select a key" "$tok"
 
 # Usage and configuration errors of verify.
 tok=$(issue --key ES256.pem --sub agent-t)
