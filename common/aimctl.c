@@ -253,6 +253,8 @@ read_meta(const char *path, aim_alg *alg, char *kid, size_t kidsize)
     if (fp == NULL) {
         return;
     }
+    /* Unbuffered: no copy of the key stays behind in a stdio buffer. */
+    setvbuf(fp, NULL, _IONBF, 0);
     while (fgets(line, sizeof(line), fp) != NULL) {
         len = strcspn(line, "\r\n");
         line[len] = '\0';
