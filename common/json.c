@@ -70,6 +70,13 @@ aim_json_parse_strict(const char *buf, size_t len, size_t max_depth,
 
     v = json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
     if (v == NULL) {
+        /* jansson quotes the input ("... near 'xyz'"): that is token
+         * content, which never goes into a message. */
+        char *near = strstr(jerr.text, " near ");
+
+        if (near != NULL) {
+            *near = '\0';
+        }
         aim_fail(err, AIM_MALFORMED, "invalid JSON at offset %d: %s",
                  jerr.position, jerr.text);
         return NULL;
