@@ -1,12 +1,16 @@
 #!/bin/bash
 # tests/aimctl/run.sh -- aimctl as its users drive it: keys, JWKS, issuing,
 # verifying (every rejection with its reason and exit status), inspecting,
-# DPoP proofs, usage errors, and that private keys stay private.
+# DPoP proofs, the state file (stats, trust reset, probing and recovery),
+# audit summaries and SVG timelines, Token Status Lists, usage errors, and
+# that private keys stay private.
 #
 #   tests/aimctl/run.sh [path/to/aimctl]      (default build/bin/aimctl)
 #
-# Needs jq and the openssl command (deps.sh installs both); the openssl
-# command is the independent party for key formats, thumbprints and ath.
+# Needs jq, python3 and the openssl command (deps.sh installs them); the
+# openssl command is the independent party for key formats, thumbprints
+# and ath, jq for audit counts, python3 (zlib, minidom) for status list
+# bits and SVG well-formedness.
 # Last line: "aimctl: N passed, N failed, N skipped".
 
 set -u
@@ -23,7 +27,7 @@ finish() {
     exit
 }
 
-for tool in jq openssl; do
+for tool in jq openssl python3; do
     if ! command -v $tool >/dev/null; then
         not_ok "$tool is required (run ./deps.sh)"
         finish
@@ -95,12 +99,12 @@ expect_rc 2 "no command: exit 2" "$AIMCTL"
 expect_rc 0 "--help: exit 0" "$AIMCTL" --help
 lists_commands() {
     local c
-    for c in keygen jwks thumbprint issue dpop verify inspect; do
+    for c in keygen jwks thumbprint issue dpop verify inspect stats trust audit statuslist; do
         grep -q "^  $c " <<<"$OUT" || return 1
     done
 }
 check "--help lists every command" lists_commands
-for c in keygen jwks thumbprint issue dpop verify inspect; do
+for c in keygen jwks thumbprint issue dpop verify inspect stats trust audit statuslist; do
     run "$AIMCTL" $c --help
     check "$c --help: usage, exit 0" eval '[ $RC -eq 0 ] && grep -q "^Usage: aimctl $c" <<<"$OUT"'
 done
@@ -500,6 +504,345 @@ expect_rc 2 "dpop without --htu" "$AIMCTL" dpop --key dpop.pem --htm GET
 expect_rc 2 "dpop without --key" "$AIMCTL" dpop --htm GET --htu https://x
 expect_rc 2 "verify --dpop without --htm" V --dpop "$proof" --htu https://x "$tok"
 
+# ---------------------------------------------------------------- stats, trust
+# The state file through 'verify --state' (the decision path every adapter
+# takes): events counted, probing lowers trust until even a granted scope
+# is refused with low_trust, other agents untouched, recovery with quiet
+# time, the operator's reset.
+ST=$T/state
+AL=$T/trust-audit.log
+VS() { V --state "$ST" --audit "$AL" "$@"; }
+tokP=$(issue --key ES256.pem --sub agent-probe --scope kb:read --owner team-a --ttl 3600)
+tokC=$(issue --key ES256.pem --sub agent-calm --scope kb:read)
+
+expect_rc 2 "stats: a missing state file is refused" "$AIMCTL" stats --state "$ST"
+check "stats: says there is no state file, and creates none" \
+    eval 'grep -q "no state file" <<<"$ERR" && [ ! -e "$ST" ]'
+printf 'precious data\n' >foreign.txt
+sum=$(sha256sum foreign.txt)
+expect_rc 2 "stats: a file that is not a state file is refused" "$AIMCTL" stats --state foreign.txt
+check "stats: ... and says so" grep -q "not an AIM state file" <<<"$ERR"
+expect_rc 2 "trust reset: a file that is not a state file is refused" \
+    "$AIMCTL" trust reset agent-x --state foreign.txt
+check "stats / trust reset never rebuild a foreign file" [ "$(sha256sum foreign.txt)" = "$sum" ]
+expect_rc 2 "stats: a directory is refused" "$AIMCTL" stats --state "$T"
+expect_rc 2 "stats without --state" "$AIMCTL" stats
+expect_rc 2 "stats with an extra argument" "$AIMCTL" stats --state foreign.txt extra
+expect_rc 2 "stats --trust-min 101" "$AIMCTL" stats --state foreign.txt --trust-min 101
+
+valid "verify --state: the first decision creates the state file" --state "$ST" --audit "$AL" --scope kb:read "$tokP"
+check "state file created, mode 0660" eval '[ -f "$ST" ] && [ "$(stat -c %a "$ST")" = 660 ]'
+valid "verify --state: another agent" --state "$ST" --audit "$AL" --scope kb:read "$tokC"
+valid "verify --state --action --resource" --state "$ST" --audit "$AL" --scope kb:read --action GET --resource /kb/1 "$tokC"
+check "--action and --resource reach the audit line" \
+    eval '[ "$(tail -1 "$AL" | jq -r ".action + \" \" + .resource")" = "GET /kb/1" ]'
+
+run "$AIMCTL" stats --state "$ST" --json
+check "stats --json: one JSON object per agent, one per line" \
+    eval '[ $RC -eq 0 ] && [ "$(wc -l <<<"$OUT")" -eq 2 ] && printf "%s\n" "$OUT" | jq -e -s "length == 2 and all(type == \"object\")" >/dev/null'
+# jrow AGENT FILTER: the filter holds on AGENT's row of $OUT (JSON lines)
+jrow() { printf '%s\n' "$OUT" | jq -e -s --arg a "$1" "map(select(.agent == \$a))[0] | $2" >/dev/null 2>&1; }
+# jcount FILTER: audit lines in $AL that match (jq, independently of aimctl)
+jcount() { jq -s "map(select($1)) | length" "$AL"; }
+check "stats --json: events counted per agent" \
+    eval 'jrow agent-probe ".events == 1" && jrow agent-calm ".events == 2"'
+check "stats --json: new agents are learning, at trust 100" \
+    jrow agent-calm '.trust == 100 and .learning == true and .state == "learning" and .denied == 0 and .anomalies == 0 and .last_signal == null'
+check "stats --json: rates and times" \
+    jrow agent-calm "(.rate_short > .rate_long) and (.rate_long > 0) and ((.last_seen - $(date +%s)) | fabs < 60) and (.first_seen <= .last_seen) and (.last_seen_utc | test(\"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z\$\"))"
+run "$AIMCTL" stats --state "$ST"
+check "stats: a table, a header and one row per agent" \
+    eval '[ $RC -eq 0 ] && [ "$(wc -l <<<"$OUT")" -eq 3 ] && head -1 <<<"$OUT" | grep -q "^AGENT .*TRUST .*LEARNING .*EVENTS .*DENIED .*ANOMALIES .*RATE/S(10s) .*RATE/S(1h) .*LAST SIGNAL .*LAST SEEN (UTC)$" && grep -Eq "^agent-calm +100\.0  +yes +2 +0 +0 .* - +[0-9]{4}-[0-9]{2}-[0-9]{2}T" <<<"$OUT"'
+
+# Probing: 50 requests for a scope the token does not grant.
+denials=0
+for i in $(seq 50); do
+    out=$(VS --scope admin:all "$tokP" 2>/dev/null)
+    jq -e '.reason == "insufficient_scope"' <<<"$out" >/dev/null && denials=$((denials + 1))
+done
+check "probing: 50 insufficient_scope denials" [ "$denials" -eq 50 ]
+run "$AIMCTL" stats --state "$ST" --json
+check "stats after probing: trust under 50, signal probing, 50 denials" \
+    jrow agent-probe '.trust < 50 and .last_signal == "probing" and .denied == 50 and .events == 51 and .anomalies > 0 and .state == "low_trust" and .deny_recent > 5'
+check "stats after probing: the other agent is untouched" \
+    jrow agent-calm '.trust == 100 and .denied == 0 and .last_signal == null'
+run "$AIMCTL" stats --state "$ST"
+check "stats table: lowest trust first, marked, with its signal" \
+    eval 'sed -n 2p <<<"$OUT" | grep -Eq "^agent-probe +[0-9.]+\* .* probing " && tail -1 <<<"$OUT" | grep -q "^\* trust below 50"'
+run "$AIMCTL" stats --state "$ST" --trust-min 0
+check "stats --trust-min 0: nobody marked" eval '[ $RC -eq 0 ] && ! grep -q "\*" <<<"$OUT"'
+
+run VS --scope kb:read "$tokP"
+check "after probing, a granted scope is refused: low_trust, exit 1" \
+    eval '[ $RC -eq 1 ] && jqt ".valid == false and .reason == \"low_trust\" and .agent == \"agent-probe\" and (.message | test(\"trust [0-9]+ is below 50\"))"'
+valid "... while the other agent is still allowed" --state "$ST" --audit "$AL" --scope kb:read "$tokC"
+valid "verify --trust-min 0: trust recorded, not enforced" --state "$ST" --audit "$AL" --trust-min 0 --scope kb:read "$tokP"
+expect_rc 2 "verify --trust-min without --state" V --trust-min 10 "$tokC"
+expect_rc 2 "verify --trust-min 101" V --state "$ST" --trust-min 101 "$tokC"
+
+# Recovery with quiet time, on a copy of the file (its clock moves on).
+cp "$ST" state-copy
+now=$(date +%s)
+VC() { "$AIMCTL" verify --keys jwks.json --issuer $ISS --audience $AUD --state state-copy --scope kb:read "$@"; }
+run VC --now $((now + 60)) "$tokP"
+check "recovery: a quiet minute later, still low_trust" eval '[ $RC -eq 1 ] && jqt ".reason == \"low_trust\""'
+run VC --now $((now + 800)) "$tokP"
+check "recovery: after a quiet 13 minutes (docs/trust.md), allowed again" eval '[ $RC -eq 0 ] && jqt .valid'
+
+# The operator's reset.
+expect_rc 2 "trust without an action" "$AIMCTL" trust
+expect_rc 2 "trust with an unknown action" "$AIMCTL" trust forgive agent-probe --state "$ST"
+expect_rc 2 "trust reset without an agent" "$AIMCTL" trust reset --state "$ST"
+expect_rc 2 "trust reset without --state" "$AIMCTL" trust reset agent-probe
+expect_rc 2 "trust reset with two agents" "$AIMCTL" trust reset a b --state "$ST"
+expect_rc 2 "trust reset: a missing state file" "$AIMCTL" trust reset agent-probe --state nosuch-state
+check "trust reset did not create the missing file" [ ! -e nosuch-state ]
+run "$AIMCTL" trust reset agent-nobody --state "$ST"
+check "trust reset of an agent not in the table: exit 1, says so" \
+    eval '[ $RC -eq 1 ] && grep -q "agent-nobody.*is not in" <<<"$ERR"'
+run "$AIMCTL" trust reset agent-probe --state "$ST"
+check "trust reset: exit 0" eval '[ $RC -eq 0 ] && grep -q "agent-probe" <<<"$OUT"'
+run "$AIMCTL" stats --state "$ST" --json
+check "after the reset: trust 100, learning again, history forgotten" \
+    jrow agent-probe '.trust == 100 and .learning and .events == 0 and .denied == 0 and .last_signal == null'
+check "the reset touched no other agent" jrow agent-calm ".events == $(jcount '.agent == "agent-calm"')"
+valid "after the reset the agent is allowed again" --state "$ST" --audit "$AL" --scope kb:read "$tokP"
+
+# Hostile agent ids: the core refuses C0 controls in "sub", not C1 ones
+# (U+009B is CSI) nor bidirectional overrides (U+202E): no raw control
+# reaches the terminal.
+EVIL=$'evil\xc2\x9b31m\xe2\x80\xaeagent'
+tokE=$(issue --key ES256.pem --sub agent-e --claim sub='"evil\u009b31m\u202eagent"')
+VS "$tokE" >/dev/null
+run "$AIMCTL" stats --state "$ST"
+check "stats: C1 and bidirectional controls in an agent id are shown escaped" \
+    eval '[ $RC -eq 0 ] && ! LC_ALL=C grep -q $'"'"'\xc2\x9b\|\xe2\x80\xae'"'"' <<<"$OUT" && grep -qF "evil\\xc2\\x9b31m\\xe2\\x80\\xaeagent" <<<"$OUT"'
+run "$AIMCTL" stats --state "$ST" --json
+check "stats --json: the same id, exact" jrow "$EVIL" '.events == 1'
+
+# ---------------------------------------------------------------- audit
+# jq over the raw lines is the independent count; python's minidom checks
+# that the SVG charts are well-formed XML.
+xml_ok() { python3 -c 'import xml.dom.minidom,sys; xml.dom.minidom.parse(sys.argv[1])' "$1" 2>/dev/null; }
+nlines=$(wc -l <"$AL")
+run "$AIMCTL" audit "$AL" --json
+check "audit --json: one object per agent, then the summary" \
+    eval '[ $RC -eq 0 ] && printf "%s\n" "$OUT" | jq -e -s "(length == 4) and (.[-1].summary.lines == $nlines) and (.[-1].summary.decisions == $nlines) and (.[-1].summary.skipped == 0) and (.[-1].summary.agents == 3)" >/dev/null'
+check "audit: agent-probe's decisions, allowed, denied = jq's count" \
+    jrow agent-probe ".decisions == $(jcount '.agent == "agent-probe"') and .allowed == $(jcount '.agent == "agent-probe" and .decision == "allow"') and .denied == $(jcount '.agent == "agent-probe" and .decision == "deny"')"
+check "audit: denied by reason (50 insufficient_scope, 1 low_trust)" \
+    jrow agent-probe '.denied_by_reason == {"insufficient_scope": 50, "low_trust": 1}'
+check "audit: adapters, first/last, min trust, signals" \
+    jrow agent-probe "(.adapters == [\"aimctl\"]) and (.first | test(\"Z\$\")) and (.first <= .last) and .min_trust == $(jq -s 'map(select(.agent == "agent-probe") | .trust) | min' "$AL") and .signals.probing > 0"
+check "audit: the calm agent was never denied" jrow agent-calm '.denied == 0 and .denied_by_reason == {} and .min_trust == 100'
+run "$AIMCTL" audit "$AL"
+check "audit: a readable summary per agent" \
+    eval '[ $RC -eq 0 ] && head -1 <<<"$OUT" | grep -q "$nlines lines, $nlines decisions, 0 skipped" && grep -q "^agent-probe$" <<<"$OUT" && grep -q "^  denied *insufficient_scope 50, low_trust 1$" <<<"$OUT" && grep -q "^  adapters *aimctl$" <<<"$OUT" && grep -q "^  min trust " <<<"$OUT"'
+check "audit: control characters escaped in the text summary" \
+    eval '! LC_ALL=C grep -q $'"'"'\xc2\x9b'"'"' <<<"$OUT" && grep -qF "evil\\xc2\\x9b31m" <<<"$OUT"'
+printf '%s\n' '{"ts":"2026-01-01T00:00:00Z","decision":"deny","reason":"x\u001b[2J","agent":"a\u001b]0;pwned\u0007","trust":3}' >esc.log
+run "$AIMCTL" audit esc.log
+check "audit: C0 controls from a forged line escaped too" \
+    eval '[ $RC -eq 0 ] && ! grep -q $'"'"'[\x1b\x07]'"'"' <<<"$OUT" && grep -qF "a\\x1b]0;pwned\\x07" <<<"$OUT" && grep -qF "x\\x1b[2J 1" <<<"$OUT"'
+run "$AIMCTL" audit esc.log --agent $'a\e]0;pwned\a' --svg esc.svg
+check "audit --svg: C0 controls replaced (XML 1.0 cannot carry them)" \
+    eval '[ $RC -eq 0 ] && xml_ok esc.svg && ! grep -q $'"'"'[\x1b\x07]'"'"' esc.svg'
+
+
+# Lines as the adapters log them: prefixes, nginx's suffix, junk.
+{
+    sed 's/^/Nov 28 12:00:00 host sshd[42]: aim audit: /' "$AL"
+    echo "a line without any JSON"
+    echo "prefix {not json at all"
+    echo '{"not":"an audit line"}'
+    head -2 "$AL" | sed 's/^/2026-11-28 12:00:00 UTC [77] LOG:  AUDIT: AIM,/'
+    head -1 "$AL" | sed 's/^/2026\/11\/28 12:00:00 [info] 1#1: *3 aim audit: /; s/$/, client: 127.0.0.1, server: api, request: "GET \/ HTTP\/1.1"/'
+} >mixed.log
+run "$AIMCTL" audit mixed.log --json
+check "audit: prefixed lines counted, lines without an audit object skipped" \
+    eval '[ $RC -eq 0 ] && printf "%s\n" "$OUT" | jq -e -s ".[-1].summary == {\"lines\": $((nlines + 6)), \"decisions\": $((nlines + 3)), \"skipped\": 3, \"agents\": 3}" >/dev/null'
+run bash -c "'$AIMCTL' audit - --json <mixed.log"
+check "audit - reads standard input" eval '[ $RC -eq 0 ] && printf "%s\n" "$OUT" | jq -e -s ".[-1].summary.skipped == 3" >/dev/null'
+run "$AIMCTL" audit "$AL" --agent agent-calm --json
+check "audit --agent: that agent only" \
+    eval '[ $RC -eq 0 ] && [ "$(wc -l <<<"$OUT")" -eq 2 ] && jrow agent-calm ".decisions == $(jcount '"'"'.agent == "agent-calm"'"'"')"'
+run "$AIMCTL" audit "$AL" --agent agent-nobody
+check "audit --agent with no decisions: exit 1, says so" eval '[ $RC -eq 1 ] && grep -q "no decisions of agent" <<<"$ERR"'
+V --audit noagent.log "not-a-token" >/dev/null
+run "$AIMCTL" audit noagent.log --json
+check "audit: decisions without an agent (bad tokens) are grouped" \
+    eval '[ $RC -eq 0 ] && printf "%s\n" "$OUT" | jq -e -s ".[0].agent == null and .[0].denied_by_reason == {\"malformed\": 1}" >/dev/null'
+
+# The trust timeline as SVG.
+run "$AIMCTL" audit "$AL" --agent agent-probe --svg probe.svg
+check "audit --svg: exit 0, writes the chart" eval '[ $RC -eq 0 ] && [ -s probe.svg ]'
+check "audit --svg: well-formed XML (python3 minidom)" xml_ok probe.svg
+check "audit --svg: an SVG document titled with the agent id" \
+    eval 'python3 -c "import xml.dom.minidom as m,sys; d=m.parse(sys.argv[1]).documentElement; assert d.tagName == \"svg\" and d.getAttribute(\"xmlns\") == \"http://www.w3.org/2000/svg\"" probe.svg && grep -q "<title>AIM trust timeline: agent-probe</title>" probe.svg'
+npts=$(jcount '.agent == "agent-probe" and has("trust")')
+check "audit --svg: one point per decision ($npts), coloured by decision" \
+    eval '[ "$(grep -c "<circle cx=.*r=\"3\"" probe.svg)" -eq "$npts" ] && grep -q "fill=\"#2e7d32\"><title>" probe.svg && grep -q "fill=\"#c62828\"><title>.* deny insufficient_scope" probe.svg && grep -q "fill=\"#ef6c00\"><title>.* deny low_trust" probe.svg'
+check "audit --svg: the trust_min line at 50, dashed; axes labelled" \
+    eval 'grep -q "stroke-dasharray" probe.svg && grep -q ">trust_min 50<" probe.svg && grep -q ">trust (0-100)<" probe.svg && grep -q ">time (UTC)<" probe.svg'
+run "$AIMCTL" audit "$AL" --agent agent-probe --svg probe70.svg --trust-min 70
+check "audit --svg --trust-min 70" eval '[ $RC -eq 0 ] && grep -q ">trust_min 70<" probe70.svg'
+# An agent id full of markup, and control characters.
+# ('>' cannot be in an agent id: the core keeps it for delegation chains.)
+tokM=$(issue --key ES256.pem --sub 'agent</title<script&"x'"'" --ttl 600)
+VS --scope kb:read "$tokM" >/dev/null
+run "$AIMCTL" audit "$AL" --agent 'agent</title<script&"x'"'" --svg markup.svg
+check "audit --svg: markup in the agent id is escaped (well-formed, no <script)" \
+    eval '[ $RC -eq 0 ] && xml_ok markup.svg && ! grep -q "<script" markup.svg && grep -qF "agent&lt;/title&lt;script&amp;&quot;x&apos;" markup.svg'
+run "$AIMCTL" audit "$AL" --agent "$EVIL" --svg ctl.svg
+check "audit --svg: C1 controls replaced" \
+    eval '[ $RC -eq 0 ] && xml_ok ctl.svg && ! LC_ALL=C grep -q $'"'"'\xc2\x9b'"'"' ctl.svg'
+V --audit plain.log --scope kb:read "$tokC" >/dev/null
+run "$AIMCTL" audit plain.log --agent agent-calm --svg none.svg
+check "audit --svg without trust values (no state file): exit 1, says why, no file" \
+    eval '[ $RC -eq 1 ] && grep -q "state file" <<<"$ERR" && [ ! -e none.svg ]'
+expect_rc 2 "audit --svg without --agent" "$AIMCTL" audit "$AL" --svg x.svg
+expect_rc 2 "audit: no file" "$AIMCTL" audit
+expect_rc 2 "audit: two files" "$AIMCTL" audit "$AL" "$AL"
+expect_rc 2 "audit: a missing file" "$AIMCTL" audit nosuch.log
+check "no temporary files left behind" eval '! ls ./*.svg.* >/dev/null 2>&1'
+
+# ---------------------------------------------------------------- status lists
+U=https://issuer.test/status/1
+SL() { "$AIMCTL" statuslist --key ES256.pem "$@"; }
+VL() { V --status-list "$U $T/$1" "${@:2}"; }
+# lst decoded by python's zlib, independently of aimctl: "idx=status ..."
+pylist() {
+    python3 -c '
+import sys, json, base64, zlib
+p = open(sys.argv[1]).read().strip().split(".")[1]
+c = json.loads(base64.urlsafe_b64decode(p + "=" * (-len(p) % 4)))
+b = c["status_list"]["bits"]
+d = zlib.decompress(base64.urlsafe_b64decode(c["status_list"]["lst"] + "=" * (-len(c["status_list"]["lst"]) % 4)))
+out = []
+for i in range(len(d) * 8 // b):
+    v = (d[i * b // 8] >> (i * b % 8)) & ((1 << b) - 1)
+    if v: out.append("%d=%d" % (i, v))
+print(b, len(d), " ".join(out))' "$1"
+}
+
+run SL --uri $U --out sl.jwt --bits 2 --set 3=1 --set 5=suspended --set 7,9-11=3
+check "statuslist: exit 0, JSON summary" \
+    eval '[ $RC -eq 0 ] && jqt ".uri == \"$U\" and .bits == 2 and .size == 131072 and .nonzero == 6 and .exp - .iat == 86400 and .kid == \"$es256_kid\""'
+check "statuslist: file mode 0644 (a public file)" [ "$(stat -c %a sl.jwt)" = 644 ]
+run "$AIMCTL" inspect "$(cat sl.jwt)"
+check "statuslist: header typ statuslist+jwt, alg and kid of the key" \
+    jqt ".header == {\"alg\": \"ES256\", \"typ\": \"statuslist+jwt\", \"kid\": \"$es256_kid\"}"
+check "statuslist: claims sub, iat (now), exp, status_list {bits, lst}" \
+    jqt ".claims.sub == \"$U\" and ((.claims.iat - $(date +%s)) | fabs < 10) and .claims.exp == .claims.iat + 86400 and .claims.status_list.bits == 2 and (.claims.status_list.lst | type) == \"string\" and (.claims | has(\"ttl\") | not)"
+check "statuslist: bit layout checked by python's zlib (draft: LSB first)" \
+    [ "$(pylist sl.jwt)" = "2 32768 3=1 5=2 7=3 9=3 10=3 11=3" ]
+# The draft's own examples (Appendix C / section 4.1).
+SL --uri $U --out draft1.jwt --size 16 --set 0,3-5,7-9,13,15=1 >/dev/null
+check "statuslist: the draft's 1-bit example gives lst eNrbuRgAAhcBXQ" \
+    [ "$("$AIMCTL" inspect "$(cat draft1.jwt)" | jq -r .claims.status_list.lst)" = eNrbuRgAAhcBXQ ]
+SL --uri $U --out draft2.jwt --bits 2 --size 12 --set 0,5,7,8=1 --set 1,9=2 --set 3,10,11=3 >/dev/null
+check "statuslist: the draft's 2-bit example gives lst eNo76fITAAPfAgc" \
+    [ "$("$AIMCTL" inspect "$(cat draft2.jwt)" | jq -r .claims.status_list.lst)" = eNo76fITAAPfAgc ]
+for b in 1 4 8; do
+    SL --uri $U --out b$b.jwt --bits $b --size 40 --set 0=1 --set 13=1 --set 39=1 >/dev/null
+    check "statuslist --bits $b: layout checked by python" [ "$(pylist b$b.jwt)" = "$b $(( (40 * b + 7) / 8 )) 0=1 13=1 39=1" ]
+done
+
+st() { issue --key ES256.pem --sub agent-s --status-idx "$1" --status-uri "${2:-$U}"; }
+run "$AIMCTL" inspect "$(st 42)"
+check "issue --status-idx/--status-uri: the status claim" \
+    jqt ".claims.status == {\"status_list\": {\"idx\": 42, \"uri\": \"$U\"}}"
+valid "status list: index 0 (status 0) is valid" --status-list "$U $T/sl.jwt" "$(st 0)"
+reject revoked "status list: status 1 (invalid)" --status-list "$U $T/sl.jwt" "$(st 3)"
+check "... says invalid" jqt '.message | test("invalid")'
+reject revoked "status list: status 2 (suspended)" --status-list "$U $T/sl.jwt" "$(st 5)"
+reject revoked "status list: status 3" --status-list "$U $T/sl.jwt" "$(st 10)"
+reject revoked "status list: an index outside the list" --status-list "$U $T/sl.jwt" "$(st 131072)"
+reject revoked "status list: a token pointing to a list not configured here" "$(st 0)"
+reject revoked "status list: another URI than the one configured" --status-list "$U $T/sl.jwt" "$(st 0 https://issuer.test/status/2)"
+valid "status list: tokens without a status are unaffected" --status-list "$U $T/sl.jwt" "$tokC"
+
+# Update: --from keeps the statuses, bits and URI.
+cp sl.jwt sl-before.jwt
+run SL --from sl.jwt --out sl.jwt --set 3=valid --set 4=revoked
+check "statuslist --from: exit 0, URI and bits kept" \
+    eval '[ $RC -eq 0 ] && jqt ".uri == \"$U\" and .bits == 2 and .size == 131072 and .nonzero == 6"'
+check "statuslist --from: old statuses kept, new ones set (python)" \
+    [ "$(pylist sl.jwt)" = "2 32768 4=1 5=2 7=3 9=3 10=3 11=3" ]
+valid "after the update: index 3 is valid again" --status-list "$U $T/sl.jwt" "$(st 3)"
+reject revoked "after the update: index 4 is revoked" --status-list "$U $T/sl.jwt" "$(st 4)"
+check "statuslist --from: no temporary file left" eval '! ls sl.jwt.* >/dev/null 2>&1'
+run SL --from sl.jwt --out grown.jwt --size 200000
+check "statuslist --from --size: grows, keeps statuses" \
+    eval '[ $RC -eq 0 ] && jqt ".size == 200000" && [ "$(pylist grown.jwt)" = "2 50000 4=1 5=2 7=3 9=3 10=3 11=3" ]'
+expect_rc 2 "statuslist --from --size smaller: refused" SL --from sl.jwt --out x.jwt --size 100
+expect_rc 2 "statuslist --from --bits 1 on a 2-bit list: refused" SL --from sl.jwt --out x.jwt --bits 1
+expect_rc 2 "statuslist --from a file that is not a list" SL --from jwks.json --out x.jwt
+expect_rc 2 "statuslist --from a missing file" SL --from nosuch.jwt --out x.jwt
+run SL --from sl.jwt --uri https://issuer.test/status/9 --out renamed.jwt
+check "statuslist --from --uri: a new URI" eval '[ $RC -eq 0 ] && jqt ".uri == \"https://issuer.test/status/9\""'
+
+# Show.
+run "$AIMCTL" statuslist --show sl.jwt
+check "statuslist --show: marked unverified" \
+    eval '[ $RC -eq 0 ] && jqt ".verified == false and (.warning | test(\"NOT VERIFIED\"))"'
+check "statuslist --show: header, claims, non-zero entries" \
+    jqt ".header.typ == \"statuslist+jwt\" and .claims.sub == \"$U\" and .bits == 2 and .size == 131072 and .stale == false and .nonzero_count == 6 and .nonzero[0] == {\"idx\": 4, \"status\": 1, \"meaning\": \"invalid\"} and .nonzero[1] == {\"idx\": 5, \"status\": 2, \"meaning\": \"suspended\"} and ([.nonzero[].idx] == [4,5,7,9,10,11])"
+expect_rc 1 "statuslist --show: not a list" "$AIMCTL" statuslist --show jwks.json
+expect_rc 1 "statuslist --show: a missing file" "$AIMCTL" statuslist --show nosuch.jwt
+expect_rc 2 "statuslist --show with other options" "$AIMCTL" statuslist --show sl.jwt --key ES256.pem
+
+# Staleness, signature, subject.
+run SL --uri $U --out stale.jwt --ttl 1 --refresh 60
+check "statuslist --ttl 1 --refresh 60: exp = iat + 1, ttl claim 60" \
+    eval '[ $RC -eq 0 ] && jqt ".exp == .iat + 1" && [ "$("$AIMCTL" inspect "$(cat stale.jwt)" | jq -c "[.claims.ttl, .claims.exp - .claims.iat]")" = "[60,1]" ]'
+valid "a fresh list (before its exp)" --status-list "$U $T/stale.jwt" "$(st 0)"
+run V --status-list "$U $T/stale.jwt" --now $(( $(date +%s) + 120 )) "$(st 0)"
+check "a stale list (past exp): revoked, says stale" \
+    eval '[ $RC -eq 1 ] && jqt ".reason == \"revoked\" and (.message | test(\"stale\"))"'
+SL --uri $U --out old.jwt --iat $(( $(date +%s) - 7200 )) --ttl 3600 >/dev/null
+run "$AIMCTL" statuslist --show old.jwt
+check "statuslist --show: a stale list is flagged" eval '[ $RC -eq 0 ] && jqt ".stale == true"'
+run V --status-list "$U $T/old.jwt" "$(st 0)"
+check "a list that expired an hour ago: revoked, says stale" \
+    eval '[ $RC -eq 1 ] && jqt ".reason == \"revoked\" and (.message | test(\"expired 3[0-9]{3} s ago .stale.\"))"'
+"$AIMCTL" statuslist --key other.pem --uri $U --out foreign.jwt >/dev/null
+run V --status-list "$U $T/foreign.jwt" "$(st 0)"
+check "a list signed by a key not in the JWKS: configuration error (exit 2)" \
+    eval '[ $RC -eq 2 ] && jqt ".reason == \"config_error\""'
+run V --status-list "https://issuer.test/status/2 $T/sl.jwt" "$(st 0)"
+check "a list whose sub is another URI: configuration error (exit 2)" [ "$RC" -eq 2 ]
+sed 's/\.[A-Za-z0-9_-]\{8\}/.AAAAAAAA/' sl.jwt >tampered.jwt
+run V --status-list "$U $T/tampered.jwt" "$(st 0)"
+check "a tampered list: configuration error (exit 2)" [ "$RC" -eq 2 ]
+for a in ES384 EdDSA RS256 PS256; do
+    "$AIMCTL" statuslist --key $a.pem --uri $U --out sl-$a.jwt --set 1=1 >/dev/null
+    valid "statuslist signed with $a: index 0 valid" --status-list "$U $T/sl-$a.jwt" "$(st 0)"
+done
+expect_rc 2 "verify --status-list without a path" V --status-list "$U" "$(st 0)"
+
+# Usage errors.
+expect_rc 2 "statuslist without --key" "$AIMCTL" statuslist --uri $U --out x.jwt
+expect_rc 2 "statuslist without --out" SL --uri $U
+expect_rc 2 "statuslist without --uri" SL --out x.jwt
+expect_rc 2 "statuslist --bits 3" SL --uri $U --out x.jwt --bits 3
+expect_rc 2 "statuslist --size 0" SL --uri $U --out x.jwt --size 0
+expect_rc 2 "statuslist --set outside the list" SL --uri $U --out x.jwt --size 10 --set 10=1
+check "... names the index and the size" grep -q "index 10 is outside the list (10 entries" <<<"$ERR"
+expect_rc 2 "statuslist --set suspended (2) in a 1-bit list" SL --uri $U --out x.jwt --set 1=suspended
+expect_rc 2 "statuslist --set 1=4 in a 2-bit list" SL --uri $U --out x.jwt --bits 2 --set 1=4
+expect_rc 2 "statuslist --set without =" SL --uri $U --out x.jwt --set 5
+expect_rc 2 "statuslist --set x=1" SL --uri $U --out x.jwt --set x=1
+expect_rc 2 "statuslist --set 5-3=1" SL --uri $U --out x.jwt --set 5-3=1
+expect_rc 2 "statuslist --set 5,=1" SL --uri $U --out x.jwt --set 5,=1
+expect_rc 2 "statuslist --uri with a space" SL --uri "$U x" --out x.jwt
+expect_rc 2 "statuslist with an extra argument" SL --uri $U --out x.jwt extra
+expect_rc 2 "statuslist with a missing key" "$AIMCTL" statuslist --key nosuch.pem --uri $U --out x.jwt
+check "failed statuslists wrote nothing" eval '[ ! -e x.jwt ] && ! ls x.jwt.* >/dev/null 2>&1'
+expect_rc 2 "issue --status-idx without --status-uri" issue --key ES256.pem --sub s --status-idx 1
+expect_rc 2 "issue --status-uri without --status-idx" issue --key ES256.pem --sub s --status-uri $U
+expect_rc 2 "issue --status-idx -1" issue --key ES256.pem --sub s --status-idx -1 --status-uri $U
+
 # ---------------------------------------------------------------- secrecy
 # No output of any command contains a line of any private key file.
 grep -hv -e '^-----' -e '^aimctl-' ./*.pem 2>/dev/null | grep -v '^$' | sort -u >pem-lines
@@ -511,6 +854,8 @@ grep -hv -e '^-----' -e '^aimctl-' ./*.pem 2>/dev/null | grep -v '^$' | sort -u 
         "$AIMCTL" issue --key "secret-$a.pem" --iss i --sub s --aud a 2>&1
         "$AIMCTL" dpop --key "secret-$a.pem" --htm GET --htu https://x 2>&1
         "$AIMCTL" issue --key "secret-$a.pem" --alg HS256 --iss i --sub s --aud a 2>&1
+        "$AIMCTL" statuslist --key "secret-$a.pem" --uri u --out "sl-secret-$a.jwt" 2>&1
+        cat "sl-secret-$a.jwt"
     done
     "$AIMCTL" jwks jwks.json 2>&1
 } >all-output
