@@ -326,6 +326,8 @@ pam_aim_fail_message(pam_aim_opts *o, int flags)
     }
 }
 
+static int pam_aim_export(pam_handle_t *pamh, const aim_token *tok);
+
 PAM_EXTERN int
 pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
 {
@@ -431,8 +433,11 @@ pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
         rc = PAM_BUF_ERR;
         goto done;
     }
+    /* Also now: OpenSSH runs keyboard-interactive authentication in a
+     * child process and carries only the PAM environment back to the
+     * session, not module data. */
+    rc = pam_aim_export(pamh, tok);
     tok = NULL;                              /* owned by the handle now */
-    rc = PAM_SUCCESS;
 
 done:
     pam_aim_wipe(owned);
@@ -442,16 +447,17 @@ done:
     return rc;
 }
 
+/* An AIM login establishes no credentials (no tickets, no keys): there
+ * is nothing to set or delete, so this always succeeds.  (OpenSSH calls
+ * it in a process where the module data of the auth step may be gone.) */
 PAM_EXTERN int
 pam_sm_setcred(pam_handle_t *pamh, int flags, int argc, const char **argv)
 {
-    const void *data = NULL;
-
+    (void) pamh;
     (void) flags;
     (void) argc;
     (void) argv;
-    return pam_get_data(pamh, PAM_AIM_DATA_TOKEN, &data) == PAM_SUCCESS
-           && data != NULL ? PAM_SUCCESS : PAM_IGNORE;
+    return PAM_SUCCESS;
 }
 
 PAM_EXTERN int
@@ -526,6 +532,21 @@ pam_aim_putenv(pam_handle_t *pamh, const char *name, const char *value)
     return pam_putenv(pamh, buf);
 }
 
+/* The identity (never the token) into the PAM environment. */
+static int
+pam_aim_export(pam_handle_t *pamh, const aim_token *tok)
+{
+    if (pam_aim_putenv(pamh, "AIM_AGENT", aim_token_agent(tok)) != PAM_SUCCESS
+        || pam_aim_putenv(pamh, "AIM_OWNER", aim_token_owner(tok)) != PAM_SUCCESS
+        || pam_aim_putenv(pamh, "AIM_SCOPE", aim_token_scope(tok)) != PAM_SUCCESS
+        || pam_aim_putenv(pamh, "AIM_JTI", aim_token_jti(tok)) != PAM_SUCCESS
+        || pam_aim_putenv(pamh, "AIM_CHAIN", aim_token_chain(tok)) != PAM_SUCCESS)
+    {
+        return PAM_BUF_ERR;
+    }
+    return PAM_SUCCESS;
+}
+
 static int
 pam_aim_session(pam_handle_t *pamh, int argc, const char **argv, int open)
 {
@@ -544,15 +565,8 @@ pam_aim_session(pam_handle_t *pamh, int argc, const char **argv, int open)
     if (pam_aim_parse(pamh, argc, argv, &o) != 0) {
         return PAM_SESSION_ERR;
     }
-    if (open) {
-        if (pam_aim_putenv(pamh, "AIM_AGENT", aim_token_agent(tok)) != PAM_SUCCESS
-            || pam_aim_putenv(pamh, "AIM_OWNER", aim_token_owner(tok)) != PAM_SUCCESS
-            || pam_aim_putenv(pamh, "AIM_SCOPE", aim_token_scope(tok)) != PAM_SUCCESS
-            || pam_aim_putenv(pamh, "AIM_JTI", aim_token_jti(tok)) != PAM_SUCCESS
-            || pam_aim_putenv(pamh, "AIM_CHAIN", aim_token_chain(tok)) != PAM_SUCCESS)
-        {
-            rc = PAM_SESSION_ERR;
-        }
+    if (open && pam_aim_export(pamh, tok) != PAM_SUCCESS) {
+        rc = PAM_SESSION_ERR;
     }
 
     v = pam_aim_verifier(&o);
