@@ -75,6 +75,7 @@ LIBAIM_LDFLAGS = $(LIBAIM) $(PKG_LIBS)
 -include pam_aim/pam_aim.mk
 -include ngx_aim/ngx_aim.mk
 -include pg_aim/pg_aim.mk
+-include bench/trust/trust.mk
 -include bench/bench.mk
 
 build-all: $(ALL_TARGETS)
