@@ -617,6 +617,8 @@ cmd_jwks(int argc, char **argv)
             if (strcmp(json_string_value(json_object_get(json_array_get(keys, (size_t) j),
                                                          "kid")), s.kid) == 0)
             {
+                json_decref(jwk);
+                json_decref(doc);
                 fail(EXIT_USAGE, "\"%s\": kid \"%s\" is already used by another "
                      "key (give PRIVATE:KID)", path, s.kid);
             }
@@ -1752,7 +1754,7 @@ stats_by_trust(const void *pa, const void *pb)
 }
 
 static const char stats_usage[] =
-"Usage: aimctl stats --state FILE [--json] [--trust-min N] [--now EPOCH]\n"
+"Usage: aimctl stats --state FILE [--json] [--trust-min N]\n"
 "\n"
 "List the agents in a host's state file (see docs/trust.md), lowest trust\n"
 "first: trust, whether the baseline is still being learnt, events, denials,\n"
@@ -1762,8 +1764,7 @@ static const char stats_usage[] =
 "\n"
 "  --state FILE    the state file (the adapters' 'state' setting)\n"
 "  --json          one JSON object per agent, one per line\n"
-"  --trust-min N   mark agents below N (default 50: the adapters' default)\n"
-"  --now EPOCH     show figures as of EPOCH (tests; default: now)\n";
+"  --trust-min N   mark agents below N (default 50: the adapters' default)\n";
 
 static int
 cmd_stats(int argc, char **argv)
@@ -1772,7 +1773,6 @@ cmd_stats(int argc, char **argv)
         { "state",     required_argument, NULL, 's' },
         { "json",      no_argument,       NULL, 'j' },
         { "trust-min", required_argument, NULL, 't' },
-        { "now",       required_argument, NULL, 'n' },
         { "help",      no_argument,       NULL, 'h' },
         { NULL, 0, NULL, 0 }
     };
@@ -1790,7 +1790,6 @@ cmd_stats(int argc, char **argv)
         case 's': path = optarg; break;
         case 'j': json = 1; break;
         case 't': trust_min = parse_int("--trust-min", optarg, 0, 100); break;
-        case 'n': now = parse_int("--now", optarg, 1, 253402300799LL); break;
         case 'h': fputs(stats_usage, stdout); return EXIT_OK;
         }
     }
@@ -1801,6 +1800,9 @@ cmd_stats(int argc, char **argv)
         usage_error("--state is required");
     }
 
+    /* The real time, always: the figures are brought up to "now" in the
+     * shared file itself, and a slot whose time lies a day past "now" is
+     * taken for corrupt and reset. */
     st = state_open_existing(path);
     aim_state_foreach(st, now, stats_collect, &l);
     aim_state_close(st);
