@@ -232,6 +232,12 @@ typedef struct {
     const char *const  *scopes;    /* required scopes */
     size_t              nscopes;
     int                 any;       /* 1: any one of scopes suffices */
+    int                 dpop;      /* 1: the adapter checks a DPoP proof
+                                    * (aim_dpop_verify) before granting.
+                                    * 0: tokens bound to a key (cnf.jkt)
+                                    * are refused with AIM_BAD_BINDING, so a
+                                    * stolen sender-constrained token is not
+                                    * a bearer token anywhere. */
 } aim_request;
 
 /*
@@ -276,9 +282,9 @@ typedef struct {
  * Verify a DPoP proof for an access token already verified as t: the
  * proof's typ "dpop+jwt", its embedded public "jwk" (never a private key)
  * and signature, htm, htu, iat within max_age (plus leeway), ath =
- * SHA-256 of the access token, and the JWK thumbprint equal to t's
- * cnf.jkt.  On success jti_hash receives SHA-256 of the proof's jti, for
- * the adapter's replay cache.
+ * SHA-256 of the access token (token is required), and the JWK
+ * thumbprint equal to t's cnf.jkt.  On success jti_hash receives
+ * SHA-256(jkt || jti) of the proof, for the adapter's replay cache.
  */
 aim_status aim_dpop_verify(aim_verifier *v, const char *proof, size_t proof_len,
                            const char *token, size_t token_len,

@@ -1249,6 +1249,7 @@ cmd_verify(int argc, char **argv)
     req.scopes = scopes.v;
     req.nscopes = scopes.n;
     req.any = any;
+    req.dpop = dpop != NULL;       /* the proof is checked right below */
 
     s = aim_decide(v, token, len, &req, &t, &err);
     if (s == AIM_OK && dpop != NULL) {

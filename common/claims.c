@@ -110,6 +110,29 @@ aim_token_claims_json(const aim_token *t)
 
 /* ------------------------------------------------------------------ */
 
+/* No control characters (C0, DEL): ids reach logs, headers and shells. */
+static int
+id_ok(const char *s, size_t len)
+{
+    size_t i;
+
+    for (i = 0; i < len; i++) {
+        if ((unsigned char) s[i] < 0x20 || s[i] == 0x7f) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* Agent ids also go into whitespace-separated policy and revocation
+ * files and into the delegation chain: no space, no '>'. */
+static int
+agent_id_ok(const char *s, size_t len)
+{
+    return id_ok(s, len) && memchr(s, ' ', len) == NULL
+           && memchr(s, '>', len) == NULL;
+}
+
 /* A string claim: 1..AIM_MAX_ID_LEN bytes, no control characters. */
 static aim_status
 id_claim(const json_t *claims, const char *name, int required, char **out,
@@ -117,7 +140,7 @@ id_claim(const json_t *claims, const char *name, int required, char **out,
 {
     const json_t *v = json_object_get(claims, name);
     const char   *s;
-    size_t        len, i;
+    size_t        len;
 
     *out = NULL;
     if (v == NULL) {
@@ -133,11 +156,9 @@ id_claim(const json_t *claims, const char *name, int required, char **out,
         return aim_fail(err, AIM_BAD_CLAIM, "\"%s\" must be 1 to %d bytes", name,
                         AIM_MAX_ID_LEN);
     }
-    for (i = 0; i < len; i++) {
-        if ((unsigned char) s[i] < 0x20 || s[i] == 0x7f) {
-            return aim_fail(err, AIM_BAD_CLAIM, "\"%s\" contains a control "
-                            "character", name);
-        }
+    if (!id_ok(s, len)) {
+        return aim_fail(err, AIM_BAD_CLAIM, "\"%s\" contains a control "
+                        "character", name);
     }
     *out = aim_strdup(s);
     return *out != NULL ? AIM_OK : aim_fail(err, AIM_INTERNAL, "out of memory");
@@ -234,7 +255,7 @@ check_actors(aim_token *t, const json_t *claims, aim_error *err)
         sub = json_object_get(act, "sub");
         if (!json_is_string(sub) || json_string_length(sub) == 0
             || json_string_length(sub) > AIM_MAX_ID_LEN
-            || strpbrk(json_string_value(sub), "\t\n\r>") != NULL)
+            || !agent_id_ok(json_string_value(sub), json_string_length(sub)))
         {
             return aim_fail(err, AIM_BAD_CLAIM, "\"act\" without a valid \"sub\"");
         }
@@ -333,8 +354,8 @@ aim_claims_to_token(const struct aim_config *cfg, json_t *claims,
     {
         goto fail;
     }
-    if (strchr(t->subject, '>') != NULL) {
-        s = aim_fail(err, AIM_BAD_CLAIM, "\"sub\" contains '>'");
+    if (!agent_id_ok(t->subject, strlen(t->subject))) {
+        s = aim_fail(err, AIM_BAD_CLAIM, "\"sub\" contains a space or '>'");
         goto fail;
     }
 

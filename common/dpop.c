@@ -37,6 +37,8 @@ aim_dpop_verify(aim_verifier *v, const char *proof, size_t proof_len,
     unsigned char  h[32];
     int64_t        iat, now = aim_now();
     const json_t  *iatv;
+    aim_error      inner;
+    double         iatd;
 
     memset(&key, 0, sizeof(key));
     if (proof == NULL || proof_len == 0) {
@@ -51,10 +53,13 @@ aim_dpop_verify(aim_verifier *v, const char *proof, size_t proof_len,
                         "(no cnf.jkt)");
     }
 
-    s = aim_jws_parse(proof, proof_len, &jws, err);
+    if (token == NULL || token_len == 0) {
+        return aim_fail(err, AIM_BAD_BINDING, "no access token to bind the DPoP "
+                        "proof to (ath)");
+    }
+    s = aim_jws_parse(proof, proof_len, &jws, &inner);
     if (s != AIM_OK) {
-        return aim_fail(err, AIM_BAD_BINDING, "DPoP proof: %s",
-                        err != NULL ? err->message : "malformed");
+        return aim_fail(err, AIM_BAD_BINDING, "DPoP proof: %s", inner.message);
     }
 
     if (jws.typ == NULL || strcmp(jws.typ, "dpop+jwt") != 0) {
@@ -72,9 +77,8 @@ aim_dpop_verify(aim_verifier *v, const char *proof, size_t proof_len,
         s = aim_fail(err, AIM_BAD_BINDING, "DPoP proof has no \"jwk\" header");
         goto done;
     }
-    if (aim_key_from_jwk(jwk, &key, err) != AIM_OK) {
-        s = aim_fail(err, AIM_BAD_BINDING, "DPoP proof key: %s",
-                     err != NULL ? err->message : "rejected");
+    if (aim_key_from_jwk(jwk, &key, &inner) != AIM_OK) {
+        s = aim_fail(err, AIM_BAD_BINDING, "DPoP proof key: %s", inner.message);
         goto done;
     }
     /* An RSA JWK without "alg" may sign with either RSA algorithm. */
@@ -136,14 +140,19 @@ aim_dpop_verify(aim_verifier *v, const char *proof, size_t proof_len,
                      "request URL");
         goto done;
     }
-    iat = (int64_t) json_number_value(iatv);
+    iatd = json_number_value(iatv);
+    if (!(iatd >= 0 && iatd <= 253402300799.0)) {
+        s = aim_fail(err, AIM_BAD_BINDING, "DPoP proof iat is out of range");
+        goto done;
+    }
+    iat = (int64_t) iatd;
     if (iat > now + v->cfg.leeway || iat < now - req->max_age - v->cfg.leeway) {
         s = aim_fail(err, AIM_BAD_BINDING, "DPoP proof iat is %lld s off "
                      "(allowed: %lld s old, %lld s ahead)", (long long) (iat - now),
                      (long long) req->max_age, (long long) v->cfg.leeway);
         goto done;
     }
-    if (token != NULL) {
+    {
         v_ath = json_object_get(claims, "ath");
         aim_sha256(token, token_len, h);
         aim_b64url_encode(h, 32, ath);
@@ -155,7 +164,17 @@ aim_dpop_verify(aim_verifier *v, const char *proof, size_t proof_len,
             goto done;
         }
     }
-    aim_sha256(json_string_value(v_jti), json_string_length(v_jti), jti_hash);
+    {
+        /* Replay identity: the proof key and its jti together, so one
+         * client cannot use up another's (predictable) jti. */
+        unsigned char buf[43 + 1 + 256];
+        size_t        jl = json_string_length(v_jti);
+
+        memcpy(buf, jkt, 43);
+        buf[43] = '.';
+        memcpy(buf + 44, json_string_value(v_jti), jl);
+        aim_sha256(buf, 44 + jl, jti_hash);
+    }
     s = AIM_OK;
 
 done:

@@ -18,6 +18,7 @@
 
 struct aim_config {
     char    *keys[AIM_MAX_KEY_SOURCES];
+    char    *key_issuers[AIM_MAX_KEY_SOURCES];  /* "ISSUER PATH"; NULL */
     size_t   nkeys;
     char    *issuers[AIM_MAX_ISSUERS];
     size_t   nissuers;
@@ -57,6 +58,7 @@ struct aim_token {
     int64_t        exp;
     int64_t        iat;
     int64_t        nbf;
+    unsigned char  key_fp[32];        /* the verifying key's fingerprint */
     char          *status_uri;        /* status.status_list, if present */
     uint64_t       status_idx;
 };

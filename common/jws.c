@@ -113,7 +113,7 @@ aim_jws_parse_max(const char *token, size_t len, size_t max, aim_jws *out,
     if (v != NULL && (!json_is_string(v) || json_string_length(v) == 0
                       || json_string_length(v) > 256))
     {
-        s = aim_fail(err, AIM_MALFORMED, "JWS header \"kid\" is not a string "
+        s = aim_fail(err, AIM_UNKNOWN_KEY, "JWS header \"kid\" is not a string "
                      "of 1 to 256 bytes");
         goto fail;
     }

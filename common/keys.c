@@ -6,6 +6,7 @@
  * one algorithm, so the hot path only hashes and verifies.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,17 +33,22 @@ struct aim_keyset {
     char     skip_reason[160];
 };
 
-static EVP_MD *md_sha256;
-static EVP_MD *md_sha384;
+static EVP_MD         *md_sha256;
+static EVP_MD         *md_sha384;
+static pthread_once_t  md_once = PTHREAD_ONCE_INIT;
+
+static void
+aim_md_fetch(void)
+{
+    md_sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+    md_sha384 = EVP_MD_fetch(NULL, "SHA384", NULL);
+}
 
 static const EVP_MD *
 aim_md(aim_alg alg)
 {
     /* Fetched once: an implicit fetch per verification is measurable. */
-    if (md_sha256 == NULL) {
-        md_sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
-        md_sha384 = EVP_MD_fetch(NULL, "SHA384", NULL);
-    }
+    pthread_once(&md_once, aim_md_fetch);
     return alg == AIM_ALG_ES384 ? md_sha384 : md_sha256;
 }
 
@@ -339,16 +345,16 @@ aim_key_from_jwk(const json_t *jwk, aim_key *out, aim_error *err)
     if (kty == NULL) {
         return aim_fail(err, AIM_CONFIG, "JWK has no \"kty\"");
     }
+    if (strcmp(kty, "oct") == 0) {
+        return aim_fail(err, AIM_CONFIG, "symmetric (\"oct\") keys are never "
+                        "accepted");
+    }
     for (i = 0; jwk_private_members[i] != NULL; i++) {
         if (json_object_get(jwk, jwk_private_members[i]) != NULL) {
             return aim_fail(err, AIM_CONFIG, "JWK holds private or symmetric "
                             "key material (\"%s\"): only public keys are loaded",
                             jwk_private_members[i]);
         }
-    }
-    if (strcmp(kty, "oct") == 0) {
-        return aim_fail(err, AIM_UNSUPPORTED_ALG, "symmetric (\"oct\") keys are "
-                        "never accepted");
     }
 
     v = json_object_get(jwk, "use");
@@ -436,6 +442,17 @@ aim_key_from_jwk(const json_t *jwk, aim_key *out, aim_error *err)
         aim_key_clear(out);
         return AIM_CONFIG;
     }
+    {
+        unsigned char *der = NULL;
+        int            dlen = i2d_PUBKEY(out->pkey, &der);
+
+        if (dlen <= 0 || !aim_sha256(der, (size_t) dlen, out->fp)) {
+            OPENSSL_free(der);
+            aim_key_clear(out);
+            return aim_fail(err, AIM_INTERNAL, "cannot encode the public key");
+        }
+        OPENSSL_free(der);
+    }
     return AIM_OK;
 }
 
@@ -483,6 +500,12 @@ aim_keyset_skipped(const aim_keyset *ks, const char **first_reason)
         *first_reason = ks->skipped ? ks->skip_reason : NULL;
     }
     return ks->skipped;
+}
+
+aim_key *
+aim_keyset_at(aim_keyset *ks, size_t i)
+{
+    return i < ks->n ? &ks->keys[i] : NULL;
 }
 
 const aim_key *
@@ -602,7 +625,7 @@ fail:
 }
 
 static aim_keyset *
-keyset_load_pem(const char *spec, aim_error *err)
+keyset_load_pem(const char *spec, struct stat *stp, aim_error *err)
 {
     char        algname[16], kid[257] = "", *path;
     const char *p = spec + 4, *colon;
@@ -646,6 +669,9 @@ keyset_load_pem(const char *spec, aim_error *err)
         aim_fail(err, AIM_CONFIG, "cannot open \"%.200s\": %s", path,
                  strerror(errno));
         return NULL;
+    }
+    if (fstat(fileno(fp), stp) != 0) {
+        memset(stp, 0, sizeof(*stp));
     }
     pkey = PEM_read_PUBKEY(fp, NULL, NULL, NULL);
     fclose(fp);
@@ -757,21 +783,52 @@ pem_mismatch:
     return NULL;
 }
 
+const char *
+aim_keyspec_path(const char *spec)
+{
+    const char *p, *colon;
+
+    if (strncmp(spec, "pem:", 4) != 0) {
+        return spec;
+    }
+    /* pem:ALG:PATH or pem:ALG:KID:PATH, parsed as keyset_load_pem does. */
+    p = strchr(spec + 4, ':');
+    if (p == NULL) {
+        return spec;
+    }
+    p++;
+    if (*p != '/' && *p != '.' && (colon = strchr(p, ':')) != NULL) {
+        p = colon + 1;
+    }
+    return p;
+}
+
 aim_keyset *
 aim_keyset_load(const char *spec, aim_error *err)
+{
+    struct stat st;
+
+    return aim_keyset_load_st(spec, &st, err);
+}
+
+aim_keyset *
+aim_keyset_load_st(const char *spec, struct stat *stp, aim_error *err)
 {
     char        *buf;
     size_t       len;
     struct stat  st;
     aim_keyset  *ks;
 
+    memset(stp, 0, sizeof(*stp));
     if (strncmp(spec, "pem:", 4) == 0) {
-        return keyset_load_pem(spec, err);
+        ks = keyset_load_pem(spec, stp, err);
+        return ks;
     }
     buf = aim_read_file(spec, AIM_JWKS_MAX_BYTES, &len, &st, err);
     if (buf == NULL) {
         return NULL;
     }
+    *stp = st;          /* what was read, even if it does not parse */
     ks = aim_keyset_parse_jwks(buf, len, spec, err);
     free(buf);
     return ks;
@@ -892,7 +949,11 @@ verify_with(EVP_PKEY *pkey, EVP_PKEY_CTX *vctx, aim_alg alg,
     if (vctx != NULL) {
         rc = EVP_PKEY_verify(vctx, sig, siglen, digest, dlen);
     } else {
-        aim_key tmp = { NULL, alg, pkey, NULL };
+        aim_key tmp;
+
+        memset(&tmp, 0, sizeof(tmp));
+        tmp.alg = alg;
+        tmp.pkey = pkey;
 
         if (key_prepare(&tmp, err) != 0) {
             return AIM_INTERNAL;
@@ -976,7 +1037,10 @@ aim_jwk_thumbprint(const json_t *jwk, char out[44], aim_error *err)
     if (s == NULL) {
         return aim_fail(err, AIM_INTERNAL, "out of memory");
     }
-    aim_sha256(s, strlen(s), h);
+    if (!aim_sha256(s, strlen(s), h)) {
+        free(s);
+        return aim_fail(err, AIM_INTERNAL, "SHA-256 failed");
+    }
     free(s);
     aim_b64url_encode(h, 32, out);
     return AIM_OK;

@@ -4,12 +4,15 @@
  *
  * Keys are parsed once, at load.  Each key pins exactly one algorithm:
  * EC P-256 -> ES256, P-384 -> ES384, OKP Ed25519 -> EdDSA, RSA -> the
- * JWK's "alg" (RS256 or PS256; RS256 when absent).  RSA keys shorter than
- * 2048 bits, private keys, and keys whose "use" is not "sig" are refused.
+ * JWK's "alg" (RS256 or PS256; RS256 when absent).  RSA keys outside
+ * 2048-8192 bits, small exponents, private or symmetric keys are refused;
+ * in a JWKS, keys that are well formed but not for AIM ("use" other than
+ * "sig", key_ops without "verify", other algorithms) are skipped.
  */
 #ifndef AIM_KEYS_H
 #define AIM_KEYS_H
 
+#include <sys/stat.h>
 #include <openssl/evp.h>
 #include <jansson.h>
 #include "aim.h"
@@ -31,6 +34,9 @@ typedef struct {
     char         *kid;
     aim_alg       alg;
     EVP_PKEY     *pkey;
+    const char   *issuer;   /* the issuer this key signs for (borrowed from
+                             * the configuration); NULL: not bound */
+    unsigned char fp[32];   /* SHA-256 of the DER public key */
     EVP_PKEY_CTX *vctx;     /* verify context prepared at load; NULL for
                              * EdDSA, which has no pre-hashed form */
 } aim_key;
@@ -48,11 +54,19 @@ aim_keyset *aim_keyset_parse_jwks(const char *json, size_t len,
 /* A file: JWKS, or "pem:ALG:PATH" for a PEM public key (kid = its RFC
  * 7638 thumbprint unless a "kid" is given as "pem:ALG:KID:PATH"). */
 aim_keyset *aim_keyset_load(const char *spec, aim_error *err);
+/* The same; st receives fstat() of exactly the file that was read (zero
+ * when nothing could be read), also when its content is refused. */
+aim_keyset *aim_keyset_load_st(const char *spec, struct stat *st,
+                               aim_error *err);
+/* The file a key source names ("pem:ALG[:KID]:PATH" or a JWKS path). */
+const char *aim_keyspec_path(const char *spec);
 /* Merge b into a (moves keys); fails on a duplicate kid. */
 aim_status aim_keyset_merge(aim_keyset *a, aim_keyset *b, aim_error *err);
 void aim_keyset_free(aim_keyset *ks);
 size_t aim_keyset_count(const aim_keyset *ks);
 const aim_key *aim_keyset_find(const aim_keyset *ks, const char *kid);
+/* The i-th key (i < aim_keyset_count), for the verifier to bind issuers. */
+aim_key *aim_keyset_at(aim_keyset *ks, size_t i);
 
 /*
  * Check sig over msg with key for alg.  ECDSA signatures are raw r||s of

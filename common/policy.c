@@ -150,18 +150,26 @@ fail:
 aim_policy *
 aim_policy_load(const char *path, aim_error *err)
 {
-    char        *buf;
-    size_t       len;
-    struct stat  st;
-    aim_policy  *p;
+    struct stat st;
 
-    buf = aim_read_file(path, AIM_POLICY_MAX_BYTES, &len, &st, err);
+    return aim_policy_load_st(path, &st, err);
+}
+
+aim_policy *
+aim_policy_load_st(const char *path, struct stat *st, aim_error *err)
+{
+    char   *buf;
+    size_t  len;
+    aim_policy *r;
+
+    memset(st, 0, sizeof(*st));
+    buf = aim_read_file(path, AIM_POLICY_MAX_BYTES, &len, st, err);
     if (buf == NULL) {
         return NULL;
     }
-    p = aim_policy_parse(buf, len, path, err);
+    r = aim_policy_parse(buf, len, path, err);
     free(buf);
-    return p;
+    return r;
 }
 
 static int

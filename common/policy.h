@@ -10,6 +10,7 @@
 #ifndef AIM_POLICY_H
 #define AIM_POLICY_H
 
+#include <sys/stat.h>
 #include "aim.h"
 
 typedef struct aim_policy aim_policy;
@@ -17,6 +18,10 @@ typedef struct aim_policy aim_policy;
 aim_policy *aim_policy_parse(const char *text, size_t len,
                              const char *source, aim_error *err);
 aim_policy *aim_policy_load(const char *path, aim_error *err);
+/* The same; st receives fstat() of exactly what was read (zero when
+ * nothing could be read), also when its content is refused. */
+aim_policy *aim_policy_load_st(const char *path, struct stat *st,
+                         aim_error *err);
 void aim_policy_free(aim_policy *p);
 
 /* 1 if policy lets agent hold scope. */

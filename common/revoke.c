@@ -150,12 +150,20 @@ fail:
 aim_revlist *
 aim_revlist_load(const char *path, aim_error *err)
 {
-    char        *buf;
-    size_t       len;
-    struct stat  st;
+    struct stat st;
+
+    return aim_revlist_load_st(path, &st, err);
+}
+
+aim_revlist *
+aim_revlist_load_st(const char *path, struct stat *st, aim_error *err)
+{
+    char   *buf;
+    size_t  len;
     aim_revlist *r;
 
-    buf = aim_read_file(path, AIM_REVOKE_MAX_BYTES, &len, &st, err);
+    memset(st, 0, sizeof(*st));
+    buf = aim_read_file(path, AIM_REVOKE_MAX_BYTES, &len, st, err);
     if (buf == NULL) {
         return NULL;
     }

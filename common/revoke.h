@@ -8,6 +8,7 @@
 #ifndef AIM_REVOKE_H
 #define AIM_REVOKE_H
 
+#include <sys/stat.h>
 #include "aim.h"
 
 typedef struct aim_revlist aim_revlist;
@@ -15,6 +16,10 @@ typedef struct aim_revlist aim_revlist;
 aim_revlist *aim_revlist_parse(const char *text, size_t len,
                                const char *source, aim_error *err);
 aim_revlist *aim_revlist_load(const char *path, aim_error *err);
+/* The same; st receives fstat() of exactly what was read (zero when
+ * nothing could be read), also when its content is refused. */
+aim_revlist *aim_revlist_load_st(const char *path, struct stat *st,
+                         aim_error *err);
 void aim_revlist_free(aim_revlist *r);
 
 /* Which entry matched, or NULL: "agent", "jti" or "kid". */

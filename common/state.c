@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include "keys.h"
 #include "state.h"
 #include "util.h"
 
@@ -28,6 +29,7 @@
 #define STATE_PROBES       32u
 #define STATE_BLOOM_BITS   4096u
 #define STATE_SPINS        2000u
+#define STATE_LOCK_WAIT_MS 200     /* then fail closed */
 
 /* The trust algorithm's parameters (docs/trust.md). */
 #define T_START            100.0   /* a new agent's trust */
@@ -154,7 +156,7 @@ state_rebuild(aim_state *st)
 {
     state_header h;
 
-    if (ftruncate(st->fd, (off_t) STATE_FILE_SIZE) != 0) {
+    if ((errno = posix_fallocate(st->fd, 0, (off_t) STATE_FILE_SIZE)) != 0) {
         return -1;
     }
     memset(st->map, 0, STATE_FILE_SIZE);
@@ -186,9 +188,9 @@ state_map(aim_state *st, aim_error *err)
     if (fstat(st->fd, &sb) != 0) {
         goto fail;
     }
-    if ((size_t) sb.st_size != STATE_FILE_SIZE
-        && ftruncate(st->fd, (off_t) STATE_FILE_SIZE) != 0)
-    {
+    /* Allocate every block now: a sparse file would raise SIGBUS on first
+     * touch of a page the disk has no room for. */
+    if ((errno = posix_fallocate(st->fd, 0, (off_t) STATE_FILE_SIZE)) != 0) {
         goto fail;
     }
     st->map = mmap(NULL, STATE_FILE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
@@ -280,15 +282,25 @@ aim_state_check(aim_state *st)
     if (stat(st->path, &path_sb) == 0
         && (path_sb.st_ino != sb.st_ino || path_sb.st_dev != sb.st_dev))
     {
-        int fd = open(st->path, O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+        int        fd = open(st->path, O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY
+                             | O_NONBLOCK);
+        aim_state  tmp = *st;
+        struct stat nsb;
 
+        /* Only a regular file that maps replaces the current mapping. */
+        if (fd >= 0 && fstat(fd, &nsb) == 0 && S_ISREG(nsb.st_mode)) {
+            tmp.fd = fd;
+            tmp.map = NULL;
+            if (state_map(&tmp, &err) == 0) {
+                munmap(st->map, st->size);
+                close(st->fd);
+                st->fd = fd;
+                st->map = tmp.map;
+                return;
+            }
+        }
         if (fd >= 0) {
-            munmap(st->map, st->size);
-            st->map = NULL;
-            close(st->fd);
-            st->fd = fd;
-            (void) state_map(st, &err);
-            return;
+            close(fd);
         }
     }
     if ((size_t) sb.st_size != STATE_FILE_SIZE || !header_valid(st, (size_t) sb.st_size)) {
@@ -304,35 +316,45 @@ aim_state_check(aim_state *st)
 /* ------------------------------------------------------------------ */
 /* Slot locks: a pid in the lock word; a dead owner's lock is taken.    */
 
-static void
+/*
+ * Take a slot's lock: 0 on success, -1 after STATE_LOCK_WAIT_MS with a
+ * live owner (the caller fails closed).  The pid is read at every lock,
+ * so processes forked after the file was opened never share one.
+ */
+static int
 slot_lock(aim_state *st, state_slot *s)
 {
-    uint32_t expected, spins = 0;
+    uint32_t        expected, me = (uint32_t) getpid(), spins = 0;
+    struct timespec start, now;
 
+    (void) st;
+    clock_gettime(CLOCK_MONOTONIC, &start);
     for (;;) {
         expected = 0;
-        if (atomic_compare_exchange_weak_explicit(&s->lock, &expected, st->pid,
+        if (atomic_compare_exchange_weak_explicit(&s->lock, &expected, me,
                                                   memory_order_acquire,
                                                   memory_order_relaxed))
         {
-            return;
+            return 0;
         }
-        if (++spins % STATE_SPINS == 0) {
-            expected = atomic_load_explicit(&s->lock, memory_order_relaxed);
-            if (expected != 0 && expected != st->pid
-                && kill((pid_t) expected, 0) != 0 && errno == ESRCH)
-            {
-                /* The owner died mid-update: take the lock over. */
-                atomic_compare_exchange_strong(&s->lock, &expected, st->pid);
-                if (atomic_load(&s->lock) == st->pid) {
-                    return;
-                }
-            } else if (expected == st->pid) {
-                /* Our own pid: a previous incarnation (fork) died holding it. */
-                return;
+        if (++spins % STATE_SPINS != 0) {
+            continue;
+        }
+        expected = atomic_load_explicit(&s->lock, memory_order_relaxed);
+        if (expected != 0 && kill((pid_t) expected, 0) != 0 && errno == ESRCH) {
+            /* The owner died mid-update: take the lock over. */
+            if (atomic_compare_exchange_strong(&s->lock, &expected, me)) {
+                return 0;
             }
-            sched_yield();
+            continue;
         }
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if ((now.tv_sec - start.tv_sec) * 1000
+            + (now.tv_nsec - start.tv_nsec) / 1000000 > STATE_LOCK_WAIT_MS)
+        {
+            return -1;
+        }
+        sched_yield();
     }
 }
 
@@ -360,37 +382,40 @@ slot_init(state_slot *s, uint64_t key, const char *agent, int64_t now)
     atomic_store(&s->key, key);
 }
 
-/* Out-of-range values come from a corrupt or foreign file: reset them. */
+/*
+ * Out-of-range values come from a corrupt or foreign file, or a clock
+ * that stepped back: repair them without ever raising trust.
+ */
 static void
 slot_sanitise(state_slot *s, int64_t now)
 {
-    int bad = !isfinite(s->trust) || s->trust < 0 || s->trust > 100
-           || !isfinite(s->rate_s) || s->rate_s < 0 || s->rate_s > 1e12
-           || !isfinite(s->rate_l) || s->rate_l < 0 || s->rate_l > 1e12
-           || !isfinite(s->deny_s) || s->deny_s < 0 || s->deny_s > 1e12
-           || !isfinite(s->new_s) || s->new_s < 0 || s->new_s > 1e12
-           || s->updated > now + 86400 || s->first_seen > s->last_seen + 86400;
-
     s->agent[AIM_STATE_AGENT_MAX] = '\0';
-    if (bad) {
-        char agent[AIM_STATE_AGENT_MAX + 1];
-
-        memcpy(agent, s->agent, sizeof(agent));
-        slot_init(s, atomic_load(&s->key), agent, now);
+    if (!isfinite(s->trust) || s->trust < 0) {
+        s->trust = 0;
+    } else if (s->trust > 100) {
+        s->trust = 100;
     }
+    if (!isfinite(s->rate_s) || s->rate_s < 0 || s->rate_s > 1e12) s->rate_s = 0;
+    if (!isfinite(s->rate_l) || s->rate_l < 0 || s->rate_l > 1e12) s->rate_l = 0;
+    if (!isfinite(s->deny_s) || s->deny_s < 0 || s->deny_s > 1e12) s->deny_s = 0;
+    if (!isfinite(s->new_s) || s->new_s < 0 || s->new_s > 1e12) s->new_s = 0;
+    if (s->updated > now) s->updated = now;
+    if (s->last_seen > now) s->last_seen = now;
+    if (s->first_seen > now) s->first_seen = now;
 }
 
+/* 64 bits of SHA-256 of the whole id: ids longer than the stored name
+ * never share a slot, and colliding ids cannot be computed cheaply. */
 static uint64_t
 agent_key(const char *agent)
 {
-    size_t   len = strlen(agent);
-    uint64_t h;
+    unsigned char h[32];
+    uint64_t      k = 0;
 
-    if (len > AIM_STATE_AGENT_MAX) {
-        len = AIM_STATE_AGENT_MAX;
+    if (aim_sha256(agent, strlen(agent), h)) {
+        memcpy(&k, h, sizeof(k));
     }
-    h = fnv1a(agent, len, 0xcbf29ce484222325ULL);
-    return h != 0 ? h : 1;
+    return k != 0 ? k : 1;
 }
 
 static int
@@ -399,20 +424,25 @@ slot_is(const state_slot *s, const char *agent)
     return strncmp(s->agent, agent, AIM_STATE_AGENT_MAX) == 0;
 }
 
-/* Find (or, with create, make) the agent's slot, returned locked. */
+/*
+ * Find (or, with create, make) the agent's slot, returned locked.  NULL:
+ * not found (without create), or no room and no lock (fail closed).
+ */
 static state_slot *
 slot_find(aim_state *st, const char *agent, int create, int64_t now)
 {
     uint64_t    key = agent_key(agent);
     size_t      start = (size_t) (key % AIM_STATE_SLOTS), i;
-    state_slot *s, *oldest = NULL;
+    state_slot *s, *victim = NULL;
     uint64_t    k;
 
     for (i = 0; i < STATE_PROBES; i++) {
         s = slot_at(st, (start + i) % AIM_STATE_SLOTS);
         k = atomic_load_explicit(&s->key, memory_order_acquire);
         if (k == key) {
-            slot_lock(st, s);
+            if (slot_lock(st, s) != 0) {
+                return NULL;
+            }
             if (atomic_load(&s->key) == key && slot_is(s, agent)) {
                 slot_sanitise(s, now);
                 return s;
@@ -429,7 +459,9 @@ slot_find(aim_state *st, const char *agent, int create, int64_t now)
             if (!create) {
                 return NULL;
             }
-            slot_lock(st, s);
+            if (slot_lock(st, s) != 0) {
+                return NULL;
+            }
             k = atomic_load(&s->key);
             if (k == 0) {
                 slot_init(s, key, agent, now);
@@ -442,17 +474,22 @@ slot_find(aim_state *st, const char *agent, int create, int64_t now)
             slot_unlock(s);
             continue;
         }
-        if (oldest == NULL || s->last_seen < oldest->last_seen) {
-            oldest = s;
+        /* Only an agent whose trust has fully recovered may be evicted:
+         * eviction must never hand a distrusted agent a clean slate. */
+        if (s->trust + (double) (now - s->updated) * T_RECOVER_PER_S >= 100
+            && (victim == NULL || s->last_seen < victim->last_seen))
+        {
+            victim = s;
         }
     }
-    if (!create || oldest == NULL) {
+    if (!create || victim == NULL) {
         return NULL;
     }
-    /* The probe run is full: the least recently seen agent makes room. */
-    slot_lock(st, oldest);
-    slot_init(oldest, key, agent, now);
-    return oldest;
+    if (slot_lock(st, victim) != 0) {
+        return NULL;
+    }
+    slot_init(victim, key, agent, now);
+    return victim;
 }
 
 /* ------------------------------------------------------------------ */
@@ -565,7 +602,7 @@ aim_state_observe(aim_state *st, const char *agent, const char *action,
     }
     s = slot_find(st, agent, 1, now);
     if (s == NULL) {
-        return T_START;
+        return -1;                       /* table full or lock stuck */
     }
     slot_advance(s, now);
     learning = slot_learning(s, now);
@@ -634,6 +671,27 @@ aim_state_observe(aim_state *st, const char *agent, const char *action,
     return trust;
 }
 
+/* Is the agent in the table (without taking its lock)? */
+static int
+state_present(aim_state *st, const char *agent)
+{
+    uint64_t key = agent_key(agent);
+    size_t   start = (size_t) (key % AIM_STATE_SLOTS), i;
+
+    for (i = 0; i < STATE_PROBES; i++) {
+        state_slot *s = slot_at(st, (start + i) % AIM_STATE_SLOTS);
+        uint64_t    k = atomic_load(&s->key);
+
+        if (k == key && slot_is(s, agent)) {
+            return 1;
+        }
+        if (k == 0) {
+            return 0;
+        }
+    }
+    return 0;
+}
+
 double
 aim_state_trust(aim_state *st, const char *agent, int64_t now)
 {
@@ -642,7 +700,10 @@ aim_state_trust(aim_state *st, const char *agent, int64_t now)
     int64_t     dt;
 
     if (s == NULL) {
-        return T_START;
+        /* Never seen -- or its slot is locked by a stuck process, which
+         * slot_find cannot tell apart here; look once more, and fail
+         * closed if the agent is present but unreadable. */
+        return state_present(st, agent) ? -1 : T_START;
     }
     dt = now - s->updated;
     trust = s->trust + (dt > 0 ? (double) dt * T_RECOVER_PER_S : 0);
@@ -677,7 +738,9 @@ aim_state_foreach(aim_state *st, int64_t now,
         if (atomic_load(&s->key) == 0) {
             continue;
         }
-        slot_lock(st, s);
+        if (slot_lock(st, s) != 0) {
+            continue;
+        }
         if (atomic_load(&s->key) != 0 && s->agent[0] != '\0') {
             slot_sanitise(s, now);
             slot_advance(s, now);

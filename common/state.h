@@ -5,11 +5,13 @@
  * one adapter changes its trust on all of them.
  *
  * Layout: a versioned, checksummed header and a fixed table of agent
- * slots keyed by a hash of the agent id (open addressing, bounded
- * probes, the least recently seen slot evicted when a probe run is
- * full).  Each slot has its own lock word holding the owner's pid; a
- * lock whose owner died is taken over, so a process killed mid-update
- * loses at most that update, never the agent and never the lock.
+ * slots keyed by 64 bits of SHA-256 of the agent id (open addressing,
+ * bounded probes; when a probe run is full, the least recently seen agent
+ * whose trust has fully recovered is evicted, never a distrusted one).
+ * Each slot has its own lock word holding the owner's pid; a lock whose
+ * owner died is taken over, so a process killed mid-update loses at most
+ * that update, never the agent and never the lock; a lock held by a live
+ * process for more than 200 ms fails the decision closed.
  * A file whose header is wrong (foreign, truncated, corrupt, other
  * version) is rebuilt, never trusted; a slot whose values are out of
  * range is reset.
@@ -57,15 +59,17 @@ void aim_state_close(aim_state *st);
 void aim_state_check(aim_state *st);
 
 /*
- * Record one decision for agent and return its trust after it (0..100).
- * status is the decision before trust is applied.
+ * Record one decision for agent and return its trust after it (0..100),
+ * or -1 when the state cannot be updated (table full of agents that are
+ * not fully trusted, or a slot lock held by a live process for more than
+ * 200 ms): callers fail closed.  status is the decision before trust.
  */
 double aim_state_observe(aim_state *st, const char *agent, const char *action,
                          const char *resource, aim_status status, int64_t now,
                          const char **signal);
 
 /* Trust now (with recovery up to now) without recording an event; 100
- * for an agent never seen. */
+ * for an agent never seen; -1 when its slot cannot be read (fail closed). */
 double aim_state_trust(aim_state *st, const char *agent, int64_t now);
 
 /* Forget an agent's history (operator reset): back to learning, trust

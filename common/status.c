@@ -121,7 +121,7 @@ aim_statuslist_parse(aim_statuslist *sl, const char *jwt, size_t len,
     aim_status     s;
     const aim_key *key;
     json_t        *claims = NULL;
-    const json_t  *list, *bits, *lst, *exp, *sub;
+    const json_t  *list, *bits, *lst, *exp, *sub, *iat, *iss;
     unsigned char *data;
     size_t         dlen;
 
@@ -129,7 +129,9 @@ aim_statuslist_parse(aim_statuslist *sl, const char *jwt, size_t len,
     if (s != AIM_OK) {
         return s;
     }
-    if (jws.typ == NULL || strcasecmp(jws.typ, "statuslist+jwt") != 0) {
+    if (jws.typ == NULL || (strcasecmp(jws.typ, "statuslist+jwt") != 0
+                            && strcasecmp(jws.typ, "application/statuslist+jwt") != 0))
+    {
         s = aim_fail(err, AIM_BAD_TYPE, "status list typ is not \"statuslist+jwt\"");
         goto done;
     }
@@ -161,8 +163,32 @@ aim_statuslist_parse(aim_statuslist *sl, const char *jwt, size_t len,
         goto done;
     }
     exp = json_object_get(claims, "exp");
-    if (exp != NULL && !json_is_integer(exp)) {
-        s = aim_fail(err, AIM_BAD_CLAIM, "status list \"exp\" is not an integer");
+    if (exp != NULL && (!json_is_integer(exp) || json_integer_value(exp) < 0
+                        || json_integer_value(exp) > 253402300799LL))
+    {
+        s = aim_fail(err, AIM_BAD_CLAIM, "status list \"exp\" is not a valid date");
+        goto done;
+    }
+    iat = json_object_get(claims, "iat");
+    if (!json_is_integer(iat) || json_integer_value(iat) < 0
+        || json_integer_value(iat) > 253402300799LL)
+    {
+        s = aim_fail(err, AIM_BAD_CLAIM, "status list \"iat\" is missing or not "
+                     "a valid date");
+        goto done;
+    }
+    if (json_integer_value(iat) < sl->iat) {
+        s = aim_fail(err, AIM_BAD_CLAIM, "status list is older (iat %lld) than the "
+                     "one loaded (iat %lld): refused as a rollback",
+                     (long long) json_integer_value(iat), (long long) sl->iat);
+        goto done;
+    }
+    iss = json_object_get(claims, "iss");
+    if (iss != NULL && (key->issuer == NULL || !json_is_string(iss)
+                        || strcmp(json_string_value(iss), key->issuer) != 0))
+    {
+        s = aim_fail(err, AIM_BAD_ISSUER, "status list \"iss\" is not the issuer "
+                     "its key signs for");
         goto done;
     }
     list = json_object_get(claims, "status_list");
@@ -190,6 +216,8 @@ aim_statuslist_parse(aim_statuslist *sl, const char *jwt, size_t len,
     sl->len = dlen;
     sl->bits = (int) json_integer_value(bits);
     sl->exp = exp != NULL ? (int64_t) json_integer_value(exp) : -1;
+    sl->iat = (int64_t) json_integer_value(iat);
+    sl->issuer = key->issuer;
     sl->error[0] = '\0';
     s = AIM_OK;
 

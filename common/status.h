@@ -4,9 +4,11 @@
  * checked against a signed "statuslist+jwt" held in a local file that
  * configuration management (or a fetch job) keeps current.
  *
- * The list token is verified with the verifier's own keys; its "sub"
- * must be the URI; "exp" in the past makes the list stale, and a stale
- * or unreadable list rejects the tokens that point to it (fail closed).
+ * The list token is verified with the verifier's own keys and only
+ * counts for tokens of the issuer its key signs for; its "sub" must be
+ * the URI, "iat" is required and may not go back (no rollback to an
+ * older list), "exp" in the past makes the list stale.  A stale,
+ * unreadable or unverifiable list rejects the tokens that point to it.
  * Status 0 is valid; 1 (invalid), 2 (suspended) and any other value
  * reject.
  */
@@ -28,6 +30,8 @@ typedef struct {
     size_t         len;
     int            bits;         /* 1, 2, 4 or 8 */
     int64_t        exp;          /* -1 when absent */
+    int64_t        iat;          /* of the list loaded: no rollback past it */
+    const char    *issuer;       /* issuer of the key that signed it */
     char           error[160];   /* why the list is unusable, if it is */
 } aim_statuslist;
 

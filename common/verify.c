@@ -105,7 +105,10 @@ config_clear(aim_config *cfg)
 {
     size_t i;
 
-    for (i = 0; i < cfg->nkeys; i++) free(cfg->keys[i]);
+    for (i = 0; i < cfg->nkeys; i++) {
+        free(cfg->keys[i]);
+        free(cfg->key_issuers[i]);
+    }
     for (i = 0; i < cfg->nissuers; i++) free(cfg->issuers[i]);
     for (i = 0; i < cfg->ntypes; i++) free(cfg->types[i]);
     free(cfg->audience);
@@ -202,12 +205,31 @@ aim_config_set(aim_config *cfg, const char *name, const char *value,
             return aim_fail(err, AIM_CONFIG, "keys: more than %d key sources",
                             AIM_MAX_KEY_SOURCES);
         }
-        cfg->keys[cfg->nkeys] = NULL;
-        if (set_string(&cfg->keys[cfg->nkeys], name, value, err) != AIM_OK) {
-            return AIM_CONFIG;
+        {
+            /* "PATH", or "ISSUER PATH": the keys sign for that issuer only. */
+            const char *sp = strchr(value, ' ');
+
+            cfg->keys[cfg->nkeys] = NULL;
+            cfg->key_issuers[cfg->nkeys] = NULL;
+            if (sp != NULL) {
+                if (sp == value || sp[1] == '\0' || strchr(sp + 1, ' ') != NULL) {
+                    return aim_fail(err, AIM_CONFIG, "keys: expected \"PATH\" or "
+                                    "\"ISSUER PATH\"");
+                }
+                cfg->key_issuers[cfg->nkeys] = strndup(value, (size_t) (sp - value));
+                if (cfg->key_issuers[cfg->nkeys] == NULL) {
+                    return aim_fail(err, AIM_INTERNAL, "out of memory");
+                }
+                value = sp + 1;
+            }
+            if (set_string(&cfg->keys[cfg->nkeys], name, value, err) != AIM_OK) {
+                free(cfg->key_issuers[cfg->nkeys]);
+                cfg->key_issuers[cfg->nkeys] = NULL;
+                return AIM_CONFIG;
+            }
+            cfg->nkeys++;
+            return AIM_OK;
         }
-        cfg->nkeys++;
-        return AIM_OK;
     }
     if (strcmp(name, "issuer") == 0) {
         if (cfg->nissuers == AIM_MAX_ISSUERS) {
@@ -328,6 +350,30 @@ aim_config_check(const aim_config *cfg, aim_error *err)
     if (cfg->audience == NULL) {
         return aim_fail(err, AIM_CONFIG, "audience: no audience configured");
     }
+    {
+        size_t i, j;
+
+        for (i = 0; i < cfg->nkeys; i++) {
+            if (cfg->key_issuers[i] == NULL) {
+                if (cfg->nissuers > 1) {
+                    /* Otherwise any issuer's key could sign for another. */
+                    return aim_fail(err, AIM_CONFIG, "keys: with more than one "
+                                    "issuer, bind every key source to its issuer "
+                                    "(\"ISSUER PATH\")");
+                }
+                continue;
+            }
+            for (j = 0; j < cfg->nissuers; j++) {
+                if (strcmp(cfg->key_issuers[i], cfg->issuers[j]) == 0) {
+                    break;
+                }
+            }
+            if (j == cfg->nissuers) {
+                return aim_fail(err, AIM_CONFIG, "keys: issuer \"%.100s\" is not "
+                                "a configured issuer", cfg->key_issuers[i]);
+            }
+        }
+    }
     return AIM_OK;
 }
 
@@ -338,7 +384,11 @@ config_copy(aim_config *dst, const aim_config *src)
     int    ok = 1;
 
     *dst = *src;
-    for (i = 0; i < src->nkeys; i++) ok &= (dst->keys[i] = aim_strdup(src->keys[i])) != NULL;
+    for (i = 0; i < src->nkeys; i++) {
+        ok &= (dst->keys[i] = aim_strdup(src->keys[i])) != NULL;
+        dst->key_issuers[i] = aim_strdup(src->key_issuers[i]);
+        ok &= (dst->key_issuers[i] != NULL) == (src->key_issuers[i] != NULL);
+    }
     for (i = 0; i < src->nissuers; i++) ok &= (dst->issuers[i] = aim_strdup(src->issuers[i])) != NULL;
     for (i = 0; i < src->ntypes; i++) ok &= (dst->types[i] = aim_strdup(src->types[i])) != NULL;
     dst->audience = aim_strdup(src->audience);
@@ -391,27 +441,31 @@ aim_verifier_set_audit(aim_verifier *v, aim_audit_fn fn, void *ud)
     v->audit_ud = ud;
 }
 
-/* Load every key source into one set; stats recorded for reloads. */
+/*
+ * Load every key source into one set, each key bound to its issuer.
+ * st[i] receives fstat() of what was read from source i; *failed the
+ * index of the source that failed (sources after it were not read).
+ */
 static aim_keyset *
-load_keys(const aim_config *cfg, struct stat *st, aim_error *err)
+load_keys(const aim_config *cfg, struct stat *st, size_t *failed,
+          aim_error *err)
 {
     aim_keyset *all = NULL, *ks;
-    size_t      i;
-    const char *path;
+    size_t      i, k;
+    const char *issuer;
 
     for (i = 0; i < cfg->nkeys; i++) {
-        ks = aim_keyset_load(cfg->keys[i], err);
+        *failed = i;
+        ks = aim_keyset_load_st(cfg->keys[i], &st[i], err);
         if (ks == NULL) {
             aim_keyset_free(all);
             if (err != NULL) err->status = AIM_CONFIG;
             return NULL;
         }
-        path = cfg->keys[i];
-        if (strncmp(path, "pem:", 4) == 0) {
-            path = strrchr(path, ':') + 1;
-        }
-        if (stat(path, &st[i]) != 0) {
-            memset(&st[i], 0, sizeof(st[i]));
+        issuer = cfg->key_issuers[i] != NULL ? cfg->key_issuers[i]
+                 : cfg->nissuers == 1 ? cfg->issuers[0] : NULL;
+        for (k = 0; k < aim_keyset_count(ks); k++) {
+            aim_keyset_at(ks, k)->issuer = issuer;
         }
         if (all == NULL) {
             all = ks;
@@ -424,13 +478,8 @@ load_keys(const aim_config *cfg, struct stat *st, aim_error *err)
             aim_keyset_free(ks);
         }
     }
+    *failed = cfg->nkeys;
     return all;
-}
-
-static const char *
-key_path(const char *spec)
-{
-    return strncmp(spec, "pem:", 4) == 0 ? strrchr(spec, ':') + 1 : spec;
 }
 
 aim_verifier *
@@ -454,23 +503,21 @@ aim_verifier_new(const aim_config *cfg, aim_error *err)
     v->audit_fd = -1;
     v->audit_trust = -1;
 
-    v->keys = load_keys(&v->cfg, v->key_st, err);
+    v->keys = load_keys(&v->cfg, v->key_st, &i, err);
     if (v->keys == NULL) {
         goto fail;
     }
     if (v->cfg.revoked != NULL) {
-        v->revoked = aim_revlist_load(v->cfg.revoked, err);
+        v->revoked = aim_revlist_load_st(v->cfg.revoked, &v->rev_st, err);
         if (v->revoked == NULL) {
             goto fail;
         }
-        stat(v->cfg.revoked, &v->rev_st);
     }
     if (v->cfg.policy != NULL) {
-        v->policy = aim_policy_load(v->cfg.policy, err);
+        v->policy = aim_policy_load_st(v->cfg.policy, &v->pol_st, err);
         if (v->policy == NULL) {
             goto fail;
         }
-        stat(v->cfg.policy, &v->pol_st);
     }
     if (v->cfg.audit != NULL) {
         v->audit_fd = open(v->cfg.audit, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC
@@ -550,22 +597,25 @@ aim_verifier_refresh(aim_verifier *v)
     }
 
     for (i = 0; i < v->cfg.nkeys; i++) {
-        if (aim_file_changed(key_path(v->cfg.keys[i]), &v->key_st[i])) {
+        if (aim_file_changed(aim_keyspec_path(v->cfg.keys[i]), &v->key_st[i])) {
             changed = 1;
         }
     }
     if (changed) {
         aim_keyset *ks;
+        size_t      failed;
 
         memset(st, 0, sizeof(st));
-        ks = load_keys(&v->cfg, st, &err);
+        ks = load_keys(&v->cfg, st, &failed, &err);
         if (ks == NULL) {
-            /* Keep the old keys; do not retry until the file changes again. */
-            for (i = 0; i < v->cfg.nkeys; i++) {
-                stat(key_path(v->cfg.keys[i]), &v->key_st[i]);
+            /* Keep the old keys.  Remember what was read (and refused), so
+             * the reload is retried as soon as the file changes again. */
+            for (i = 0; i <= failed && i < v->cfg.nkeys; i++) {
+                v->key_st[i] = st[i];
             }
             aim_vlog(v, AIM_LOG_ERR, "key reload failed, keeping the %zu keys "
                      "loaded before: %s", aim_keyset_count(v->keys), err.message);
+            changed = 0;
         } else {
             aim_keyset_free(v->keys);
             v->keys = ks;
@@ -577,9 +627,10 @@ aim_verifier_refresh(aim_verifier *v)
     }
 
     if (v->cfg.revoked != NULL && aim_file_changed(v->cfg.revoked, &v->rev_st)) {
-        aim_revlist *r = aim_revlist_load(v->cfg.revoked, &err);
+        struct stat  nst;
+        aim_revlist *r = aim_revlist_load_st(v->cfg.revoked, &nst, &err);
 
-        stat(v->cfg.revoked, &v->rev_st);
+        v->rev_st = nst;            /* exactly what was read; zero: retry */
         if (r == NULL) {
             aim_vlog(v, AIM_LOG_ERR, "revocation reload failed, keeping the %zu "
                      "entries loaded before: %s", aim_revlist_count(v->revoked),
@@ -598,20 +649,25 @@ aim_verifier_refresh(aim_verifier *v)
 
         if (changed || aim_file_changed(sl->path, &sl->st)) {
             if (aim_statuslist_load(sl, v->keys, &err) != AIM_OK) {
-                stat(sl->path, &sl->st);
-                aim_vlog(v, AIM_LOG_ERR, "status list reload failed, keeping the "
-                         "list loaded before: %s", err.message);
+                /* A list that cannot be read or verified any more (new
+                 * file, or its key removed) answers nothing: fail closed. */
+                aim_statuslist_clear(sl);
+                snprintf(sl->error, sizeof(sl->error), "%s", err.message);
+                aim_vlog(v, AIM_LOG_ERR, "status list reload failed; tokens "
+                         "that use it are refused until it is fixed: %s",
+                         err.message);
             } else {
-                v->generation++;
                 aim_vlog(v, AIM_LOG_INFO, "status list %s reloaded", sl->uri);
             }
+            v->generation++;
         }
     }
 
     if (v->cfg.policy != NULL && aim_file_changed(v->cfg.policy, &v->pol_st)) {
-        aim_policy *p = aim_policy_load(v->cfg.policy, &err);
+        struct stat  nst;
+        aim_policy  *p = aim_policy_load_st(v->cfg.policy, &nst, &err);
 
-        stat(v->cfg.policy, &v->pol_st);
+        v->pol_st = nst;
         if (p == NULL) {
             aim_vlog(v, AIM_LOG_ERR, "policy reload failed, keeping the policy "
                      "loaded before: %s", err.message);
@@ -674,7 +730,12 @@ check_status_list(aim_verifier *v, const aim_token *t, aim_error *err)
     }
     if (sl->data == NULL) {
         return aim_fail(err, AIM_REVOKED, "status list \"%.100s\" is not "
-                        "available", sl->uri);
+                        "available%s%s", sl->uri, sl->error[0] ? ": " : "",
+                        sl->error);
+    }
+    if (sl->issuer == NULL || strcmp(sl->issuer, t->issuer) != 0) {
+        return aim_fail(err, AIM_REVOKED, "status list \"%.100s\" is not signed "
+                        "by the token's issuer", sl->uri);
     }
     if (sl->exp >= 0 && aim_now() >= sl->exp + v->cfg.leeway) {
         return aim_fail(err, AIM_REVOKED, "status list \"%.100s\" expired %lld s "
@@ -786,7 +847,14 @@ verify_uncached(aim_verifier *v, const char *token, size_t len,
     if (s != AIM_OK) {
         goto done;
     }
+    if (key->issuer != NULL && strcmp(key->issuer, t->issuer) != 0) {
+        aim_token_free(t);
+        s = aim_fail(err, AIM_BAD_ISSUER, "key \"%.64s\" does not sign for issuer "
+                     "\"%.100s\"", jws.kid, aim_token_issuer(t));
+        goto done;
+    }
     t->alg = alg;
+    memcpy(t->key_fp, key->fp, sizeof(t->key_fp));
     t->kid = aim_strdup(jws.kid);
     if (t->kid == NULL) {
         aim_token_free(t);
@@ -875,13 +943,21 @@ aim_recheck(aim_verifier *v, const aim_token *t, aim_error *err)
     {
         return s;
     }
-    if (aim_keyset_find(v->keys, t->kid) == NULL) {
-        return aim_fail(err, AIM_REVOKED, "key \"%.64s\" is no longer loaded",
-                        t->kid);
+    {
+        const aim_key *k = aim_keyset_find(v->keys, t->kid);
+
+        if (k == NULL || !aim_ct_equal(k->fp, t->key_fp, sizeof(k->fp))) {
+            return aim_fail(err, AIM_REVOKED, "key \"%.64s\" is no longer loaded",
+                            t->kid);
+        }
     }
     if (v->state != NULL) {
         double trust = aim_state_trust(v->state, t->agent, aim_now());
 
+        if (trust < 0) {
+            return aim_fail(err, AIM_INTERNAL, "behavioural state unavailable "
+                            "for this agent");
+        }
         if (trust < v->cfg.trust_min) {
             return aim_fail(err, AIM_LOW_TRUST, "trust %.0f is below %d",
                             trust, v->cfg.trust_min);
@@ -929,6 +1005,17 @@ aim_authorize(const aim_token *t, const aim_request *req, aim_error *err)
  * Feed the decision to the agent's baseline and apply its trust: trust
  * only ever turns an allow into a deny, never the other way.
  */
+/* A key-bound (DPoP) token is only honoured where a proof is checked. */
+static aim_status
+check_binding(const aim_token *t, const aim_request *req, aim_error *err)
+{
+    if (t->cnf_jkt != NULL && (req == NULL || !req->dpop)) {
+        return aim_fail(err, AIM_BAD_BINDING, "token is bound to a DPoP key "
+                        "(cnf.jkt) and this service checks no proof");
+    }
+    return AIM_OK;
+}
+
 static aim_status
 observe(aim_verifier *v, const aim_token *t, const aim_request *req,
         aim_status s, aim_error *err)
@@ -941,6 +1028,12 @@ observe(aim_verifier *v, const aim_token *t, const aim_request *req,
     trust = aim_state_observe(v->state, t->agent, req ? req->action : NULL,
                               req ? req->resource : NULL, s, aim_now(),
                               &v->audit_signal);
+    if (trust < 0) {
+        aim_vlog(v, AIM_LOG_ERR, "state file %s: no slot for agent \"%.100s\" "
+                 "(table full or lock held); refusing", v->cfg.state, t->agent);
+        return s == AIM_OK ? aim_fail(err, AIM_INTERNAL, "behavioural state "
+                                      "unavailable for this agent") : s;
+    }
     v->audit_trust = trust;
     if (s == AIM_OK && trust < v->cfg.trust_min) {
         return aim_fail(err, AIM_LOW_TRUST, "trust %.0f is below %d%s%s%s",
@@ -966,6 +1059,9 @@ aim_decide(aim_verifier *v, const char *token, size_t len,
     *out = NULL;
     s = aim_verify(v, token, len, &t, err);
     if (s == AIM_OK) {
+        s = check_binding(t, req, err);
+    }
+    if (s == AIM_OK) {
         s = aim_authorize(t, req, err);
     }
     if (t != NULL) {
@@ -989,6 +1085,9 @@ aim_decide_token(aim_verifier *v, const aim_token *t, const aim_request *req,
         err = &local;
     }
     s = aim_recheck(v, t, err);
+    if (s == AIM_OK) {
+        s = check_binding(t, req, err);
+    }
     if (s == AIM_OK) {
         s = aim_authorize(t, req, err);
     }

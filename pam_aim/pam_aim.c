@@ -398,7 +398,7 @@ pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
              svc != NULL ? (const char *) svc : "?", user);
     scopes[0] = scope;
     {
-        aim_request req = { "pam", "login", resource, rhost, scopes, 1, 0 };
+        aim_request req = { "pam", "login", resource, rhost, scopes, 1, 0, 0 };
 
         s = aim_decide(v, token, len, &req, &tok, &err);
     }
@@ -503,7 +503,7 @@ pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const char **argv)
     {
         /* The scope is re-checked for the current PAM_USER: a later module
          * that changed the user cannot carry the login over. */
-        aim_request req = { "pam", "account", resource, rhost, scopes, 1, 0 };
+        aim_request req = { "pam", "account", resource, rhost, scopes, 1, 0, 0 };
 
         s = aim_decide_token(v, data, &req, &err);
     }

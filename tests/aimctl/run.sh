@@ -315,8 +315,12 @@ tok=$(issue --key ES256.pem --sub agent-t --scope "read write")
 reject bad_audience "wrong audience" --audience https://elsewhere.test "$tok" 2>/dev/null
 run "$AIMCTL" verify --keys jwks.json --issuer https://evil.test --audience $AUD "$tok"
 check "wrong issuer -> bad_issuer" eval '[ $RC -eq 1 ] && jqt ".reason == \"bad_issuer\""'
+run "$AIMCTL" verify --keys "$ISS jwks.json" --issuer https://evil.test --issuer $ISS --audience $AUD "$tok"
+check "one of several --issuer (keys bound to theirs)" eval '[ $RC -eq 0 ] && jqt .valid'
 run "$AIMCTL" verify --keys jwks.json --issuer https://evil.test --issuer $ISS --audience $AUD "$tok"
-check "one of several --issuer" eval '[ $RC -eq 0 ] && jqt .valid'
+check "several issuers with an unbound key source: config error" eval '[ $RC -eq 2 ] && jqt ".reason == \"config_error\""'
+run "$AIMCTL" verify --keys "https://evil.test jwks.json" --issuer https://evil.test --issuer $ISS --audience $AUD "$tok"
+check "a key bound to another issuer cannot sign for this one" eval '[ $RC -eq 1 ] && jqt ".reason == \"bad_issuer\""'
 reject insufficient_scope "a scope the token lacks" --scope admin "$tok"
 check "insufficient_scope names the agent and the scope" \
     jqt '.agent == "agent-t" and (.message | test("admin"))'

@@ -102,7 +102,7 @@ decide(aim_verifier *v, const char *tok, const char *action,
        const char *resource, const char *scope)
 {
     const char  *scopes[1] = { scope };
-    aim_request  r = { "test", action, resource, NULL, scopes, 1, 0 };
+    aim_request  r = { "test", action, resource, NULL, scopes, 1, 0, 0 };
     aim_token   *t;
     aim_error    e;
     aim_status   s = aim_decide(v, tok, strlen(tok), &r, &t, &e);
@@ -281,7 +281,8 @@ test_corruption(void)
         close(fd);
     }
     s = aim_state_open(st, &e);
-    CHECK(aim_state_trust(s, "agent-range", now_value) == 100.0, "bad slot reset");
+    CHECK(aim_state_trust(s, "agent-range", now_value) == 0.0,
+          "an out-of-range trust is repaired downwards, never raised");
     aim_state_close(s);
     free(tok);
 }
@@ -339,6 +340,85 @@ test_killed_process(void)
     alarm(0);
     CHECK(trust == 100.0, "a dead owner's lock is taken over, agent kept");
     CHECK(aim_state_reset(s, "agent-kill") == 0, "agent still in the table");
+    aim_state_close(s);
+}
+
+/* A live process sitting on a slot lock: bounded wait, then fail closed. */
+static void
+test_stuck_lock(void)
+{
+    const char *st = path_of("stuck.state");
+    aim_state  *s;
+    aim_error   e;
+    double      trust;
+    pid_t       pid;
+    int         status;
+
+    unlink(st);
+    s = aim_state_open(st, &e);
+    aim_state_observe(s, "agent-stuck", "GET", "/x", AIM_OK, now_value, NULL);
+    pid = fork();
+    if (pid == 0) {
+        pause();
+        _exit(0);
+    }
+    {
+        unsigned char *map;
+        size_t         len = 4096 + (size_t) AIM_STATE_SLOTS * 1024, off;
+        uint32_t       live = (uint32_t) pid;
+        int            fd = open(st, O_RDWR);
+
+        map = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        for (off = 4096; off < len; off += 1024) {
+            if (strcmp((char *) map + off + 16, "agent-stuck") == 0) {
+                memcpy(map + off + 8, &live, 4);
+                break;
+            }
+        }
+        munmap(map, len);
+        close(fd);
+    }
+    alarm(10);
+    trust = aim_state_observe(s, "agent-stuck", "GET", "/x", AIM_OK, now_value, NULL);
+    CHECK(trust < 0, "a lock held by a live process fails closed (%.1f)", trust);
+    CHECK(aim_state_trust(s, "agent-stuck", now_value) < 0, "trust read fails closed too");
+    CHECK(aim_state_trust(s, "agent-never-seen", now_value) == 100.0, "unknown agent: 100");
+    alarm(0);
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+    trust = aim_state_observe(s, "agent-stuck", "GET", "/x", AIM_OK, now_value, NULL);
+    CHECK(trust == 100.0, "once the holder dies, the lock is taken over");
+    aim_state_close(s);
+}
+
+/* Eviction never gives a distrusted agent a clean slate. */
+static void
+test_no_clean_slate(void)
+{
+    const char *st = path_of("evict.state");
+    aim_state  *s;
+    aim_error   e;
+    char        name[64];
+    int         i, n;
+    double      trust;
+
+    unlink(st);
+    s = aim_state_open(st, &e);
+    for (i = 0; i < 50; i++) {
+        aim_state_observe(s, "agent-bad", "GET", "/admin", AIM_INSUFFICIENT_SCOPE,
+                          now_value, NULL);
+    }
+    CHECK(aim_state_trust(s, "agent-bad", now_value) < 10, "driven down");
+    /* Flood the table with far more agents than it holds. */
+    for (i = 0, n = 0; i < AIM_STATE_SLOTS * 2; i++) {
+        snprintf(name, sizeof(name), "agent-flood-%d", i);
+        if (aim_state_observe(s, name, "GET", "/x", AIM_OK, now_value, NULL) < 0) {
+            n++;
+        }
+    }
+    trust = aim_state_trust(s, "agent-bad", now_value);
+    CHECK(trust >= 0 && trust < 10, "the distrusted agent kept its history (%.1f)", trust);
+    CHECK(n == 0, "fully trusted agents are recycled to make room (%d refused)", n);
     aim_state_close(s);
 }
 
@@ -500,6 +580,8 @@ main(int argc, char **argv)
     test_enumeration();
     test_corruption();
     test_killed_process();
+    test_stuck_lock();
+    test_no_clean_slate();
     test_missing_dir();
     test_status_list();
 
