@@ -37,19 +37,61 @@ put_str(outbuf *o, const char *s)
     put(o, s, strlen(s));
 }
 
-/* A JSON string value, escaped, at most AIM_AUDIT_FIELD_MAX source bytes. */
+/* Length of the valid UTF-8 sequence at s (1-4), or 0 if invalid. */
+static size_t
+utf8_len(const unsigned char *s)
+{
+    if (s[0] < 0x80) return 1;
+    if (s[0] >= 0xc2 && s[0] <= 0xdf) {
+        return (s[1] & 0xc0) == 0x80 ? 2 : 0;
+    }
+    if (s[0] >= 0xe0 && s[0] <= 0xef) {
+        if ((s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80) return 0;
+        if (s[0] == 0xe0 && s[1] < 0xa0) return 0;          /* overlong */
+        if (s[0] == 0xed && s[1] > 0x9f) return 0;          /* surrogates */
+        return 3;
+    }
+    if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+        if ((s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80
+            || (s[3] & 0xc0) != 0x80) return 0;
+        if (s[0] == 0xf0 && s[1] < 0x90) return 0;
+        if (s[0] == 0xf4 && s[1] > 0x8f) return 0;
+        return 4;
+    }
+    return 0;
+}
+
+/*
+ * A JSON string value, escaped, at most AIM_AUDIT_FIELD_MAX source bytes,
+ * always valid UTF-8: invalid bytes become U+FFFD and a cut never splits
+ * a character.  Adapters' resources (URIs, SQL names) are not validated
+ * upstream, so this is the last line before a SIEM's parser.
+ */
 static void
 put_json(outbuf *o, const char *s)
 {
-    static const char hex[] = "0123456789abcdef";
-    size_t            i;
-    char              esc[6];
+    static const char         hex[] = "0123456789abcdef";
+    const unsigned char      *p = (const unsigned char *) s;
+    size_t                    i = 0, n;
+    char                      esc[6];
 
     put(o, "\"", 1);
-    for (i = 0; s[i] != '\0' && i < AIM_AUDIT_FIELD_MAX; i++) {
-        unsigned char c = (unsigned char) s[i];
+    while (p[i] != '\0') {
+        unsigned char c = p[i];
 
-        if (c == '"' || c == '\\') {
+        n = utf8_len(p + i);
+        if (i + (n ? n : 1) > AIM_AUDIT_FIELD_MAX) {
+            put_str(o, "...");
+            break;
+        }
+        if (n == 0) {
+            put_str(o, "\\ufffd");
+            i++;
+            continue;
+        }
+        if (n > 1) {
+            put(o, (const char *) p + i, n);
+        } else if (c == '"' || c == '\\') {
             esc[0] = '\\';
             esc[1] = (char) c;
             put(o, esc, 2);
@@ -59,11 +101,9 @@ put_json(outbuf *o, const char *s)
             esc[5] = hex[c & 15];
             put(o, esc, 6);
         } else {
-            put(o, (const char *) &s[i], 1);
+            put(o, (const char *) &c, 1);
         }
-    }
-    if (s[i] != '\0') {
-        put_str(o, "...");
+        i += n;
     }
     put(o, "\"", 1);
 }
