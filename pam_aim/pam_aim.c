@@ -43,6 +43,7 @@ typedef struct {
     aim_config   *cfg;
     const char   *scope;            /* template */
     const char   *token_env;
+    const char   *handoff;          /* process env var for pg_aim */
     int           use_first_pass;
     int           try_first_pass;
     int           debug;
@@ -126,6 +127,10 @@ pam_aim_parse(pam_handle_t *pamh, int argc, const char **argv, pam_aim_opts *o)
             o->token_env = eq + 1;
             continue;
         }
+        if (strcmp(name, "handoff") == 0) {
+            o->handoff = eq + 1;
+            continue;
+        }
         for (i = 0; pam_aim_core_options[i] != NULL; i++) {
             if (strcmp(name, pam_aim_core_options[i]) == 0) {
                 break;
@@ -147,6 +152,13 @@ pam_aim_parse(pam_handle_t *pamh, int argc, const char **argv, pam_aim_opts *o)
 
     if (!seen_keys || !seen_iss || !seen_aud) {
         pam_syslog(pamh, LOG_ERR, "keys=, issuer= and audience= are required");
+        goto fail;
+    }
+    if (o->handoff != NULL && (o->handoff[0] == '\0'
+                               || strncmp(o->handoff, "AIM_", 4) != 0))
+    {
+        pam_syslog(pamh, LOG_ERR, "handoff= needs a variable name starting "
+                   "with AIM_");
         goto fail;
     }
     if (o->token_env != NULL && o->token_env[0] == '\0') {
@@ -401,6 +413,25 @@ pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
         aim_request req = { "pam", "login", resource, rhost, scopes, 1, 0, 0 };
 
         s = aim_decide(v, token, len, &req, &tok, &err);
+    }
+    if (s == AIM_OK && o.handoff != NULL) {
+        /*
+         * In-process hand-off to pg_aim: PostgreSQL runs this PAM stack
+         * inside the backend that serves the session, and pg_aim takes the
+         * variable (unsetting it at once) to bind the session to the same
+         * agent after verifying the token again.  A client cannot set a
+         * backend's environment.  Never use this in services that start
+         * user processes (sshd, su): they would inherit it.
+         */
+        char *copy = strndup(token, len);
+
+        if (copy == NULL || setenv(o.handoff, copy, 1) != 0) {
+            s = aim_fail(&err, AIM_INTERNAL, "handoff: %s", strerror(errno));
+        }
+        if (copy != NULL) {
+            explicit_bzero(copy, len);
+            free(copy);
+        }
     }
     pam_aim_wipe(owned);
     owned = NULL;
