@@ -426,7 +426,9 @@ pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
         char *copy = strndup(token, len);
 
         if (copy == NULL || setenv(o.handoff, copy, 1) != 0) {
-            s = aim_fail(&err, AIM_INTERNAL, "handoff: %s", strerror(errno));
+            s = AIM_INTERNAL;
+            snprintf(err.message, sizeof(err.message), "handoff: %s",
+                     strerror(errno));
         }
         if (copy != NULL) {
             explicit_bzero(copy, len);
