@@ -76,7 +76,14 @@ LIBAIM_LDFLAGS = $(LIBAIM) $(PKG_LIBS)
 -include ngx_aim/ngx_aim.mk
 -include pg_aim/pg_aim.mk
 -include bench/trust/trust.mk
+-include tests/demo/demo.mk
 -include bench/bench.mk
+
+# "make bench" runs every benchmark an included .mk registered.
+ifeq ($(wildcard bench/bench.mk),)
+bench: build-all
+	@for t in $(BENCH_TARGETS); do $(MAKE) --no-print-directory $$t || exit 1; done
+endif
 
 build-all: $(ALL_TARGETS)
 
