@@ -1,0 +1,89 @@
+# tests/tests.mk -- the core's own suites: unit tests (gcc, ASan+UBSan under
+# clang, valgrind), a clang -Werror build, the public vectors, the libjwt
+# differential oracle and the libFuzzer harnesses.
+#
+#   make test-unit         unit tests, normal build
+#   make test-asan         the same, core and tests under ASan+UBSan (clang)
+#   make test-valgrind     the same under valgrind (memcheck)
+#   make test-clang-build  every core file with clang -Werror
+#   make test-vectors      Wycheproof, RFC 7515/7520, JSONTestSuite ($AIM_VECTORS)
+#   make test-oracle       libjwt 1.10 vs AIM on RS256/ES256 tokens
+#   make test-fuzz-smoke   each harness for FUZZ_SMOKE_SECONDS (default 10)
+#   make fuzz              each harness for FUZZ_SECONDS (default 300)
+
+CLANG        ?= clang
+T_B          := $(B)/tests
+ASAN_B       := $(B)/asan
+FUZZ_B       := $(B)/fuzz
+CLANG_B      := $(B)/clang
+
+UNIT_SRCS    := $(wildcard tests/unit/*.c)
+UNIT_HDRS    := $(wildcard tests/unit/*.h)
+UNIT_BIN     := $(T_B)/unit
+
+# Sanitizer flavour: the core recompiled with the same warnings, -O1.
+SAN_FLAGS    := -fsanitize=address,undefined -fno-sanitize-recover=all \
+                -fno-omit-frame-pointer
+SAN_CFLAGS    = $(filter-out $(OPT) -D_FORTIFY_SOURCE=2,$(CORE_CFLAGS)) -O1 $(SAN_FLAGS)
+ASAN_OBJS    := $(patsubst common/%.c,$(ASAN_B)/obj/%.o,$(CORE_SRCS))
+ASAN_LIB     := $(ASAN_B)/libaim.a
+ASAN_UNIT    := $(ASAN_B)/unit
+SAN_ENV      := ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:strict_string_checks=1 \
+                UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+
+.PHONY: test-unit test-asan test-valgrind test-clang-build test-vectors \
+        test-oracle test-fuzz-smoke fuzz fuzz-build
+
+TEST_TARGETS += test-clang-build test-unit test-asan test-vectors test-oracle \
+                test-fuzz-smoke
+
+# ---------------------------------------------------------------- unit
+
+$(UNIT_BIN): $(UNIT_SRCS) $(UNIT_HDRS) $(LIBAIM)
+	@mkdir -p $(dir $@)
+	@$(if $(V),,echo "  LD      $@")
+	$(Q)$(CC) $(CORE_CFLAGS) -Itests/unit -o $@ $(UNIT_SRCS) $(LIBAIM) $(PKG_LIBS)
+
+test-unit: $(UNIT_BIN)
+	@$(UNIT_BIN)
+
+$(ASAN_B)/obj/%.o: common/%.c common/*.h
+	@mkdir -p $(dir $@)
+	@$(if $(V),,echo "  CC/SAN  $<")
+	$(Q)$(CLANG) $(SAN_CFLAGS) -c -o $@ $<
+
+$(ASAN_LIB): $(ASAN_OBJS)
+	@rm -f $@
+	$(Q)$(AR) rcs $@ $^
+
+$(ASAN_UNIT): $(UNIT_SRCS) $(UNIT_HDRS) $(ASAN_LIB)
+	@$(if $(V),,echo "  LD/SAN  $@")
+	$(Q)$(CLANG) $(SAN_CFLAGS) -Itests/unit -o $@ $(UNIT_SRCS) $(ASAN_LIB) $(PKG_LIBS)
+
+test-asan: $(ASAN_UNIT)
+	@$(SAN_ENV) T_SUITE=unit-asan $(ASAN_UNIT)
+
+test-valgrind: $(UNIT_BIN)
+	@set -o pipefail; T_SUITE=unit-valgrind valgrind -q --error-exitcode=99 \
+	    --leak-check=full --errors-for-leak-kinds=definite,indirect \
+	    $(UNIT_BIN) 2>&1; rc=$$?; \
+	if [ $$rc -eq 99 ]; then echo "unit-valgrind: 0 passed, 1 failed, 0 skipped"; fi; \
+	exit $$rc
+
+# ---------------------------------------------------------------- clang
+
+test-clang-build:
+	@mkdir -p $(CLANG_B); p=0; f=0; \
+	for src in $(CORE_SRCS) common/aimctl.c; do \
+	    obj=$(CLANG_B)/$$(basename $$src .c).o; \
+	    if $(CLANG) $(CORE_CFLAGS) -c -o $$obj $$src 2>$(CLANG_B)/err.txt; then \
+	        p=$$((p+1)); \
+	    else \
+	        f=$$((f+1)); echo "FAIL clang -Werror: $$src"; cat $(CLANG_B)/err.txt; \
+	    fi; \
+	done; \
+	echo "clang-build: $$p passed, $$f failed, 0 skipped"; [ $$f -eq 0 ]
+
+-include tests/vectors/vectors.mk
+-include tests/oracle/oracle.mk
+-include tests/fuzz/fuzz.mk
