@@ -1,0 +1,11 @@
+# libjwt 1.10 as a differential oracle (tests/oracle): make test-oracle.
+ORACLE_BIN := $(T_B)/oracle
+ORACLE_N   ?= 2000
+
+$(ORACLE_BIN): tests/oracle/oracle.c $(LIBAIM)
+	@mkdir -p $(dir $@)
+	@$(if $(V),,echo "  LD      $@")
+	$(Q)$(CC) $(CORE_CFLAGS) -o $@ $< $(LIBAIM) -ljwt $(PKG_LIBS)
+
+test-oracle: $(ORACLE_BIN)
+	@tests/run-suite.sh oracle $(ORACLE_BIN) $(ORACLE_N)
