@@ -848,9 +848,9 @@ verify_uncached(aim_verifier *v, const char *token, size_t len,
         goto done;
     }
     if (key->issuer != NULL && strcmp(key->issuer, t->issuer) != 0) {
-        aim_token_free(t);
         s = aim_fail(err, AIM_BAD_ISSUER, "key \"%.64s\" does not sign for issuer "
                      "\"%.100s\"", jws.kid, aim_token_issuer(t));
+        aim_token_free(t);
         goto done;
     }
     t->alg = alg;
