@@ -982,10 +982,20 @@ aim_sig_verify(EVP_PKEY *pkey, aim_alg alg, const unsigned char *msg,
                         aim_alg_name(alg));
     }
     if (alg == AIM_ALG_ES256 || alg == AIM_ALG_ES384) {
-        int bits = EVP_PKEY_get_bits(pkey);
-        if ((alg == AIM_ALG_ES256 && bits != 256) || (alg == AIM_ALG_ES384 && bits != 384)) {
-            return aim_fail(err, AIM_UNSUPPORTED_ALG, "%s does not fit a %d-bit "
-                            "curve", aim_alg_name(alg), bits);
+        /* By name, not size: secp256k1 has 256 bits too, and is not ES256. */
+        char        group[32];
+        size_t      glen = 0;
+        int         fits;
+
+        fits = EVP_PKEY_get_utf8_string_param(pkey, OSSL_PKEY_PARAM_GROUP_NAME,
+                                               group, sizeof(group), &glen)
+               && (alg == AIM_ALG_ES256
+                   ? strcmp(group, "prime256v1") == 0 || strcmp(group, "P-256") == 0
+                   : strcmp(group, "secp384r1") == 0 || strcmp(group, "P-384") == 0);
+        ERR_clear_error();
+        if (!fits) {
+            return aim_fail(err, AIM_UNSUPPORTED_ALG, "%s does not fit the key's "
+                            "curve", aim_alg_name(alg));
         }
     }
     return verify_with(pkey, NULL, alg, msg, msglen, sig, siglen, err);
