@@ -1,0 +1,48 @@
+# libFuzzer harnesses (tests/fuzz), clang with ASan+UBSan:
+#   make test-fuzz-smoke   each harness FUZZ_SMOKE_SECONDS (9), in make test
+#   make fuzz              each harness FUZZ_SECONDS (300)
+# Corpora grow in build/fuzz/corpus-NAME from seeds generated at build time
+# (build/fuzz/seeds/NAME); crashes are saved as build/fuzz/artifacts/NAME-*.
+FUZZ_HARNESSES     := token jwks revoke policy dpop
+FUZZ_SECONDS       ?= 300
+FUZZ_SMOKE_SECONDS ?= 9
+FUZZ_FLAGS         := -fsanitize=address,undefined -fno-sanitize-recover=all \
+                      -fno-omit-frame-pointer
+FUZZ_CFLAGS         = $(filter-out $(OPT) -D_FORTIFY_SOURCE=2,$(CORE_CFLAGS)) -O1 \
+                      $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link
+FUZZ_OBJS          := $(patsubst common/%.c,$(FUZZ_B)/obj/%.o,$(CORE_SRCS))
+FUZZ_LIB           := $(FUZZ_B)/libaim.a
+FUZZ_BINS          := $(patsubst %,$(FUZZ_B)/fuzz_%,$(FUZZ_HARNESSES))
+FUZZ_SEEDGEN       := $(FUZZ_B)/gen_seeds
+FUZZ_HDRS          := tests/fuzz/fuzz_common.h tests/fuzz/fuzz_keys.h
+
+$(FUZZ_B)/obj/%.o: common/%.c common/*.h
+	@mkdir -p $(dir $@)
+	@$(if $(V),,echo "  CC/FUZZ $<")
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -c -o $@ $<
+
+$(FUZZ_LIB): $(FUZZ_OBJS)
+	@rm -f $@
+	$(Q)$(AR) rcs $@ $^
+
+$(FUZZ_B)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_HDRS) $(FUZZ_LIB)
+	@$(if $(V),,echo "  LD/FUZZ $@")
+	$(Q)$(CLANG) $(filter-out -fsanitize=fuzzer-no-link,$(FUZZ_CFLAGS)) -fsanitize=fuzzer \
+	    -Itests/fuzz -o $@ $< $(FUZZ_LIB) $(PKG_LIBS)
+
+$(FUZZ_SEEDGEN): tests/fuzz/gen_seeds.c $(FUZZ_HDRS) $(LIBAIM)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(CORE_CFLAGS) -Itests/fuzz -o $@ $< $(LIBAIM) $(PKG_LIBS)
+
+$(FUZZ_B)/seeds.stamp: $(FUZZ_SEEDGEN)
+	@rm -rf $(FUZZ_B)/seeds
+	$(Q)$(FUZZ_SEEDGEN) $(FUZZ_B)/seeds >/dev/null
+	@touch $@
+
+fuzz-build: $(FUZZ_BINS) $(FUZZ_B)/seeds.stamp
+
+test-fuzz-smoke: fuzz-build
+	@tests/fuzz/run.sh fuzz-smoke $(FUZZ_SMOKE_SECONDS) $(FUZZ_B) $(FUZZ_HARNESSES)
+
+fuzz: fuzz-build
+	@tests/fuzz/run.sh fuzz $(FUZZ_SECONDS) $(FUZZ_B) $(FUZZ_HARNESSES)

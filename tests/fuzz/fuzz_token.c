@@ -1,0 +1,57 @@
+/*
+ * fuzz_token.c -- libFuzzer harness: any bytes as a token, through the
+ * whole decision (aim_decide: parse, key, signature, claims, revocation,
+ * policy, scopes, audit line), plus aim_jws_parse on its own and the
+ * token accessors and re-check when something verifies.
+ */
+#include "fuzz_common.h"
+#include "jws.h"
+
+static aim_verifier *v;
+
+static void
+audit_sink(void *ud, const char *line)
+{
+    (void) ud;
+    if (strchr(line, '\n') != NULL) {
+        abort();                      /* one line per decision, always */
+    }
+}
+
+int
+LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    (void) argc;
+    (void) argv;
+    v = fuzz_verifier();
+    aim_verifier_set_audit(v, audit_sink, NULL);
+    return 0;
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static const char *const need[] = { "kb:read" };
+    aim_request  req = { .adapter = "fuzz", .action = "GET", .resource = "/kb/1",
+                         .scopes = need, .nscopes = 1 };
+    aim_token   *t = NULL;
+    aim_error    err;
+    aim_jws      jws;
+
+    if (aim_jws_parse((const char *) data, size, &jws, &err) == AIM_OK) {
+        aim_jws_clear(&jws);
+    }
+    aim_decide(v, (const char *) data, size, &req, &t, &err);
+    if (t != NULL) {
+        free(aim_token_claims_json(t));
+        free(aim_token_claim(t, "sub"));
+        free(aim_token_claim(t, "act"));
+        (void) aim_token_chain(t);
+        (void) aim_token_scope(t);
+        aim_recheck(v, t, &err);
+        req.dpop = 1;
+        aim_decide_token(v, t, &req, &err);
+        aim_token_free(t);
+    }
+    return 0;
+}

@@ -1,0 +1,212 @@
+/*
+ * gen_seeds.c -- write the seed corpora for the harnesses:
+ *     gen_seeds DIR   ->  DIR/token DIR/jwks DIR/revoke DIR/policy DIR/dpop
+ * Tokens are signed by the same fixed keys the harnesses load, so the
+ * fuzzer starts from inputs that get all the way through verification.
+ */
+#include <errno.h>
+#include <sys/stat.h>
+#include "b64.h"
+#include "fuzz_common.h"
+
+static const char *outdir;
+static int         nseeds;
+
+static void
+seed(const char *harness, const char *data, size_t len)
+{
+    char  path[512];
+    FILE *fp;
+
+    snprintf(path, sizeof(path), "%s/%s", outdir, harness);
+    if (mkdir(path, 0755) != 0 && errno != EEXIST) {
+        fuzz_die("mkdir", path);
+    }
+    snprintf(path, sizeof(path), "%s/%s/seed-%03d", outdir, harness, nseeds++);
+    fp = fopen(path, "wb");
+    if (fp == NULL || fwrite(data, 1, len, fp) != len || fclose(fp) != 0) {
+        fuzz_die("write", path);
+    }
+}
+
+static void
+seeds(const char *harness, const char *s)
+{
+    seed(harness, s, strlen(s));
+}
+
+static char *
+claims(const char *extra)
+{
+    static char buf[4096];
+
+    snprintf(buf, sizeof(buf), "{\"iss\":\"%s\",\"sub\":\"agent-1\",\"aud\":\"%s\","
+             "\"iat\":%lld,\"exp\":%lld,\"jti\":\"j-1\",\"scope\":\"kb:read kb:write\"%s%s}",
+             FUZZ_ISS, FUZZ_AUD, FUZZ_NOW, FUZZ_NOW + 600, extra ? "," : "", extra ? extra : "");
+    return buf;
+}
+
+static void
+token(size_t key, const char *header_extra, const char *claims_extra)
+{
+    char  h[512];
+    char *t;
+
+    snprintf(h, sizeof(h), "{\"alg\":\"%s\",\"typ\":\"aim+jwt\",\"kid\":\"%s\"%s%s}",
+             aim_alg_name(fuzz_keys[key].alg), fuzz_keys[key].kid,
+             header_extra ? "," : "", header_extra ? header_extra : "");
+    t = fuzz_sign(key, h, claims(claims_extra));
+    seeds("token", t);
+    free(t);
+}
+
+/* header.payload.sig from raw JSON texts, with a junk signature. */
+static void
+raw_token(const char *harness, const char *header, const char *payload, const char *sig)
+{
+    char *h = malloc(AIM_B64_ENCODED_LEN(strlen(header)));
+    char *p = malloc(AIM_B64_ENCODED_LEN(strlen(payload)));
+    char *t = malloc(AIM_B64_ENCODED_LEN(strlen(header)) + AIM_B64_ENCODED_LEN(strlen(payload))
+                     + strlen(sig) + 4);
+
+    aim_b64url_encode((const unsigned char *) header, strlen(header), h);
+    aim_b64url_encode((const unsigned char *) payload, strlen(payload), p);
+    sprintf(t, "%s.%s.%s", h, p, sig);
+    seeds(harness, t);
+    free(h);
+    free(p);
+    free(t);
+}
+
+static void
+token_seeds(void)
+{
+    size_t i;
+
+    for (i = 0; i < FUZZ_NKEYS; i++) {
+        token(i, NULL, NULL);
+    }
+    token(0, NULL, "\"act\":{\"sub\":\"orchestrator\",\"act\":{\"sub\":\"planner\"}}");
+    token(0, NULL, "\"act\":{\"sub\":\"a1\",\"act\":{\"sub\":\"a2\",\"act\":{\"sub\":\"a3\","
+                   "\"act\":{\"sub\":\"a4\"}}}}");
+    token(0, NULL, "\"act\":{\"sub\":\"a1\",\"act\":{\"sub\":\"a2\",\"act\":{\"sub\":\"a3\","
+                   "\"act\":{\"sub\":\"a4\",\"act\":{\"sub\":\"a5\"}}}}}");
+    token(0, NULL, "\"owner\":\"team-a\",\"cnf\":{\"jkt\":\"0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I\"}");
+    token(0, NULL, "\"nbf\":1800000100");
+    token(0, NULL, "\"status\":{\"status_list\":{\"idx\":3,\"uri\":\"https://s.fuzz/1\"}}");
+    token(0, NULL, "\"x\":[[[[[[1]]]]]],\"y\":{\"a\":{\"b\":null}},\"z\":1.5e3");
+    token(0, NULL, "\"sub\":\"agent-666\"");
+    token(0, NULL, "\"jti\":\"revoked-jti\"");
+    token(0, NULL, "\"aud\":[\"other\",\"api\"]");
+    token(0, NULL, "\"scope\":\"pub:x db:read kb:admin\"");
+    token(0, "\"jku\":\"https://evil.fuzz/jwks\",\"x5c\":[\"AAAA\"]", NULL);
+    token(0, "\"crit\":[\"exp\"]", NULL);
+    token(1, "\"typ\":\"at+jwt\"", "\"sub\":\"bot-1\"");
+    token(2, "\"typ\":\"JWT\"", NULL);
+    token(2, NULL, "\"exp\":1700000000,\"iat\":1699999000");
+    raw_token("token", "{\"alg\":\"none\",\"typ\":\"aim+jwt\"}", claims(NULL), "");
+    raw_token("token", "{\"alg\":\"HS256\",\"typ\":\"aim+jwt\",\"kid\":\"f-es256\"}", claims(NULL),
+              "c2lnbmF0dXJlc2lnbmF0dXJlc2lnbmF0dXJlMDEyMzQ1Njc4OQ");
+    raw_token("token", "{\"alg\":\"ES256\",\"typ\":\"aim+jwt\",\"kid\":\"f-es256\"}",
+              "{\"sub\":\"a\",\"sub\":\"root\"}", "AAAA");
+    raw_token("token", "{\"alg\":\"ES256\",\"alg\":\"none\"}", "{}", "AAAA");
+    seeds("token", "a.b.c");
+    seeds("token", "..");
+    seeds("token", "eyJhbGciOiJFUzI1NiJ9.e30.");
+    seeds("token", "eyJhbGciOiJFUzI1NiJ9=.e30=.AA==");
+}
+
+static void
+jwks_seeds(void)
+{
+    char *set = fuzz_jwks();
+    size_t i;
+
+    seeds("jwks", set);
+    free(set);
+    for (i = 0; i < FUZZ_NKEYS; i++) {
+        EVP_PKEY  *k = fuzz_privkey(i);
+        aim_error  err;
+        json_t    *jwk = aim_pubkey_to_jwk(k, fuzz_keys[i].alg, fuzz_keys[i].kid, &err);
+        char      *s = json_dumps(jwk, JSON_COMPACT);
+        seeds("jwks", s);
+        free(s);
+        json_decref(jwk);
+        EVP_PKEY_free(k);
+    }
+    seeds("jwks", "{\"keys\":[{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":\"MKBCTNIcKUSDii11ySs3526iDZ8AiTo7Tu6KPAqv7D4\","
+                  "\"y\":\"4Etl6SRW2YiLUrN5vfvVHuhp7x8PxltmWWlbbM4IFyM\",\"use\":\"enc\",\"kid\":\"1\"},"
+                  "{\"kty\":\"RSA\",\"n\":\"0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw\","
+                  "\"e\":\"AQAB\",\"alg\":\"RS256\",\"kid\":\"2011-04-29\"}]}");
+    seeds("jwks", "{\"keys\":[{\"kty\":\"oct\",\"k\":\"AAAA\",\"kid\":\"h\"}]}");
+    seeds("jwks", "{\"keys\":[{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":\"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU\","
+                  "\"y\":\"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0\",\"d\":\"jpsQnnGQmL-YBIffH1136cspYG6-0iY7X1fCE9-E9LI\",\"kid\":\"p\"}]}");
+    seeds("jwks", "{\"keys\":[{\"kty\":\"OKP\",\"crv\":\"Ed25519\",\"x\":\"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo\","
+                  "\"kid\":\"a\",\"key_ops\":[\"verify\"]},{\"kty\":\"OKP\",\"crv\":\"X25519\",\"x\":\"AAAA\",\"kid\":\"b\"}]}");
+    seeds("jwks", "{\"keys\":[{\"kty\":\"RSA\",\"n\":\"AQAB\",\"e\":\"Aw\",\"kid\":\"r\",\"alg\":\"PS256\"}]}");
+    seeds("jwks", "{\"keys\":[1,null,\"x\",[],{}]}");
+}
+
+static void
+list_seeds(void)
+{
+    seeds("revoke", "# revoked\nagent agent-9\njti jti-42\nkid old-key\n");
+    seeds("revoke", "agent\tspiffe://example.org/ns/a/sa/x\r\n\n  jti  a  \n");
+    seeds("revoke", "");
+    seeds("revoke", "agnet x\n");
+    seeds("policy", "# least privilege\nallow agent-1 kb:read kb:write\nallow bot-* kb:*\n");
+    seeds("policy", "allow * *\n\n  allow\tagent-2\tdb:select db:insert  \r\n");
+    seeds("policy", "allow agent-1\n");
+    seeds("policy", "deny x y\n");
+}
+
+static void
+dpop_seeds(void)
+{
+    char          *bound = fuzz_bound_token(), header[1024], cl[1024], ath[44], *p, *jwk;
+    unsigned char  h[32];
+    EVP_PKEY      *k = fuzz_privkey(0);
+    aim_error      err;
+    json_t        *j = aim_pubkey_to_jwk(k, AIM_ALG_ES256, NULL, &err);
+
+    json_object_del(j, "kid");
+    jwk = json_dumps(j, JSON_COMPACT);
+    aim_sha256(bound, strlen(bound), h);
+    aim_b64url_encode(h, 32, ath);
+    snprintf(header, sizeof(header), "{\"typ\":\"dpop+jwt\",\"alg\":\"ES256\",\"jwk\":%s}", jwk);
+    snprintf(cl, sizeof(cl), "{\"jti\":\"p-1\",\"htm\":\"GET\",\"htu\":\"%s\",\"iat\":%lld,"
+             "\"ath\":\"%s\"}", FUZZ_HTU, FUZZ_NOW, ath);
+    p = fuzz_sign(0, header, cl);
+    seeds("dpop", p);
+    free(p);
+    snprintf(cl, sizeof(cl), "{\"jti\":\"p-2\",\"htm\":\"POST\",\"htu\":\"%s?x=1\",\"iat\":%lld.5,"
+             "\"ath\":\"%s\"}", FUZZ_HTU, FUZZ_NOW - 50, ath);
+    p = fuzz_sign(0, header, cl);
+    seeds("dpop", p);
+    free(p);
+    raw_token("dpop", "{\"typ\":\"dpop+jwt\",\"alg\":\"none\"}", cl, "");
+    free(jwk);
+    json_decref(j);
+    EVP_PKEY_free(k);
+    free(bound);
+}
+
+int
+main(int argc, char **argv)
+{
+    if (argc != 2) {
+        fprintf(stderr, "usage: gen_seeds DIR\n");
+        return 2;
+    }
+    outdir = argv[1];
+    if (mkdir(outdir, 0755) != 0 && errno != EEXIST) {
+        fuzz_die("mkdir", outdir);
+    }
+    aim_set_clock(fuzz_clock);
+    token_seeds();
+    jwks_seeds();
+    list_seeds();
+    dpop_seeds();
+    printf("gen_seeds: %d seeds in %s\n", nseeds, outdir);
+    return 0;
+}
