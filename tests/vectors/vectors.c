@@ -109,6 +109,9 @@ judge(const char *kind, const char *id, const char *verdict, const char *expect,
         s_dev++;
         printf("  deviation [%s] %s %s: source says %s; AIM %s (%s): %s\n", suite, kind, id,
                verdict, accepted ? "ACCEPTS" : "rejects", aim_said, why);
+    } else if (strcmp(verdict, "i") == 0) {
+        printf("  implementation-defined [%s] %s: AIM %s\n", suite, id,
+               accepted ? "parses it" : aim_said);
     } else if (strcmp(verdict, "acceptable") == 0) {
         printf("  acceptable [%s] %s %s: AIM %s (%s): %s\n", suite, kind, id,
                accepted ? "accepts" : "rejects", aim_said, why);
