@@ -1,0 +1,70 @@
+# ngx_aim: the NGINX dynamic module (included by the top-level Makefile).
+#
+#   make build/ngx_http_aim_module.so   build the module against Debian's
+#                                       nginx source (the nginx-dev package)
+#   make test-nginx                     real nginx + curl (tests/nginx/run.sh)
+#   make bench-nginx                    wrk benchmark (bench/nginx/bench.sh)
+#
+# As dh_nginx does: copy /usr/share/nginx/src once, configure it with the
+# flags Debian's nginx was built with (conf_flags) plus this module, and
+# build only the modules.  --with-compat keeps the module's signature equal
+# to the installed nginx's.
+
+NGX_SRC      ?= /usr/share/nginx/src
+NGX_BUILD    := $(B)/nginx-src
+NGX_AIM      := $(B)/ngx_http_aim_module.so
+NGX_MODDIR   ?= /usr/lib/nginx/modules
+NGX_MODCONF  ?= /usr/share/nginx/modules-available
+NGX_CC_OPT   := -g $(OPT) -fPIC -fstack-protector-strong -D_FORTIFY_SOURCE=2 \
+                -Wformat -Werror=format-security -Wextra -Wno-unused-parameter \
+                -Wno-missing-field-initializers
+NGX_LD_OPT   := -Wl,-z,relro -Wl,-z,now -fPIC
+
+$(NGX_BUILD)/objs/Makefile: ngx_aim/config ngx_aim/ngx_aim.mk
+	@test -f $(NGX_SRC)/conf_flags || { echo "ngx_aim: $(NGX_SRC) is missing; install nginx-dev (./deps.sh)"; exit 1; }
+	@rm -rf $(NGX_BUILD)
+	@mkdir -p $(B)
+	@$(if $(V),,echo "  CONF    $(NGX_BUILD) (nginx $$(/usr/sbin/nginx -v 2>&1 | sed 's,.*/,,'))")
+	$(Q)cp -a $(NGX_SRC) $(NGX_BUILD)
+	$(Q)cd $(NGX_BUILD) && AIM_LIBAIM=$(abspath $(LIBAIM)) AIM_LIBS="$(PKG_LIBS)" \
+	    bash -c '. ./conf_flags && ./configure --with-cc-opt="$(NGX_CC_OPT)" \
+	        --with-ld-opt="$(NGX_LD_OPT)" "$${NGX_CONF_FLAGS[@]}" \
+	        --add-dynamic-module=$(abspath ngx_aim)' > configure.log 2>&1 \
+	    || { tail -20 $(NGX_BUILD)/configure.log; exit 1; }
+
+# The module links the core statically and must export none of it: only
+# ngx_http_aim_module and nginx's module tables are dynamic symbols.
+$(NGX_AIM): ngx_aim/ngx_http_aim_module.c $(LIBAIM) common/aim.h $(NGX_BUILD)/objs/Makefile
+	@$(if $(V),,echo "  NGX     $@")
+	@rm -f $(NGX_BUILD)/objs/ngx_http_aim_module.so
+	$(Q)$(MAKE) --no-print-directory -s -C $(NGX_BUILD) -f objs/Makefile modules > $(NGX_BUILD)/make.log 2>&1 \
+	    || { cat $(NGX_BUILD)/make.log; exit 1; }
+	$(Q)if nm -D --defined-only $(NGX_BUILD)/objs/ngx_http_aim_module.so | awk '{print $$3}' \
+	        | grep -v -E '^(ngx_http_aim_module|ngx_modules|ngx_module_names|ngx_module_order|_init|_fini)$$'; then \
+	    echo "ngx_aim: the module exports the symbols above"; exit 1; fi
+	$(Q)cp $(NGX_BUILD)/objs/ngx_http_aim_module.so $@
+
+ALL_TARGETS       += $(NGX_AIM)
+TEST_TARGETS      += test-nginx
+INSTALL_TARGETS   += install-nginx
+UNINSTALL_TARGETS += uninstall-nginx
+BENCH_TARGETS     += bench-nginx
+
+.PHONY: test-nginx bench-nginx install-nginx uninstall-nginx
+
+test-nginx: $(NGX_AIM) $(AIMCTL)
+	@tests/nginx/run.sh
+
+bench-nginx: $(NGX_AIM) $(AIMCTL)
+	@bench/nginx/bench.sh
+
+install-nginx: $(NGX_AIM)
+	install -d $(DESTDIR)$(NGX_MODDIR) $(DESTDIR)$(NGX_MODCONF)
+	install -m 644 $(NGX_AIM) $(DESTDIR)$(NGX_MODDIR)/ngx_http_aim_module.so
+	echo "load_module modules/ngx_http_aim_module.so;" \
+	    > $(DESTDIR)$(NGX_MODCONF)/mod-http-aim.conf
+	chmod 644 $(DESTDIR)$(NGX_MODCONF)/mod-http-aim.conf
+
+uninstall-nginx:
+	rm -f $(DESTDIR)$(NGX_MODDIR)/ngx_http_aim_module.so \
+	      $(DESTDIR)$(NGX_MODCONF)/mod-http-aim.conf
