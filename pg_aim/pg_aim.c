@@ -61,12 +61,12 @@ void		_PG_init(void);
 static char *pg_aim_keys = NULL;
 static char *pg_aim_issuer = NULL;
 static char *pg_aim_audience = NULL;
-static int	pg_aim_leeway = 30;
-static int	pg_aim_max_lifetime = 86400;
+static char *pg_aim_leeway = NULL;
+static char *pg_aim_max_lifetime = NULL;
 static char *pg_aim_revoked = NULL;
 static char *pg_aim_policy = NULL;
 static char *pg_aim_state = NULL;
-static int	pg_aim_trust_min = 50;
+static char *pg_aim_trust_min = NULL;
 static char *pg_aim_status_list = NULL;
 static char *pg_aim_audit = NULL;
 static char *pg_aim_pam_handoff = NULL;
@@ -267,7 +267,6 @@ pg_aim_build_verifier(char *msg, size_t msglen)
 	aim_config *cfg;
 	aim_verifier *v = NULL;
 	aim_error	err;
-	char		num[32];
 	struct
 	{
 		const char *option;
@@ -281,12 +280,6 @@ pg_aim_build_verifier(char *msg, size_t msglen)
 		{"state", pg_aim_state},
 		{"status_list", pg_aim_status_list},
 		{"audit", pg_aim_audit},
-	};
-	struct
-	{
-		const char *option;
-		int			value;
-	}			ints[] = {
 		{"leeway", pg_aim_leeway},
 		{"max_lifetime", pg_aim_max_lifetime},
 		{"trust_min", pg_aim_trust_min},
@@ -303,10 +296,13 @@ pg_aim_build_verifier(char *msg, size_t msglen)
 	{
 		if (lists[i].value == NULL || lists[i].value[0] == '\0')
 			continue;
-		if (strcmp(lists[i].option, "audience") == 0)
+		if (strcmp(lists[i].option, "audience") == 0
+			|| strcmp(lists[i].option, "leeway") == 0
+			|| strcmp(lists[i].option, "max_lifetime") == 0
+			|| strcmp(lists[i].option, "trust_min") == 0)
 		{
 			memset(&err, 0, sizeof(err));
-			if (aim_config_set(cfg, "audience", lists[i].value, &err) != AIM_OK)
+			if (aim_config_set(cfg, lists[i].option, lists[i].value, &err) != AIM_OK)
 			{
 				snprintf(msg, msglen, "pg_aim.%s", err.message);
 				goto done;
@@ -317,17 +313,6 @@ pg_aim_build_verifier(char *msg, size_t msglen)
 								msg, msglen))
 			goto done;
 	}
-	for (i = 0; i < lengthof(ints); i++)
-	{
-		snprintf(num, sizeof(num), "%d", ints[i].value);
-		memset(&err, 0, sizeof(err));
-		if (aim_config_set(cfg, ints[i].option, num, &err) != AIM_OK)
-		{
-			snprintf(msg, msglen, "pg_aim.%s", err.message);
-			goto done;
-		}
-	}
-
 	memset(&err, 0, sizeof(err));
 	v = aim_verifier_new(cfg, &err);
 	if (v == NULL)
@@ -384,12 +369,6 @@ pg_aim_get_verifier(void)
 
 static void
 pg_aim_string_assign(const char *newval, void *extra)
-{
-	verifier_dirty = true;
-}
-
-static void
-pg_aim_int_assign(int newval, void *extra)
 {
 	verifier_dirty = true;
 }
@@ -675,6 +654,28 @@ pg_aim_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 }
 
 /*
+ * A startup option ("name" or "name=value", "-" for "_") that would move
+ * the role of an agent login, which is bound before options are applied.
+ */
+static void
+pg_aim_check_startup_option(const char *opt)
+{
+	char	   *name = pstrdup(opt);
+	char	   *p;
+
+	if ((p = strchr(name, '=')) != NULL)
+		*p = '\0';
+	for (p = name; *p != '\0'; p++)
+		*p = (*p == '-') ? '_' : pg_tolower((unsigned char) *p);
+	if (pg_aim_refused_setting(name))
+		ereport(FATAL,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("startup option \"%s\" is not allowed for an AIM agent login",
+						name)));
+	pfree(name);
+}
+
+/*
  * Direct agent logins: pam_aim (handoff=NAME) verified the token in this
  * very process and left it in the environment variable NAME.  Take it at
  * once, verify it again and bind the session to that agent.
@@ -725,11 +726,25 @@ pg_aim_ClientAuthentication(Port *port, int status)
 		/* Startup options run after this hook: none may move the role. */
 		foreach(lc, port->guc_options)
 		{
-			if (i++ % 2 == 0 && pg_aim_refused_setting((char *) lfirst(lc)))
-				ereport(FATAL,
-						(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-						 errmsg("startup option \"%s\" is not allowed for an AIM agent login",
-								(char *) lfirst(lc))));
+			if (i++ % 2 == 0)
+				pg_aim_check_startup_option((char *) lfirst(lc));
+		}
+		if (port->cmdline_options != NULL)
+		{
+			int			maxac = 2 + (strlen(port->cmdline_options) + 1) / 2;
+			char	  **av = palloc0(maxac * sizeof(char *));
+			int			ac = 0;
+
+			pg_split_opts(av, &ac, port->cmdline_options);
+			for (i = 0; i < ac; i++)
+			{
+				if (strcmp(av[i], "-c") == 0 && i + 1 < ac)
+					pg_aim_check_startup_option(av[++i]);
+				else if (strncmp(av[i], "-c", 2) == 0)
+					pg_aim_check_startup_option(av[i] + 2);
+				else if (strncmp(av[i], "--", 2) == 0)
+					pg_aim_check_startup_option(av[i] + 2);
+			}
 		}
 
 		v = pg_aim_get_verifier();
@@ -794,6 +809,7 @@ pg_aim_session_init(PG_FUNCTION_ARGS)
 	char		resource[512];
 	const char *scopes[1];
 	char	   *denial = NULL;
+	char	   *detail = NULL;
 	const char *agent;
 
 	if (PG_ARGISNULL(0))
@@ -813,7 +829,8 @@ pg_aim_session_init(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("the session's AIM role is already \"%s\"", cur->role),
-				 errhint("Open a new connection to use role \"%s\".", role)));
+				 errhint("Open a new connection to use role \"%s\".", role),
+				 errhidestmt(true)));
 	eff_role = role != NULL ? role : (cur != NULL ? cur->role : NULL);
 
 	if (eff_role != NULL)
@@ -849,7 +866,8 @@ pg_aim_session_init(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
 				 errmsg("AIM token refused: %s", aim_reason(s)),
-				 errdetail("%s", err.message)));
+				 errdetail("%s", err.message),
+				 errhidestmt(true)));
 	}
 	agent = aim_token_agent(t);
 
@@ -861,9 +879,12 @@ pg_aim_session_init(PG_FUNCTION_ARGS)
 		if (strcmp(agent, bound_agent) != 0)
 			denial = psprintf("the session is bound to AIM agent \"%s\"", bound_agent);
 		else if (aim_token_iat(t) < aim_token_iat(cur->token))
-			denial = psprintf("the token is older than the bound token (iat %lld < %lld)",
+		{
+			denial = "the token is older than the bound token";
+			detail = psprintf("Its iat %lld is before the bound token's %lld.",
 							  (long long) aim_token_iat(t),
 							  (long long) aim_token_iat(cur->token));
+		}
 	}
 
 	/* The role: an existing group role that cannot log in or bypass RLS. */
@@ -903,7 +924,9 @@ pg_aim_session_init(PG_FUNCTION_ARGS)
 		aim_token_free(t);
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("AIM agent \"%s\" refused: %s", agent, denial)));
+				 errmsg("AIM agent \"%s\" refused: %s", agent, denial),
+				 detail != NULL ? errdetail("%s", detail) : 0,
+				 errhidestmt(true)));
 	}
 
 	/* Scopes, trust, and the audit line of this bind. */
@@ -920,7 +943,8 @@ pg_aim_session_init(PG_FUNCTION_ARGS)
 						 ? ERRCODE_INSUFFICIENT_PRIVILEGE
 						 : ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
 				 errmsg("AIM agent \"%s\" refused: %s", a, aim_reason(s)),
-				 errdetail("%s", err.message)));
+				 errdetail("%s", err.message),
+				 errhidestmt(true)));
 	}
 
 	nb = calloc(1, sizeof(*nb));
@@ -1153,15 +1177,6 @@ pg_aim_define_string(const char *name, const char *desc, char **var,
 							   check, pg_aim_string_assign, NULL);
 }
 
-static void
-pg_aim_define_int(const char *name, const char *desc, int *var, int boot,
-				  int min, int max, int flags)
-{
-	DefineCustomIntVariable(name, desc, NULL, var, boot, min, max,
-							PGC_SIGHUP, GUC_SUPERUSER_ONLY | flags,
-							NULL, pg_aim_int_assign, NULL);
-}
-
 void
 _PG_init(void)
 {
@@ -1180,12 +1195,13 @@ _PG_init(void)
 	pg_aim_define_string("pg_aim.audience",
 						 "The audience this server is.",
 						 &pg_aim_audience, NULL);
-	pg_aim_define_int("pg_aim.leeway",
-					  "Clock skew allowed for exp, nbf and iat.",
-					  &pg_aim_leeway, 30, 0, 3600, GUC_UNIT_S);
-	pg_aim_define_int("pg_aim.max_lifetime",
-					  "Longest accepted token lifetime (exp - iat).",
-					  &pg_aim_max_lifetime, 86400, 1, 31 * 86400, GUC_UNIT_S);
+	/* Numbers too are checked by the core, so a bad value refuses to start. */
+	pg_aim_define_string("pg_aim.leeway",
+						 "Clock skew allowed for exp, nbf and iat, in seconds (empty: 30).",
+						 &pg_aim_leeway, NULL);
+	pg_aim_define_string("pg_aim.max_lifetime",
+						 "Longest accepted token lifetime (exp - iat), in seconds (empty: 86400).",
+						 &pg_aim_max_lifetime, NULL);
 	pg_aim_define_string("pg_aim.revoked",
 						 "Revocation file (agent, jti and kid lines).",
 						 &pg_aim_revoked, NULL);
@@ -1195,9 +1211,9 @@ _PG_init(void)
 	pg_aim_define_string("pg_aim.state",
 						 "The host's shared behavioural state file.",
 						 &pg_aim_state, NULL);
-	pg_aim_define_int("pg_aim.trust_min",
-					  "Trust below which an agent is refused (with pg_aim.state).",
-					  &pg_aim_trust_min, 50, 0, 100, 0);
+	pg_aim_define_string("pg_aim.trust_min",
+						 "Trust (0-100) below which an agent is refused, with pg_aim.state (empty: 50).",
+						 &pg_aim_trust_min, NULL);
 	pg_aim_define_string("pg_aim.status_list",
 						 "Token Status Lists as \"URI PATH\", comma-separated.",
 						 &pg_aim_status_list, NULL);
