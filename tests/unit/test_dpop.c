@@ -155,6 +155,22 @@ test_dpop(void)
     free(p);
     free(c);
 
+    t_section("dpop/decide");
+    {
+        /* A key-bound token is not a bearer token: refused wherever the
+         * adapter does not check a proof (req.dpop = 0). */
+        aim_request r = { .adapter = "test", .action = "GET", .resource = "/kb/42" };
+        aim_token  *t = NULL;
+        CHECK_ST(aim_decide(v, bound_tok, strlen(bound_tok), &r, &t, &err), AIM_BAD_BINDING, &err);
+        aim_token_free(t);
+        CHECK_ST(aim_decide_token(v, bound, &r, &err), AIM_BAD_BINDING, &err);
+        r.dpop = 1;
+        t = NULL;
+        CHECK_ST(aim_decide(v, bound_tok, strlen(bound_tok), &r, &t, &err), AIM_OK, &err);
+        aim_token_free(t);
+        CHECK_ST(aim_decide_token(v, bound, &r, &err), AIM_OK, &err);
+    }
+
     t_section("dpop/time");
     c = std_claims("p", "GET", HTU, now - 60 - 30, ath);
     CHECK_ST(try_proof(holder, AIM_ALG_ES256, h, c), AIM_OK, &err);

@@ -5,6 +5,8 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include "internal.h"
@@ -266,6 +268,32 @@ test_reload(void)
     aim_verifier_free(v);
     free(tok);
 
+    t_section("reload/mtime-only");
+    {
+        /* Rewritten in place: same inode, same size, only the mtime moves. */
+        struct timespec ts[2];
+        FILE *fp;
+        struct stat st0, st1;
+
+        tu_write("rt.revoked", "jti jti-77\n", (size_t) -1);
+        v = tu_verifier("revoked", rp, NULL);
+        tok = tu_token(NULL, "{\"jti\":\"jti-77\"}");
+        CHECK_ST(verify(v, tok), AIM_REVOKED, &err);
+        stat(rp, &st0);
+        fp = fopen(rp, "r+");
+        fputs("jti jti-78\n", fp);
+        fclose(fp);
+        ts[0].tv_sec = ts[1].tv_sec = st0.st_mtim.tv_sec + 5;
+        ts[0].tv_nsec = ts[1].tv_nsec = st0.st_mtim.tv_nsec;
+        utimensat(AT_FDCWD, rp, ts, 0);
+        stat(rp, &st1);
+        CHECK(st1.st_ino == st0.st_ino && st1.st_size == st0.st_size);
+        tu_now += 1;
+        CHECK_ST(verify(v, tok), AIM_OK, &err);
+        aim_verifier_free(v);
+        free(tok);
+    }
+
     t_section("reload/interval-0");
     tu_write("rt.revoked", "\n", (size_t) -1);
     v = tu_verifier("revoked", rp, "reload_interval", "0", NULL);
@@ -298,6 +326,31 @@ test_reload(void)
             CHECK_ST(aim_recheck(v, t, &err), AIM_REVOKED, &err);
             CHECK(tu_contains(err.message, "k-es256"));
             aim_token_free(t);
+        }
+        /* The same kid now names another key: a token verified under the
+         * old one does not survive a re-check. */
+        {
+            EVP_PKEY *k2 = tu_key_new(AIM_ALG_ES256, 0);
+            char *a2 = tu_jwk(k2, AIM_ALG_ES256, "k-es256"), *set = malloc(strlen(a2) + strlen(b) + 32);
+            aim_token *held = NULL;
+            sprintf(jwks, "{\"keys\":[%s,%s]}", a, b);
+            tu_write("rt.jwks", jwks, (size_t) -1);
+            tu_now += 1;
+            CHECK_ST(aim_verify(v, tok, strlen(tok), &held, &err), AIM_OK, &err);
+            sprintf(set, "{\"keys\":[%s,%s]}", a2, b);
+            tu_write("rt.jwks", set, (size_t) -1);
+            tu_now += 1;
+            if (held != NULL) {
+                CHECK_ST(aim_recheck(v, held, &err), AIM_REVOKED, &err);
+                aim_token_free(held);
+            }
+            CHECK_ST(verify(v, tok), AIM_BAD_SIGNATURE, &err);
+            sprintf(jwks, "{\"keys\":[%s]}", b);
+            tu_write("rt.jwks", jwks, (size_t) -1);
+            tu_now += 1;
+            free(set);
+            free(a2);
+            EVP_PKEY_free(k2);
         }
         /* A bad new file keeps the old keys, and says why. */
         tu_write("rt.jwks", "{\"keys\":[", (size_t) -1);
