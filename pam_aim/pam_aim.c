@@ -726,7 +726,9 @@ pam_aim_putenv(pam_aim_ctx *c, const char *name, const char *value)
     int         rc;
 
     if (value == NULL) {
-        pam_putenv(c->pamh, name);          /* no stale value from before */
+        if (pam_getenv(c->pamh, name) != NULL) {
+            pam_putenv(c->pamh, name);      /* no stale value from before */
+        }
         return PAM_SUCCESS;
     }
     for (p = value; *p != '\0'; p++) {

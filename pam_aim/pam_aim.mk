@@ -8,7 +8,7 @@ $(PAM_AIM): pam_aim/pam_aim.c pam_aim/exports.map $(LIBAIM)
 	@mkdir -p $(dir $@)
 	@$(if $(V),,echo "  LD      $@")
 	$(Q)$(CC) $(CORE_CFLAGS) -fvisibility=default -shared -o $@ pam_aim/pam_aim.c \
-	    -Wl,--version-script=pam_aim/exports.map -Wl,-z,defs -Wl,-z,relro -Wl,-z,now \
+	    -Wl,--version-script=pam_aim/exports.map -Wl,-z,defs -Wl,-z,relro -Wl,-z,now -Wl,-z,nodelete \
 	    $(LIBAIM) $(PKG_LIBS) -lpam
 
 ALL_TARGETS       += $(PAM_AIM)
