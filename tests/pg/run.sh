@@ -150,6 +150,7 @@ fi
 ok "server starts with pg_aim preloaded and valid settings"
 
 PSQL=("$PGBIN/psql" -X -q -At -h "$T" -p "$PORT")
+export PGBIN_PSQL=$PGBIN/psql PGSOCK=$T PGPORT_T=$PORT
 # as USER DB: run standard input in one session; output and errors.
 as() { local u=$1 d=$2; shift 2; "${PSQL[@]}" -U "$u" -d "$d" "$@" -f - 2>&1; }
 su_sql() { "${PSQL[@]}" -U postgres -d aimtest -c "$1" 2>&1; }
@@ -406,6 +407,21 @@ EOF
 check_re "non-superusers cannot read the settings" "must be superuser or have privileges of pg_read_all_settings" "$out"
 check_re "sessions cannot set the settings" "cannot be changed now" "$out"
 
+# ---------------------------------------------------------------- reload
+out=$(as app_login aimtest -v tok="$AIM_TOK_ALICE" -v tok2="$AIM_TOK_ALICE_NEW" <<'EOF'
+SELECT 'before:' || aim.session_init(:'tok');
+\! "$PGBIN_PSQL" -X -q -At -h "$PGSOCK" -p "$PGPORT_T" -U postgres -d aimtest -c "ALTER SYSTEM SET pg_aim.audience = 'pg:elsewhere'" -c "SELECT pg_reload_conf()" >/dev/null
+SELECT pg_sleep(1);
+SELECT aim.session_init(:'tok2');
+\! "$PGBIN_PSQL" -X -q -At -h "$PGSOCK" -p "$PGPORT_T" -U postgres -d aimtest -c "ALTER SYSTEM RESET pg_aim.audience" -c "SELECT pg_reload_conf()" >/dev/null
+SELECT pg_sleep(1);
+SELECT 'after:' || aim.session_init(:'tok2');
+EOF
+)
+check "bound before the reload" "before:spiffe://test/agent/alice" "$(grep '^before:' <<<"$out")"
+check_re "a reload changing pg_aim.audience applies to open sessions" "AIM token refused: bad_audience" "$out"
+check "and reverting it applies too" "after:spiffe://test/agent/alice" "$(grep '^after:' <<<"$out")"
+
 # ---------------------------------------------------------------- audit
 pg_stop
 log=$(cat "$T/server.log")
@@ -443,6 +459,18 @@ bad_start "bad revocation file refuses to start" \
 bad_start "out-of-range leeway refuses to start" \
     "pg_aim.leeway = -5" "pg_aim\.leeway"
 cp "$T/postgresql.conf.good" "$T/data/postgresql.conf"
+
+# ---------------------------------------------------------------- inherited hand-off variable
+: > "$T/server.log"
+if "${AS[@]}" env AIM_PG_TOKEN="$PAMTOK" LD_PRELOAD="$WRAPPER" PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$T/services" \
+        "$PGBIN/pg_ctl" -D "$T/data" -l "$T/server.log" -w -t 20 start >"$T/pg_ctl.out" 2>&1; then
+    out=$("${PSQL[@]}" -U app_login -d aimtest -c "SELECT 'agent:' || coalesce(aim.agent_id(), 'none')" 2>&1)
+    check "a hand-off variable inherited by the postmaster binds nobody" "agent:none" "$out"
+    check_re "and the postmaster says it removed it" "removing \"AIM_PG_TOKEN\" from the server environment" "$(cat "$T/server.log")"
+    pg_stop
+else
+    nok "server starts with an inherited hand-off variable" "$(cat "$T/pg_ctl.out" "$T/server.log")"
+fi
 
 summary
 [ "$fail" -eq 0 ]
