@@ -229,6 +229,8 @@ static char *ngx_http_aim_set_option(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_aim_scope(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_aim_dpop(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static char *ngx_http_aim_set_param(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static ngx_int_t ngx_http_aim_scope_valid(u_char *p, size_t len);
@@ -262,14 +264,6 @@ static ngx_http_aim_option_spec_t  ngx_http_aim_trust_min_spec =
     { "trust_min", NGX_HTTP_AIM_NUMBER, 0 };
 static ngx_http_aim_option_spec_t  ngx_http_aim_reload_interval_spec =
     { "reload_interval", NGX_HTTP_AIM_TIME, 0 };
-
-
-static ngx_conf_enum_t  ngx_http_aim_dpop_modes[] = {
-    { ngx_string("off"), NGX_HTTP_AIM_DPOP_OFF },
-    { ngx_string("on"), NGX_HTTP_AIM_DPOP_ON },
-    { ngx_string("required"), NGX_HTTP_AIM_DPOP_REQUIRED },
-    { ngx_null_string, 0 }
-};
 
 
 #define NGX_HTTP_AIM_CONF                                                    \
@@ -398,10 +392,10 @@ static ngx_command_t  ngx_http_aim_commands[] = {
 
     { ngx_string("aim_dpop"),
       NGX_HTTP_AIM_CONF|NGX_CONF_TAKE1,
-      ngx_conf_set_enum_slot,
+      ngx_http_aim_dpop,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_aim_loc_conf_t, dpop),
-      &ngx_http_aim_dpop_modes },
+      NULL },
 
     { ngx_string("aim_dpop_max_age"),
       NGX_HTTP_AIM_CONF|NGX_CONF_TAKE1,
@@ -656,17 +650,6 @@ ngx_http_aim_access_handler(ngx_http_request_t *r)
 
     if (s == AIM_OK) {
         return NGX_OK;
-    }
-
-    if (ctx->status == AIM_OK) {
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "aim: denied \"%s\": %s: %s",
-                      aim_token_agent(ctx->token), aim_reason(s),
-                      err.message);
-
-    } else if (s != AIM_NO_TOKEN) {
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "aim: denied: %s: %s", aim_reason(s), ctx->message);
     }
 
     return ngx_http_aim_deny(r, alcf, ctx, s, &scope);
@@ -2115,9 +2098,8 @@ ngx_http_aim_config_error(ngx_conf_t *cf, ngx_http_aim_loc_conf_t *alcf,
 
     site = alcf->enable_site;
 
-    ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                  "\"aim on\" needs aim_keys, aim_issuer and aim_audience: "
-                  "%s in %V:%ui", err->message, &site->file, site->line);
+    ngx_log_error(NGX_LOG_EMERG, cf->log, 0, "aim: %s, for \"aim on\" in %V:%ui",
+                  err->message, &site->file, site->line);
 }
 
 
@@ -2351,7 +2333,8 @@ ngx_http_aim_set_option(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         sec = ngx_parse_time(&v, 1);
         if (sec == (time_t) NGX_ERROR) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid time \"%V\"", &value[1]);
+                               "invalid value \"%V\" in \"%V\" directive, "
+                               "it must be a time", &value[1], &cmd->name);
             return NGX_CONF_ERROR;
         }
 
@@ -2445,8 +2428,9 @@ ngx_http_aim_set_option(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     aim_config_free(cfg);
 
     if (s != AIM_OK) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "\"%V\" directive: %s",
-                           &cmd->name, err.message);
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid value \"%V\" in \"%V\" directive: %s",
+                           &value[1], &cmd->name, err.message);
         return NGX_CONF_ERROR;
     }
 
@@ -2517,6 +2501,40 @@ ngx_http_aim_scope(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         if (sc->fixed == NULL) {
             return NGX_CONF_ERROR;
         }
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_aim_dpop(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_aim_loc_conf_t *alcf = conf;
+
+    ngx_str_t  *value;
+
+    if (alcf->dpop != NGX_CONF_UNSET_UINT) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_strcmp(value[1].data, "off") == 0) {
+        alcf->dpop = NGX_HTTP_AIM_DPOP_OFF;
+
+    } else if (ngx_strcmp(value[1].data, "on") == 0) {
+        alcf->dpop = NGX_HTTP_AIM_DPOP_ON;
+
+    } else if (ngx_strcmp(value[1].data, "required") == 0) {
+        alcf->dpop = NGX_HTTP_AIM_DPOP_REQUIRED;
+
+    } else {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid value \"%V\" in \"%V\" directive, "
+                           "it must be \"off\", \"on\" or \"required\"",
+                           &value[1], &cmd->name);
+        return NGX_CONF_ERROR;
     }
 
     return NGX_CONF_OK;

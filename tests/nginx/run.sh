@@ -1,0 +1,680 @@
+#!/usr/bin/env bash
+#
+# tests/nginx/run.sh -- ngx_http_aim_module in a real nginx on 127.0.0.1,
+# driven by curl.  Ports 18600-18601 (nginx and its small upstream).
+#
+# What it asserts: each response of the error contract (401 without a
+# token, 401 invalid_token with the reason, 403 insufficient_scope with
+# scope=), variables reaching the upstream, per-method scopes, OPTIONS not a
+# bypass, limit_req keyed by $aim_agent, key rotation on disk under traffic,
+# revocation within two seconds, DPoP (valid, replayed across workers, wrong
+# method, URL, key, no ath, stale), "nginx -t" on bad configurations, and
+# that the token never reaches a log.  nginx runs with two workers.
+#
+# Usage: tests/nginx/run.sh        (make test-nginx; KEEP=1 keeps the files)
+
+set -u
+
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+B=${B:-$ROOT/build}
+AIMCTL=$B/bin/aimctl
+MODULE=$B/ngx_http_aim_module.so
+NGINX=${NGINX:-/usr/sbin/nginx}
+PORT=18600
+UP=18601
+ISS=https://issuer.test
+AUD=https://api.test
+SUITE=test-nginx
+
+pass=0 fail=0 skip=0
+
+ok()     { pass=$((pass + 1)); echo "ok   - $1"; }
+not_ok() { fail=$((fail + 1)); echo "FAIL - $1"; [ -n "${2:-}" ] && printf '       %s\n' "$2"; }
+check()  { if [ "$2" = "$3" ]; then ok "$1"; else not_ok "$1" "expected [$2], got [$3]"; fi; }
+has()    { case "$2" in *"$3"*) ok "$1" ;; *) not_ok "$1" "[$3] not in [$2]" ;; esac; }
+hasnt()  { case "$2" in *"$3"*) not_ok "$1" "[$3] found in [$2]" ;; *) ok "$1" ;; esac; }
+finish() { echo "$SUITE: $pass passed, $fail failed, $skip skipped"; [ "$fail" -eq 0 ]; exit $?; }
+
+for f in "$AIMCTL" "$MODULE" "$NGINX"; do
+    if [ ! -x "$f" ] && [ ! -f "$f" ]; then
+        echo "$SUITE: missing $f (make build-all; nginx from ./deps.sh)"
+        fail=1; finish
+    fi
+done
+command -v curl > /dev/null || { echo "$SUITE: curl is missing"; fail=1; finish; }
+
+W=$(mktemp -d /tmp/aim-nginx-test.XXXXXX)
+chmod 755 "$W"      # workers run as nobody and re-read the key files
+
+stop_nginx() {
+    local pid
+    pid=$(cat "$W/nginx.pid" 2>/dev/null) || return 0
+    kill -QUIT "$pid" 2>/dev/null
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null
+    rm -f "$W/nginx.pid"
+}
+cleanup() {
+    [ -n "${TRAFFIC_PID:-}" ] && kill "$TRAFFIC_PID" 2>/dev/null
+    stop_nginx
+    if [ -n "${KEEP:-}" ]; then echo "files kept in $W"; else rm -rf "$W"; fi
+}
+trap cleanup EXIT
+
+# ------------------------------------------------------------------ keys
+
+A() { "$AIMCTL" "$@"; }
+A keygen --alg ES256 --kid k1 --out "$W/k1.pem" > /dev/null
+A keygen --alg ES256 --kid k2 --out "$W/k2.pem" > /dev/null
+A keygen --alg ES256 --kid k1 --out "$W/forger.pem" > /dev/null   # same kid, other key
+A keygen --alg ES256 --out "$W/d1.pem" > /dev/null                # DPoP keys
+A keygen --alg ES256 --out "$W/d2.pem" > /dev/null
+A jwks "$W/k1.pem" > "$W/jwks.json"
+cp "$W/jwks.json" "$W/jwks.k1"
+: > "$W/revoked"
+chmod 644 "$W"/*.json "$W/revoked"
+
+issue() { A issue --key "$W/k1.pem" --iss "$ISS" --aud "$AUD" --ttl 3600 "$@"; }
+NOW=$(date +%s)
+
+T=$(issue --sub spiffe://test/agent/reader --owner alice@test --scope "kb:GET kb:PUT kb:OPTIONS" \
+          --claim team=blue)
+T_OTHER=$(issue --sub spiffe://test/agent/other --scope "kb:GET")
+T_REPORTS=$(issue --sub spiffe://test/agent/reports --scope "reports:read")
+
+# ----------------------------------------------------------------- nginx
+
+cat > "$W/nginx.conf" <<EOF
+load_module $MODULE;
+worker_processes 2;
+pid $W/nginx.pid;
+error_log $W/error.log info;
+events { worker_connections 256; }
+
+http {
+    log_format aim '\$request_method \$uri \$status agent=\$aim_agent reason=\$aim_reason';
+    access_log $W/access.log aim;
+    client_body_temp_path $W/body;
+    proxy_temp_path $W/proxy;
+    fastcgi_temp_path $W/fastcgi;
+    uwsgi_temp_path $W/uwsgi;
+    scgi_temp_path $W/scgi;
+
+    aim_keys     $W/jwks.json;
+    aim_issuer   $ISS;
+    aim_audience $AUD;
+    aim_revoked  $W/revoked;
+    aim_realm    aim-test;
+
+    limit_req_zone \$aim_agent zone=agents:1m rate=1r/m;
+
+    server {
+        listen 127.0.0.1:$PORT reuseport;
+        add_header X-Worker \$pid always;
+
+        proxy_set_header X-Aim-Agent  \$aim_agent;
+        proxy_set_header X-Aim-Owner  \$aim_owner;
+        proxy_set_header X-Aim-Scope  \$aim_scope;
+        proxy_set_header X-Aim-Jti    \$aim_jti;
+        proxy_set_header X-Aim-Chain  \$aim_chain;
+        proxy_set_header X-Aim-Team   \$aim_claim_team;
+        proxy_set_header X-Aim-Note   \$aim_claim_note;
+        proxy_set_header X-Aim-Reason \$aim_reason;
+
+        location /kb/ {
+            aim       on;
+            aim_scope kb:\$request_method;
+            proxy_pass http://127.0.0.1:$UP;
+        }
+        location /any/ {
+            aim           on;
+            aim_scope_any admin reports:read;
+            proxy_pass http://127.0.0.1:$UP;
+        }
+        location /cors/ {
+            aim                  on;
+            aim_bypass_preflight on;
+            aim_scope            kb:\$request_method;
+            proxy_pass http://127.0.0.1:$UP;
+        }
+        location /limited/ {
+            aim on;
+            limit_req zone=agents;
+            limit_req_status 429;
+            proxy_pass http://127.0.0.1:$UP;
+        }
+        location /dpop/ {
+            aim      on;
+            aim_dpop required;
+            proxy_pass http://127.0.0.1:$UP;
+        }
+        location /dpop-on/ {
+            aim      on;
+            aim_dpop on;
+            proxy_pass http://127.0.0.1:$UP;
+        }
+        location /redir/ {
+            aim on;
+            aim_scope admin;
+            error_page 401 403 = @denied;
+            proxy_pass http://127.0.0.1:$UP;
+        }
+        location @denied {
+            default_type application/json;
+            return 401 '{"reason":"\$aim_reason","agent":"\$aim_agent"}\n';
+        }
+        location /open/ {
+            proxy_pass http://127.0.0.1:$UP;
+        }
+    }
+
+    server {
+        listen 127.0.0.1:$UP;
+        default_type text/plain;
+        location / {
+            return 200 "agent=\$http_x_aim_agent|owner=\$http_x_aim_owner|scope=\$http_x_aim_scope|jti=\$http_x_aim_jti|chain=\$http_x_aim_chain|team=\$http_x_aim_team|note=\$http_x_aim_note|reason=\$http_x_aim_reason|evil=\$http_x_evil|method=\$request_method\n";
+        }
+    }
+}
+EOF
+
+if ! out=$("$NGINX" -t -p "$W" -c "$W/nginx.conf" 2>&1); then
+    not_ok "nginx -t accepts the test configuration" "$out"
+    finish
+fi
+ok "nginx -t accepts the test configuration"
+hasnt "no rewrite-phase warning for a location without aim" "$out" '"return"'
+
+if ! "$NGINX" -p "$W" -c "$W/nginx.conf" 2> "$W/start.err"; then
+    not_ok "nginx starts with the module" "$(cat "$W/start.err")"
+    finish
+fi
+for _ in $(seq 50); do
+    curl -s -o /dev/null "http://127.0.0.1:$PORT/open/" && break
+    sleep 0.1
+done
+MASTER=$(cat "$W/nginx.pid")
+check "two worker processes" 2 "$(pgrep -P "$MASTER" | wc -l)"
+
+# http METHOD PATH [curl args...]: sets CODE, WWWA (challenges), BODY, WORKER
+http() {
+    local m=$1 p=$2 hdrs
+    shift 2
+    hdrs=$(curl -s -o "$W/resp" -D - -X "$m" "$@" "http://127.0.0.1:$PORT$p" | tr -d '\r')
+    CODE=$(printf '%s\n' "$hdrs" | head -1 | awk '{print $2}')
+    WWWA=$(printf '%s\n' "$hdrs" | sed -n 's/^[Ww][Ww][Ww]-[Aa]uthenticate: //p' | paste -sd'#' -)
+    WORKER=$(printf '%s\n' "$hdrs" | sed -n 's/^X-Worker: //p')
+    BODY=$(cat "$W/resp")
+}
+bearer() { echo "Authorization: Bearer $1"; }
+
+# ----------------------------------------------------- the error contract
+
+http GET /kb/doc
+check "no token: 401" 401 "$CODE"
+check "no token: a bare Bearer challenge, no error code" 'Bearer realm="aim-test"' "$WWWA"
+
+http GET /kb/doc -H "Authorization: Basic dXNlcjpwYXNz"
+check "another scheme counts as no token: 401" 401 "$CODE"
+check "another scheme: bare challenge" 'Bearer realm="aim-test"' "$WWWA"
+
+http GET /kb/doc -H "$(bearer "$T")"
+check "valid token, scope kb:GET: 200" 200 "$CODE"
+
+http GET /kb/doc -H "authorization: bEaReR $T"
+check "the scheme is case-insensitive" 200 "$CODE"
+
+http GET /kb/doc -H "Authorization: Bearer    $T"
+check "several spaces after the scheme (1*SP)" 200 "$CODE"
+
+# invalid_token: name [curl args], the reason expected in error_description
+invalid() {
+    local name=$1 reason=$2 token=$3
+    http GET /kb/doc -H "$(bearer "$token")"
+    check "$name: 401" 401 "$CODE"
+    check "$name: invalid_token, reason $reason" \
+        "Bearer realm=\"aim-test\", error=\"invalid_token\", error_description=\"$reason\"" "$WWWA"
+    hasnt "$name: the body does not echo the token" "$BODY" "$token"
+}
+invalid "garbage" malformed "not-a-jwt"
+invalid "tampered signature" malformed "${T%?}*"
+invalid "forged signature (same kid, other key)" bad_signature \
+    "$(A issue --key "$W/forger.pem" --kid k1 --iss "$ISS" --aud "$AUD" --sub spiffe://test/agent/x)"
+invalid "unknown kid" unknown_key "$(issue --sub spiffe://test/agent/x --kid nope)"
+invalid "expired" expired "$(A issue --key "$W/k1.pem" --iss "$ISS" --aud "$AUD" \
+    --sub spiffe://test/agent/x --iat $((NOW - 7200)) --exp $((NOW - 3600)))"
+invalid "not yet valid" not_yet_valid "$(issue --sub spiffe://test/agent/x --nbf $((NOW + 3600)))"
+invalid "wrong audience" bad_audience \
+    "$(A issue --key "$W/k1.pem" --iss "$ISS" --aud https://other.test --sub spiffe://test/agent/x)"
+invalid "wrong issuer" bad_issuer \
+    "$(A issue --key "$W/k1.pem" --iss https://evil.test --aud "$AUD" --sub spiffe://test/agent/x)"
+invalid "typ not accepted" bad_type "$(issue --sub spiffe://test/agent/x --typ JWT)"
+invalid "lifetime too long" lifetime_too_long \
+    "$(A issue --key "$W/k1.pem" --iss "$ISS" --aud "$AUD" --sub spiffe://test/agent/x --ttl 172800)"
+invalid "no jti" missing_claim "$(issue --sub spiffe://test/agent/x --omit jti)"
+invalid "alg none" unsupported_alg "$(printf '%s' '{"alg":"none","typ":"aim+jwt","kid":"k1"}' \
+    | base64 -w0 | tr '+/' '-_' | tr -d '=').${T#*.}"
+
+http GET /kb/doc -H "Authorization: Bearer"
+check "empty credentials: 401" 401 "$CODE"
+has "empty credentials: invalid_token" "$WWWA" 'error="invalid_token"'
+
+http DELETE /kb/doc -H "$(bearer "$T")"
+check "missing scope: 403" 403 "$CODE"
+check "missing scope: insufficient_scope with scope=" \
+    'Bearer realm="aim-test", error="insufficient_scope", error_description="insufficient_scope", scope="kb:DELETE"' "$WWWA"
+
+# ------------------------------------------------- variables and scopes
+
+http GET /kb/doc -H "$(bearer "$T")"
+has "upstream receives \$aim_agent" "$BODY" "agent=spiffe://test/agent/reader|"
+has "upstream receives \$aim_owner" "$BODY" "owner=alice@test|"
+has "upstream receives \$aim_scope (effective scopes)" "$BODY" "scope=kb:GET kb:PUT kb:OPTIONS|"
+jti=$(A inspect "$T" 2>/dev/null | grep -o '"jti": *"[^"]*"' | head -1 | sed 's/.*"\([^"]*\)"$/\1/')
+has "upstream receives \$aim_jti" "$BODY" "jti=$jti|"
+has "upstream receives \$aim_claim_team" "$BODY" "team=blue|"
+has "upstream receives \$aim_reason" "$BODY" "reason=ok|"
+
+http PUT /kb/doc -H "$(bearer "$T")"
+check "per-method scope: PUT with kb:PUT: 200" 200 "$CODE"
+http POST /kb/doc -H "$(bearer "$T")"
+check "per-method scope: POST without kb:POST: 403" 403 "$CODE"
+has "per-method scope: the challenge names kb:POST" "$WWWA" 'scope="kb:POST"'
+
+T_ACT=$(issue --sub spiffe://test/user/bob --act spiffe://test/agent/helper --scope kb:GET)
+http GET /kb/doc -H "$(bearer "$T_ACT")"
+has "delegation: \$aim_agent is the current actor" "$BODY" "agent=spiffe://test/agent/helper|"
+has "delegation: \$aim_chain" "$BODY" "chain=spiffe://test/agent/helper>spiffe://test/user/bob|"
+
+T_EVIL=$(issue --sub spiffe://test/agent/x --scope kb:GET --claim "note=a"$'\r\n'"X-Evil: 1")
+http GET /kb/doc -H "$(bearer "$T_EVIL")"
+check "a claim with CR LF: 200" 200 "$CODE"
+has "a claim with CR LF is escaped in the variable" "$BODY" 'note=a\u000d\u000aX-Evil: 1|'
+has "a claim with CR LF cannot add a header upstream" "$BODY" "evil=|"
+
+http GET /any/x -H "$(bearer "$T_REPORTS")"
+check "aim_scope_any: one of the scopes suffices" 200 "$CODE"
+http GET /any/x -H "$(bearer "$T_OTHER")"
+check "aim_scope_any: none of them: 403" 403 "$CODE"
+has "aim_scope_any: the challenge lists the scopes" "$WWWA" 'scope="admin reports:read"'
+
+http GET /open/x -H "$(bearer "$T")"
+check "a location without aim: 200" 200 "$CODE"
+has "a location without aim: no identity" "$BODY" "agent=|"
+
+# ---------------------------------------------------------------- OPTIONS
+
+http OPTIONS /kb/doc
+check "OPTIONS without a token: 401 (not a bypass)" 401 "$CODE"
+http OPTIONS /kb/doc -H "Origin: https://app.test" -H "Access-Control-Request-Method: GET"
+check "CORS preflight without aim_bypass_preflight: 401" 401 "$CODE"
+http OPTIONS /cors/doc -H "Origin: https://app.test" -H "Access-Control-Request-Method: GET"
+check "CORS preflight with aim_bypass_preflight on: passes" 200 "$CODE"
+http OPTIONS /cors/doc
+check "aim_bypass_preflight: plain OPTIONS still needs a token" 401 "$CODE"
+http OPTIONS /cors/doc -H "Origin: https://app.test"
+check "aim_bypass_preflight: Origin alone is no preflight" 401 "$CODE"
+http GET /cors/doc -H "Origin: https://app.test" -H "Access-Control-Request-Method: GET"
+check "aim_bypass_preflight: only OPTIONS is let through" 401 "$CODE"
+
+# -------------------------------------------------------------- limit_req
+
+http GET /limited/x -H "$(bearer "$T")"
+check "limit_req keyed by \$aim_agent: first request" 200 "$CODE"
+http GET /limited/x -H "$(bearer "$T")"
+check "limit_req keyed by \$aim_agent: same agent again: 429" 429 "$CODE"
+http GET /limited/x -H "$(bearer "$T_OTHER")"
+check "limit_req keyed by \$aim_agent: another agent: 200" 200 "$CODE"
+
+# ----------------------------------------------------- internal redirects
+
+http GET /redir/x -H "$(bearer "$T")"
+check "error_page to a named location: status" 401 "$CODE"
+has "error_page: \$aim_reason survives the redirect" "$BODY" '"reason":"insufficient_scope"'
+has "error_page: \$aim_agent survives the redirect" "$BODY" '"agent":"spiffe://test/agent/reader"'
+
+# ------------------------------------------------------------------ audit
+
+http GET /kb/audit-allow-$$ -H "$(bearer "$T")"
+http DELETE /kb/audit-deny-$$ -H "$(bearer "$T")"
+http GET /kb/audit-none-$$
+sleep 0.2
+check "one audit line for an allowed request" 1 \
+    "$(grep -c "aim audit: .*\"resource\":\"/kb/audit-allow-$$\"" "$W/error.log")"
+check "one audit line for a denied request" 1 \
+    "$(grep -c "aim audit: .*\"decision\":\"deny\".*\"resource\":\"/kb/audit-deny-$$\"" "$W/error.log")"
+check "one audit line for a request without a token" 1 \
+    "$(grep -c "aim audit: .*\"reason\":\"no_token\".*\"resource\":\"/kb/audit-none-$$\"" "$W/error.log")"
+has "access log: \$aim_agent and \$aim_reason" "$(grep "audit-deny-$$" "$W/access.log")" \
+    "403 agent=spiffe://test/agent/reader reason=insufficient_scope"
+
+# ------------------------------------------------------------------- DPoP
+
+JKT1=$(A thumbprint "$W/d1.pem")
+TD=$(issue --sub spiffe://test/agent/bound --scope kb:GET --cnf-jkt "$JKT1")
+URL=http://127.0.0.1:$PORT
+proof() { # key method url [extra dpop args]
+    local key=$1 m=$2 u=$3
+    shift 3
+    A dpop --key "$W/$key.pem" --htm "$m" --htu "$u" --token "$TD" "$@"
+}
+dpop() { # method path proof [token]
+    local m=$1 p=$2 pr=$3 tok=${4:-$TD}
+    http "$m" "$p" -H "Authorization: DPoP $tok" -H "DPoP: $pr"
+}
+
+http GET /dpop/x
+check "DPoP required, no token: 401" 401 "$CODE"
+check "DPoP required, no token: a DPoP challenge with algs" \
+    'DPoP realm="aim-test", algs="ES256 ES384 EdDSA RS256 PS256"' "$WWWA"
+http GET /dpop-on/x
+check "DPoP on, no token: both challenges" \
+    'Bearer realm="aim-test"#DPoP realm="aim-test", algs="ES256 ES384 EdDSA RS256 PS256"' "$WWWA"
+
+P=$(proof d1 GET "$URL/dpop/x")
+dpop GET /dpop/x "$P"
+check "DPoP: a valid proof: 200" 200 "$CODE"
+has "DPoP: the upstream receives the agent" "$BODY" "agent=spiffe://test/agent/bound|"
+dpop GET /dpop/x "$P"
+check "DPoP: the same proof again: 401" 401 "$CODE"
+check "DPoP: replay is invalid_dpop_proof" \
+    'DPoP realm="aim-test", algs="ES256 ES384 EdDSA RS256 PS256", error="invalid_dpop_proof", error_description="replay"' "$WWWA"
+
+# Replays on fresh connections land on both workers (reuseport); every
+# one must be refused, including by the worker that did not see the proof.
+P=$(proof d1 GET "$URL/dpop/x")
+dpop GET /dpop/x "$P"
+first=$WORKER
+check "DPoP across workers: first use: 200" 200 "$CODE"
+urls=()
+for _ in $(seq 30); do urls+=(-o /dev/null "$URL/dpop/x"); done
+curl -s -H "Connection: close" -H "Authorization: DPoP $TD" -H "DPoP: $P" \
+    -w '%{http_code} %header{x-worker}\n' "${urls[@]}" > "$W/replays"
+refused=$(grep -c '^401 ' "$W/replays")
+others=$(grep '^401 ' "$W/replays" | grep -vc " $first\$")
+check "DPoP across workers: 30 replays refused" 30 "$refused"
+if [ "$others" -gt 0 ]; then
+    ok "DPoP across workers: refused by the other worker too ($others times)"
+else
+    not_ok "DPoP across workers: no replay reached the other worker (reuseport?)"
+fi
+
+dpop GET /dpop/x?page=2 "$(proof d1 GET "$URL/dpop/x")"
+check "DPoP: htu is compared without the query" 200 "$CODE"
+
+dpop GET /dpop/x "$(proof d1 POST "$URL/dpop/x")"
+check "DPoP: wrong method: 401" 401 "$CODE"
+has "DPoP: wrong method: invalid_dpop_proof" "$WWWA" 'error="invalid_dpop_proof", error_description="bad_binding"'
+
+dpop GET /dpop/x "$(proof d1 GET "$URL/dpop/other")"
+check "DPoP: wrong URL: 401" 401 "$CODE"
+has "DPoP: wrong URL: invalid_dpop_proof" "$WWWA" 'error="invalid_dpop_proof"'
+
+dpop GET /dpop/x "$(proof d1 GET "http://127.0.0.1:1/dpop/x")"
+check "DPoP: wrong authority in htu: 401" 401 "$CODE"
+
+dpop GET /dpop/x "$(proof d2 GET "$URL/dpop/x")"
+check "DPoP: proof signed by another key: 401" 401 "$CODE"
+has "DPoP: wrong key: invalid_dpop_proof" "$WWWA" 'error="invalid_dpop_proof"'
+
+dpop GET /dpop/x "$(A dpop --key "$W/d1.pem" --htm GET --htu "$URL/dpop/x")"
+check "DPoP: proof without ath: 401" 401 "$CODE"
+has "DPoP: no ath: invalid_dpop_proof" "$WWWA" 'error="invalid_dpop_proof"'
+
+dpop GET /dpop/x "$(proof d1 GET "$URL/dpop/x" --iat $((NOW - 600)))"
+check "DPoP: a proof 10 minutes old: 401" 401 "$CODE"
+
+http GET /dpop/x -H "Authorization: DPoP $TD"
+check "DPoP: no proof header: 401" 401 "$CODE"
+has "DPoP: no proof header: invalid_dpop_proof" "$WWWA" 'error="invalid_dpop_proof"'
+
+http GET /dpop/x -H "Authorization: DPoP $TD" -H "DPoP: $(proof d1 GET "$URL/dpop/x")" \
+    -H "DPoP: $(proof d1 GET "$URL/dpop/x")"
+check "DPoP: two proof headers: 401" 401 "$CODE"
+
+http GET /kb/x -H "$(bearer "$TD")"
+check "a DPoP-bound token as a Bearer token (no DPoP here): 401" 401 "$CODE"
+has "a bound token as Bearer: invalid_token" "$WWWA" 'error="invalid_token", error_description="bad_binding"'
+
+http GET /dpop-on/x -H "$(bearer "$TD")"
+check "a bound token as a Bearer token where DPoP is on: 401" 401 "$CODE"
+
+http GET /dpop/x -H "$(bearer "$T")"
+check "DPoP required, a Bearer token: 401" 401 "$CODE"
+has "DPoP required, a Bearer token: invalid_token" "$WWWA" 'error="invalid_token"'
+
+dpop GET /dpop/x "$(A dpop --key "$W/d1.pem" --htm GET --htu "$URL/dpop/x" --token "$T")" "$T"
+check "the DPoP scheme with an unbound token: 401 invalid_token" 401 "$CODE"
+has "the DPoP scheme with an unbound token: invalid_token" "$WWWA" 'error="invalid_token"'
+
+http GET /dpop-on/x -H "$(bearer "$T")"
+check "DPoP on: an unbound Bearer token: 200" 200 "$CODE"
+P=$(proof d1 GET "$URL/dpop-on/x")
+dpop GET /dpop-on/x "$P"
+check "DPoP on: a bound token with its proof: 200" 200 "$CODE"
+
+# ------------------------------------------------------------- revocation
+
+revoked_within() { # line token -> seconds until 401 revoked, or "never"
+    local start now
+    start=$(date +%s.%N)
+    echo "$1" >> "$W/revoked"
+    while :; do
+        http GET /kb/doc -H "$(bearer "$2")"
+        now=$(date +%s.%N)
+        if [ "$CODE" = 401 ] && [[ "$WWWA" == *'error_description="revoked"'* ]]; then
+            awk -v a="$start" -v b="$now" 'BEGIN { printf "%.1f", b - a }'
+            return
+        fi
+        if awk -v a="$start" -v b="$now" 'BEGIN { exit !(b - a > 5) }'; then
+            echo never; return
+        fi
+        sleep 0.05
+    done
+}
+all_refused() { # token -> how many of 10 requests were refused as revoked
+    local n=0
+    for _ in $(seq 10); do
+        http GET /kb/doc -H "$(bearer "$1")"
+        [[ "$CODE" = 401 && "$WWWA" == *'"revoked"'* ]] && n=$((n + 1))
+    done
+    echo $n
+}
+
+T_JTI=$(issue --sub spiffe://test/agent/revokee --scope kb:GET --jti revoke-me-$$)
+http GET /kb/doc -H "$(bearer "$T_JTI")"
+check "revocation: the token works before" 200 "$CODE"
+t=$(revoked_within "jti revoke-me-$$" "$T_JTI")
+if [ "$t" != never ] && awk -v t="$t" 'BEGIN { exit !(t <= 2.0) }'; then
+    ok "revocation by jti takes effect within 2 s (${t} s)"
+else
+    not_ok "revocation by jti takes effect within 2 s" "took $t"
+fi
+check "revocation by jti: refused by every worker" 10 "$(all_refused "$T_JTI")"
+
+http GET /kb/doc -H "$(bearer "$T_OTHER")"
+check "agent revocation: the agent works before" 200 "$CODE"
+t=$(revoked_within "agent spiffe://test/agent/other" "$T_OTHER")
+if [ "$t" != never ] && awk -v t="$t" 'BEGIN { exit !(t <= 2.0) }'; then
+    ok "revocation of an agent takes effect within 2 s (${t} s)"
+else
+    not_ok "revocation of an agent takes effect within 2 s" "took $t"
+fi
+http GET /kb/doc -H "$(bearer "$T")"
+check "revocation: other agents are unaffected" 200 "$CODE"
+
+# ---------------------------------------------------- key rotation on disk
+
+T2=$(A issue --key "$W/k2.pem" --iss "$ISS" --aud "$AUD" --ttl 3600 --sub spiffe://test/agent/new \
+          --scope kb:GET)
+http GET /kb/doc -H "$(bearer "$T2")"
+check "rotation: a token from the next key fails before" 401 "$CODE"
+
+# Traffic with both tokens all through the rotation: only 200 and 401.
+urls=()
+for _ in $(seq 10); do urls+=(-o /dev/null "http://127.0.0.1:$PORT/kb/doc"); done
+( while :; do
+      curl -s -w '%{http_code}\n' -H "Authorization: Bearer $T" "${urls[@]}" \
+          --next -s -w '%{http_code}\n' -H "Authorization: Bearer $T2" "${urls[@]}" \
+          >> "$W/traffic"
+      sleep 0.05
+  done ) &
+TRAFFIC_PID=$!
+
+replace_keys() { cp "$1" "$W/jwks.new" && chmod 644 "$W/jwks.new" && mv -f "$W/jwks.new" "$W/jwks.json"; }
+until_code() { # code token -> seconds until a request answers code
+    local start now
+    start=$(date +%s.%N)
+    while :; do
+        http GET /kb/doc -H "$(bearer "$2")"
+        now=$(date +%s.%N)
+        if [ "$CODE" = "$1" ]; then
+            awk -v a="$start" -v b="$now" 'BEGIN { printf "%.1f", b - a }'; return
+        fi
+        if awk -v a="$start" -v b="$now" 'BEGIN { exit !(b - a > 6) }'; then
+            echo never; return
+        fi
+        sleep 0.05
+    done
+}
+
+A jwks "$W/k2.pem" > "$W/jwks.k2"
+replace_keys "$W/jwks.k2"
+t=$(until_code 200 "$T2")
+if [ "$t" != never ] && awk -v t="$t" 'BEGIN { exit !(t <= 2.0) }'; then
+    ok "rotation: the new key is used within 2 s (${t} s)"
+else
+    not_ok "rotation: the new key is used within 2 s" "took $t"
+fi
+sleep 1.2
+n=0
+for _ in $(seq 6); do
+    http GET /kb/doc -H "$(bearer "$T2")"
+    [ "$CODE" = 200 ] && n=$((n + 1))
+done
+check "rotation: every worker uses the new key" 6 "$n"
+http GET /kb/doc -H "$(bearer "$T")"
+check "rotation: a token from the removed key fails" 401 "$CODE"
+has "rotation: the removed key is unknown" "$WWWA" 'error_description="unknown_key"'
+
+echo '{"keys": [ {"kty": "EC", "crv": "P-256", "kid": "broken"' > "$W/jwks.bad"
+replace_keys "$W/jwks.bad"
+sleep 2.5
+n=0
+for _ in $(seq 10); do
+    http GET /kb/doc -H "$(bearer "$T2")"
+    [ "$CODE" = 200 ] && n=$((n + 1))
+done
+check "rotation: a bad new key file keeps the old keys (10 requests)" 10 "$n"
+has "rotation: the bad key file is logged" "$(cat "$W/error.log")" "key reload failed"
+
+A jwks "$W/k1.pem" "$W/k2.pem" > "$W/jwks.both"
+replace_keys "$W/jwks.both"
+t=$(until_code 200 "$T")
+[ "$t" != never ] && ok "rotation: both keys after the file is fixed (${t} s)" \
+    || not_ok "rotation: both keys after the file is fixed"
+
+kill "$TRAFFIC_PID" 2>/dev/null
+wait "$TRAFFIC_PID" 2>/dev/null
+TRAFFIC_PID=
+codes=$(sort "$W/traffic" | uniq -c | awk '{printf "%s:%s ", $2, $1}')
+others=$(grep -cv '^\(200\|401\)$' "$W/traffic")
+if [ "$others" -eq 0 ] && [ "$(wc -l < "$W/traffic")" -gt 20 ]; then
+    ok "rotation under traffic: only 200 and 401 ($codes)"
+else
+    not_ok "rotation under traffic: only 200 and 401" "$codes"
+fi
+
+# ------------------------------------------------------------- reload
+
+kill -HUP "$MASTER"
+sleep 1
+http GET /kb/doc -H "$(bearer "$T")"
+check "nginx -s reload: still verifying" 200 "$CODE"
+http GET /kb/doc
+check "nginx -s reload: still refusing" 401 "$CODE"
+P=$(proof d1 GET "$URL/dpop/x")
+dpop GET /dpop/x "$P"
+dpop GET /dpop/x "$P"
+check "nginx -s reload: the replay cache still works" 401 "$CODE"
+
+# ------------------------------------------------------ tokens never logged
+
+stop_nginx
+leaks=0
+for tok in "$T" "$T2" "$TD" "$T_OTHER" "$T_JTI"; do
+    for f in "$W/error.log" "$W/access.log"; do
+        grep -qF "${tok##*.}" "$f" && leaks=$((leaks + 1))
+        grep -qF "$tok" "$f" && leaks=$((leaks + 1))
+    done
+done
+check "no token or signature in the error or access log" 0 "$leaks"
+check "no alert or crash in the error log" 0 "$(grep -c '\[alert\]\|\[emerg\]\|exited on signal' "$W/error.log")"
+
+# -------------------------------------------------- nginx -t, bad configs
+
+mkdir -p "$W/t"
+conftest() { # name expect(ok|fail) needle http-body...
+    local name=$1 expect=$2 needle=$3 out rc
+    shift 3
+    cat > "$W/t/nginx.conf" <<EOF
+load_module $MODULE;
+pid $W/t/nginx.pid;
+error_log $W/t/error.log;
+events { }
+http {
+$*
+    server { listen 127.0.0.1:$PORT; location / { aim on; proxy_pass http://127.0.0.1:$UP; } }
+}
+EOF
+    out=$("$NGINX" -t -q -p "$W/t" -c "$W/t/nginx.conf" 2>&1)
+    rc=$?
+    if { [ "$expect" = ok ] && [ $rc -eq 0 ]; } || { [ "$expect" = fail ] && [ $rc -ne 0 ]; }; then
+        has "nginx -t: $name" "$out" "$needle"
+    else
+        not_ok "nginx -t: $name (exit $rc)" "$out"
+    fi
+}
+GOOD="aim_keys $W/jwks.both; aim_issuer $ISS; aim_audience $AUD;"
+printf 'not json\n' > "$W/t/garbage.json"
+printf 'block everything\n' > "$W/t/bad-revoked"
+
+conftest "a good configuration passes" ok "" "$GOOD"
+conftest "aim on without keys fails, naming aim on and its line" fail \
+    "aim: keys: no key source configured, for \"aim on\" in $W/t/nginx.conf:7" \
+    "aim_issuer $ISS; aim_audience $AUD;"
+conftest "aim on without an audience fails" fail "audience" "aim_keys $W/jwks.both; aim_issuer $ISS;"
+conftest "a bad key file fails, naming aim_keys, the file and the line" fail \
+    "\"aim_keys\" directive: $W/t/garbage.json" \
+    "aim_keys $W/t/garbage.json; aim_issuer $ISS; aim_audience $AUD;"
+conftest "a bad key file: the line of aim_keys" fail "nginx.conf:6" \
+    "aim_keys $W/t/garbage.json; aim_issuer $ISS; aim_audience $AUD;"
+conftest "a missing key file fails" fail "\"aim_keys\" directive: cannot open \"$W/t/nope.json\"" \
+    "aim_keys $W/t/nope.json; aim_issuer $ISS; aim_audience $AUD;"
+conftest "a bad revocation file fails" fail "\"aim_revoked\" directive" \
+    "$GOOD aim_revoked $W/t/bad-revoked;"
+conftest "aim_dpop with an unknown value fails" fail '"aim_dpop" directive' "$GOOD aim_dpop maybe;"
+conftest "aim_leeway out of range fails" fail '"aim_leeway" directive' "$GOOD aim_leeway 2h;"
+conftest "aim_leeway not a time fails" fail '"aim_leeway"' "$GOOD aim_leeway soon;"
+conftest "aim_cache not a number fails" fail '"aim_cache" directive' "$GOOD aim_cache lots;"
+conftest "an invalid fixed scope fails" fail 'invalid scope' "$GOOD aim_scope 'a\"b';"
+conftest "aim_scope and aim_scope_any in one block fail" fail 'is duplicate' \
+    "$GOOD aim_scope a; aim_scope_any b c;"
+conftest "two issuers with an unbound key source fail" fail 'bind every key source' \
+    "aim_keys $W/jwks.both; aim_issuer $ISS; aim_issuer https://two.test; aim_audience $AUD;"
+conftest "aim_keys issuer= must be a configured issuer" fail 'not a configured issuer' \
+    "aim_keys $W/jwks.both issuer=https://three.test; aim_issuer $ISS; aim_audience $AUD;"
+conftest "two issuers, each key source bound: ok" ok "" \
+    "aim_keys $W/jwks.k2 issuer=https://two.test; aim_keys $W/jwks.k1 issuer=$ISS; aim_issuer $ISS; aim_issuer https://two.test; aim_audience $AUD;"
+conftest "an unknown aim_keys parameter fails" fail 'invalid parameter "iss=x"' \
+    "aim_keys $W/jwks.both iss=x; aim_issuer $ISS; aim_audience $AUD;"
+conftest "aim_audit to an unwritable place fails" fail '"aim_audit" directive' \
+    "$GOOD aim_audit /proc/aim-audit.log;"
+conftest "a return in a protected location warns" ok \
+    'answers in the rewrite phase, before "aim on"' \
+    "$GOOD server { listen 127.0.0.1:$UP; location /x { aim on; return 200 ok; } }"
+conftest "a return inside if in a protected location warns" ok \
+    '"return" in location "/y"' \
+    "$GOOD server { listen 127.0.0.1:$UP; location /y { aim on; if (\$request_method = OPTIONS) { return 204; } proxy_pass http://127.0.0.1:1; } }"
+
+finish
