@@ -1,11 +1,11 @@
 # libFuzzer harnesses (tests/fuzz), clang with ASan+UBSan:
-#   make test-fuzz-smoke   each harness FUZZ_SMOKE_SECONDS (9), in make test
+#   make test-fuzz-smoke   each harness FUZZ_SMOKE_SECONDS (8), in make test
 #   make fuzz              each harness FUZZ_SECONDS (300)
 # Corpora grow in build/fuzz/corpus-NAME from seeds generated at build time
 # (build/fuzz/seeds/NAME); crashes are saved as build/fuzz/artifacts/NAME-*.
-FUZZ_HARNESSES     := token jwks revoke policy dpop
+FUZZ_HARNESSES     := token claims jwks revoke policy dpop
 FUZZ_SECONDS       ?= 300
-FUZZ_SMOKE_SECONDS ?= 9
+FUZZ_SMOKE_SECONDS ?= 8
 FUZZ_FLAGS         := -fsanitize=address,undefined -fno-sanitize-recover=all \
                       -fno-omit-frame-pointer
 FUZZ_CFLAGS         = $(filter-out $(OPT) -D_FORTIFY_SOURCE=2,$(CORE_CFLAGS)) -O1 \

@@ -1,6 +1,6 @@
 /*
  * gen_seeds.c -- write the seed corpora for the harnesses:
- *     gen_seeds DIR   ->  DIR/token DIR/jwks DIR/revoke DIR/policy DIR/dpop
+ *     gen_seeds DIR   ->  DIR/token DIR/claims DIR/jwks DIR/revoke DIR/policy DIR/dpop
  * Tokens are signed by the same fixed keys the harnesses load, so the
  * fuzzer starts from inputs that get all the way through verification.
  */
@@ -35,6 +35,8 @@ seeds(const char *harness, const char *s)
     seed(harness, s, strlen(s));
 }
 
+static void token_only(size_t key, const char *header_extra, const char *claims_extra);
+
 static char *
 claims(const char *extra)
 {
@@ -48,6 +50,13 @@ claims(const char *extra)
 
 static void
 token(size_t key, const char *header_extra, const char *claims_extra)
+{
+    seeds("claims", claims(claims_extra));
+    token_only(key, header_extra, claims_extra);
+}
+
+static void
+token_only(size_t key, const char *header_extra, const char *claims_extra)
 {
     char  h[512];
     char *t;
@@ -104,6 +113,9 @@ token_seeds(void)
     token(1, "\"typ\":\"at+jwt\"", "\"sub\":\"bot-1\"");
     token(2, "\"typ\":\"JWT\"", NULL);
     token(2, NULL, "\"exp\":1700000000,\"iat\":1699999000");
+    seeds("claims", "{\"iss\":\"" FUZZ_ISS "\",\"sub\":\"agent-1\",\"sub\":\"root\"}");
+    seeds("claims", "{\"iss\":\"" FUZZ_ISS "\",\"sub\":\"a\\u0000b\",\"aud\":7,\"exp\":\"x\"}");
+    seeds("claims", "[1,2,3]");
     raw_token("token", "{\"alg\":\"none\",\"typ\":\"aim+jwt\"}", claims(NULL), "");
     raw_token("token", "{\"alg\":\"HS256\",\"typ\":\"aim+jwt\",\"kid\":\"f-es256\"}", claims(NULL),
               "c2lnbmF0dXJlc2lnbmF0dXJlc2lnbmF0dXJlMDEyMzQ1Njc4OQ");
