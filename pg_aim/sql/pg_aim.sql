@@ -85,6 +85,19 @@ SHOW application_name;
 RESET application_name;
 DISCARD PLANS;
 
+-- A refresh follows savepoints and the transaction.
+BEGIN;
+SAVEPOINT a;
+SELECT aim.session_init(:'tok_alice_new');
+ROLLBACK TO SAVEPOINT a;
+SELECT aim.jti() AS after_rollback_to;
+SAVEPOINT b;
+SELECT aim.session_init(:'tok_alice_new');
+RELEASE SAVEPOINT b;
+SELECT aim.jti() AS after_release;
+ROLLBACK;
+SELECT aim.jti() AS after_rollback, aim.agent_id();
+
 -- One-way binding.
 SELECT aim.session_init(:'tok_bob');
 SELECT aim.session_init(:'tok_alice_old');
