@@ -16,9 +16,10 @@ BENCH_TARGETS += bench-core
 bench-core: $(BENCH_VERIFY)
 	$(BENCH_VERIFY) $(BENCH_SECONDS)
 
-# Each benchmark runs even when an earlier one failed; the failures are
+# Everything is built first (as the top Makefile's fallback rule does); each
+# benchmark runs even when an earlier one failed; the failures are
 # listed at the end and make bench exits non-zero.
-bench:
+bench: build-all
 	@failed=""; \
 	for t in $(BENCH_TARGETS); do \
 	    echo "==> $$t"; \
