@@ -23,7 +23,7 @@ MODULE=$ROOT/build/pam_aim.so
 WRAPPER=$(ls /usr/lib/*/libpam_wrapper.so 2>/dev/null | head -1)
 SSHD=/usr/sbin/sshd
 PASS=0 FAIL=0 SKIP=0
-NCASES=15
+NCASES=16
 
 ok()   { PASS=$((PASS + 1)); echo "ok   - $1"; }
 bad()  { FAIL=$((FAIL + 1)); echo "FAIL - $1"; }
@@ -188,6 +188,11 @@ if grep -q '"decision":"allow".*"action":"login".*"agent":"'"$AGENT"'"' "$T/audi
     ok "audit lines for the allowed and the refused logins"
 else
     bad "audit lines for the allowed and the refused logins"
+fi
+if grep -q '"decision":"allow".*"action":"account".*"agent":"'"$AGENT"'"' "$T/audit.log"; then
+    ok "the account step re-checked the token (in sshd's auth child, with the module data)"
+else
+    bad "the account step re-checked the token (in sshd's auth child, with the module data)"
 fi
 if grep -q '"action":"session_open".*"message":"agent '"$AGENT"' jti ' "$T/audit.log" \
    && grep -q '"action":"session_close".*"message":"agent '"$AGENT"' jti ' "$T/audit.log"; then
