@@ -999,7 +999,7 @@ pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const char **argv)
     } else {
         s = pam_aim_decide(&c, token, len, &tok, &err);
         if (s != AIM_OK) {
-            pam_aim_log_refusal(&c, "account", tok, s, &err, len);
+            pam_aim_log_refusal(&c, "account with token_env", tok, s, &err, len);
         }
         rc = pam_aim_code(s, 0);
     }

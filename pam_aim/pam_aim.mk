@@ -4,7 +4,7 @@ PAM_AIM      := $(B)/pam_aim.so
 PAM_MULTIARCH := $(shell dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || gcc -print-multiarch 2>/dev/null)
 PAMDIR       ?= $(if $(PAM_MULTIARCH),/lib/$(PAM_MULTIARCH)/security,/lib/security)
 
-$(PAM_AIM): pam_aim/pam_aim.c pam_aim/exports.map $(LIBAIM)
+$(PAM_AIM): pam_aim/pam_aim.c pam_aim/exports.map pam_aim/pam_aim.mk $(LIBAIM)
 	@mkdir -p $(dir $@)
 	@$(if $(V),,echo "  LD      $@")
 	$(Q)$(CC) $(CORE_CFLAGS) -fvisibility=default -shared -o $@ pam_aim/pam_aim.c \

@@ -239,6 +239,12 @@ has "... and the log says why it may have been cut" "an ssh client cuts answers 
 n_other=$(grep -v '^PWRAP\|^pamtester:\|^AIM authentication failed$\|^AIM token: \|^$' "$T/pamtester.log" | wc -l)
 check "the client sees no other message than the uniform one" "$n_other" 0
 
+echo "# size budget of the transports"
+check "libpam_misc's conversation (su, login, pamtester) passes at most 4095 bytes" \
+    "$(STDIN="$(head -c 5000 /dev/zero | tr '\0' A)"$'\n' result aim-conv $USER_OK authenticate; \
+       grep -o '(token [0-9]* bytes' "$T/out.last")" "Authentication failure
+(token 4095 bytes"
+
 echo "# the conversation"
 out=$(STDIN="$GOOD"$'\n' result aim-conv $USER_OK authenticate acct_mgmt; cat "$T/out.last")
 if echo "$out" | grep -q "AIM token: " && echo "$out" | grep -q "^success"; then
