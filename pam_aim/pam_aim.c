@@ -490,12 +490,27 @@ pam_aim_stored(pam_handle_t *pamh, const char **user)
     return tok;
 }
 
-/* Drop what an earlier, successful auth in this handle left. */
+static const char *const pam_aim_env_names[] = {
+    "AIM_AGENT", "AIM_OWNER", "AIM_SCOPE", "AIM_JTI", "AIM_CHAIN", NULL
+};
+
+/*
+ * Drop what an earlier auth in this handle left, and any AIM_* identity
+ * another module put into the PAM environment: only a login this module
+ * accepts puts an identity there.
+ */
 static void
 pam_aim_forget(pam_handle_t *pamh)
 {
+    size_t i;
+
     pam_set_data(pamh, PAM_AIM_DATA_TOKEN, NULL, NULL);
     pam_set_data(pamh, PAM_AIM_DATA_USER, NULL, NULL);
+    for (i = 0; pam_aim_env_names[i] != NULL; i++) {
+        if (pam_getenv(pamh, pam_aim_env_names[i]) != NULL) {
+            pam_putenv(pamh, pam_aim_env_names[i]);
+        }
+    }
 }
 
 /* ------------------------------------------------------------------ */

@@ -289,6 +289,19 @@ check "token_env: the PAM environment (pam_env) is read" \
 check "... and the token is removed from it before the session" \
     "$(grep -c '^AIM_TOKEN=' "$T/session.fullenv")" 0
 check "... while the identity is there" "$(grep '^AIM_AGENT=' "$T/session.env")" "AIM_AGENT=$AGENT"
+printf 'AIM_AGENT DEFAULT=spiffe://spoofed\nAIM_JTI DEFAULT=spoofed\n' > "$T/pam_env_spoof.conf"
+svc aim-spoof \
+    "auth     required $MODULE $COMMON token_env=AIM_TOKEN" \
+    "auth     optional pam_exec.so $T/dumpenv.sh" \
+    "session  required pam_env.so readenv=0 conffile=$T/pam_env_spoof.conf"
+check "an AIM_* identity set by another module is dropped when auth fails" \
+    "$(TOKEN=junk result aim-spoof $USER_OK open_session authenticate; cat "$T/session.env")" \
+    "Authentication failure"
+check "... and replaced when it succeeds" \
+    "$(TOKEN=$GOOD result aim-spoof $USER_OK open_session authenticate; grep -h '^AIM_AGENT\|^AIM_JTI' "$T/session.env")" \
+    "success
+AIM_AGENT=$AGENT
+AIM_JTI=jti-good"
 check "token_env unset: falls back to the conversation" \
     "$(TOKEN= STDIN="$GOOD"$'\n' result aim-env $USER_OK authenticate)" success
 
