@@ -79,6 +79,7 @@ static ExecutorStart_hook_type prev_ExecutorStart = NULL;
 static ProcessUtility_hook_type prev_ProcessUtility = NULL;
 static object_access_hook_type prev_object_access = NULL;
 static ClientAuthentication_hook_type prev_ClientAuthentication = NULL;
+static fmgr_hook_type prev_fmgr = NULL;
 
 /*
  * A binding: the agent's verified token and the role the session switched
@@ -91,6 +92,13 @@ typedef struct PgAimBinding
 	aim_token  *token;
 	char	   *role;
 	SubTransactionId subid;
+	/*
+	 * The identity the session must keep while bound: the SET ROLE role
+	 * (InvalidOid: none) and the session user (InvalidOid: not known yet,
+	 * taken at the first check -- agent logins bind before it is set).
+	 */
+	Oid			role_id;
+	Oid			session_user_id;
 	struct PgAimBinding *prev;
 } PgAimBinding;
 
@@ -106,6 +114,7 @@ static bool pg_aim_writing = false;
 /* The statement last re-checked (its start time) and for which token. */
 static TimestampTz checked_stmt = 0;
 static const aim_token *checked_token = NULL;
+static int64_t checked_second = 0;
 
 /* Parallel workers: pg_aim.bound parsed once per value. */
 static char *worker_src = NULL;
@@ -453,6 +462,29 @@ pg_aim_refuse(PgAimBinding *b, const char *what)
 }
 
 /*
+ * The session's role and session user are those of the binding, whatever
+ * route might have moved them: a SET clause of a function called as a
+ * trigger (no object-access hook runs there), ALTER ROLE ... SET role
+ * applied to the next agent login, anything not thought of.  Two Oid
+ * compares; called on every statement and every function entry with a
+ * SET clause.
+ */
+static void
+pg_aim_check_identity(PgAimBinding *b)
+{
+	Oid			role = GetCurrentRoleId();
+	Oid			sess = GetSessionUserId();
+
+	if (!OidIsValid(b->session_user_id))
+		b->session_user_id = sess;
+	if (role == b->role_id && sess == b->session_user_id)
+		return;
+	pg_aim_refuse(b, OidIsValid(role) && role != b->role_id
+				  ? psprintf("role \"%s\"", GetUserNameFromId(role, true))
+				  : "a change of role");
+}
+
+/*
  * Re-check the bound agent (expiry, revocation, key, trust) once per
  * statement; ERROR when it is no longer authorized.
  */
@@ -467,8 +499,10 @@ pg_aim_recheck(void)
 
 	if (b == NULL || IsParallelWorker())
 		return;
+	pg_aim_check_identity(b);
 	stmt = GetCurrentStatementStartTimestamp();
-	if (stmt == checked_stmt && b->token == checked_token)
+	if (stmt == checked_stmt && b->token == checked_token
+		&& aim_now() == checked_second)
 		return;
 
 	v = pg_aim_get_verifier();
@@ -492,6 +526,7 @@ pg_aim_recheck(void)
 	}
 	checked_stmt = stmt;
 	checked_token = b->token;
+	checked_second = aim_now();
 }
 
 static void
@@ -575,6 +610,19 @@ pg_aim_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 					pg_aim_refuse(b, "changing pg_aim settings");
 			}
 		}
+		else if (IsA(parsetree, AlterRoleSetStmt)
+				 || IsA(parsetree, AlterDatabaseSetStmt))
+		{
+			VariableSetStmt *set = IsA(parsetree, AlterRoleSetStmt)
+			? ((AlterRoleSetStmt *) parsetree)->setstmt
+			: ((AlterDatabaseSetStmt *) parsetree)->setstmt;
+
+			/* A default role would move the role of later logins. */
+			if (set != NULL && pg_aim_refused_setting(set->name))
+				pg_aim_refuse(b, psprintf("ALTER %s ... SET %s",
+										  IsA(parsetree, AlterRoleSetStmt)
+										  ? "ROLE" : "DATABASE", set->name));
+		}
 		else if (IsA(parsetree, DiscardStmt))
 		{
 			DiscardStmt *stmt = (DiscardStmt *) parsetree;
@@ -646,10 +694,30 @@ pg_aim_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 
 		if (b == NULL)
 			return;
+		/* Fast-path calls (protocol 'F') reach no other hook. */
+		pg_aim_recheck();
 		if (objectId == F_SET_CONFIG)
 			pg_aim_refuse(b, "set_config()");
 		if (pg_aim_function_sets_role(objectId))
 			pg_aim_refuse(b, "a function that sets the role");
+	}
+}
+
+/*
+ * A function with a SET clause has just applied it (fmgr_security_definer):
+ * the role must not have moved.
+ */
+static void
+pg_aim_fmgr(FmgrHookEventType event, FmgrInfo *flinfo, Datum *private)
+{
+	if (prev_fmgr)
+		(*prev_fmgr) (event, flinfo, private);
+	if (event == FHET_START && !IsParallelWorker())
+	{
+		PgAimBinding *b = pg_aim_current();
+
+		if (b != NULL)
+			pg_aim_check_identity(b);
 	}
 }
 
@@ -773,6 +841,8 @@ pg_aim_ClientAuthentication(Port *port, int status)
 					 errmsg("out of memory")));
 		}
 		bound->token = t;
+		bound->role_id = InvalidOid;
+		bound->session_user_id = InvalidOid;
 		pg_aim_publish(t);
 out:	;
 	}
@@ -968,6 +1038,8 @@ pg_aim_session_init(PG_FUNCTION_ARGS)
 	pg_aim_publish(t);
 	if (role != NULL && (cur == NULL || cur->role == NULL))
 		SetConfigOption("role", role, PGC_USERSET, PGC_S_SESSION);
+	nb->role_id = GetCurrentRoleId();
+	nb->session_user_id = GetSessionUserId();
 
 	PG_RETURN_TEXT_P(cstring_to_text(agent));
 }
@@ -1268,4 +1340,6 @@ _PG_init(void)
 	object_access_hook = pg_aim_object_access;
 	prev_ClientAuthentication = ClientAuthentication_hook;
 	ClientAuthentication_hook = pg_aim_ClientAuthentication;
+	prev_fmgr = fmgr_hook;
+	fmgr_hook = pg_aim_fmgr;
 }

@@ -396,6 +396,50 @@ else
     check_re "pg_aim.bound cannot be set from the startup packet" "pg_aim.bound" "$out"
     out=$(PGPASSWORD="$PAMTOK" PGOPTIONS="-c role=agent_reader" "$PGBIN/psql" -X -At -h 127.0.0.1 -p "$PORT" -U nobody -d aimtest -c "SELECT current_user" 2>&1)
     check_re "PAM agent login refuses a role startup option" "startup option \"role\" is not allowed for an AIM agent login" "$out"
+    out=$(pam_sql "$PAMTOK" "ALTER ROLE nobody SET role = 'agent_reader'")
+    check_re "PAM-bound agent cannot give its login a default role" "ALTER ROLE ... SET role is not allowed while an AIM agent is bound" "$out"
+    su_sql "ALTER ROLE nobody SET role = 'agent_reader'" >/dev/null
+    out=$(pam_sql "$PAMTOK" "SELECT 'pamrole:' || current_user || ' ' || (SELECT count(*) FROM docs)")
+    check_re "agent login whose role default moves the role is refused" "role \"agent_reader\" is not allowed while an AIM agent is bound" "$out"
+    su_sql "ALTER ROLE nobody RESET role" >/dev/null
+fi
+
+# ---------------------------------------------------------------- role lock: routes no hook sees
+# A trigger function is called without the object-access hook, and its SET
+# clause is checked by PostgreSQL against the session user (who is a member
+# of every agent role, and here of a superuser role too).
+su_sql "CREATE SCHEMA scratch AUTHORIZATION agent_reader" >/dev/null
+out=$(as app_login aimtest -v tok="$AIM_TOK_ALICE" <<'EOF'
+SELECT aim.session_init(:'tok', 'agent_reader');
+CREATE TABLE scratch.t (x int);
+CREATE TABLE scratch.loot (who text, n bigint);
+CREATE FUNCTION scratch.trg() RETURNS trigger LANGUAGE plpgsql SET role = 'super_role' AS $$
+BEGIN INSERT INTO scratch.loot SELECT current_user, count(*) FROM docs; RETURN NEW; END $$;
+CREATE TRIGGER t BEFORE INSERT ON scratch.t FOR EACH ROW EXECUTE FUNCTION scratch.trg();
+INSERT INTO scratch.t VALUES (1);
+SELECT 'loot:' || count(*) FROM scratch.loot;
+CREATE FUNCTION scratch.definer() RETURNS bigint LANGUAGE sql SECURITY DEFINER
+    SET work_mem = '8MB' AS 'SELECT count(*) FROM scratch.loot';
+SELECT 'definer:' || (scratch.definer() IS NOT NULL);
+SELECT 'user:' || current_user;
+EOF
+)
+check_re "a trigger function's SET role is refused" "role \"super_role\" is not allowed while an AIM agent is bound" "$out"
+check "nothing ran as the trigger's role" "loot:0" "$(grep '^loot:' <<<"$out")"
+check "SECURITY DEFINER with other SET clauses still works" "definer:true" "$(grep '^definer:' <<<"$out")"
+check "the bound role stays" "user:agent_reader" "$(grep '^user:' <<<"$out")"
+
+# Fast-path function calls (protocol message 'F') reach no executor hook.
+FASTPATH=$T/fastpath
+if ! cc -std=c11 -Wall -Werror -o "$FASTPATH" "$ROOT/tests/pg/fastpath.c" \
+        -I"$(pg_config --includedir 2>/dev/null || echo /usr/include/postgresql)" -lpq 2>"$T/cc.log"; then
+    skipped "fast-path calls after expiry: cannot build tests/pg/fastpath.c ($(head -1 "$T/cc.log"))"
+else
+    FP=$(issue --sub spiffe://test/agent/fastpath --jti jti-fastpath --scope kb:read --ttl 2)
+    out=$(AIM_TOKEN=$FP "$FASTPATH" "host=$T port=$PORT user=app_login dbname=aimtest" 3 2>&1)
+    check_re "fast path: the token binds" "^bind ok" "$out"
+    check_re "fast path: a reader after expiry fails" "agent_id error: .*no longer authorized: expired" "$out"
+    check_re "fast path: nextval() after expiry fails" "nextval error: .*no longer authorized: expired" "$out"
 fi
 
 # ---------------------------------------------------------------- settings are the server's
