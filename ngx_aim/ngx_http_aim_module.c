@@ -173,6 +173,9 @@ enum {
 
 static ngx_int_t ngx_http_aim_access_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_aim_preflight(ngx_http_request_t *r);
+static ngx_int_t ngx_http_aim_join(ngx_http_request_t *r, const char **scopes,
+    size_t n, ngx_str_t *out);
+static const char *ngx_http_aim_method(ngx_http_request_t *r);
 static ngx_http_aim_ctx_t *ngx_http_aim_verify(ngx_http_request_t *r,
     ngx_http_aim_loc_conf_t *alcf);
 static void ngx_http_aim_check_proof(ngx_http_request_t *r,
@@ -511,8 +514,8 @@ static ngx_int_t
 ngx_http_aim_access_handler(ngx_http_request_t *r)
 {
     size_t                    n, i;
-    u_char                   *p;
     ngx_str_t                 value, scope;
+    ngx_uint_t                invalid;
     aim_error                 err;
     aim_status                s;
     aim_request               req;
@@ -544,10 +547,11 @@ ngx_http_aim_access_handler(ngx_http_request_t *r)
     av = alcf->verifier;
 
     ngx_memzero(&req, sizeof(aim_request));
-    ngx_memzero(&err, sizeof(aim_error));
+    err.status = AIM_OK;
+    err.message[0] = '\0';
 
     req.adapter = "nginx";
-    req.action = ngx_http_aim_cstr(r->pool, &r->method_name);
+    req.action = ngx_http_aim_method(r);
     req.resource = ngx_http_aim_cstr(r->pool, &r->uri);
     req.client = ngx_http_aim_cstr(r->pool, &r->connection->addr_text);
 
@@ -559,7 +563,9 @@ ngx_http_aim_access_handler(ngx_http_request_t *r)
     req.any = alcf->scope_any;
 
     s = AIM_OK;
-    ngx_str_null(&scope);
+    scopes = NULL;
+    n = 0;
+    invalid = 0;
 
     if (alcf->scopes) {
         n = alcf->scopes->nelts;
@@ -570,12 +576,9 @@ ngx_http_aim_access_handler(ngx_http_request_t *r)
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
-        scope.len = 0;
-
         for (i = 0; i < n; i++) {
             if (sc[i].fixed) {
                 scopes[i] = sc[i].fixed;
-                scope.len += ngx_strlen(sc[i].fixed) + 1;
                 continue;
             }
 
@@ -593,6 +596,7 @@ ngx_http_aim_access_handler(ngx_http_request_t *r)
                               "aim: aim_scope argument %uz evaluated to an "
                               "empty or invalid scope", i + 1);
                 s = AIM_INSUFFICIENT_SCOPE;
+                invalid = 1;
                 ngx_cpystrn((u_char *) err.message,
                             (u_char *) "a required scope evaluated to an "
                             "empty or invalid value", sizeof(err.message));
@@ -602,40 +606,17 @@ ngx_http_aim_access_handler(ngx_http_request_t *r)
             if (scopes[i] == NULL) {
                 return NGX_HTTP_INTERNAL_SERVER_ERROR;
             }
-
-            scope.len += value.len + 1;
         }
 
         req.scopes = scopes;
         req.nscopes = n;
-
-        if (s == AIM_OK) {
-            scope.data = ngx_pnalloc(r->pool, scope.len);
-            if (scope.data == NULL) {
-                return NGX_HTTP_INTERNAL_SERVER_ERROR;
-            }
-
-            p = scope.data;
-
-            for (i = 0; i < n; i++) {
-                if (i) {
-                    *p++ = ' ';
-                }
-                p = ngx_cpymem(p, scopes[i], ngx_strlen(scopes[i]));
-            }
-
-            scope.len = p - scope.data;
-
-        } else {
-            ngx_str_null(&scope);
-        }
     }
 
     ngx_http_aim_enter(av, r->connection->log);
 
     if (ctx->status != AIM_OK) {
+        aim_audit(av->verifier, &req, ctx->token, ctx->status, ctx->message);
         s = ctx->status;
-        aim_audit(av->verifier, &req, ctx->token, s, ctx->message);
 
     } else if (s != AIM_OK) {
         aim_audit(av->verifier, &req, ctx->token, s, err.message);
@@ -652,7 +633,79 @@ ngx_http_aim_access_handler(ngx_http_request_t *r)
         return NGX_OK;
     }
 
+    ngx_str_null(&scope);
+
+    if (s == AIM_INSUFFICIENT_SCOPE && !invalid) {
+        /* the challenge's scope=: the scopes required here */
+        if (ngx_http_aim_join(r, scopes, n, &scope) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+
     return ngx_http_aim_deny(r, alcf, ctx, s, &scope);
+}
+
+
+static ngx_int_t
+ngx_http_aim_join(ngx_http_request_t *r, const char **scopes, size_t n,
+    ngx_str_t *out)
+{
+    u_char  *p;
+    size_t   i, len;
+
+    len = 0;
+
+    for (i = 0; i < n; i++) {
+        len += ngx_strlen(scopes[i]) + 1;
+    }
+
+    if (len == 0) {
+        return NGX_OK;
+    }
+
+    p = ngx_pnalloc(r->pool, len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    out->data = p;
+
+    for (i = 0; i < n; i++) {
+        if (i) {
+            *p++ = ' ';
+        }
+        p = ngx_cpymem(p, scopes[i], ngx_strlen(scopes[i]));
+    }
+
+    out->len = p - out->data;
+
+    return NGX_OK;
+}
+
+
+/* The method as a C string: a constant for the usual ones. */
+
+static const char *
+ngx_http_aim_method(ngx_http_request_t *r)
+{
+    switch (r->method) {
+    case NGX_HTTP_GET:
+        return "GET";
+    case NGX_HTTP_HEAD:
+        return "HEAD";
+    case NGX_HTTP_POST:
+        return "POST";
+    case NGX_HTTP_PUT:
+        return "PUT";
+    case NGX_HTTP_DELETE:
+        return "DELETE";
+    case NGX_HTTP_PATCH:
+        return "PATCH";
+    case NGX_HTTP_OPTIONS:
+        return "OPTIONS";
+    default:
+        return ngx_http_aim_cstr(r->pool, &r->method_name);
+    }
 }
 
 
