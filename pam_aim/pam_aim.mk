@@ -18,8 +18,9 @@ UNINSTALL_TARGETS += uninstall-pam
 
 .PHONY: test-pam test-pam-sshd install-pam uninstall-pam
 
+# The suite also compiles the module with clang under the same flags.
 test-pam: $(PAM_AIM) $(AIMCTL)
-	@tests/pam/run.sh
+	@PAM_AIM_CFLAGS='$(CORE_CFLAGS)' tests/pam/run.sh
 
 test-pam-sshd: $(PAM_AIM) $(AIMCTL)
 	@tests/pam/sshd.sh

@@ -435,6 +435,17 @@ check "no token (not even its signature) in the audit log or syslog" "$leak" 0
 has "refusals reach syslog at LOG_NOTICE (pam_syslog)" "SYSLOG(5): login as nobody by agent" "$T/pamtester.log"
 hasnt "no pam_putenv noise" "delete non-existent entry" "$T/pamtester.log"
 
+echo "# build"
+if ! command -v clang >/dev/null; then
+    skip "clang -Werror build: clang is not installed"
+elif [ -z "${PAM_AIM_CFLAGS-}" ]; then
+    skip "clang -Werror build: run through make test-pam (it passes the flags)"
+elif clang $PAM_AIM_CFLAGS -c -o "$T/pam_aim.clang.o" pam_aim/pam_aim.c 2> "$T/clang.err"; then
+    ok "clang builds pam_aim.c with the core's warnings and -Werror"
+else
+    bad "clang builds pam_aim.c with the core's warnings and -Werror ($(head -5 "$T/clang.err"))"
+fi
+
 echo "# symbols"
 syms=$(nm -D --defined-only "$MODULE" | awk '{print $3}' | sort | tr '\n' ' ')
 check "exports exactly the six pam_sm_* entry points" "$syms" "pam_sm_acct_mgmt pam_sm_authenticate pam_sm_chauthtok pam_sm_close_session pam_sm_open_session pam_sm_setcred "
