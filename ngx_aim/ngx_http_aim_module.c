@@ -1191,7 +1191,13 @@ ngx_http_aim_deny(ngx_http_request_t *r, ngx_http_aim_loc_conf_t *alcf,
 {
     ngx_uint_t  scheme;
 
-    scheme = ctx->scheme ? ctx->scheme : NGX_HTTP_AIM_BEARER;
+    if (alcf->dpop == NGX_HTTP_AIM_DPOP_REQUIRED) {
+        /* only the DPoP scheme is accepted here: say so (RFC 9449 7.1) */
+        scheme = NGX_HTTP_AIM_DPOP;
+
+    } else {
+        scheme = ctx->scheme ? ctx->scheme : NGX_HTTP_AIM_BEARER;
+    }
 
     switch (s) {
 
@@ -1880,6 +1886,7 @@ ngx_http_aim_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_aim_loc_conf_t *prev = parent;
     ngx_http_aim_loc_conf_t *conf = child;
 
+    char                       *missing;
     ngx_array_t               **a, **pa;
     ngx_command_t              *cmd;
     ngx_http_aim_main_conf_t   *amcf;
@@ -1920,6 +1927,18 @@ ngx_http_aim_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     if (!conf->enable) {
         return NGX_CONF_OK;
+    }
+
+    missing = (conf->keys == NULL) ? "aim_keys"
+              : (conf->issuers == NULL) ? "aim_issuer"
+              : (conf->audience == NULL) ? "aim_audience" : NULL;
+
+    if (missing) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"aim on\" in %V:%ui needs \"%s\" (here or in an "
+                      "enclosing block)", &conf->enable_site->file,
+                      conf->enable_site->line, missing);
+        return NGX_CONF_ERROR;
     }
 
     conf->verifier = ngx_http_aim_get_verifier(cf, conf);

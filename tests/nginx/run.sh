@@ -163,6 +163,18 @@ http {
             default_type application/json;
             return 401 '{"reason":"\$aim_reason","agent":"\$aim_agent"}\n';
         }
+        location /trust/ {
+            aim           on;
+            aim_state     $W/state;
+            aim_trust_min 50;
+            aim_scope     kb:read;
+            proxy_pass http://127.0.0.1:$UP;
+
+            location /trust/admin/ {
+                aim_scope kb:admin;
+                proxy_pass http://127.0.0.1:$UP;
+            }
+        }
         location /open/ {
             proxy_pass http://127.0.0.1:$UP;
         }
@@ -442,6 +454,8 @@ check "a bound token as a Bearer token where DPoP is on: 401" 401 "$CODE"
 http GET /dpop/x -H "$(bearer "$T")"
 check "DPoP required, a Bearer token: 401" 401 "$CODE"
 has "DPoP required, a Bearer token: invalid_token" "$WWWA" 'error="invalid_token"'
+has "DPoP required, a Bearer token: the challenge names the DPoP scheme" "$WWWA" \
+    'DPoP realm="aim-test", algs="ES256 ES384 EdDSA RS256 PS256", error="invalid_token"'
 
 dpop GET /dpop/x "$(A dpop --key "$W/d1.pem" --htm GET --htu "$URL/dpop/x" --token "$T")" "$T"
 check "the DPoP scheme with an unbound token: 401 invalid_token" 401 "$CODE"
@@ -452,6 +466,30 @@ check "DPoP on: an unbound Bearer token: 200" 200 "$CODE"
 P=$(proof d1 GET "$URL/dpop-on/x")
 dpop GET /dpop-on/x "$P"
 check "DPoP on: a bound token with its proof: 200" 200 "$CODE"
+
+# ------------------------------------------------------------------ trust
+
+# An agent that keeps asking for a scope it lacks is probing (docs/trust.md):
+# its trust falls below aim_trust_min, and even what its token grants is
+# then refused with low_trust; other agents are not affected.
+T_PROBER=$(issue --sub spiffe://test/agent/prober --scope "kb:read")
+T_CALM=$(issue --sub spiffe://test/agent/calm --scope "kb:read")
+http GET /trust/doc -H "$(bearer "$T_PROBER")"
+check "trust: a new agent is allowed what its token grants" 200 "$CODE"
+denied=0
+for _ in $(seq 50); do
+    http GET /trust/admin/x -H "$(bearer "$T_PROBER")"
+    [ "$CODE" = 403 ] && denied=$((denied + 1))
+done
+check "trust: 50 requests for a scope the token lacks: 403" 50 "$denied"
+http GET /trust/doc -H "$(bearer "$T_PROBER")"
+check "trust: then a granted request is refused: 403" 403 "$CODE"
+check "trust: ... with low_trust" \
+    'Bearer realm="aim-test", error="insufficient_scope", error_description="low_trust"' "$WWWA"
+http GET /trust/doc -H "$(bearer "$T_CALM")"
+check "trust: another agent is still allowed" 200 "$CODE"
+has "trust: the state file records the prober (aimctl stats)" \
+    "$(A stats --state "$W/state" 2>&1)" "spiffe://test/agent/prober"
 
 # ------------------------------------------------------------- revocation
 
@@ -472,8 +510,13 @@ revoked_within() { # line token -> seconds until 401 revoked, or "never"
         sleep 0.05
     done
 }
-all_refused() { # token -> how many of 10 requests were refused as revoked
-    local n=0
+# Each worker re-reads the file on its own (at most once a second, on its
+# next request): the first refusal may come from one worker only.  Every
+# worker must refuse 2.2 s after the change.
+all_refused() { # token start -> how many of 10 requests were refused as revoked
+    local n=0 wait
+    wait=$(awk -v a="$2" -v b="$(date +%s.%N)" 'BEGIN { w = a + 2.2 - b; if (w < 0) w = 0; printf "%.2f", w }')
+    sleep "$wait"
     for _ in $(seq 10); do
         http GET /kb/doc -H "$(bearer "$1")"
         [[ "$CODE" = 401 && "$WWWA" == *'"revoked"'* ]] && n=$((n + 1))
@@ -484,13 +527,14 @@ all_refused() { # token -> how many of 10 requests were refused as revoked
 T_JTI=$(issue --sub spiffe://test/agent/revokee --scope kb:GET --jti revoke-me-$$)
 http GET /kb/doc -H "$(bearer "$T_JTI")"
 check "revocation: the token works before" 200 "$CODE"
+rev_start=$(date +%s.%N)
 t=$(revoked_within "jti revoke-me-$$" "$T_JTI")
 if [ "$t" != never ] && awk -v t="$t" 'BEGIN { exit !(t <= 2.0) }'; then
     ok "revocation by jti takes effect within 2 s (${t} s)"
 else
     not_ok "revocation by jti takes effect within 2 s" "took $t"
 fi
-check "revocation by jti: refused by every worker" 10 "$(all_refused "$T_JTI")"
+check "revocation by jti: refused by every worker within 2.2 s" 10 "$(all_refused "$T_JTI" "$rev_start")"
 
 http GET /kb/doc -H "$(bearer "$T_OTHER")"
 check "agent revocation: the agent works before" 200 "$CODE"
@@ -640,10 +684,13 @@ printf 'not json\n' > "$W/t/garbage.json"
 printf 'block everything\n' > "$W/t/bad-revoked"
 
 conftest "a good configuration passes" ok "" "$GOOD"
-conftest "aim on without keys fails, naming aim on and its line" fail \
-    "aim: keys: no key source configured, for \"aim on\" in $W/t/nginx.conf:7" \
+conftest "aim on without keys fails, naming aim on, its line and aim_keys" fail \
+    "\"aim on\" in $W/t/nginx.conf:7 needs \"aim_keys\"" \
     "aim_issuer $ISS; aim_audience $AUD;"
-conftest "aim on without an audience fails" fail "audience" "aim_keys $W/jwks.both; aim_issuer $ISS;"
+conftest "aim on without an issuer fails, naming aim_issuer" fail '"aim_issuer"' \
+    "aim_keys $W/jwks.both; aim_audience $AUD;"
+conftest "aim on without an audience fails, naming aim_audience" fail '"aim_audience"' \
+    "aim_keys $W/jwks.both; aim_issuer $ISS;"
 conftest "a bad key file fails, naming aim_keys, the file and the line" fail \
     "\"aim_keys\" directive: $W/t/garbage.json" \
     "aim_keys $W/t/garbage.json; aim_issuer $ISS; aim_audience $AUD;"
