@@ -3,6 +3,8 @@
 #   make build/ngx_http_aim_module.so   build the module against Debian's
 #                                       nginx source (the nginx-dev package)
 #   make test-nginx                     real nginx + curl (tests/nginx/run.sh)
+#   make test-nginx-valgrind            the module under valgrind (memcheck)
+#   make test-nginx-clang               the module compiled by clang -Werror
 #   make bench-nginx                    wrk benchmark (bench/nginx/bench.sh)
 #
 # As dh_nginx does: copy /usr/share/nginx/src once, configure it with the
@@ -45,15 +47,36 @@ $(NGX_AIM): ngx_aim/ngx_http_aim_module.c $(LIBAIM) common/aim.h $(NGX_BUILD)/ob
 	$(Q)cp $(NGX_BUILD)/objs/ngx_http_aim_module.so $@
 
 ALL_TARGETS       += $(NGX_AIM)
-TEST_TARGETS      += test-nginx
+TEST_TARGETS      += test-nginx-clang test-nginx test-nginx-valgrind
 INSTALL_TARGETS   += install-nginx
 UNINSTALL_TARGETS += uninstall-nginx
 BENCH_TARGETS     += bench-nginx
 
-.PHONY: test-nginx bench-nginx install-nginx uninstall-nginx
+.PHONY: test-nginx test-nginx-valgrind test-nginx-clang bench-nginx \
+        install-nginx uninstall-nginx
 
 test-nginx: $(NGX_AIM) $(AIMCTL)
 	@tests/nginx/run.sh
+
+test-nginx-valgrind: $(NGX_AIM) $(AIMCTL)
+	@tests/nginx/valgrind.sh
+
+# The module's source with clang and nginx's own include paths, every
+# warning an error (nginx's build above uses gcc).
+NGX_INCS = $(addprefix -I$(NGX_BUILD)/,src/core src/event src/event/modules \
+             src/os/unix src/http src/http/modules src/http/v2 objs)
+
+test-nginx-clang: $(NGX_BUILD)/objs/Makefile
+	@if ! command -v $(CLANG) > /dev/null; then \
+	    echo "test-nginx-clang: SKIPPED: $(CLANG) is not installed"; \
+	    echo "test-nginx-clang: 0 passed, 0 failed, 1 skipped"; exit 0; fi; \
+	if $(CLANG) -c -o /dev/null -fPIC $(OPT) -Wall -Wextra -Werror -Wno-unused-parameter \
+	        -Wno-missing-field-initializers $(NGX_INCS) -Icommon ngx_aim/ngx_http_aim_module.c; then \
+	    echo "ok   - ngx_http_aim_module.c with clang -Wall -Wextra -Werror"; \
+	    echo "test-nginx-clang: 1 passed, 0 failed, 0 skipped"; \
+	else \
+	    echo "FAIL - ngx_http_aim_module.c with clang -Wall -Wextra -Werror"; \
+	    echo "test-nginx-clang: 0 passed, 1 failed, 0 skipped"; exit 1; fi
 
 bench-nginx: $(NGX_AIM) $(AIMCTL)
 	@bench/nginx/bench.sh
