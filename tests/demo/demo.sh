@@ -252,7 +252,7 @@ step scraper pg "bind as role reporting (allowed by scopes)" "ERROR low_trust" \
 step reporter nginx "GET /kb/q3-report (others unaffected)" "200" "$(http "$REPORTER" GET /kb/q3-report)"
 
 say "6. An operator revokes the deployer; it stops everywhere within two seconds"
-echo "agent spiffe://demo.example/agent/deployer   # demo: revoked by operator" >> "$W/revoked"
+echo "agent spiffe://demo.example/agent/deployer" >> "$W/revoked"
 note "appended to $W/revoked at $(date +%T); waiting 2 s"
 sleep 2
 step deployer nginx "PUT /kb/config" "401 revoked" "$(http "$DEPLOYER" PUT /kb/config)"
