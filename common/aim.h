@@ -220,6 +220,15 @@ aim_status aim_verify(aim_verifier *v, const char *token, size_t len,
  */
 aim_status aim_recheck(aim_verifier *v, const aim_token *t, aim_error *err);
 
+/*
+ * May token t replace bound, an earlier token of a session (PostgreSQL
+ * binding, any adapter that refreshes)?  Only the same agent, and never
+ * an older token (iat not before bound's): AIM_OK, or AIM_BAD_CLAIM with
+ * the reason in err.  Binding is one-way.
+ */
+aim_status aim_token_may_refresh(const aim_token *bound, const aim_token *t,
+                                 aim_error *err);
+
 /* ------------------------------------------------------------------ */
 /* Decisions                                                           */
 

@@ -102,6 +102,21 @@ aim_token_claim(const aim_token *t, const char *name)
     return aim_json_compact(v);
 }
 
+aim_status
+aim_token_may_refresh(const aim_token *bound, const aim_token *t,
+                      aim_error *err)
+{
+    if (strcmp(bound->agent, t->agent) != 0) {
+        return aim_fail(err, AIM_BAD_CLAIM, "the session is bound to AIM agent "
+                        "\"%.200s\"", bound->agent);
+    }
+    if (t->iat < bound->iat) {
+        return aim_fail(err, AIM_BAD_CLAIM, "the token is older than the bound "
+                        "token");
+    }
+    return AIM_OK;
+}
+
 char *
 aim_token_claims_json(const aim_token *t)
 {

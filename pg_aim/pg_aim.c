@@ -941,21 +941,9 @@ pg_aim_session_init(PG_FUNCTION_ARGS)
 	}
 	agent = aim_token_agent(t);
 
-	/* One-way binding: the same agent, never an older token. */
-	if (cur != NULL)
-	{
-		const char *bound_agent = aim_token_agent(cur->token);
-
-		if (strcmp(agent, bound_agent) != 0)
-			denial = psprintf("the session is bound to AIM agent \"%s\"", bound_agent);
-		else if (aim_token_iat(t) < aim_token_iat(cur->token))
-		{
-			denial = "the token is older than the bound token";
-			detail = psprintf("Its iat %lld is before the bound token's %lld.",
-							  (long long) aim_token_iat(t),
-							  (long long) aim_token_iat(cur->token));
-		}
-	}
+	/* One-way binding (the core's rule): same agent, never an older token. */
+	if (cur != NULL && aim_token_may_refresh(cur->token, t, &err) != AIM_OK)
+		denial = pstrdup(err.message);
 
 	/* The role: an existing group role that cannot log in or bypass RLS. */
 	if (denial == NULL && role != NULL && (cur == NULL || cur->role == NULL))
