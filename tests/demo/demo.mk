@@ -5,3 +5,10 @@ demo: deps
 	@$(MAKE) --no-print-directory build-all
 	@$(MAKE) --no-print-directory install-pg
 	@tests/demo/demo.sh
+
+# The story as a test: every step must have its expected outcome.
+TEST_TARGETS += test-demo
+.PHONY: test-demo
+test-demo: build-all
+	@$(MAKE) --no-print-directory install-pg >/dev/null
+	@AIM_DEMO_DIR=$(B)/demo-test tests/demo/demo.sh
