@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 #include "internal.h"
@@ -686,25 +687,21 @@ aim_verifier_refresh(aim_verifier *v)
 static int
 type_accepted(const aim_config *cfg, const char *typ)
 {
-    char   *norm;
-    size_t  i;
-    int     ok = 0;
+    size_t i;
 
     if (typ == NULL) {
         return 0;
     }
-    norm = normalise_type(typ, strlen(typ));
-    if (norm == NULL) {
-        return 0;
+    /* Configured types are stored normalised; compare without allocating. */
+    if (strlen(typ) > 12 && strncasecmp(typ, "application/", 12) == 0) {
+        typ += 12;
     }
     for (i = 0; i < cfg->ntypes; i++) {
-        if (strcmp(norm, cfg->types[i]) == 0) {
-            ok = 1;
-            break;
+        if (strcasecmp(typ, cfg->types[i]) == 0) {
+            return 1;
         }
     }
-    free(norm);
-    return ok;
+    return 0;
 }
 
 static aim_status
