@@ -3,6 +3,7 @@
  * only honoured with a fresh proof signed by the key its cnf.jkt names.
  */
 #include <string.h>
+#include <strings.h>
 #include "b64.h"
 #include "internal.h"
 #include "json.h"
@@ -11,14 +12,64 @@
 
 #define AIM_MAX_PROOF_LEN 8192
 
-/* htu compared without query and fragment (RFC 9449 section 4.3). */
+/*
+ * Split "scheme://authority/path" (query and fragment dropped) into its
+ * parts, normalised per RFC 3986 6.2.2-6.2.3 as RFC 9449 4.3 asks: scheme
+ * and host compared case-insensitively, a default port (":80" for http,
+ * ":443" for https) the same as none.  0 on success.
+ */
+typedef struct {
+    const char *scheme, *host, *path;
+    size_t      scheme_len, host_len, path_len;
+} htu_parts;
+
+static int
+htu_split(const char *u, htu_parts *p)
+{
+    const char *sep = strstr(u, "://"), *auth, *end;
+
+    if (sep == NULL || sep == u) {
+        return -1;
+    }
+    p->scheme = u;
+    p->scheme_len = (size_t) (sep - u);
+    auth = sep + 3;
+    end = auth + strcspn(auth, "/?#");
+    p->host = auth;
+    p->host_len = (size_t) (end - auth);
+    if (p->host_len == 0) {
+        return -1;
+    }
+    if (p->scheme_len == 4 && strncasecmp(u, "http", 4) == 0
+        && p->host_len > 3 && memcmp(end - 3, ":80", 3) == 0)
+    {
+        p->host_len -= 3;
+    } else if (p->scheme_len == 5 && strncasecmp(u, "https", 5) == 0
+               && p->host_len > 4 && memcmp(end - 4, ":443", 4) == 0)
+    {
+        p->host_len -= 4;
+    }
+    p->path = end;
+    p->path_len = strcspn(end, "?#");
+    if (p->path_len == 0) {       /* an empty path is "/" (6.2.3) */
+        p->path = "/";
+        p->path_len = 1;
+    }
+    return 0;
+}
+
 static int
 htu_equal(const char *htu, const char *url)
 {
-    size_t hl = strcspn(htu, "?#");
-    size_t ul = strcspn(url, "?#");
+    htu_parts a, b;
 
-    return hl == ul && hl > 0 && strncmp(htu, url, hl) == 0;
+    return htu_split(htu, &a) == 0 && htu_split(url, &b) == 0
+        && a.scheme_len == b.scheme_len
+        && strncasecmp(a.scheme, b.scheme, a.scheme_len) == 0
+        && a.host_len == b.host_len
+        && strncasecmp(a.host, b.host, a.host_len) == 0
+        && a.path_len == b.path_len
+        && memcmp(a.path, b.path, a.path_len) == 0;
 }
 
 aim_status

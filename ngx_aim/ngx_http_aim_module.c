@@ -1084,18 +1084,7 @@ ngx_http_aim_dpop_url(ngx_http_request_t *r, ngx_http_aim_loc_conf_t *alcf)
         return NULL;
     }
 
-    /* RFC 3986 6.2.3: the default port is the same as none */
-
-    if (scheme.len == 7 && host.len > 3
-        && ngx_strncmp(host.data + host.len - 3, ":80", 3) == 0)
-    {
-        host.len -= 3;
-
-    } else if (scheme.len == 8 && host.len > 4
-               && ngx_strncmp(host.data + host.len - 4, ":443", 4) == 0)
-    {
-        host.len -= 4;
-    }
+    /* The core normalises both sides (case, default port) before comparing. */
 
     url = ngx_pnalloc(r->pool, scheme.len + host.len + path.len + 1);
     if (url == NULL) {
@@ -1103,8 +1092,7 @@ ngx_http_aim_dpop_url(ngx_http_request_t *r, ngx_http_aim_loc_conf_t *alcf)
     }
 
     p = ngx_cpymem(url, scheme.data, scheme.len);
-    ngx_strlow(p, host.data, host.len);
-    p += host.len;
+    p = ngx_cpymem(p, host.data, host.len);
     p = ngx_cpymem(p, path.data, path.len);
     *p = '\0';
 

@@ -125,6 +125,14 @@ test_dpop(void)
     /* Query and fragment are not part of the comparison. */
     CHECK_ST(check(p, bound_tok, bound, "GET", HTU "?page=2", NULL), AIM_OK, &err);
     CHECK_ST(check(p, bound_tok, bound, "GET", HTU "#top", NULL), AIM_OK, &err);
+    /* RFC 3986 normalisation on both sides: case of scheme and host, and
+     * the default port; the path stays case-sensitive. */
+    CHECK_ST(check(p, bound_tok, bound, "GET", "HTTPS://API.Test/kb/42", NULL), AIM_OK, &err);
+    CHECK_ST(check(p, bound_tok, bound, "GET", "https://api.test:443/kb/42", NULL), AIM_OK, &err);
+    CHECK_ST(check(p, bound_tok, bound, "GET", "https://api.test:8443/kb/42", NULL), AIM_BAD_BINDING, &err);
+    CHECK_ST(check(p, bound_tok, bound, "GET", "https://api.test/KB/42", NULL), AIM_BAD_BINDING, &err);
+    CHECK_ST(check(p, bound_tok, bound, "GET", "https://api.test.evil/kb/42", NULL), AIM_BAD_BINDING, &err);
+    CHECK_ST(check(p, bound_tok, bound, "GET", "api.test/kb/42", NULL), AIM_BAD_BINDING, &err);
     /* Request mismatches. */
     CHECK_ST(check(p, bound_tok, bound, "POST", HTU, NULL), AIM_BAD_BINDING, &err);
     CHECK_ST(check(p, bound_tok, bound, "get", HTU, NULL), AIM_BAD_BINDING, &err);
