@@ -235,5 +235,21 @@ void
 aim_audit(aim_verifier *v, const aim_request *req, const aim_token *t,
           aim_status status, const char *message)
 {
+    /* Denials an adapter decides itself with a verified agent (a DPoP
+     * replay or bad proof in nginx) feed the baseline like the core's. */
+    if (t != NULL && v->state != NULL
+        && (status == AIM_BAD_BINDING || status == AIM_REPLAY
+            || status == AIM_INSUFFICIENT_SCOPE || status == AIM_POLICY_DENIED))
+    {
+        double trust = aim_state_observe(v->state, t->agent,
+                                         req ? req->action : NULL,
+                                         req ? req->resource : NULL, status,
+                                         aim_now(), &v->audit_signal);
+        if (trust >= 0) {
+            v->audit_trust = trust;
+        }
+    }
     aim_audit_emit(v, req, t, status, message);
+    v->audit_trust = -1;
+    v->audit_signal = NULL;
 }

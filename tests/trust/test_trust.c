@@ -422,6 +422,36 @@ test_no_clean_slate(void)
     aim_state_close(s);
 }
 
+/* Denials an adapter takes itself (a DPoP replay in nginx) count too. */
+static void
+test_adapter_denials(void)
+{
+    const char   *st = path_of("replay.state");
+    aim_verifier *v;
+    char         *tok = issue("agent-replayer", "kb:read", NULL);
+    aim_token    *t;
+    aim_error     e;
+    aim_request   r;
+    int           i;
+
+    unlink(st);
+    v = verifier(st, NULL);
+    CHECK(aim_verify(v, tok, strlen(tok), &t, &e) == AIM_OK, "verify");
+    memset(&r, 0, sizeof(r));
+    r.adapter = "test";
+    r.action = "GET";
+    r.resource = "/kb/1";
+    for (i = 0; i < 50; i++) {
+        now_value += 1;
+        aim_audit(v, &r, t, AIM_REPLAY, "proof replayed");
+    }
+    CHECK(decide(v, tok, "GET", "/kb/1", "kb:read") == AIM_LOW_TRUST,
+          "50 replayed proofs lower trust like 50 scope denials");
+    aim_token_free(t);
+    aim_verifier_free(v);
+    free(tok);
+}
+
 static void
 test_missing_dir(void)
 {
@@ -582,6 +612,7 @@ main(int argc, char **argv)
     test_killed_process();
     test_stuck_lock();
     test_no_clean_slate();
+    test_adapter_denials();
     test_missing_dir();
     test_status_list();
 
