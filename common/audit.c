@@ -120,6 +120,19 @@ field(outbuf *o, const char *name, const char *value)
     put_json(o, value);
 }
 
+/* {"ts":...,"decision":...,"reason":...  -- every line starts so. */
+static void
+put_head(outbuf *o, const char *ts, aim_status status)
+{
+    put_str(o, "{\"ts\":\"");
+    put_str(o, ts);
+    put_str(o, "\",\"decision\":\"");
+    put_str(o, status == AIM_OK ? "allow" : "deny");
+    put_str(o, "\",\"reason\":\"");
+    put_str(o, status == AIM_OK ? "ok" : aim_reason(status));
+    put_str(o, "\"");
+}
+
 size_t
 aim_audit_format(char *buf, size_t size, const aim_request *req,
                  const aim_token *t, aim_status status, const char *message,
@@ -137,13 +150,7 @@ aim_audit_format(char *buf, size_t size, const aim_request *req,
     gmtime_r(&tt, &tm);
     strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
 
-    put_str(&o, "{\"ts\":\"");
-    put_str(&o, ts);
-    put_str(&o, "\",\"decision\":\"");
-    put_str(&o, status == AIM_OK ? "allow" : "deny");
-    put_str(&o, "\",\"reason\":\"");
-    put_str(&o, status == AIM_OK ? "ok" : aim_reason(status));
-    put_str(&o, "\"");
+    put_head(&o, ts, status);
     if (req != NULL) {
         field(&o, "adapter", req->adapter);
         field(&o, "action", req->action);
@@ -181,13 +188,8 @@ aim_audit_format(char *buf, size_t size, const aim_request *req,
     if (o.len >= size) {
         /* Too long: keep a valid, marked line rather than a cut one. */
         o.len = 0;
-        put_str(&o, "{\"ts\":\"");
-        put_str(&o, ts);
-        put_str(&o, "\",\"decision\":\"");
-        put_str(&o, status == AIM_OK ? "allow" : "deny");
-        put_str(&o, "\",\"reason\":\"");
-        put_str(&o, status == AIM_OK ? "ok" : aim_reason(status));
-        put_str(&o, "\",\"truncated\":true}");
+        put_head(&o, ts, status);
+        put_str(&o, ",\"truncated\":true}");
     }
     buf[o.len < size ? o.len : size - 1] = '\0';
     return o.len;
