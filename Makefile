@@ -29,12 +29,24 @@ CORE_CFLAGS = -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L $(OPT) -g \
               -fPIC -fvisibility=hidden -fstack-protector-strong -D_FORTIFY_SOURCE=2 \
               $(WARN) $(PKG_CFLAGS) -Icommon $(EXTRA_CFLAGS)
 
-CORE_SRCS  := $(filter-out common/aimctl.c,$(wildcard common/*.c))
-CORE_OBJS  := $(patsubst common/%.c,$(B)/obj/%.o,$(CORE_SRCS))
+# The library (common/lib, one public header common/aim.h), the
+# development issuer that only aimctl and the tests link (common/issuer),
+# and the command-line tool, one file per subcommand (common/aimctl).
+CORE_SRCS  := $(wildcard common/lib/*.c)
+CORE_HDRS  := common/aim.h $(wildcard common/lib/*.h)
+CORE_OBJS  := $(patsubst common/lib/%.c,$(B)/obj/%.o,$(CORE_SRCS))
+ISSUER_SRCS := $(wildcard common/issuer/*.c)
+ISSUER_HDRS := $(wildcard common/issuer/*.h)
+AIMCTL_SRCS := $(wildcard common/aimctl/*.c)
+AIMCTL_HDRS := $(wildcard common/aimctl/*.h)
 LIBAIM     := $(B)/libaim.a
 AIMCTL     := $(B)/bin/aimctl
+ISSUER_LIB := $(B)/libaimissuer.a
+# What the CLI, tests and benchmarks add to the library's include path.
+TOOL_INCS  := -Icommon/lib -Icommon/issuer
+TOOL_CFLAGS = $(CORE_CFLAGS) $(TOOL_INCS)
 
-ALL_TARGETS     := $(LIBAIM) $(AIMCTL)
+ALL_TARGETS     := $(LIBAIM) $(ISSUER_LIB) $(AIMCTL)
 TEST_TARGETS    :=
 INSTALL_TARGETS := install-aimctl
 UNINSTALL_TARGETS := uninstall-aimctl
@@ -49,7 +61,7 @@ core: $(LIBAIM) $(AIMCTL)
 # Quiet by default; V=1 shows the commands.
 Q := $(if $(V),,@)
 
-$(B)/obj/%.o: common/%.c common/*.h
+$(B)/obj/%.o: common/lib/%.c $(CORE_HDRS)
 	@mkdir -p $(dir $@)
 	@$(if $(V),,echo "  CC      $<")
 	$(Q)$(CC) $(CORE_CFLAGS) -c -o $@ $<
@@ -60,10 +72,21 @@ $(LIBAIM): $(CORE_OBJS)
 	@$(if $(V),,echo "  AR      $@")
 	$(Q)$(AR) rcs $@ $^
 
-$(AIMCTL): common/aimctl.c $(LIBAIM)
+$(B)/obj/issuer/%.o: common/issuer/%.c $(ISSUER_HDRS) $(CORE_HDRS)
+	@mkdir -p $(dir $@)
+	@$(if $(V),,echo "  CC      $<")
+	$(Q)$(CC) $(TOOL_CFLAGS) -c -o $@ $<
+
+$(ISSUER_LIB): $(patsubst common/issuer/%.c,$(B)/obj/issuer/%.o,$(ISSUER_SRCS))
+	@rm -f $@
+	@$(if $(V),,echo "  AR      $@")
+	$(Q)$(AR) rcs $@ $^
+
+$(AIMCTL): $(AIMCTL_SRCS) $(AIMCTL_HDRS) $(ISSUER_LIB) $(LIBAIM)
 	@mkdir -p $(dir $@)
 	@$(if $(V),,echo "  LD      $@")
-	$(Q)$(CC) $(CORE_CFLAGS) -fPIE -pie -o $@ common/aimctl.c $(LIBAIM) $(PKG_LIBS)
+	$(Q)$(CC) $(TOOL_CFLAGS) -Icommon/aimctl -fPIE -pie -o $@ \
+	    $(AIMCTL_SRCS) $(ISSUER_LIB) $(LIBAIM) $(PKG_LIBS)
 
 # The exported-symbol contract: a static archive built with hidden
 # visibility, so adapters that share a process never see each other's core.

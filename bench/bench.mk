@@ -6,10 +6,10 @@
 BENCH_SECONDS ?= 1.5
 BENCH_VERIFY  := $(B)/bench/bench_verify
 
-$(BENCH_VERIFY): bench/core/bench_verify.c $(LIBAIM)
+$(BENCH_VERIFY): bench/core/bench_verify.c $(ISSUER_LIB) $(LIBAIM)
 	@mkdir -p $(dir $@)
 	@$(if $(V),,echo "  LD      $@")
-	$(Q)$(CC) $(CORE_CFLAGS) -fPIE -pie -o $@ $< $(LIBAIM) $(PKG_LIBS) -ljwt
+	$(Q)$(CC) $(TOOL_CFLAGS) -fPIE -pie -o $@ $< $(ISSUER_LIB) $(LIBAIM) $(PKG_LIBS) -ljwt
 
 .PHONY: bench-core
 BENCH_TARGETS += bench-core

@@ -25,7 +25,8 @@ UNIT_BIN     := $(T_B)/unit
 SAN_FLAGS    := -fsanitize=address,undefined -fno-sanitize-recover=all \
                 -fno-omit-frame-pointer
 SAN_CFLAGS    = $(filter-out $(OPT) -D_FORTIFY_SOURCE=2,$(CORE_CFLAGS)) -O1 $(SAN_FLAGS)
-ASAN_OBJS    := $(patsubst common/%.c,$(ASAN_B)/obj/%.o,$(CORE_SRCS))
+ASAN_OBJS    := $(patsubst common/lib/%.c,$(ASAN_B)/obj/%.o,$(CORE_SRCS)) \
+                $(patsubst common/issuer/%.c,$(ASAN_B)/obj/issuer/%.o,$(ISSUER_SRCS))
 ASAN_LIB     := $(ASAN_B)/libaim.a
 ASAN_UNIT    := $(ASAN_B)/unit
 SAN_ENV      := ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:strict_string_checks=1 \
@@ -39,18 +40,23 @@ TEST_TARGETS += test-clang-build test-unit test-asan test-valgrind test-vectors 
 
 # ---------------------------------------------------------------- unit
 
-$(UNIT_BIN): $(UNIT_SRCS) $(UNIT_HDRS) $(LIBAIM)
+$(UNIT_BIN): $(UNIT_SRCS) $(UNIT_HDRS) $(ISSUER_LIB) $(LIBAIM)
 	@mkdir -p $(dir $@)
 	@$(if $(V),,echo "  LD      $@")
-	$(Q)$(CC) $(CORE_CFLAGS) -Itests/unit -o $@ $(UNIT_SRCS) $(LIBAIM) $(PKG_LIBS)
+	$(Q)$(CC) $(TOOL_CFLAGS) -Itests/unit -o $@ $(UNIT_SRCS) $(ISSUER_LIB) $(LIBAIM) $(PKG_LIBS)
 
 test-unit: $(UNIT_BIN)
 	@tests/run-suite.sh unit $(UNIT_BIN)
 
-$(ASAN_B)/obj/%.o: common/%.c common/*.h
+$(ASAN_B)/obj/%.o: common/lib/%.c $(CORE_HDRS)
 	@mkdir -p $(dir $@)
 	@$(if $(V),,echo "  CC/SAN  $<")
 	$(Q)$(CLANG) $(SAN_CFLAGS) -c -o $@ $<
+
+$(ASAN_B)/obj/issuer/%.o: common/issuer/%.c $(ISSUER_HDRS) $(CORE_HDRS)
+	@mkdir -p $(dir $@)
+	@$(if $(V),,echo "  CC/SAN  $<")
+	$(Q)$(CLANG) $(SAN_CFLAGS) $(TOOL_INCS) -c -o $@ $<
 
 $(ASAN_LIB): $(ASAN_OBJS)
 	@rm -f $@
@@ -58,7 +64,7 @@ $(ASAN_LIB): $(ASAN_OBJS)
 
 $(ASAN_UNIT): $(UNIT_SRCS) $(UNIT_HDRS) $(ASAN_LIB)
 	@$(if $(V),,echo "  LD/SAN  $@")
-	$(Q)$(CLANG) $(SAN_CFLAGS) -Itests/unit -o $@ $(UNIT_SRCS) $(ASAN_LIB) $(PKG_LIBS)
+	$(Q)$(CLANG) $(SAN_CFLAGS) $(TOOL_INCS) -Itests/unit -o $@ $(UNIT_SRCS) $(ASAN_LIB) $(PKG_LIBS)
 
 test-asan: $(ASAN_UNIT)
 	@$(SAN_ENV) T_SUITE=unit-asan tests/run-suite.sh unit-asan $(ASAN_UNIT)
@@ -73,9 +79,9 @@ test-valgrind: $(UNIT_BIN)
 
 test-clang-build:
 	@mkdir -p $(CLANG_B); p=0; f=0; \
-	for src in $(CORE_SRCS) common/aimctl.c; do \
+	for src in $(CORE_SRCS) $(ISSUER_SRCS) $(AIMCTL_SRCS); do \
 	    obj=$(CLANG_B)/$$(basename $$src .c).o; \
-	    if $(CLANG) $(CORE_CFLAGS) -c -o $$obj $$src 2>$(CLANG_B)/err.txt; then \
+	    if $(CLANG) $(TOOL_CFLAGS) -Icommon/aimctl -c -o $$obj $$src 2>$(CLANG_B)/err.txt; then \
 	        p=$$((p+1)); \
 	    else \
 	        f=$$((f+1)); echo "FAIL clang -Werror: $$src"; cat $(CLANG_B)/err.txt; \

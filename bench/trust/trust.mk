@@ -1,9 +1,9 @@
 # The baseline-update benchmark (issue 6): make bench-trust
 BENCH_STATE := $(B)/bench/bench_state
 
-$(BENCH_STATE): bench/trust/bench_state.c $(LIBAIM)
+$(BENCH_STATE): bench/trust/bench_state.c $(ISSUER_LIB) $(LIBAIM)
 	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(CORE_CFLAGS) -o $@ $< $(LIBAIM) $(PKG_LIBS)
+	$(Q)$(CC) $(TOOL_CFLAGS) -o $@ $< $(ISSUER_LIB) $(LIBAIM) $(PKG_LIBS)
 
 .PHONY: bench-trust
 BENCH_TARGETS += bench-trust

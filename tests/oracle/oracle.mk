@@ -2,10 +2,10 @@
 ORACLE_BIN := $(T_B)/oracle
 ORACLE_N   ?= 2000
 
-$(ORACLE_BIN): tests/oracle/oracle.c $(LIBAIM)
+$(ORACLE_BIN): tests/oracle/oracle.c $(ISSUER_LIB) $(LIBAIM)
 	@mkdir -p $(dir $@)
 	@$(if $(V),,echo "  LD      $@")
-	$(Q)$(CC) $(CORE_CFLAGS) -o $@ $< $(LIBAIM) -ljwt $(PKG_LIBS)
+	$(Q)$(CC) $(TOOL_CFLAGS) -o $@ $< $(ISSUER_LIB) $(LIBAIM) -ljwt $(PKG_LIBS)
 
 test-oracle: $(ORACLE_BIN)
 	@tests/run-suite.sh oracle $(ORACLE_BIN) $(ORACLE_N)

@@ -1,9 +1,9 @@
 # Trust, the shared state file and status lists (tests/trust).
 TRUST_TEST := $(B)/tests/test_trust
 
-$(TRUST_TEST): tests/trust/test_trust.c $(LIBAIM)
+$(TRUST_TEST): tests/trust/test_trust.c $(ISSUER_LIB) $(LIBAIM)
 	@mkdir -p $(dir $@)
-	$(CC) $(CORE_CFLAGS) -o $@ $< $(LIBAIM) $(PKG_LIBS)
+	$(CC) $(TOOL_CFLAGS) -o $@ $< $(ISSUER_LIB) $(LIBAIM) $(PKG_LIBS)
 
 .PHONY: test-trust
 TEST_TARGETS += test-trust
