@@ -25,7 +25,7 @@
 extern "C" {
 #endif
 
-#define AIM_VERSION "0.1.0"
+#define AIM_VERSION "0.2.0"
 
 /* Hard bounds applied before any parsing or crypto. */
 #define AIM_MAX_TOKEN_LEN    16384   /* bytes of compact JWS */
@@ -36,6 +36,13 @@ extern "C" {
 #define AIM_MAX_KEYS         64      /* keys in one JWKS */
 #define AIM_MAX_ISSUERS      16
 #define AIM_MAX_TYPES        8
+#define AIM_MAX_OPTION_LEN   1024    /* bytes of one option value */
+#define AIM_MAX_CONFIG_FILE  65536   /* bytes of a host configuration file */
+#define AIM_MAX_PROOF_LEN    8192    /* bytes of one DPoP proof */
+#define AIM_DPOP_MAX_AGE_LIMIT 3600  /* the largest dpop_max_age accepted */
+
+/* The signature algorithms AIM accepts, as JOSE names them. */
+#define AIM_ALGORITHMS       "ES256 ES384 EdDSA RS256 PS256"
 
 /*
  * Decision status.  The numeric values and the strings returned by
@@ -77,8 +84,11 @@ const char *aim_reason(aim_status s);
  * the token, a signature or key material.
  */
 typedef struct {
-    aim_status status;
-    char       message[256];
+    aim_status  status;
+    const char *option;      /* configuration errors: the option's name
+                              * (static storage), else NULL */
+    unsigned    line;        /* aim_config_load: the line, else 0 */
+    char        message[256];
 } aim_error;
 
 /* ------------------------------------------------------------------ */
@@ -99,35 +109,63 @@ aim_config *aim_config_new(void);
 void aim_config_free(aim_config *cfg);
 
 /*
- * Set one option by name, as adapters read them from their host's
- * configuration.  Returns AIM_OK or AIM_CONFIG with err->message naming
- * the option and what was wrong with the value; the adapter adds file
- * and line.  Options:
- *
- *   keys          path of a JWKS file, or "pem:ALG:PATH" for a PEM public
- *                 key pinned to ALG; may be repeated (one key source each)
- *   issuer        accepted "iss"; may be repeated (up to AIM_MAX_ISSUERS)
- *   audience      the audience this service is ("aud" must contain it)
- *   leeway        clock skew in seconds for exp/nbf/iat (default 30)
- *   max_lifetime  maximum exp - iat in seconds (default 86400)
- *   types         accepted "typ" values, space separated
- *                 (default "aim+jwt at+jwt"; "application/" prefix and
- *                 case are ignored when comparing)
- *   revoked       path of a revocation file
- *   policy        path of a local policy file
- *   audit         path of a file to append audit lines to
- *   cache         verified-token cache entries (default 1024, 0 = off)
- *   status_list   "URI PATH": a local copy of the signed Token Status List
- *                 published at URI (may be repeated; see status.h)
- *   state         path of the host's shared behavioural state file
- *                 (created if missing; see docs/trust.md)
- *   trust_min     with a state file: below this trust (0-100, default 50)
- *                 an otherwise allowed decision becomes AIM_LOW_TRUST
- *   reload_interval  seconds between stat()s of key/revocation/policy
- *                 files (default 1)
+ * The options, one table: every adapter derives its directives (nginx
+ * "aim_<name>"), module options (PAM "name=value") and GUCs
+ * ("pg_aim.<name>") from it, and aimctl lists it ("aimctl options").
+ */
+typedef enum {
+    AIM_OPTION_STRING = 0,   /* one word */
+    AIM_OPTION_PATH,         /* a file name (may contain spaces) */
+    AIM_OPTION_SECONDS,      /* a whole number of seconds in [min, max] */
+    AIM_OPTION_NUMBER,       /* a whole number in [min, max] */
+    AIM_OPTION_WORDS,        /* min_args..max_args words */
+    AIM_OPTION_KEYS,         /* [ISSUER] PATH */
+    AIM_OPTION_URI_PATH      /* URI PATH */
+} aim_option_type;
+
+typedef struct {
+    const char      *name;       /* "keys", "trust_min", ... */
+    aim_option_type  type;
+    int              multi;      /* may be given more than once */
+    unsigned         min_args;   /* values on one line */
+    unsigned         max_args;
+    int64_t          min;        /* numbers: inclusive bounds */
+    int64_t          max;
+    const char      *def;        /* the default as text; NULL: none */
+    const char      *args;       /* "PATH", "[ISSUER] PATH", ... */
+    const char      *doc;        /* one line */
+} aim_option;
+
+/* The table (count entries) and one entry by name (NULL: unknown). */
+const aim_option *aim_options(size_t *count);
+const aim_option *aim_option_find(const char *name);
+
+/*
+ * Set one option from its values, as the host's configuration parsed
+ * them (so a path may contain spaces).  Returns AIM_OK or AIM_CONFIG
+ * with err->option naming the option and err->message what was wrong;
+ * the adapter adds its file and line.  Options that may be repeated
+ * (keys, issuer, status_list) add one entry per call.
+ */
+aim_status aim_config_set_args(aim_config *cfg, const char *name,
+                               const char *const *args, size_t nargs,
+                               aim_error *err);
+
+/*
+ * The same with the values in one string: the whole string for options
+ * of one value; split at blanks for the others ("ISSUER PATH").
  */
 aim_status aim_config_set(aim_config *cfg, const char *name, const char *value,
                           aim_error *err);
+
+/*
+ * Read the host configuration file (docs/operations.md): one option per
+ * line, "name value...", blanks between values, "double quotes" around a
+ * value with blanks, "#" comments.  Options set directly on cfg (by the
+ * adapter's own configuration) win over the file's, whatever the order
+ * of the calls.  Errors name the file, the line and the option.
+ */
+aim_status aim_config_load(aim_config *cfg, const char *path, aim_error *err);
 
 /* Check that the required options (keys, issuer, audience) are set. */
 aim_status aim_config_check(const aim_config *cfg, aim_error *err);
@@ -155,8 +193,10 @@ const char *aim_token_alg(const aim_token *t);
 const char *aim_token_chain(const aim_token *t);
 int64_t aim_token_exp(const aim_token *t);
 int64_t aim_token_iat(const aim_token *t);
-/* cnf.jkt (DPoP key thumbprint), NULL when absent. */
+/* cnf.jkt (DPoP key thumbprint) and cnf.x5t#S256 (TLS client
+ * certificate thumbprint, RFC 8705), NULL when absent. */
 const char *aim_token_cnf_jkt(const aim_token *t);
+const char *aim_token_cnf_x5t(const aim_token *t);
 
 /* Effective scopes: token scopes intersected with local policy. */
 size_t aim_token_scope_count(const aim_token *t);
@@ -208,17 +248,12 @@ void aim_verifier_refresh(aim_verifier *v);
 /*
  * Verify a compact JWS token: structure, key, signature, header, claims,
  * revocation.  On success *out holds a reference the caller frees.
- * Writes no audit line (see aim_decide).
+ * Writes no audit line and checks no key binding: this is the lower
+ * level aimctl and the tests use.  Adapters call aim_identify and the
+ * aim_decide family below instead, which never skip a step.
  */
 aim_status aim_verify(aim_verifier *v, const char *token, size_t len,
                       aim_token **out, aim_error *err);
-
-/*
- * Re-check a token verified earlier: expiry (with leeway), revocation,
- * and that its key is still loaded.  For PAM "account" and for every
- * PostgreSQL statement.
- */
-aim_status aim_recheck(aim_verifier *v, const aim_token *t, aim_error *err);
 
 /*
  * May token t replace bound, an earlier token of a session (PostgreSQL
@@ -229,76 +264,149 @@ aim_status aim_recheck(aim_verifier *v, const aim_token *t, aim_error *err);
 aim_status aim_token_may_refresh(const aim_token *bound, const aim_token *t,
                                  aim_error *err);
 
-/* ------------------------------------------------------------------ */
-/* Decisions                                                           */
+/* 1 if s (len bytes) is one valid scope token (RFC 6749 3.3 characters,
+ * 1..AIM_MAX_SCOPE_LEN bytes): the grammar adapters check scopes they
+ * build from configuration or request data against. */
+int aim_scope_valid(const char *s, size_t len);
 
-/* What the adapter is asked to allow. */
+/* ------------------------------------------------------------------ */
+/* Decisions: the one path                                             */
+
+/* How the credentials reached the adapter. */
+typedef enum {
+    AIM_SCHEME_NONE = 0,     /* no scheme: a PAM conversation, a SQL call */
+    AIM_SCHEME_BEARER,       /* HTTP "Authorization: Bearer" (RFC 6750) */
+    AIM_SCHEME_DPOP          /* HTTP "Authorization: DPoP" (RFC 9449) */
+} aim_scheme;
+
+/* What a place accepts of DPoP (aim_request.dpop). */
+typedef enum {
+    AIM_DPOP_OFF = 0,        /* no proofs are checked here */
+    AIM_DPOP_ON,             /* bearer tokens, and bound tokens with proofs */
+    AIM_DPOP_REQUIRED        /* only bound tokens with proofs */
+} aim_dpop_mode;
+
+/*
+ * The host's DPoP replay store: record hash until expires (a time from
+ * aim_now()) and answer AIM_OK if it was not there, AIM_REPLAY if it was
+ * and has not expired, AIM_INTERNAL if it cannot tell (store full): the
+ * core then refuses.  An adapter may answer AIM_OK for a hash it recorded
+ * itself for the same host request (nginx asks once per location).
+ */
+typedef aim_status (*aim_replay_fn)(void *ud, const unsigned char hash[32],
+                                    int64_t expires);
+
+/* What to audit of a decision (aim_request.audit). */
+typedef enum {
+    AIM_AUDIT_ALL = 0,       /* one line per decision (the default) */
+    AIM_AUDIT_DENIALS        /* a re-check inside an audited session
+                              * (each PostgreSQL statement): denials only */
+} aim_audit_mode;
+
+/*
+ * One event the host asks about: the action, the credentials as they
+ * arrived and the evidence of key binding the host can offer.  The
+ * adapter describes; the core decides.  Zero-initialise and fill in.
+ */
 typedef struct {
+    /* the action */
     const char         *adapter;   /* "nginx", "pam", "pg", "aimctl" */
-    const char         *action;    /* "GET", "login", "bind", ... */
-    const char         *resource;  /* "/kb/42", "account root", ... */
+    const char         *action;    /* "GET", "login", "bind", "SELECT" */
+    const char         *resource;  /* "/kb/42", "account root", "orders" */
     const char         *client;    /* remote address, tty, NULL */
     const char *const  *scopes;    /* required scopes */
     size_t              nscopes;
     int                 any;       /* 1: any one of scopes suffices */
-    int                 dpop;      /* 1: the adapter checks a DPoP proof
-                                    * (aim_dpop_verify) before granting.
-                                    * 0: tokens bound to a key (cnf.jkt)
-                                    * are refused with AIM_BAD_BINDING, so a
-                                    * stolen sender-constrained token is not
-                                    * a bearer token anywhere. */
+
+    /* the credentials (aim_identify, aim_decide) */
+    const char         *token;     /* compact JWS; NULL: none presented */
+    size_t              token_len;
+    aim_scheme          scheme;
+
+    /* key binding: DPoP (RFC 9449) */
+    aim_dpop_mode       dpop;
+    const char         *proof;     /* the DPoP header's value */
+    size_t              proof_len;
+    unsigned            nproofs;   /* DPoP headers seen (exactly 1 is valid) */
+    const char         *method;    /* the request's method (htm) */
+    const char         *url;       /* the request's URL (htu): the server's
+                                    * own origin and the path, no query */
+    aim_replay_fn       replay;
+    void               *replay_ud;
+
+    /* key binding: mutual TLS (RFC 8705) */
+    const unsigned char *cert_sha256; /* SHA-256 of the DER client
+                                    * certificate the TLS layer verified;
+                                    * NULL: none */
+
+    /* a denial the host takes for its own reason (a role escape, a scope
+     * expression that evaluated to nothing): AIM_OK when there is none */
+    aim_status          host_status;
+    const char         *host_message;
+
+    aim_audit_mode      audit;
 } aim_request;
 
 /*
- * Is every required scope (or, with any, at least one) among the token's
- * effective scopes?  AIM_OK or AIM_INSUFFICIENT_SCOPE with the missing
- * scope in the message.
+ * The answer.  token holds a reference (released by aim_decision_clear)
+ * whenever the token verified, even when the decision is a denial, so the
+ * adapter can name the agent of a refused request.
  */
-aim_status aim_authorize(const aim_token *t, const aim_request *req,
-                         aim_error *err);
-
-/*
- * The whole decision: verify (cached) -> authorize -> audit.  One audit
- * line is written whatever the outcome.  When the token verified, *out
- * receives it even if the decision is a denial (so adapters can expose
- * the agent id of a refused request); the caller frees it.
- */
-aim_status aim_decide(aim_verifier *v, const char *token, size_t len,
-                      const aim_request *req, aim_token **out,
-                      aim_error *err);
-
-/* The same for a token verified earlier (re-check, then authorize). */
-aim_status aim_decide_token(aim_verifier *v, const aim_token *t,
-                            const aim_request *req, aim_error *err);
-
-/*
- * Write one audit line for a decision the adapter took itself (session
- * open/close, role switch).  status AIM_OK means "allow".  t may be NULL.
- */
-void aim_audit(aim_verifier *v, const aim_request *req, const aim_token *t,
-               aim_status status, const char *message);
-
-/* ------------------------------------------------------------------ */
-/* DPoP (RFC 9449) proofs                                              */
-
 typedef struct {
-    const char *method;        /* HTTP method of the request */
-    const char *url;           /* target URI without query and fragment */
-    int64_t     max_age;       /* seconds a proof's iat may lie in the past */
-} aim_dpop_request;
+    aim_status   status;
+    aim_token   *token;
+    double       trust;        /* the agent's trust after the decision;
+                                * -1 without a state file */
+    const char  *signal;       /* the anomaly that moved it, or NULL */
+    unsigned     proof_error:1;/* the failure lies in the DPoP proof
+                                * (RFC 9449 "invalid_dpop_proof") */
+    char         message[256]; /* why, for logs and audit (never the token) */
+} aim_decision;
+
+void aim_decision_clear(aim_decision *d);
 
 /*
- * Verify a DPoP proof for an access token already verified as t: the
- * proof's typ "dpop+jwt", its embedded public "jwk" (never a private key)
- * and signature, htm, htu, iat within max_age (plus leeway), ath =
- * SHA-256 of the access token (token is required), and the JWK
- * thumbprint equal to t's cnf.jkt.  On success jti_hash receives
- * SHA-256(jkt || jti) of the proof, for the adapter's replay cache.
+ * Who is this?  Verify the request's token and its key binding (a DPoP
+ * proof is checked and recorded in the replay store) without asking for
+ * any right: no audit line, nothing fed to the baseline.  For values an
+ * adapter shows before it decides (nginx's $aim_agent in limit_req) and
+ * for re-establishing a verified session in another process (PostgreSQL
+ * parallel workers re-verify the leader's token).
  */
-aim_status aim_dpop_verify(aim_verifier *v, const char *proof, size_t proof_len,
-                           const char *token, size_t token_len,
-                           const aim_token *t, const aim_dpop_request *req,
-                           unsigned char jti_hash[32], aim_error *err);
+aim_status aim_identify(aim_verifier *v, const aim_request *req,
+                        aim_decision *d);
+
+/*
+ * The decision: verify (cached) -> key binding -> the host's own denial
+ * -> scopes -> baseline and trust -> one audit line.
+ *
+ * The baseline rule, the same for every adapter and every entry point
+ * (docs/trust.md): once the token verified, the decision feeds the
+ * agent's baseline when it is an allow, or a denial the agent caused with
+ * a valid token -- insufficient_scope, policy_denied, bad_binding, replay
+ * and the host's own denials.  A request refused for scope or policy is a
+ * probe whatever trust says; trust only turns an allow into low_trust.
+ * Tokens that do not verify (or no longer do: expired, revoked) feed
+ * nothing, for they name no agent reliably.
+ */
+aim_status aim_decide(aim_verifier *v, const aim_request *req,
+                      aim_decision *d);
+
+/*
+ * The same for a token a session verified earlier (a PAM account or
+ * session step, each PostgreSQL statement): re-check expiry, revocation,
+ * key and policy, then key binding, the host's denial, scopes, baseline,
+ * audit.  req->token is ignored.
+ */
+aim_status aim_decide_token(aim_verifier *v, const aim_token *t,
+                            const aim_request *req, aim_decision *d);
+
+/*
+ * One audit line for an event that decides nothing (a session closed):
+ * "decision":"note".  Feeds nothing.  t may be NULL.
+ */
+void aim_note(aim_verifier *v, const aim_request *req, const aim_token *t,
+              const char *event);
 
 #ifdef __cplusplus
 }

@@ -397,17 +397,20 @@ op_decide(void *p, size_t i)
 {
     run_ctx    *c = p;
     const char *tok = c->a->tokens[i % c->ntokens];
-    aim_token  *t;
-    aim_error   err;
-    aim_status  s;
+    aim_request  r = *c->req;
+    aim_decision d;
+    aim_status   s;
 
-    s = aim_decide(c->v, tok, strlen(tok), c->req, &t, &err);
-    aim_token_free(t);
+    r.token = tok;
+    r.token_len = strlen(tok);
+    s = aim_decide(c->v, &r, &d);
     if (s != AIM_OK) {
         fprintf(stderr, "bench-core: decision refused: %s: %s\n",
-                aim_reason(s), err.message);
+                aim_reason(s), d.message);
+        aim_decision_clear(&d);
         return -1;
     }
+    aim_decision_clear(&d);
     return 0;
 }
 
@@ -648,8 +651,9 @@ main(int argc, char **argv)
     /* One cached decision: verify (hit) + authorize + audit line. */
     {
         static const char *const scopes[] = { "kb:read" };
-        aim_request req = { "bench", "GET", "/kb/42", "127.0.0.1", scopes, 1,
-                            0, 0 };
+        aim_request req = { .adapter = "bench", .action = "GET",
+                            .resource = "/kb/42", .client = "127.0.0.1",
+                            .scopes = scopes, .nscopes = 1 };
         run_ctx     c;
 
         memset(&c, 0, sizeof(c));

@@ -1120,6 +1120,15 @@ config_set(aim_config *cfg, const char *opt, const char *name,
     }
 }
 
+static aim_status
+cli_replay(void *ud, const unsigned char hash[32], int64_t expires)
+{
+    (void) ud;
+    (void) hash;
+    (void) expires;
+    return AIM_OK;
+}
+
 static int
 cmd_verify(int argc, char **argv)
 {
@@ -1154,16 +1163,14 @@ cmd_verify(int argc, char **argv)
     aim_error        err;
     aim_status       s;
     aim_request      req;
-    aim_dpop_request dreq;
+    aim_decision     d;
     strlist          scopes = { {0}, 0 };
     const char      *dpop = NULL, *htm = NULL, *htu = NULL;
     const char      *action = "verify", *resource = NULL;
-    int64_t          max_age = 60;
     int              have_state = 0, have_trust_min = 0;
     int              c, any = 0, have_keys = 0, have_iss = 0, have_aud = 0;
     char            *token, *proof = NULL;
     size_t           len, plen = 0;
-    unsigned char    jti_hash[32];
 
     cfg = aim_config_new();
     if (cfg == NULL) {
@@ -1194,7 +1201,7 @@ cmd_verify(int argc, char **argv)
         case 'd': dpop = optarg; break;
         case 'M': htm = check_id("--htm", optarg, 32); break;
         case 'U': htu = check_id("--htu", optarg, 4096); break;
-        case 'D': max_age = parse_int("--dpop-max-age", optarg, 1, 86400); break;
+        case 'D': config_set(cfg, "--dpop-max-age", "dpop_max_age", optarg); break;
         case 'L': config_set(cfg, "--status-list", "status_list", optarg); break;
         case 'S': config_set(cfg, "--state", "state", optarg); have_state = 1; break;
         case 'T': config_set(cfg, "--trust-min", "trust_min", optarg);
@@ -1249,20 +1256,28 @@ cmd_verify(int argc, char **argv)
     req.scopes = scopes.v;
     req.nscopes = scopes.n;
     req.any = any;
-    req.dpop = dpop != NULL;       /* the proof is checked right below */
-
-    s = aim_decide(v, token, len, &req, &t, &err);
-    if (s == AIM_OK && dpop != NULL) {
+    req.token = token;
+    req.token_len = len;
+    if (dpop != NULL) {
+        /* One proof, one process: the replay store forgets. */
         proof = read_arg(dpop, "DPoP proof", &plen);
-        dreq.method = htm;
-        dreq.url = htu;
-        dreq.max_age = max_age;
-        s = aim_dpop_verify(v, proof, plen, token, len, t, &dreq, jti_hash, &err);
-        if (s != AIM_OK) {
-            aim_audit(v, &req, t, s, err.message);
-        }
-        free(proof);
+        req.scheme = AIM_SCHEME_DPOP;
+        req.dpop = AIM_DPOP_ON;
+        req.proof = proof;
+        req.proof_len = plen;
+        req.nproofs = 1;
+        req.method = htm;
+        req.url = htu;
+        req.replay = cli_replay;
     }
+
+    s = aim_decide(v, &req, &d);
+    t = d.token;
+    d.token = NULL;
+    err.status = s;
+    memcpy(err.message, d.message, sizeof(err.message));
+    aim_decision_clear(&d);
+    free(proof);
     OPENSSL_cleanse(token, len);
     free(token);
 

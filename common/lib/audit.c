@@ -122,12 +122,12 @@ field(outbuf *o, const char *name, const char *value)
 
 /* {"ts":...,"decision":...,"reason":...  -- every line starts so. */
 static void
-put_head(outbuf *o, const char *ts, aim_status status)
+put_head(outbuf *o, const char *ts, aim_status status, int note)
 {
     put_str(o, "{\"ts\":\"");
     put_str(o, ts);
     put_str(o, "\",\"decision\":\"");
-    put_str(o, status == AIM_OK ? "allow" : "deny");
+    put_str(o, note ? "note" : status == AIM_OK ? "allow" : "deny");
     put_str(o, "\",\"reason\":\"");
     put_str(o, status == AIM_OK ? "ok" : aim_reason(status));
     put_str(o, "\"");
@@ -135,8 +135,8 @@ put_head(outbuf *o, const char *ts, aim_status status)
 
 size_t
 aim_audit_format(char *buf, size_t size, const aim_request *req,
-                 const aim_token *t, aim_status status, const char *message,
-                 int64_t now)
+                 const aim_token *t, aim_status status, int note,
+                 const char *message, int64_t now)
 {
     outbuf     o = { buf, size, 0 };
     char       ts[32], num[32];
@@ -150,7 +150,7 @@ aim_audit_format(char *buf, size_t size, const aim_request *req,
     gmtime_r(&tt, &tm);
     strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
 
-    put_head(&o, ts, status);
+    put_head(&o, ts, status, note);
     if (req != NULL) {
         field(&o, "adapter", req->adapter);
         field(&o, "action", req->action);
@@ -188,7 +188,7 @@ aim_audit_format(char *buf, size_t size, const aim_request *req,
     if (o.len >= size) {
         /* Too long: keep a valid, marked line rather than a cut one. */
         o.len = 0;
-        put_head(&o, ts, status);
+        put_head(&o, ts, status, note);
         put_str(&o, ",\"truncated\":true}");
     }
     buf[o.len < size ? o.len : size - 1] = '\0';
@@ -197,7 +197,8 @@ aim_audit_format(char *buf, size_t size, const aim_request *req,
 
 void
 aim_audit_emit(aim_verifier *v, const aim_request *req, const aim_token *t,
-               aim_status status, const char *message)
+               aim_status status, int note, const char *message, double trust,
+               const char *signal)
 {
     char    line[4096];
     size_t  len;
@@ -206,15 +207,13 @@ aim_audit_emit(aim_verifier *v, const aim_request *req, const aim_token *t,
     if (v->audit == NULL && v->audit_fd < 0) {
         return;
     }
-    len = aim_audit_format(line, sizeof(line) - 64, req, t, status, message,
-                           aim_now());
-    if (v->audit_trust >= 0 && len > 0 && line[len - 1] == '}') {
+    len = aim_audit_format(line, sizeof(line) - 64, req, t, status, note,
+                           message, aim_now());
+    if (trust >= 0 && len > 0 && line[len - 1] == '}') {
         /* The trust the decision saw, and the anomaly that moved it. */
         len += (size_t) snprintf(line + len - 1, 64, ",\"trust\":%.1f%s%s%s}",
-                                 v->audit_trust,
-                                 v->audit_signal ? ",\"signal\":\"" : "",
-                                 v->audit_signal ? v->audit_signal : "",
-                                 v->audit_signal ? "\"" : "") - 1;
+                                 trust, signal ? ",\"signal\":\"" : "",
+                                 signal ? signal : "", signal ? "\"" : "") - 1;
     }
     if (v->audit != NULL) {
         v->audit(v->audit_ud, line);
@@ -231,27 +230,4 @@ aim_audit_emit(aim_verifier *v, const aim_request *req, const aim_token *t,
                      strerror(errno));
         }
     }
-}
-
-void
-aim_audit(aim_verifier *v, const aim_request *req, const aim_token *t,
-          aim_status status, const char *message)
-{
-    /* Denials an adapter decides itself with a verified agent (a DPoP
-     * replay or bad proof in nginx) feed the baseline like the core's. */
-    if (t != NULL && v->state != NULL
-        && (status == AIM_BAD_BINDING || status == AIM_REPLAY
-            || status == AIM_INSUFFICIENT_SCOPE || status == AIM_POLICY_DENIED))
-    {
-        double trust = aim_state_observe(v->state, t->agent,
-                                         req ? req->action : NULL,
-                                         req ? req->resource : NULL, status,
-                                         aim_now(), &v->audit_signal);
-        if (trust >= 0) {
-            v->audit_trust = trust;
-        }
-    }
-    aim_audit_emit(v, req, t, status, message);
-    v->audit_trust = -1;
-    v->audit_signal = NULL;
 }

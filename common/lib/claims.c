@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "b64.h"
 #include "internal.h"
 #include "json.h"
 #include "scope.h"
@@ -44,6 +45,7 @@ aim_token_free(aim_token *t)
     free(t->kid);
     free(t->chain);
     free(t->cnf_jkt);
+    free(t->cnf_x5t);
     free(t->scope);
     free(t->status_uri);
     for (i = 0; i < t->nscopes; i++) {
@@ -61,6 +63,7 @@ const char *aim_token_kid(const aim_token *t)     { return t->kid; }
 const char *aim_token_alg(const aim_token *t)     { return aim_alg_name(t->alg); }
 const char *aim_token_chain(const aim_token *t)   { return t->chain; }
 const char *aim_token_cnf_jkt(const aim_token *t) { return t->cnf_jkt; }
+const char *aim_token_cnf_x5t(const aim_token *t) { return t->cnf_x5t; }
 const char *aim_token_scope(const aim_token *t)   { return t->scope; }
 int64_t aim_token_exp(const aim_token *t)         { return t->exp; }
 int64_t aim_token_iat(const aim_token *t)         { return t->iat; }
@@ -411,21 +414,42 @@ aim_claims_to_token(const struct aim_config *cfg, json_t *claims,
 
     v = json_object_get(claims, "cnf");
     if (v != NULL) {
-        const json_t *jkt;
+        const char   *m;
+        const json_t *mv;
 
         if (!json_is_object(v)) {
             s = aim_fail(err, AIM_BAD_CLAIM, "\"cnf\" is not an object");
             goto fail;
         }
-        jkt = json_object_get(v, "jkt");
-        if (jkt != NULL) {
-            if (!json_is_string(jkt) || json_string_length(jkt) != 43) {
-                s = aim_fail(err, AIM_BAD_CLAIM, "\"cnf.jkt\" is not a SHA-256 "
-                             "thumbprint");
+        /*
+         * RFC 7800: every member names a way the token is bound to a key.
+         * The two AIM can check are kept; any other (jwk, jku, kid, x5t,
+         * ...) marks the token as bound by a method no adapter checks, and
+         * the decision refuses it rather than treat it as a bearer token.
+         */
+        json_object_foreach((json_t *) v, m, mv) {
+            char          **slot = NULL;
+            unsigned char   raw[AIM_B64_DECODED_MAX(43)];
+            size_t          rawlen = 0;
+
+            if (strcmp(m, "jkt") == 0) {
+                slot = &t->cnf_jkt;
+            } else if (strcmp(m, "x5t#S256") == 0) {
+                slot = &t->cnf_x5t;
+            } else {
+                t->cnf_other = 1;
+                continue;
+            }
+            if (!json_is_string(mv) || json_string_length(mv) != 43
+                || aim_b64url_decode(json_string_value(mv), 43, raw, &rawlen) != 0
+                || rawlen != 32)
+            {
+                s = aim_fail(err, AIM_BAD_CLAIM, "\"cnf.%s\" is not a SHA-256 "
+                             "thumbprint", m);
                 goto fail;
             }
-            t->cnf_jkt = aim_strdup(json_string_value(jkt));
-            if (t->cnf_jkt == NULL) {
+            *slot = aim_strdup(json_string_value(mv));
+            if (*slot == NULL) {
                 s = aim_fail(err, AIM_INTERNAL, "out of memory");
                 goto fail;
             }

@@ -10,7 +10,6 @@
 #include "jws.h"
 #include "util.h"
 
-#define AIM_MAX_PROOF_LEN 8192
 
 /*
  * Split "scheme://authority/path" (query and fragment dropped) into its

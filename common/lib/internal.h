@@ -16,6 +16,29 @@
 
 #define AIM_MAX_KEY_SOURCES 8
 
+/* The option table's indexes (options.c). */
+enum {
+    AIM_OPT_KEYS = 0,
+    AIM_OPT_ISSUER,
+    AIM_OPT_AUDIENCE,
+    AIM_OPT_LEEWAY,
+    AIM_OPT_MAX_LIFETIME,
+    AIM_OPT_TYPES,
+    AIM_OPT_REVOKED,
+    AIM_OPT_POLICY,
+    AIM_OPT_AUDIT,
+    AIM_OPT_CACHE,
+    AIM_OPT_STATUS_LIST,
+    AIM_OPT_STATE,
+    AIM_OPT_TRUST_MIN,
+    AIM_OPT_RELOAD_INTERVAL,
+    AIM_OPT_DPOP_MAX_AGE,
+    AIM_OPT_COUNT
+};
+
+/* Where an option's value came from: a direct value beats the file's. */
+enum { AIM_ORIGIN_DEFAULT = 0, AIM_ORIGIN_FILE, AIM_ORIGIN_DIRECT };
+
 struct aim_config {
     char    *keys[AIM_MAX_KEY_SOURCES];
     char    *key_issuers[AIM_MAX_KEY_SOURCES];  /* "ISSUER PATH"; NULL */
@@ -38,6 +61,8 @@ struct aim_config {
     char    *status_uris[AIM_MAX_STATUS_LISTS];   /* "status_list URI PATH" */
     char    *status_paths[AIM_MAX_STATUS_LISTS];
     size_t   nstatus;
+    int64_t  dpop_max_age;
+    unsigned char origin[AIM_OPT_COUNT];
 };
 
 struct aim_token {
@@ -51,6 +76,8 @@ struct aim_token {
     char          *kid;
     char          *chain;
     char          *cnf_jkt;
+    char          *cnf_x5t;           /* cnf "x5t#S256" */
+    unsigned       cnf_other:1;       /* a cnf method no adapter checks */
     char          *scope;             /* effective scopes, joined */
     char          *scopes[AIM_MAX_SCOPES];
     size_t         nscopes;
@@ -92,9 +119,37 @@ struct aim_verifier {
     void              *audit_ud;
     aim_state         *state;
     aim_statuslist     status[AIM_MAX_STATUS_LISTS];
-    double             audit_trust;  /* < 0: no trust in this audit line */
-    const char        *audit_signal;
 };
+
+/* options.c */
+void aim_config_defaults(aim_config *cfg);
+void aim_config_clear(aim_config *cfg);
+int aim_config_copy(aim_config *dst, const aim_config *src);
+
+/* verify.c: the steps of a decision (decide.c strings them together). */
+aim_status aim_recheck(aim_verifier *v, const aim_token *t, aim_error *err);
+aim_status aim_authorize(const aim_token *t, const aim_request *req,
+                         aim_error *err);
+
+/* dpop.c */
+typedef struct {
+    const char *method;        /* HTTP method of the request */
+    const char *url;           /* target URI without query and fragment */
+    int64_t     max_age;       /* seconds a proof's iat may lie in the past */
+} aim_dpop_request;
+
+/*
+ * Verify a DPoP proof for an access token already verified as t: the
+ * proof's typ "dpop+jwt", its embedded public "jwk" (never a private key)
+ * and signature, htm, htu, iat within max_age (plus leeway), ath =
+ * SHA-256 of the access token (token is required), and the JWK
+ * thumbprint equal to t's cnf.jkt.  On success jti_hash receives
+ * SHA-256(jkt || jti) of the proof, for the replay store.
+ */
+aim_status aim_dpop_verify(aim_verifier *v, const char *proof, size_t proof_len,
+                           const char *token, size_t token_len,
+                           const aim_token *t, const aim_dpop_request *req,
+                           unsigned char jti_hash[32], aim_error *err);
 
 /* claims.c: validate a claims object and build the token. */
 aim_status aim_claims_to_token(const struct aim_config *cfg, json_t *claims,
@@ -115,11 +170,13 @@ void aim_cache_put(aim_cache *c, const unsigned char hash[32],
 void aim_cache_flush(aim_cache *c);
 
 /* audit.c */
+/* One line: decision is "allow", "deny" or "note" by status and note;
+ * trust < 0 leaves trust and signal out. */
 void aim_audit_emit(aim_verifier *v, const aim_request *req,
-                    const aim_token *t, aim_status status,
-                    const char *message);
+                    const aim_token *t, aim_status status, int note,
+                    const char *message, double trust, const char *signal);
 size_t aim_audit_format(char *buf, size_t size, const aim_request *req,
-                        const aim_token *t, aim_status status,
+                        const aim_token *t, aim_status status, int note,
                         const char *message, int64_t now);
 
 void aim_vlog(aim_verifier *v, int level, const char *fmt, ...)

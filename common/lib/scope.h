@@ -10,9 +10,7 @@
 #define AIM_SCOPE_H
 
 #include <stddef.h>
-
-/* 1 if s (length len) is a valid scope token. */
-int aim_scope_valid(const char *s, size_t len);
+#include "aim.h"            /* aim_scope_valid, exported */
 
 /* 1 if pattern ("kb:read", "kb:*", "*") allows scope. */
 int aim_scope_pattern_match(const char *pattern, const char *scope);

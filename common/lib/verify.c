@@ -1,6 +1,7 @@
 /*
- * verify.c -- the verifier: configuration, key and list reloads, and the
- * one decision path (verify -> authorize -> audit) every adapter calls.
+ * verify.c -- the verifier: key and list loading and reloads, token
+ * verification (cached), re-checks of held tokens, scope checks.  The
+ * decision path that strings these together is decide.c.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -18,11 +19,6 @@
 #include "scope.h"
 #include "util.h"
 
-#define AIM_DEFAULT_LEEWAY        30
-#define AIM_DEFAULT_MAX_LIFETIME  86400
-#define AIM_DEFAULT_CACHE         1024
-#define AIM_MAX_CACHE             (1u << 20)
-#define AIM_DEFAULT_TRUST_MIN     50
 
 static const char *const aim_reasons[AIM_STATUS_MAX] = {
     [AIM_OK]                 = "ok",
@@ -75,270 +71,6 @@ aim_set_clock(int64_t (*clock)(void))
     aim_clock = clock;
 }
 
-/* ------------------------------------------------------------------ */
-/* Configuration                                                       */
-
-aim_config *
-aim_config_new(void)
-{
-    aim_config *cfg = calloc(1, sizeof(*cfg));
-
-    if (cfg == NULL) {
-        return NULL;
-    }
-    cfg->leeway = AIM_DEFAULT_LEEWAY;
-    cfg->max_lifetime = AIM_DEFAULT_MAX_LIFETIME;
-    cfg->reload_interval = 1;
-    cfg->cache = AIM_DEFAULT_CACHE;
-    cfg->trust_min = AIM_DEFAULT_TRUST_MIN;
-    cfg->types[0] = aim_strdup("aim+jwt");
-    cfg->types[1] = aim_strdup("at+jwt");
-    cfg->ntypes = 2;
-    if (cfg->types[0] == NULL || cfg->types[1] == NULL) {
-        aim_config_free(cfg);
-        return NULL;
-    }
-    return cfg;
-}
-
-static void
-config_clear(aim_config *cfg)
-{
-    size_t i;
-
-    for (i = 0; i < cfg->nkeys; i++) {
-        free(cfg->keys[i]);
-        free(cfg->key_issuers[i]);
-    }
-    for (i = 0; i < cfg->nissuers; i++) free(cfg->issuers[i]);
-    for (i = 0; i < cfg->ntypes; i++) free(cfg->types[i]);
-    free(cfg->audience);
-    free(cfg->revoked);
-    free(cfg->policy);
-    free(cfg->audit);
-    free(cfg->state);
-    for (i = 0; i < cfg->nstatus; i++) {
-        free(cfg->status_uris[i]);
-        free(cfg->status_paths[i]);
-    }
-    memset(cfg, 0, sizeof(*cfg));
-}
-
-void
-aim_config_free(aim_config *cfg)
-{
-    if (cfg != NULL) {
-        config_clear(cfg);
-        free(cfg);
-    }
-}
-
-static aim_status
-parse_seconds(const char *name, const char *value, int64_t min, int64_t max,
-              int64_t *out, aim_error *err)
-{
-    char      *end;
-    long long  n;
-
-    errno = 0;
-    n = strtoll(value, &end, 10);
-    if (errno != 0 || end == value || *end != '\0' || value[0] == '-'
-        || value[0] == '+' || n < min || n > max)
-    {
-        return aim_fail(err, AIM_CONFIG, "%s: \"%.64s\" is not a whole number "
-                        "of seconds from %lld to %lld", name, value,
-                        (long long) min, (long long) max);
-    }
-    *out = n;
-    return AIM_OK;
-}
-
-/* "application/AIM+JWT" -> "aim+jwt" (RFC 7515 section 4.1.9). */
-static char *
-normalise_type(const char *value, size_t len)
-{
-    char   *s;
-    size_t  i;
-
-    if (len > 12 && strncasecmp(value, "application/", 12) == 0) {
-        value += 12;
-        len -= 12;
-    }
-    s = malloc(len + 1);
-    if (s == NULL) {
-        return NULL;
-    }
-    for (i = 0; i < len; i++) {
-        s[i] = (char) tolower((unsigned char) value[i]);
-    }
-    s[len] = '\0';
-    return s;
-}
-
-static aim_status
-set_string(char **slot, const char *name, const char *value, aim_error *err)
-{
-    char *copy;
-
-    if (value[0] == '\0') {
-        return aim_fail(err, AIM_CONFIG, "%s: empty value", name);
-    }
-    copy = aim_strdup(value);
-    if (copy == NULL) {
-        return aim_fail(err, AIM_INTERNAL, "out of memory");
-    }
-    free(*slot);
-    *slot = copy;
-    return AIM_OK;
-}
-
-aim_status
-aim_config_set(aim_config *cfg, const char *name, const char *value,
-               aim_error *err)
-{
-    int64_t n;
-
-    if (name == NULL || value == NULL) {
-        return aim_fail(err, AIM_CONFIG, "option without a name or value");
-    }
-    if (strcmp(name, "keys") == 0) {
-        if (cfg->nkeys == AIM_MAX_KEY_SOURCES) {
-            return aim_fail(err, AIM_CONFIG, "keys: more than %d key sources",
-                            AIM_MAX_KEY_SOURCES);
-        }
-        {
-            /* "PATH", or "ISSUER PATH": the keys sign for that issuer only. */
-            const char *sp = strchr(value, ' ');
-
-            cfg->keys[cfg->nkeys] = NULL;
-            cfg->key_issuers[cfg->nkeys] = NULL;
-            if (sp != NULL) {
-                if (sp == value || sp[1] == '\0' || strchr(sp + 1, ' ') != NULL) {
-                    return aim_fail(err, AIM_CONFIG, "keys: expected \"PATH\" or "
-                                    "\"ISSUER PATH\"");
-                }
-                cfg->key_issuers[cfg->nkeys] = strndup(value, (size_t) (sp - value));
-                if (cfg->key_issuers[cfg->nkeys] == NULL) {
-                    return aim_fail(err, AIM_INTERNAL, "out of memory");
-                }
-                value = sp + 1;
-            }
-            if (set_string(&cfg->keys[cfg->nkeys], name, value, err) != AIM_OK) {
-                free(cfg->key_issuers[cfg->nkeys]);
-                cfg->key_issuers[cfg->nkeys] = NULL;
-                return AIM_CONFIG;
-            }
-            cfg->nkeys++;
-            return AIM_OK;
-        }
-    }
-    if (strcmp(name, "issuer") == 0) {
-        if (cfg->nissuers == AIM_MAX_ISSUERS) {
-            return aim_fail(err, AIM_CONFIG, "issuer: more than %d issuers",
-                            AIM_MAX_ISSUERS);
-        }
-        cfg->issuers[cfg->nissuers] = NULL;
-        if (set_string(&cfg->issuers[cfg->nissuers], name, value, err) != AIM_OK) {
-            return AIM_CONFIG;
-        }
-        cfg->nissuers++;
-        return AIM_OK;
-    }
-    if (strcmp(name, "audience") == 0) {
-        return set_string(&cfg->audience, name, value, err);
-    }
-    if (strcmp(name, "revoked") == 0) {
-        return set_string(&cfg->revoked, name, value, err);
-    }
-    if (strcmp(name, "policy") == 0) {
-        return set_string(&cfg->policy, name, value, err);
-    }
-    if (strcmp(name, "audit") == 0) {
-        return set_string(&cfg->audit, name, value, err);
-    }
-    if (strcmp(name, "status_list") == 0) {
-        const char *sp = strchr(value, ' ');
-
-        if (sp == NULL || sp == value || sp[1] == '\0' || strchr(sp + 1, ' ') != NULL) {
-            return aim_fail(err, AIM_CONFIG, "status_list: expected \"URI PATH\"");
-        }
-        if (cfg->nstatus == AIM_MAX_STATUS_LISTS) {
-            return aim_fail(err, AIM_CONFIG, "status_list: more than %d lists",
-                            AIM_MAX_STATUS_LISTS);
-        }
-        cfg->status_uris[cfg->nstatus] = strndup(value, (size_t) (sp - value));
-        cfg->status_paths[cfg->nstatus] = aim_strdup(sp + 1);
-        if (cfg->status_uris[cfg->nstatus] == NULL
-            || cfg->status_paths[cfg->nstatus] == NULL)
-        {
-            free(cfg->status_uris[cfg->nstatus]);
-            free(cfg->status_paths[cfg->nstatus]);
-            return aim_fail(err, AIM_INTERNAL, "out of memory");
-        }
-        cfg->nstatus++;
-        return AIM_OK;
-    }
-    if (strcmp(name, "state") == 0) {
-        return set_string(&cfg->state, name, value, err);
-    }
-    if (strcmp(name, "trust_min") == 0) {
-        if (parse_seconds(name, value, 0, 100, &n, err) != AIM_OK) {
-            return aim_fail(err, AIM_CONFIG, "trust_min: \"%.32s\" is not a whole "
-                            "number from 0 to 100", value);
-        }
-        cfg->trust_min = (int) n;
-        return AIM_OK;
-    }
-    if (strcmp(name, "leeway") == 0) {
-        return parse_seconds(name, value, 0, 600, &cfg->leeway, err);
-    }
-    if (strcmp(name, "max_lifetime") == 0) {
-        return parse_seconds(name, value, 1, 366 * 86400, &cfg->max_lifetime, err);
-    }
-    if (strcmp(name, "reload_interval") == 0) {
-        return parse_seconds(name, value, 0, 3600, &cfg->reload_interval, err);
-    }
-    if (strcmp(name, "cache") == 0) {
-        if (parse_seconds(name, value, 0, AIM_MAX_CACHE, &n, err) != AIM_OK) {
-            return aim_fail(err, AIM_CONFIG, "cache: \"%.32s\" is not a number of "
-                            "entries from 0 to %u", value, AIM_MAX_CACHE);
-        }
-        cfg->cache = (size_t) n;
-        return AIM_OK;
-    }
-    if (strcmp(name, "types") == 0) {
-        char   *types[AIM_MAX_TYPES];
-        size_t  nt = 0, i, len;
-        const char *p = value;
-
-        while (*p != '\0') {
-            while (*p == ' ' || *p == ',') p++;
-            if (*p == '\0') break;
-            len = strcspn(p, " ,");
-            if (nt == AIM_MAX_TYPES || len > 64) {
-                for (i = 0; i < nt; i++) free(types[i]);
-                return aim_fail(err, AIM_CONFIG, "types: at most %d types of at "
-                                "most 64 bytes", AIM_MAX_TYPES);
-            }
-            types[nt] = normalise_type(p, len);
-            if (types[nt] == NULL) {
-                for (i = 0; i < nt; i++) free(types[i]);
-                return aim_fail(err, AIM_INTERNAL, "out of memory");
-            }
-            nt++;
-            p += len;
-        }
-        if (nt == 0) {
-            return aim_fail(err, AIM_CONFIG, "types: no type given");
-        }
-        for (i = 0; i < cfg->ntypes; i++) free(cfg->types[i]);
-        memcpy(cfg->types, types, nt * sizeof(char *));
-        cfg->ntypes = nt;
-        return AIM_OK;
-    }
-    return aim_fail(err, AIM_CONFIG, "unknown option \"%.64s\"", name);
-}
-
 aim_status
 aim_config_check(const aim_config *cfg, aim_error *err)
 {
@@ -376,38 +108,6 @@ aim_config_check(const aim_config *cfg, aim_error *err)
         }
     }
     return AIM_OK;
-}
-
-static int
-config_copy(aim_config *dst, const aim_config *src)
-{
-    size_t i;
-    int    ok = 1;
-
-    *dst = *src;
-    for (i = 0; i < src->nkeys; i++) {
-        ok &= (dst->keys[i] = aim_strdup(src->keys[i])) != NULL;
-        dst->key_issuers[i] = aim_strdup(src->key_issuers[i]);
-        ok &= (dst->key_issuers[i] != NULL) == (src->key_issuers[i] != NULL);
-    }
-    for (i = 0; i < src->nissuers; i++) ok &= (dst->issuers[i] = aim_strdup(src->issuers[i])) != NULL;
-    for (i = 0; i < src->ntypes; i++) ok &= (dst->types[i] = aim_strdup(src->types[i])) != NULL;
-    dst->audience = aim_strdup(src->audience);
-    dst->revoked = aim_strdup(src->revoked);
-    dst->policy = aim_strdup(src->policy);
-    dst->audit = aim_strdup(src->audit);
-    dst->state = aim_strdup(src->state);
-    for (i = 0; i < src->nstatus; i++) {
-        dst->status_uris[i] = aim_strdup(src->status_uris[i]);
-        dst->status_paths[i] = aim_strdup(src->status_paths[i]);
-        ok &= dst->status_uris[i] != NULL && dst->status_paths[i] != NULL;
-    }
-    ok &= (dst->state != NULL) == (src->state != NULL);
-    ok &= (dst->audience != NULL) == (src->audience != NULL);
-    ok &= (dst->revoked != NULL) == (src->revoked != NULL);
-    ok &= (dst->policy != NULL) == (src->policy != NULL);
-    ok &= (dst->audit != NULL) == (src->audit != NULL);
-    return ok ? 0 : -1;
 }
 
 /* ------------------------------------------------------------------ */
@@ -493,16 +193,15 @@ aim_verifier_new(const aim_config *cfg, aim_error *err)
         return NULL;
     }
     v = calloc(1, sizeof(*v));
-    if (v == NULL || config_copy(&v->cfg, cfg) != 0) {
+    if (v == NULL || aim_config_copy(&v->cfg, cfg) != 0) {
         if (v != NULL) {
-            config_clear(&v->cfg);
+            aim_config_clear(&v->cfg);
             free(v);
         }
         aim_fail(err, AIM_INTERNAL, "out of memory");
         return NULL;
     }
     v->audit_fd = -1;
-    v->audit_trust = -1;
 
     v->keys = load_keys(&v->cfg, v->key_st, &i, err);
     if (v->keys == NULL) {
@@ -575,7 +274,7 @@ aim_verifier_free(aim_verifier *v)
     if (v->audit_fd >= 0) {
         close(v->audit_fd);
     }
-    config_clear(&v->cfg);
+    aim_config_clear(&v->cfg);
     free(v);
 }
 
@@ -944,20 +643,8 @@ aim_recheck(aim_verifier *v, const aim_token *t, aim_error *err)
         const aim_key *k = aim_keyset_find(v->keys, t->kid);
 
         if (k == NULL || !aim_ct_equal(k->fp, t->key_fp, sizeof(k->fp))) {
-            return aim_fail(err, AIM_REVOKED, "key \"%.64s\" is no longer loaded",
-                            t->kid);
-        }
-    }
-    if (v->state != NULL) {
-        double trust = aim_state_trust(v->state, t->agent, aim_now());
-
-        if (trust < 0) {
-            return aim_fail(err, AIM_INTERNAL, "behavioural state unavailable "
-                            "for this agent");
-        }
-        if (trust < v->cfg.trust_min) {
-            return aim_fail(err, AIM_LOW_TRUST, "trust %.0f is below %d",
-                            trust, v->cfg.trust_min);
+            return aim_fail(err, AIM_UNKNOWN_KEY, "key \"%.64s\" is no longer "
+                            "loaded", t->kid);
         }
     }
     if (v->policy != NULL && t->nscopes > 0) {
@@ -998,101 +685,3 @@ aim_authorize(const aim_token *t, const aim_request *req, aim_error *err)
     return AIM_OK;
 }
 
-/*
- * Feed the decision to the agent's baseline and apply its trust: trust
- * only ever turns an allow into a deny, never the other way.
- */
-/* A key-bound (DPoP) token is only honoured where a proof is checked. */
-static aim_status
-check_binding(const aim_token *t, const aim_request *req, aim_error *err)
-{
-    if (t->cnf_jkt != NULL && (req == NULL || !req->dpop)) {
-        return aim_fail(err, AIM_BAD_BINDING, "token is bound to a DPoP key "
-                        "(cnf.jkt) and this service checks no proof");
-    }
-    return AIM_OK;
-}
-
-static aim_status
-observe(aim_verifier *v, const aim_token *t, const aim_request *req,
-        aim_status s, aim_error *err)
-{
-    double trust;
-
-    if (v->state == NULL) {
-        return s;
-    }
-    trust = aim_state_observe(v->state, t->agent, req ? req->action : NULL,
-                              req ? req->resource : NULL, s, aim_now(),
-                              &v->audit_signal);
-    if (trust < 0) {
-        aim_vlog(v, AIM_LOG_ERR, "state file %s: no slot for agent \"%.100s\" "
-                 "(table full or lock held); refusing", v->cfg.state, t->agent);
-        return s == AIM_OK ? aim_fail(err, AIM_INTERNAL, "behavioural state "
-                                      "unavailable for this agent") : s;
-    }
-    v->audit_trust = trust;
-    if (s == AIM_OK && trust < v->cfg.trust_min) {
-        return aim_fail(err, AIM_LOW_TRUST, "trust %.0f is below %d%s%s%s",
-                        trust, v->cfg.trust_min,
-                        v->audit_signal ? " (" : "",
-                        v->audit_signal ? v->audit_signal : "",
-                        v->audit_signal ? ")" : "");
-    }
-    return s;
-}
-
-aim_status
-aim_decide(aim_verifier *v, const char *token, size_t len,
-           const aim_request *req, aim_token **out, aim_error *err)
-{
-    aim_error   local;
-    aim_token  *t = NULL;
-    aim_status  s;
-
-    if (err == NULL) {
-        err = &local;
-    }
-    *out = NULL;
-    s = aim_verify(v, token, len, &t, err);
-    if (s == AIM_OK) {
-        s = check_binding(t, req, err);
-    }
-    if (s == AIM_OK) {
-        s = aim_authorize(t, req, err);
-    }
-    if (t != NULL) {
-        s = observe(v, t, req, s, err);
-    }
-    aim_audit_emit(v, req, t, s, s == AIM_OK ? NULL : err->message);
-    v->audit_trust = -1;
-    v->audit_signal = NULL;
-    *out = t;
-    return s;
-}
-
-aim_status
-aim_decide_token(aim_verifier *v, const aim_token *t, const aim_request *req,
-                 aim_error *err)
-{
-    aim_error  local;
-    aim_status s;
-
-    if (err == NULL) {
-        err = &local;
-    }
-    s = aim_recheck(v, t, err);
-    if (s == AIM_OK) {
-        s = check_binding(t, req, err);
-    }
-    if (s == AIM_OK) {
-        s = aim_authorize(t, req, err);
-    }
-    if (s == AIM_OK || s == AIM_INSUFFICIENT_SCOPE || s == AIM_LOW_TRUST) {
-        s = observe(v, t, req, s, err);
-    }
-    aim_audit_emit(v, req, t, s, s == AIM_OK ? NULL : err->message);
-    v->audit_trust = -1;
-    v->audit_signal = NULL;
-    return s;
-}

@@ -5,6 +5,7 @@
  * claims, the agent model, scopes, policy, revocation and the audit line.
  */
 #include "fuzz_common.h"
+#include "internal.h"
 #include "b64.h"
 
 static aim_verifier *v;
@@ -65,7 +66,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     tok[n] = '.';
     n += 1 + aim_b64url_encode(sig, siglen, tok + n + 1);
 
-    aim_decide(v, tok, n, &req, &t, &err);
+    {
+        aim_decision d;
+
+        req.token = tok;
+        req.token_len = n;
+        aim_decide(v, &req, &d);
+        t = d.token;
+        d.token = NULL;
+        aim_decision_clear(&d);
+    }
     if (t != NULL) {
         size_t i;
         free(aim_token_claims_json(t));

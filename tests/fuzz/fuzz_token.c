@@ -5,6 +5,7 @@
  * token accessors and re-check when something verifies.
  */
 #include "fuzz_common.h"
+#include "internal.h"
 #include "jws.h"
 
 static aim_verifier *v;
@@ -37,11 +38,17 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     aim_token   *t = NULL;
     aim_error    err;
     aim_jws      jws;
+    aim_decision d;
 
     if (aim_jws_parse((const char *) data, size, &jws, &err) == AIM_OK) {
         aim_jws_clear(&jws);
     }
-    aim_decide(v, (const char *) data, size, &req, &t, &err);
+    req.token = (const char *) data;
+    req.token_len = size;
+    aim_decide(v, &req, &d);
+    t = d.token;
+    d.token = NULL;
+    aim_decision_clear(&d);
     if (t != NULL) {
         free(aim_token_claims_json(t));
         free(aim_token_claim(t, "sub"));
@@ -49,8 +56,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         (void) aim_token_chain(t);
         (void) aim_token_scope(t);
         aim_recheck(v, t, &err);
-        req.dpop = 1;
-        aim_decide_token(v, t, &req, &err);
+        req.dpop = AIM_DPOP_ON;
+        aim_decide_token(v, t, &req, &d);
+        aim_decision_clear(&d);
         aim_token_free(t);
     }
     return 0;

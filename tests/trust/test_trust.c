@@ -101,13 +101,14 @@ static aim_status
 decide(aim_verifier *v, const char *tok, const char *action,
        const char *resource, const char *scope)
 {
-    const char  *scopes[1] = { scope };
-    aim_request  r = { "test", action, resource, NULL, scopes, 1, 0, 0 };
-    aim_token   *t;
-    aim_error    e;
-    aim_status   s = aim_decide(v, tok, strlen(tok), &r, &t, &e);
+    const char   *scopes[1] = { scope };
+    aim_request   r = { .adapter = "test", .action = action,
+                        .resource = resource, .scopes = scopes, .nscopes = 1,
+                        .token = tok, .token_len = strlen(tok) };
+    aim_decision  d;
+    aim_status    s = aim_decide(v, &r, &d);
 
-    aim_token_free(t);
+    aim_decision_clear(&d);
     return s;
 }
 
@@ -441,9 +442,14 @@ test_adapter_denials(void)
     r.adapter = "test";
     r.action = "GET";
     r.resource = "/kb/1";
+    r.host_status = AIM_REPLAY;
+    r.host_message = "proof replayed";
     for (i = 0; i < 50; i++) {
+        aim_decision d;
+
         now_value += 1;
-        aim_audit(v, &r, t, AIM_REPLAY, "proof replayed");
+        aim_decide_token(v, t, &r, &d);
+        aim_decision_clear(&d);
     }
     CHECK(decide(v, tok, "GET", "/kb/1", "kb:read") == AIM_LOW_TRUST,
           "50 replayed proofs lower trust like 50 scope denials");

@@ -3,6 +3,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include "internal.h"
 #include "keys.h"
 #include "sign.h"
 #include "t.h"
@@ -17,6 +18,40 @@ static char         *bound_tok;
 static EVP_PKEY     *holder;
 static char         *holder_jwk;     /* compact public JWK */
 static aim_error     err;
+
+/* A replay store that remembers, as an adapter's would. */
+static unsigned char store_hash[8][32];
+static long long     store_expires[8];
+static int           store_n, store_full;
+
+static void
+store_reset(void)
+{
+    store_n = 0;
+    store_full = 0;
+}
+
+static aim_status
+store_replay(void *ud, const unsigned char hash[32], int64_t expires)
+{
+    int i;
+
+    (void) ud;
+    if (store_full) {
+        return AIM_INTERNAL;
+    }
+    for (i = 0; i < store_n; i++) {
+        if (memcmp(store_hash[i], hash, 32) == 0) {
+            return AIM_REPLAY;
+        }
+    }
+    if (store_n == 8) {
+        return AIM_INTERNAL;
+    }
+    memcpy(store_hash[store_n], hash, 32);
+    store_expires[store_n++] = (long long) expires;
+    return AIM_OK;
+}
 
 static char *
 ath_of(const char *tok)
@@ -165,18 +200,103 @@ test_dpop(void)
 
     t_section("dpop/decide");
     {
-        /* A key-bound token is not a bearer token: refused wherever the
-         * adapter does not check a proof (req.dpop = 0). */
+        /* A key-bound token is not a bearer token: refused wherever no
+         * proof is checked (req.dpop = AIM_DPOP_OFF), and where proofs are
+         * checked but the token came as a bearer token. */
         aim_request r = { .adapter = "test", .action = "GET", .resource = "/kb/42" };
         aim_token  *t = NULL;
-        CHECK_ST(aim_decide(v, bound_tok, strlen(bound_tok), &r, &t, &err), AIM_BAD_BINDING, &err);
+        CHECK_ST(tu_decide(v, bound_tok, strlen(bound_tok), &r, &t, &err), AIM_BAD_BINDING, &err);
         aim_token_free(t);
-        CHECK_ST(aim_decide_token(v, bound, &r, &err), AIM_BAD_BINDING, &err);
-        r.dpop = 1;
+        CHECK_ST(tu_decide_token(v, bound, &r, &err), AIM_BAD_BINDING, &err);
+        r.dpop = AIM_DPOP_ON;
         t = NULL;
-        CHECK_ST(aim_decide(v, bound_tok, strlen(bound_tok), &r, &t, &err), AIM_OK, &err);
+        CHECK_ST(tu_decide(v, bound_tok, strlen(bound_tok), &r, &t, &err), AIM_BAD_BINDING, &err);
         aim_token_free(t);
-        CHECK_ST(aim_decide_token(v, bound, &r, &err), AIM_OK, &err);
+        CHECK_ST(tu_decide_token(v, bound, &r, &err), AIM_BAD_BINDING, &err);
+    }
+
+    t_section("dpop/decide-proof");
+    {
+        /* The whole path: the adapter hands over the proof, the request's
+         * method and URL and its replay store; the core decides. */
+        char        *pc = std_claims("decide-1", "GET", HTU, now, ath);
+        char        *pp = proof_by(holder, AIM_ALG_ES256, h, pc);
+        aim_request  r = { .adapter = "test", .action = "GET", .resource = "/kb/42",
+                           .token = bound_tok, .token_len = strlen(bound_tok),
+                           .scheme = AIM_SCHEME_DPOP, .dpop = AIM_DPOP_ON,
+                           .proof = pp, .proof_len = strlen(pp), .nproofs = 1,
+                           .method = "GET", .url = HTU, .replay = store_replay };
+        aim_decision d;
+
+        store_reset();
+        CHECK_ST(aim_decide(v, &r, &d), AIM_OK, NULL);
+        CHECK(d.token != NULL && !d.proof_error);
+        CHECK_INT(store_n, 1);
+        /* what the store was asked to keep, and for how long: max_age
+         * (60) plus twice the leeway (30) */
+        CHECK_INT(store_expires[0], (long long) tu_now + 60 + 2 * 30);
+        aim_decision_clear(&d);
+        /* The same proof again: the store remembers it. */
+        CHECK_ST(aim_decide(v, &r, &d), AIM_REPLAY, NULL);
+        CHECK(d.token != NULL);          /* the agent is still named */
+        aim_decision_clear(&d);
+        /* A store that cannot tell: refused, never allowed. */
+        store_reset();
+        store_full = 1;
+        CHECK_ST(aim_decide(v, &r, &d), AIM_INTERNAL, NULL);
+        aim_decision_clear(&d);
+        store_full = 0;
+        /* No store at all: the adapter forgot it; refused. */
+        r.replay = NULL;
+        CHECK_ST(aim_decide(v, &r, &d), AIM_INTERNAL, NULL);
+        aim_decision_clear(&d);
+        r.replay = store_replay;
+        /* Two proof headers, none, a proof for another URL: the proof is
+         * what failed (invalid_dpop_proof). */
+        store_reset();
+        r.nproofs = 2;
+        CHECK_ST(aim_decide(v, &r, &d), AIM_BAD_BINDING, NULL);
+        CHECK(d.proof_error);
+        aim_decision_clear(&d);
+        r.nproofs = 0;
+        r.proof = NULL;
+        CHECK_ST(aim_decide(v, &r, &d), AIM_BAD_BINDING, NULL);
+        CHECK(d.proof_error);
+        aim_decision_clear(&d);
+        r.nproofs = 1;
+        r.proof = pp;
+        r.url = "https://other.test/kb/42";
+        CHECK_ST(aim_decide(v, &r, &d), AIM_BAD_BINDING, NULL);
+        CHECK(d.proof_error && tu_contains(d.message, "htu"));
+        aim_decision_clear(&d);
+        CHECK_INT(store_n, 0);           /* nothing recorded for refusals */
+        r.url = HTU;
+        /* DPoP where it is off: refused, whatever the proof. */
+        r.dpop = AIM_DPOP_OFF;
+        CHECK_ST(aim_decide(v, &r, &d), AIM_BAD_BINDING, NULL);
+        aim_decision_clear(&d);
+        /* The DPoP scheme with a token bound to nothing. */
+        {
+            char *plain = tu_token(NULL, NULL);
+            r.dpop = AIM_DPOP_ON;
+            r.token = plain;
+            r.token_len = strlen(plain);
+            CHECK_ST(aim_decide(v, &r, &d), AIM_BAD_BINDING, NULL);
+            CHECK(!d.proof_error && tu_contains(d.message, "not bound"));
+            aim_decision_clear(&d);
+            /* ... and the same token as a bearer where DPoP is required */
+            r.scheme = AIM_SCHEME_BEARER;
+            r.dpop = AIM_DPOP_REQUIRED;
+            CHECK_ST(aim_decide(v, &r, &d), AIM_BAD_BINDING, NULL);
+            CHECK(tu_contains(d.message, "required"));
+            aim_decision_clear(&d);
+            r.dpop = AIM_DPOP_ON;
+            CHECK_ST(aim_decide(v, &r, &d), AIM_OK, NULL);
+            aim_decision_clear(&d);
+            free(plain);
+        }
+        free(pp);
+        free(pc);
     }
 
     t_section("dpop/time");

@@ -445,3 +445,44 @@ tu_contains(const char *hay, const char *needle)
 {
     return hay != NULL && needle != NULL && strstr(hay, needle) != NULL;
 }
+
+aim_status
+tu_decide(aim_verifier *v, const char *token, size_t len,
+          const aim_request *req, aim_token **t, aim_error *err)
+{
+    aim_request  r;
+    aim_decision d;
+    aim_status   s;
+
+    memset(&r, 0, sizeof(r));
+    if (req != NULL) {
+        r = *req;
+    }
+    r.token = token;
+    r.token_len = len;
+    s = aim_decide(v, &r, &d);
+    if (err != NULL) {
+        err->status = s;
+        memcpy(err->message, d.message, sizeof(err->message));
+    }
+    *t = d.token;
+    d.token = NULL;
+    aim_decision_clear(&d);
+    return s;
+}
+
+aim_status
+tu_decide_token(aim_verifier *v, const aim_token *t, const aim_request *req,
+                aim_error *err)
+{
+    aim_decision d;
+    aim_status   s;
+
+    s = aim_decide_token(v, t, req, &d);
+    if (err != NULL) {
+        err->status = s;
+        memcpy(err->message, d.message, sizeof(err->message));
+    }
+    aim_decision_clear(&d);
+    return s;
+}

@@ -12,6 +12,7 @@
 #include <openssl/evp.h>
 #include "aim.h"
 #include "keys.h"
+#include "internal.h"
 
 #define TU_ISS   "https://issuer.test"
 #define TU_AUD   "api"
@@ -76,6 +77,16 @@ aim_verifier *tu_verifier_try(aim_error *err, const char *name, ...);
 
 /* Verify and drop the token: the status only. */
 aim_status tu_verify(aim_verifier *v, const char *token, aim_error *err);
+
+/*
+ * The old shape of a decision, for the many tests that only look at the
+ * status: req->token is set from token, the decision's token goes to *t
+ * (the caller frees it) and its message to err.
+ */
+aim_status tu_decide(aim_verifier *v, const char *token, size_t len,
+                     const aim_request *req, aim_token **t, aim_error *err);
+aim_status tu_decide_token(aim_verifier *v, const aim_token *t,
+                           const aim_request *req, aim_error *err);
 
 /* Does hay contain needle (not NUL-terminated hay)? */
 int tu_contains(const char *hay, const char *needle);

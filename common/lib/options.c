@@ -1,0 +1,675 @@
+/*
+ * options.c -- the core's configuration: one table of options (name,
+ * type, bounds, default, documentation) from which every adapter derives
+ * its directives, module options and GUCs, typed setters whose errors
+ * name the option, and the host configuration file (aim.conf) that every
+ * adapter and aimctl can be pointed at.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include "internal.h"
+#include "util.h"
+
+#define AIM_MAX_CACHE  (1u << 20)
+
+/*
+ * The table.  Order is the documentation order; AIM_OPT_* in internal.h
+ * indexes it.  Bounds of numbers are inclusive.
+ */
+static const aim_option aim_option_table[AIM_OPT_COUNT] = {
+    [AIM_OPT_KEYS] = { "keys", AIM_OPTION_KEYS, 1, 1, 2, 0, 0, NULL,
+        "[ISSUER] PATH",
+        "JWKS file, or pem:ALG:PATH, whose keys sign tokens (for ISSUER only)" },
+    [AIM_OPT_ISSUER] = { "issuer", AIM_OPTION_STRING, 1, 1, 1, 0, 0, NULL,
+        "ISSUER", "accepted \"iss\"; may be repeated" },
+    [AIM_OPT_AUDIENCE] = { "audience", AIM_OPTION_STRING, 0, 1, 1, 0, 0, NULL,
+        "AUDIENCE", "the audience this service is (\"aud\" must contain it)" },
+    [AIM_OPT_LEEWAY] = { "leeway", AIM_OPTION_SECONDS, 0, 1, 1, 0, 600, "30",
+        "SECONDS", "clock skew allowed for exp, nbf and iat" },
+    [AIM_OPT_MAX_LIFETIME] = { "max_lifetime", AIM_OPTION_SECONDS, 0, 1, 1, 1,
+        366 * 86400, "86400", "SECONDS", "longest accepted exp - iat" },
+    [AIM_OPT_TYPES] = { "types", AIM_OPTION_WORDS, 0, 1, AIM_MAX_TYPES, 0, 0,
+        "aim+jwt at+jwt", "TYPE...", "accepted JWS \"typ\" values" },
+    [AIM_OPT_REVOKED] = { "revoked", AIM_OPTION_PATH, 0, 1, 1, 0, 0, NULL,
+        "PATH", "revocation file (agents, token ids, key ids)" },
+    [AIM_OPT_POLICY] = { "policy", AIM_OPTION_PATH, 0, 1, 1, 0, 0, NULL,
+        "PATH", "local least-privilege policy file" },
+    [AIM_OPT_AUDIT] = { "audit", AIM_OPTION_PATH, 0, 1, 1, 0, 0, NULL,
+        "PATH", "file the JSON audit lines are appended to" },
+    [AIM_OPT_CACHE] = { "cache", AIM_OPTION_NUMBER, 0, 1, 1, 0, AIM_MAX_CACHE,
+        "1024", "ENTRIES", "verified-token cache size (0 = off)" },
+    [AIM_OPT_STATUS_LIST] = { "status_list", AIM_OPTION_URI_PATH, 1, 2, 2, 0, 0,
+        NULL, "URI PATH", "local copy of the Token Status List published at URI" },
+    [AIM_OPT_STATE] = { "state", AIM_OPTION_PATH, 0, 1, 1, 0, 0, NULL,
+        "PATH", "the host's shared behavioural state file" },
+    [AIM_OPT_TRUST_MIN] = { "trust_min", AIM_OPTION_NUMBER, 0, 1, 1, 0, 100,
+        "50", "0-100", "below this trust an allowed decision becomes low_trust" },
+    [AIM_OPT_RELOAD_INTERVAL] = { "reload_interval", AIM_OPTION_SECONDS, 0, 1, 1,
+        0, 3600, "1", "SECONDS", "seconds between checks of watched files" },
+    [AIM_OPT_DPOP_MAX_AGE] = { "dpop_max_age", AIM_OPTION_SECONDS, 0, 1, 1, 1,
+        AIM_DPOP_MAX_AGE_LIMIT, "60", "SECONDS",
+        "how old a DPoP proof's iat may be" },
+};
+
+const aim_option *
+aim_options(size_t *count)
+{
+    if (count != NULL) {
+        *count = AIM_OPT_COUNT;
+    }
+    return aim_option_table;
+}
+
+const aim_option *
+aim_option_find(const char *name)
+{
+    size_t i;
+
+    if (name == NULL) {
+        return NULL;
+    }
+    for (i = 0; i < AIM_OPT_COUNT; i++) {
+        if (strcmp(aim_option_table[i].name, name) == 0) {
+            return &aim_option_table[i];
+        }
+    }
+    return NULL;
+}
+
+/* Set err for option o: the option's name goes in its own field. */
+static aim_status
+opt_fail(aim_error *err, const aim_option *o, aim_status s, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static aim_status
+opt_fail(aim_error *err, const aim_option *o, aim_status s, const char *fmt, ...)
+{
+    va_list ap;
+    int     n;
+
+    if (err != NULL) {
+        err->status = s;
+        err->option = o != NULL ? o->name : NULL;
+        err->line = 0;
+        n = snprintf(err->message, sizeof(err->message), "%s: ",
+                     o != NULL ? o->name : "option");
+        if (n < 0 || (size_t) n >= sizeof(err->message)) {
+            n = 0;
+        }
+        va_start(ap, fmt);
+        vsnprintf(err->message + n, sizeof(err->message) - (size_t) n, fmt, ap);
+        va_end(ap);
+    }
+    return s;
+}
+
+/* ------------------------------------------------------------------ */
+/* Configuration objects                                               */
+
+aim_config *
+aim_config_new(void)
+{
+    aim_config *cfg = calloc(1, sizeof(*cfg));
+
+    if (cfg == NULL) {
+        return NULL;
+    }
+    aim_config_defaults(cfg);
+    cfg->types[0] = aim_strdup("aim+jwt");
+    cfg->types[1] = aim_strdup("at+jwt");
+    cfg->ntypes = 2;
+    if (cfg->types[0] == NULL || cfg->types[1] == NULL) {
+        aim_config_free(cfg);
+        return NULL;
+    }
+    return cfg;
+}
+
+void
+aim_config_defaults(aim_config *cfg)
+{
+    cfg->leeway = 30;
+    cfg->max_lifetime = 86400;
+    cfg->reload_interval = 1;
+    cfg->cache = 1024;
+    cfg->trust_min = 50;
+    cfg->dpop_max_age = 60;
+}
+
+/* Forget one option's values (before a value from a stronger origin). */
+static void
+option_clear(aim_config *cfg, int id)
+{
+    size_t i;
+
+    switch (id) {
+    case AIM_OPT_KEYS:
+        for (i = 0; i < cfg->nkeys; i++) {
+            free(cfg->keys[i]);
+            free(cfg->key_issuers[i]);
+            cfg->keys[i] = cfg->key_issuers[i] = NULL;
+        }
+        cfg->nkeys = 0;
+        break;
+    case AIM_OPT_ISSUER:
+        for (i = 0; i < cfg->nissuers; i++) {
+            free(cfg->issuers[i]);
+            cfg->issuers[i] = NULL;
+        }
+        cfg->nissuers = 0;
+        break;
+    case AIM_OPT_STATUS_LIST:
+        for (i = 0; i < cfg->nstatus; i++) {
+            free(cfg->status_uris[i]);
+            free(cfg->status_paths[i]);
+            cfg->status_uris[i] = cfg->status_paths[i] = NULL;
+        }
+        cfg->nstatus = 0;
+        break;
+    default:
+        break;
+    }
+}
+
+void
+aim_config_clear(aim_config *cfg)
+{
+    size_t i;
+
+    option_clear(cfg, AIM_OPT_KEYS);
+    option_clear(cfg, AIM_OPT_ISSUER);
+    option_clear(cfg, AIM_OPT_STATUS_LIST);
+    for (i = 0; i < cfg->ntypes; i++) free(cfg->types[i]);
+    free(cfg->audience);
+    free(cfg->revoked);
+    free(cfg->policy);
+    free(cfg->audit);
+    free(cfg->state);
+    memset(cfg, 0, sizeof(*cfg));
+}
+
+void
+aim_config_free(aim_config *cfg)
+{
+    if (cfg != NULL) {
+        aim_config_clear(cfg);
+        free(cfg);
+    }
+}
+
+int
+aim_config_copy(aim_config *dst, const aim_config *src)
+{
+    size_t i;
+    int    ok = 1;
+
+#define DUP(f) do {                                                       \
+        dst->f = aim_strdup(src->f);                                      \
+        ok &= (dst->f != NULL) == (src->f != NULL);                       \
+    } while (0)
+
+    *dst = *src;
+    for (i = 0; i < src->nkeys; i++) {
+        DUP(keys[i]);
+        DUP(key_issuers[i]);
+    }
+    for (i = 0; i < src->nissuers; i++) DUP(issuers[i]);
+    for (i = 0; i < src->ntypes; i++) DUP(types[i]);
+    for (i = 0; i < src->nstatus; i++) {
+        DUP(status_uris[i]);
+        DUP(status_paths[i]);
+    }
+    DUP(audience);
+    DUP(revoked);
+    DUP(policy);
+    DUP(audit);
+    DUP(state);
+#undef DUP
+    return ok ? 0 : -1;
+}
+
+/* ------------------------------------------------------------------ */
+/* Typed setters                                                       */
+
+static aim_status
+parse_number(const aim_option *o, const char *value, int64_t *out,
+             aim_error *err)
+{
+    char      *end;
+    long long  n;
+
+    errno = 0;
+    n = strtoll(value, &end, 10);
+    if (errno != 0 || end == value || *end != '\0' || !isdigit((unsigned char) value[0])
+        || n < o->min || n > o->max)
+    {
+        return opt_fail(err, o, AIM_CONFIG, "\"%.64s\" is not a whole number %s"
+                        "from %lld to %lld", value,
+                        o->type == AIM_OPTION_SECONDS ? "of seconds " : "",
+                        (long long) o->min, (long long) o->max);
+    }
+    *out = n;
+    return AIM_OK;
+}
+
+/* "application/AIM+JWT" -> "aim+jwt" (RFC 7515 section 4.1.9). */
+static char *
+normalise_type(const char *value)
+{
+    char   *s;
+    size_t  i, len = strlen(value);
+
+    if (len > 12 && strncasecmp(value, "application/", 12) == 0) {
+        value += 12;
+        len -= 12;
+    }
+    s = malloc(len + 1);
+    if (s == NULL) {
+        return NULL;
+    }
+    for (i = 0; i < len; i++) {
+        s[i] = (char) tolower((unsigned char) value[i]);
+    }
+    s[len] = '\0';
+    return s;
+}
+
+static aim_status
+check_word(const aim_option *o, const char *value, aim_error *err)
+{
+    const unsigned char *p;
+
+    if (value[0] == '\0') {
+        return opt_fail(err, o, AIM_CONFIG, "empty value");
+    }
+    if (strlen(value) > AIM_MAX_OPTION_LEN) {
+        return opt_fail(err, o, AIM_CONFIG, "value is longer than %d bytes",
+                        AIM_MAX_OPTION_LEN);
+    }
+    for (p = (const unsigned char *) value; *p != '\0'; p++) {
+        if (*p < 0x20 || *p == 0x7f) {
+            return opt_fail(err, o, AIM_CONFIG, "value contains a control "
+                            "character");
+        }
+    }
+    return AIM_OK;
+}
+
+static aim_status
+set_string(char **slot, const aim_option *o, const char *value, aim_error *err)
+{
+    char *copy;
+
+    copy = aim_strdup(value);
+    if (copy == NULL) {
+        return opt_fail(err, o, AIM_INTERNAL, "out of memory");
+    }
+    free(*slot);
+    *slot = copy;
+    return AIM_OK;
+}
+
+static aim_status
+set_args(aim_config *cfg, int id, const char *const *args, size_t nargs,
+         aim_error *err)
+{
+    const aim_option *o = &aim_option_table[id];
+    int64_t           n = 0;
+    size_t            i;
+    aim_status        s;
+
+    if (nargs < o->min_args || nargs > o->max_args) {
+        if (o->min_args == o->max_args) {
+            return opt_fail(err, o, AIM_CONFIG, "takes %u value%s (%s), not %zu",
+                            o->min_args, o->min_args == 1 ? "" : "s", o->args,
+                            nargs);
+        }
+        return opt_fail(err, o, AIM_CONFIG, "takes %u to %u values (%s), not %zu",
+                        o->min_args, o->max_args, o->args, nargs);
+    }
+    for (i = 0; i < nargs; i++) {
+        if (args[i] == NULL) {
+            return opt_fail(err, o, AIM_CONFIG, "missing value");
+        }
+        if ((s = check_word(o, args[i], err)) != AIM_OK) {
+            return s;
+        }
+    }
+
+    switch (id) {
+
+    case AIM_OPT_KEYS:
+        if (cfg->nkeys == AIM_MAX_KEY_SOURCES) {
+            return opt_fail(err, o, AIM_CONFIG, "more than %d key sources",
+                            AIM_MAX_KEY_SOURCES);
+        }
+        cfg->keys[cfg->nkeys] = aim_strdup(args[nargs - 1]);
+        cfg->key_issuers[cfg->nkeys] = nargs == 2 ? aim_strdup(args[0]) : NULL;
+        if (cfg->keys[cfg->nkeys] == NULL
+            || (nargs == 2 && cfg->key_issuers[cfg->nkeys] == NULL))
+        {
+            free(cfg->keys[cfg->nkeys]);
+            free(cfg->key_issuers[cfg->nkeys]);
+            cfg->keys[cfg->nkeys] = cfg->key_issuers[cfg->nkeys] = NULL;
+            return opt_fail(err, o, AIM_INTERNAL, "out of memory");
+        }
+        cfg->nkeys++;
+        return AIM_OK;
+
+    case AIM_OPT_ISSUER:
+        if (cfg->nissuers == AIM_MAX_ISSUERS) {
+            return opt_fail(err, o, AIM_CONFIG, "more than %d issuers",
+                            AIM_MAX_ISSUERS);
+        }
+        cfg->issuers[cfg->nissuers] = NULL;
+        if ((s = set_string(&cfg->issuers[cfg->nissuers], o, args[0], err))
+            != AIM_OK)
+        {
+            return s;
+        }
+        cfg->nissuers++;
+        return AIM_OK;
+
+    case AIM_OPT_STATUS_LIST:
+        if (cfg->nstatus == AIM_MAX_STATUS_LISTS) {
+            return opt_fail(err, o, AIM_CONFIG, "more than %d lists",
+                            AIM_MAX_STATUS_LISTS);
+        }
+        for (i = 0; i < cfg->nstatus; i++) {
+            if (strcmp(cfg->status_uris[i], args[0]) == 0) {
+                /* Two copies of one list: which one answers would be an
+                 * accident of order. */
+                return opt_fail(err, o, AIM_CONFIG, "\"%.100s\" is configured "
+                                "twice", args[0]);
+            }
+        }
+        cfg->status_uris[cfg->nstatus] = aim_strdup(args[0]);
+        cfg->status_paths[cfg->nstatus] = aim_strdup(args[1]);
+        if (cfg->status_uris[cfg->nstatus] == NULL
+            || cfg->status_paths[cfg->nstatus] == NULL)
+        {
+            free(cfg->status_uris[cfg->nstatus]);
+            free(cfg->status_paths[cfg->nstatus]);
+            cfg->status_uris[cfg->nstatus] = cfg->status_paths[cfg->nstatus] = NULL;
+            return opt_fail(err, o, AIM_INTERNAL, "out of memory");
+        }
+        cfg->nstatus++;
+        return AIM_OK;
+
+    case AIM_OPT_AUDIENCE:
+        return set_string(&cfg->audience, o, args[0], err);
+    case AIM_OPT_REVOKED:
+        return set_string(&cfg->revoked, o, args[0], err);
+    case AIM_OPT_POLICY:
+        return set_string(&cfg->policy, o, args[0], err);
+    case AIM_OPT_AUDIT:
+        return set_string(&cfg->audit, o, args[0], err);
+    case AIM_OPT_STATE:
+        return set_string(&cfg->state, o, args[0], err);
+
+    case AIM_OPT_TYPES: {
+        char *types[AIM_MAX_TYPES];
+
+        for (i = 0; i < nargs; i++) {
+            if (strlen(args[i]) > 64 || strpbrk(args[i], " ,") != NULL) {
+                while (i > 0) free(types[--i]);
+                return opt_fail(err, o, AIM_CONFIG, "\"%.64s\" is not one type "
+                                "of at most 64 bytes", args[i]);
+            }
+            types[i] = normalise_type(args[i]);
+            if (types[i] == NULL) {
+                while (i > 0) free(types[--i]);
+                return opt_fail(err, o, AIM_INTERNAL, "out of memory");
+            }
+        }
+        for (i = 0; i < cfg->ntypes; i++) free(cfg->types[i]);
+        memcpy(cfg->types, types, nargs * sizeof(char *));
+        cfg->ntypes = nargs;
+        return AIM_OK;
+    }
+
+    default:
+        break;
+    }
+
+    /* Numbers. */
+    if ((s = parse_number(o, args[0], &n, err)) != AIM_OK) {
+        return s;
+    }
+    switch (id) {
+    case AIM_OPT_LEEWAY:          cfg->leeway = n; break;
+    case AIM_OPT_MAX_LIFETIME:    cfg->max_lifetime = n; break;
+    case AIM_OPT_RELOAD_INTERVAL: cfg->reload_interval = n; break;
+    case AIM_OPT_CACHE:           cfg->cache = (size_t) n; break;
+    case AIM_OPT_TRUST_MIN:       cfg->trust_min = (int) n; break;
+    case AIM_OPT_DPOP_MAX_AGE:    cfg->dpop_max_age = n; break;
+    default:
+        return opt_fail(err, o, AIM_INTERNAL, "no setter");
+    }
+    return AIM_OK;
+}
+
+/*
+ * Set an option from a given origin.  A value set directly (by the
+ * adapter's own configuration) wins over the host file whatever the
+ * order: the file's values of that option are dropped when a direct one
+ * arrives, and the file never overrides a direct one.
+ */
+static aim_status
+set_from(aim_config *cfg, const char *name, const char *const *args,
+         size_t nargs, int origin, aim_error *err)
+{
+    const aim_option *o = aim_option_find(name);
+    int               id;
+
+    if (err != NULL) {
+        err->option = NULL;
+        err->line = 0;
+    }
+    if (o == NULL) {
+        return aim_fail(err, AIM_CONFIG, "unknown option \"%.64s\"",
+                        name != NULL ? name : "");
+    }
+    id = (int) (o - aim_option_table);
+    if (origin == AIM_ORIGIN_FILE && cfg->origin[id] == AIM_ORIGIN_DIRECT) {
+        return AIM_OK;
+    }
+    if (origin == AIM_ORIGIN_DIRECT && cfg->origin[id] == AIM_ORIGIN_FILE) {
+        option_clear(cfg, id);
+    }
+    if (set_args(cfg, id, args, nargs, err) != AIM_OK) {
+        return err != NULL ? err->status : AIM_CONFIG;
+    }
+    cfg->origin[id] = (unsigned char) origin;
+    return AIM_OK;
+}
+
+aim_status
+aim_config_set_args(aim_config *cfg, const char *name, const char *const *args,
+                    size_t nargs, aim_error *err)
+{
+    return set_from(cfg, name, args, nargs, AIM_ORIGIN_DIRECT, err);
+}
+
+/*
+ * The one-string form: options of one value take the string whole (a
+ * path may contain spaces); options of several values split it at
+ * spaces ("ISSUER PATH", "URI PATH", "aim+jwt at+jwt").
+ */
+aim_status
+aim_config_set(aim_config *cfg, const char *name, const char *value,
+               aim_error *err)
+{
+    const aim_option *o = aim_option_find(name);
+    const char       *args[AIM_MAX_TYPES + 1];
+    char              buf[AIM_MAX_OPTION_LEN * 2 + 2], *p, *save = NULL;
+    size_t            n = 0;
+
+    if (value == NULL) {
+        return opt_fail(err, o, AIM_CONFIG, "missing value");
+    }
+    if (o == NULL || o->max_args == 1) {
+        args[0] = value;
+        return aim_config_set_args(cfg, name, args, 1, err);
+    }
+    if (strlen(value) >= sizeof(buf)) {
+        return opt_fail(err, o, AIM_CONFIG, "value is too long");
+    }
+    memcpy(buf, value, strlen(value) + 1);
+    for (p = strtok_r(buf, " \t,", &save); p != NULL;
+         p = strtok_r(NULL, " \t,", &save))
+    {
+        if (n == sizeof(args) / sizeof(args[0])) {
+            return opt_fail(err, o, AIM_CONFIG, "too many values");
+        }
+        args[n++] = p;
+    }
+    if (n == 0) {
+        return opt_fail(err, o, AIM_CONFIG, "empty value");
+    }
+    return aim_config_set_args(cfg, name, args, n, err);
+}
+
+/* ------------------------------------------------------------------ */
+/* The host configuration file                                         */
+
+/*
+ * Split one line into words: blanks separate, '#' outside quotes starts a
+ * comment, "double quotes" keep blanks, and inside them \" and \\ stand
+ * for themselves.  Words are written into buf.  Returns the word count or
+ * -1 with why set.
+ */
+static int
+split_line(const char *line, char *buf, size_t size, char **words,
+           size_t maxw, const char **why)
+{
+    const char *p = line;
+    char       *o = buf, *end = buf + size - 1;
+    size_t      n = 0;
+
+    for ( ;; ) {
+        while (*p == ' ' || *p == '\t') p++;
+        if (*p == '\0' || *p == '#' || *p == '\n' || *p == '\r') {
+            break;
+        }
+        if (n == maxw) {
+            *why = "too many values";
+            return -1;
+        }
+        words[n++] = o;
+        if (*p == '"') {
+            p++;
+            while (*p != '"') {
+                if (*p == '\0' || *p == '\n') {
+                    *why = "unterminated quoted value";
+                    return -1;
+                }
+                if (*p == '\\' && (p[1] == '"' || p[1] == '\\')) {
+                    p++;
+                }
+                if (o == end) {
+                    *why = "line too long";
+                    return -1;
+                }
+                *o++ = *p++;
+            }
+            p++;
+            if (*p != '\0' && *p != ' ' && *p != '\t' && *p != '\n'
+                && *p != '\r' && *p != '#')
+            {
+                *why = "text right after a closing quote";
+                return -1;
+            }
+        } else {
+            while (*p != '\0' && *p != ' ' && *p != '\t' && *p != '\n'
+                   && *p != '\r' && *p != '#')
+            {
+                if (*p == '"') {
+                    *why = "a quote inside a value (quote the whole value)";
+                    return -1;
+                }
+                if (o == end) {
+                    *why = "line too long";
+                    return -1;
+                }
+                *o++ = *p++;
+            }
+        }
+        if (o == end) {
+            *why = "line too long";
+            return -1;
+        }
+        *o++ = '\0';
+    }
+    return (int) n;
+}
+
+aim_status
+aim_config_load(aim_config *cfg, const char *path, aim_error *err)
+{
+    char       *text, *line, *next;
+    char        buf[AIM_MAX_OPTION_LEN * 2 + 16];
+    char       *words[AIM_MAX_TYPES + 2];
+    const char *why = NULL;
+    size_t      len;
+    unsigned    lineno = 0;
+    int         n;
+    aim_status  s;
+    struct stat st;
+
+    text = aim_read_file(path, AIM_MAX_CONFIG_FILE, &len, &st, err);
+    if (text == NULL) {
+        if (err != NULL) {
+            err->status = AIM_CONFIG;
+            err->option = NULL;
+            err->line = 0;
+        }
+        return AIM_CONFIG;
+    }
+    if (memchr(text, '\0', len) != NULL) {
+        free(text);
+        return aim_fail(err, AIM_CONFIG, "%.200s: contains a NUL byte", path);
+    }
+    for (line = text; line != NULL && *line != '\0'; line = next) {
+        next = strchr(line, '\n');
+        if (next != NULL) {
+            *next++ = '\0';
+        }
+        lineno++;
+        n = split_line(line, buf, sizeof(buf), words,
+                       sizeof(words) / sizeof(words[0]), &why);
+        if (n < 0) {
+            aim_fail(err, AIM_CONFIG, "%.200s:%u: %s", path, lineno, why);
+            if (err != NULL) {
+                err->line = lineno;
+                err->option = NULL;
+            }
+            free(text);
+            return AIM_CONFIG;
+        }
+        if (n == 0) {
+            continue;
+        }
+        s = set_from(cfg, words[0], (const char *const *) words + 1,
+                     (size_t) n - 1, AIM_ORIGIN_FILE, err);
+        if (s != AIM_OK) {
+            if (err != NULL) {
+                char msg[sizeof(err->message)];
+
+                snprintf(msg, sizeof(msg), "%s", err->message);
+                snprintf(err->message, sizeof(err->message), "%.200s:%u: %s",
+                         path, lineno, msg);
+                err->line = lineno;
+            }
+            free(text);
+            return s;
+        }
+    }
+    free(text);
+    return AIM_OK;
+}
