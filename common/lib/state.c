@@ -47,7 +47,9 @@
 #define T_NEW_PENALTY      2.0
 #define T_BURST_FACTOR     10.0    /* times the baseline rate */
 #define T_BURST_FLOOR      1.0     /* events/s below which no burst */
-#define T_BURST_PENALTY    1.0
+#define T_BURST_PENALTY    2.0     /* times the excess over the peak, <= 4x */
+#define T_HALF_PEAK        (7 * 86400.0)  /* s: how long a usual peak is remembered */
+#define T_PEAK_FACTOR      2.0     /* a burst is also twice the usual peak */
 #define T_HOUR_MIN_EVENTS  200
 #define T_HOUR_SHARE       0.005   /* an hour with < 0.5% of activity */
 #define T_HOUR_PENALTY     0.25
@@ -94,6 +96,8 @@ typedef struct {
     uint32_t         classes[3];
     uint32_t         signal;
     uint8_t          bloom[STATE_BLOOM_BITS / 8];
+    double           peak_s;        /* the usual peak pace (short count) */
+    int64_t          peak_at;       /* when it was last reached */
 } state_slot;
 
 _Static_assert(sizeof(state_slot) <= STATE_SLOT_SIZE, "slot too large");
@@ -592,8 +596,8 @@ aim_state_observe(aim_state *st, const char *agent, const char *action,
 {
     state_slot *s;
     aim_class   cls = aim_action_class(action);
-    double      penalty = 0, rs, rl, trust;
-    int         learning, sig = SIG_NONE;
+    double      penalty = 0, rs, rl, peak, trust;
+    int         learning, fast, sig = SIG_NONE;
     struct tm   tm;
     time_t      tt = (time_t) now;
 
@@ -632,11 +636,33 @@ aim_state_observe(aim_state *st, const char *agent, const char *action,
         }
     }
 
+    /*
+     * The agent's usual peak pace: a nightly batch is busy at 02:00 every
+     * night, and the hour-long baseline has forgotten it by then.  The
+     * peak is raised only by a pace judged usual (while learning, or not
+     * fast), is confirmed (its age reset) whenever the agent runs at half
+     * of it or more, and otherwise fades with a week's half-life, so an
+     * agent quiet for weeks is judged afresh.  A burst must be twice the
+     * usual peak as well as ten times the hour's rate.
+     */
+    rs = s->rate_s * M_LN2 / T_HALF_SHORT;
+    rl = s->rate_l * M_LN2 / T_HALF_LONG;
+    fast = rs > T_BURST_FLOOR && rs > T_BURST_FACTOR * (rl > 0.1 ? rl : 0.1);
+    peak = s->peak_at < now ? decay(s->peak_s, now - s->peak_at, T_HALF_PEAK)
+                            : s->peak_s;
+    if ((learning || !fast) && s->rate_s > peak) {
+        s->peak_s = peak = s->rate_s;
+        s->peak_at = now;
+    } else if (s->rate_s >= 0.5 * peak && s->rate_s > 0) {
+        s->peak_at = now;            /* the usual pace again: confirmed */
+        peak = s->peak_s;
+    }
     if (!learning) {
-        rs = s->rate_s * M_LN2 / T_HALF_SHORT;
-        rl = s->rate_l * M_LN2 / T_HALF_LONG;
-        if (rs > T_BURST_FLOOR && rs > T_BURST_FACTOR * (rl > 0.1 ? rl : 0.1)) {
-            penalty += T_BURST_PENALTY;
+        if (fast && s->rate_s > T_PEAK_FACTOR * peak) {
+            /* the further beyond the usual peak, the dearer, up to 4x */
+            double x = peak > 0 ? s->rate_s / (T_PEAK_FACTOR * peak) : 4;
+
+            penalty += T_BURST_PENALTY * (x < 4 ? x : 4);
             sig = SIG_BURST;
         }
         if (s->events > T_HOUR_MIN_EVENTS
