@@ -6,6 +6,7 @@
 #   make fuzz       longer libFuzzer runs
 #   make bench      benchmarks against peers
 #   make install    honours DESTDIR and PREFIX
+#   make deb        Debian packages into build/deb/ (debian/deb.mk)
 #
 # Each adapter adds its own rules from <adapter>/<adapter>.mk.
 
@@ -63,7 +64,7 @@ $(LIBAIM): $(CORE_OBJS)
 $(AIMCTL): common/aimctl.c $(LIBAIM)
 	@mkdir -p $(dir $@)
 	@$(if $(V),,echo "  LD      $@")
-	$(Q)$(CC) $(CORE_CFLAGS) -fPIE -pie -o $@ common/aimctl.c $(LIBAIM) $(PKG_LIBS)
+	$(Q)$(CC) $(CORE_CFLAGS) -fPIE -pie $(LDFLAGS) -o $@ common/aimctl.c $(LIBAIM) $(PKG_LIBS)
 
 # The exported-symbol contract: a static archive built with hidden
 # visibility, so adapters that share a process never see each other's core.
@@ -77,6 +78,7 @@ LIBAIM_LDFLAGS = $(LIBAIM) $(PKG_LIBS)
 -include pg_aim/pg_aim.mk
 -include bench/trust/trust.mk
 -include tests/demo/demo.mk
+-include debian/deb.mk
 -include bench/bench.mk
 
 # "make bench" runs every benchmark an included .mk registered.
