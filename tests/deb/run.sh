@@ -144,6 +144,18 @@ if [ -s "$T/save" ]; then
     (xargs -r -d '\n' sha256sum < "$T/save") > "$T/saved.sha256" 2>/dev/null
 fi
 
+# Names (and types) under every directory the packages or their scripts
+# could touch; the same listing is expected after the purge and restore.
+SNAP_DIRS=(/etc/nginx /etc/pam.d /etc/security /etc/postgresql /etc/aim /var/lib/aim
+           /usr/lib/nginx /usr/share/nginx "$PAMDIR" "$PKGLIBDIR" "$EXTDIR" /usr/bin)
+snapshot() {
+    local d
+    for d in "${SNAP_DIRS[@]}"; do
+        if [ -e "$d" ]; then find "$d" -xdev -printf '%y %p\n'; fi
+    done | sort -u
+}
+snapshot > "$T/snapshot.before"
+
 cleanup() {
     if [ -n "$NGINX_PID" ] && kill -0 "$NGINX_PID" 2>/dev/null; then
         kill -QUIT "$NGINX_PID"; for _ in $(seq 50); do kill -0 "$NGINX_PID" 2>/dev/null || break; sleep 0.1; done
@@ -369,5 +381,8 @@ check "nothing the packages installed or created is left" "" "${left# }"
 check "nothing that was there before is gone" "" "${gone# }"
 check "no modules-enabled link, active or .removed" "" \
     "$(ls -d /etc/nginx/modules-enabled/*aim* 2>/dev/null)"
+snapshot > "$T/snapshot.after"
+check "the same names as before in ${SNAP_DIRS[*]}" "" \
+    "$(diff "$T/snapshot.before" "$T/snapshot.after" | grep '^[<>]')"
 
 finish
