@@ -2,6 +2,7 @@
 #
 #   make deb        aim-tools, libpam-aim, libnginx-mod-http-aim and
 #                   postgresql-15-aim (+ their -dbgsym) in build/deb/
+#   make deb-lintian  lintian on the last build
 #   make test-deb   build them, lintian, install them on this machine,
 #                   use them with the system's nginx, PostgreSQL and PAM,
 #                   purge them (tests/deb/run.sh; needs root)
@@ -42,10 +43,11 @@ deb:
 	$(Q)rm -rf $(DEB_OUT)/aim-$(DEB_VERSION)
 	@cd $(DEB_OUT) && ls -1 *.deb
 
-# Every tag lintian finds, info included; overrides are in
-# debian/*.lintian-overrides, each with its reason.
+# Every tag lintian finds, info and pedantic included, fails (as in
+# test-deb); overrides are in debian/*.lintian-overrides, each with its
+# reason.
 deb-lintian:
-	$(DEB_LINTIAN) --display-info --fail-on error,warning,info $(DEB_OUT)/*.changes
+	$(DEB_LINTIAN) --display-info --pedantic --fail-on error,warning,info,pedantic $(DEB_OUT)/*.changes
 
 test-deb: $(AIMCTL)
 	@tests/run-suite.sh deb tests/deb/run.sh
