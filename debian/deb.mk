@@ -50,4 +50,4 @@ deb-lintian:
 	$(DEB_LINTIAN) --display-info --pedantic --fail-on error,warning,info,pedantic $(DEB_OUT)/*.changes
 
 test-deb: $(AIMCTL)
-	@tests/run-suite.sh deb tests/deb/run.sh
+	@AIMCTL=$(abspath $(AIMCTL)) tests/run-suite.sh deb tests/deb/run.sh

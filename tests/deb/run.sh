@@ -21,7 +21,7 @@ set -u
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
 OUT=$ROOT/build/deb
-AIMCTL=$ROOT/build/bin/aimctl
+AIMCTL=${AIMCTL:-$ROOT/build/bin/aimctl}
 PKGS=(aim-tools libpam-aim libnginx-mod-http-aim postgresql-15-aim)
 PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
 NGINX=/usr/sbin/nginx
@@ -55,6 +55,8 @@ MA=$(dpkg-architecture -qDEB_HOST_MULTIARCH)
 
 T=$(mktemp -d /tmp/aim_deb_test.XXXXXX)
 chmod 755 "$T"
+# The postgres account may not enter the checkout (a 0700 home).
+as_pg() { (cd "$T" && runuser -u postgres -- "$@"); }
 NGINX_PID="" PG_DATA="" INSTALLED=0 SAVED=0
 
 # ---------------------------------------------------------------- build
@@ -65,7 +67,7 @@ if make --no-print-directory -C "$ROOT" deb > "$T/make-deb.log" 2>&1; then
 else
     not_ok "make deb" "$(tail -30 "$T/make-deb.log")"; rm -rf "$T"; finish
 fi
-VERSION=$(dpkg-parsechangelog -l debian/changelog -SVersion)
+VERSION=$(dpkg-parsechangelog -l "$ROOT/debian/changelog" -SVersion)
 DEBS=()
 for p in "${PKGS[@]}"; do
     f=$OUT/${p}_${VERSION}_$(dpkg --print-architecture).deb
@@ -161,7 +163,7 @@ cleanup() {
         kill -QUIT "$NGINX_PID"; for _ in $(seq 50); do kill -0 "$NGINX_PID" 2>/dev/null || break; sleep 0.1; done
     fi
     if [ -n "$PG_DATA" ] && [ -f "$PG_DATA/postmaster.pid" ]; then
-        runuser -u postgres -- "$PGBIN/pg_ctl" -D "$PG_DATA" -m immediate -w stop > /dev/null 2>&1
+        as_pg "$PGBIN/pg_ctl" -D "$PG_DATA" -m immediate -w stop > /dev/null 2>&1
     fi
     if [ "$INSTALLED" -eq 1 ]; then
         "${APT[@]}" purge "${PKGS[@]}" > "$T/purge-cleanup.log" 2>&1
@@ -282,7 +284,7 @@ PPORT=$(free_port)
 PG_DATA=$T/pg/data
 mkdir -p "$T/pg"
 chown postgres "$T/pg"
-if runuser -u postgres -- "$PGBIN/initdb" -D "$PG_DATA" -U postgres -A trust -E UTF8 --locale=C \
+if as_pg "$PGBIN/initdb" -D "$PG_DATA" -U postgres -A trust -E UTF8 --locale=C \
         > "$T/initdb.log" 2>&1; then
     cat >> "$PG_DATA/postgresql.conf" <<EOF
 listen_addresses = '127.0.0.1'
@@ -294,9 +296,9 @@ pg_aim.keys = '$ISS $T/jwks.json'
 pg_aim.issuer = '$ISS'
 pg_aim.audience = '$AUD'
 EOF
-    if runuser -u postgres -- "$PGBIN/pg_ctl" -D "$PG_DATA" -l "$T/pg/server.log" -w -t 30 start > "$T/pg_ctl.log" 2>&1; then
+    if as_pg "$PGBIN/pg_ctl" -D "$PG_DATA" -l "$T/pg/server.log" -w -t 30 start > "$T/pg_ctl.log" 2>&1; then
         ok "postgres starts with the packaged pg_aim preloaded"
-        psql() { runuser -u postgres -- "$PGBIN/psql" -X -q -A -t -v ON_ERROR_STOP=1 \
+        psql() { as_pg "$PGBIN/psql" -X -q -A -t -v ON_ERROR_STOP=1 \
                      -h "$T/pg" -p "$PPORT" -U postgres -d postgres "$@"; }
         check "CREATE EXTENSION pg_aim" "0.1" \
             "$(psql -c 'CREATE EXTENSION pg_aim' -c "SELECT extversion FROM pg_extension WHERE extname = 'pg_aim'" 2>&1)"
@@ -307,7 +309,7 @@ EOF
         PG_SO=$(psql -c "SELECT setting FROM pg_config WHERE name = 'PKGLIBDIR'" 2>&1)
         check "the server's pkglibdir holds the packaged module" "postgresql-15-aim" \
             "$(dpkg -S "$PG_SO/pg_aim.so" 2>&1 | cut -d: -f1)"
-        runuser -u postgres -- "$PGBIN/pg_ctl" -D "$PG_DATA" -m fast -w stop > /dev/null 2>&1
+        as_pg "$PGBIN/pg_ctl" -D "$PG_DATA" -m fast -w stop > /dev/null 2>&1
     else
         not_ok "postgres starts with pg_aim" "$(cat "$T/pg_ctl.log" "$T/pg/server.log" 2>/dev/null | tail -20)"
     fi
