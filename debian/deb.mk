@@ -17,7 +17,6 @@
 
 DEB_OUT      := $(B)/deb
 DEB_VERSION   = $(shell dpkg-parsechangelog -l debian/changelog -SVersion)
-DEB_PACKAGES := aim-tools libpam-aim libnginx-mod-http-aim postgresql-15-aim
 DEB_LINTIAN  ?= lintian
 
 TEST_TARGETS += test-deb
