@@ -6,6 +6,7 @@
 #   make fuzz       longer libFuzzer runs
 #   make bench      benchmarks against peers
 #   make install    honours DESTDIR and PREFIX
+#   make deb        Debian packages into build/deb/ (debian/deb.mk)
 #
 # Each adapter adds its own rules from <adapter>/<adapter>.mk.
 
@@ -85,7 +86,7 @@ $(ISSUER_LIB): $(patsubst common/issuer/%.c,$(B)/obj/issuer/%.o,$(ISSUER_SRCS))
 $(AIMCTL): $(AIMCTL_SRCS) $(AIMCTL_HDRS) $(ISSUER_LIB) $(LIBAIM)
 	@mkdir -p $(dir $@)
 	@$(if $(V),,echo "  LD      $@")
-	$(Q)$(CC) $(TOOL_CFLAGS) -Icommon/aimctl -fPIE -pie -o $@ \
+	$(Q)$(CC) $(TOOL_CFLAGS) -Icommon/aimctl -fPIE -pie $(LDFLAGS) -o $@ \
 	    $(AIMCTL_SRCS) $(ISSUER_LIB) $(LIBAIM) $(PKG_LIBS)
 
 # The exported-symbol contract: a static archive built with hidden
@@ -100,6 +101,7 @@ LIBAIM_LDFLAGS = $(LIBAIM) $(PKG_LIBS)
 -include pg_aim/pg_aim.mk
 -include bench/trust/trust.mk
 -include tests/demo/demo.mk
+-include debian/deb.mk
 -include bench/bench.mk
 
 # "make bench" runs every benchmark an included .mk registered.
