@@ -606,6 +606,66 @@ check "session open: PAM_USER changed since auth (too little scope)" \
     "$(TOKEN=$(issue --sub "$AGENT" --scope pam:login) PAMUSER=root result aim-user-switch-session $USER_OK authenticate open_session)" "$SESSION_ERR"
 check "... and no identity is exported" "$(cat "$T/session.env")" ""
 
+echo "# a session in another process (the OpenSSH split)"
+# tests/pam/fork_harness.c authenticates in a child and opens the session
+# in the parent, with only the PAM environment in between, as sshd does.
+svc aim-fork \
+    "auth     required $MODULE $COMMON token_env=AIM_TOKEN" \
+    "account  required $MODULE $COMMON" \
+    "session  required $MODULE $COMMON"
+if cc -Wall -Wextra -Werror -o "$T/fork_harness" tests/pam/fork_harness.c -lpam 2> "$T/harness.err"; then
+    fork() {  # USER, with HARNESS_* and TOKEN in the environment
+        env LD_PRELOAD="$WRAPPER $NSSWRAPPER" PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$T/services" \
+            PAM_WRAPPER_DEBUGLEVEL=2 NSS_WRAPPER_PASSWD="$T/passwd" NSS_WRAPPER_GROUP="$T/group" \
+            AIM_TOKEN="${TOKEN-}" \
+            ${VG:+valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect \
+                --error-exitcode=99 --log-file=$T/valgrind.log} \
+            "$T/fork_harness" aim-fork "$1" 2>> "$T/pamtester.log"
+    }
+    # PAM codes: 0 success, 14 PAM_SESSION_ERR, 6 PAM_PERM_DENIED (every
+    # module of the stack ignored the step)
+    mark
+    check "auth in a child, session in the parent: the sealed login opens the session" \
+        "$(TOKEN=$GOOD fork $USER_OK)" "auth=0 account=0 open=0
+AIM_AGENT=$AGENT
+AIM_OWNER=team-sre
+AIM_SCOPE=pam:login:$USER_OK kb:read
+AIM_JTI=jti-good
+AIM_CHAIN=$AGENT
+close=0"
+    if since | grep -q '"decision":"allow".*"action":"session_open".*"agent":"spiffe://test/agent/deployer"' \
+       && since | grep -q '"decision":"note".*"action":"session_close".*"agent":"spiffe://test/agent/deployer"'; then
+        ok "... re-checked and audited in the parent, the close noted"
+    else
+        bad "... re-checked and audited in the parent, the close noted"
+    fi
+    check "revoked between the child's auth and the parent's session: no session" \
+        "$(TOKEN=$GOOD HARNESS_BETWEEN="echo 'agent $AGENT' > $T/revoked" fork $USER_OK)" \
+        "auth=0 account=0 open=14
+close=-1"
+    : > "$T/revoked"
+    check "PAM_USER changed in the parent: no session" \
+        "$(TOKEN=$GOOD HARNESS_USER=root fork $USER_OK)" "auth=0 account=0 open=14
+close=-1"
+    mark
+    check "the seal moved to another PAM handle of the same process opens nothing" \
+        "$(TOKEN=$GOOD HARNESS_OTHER_HANDLE=1 fork $USER_OK)" "auth=0 account=0 open=6
+close=-1"
+    check "... and audits no session" "$(since | grep -c '"action":"session')" 0
+    if [ "${PAM_VALGRIND-1}" = 0 ] || ! command -v valgrind >/dev/null; then
+        skip "valgrind: the hand-over between processes (PAM_VALGRIND=0 or no valgrind)"
+    else
+        got=$(VG=1 PAM_WRAPPER_DISABLE_DEEPBIND=1 TOKEN=$GOOD fork $USER_OK | head -1)
+        if [ "$got" = "auth=0 account=0 open=0" ] && [ ! -s "$T/valgrind.log" ]; then
+            ok "valgrind: no leak or error in the hand-over between processes"
+        else
+            bad "valgrind: no leak or error in the hand-over ($got; $(head -c 2000 "$T/valgrind.log"))"
+        fi
+    fi
+else
+    bad "the fork harness builds ($(head -3 "$T/harness.err"))"
+fi
+
 echo "# password: no login, too little scope, revoked mid-way"
 svc aim-passwd \
     "auth     required pam_permit.so" \
