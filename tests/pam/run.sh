@@ -27,8 +27,8 @@ hasnt() { if grep -qF -- "$2" "$3"; then bad "$1 ('$2' found in $(basename "$3")
 audit_has() { if grep -qE -- "$2" "$T/audit.log"; then ok "$1"; else bad "$1 (no audit line matches $2)"; fi; }
 finish() { echo "pam: $PASS passed, $FAIL failed, $SKIP skipped"; [ "$FAIL" -eq 0 ]; exit $?; }
 
-if [ -z "$WRAPPER" ] || [ -z "$NSSWRAPPER" ] || ! command -v pamtester >/dev/null; then
-    echo "SKIP: libpam-wrapper, libnss-wrapper or pamtester missing (run ./deps.sh): the whole suite"
+if [ -z "$WRAPPER" ] || ! command -v pamtester >/dev/null; then
+    echo "SKIP: libpam-wrapper or pamtester missing (run ./deps.sh): the whole suite"
     SKIP=1; finish
 fi
 for f in "$AIMCTL" "$MODULE"; do
@@ -365,29 +365,33 @@ check "a user name with a newline is refused, before any scope" \
 has "... and logged escaped" 'login as nobody\u000aroot by agent' "$T/out.last"
 
 echo "# accounts whose names are not ASCII"
-UTF8_TOKEN=$(issue --sub "$AGENT" --scope "pam:login:agents")
-mark
-check "with %u in the scope: PAM_USER_UNKNOWN (a scope is ASCII; see pam_aim(8))" \
-    "$(TOKEN=$UTF8_TOKEN result aim-env "$UTF8_USER" authenticate)" "$UNKNOWN"
-has "... logged with the name escaped" 'login as j\u00fcrgen by agent spiffe://test/agent/deployer refused: policy_denied: the account name cannot form the scope' "$T/out.last"
-if since | grep -q '"reason":"policy_denied","adapter":"pam","action":"login","resource":"service aim-env account jürgen"'; then
-    ok "... audited as the host's denial, the resource in UTF-8"
+if [ -z "$NSSWRAPPER" ]; then
+    for i in 1 2 3 4 5 6; do skip "account that is not ASCII: libnss-wrapper missing (run ./deps.sh)"; done
 else
-    bad "... audited as the host's denial, the resource in UTF-8"
-fi
-svc aim-utf8 \
-    "auth     required $MODULE $COMMON token_env=AIM_TOKEN scope=pam:login:agents" \
-    "account  required $MODULE $COMMON scope=pam:login:agents" \
-    "session  required $MODULE $COMMON scope=pam:login:agents" \
-    "session  optional pam_exec.so $T/dumpenv.sh"
-check "with a scope that does not name the account: the login works" \
-    "$(TOKEN=$UTF8_TOKEN result aim-utf8 "$UTF8_USER" authenticate acct_mgmt open_session close_session)" success
-check "... and the session has the identity" "$(grep '^AIM_AGENT=' "$T/session.env")" "AIM_AGENT=$AGENT"
-if grep -a 'aim audit' "$T/out.last" | grep -q 'account j\\u00fcrgen"' \
-   && ! grep -a 'aim audit' "$T/out.last" | LC_ALL=C grep -q $'\xc3'; then
-    ok "... syslog's audit lines escape the name (JSON \\u00fc), never raw UTF-8"
-else
-    bad "... syslog's audit lines escape the name (JSON \\u00fc), never raw UTF-8"
+    UTF8_TOKEN=$(issue --sub "$AGENT" --scope "pam:login:agents")
+    mark
+    check "with %u in the scope: PAM_USER_UNKNOWN (a scope is ASCII; see pam_aim(8))" \
+        "$(TOKEN=$UTF8_TOKEN result aim-env "$UTF8_USER" authenticate)" "$UNKNOWN"
+    has "... logged with the name escaped" 'login as j\u00fcrgen by agent spiffe://test/agent/deployer refused: policy_denied: the account name cannot form the scope' "$T/out.last"
+    if since | grep -q '"reason":"policy_denied","adapter":"pam","action":"login","resource":"service aim-env account jürgen"'; then
+        ok "... audited as the host's denial, the resource in UTF-8"
+    else
+        bad "... audited as the host's denial, the resource in UTF-8"
+    fi
+    svc aim-utf8 \
+        "auth     required $MODULE $COMMON token_env=AIM_TOKEN scope=pam:login:agents" \
+        "account  required $MODULE $COMMON scope=pam:login:agents" \
+        "session  required $MODULE $COMMON scope=pam:login:agents" \
+        "session  optional pam_exec.so $T/dumpenv.sh"
+    check "with a scope that does not name the account: the login works" \
+        "$(TOKEN=$UTF8_TOKEN result aim-utf8 "$UTF8_USER" authenticate acct_mgmt open_session close_session)" success
+    check "... and the session has the identity" "$(grep '^AIM_AGENT=' "$T/session.env")" "AIM_AGENT=$AGENT"
+    if grep -a 'aim audit' "$T/out.last" | grep -q 'account j\\u00fcrgen"' \
+       && ! grep -a 'aim audit' "$T/out.last" | LC_ALL=C grep -q $'\xc3'; then
+        ok "... syslog's audit lines escape the name (JSON \\u00fc), never raw UTF-8"
+    else
+        bad "... syslog's audit lines escape the name (JSON \\u00fc), never raw UTF-8"
+    fi
 fi
 
 echo "# agent ids with control and bidi characters"
