@@ -303,6 +303,15 @@ typedef enum {
                               * (each PostgreSQL statement): denials only */
 } aim_audit_mode;
 
+/* What a decision records in the agent's baseline (aim_request.observe). */
+typedef enum {
+    AIM_OBSERVE_RECORD = 0,  /* record the event (the default) */
+    AIM_OBSERVE_READ         /* a later step of an event already recorded
+                              * (the PAM account and session steps of a
+                              * login auth decided): trust is read and
+                              * applied, nothing is recorded */
+} aim_observe_mode;
+
 /*
  * One event the host asks about: the action, the credentials as they
  * arrived and the evidence of key binding the host can offer.  The
@@ -345,6 +354,7 @@ typedef struct {
     const char         *host_message;
 
     aim_audit_mode      audit;
+    aim_observe_mode    observe;
 } aim_request;
 
 /*

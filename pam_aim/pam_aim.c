@@ -1,17 +1,18 @@
 /*
  * pam_aim.c -- Linux-PAM module: an AI agent logs in with its AIM
  * identity token, under least privilege, and its session carries who it
- * is.  All verification, authorisation, trust and audit happen in libaim;
- * this file reads options, talks PAM, and maps decisions to return codes.
+ * is.  Every decision is the core's (aim_decide, aim_decide_token,
+ * aim_note); this file reads options, talks PAM, describes each step as
+ * an aim_request and maps the answer to a PAM return code.
  *
- *   auth     take the token (token_env=, PAM_AUTHTOK or the conversation),
- *            require the account to exist, and let the core decide the
- *            login scope (default pam:login:%u)
- *   account  re-check the token of this transaction: expiry, revocation,
- *            key, trust, policy and the scope for the current PAM_USER
- *   session  export AIM_AGENT, AIM_OWNER, AIM_SCOPE, AIM_JTI, AIM_CHAIN;
- *            audit open and close
- *   password PAM_IGNORE
+ *   auth      take the token (token_env=, PAM_AUTHTOK or the prompt) and
+ *             ask for the login scope (default pam:login:%u)
+ *   account   re-check the login of this transaction for the current
+ *             PAM_USER; without one, a token_env= token afresh
+ *   session   re-check the login, then export AIM_AGENT, AIM_OWNER,
+ *             AIM_SCOPE, AIM_JTI, AIM_CHAIN; note the close
+ *   password  refuse to change a password in a transaction an agent's
+ *             token authenticated
  *
  * The pam_aim(8) manual page is the contract.
  */
@@ -26,9 +27,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <openssl/evp.h>
+#include <openssl/rand.h>
 
 #include <security/pam_appl.h>
 #include <security/pam_ext.h>
@@ -39,35 +44,48 @@
 #define PAM_AIM_PROMPT         "AIM token: "
 #define PAM_AIM_FAILURE_MSG    "AIM authentication failed"
 #define PAM_AIM_DEFAULT_SCOPE  "pam:login:%u"
+#define PAM_AIM_PROMPT_MAX     128
 
-/* Module data names (pam_set_data), private to this module. */
-#define PAM_AIM_DATA_TOKEN     "pam_aim_token"
-#define PAM_AIM_DATA_USER      "pam_aim_user"
+/* Module data (pam_set_data), private to this module. */
+#define PAM_AIM_DATA_LOGIN     "pam_aim_login"
 #define PAM_AIM_DATA_VERIFIER  "pam_aim_verifier"
+
+/* The login sealed for another process of the application (OpenSSH). */
+#define PAM_AIM_SEAL_ENV       "AIM_PAM_SEAL"
+#define PAM_AIM_SEAL_MAX       65536       /* bytes of its base64 */
 
 /* OpenSSH clients cut a typed or askpass answer at 1023 bytes. */
 #define PAM_AIM_SSH_CUT        1023
 
-#define PAM_AIM_NAME_LOG       64          /* bytes of a name in a log line */
+#define PAM_AIM_NAME_LOG       256         /* bytes of a name in a log line */
 #define PAM_AIM_RESOURCE_MAX   320
 
 typedef struct {
     aim_config  *cfg;
-    char        *core_args;     /* the core options as written: identifies
+    char        *core;          /* the core options as written: identifies
                                  * the verifier they build */
     const char  *scope;         /* template */
     const char  *token_env;
     const char  *handoff;
-    int          use_first_pass;
-    int          try_first_pass;
-    int          debug;
+    const char  *prompt;
+    unsigned     use_first_pass:1;
+    unsigned     try_first_pass:1;
+    unsigned     debug:1;
+    unsigned     quiet:1;
+    unsigned     ignore_no_token:1;
 } pam_aim_opts;
 
 /* A verifier kept in the PAM handle for the steps that follow auth. */
 typedef struct {
     aim_verifier *v;
-    char         *core_args;
+    char         *core;
 } pam_aim_vdata;
+
+/* The login auth accepted in this transaction. */
+typedef struct {
+    aim_token    *token;
+    char         *user;
+} pam_aim_login;
 
 /* One step's view of the transaction. */
 typedef struct {
@@ -75,7 +93,7 @@ typedef struct {
     pam_aim_opts   o;
     aim_verifier  *v;                        /* owned by the handle */
     const char    *user;
-    char           user_log[PAM_AIM_NAME_LOG + 4];
+    char           user_log[PAM_AIM_NAME_LOG];
     char           scope[AIM_MAX_SCOPE_LEN + 1];
     int            scope_ok;                 /* the template expanded */
     char           resource[PAM_AIM_RESOURCE_MAX];
@@ -83,52 +101,117 @@ typedef struct {
     aim_request    req;
 } pam_aim_ctx;
 
-/* Options that go to the core unchanged (aim.h describes them). */
-static const char *const pam_aim_core_options[] = {
-    "keys", "issuer", "audience", "revoked", "leeway", "max_lifetime",
-    "types", "policy", "audit", "state", "trust_min", "status_list",
-    "cache", NULL
+static const char *const pam_aim_env_names[] = {
+    "AIM_AGENT", "AIM_OWNER", "AIM_SCOPE", "AIM_JTI", "AIM_CHAIN",
+    PAM_AIM_SEAL_ENV, NULL
 };
+
+/* ------------------------------------------------------------------ */
+/* Escaping: what reaches syslog and the environment is printable ASCII */
+
+/* Length of the valid UTF-8 sequence at p (2-4) and its code point; 0
+ * for ASCII and for bytes that are not UTF-8. */
+static size_t
+pam_aim_utf8(const unsigned char *p, unsigned long *cp)
+{
+    unsigned long c;
+    size_t        n, i;
+
+    if (p[0] < 0xc2 || p[0] > 0xf4) {
+        return 0;
+    }
+    n = p[0] >= 0xf0 ? 4 : p[0] >= 0xe0 ? 3 : 2;
+    c = p[0] & (0x3fu >> (n - 1));
+    for (i = 1; i < n; i++) {
+        if ((p[i] & 0xc0) != 0x80) {
+            return 0;
+        }
+        c = (c << 6) | (p[i] & 0x3f);
+    }
+    if ((n == 3 && c < 0x800) || (n == 4 && (c < 0x10000 || c > 0x10ffff))
+        || (c >= 0xd800 && c <= 0xdfff))
+    {
+        return 0;
+    }
+    *cp = c;
+    return n;
+}
+
+/*
+ * in as printable ASCII, the way the audit line's JSON writes a string:
+ * a control or non-ASCII character as \uXXXX (a surrogate pair above
+ * U+FFFF), a byte that is not UTF-8 as \ufffd and, unless json (in is
+ * already a JSON line), a backslash doubled.  Cut with "..." to fit size
+ * (at least 4); 6 output bytes per input byte always fit.
+ */
+static const char *
+pam_aim_esc(const char *in, char *out, size_t size, int json)
+{
+    const unsigned char *p = (const unsigned char *) (in != NULL ? in : "(none)");
+    unsigned long        cp;
+    size_t               o = 0, n, el;
+    char                 e[16];
+
+    while (*p != '\0') {
+        n = 1;
+        if (*p >= 0x20 && *p < 0x7f && (json || *p != '\\')) {
+            e[0] = (char) *p;
+            el = 1;
+        } else if (*p == '\\') {
+            e[0] = e[1] = '\\';
+            el = 2;
+        } else {
+            if ((n = pam_aim_utf8(p, &cp)) == 0) {
+                cp = *p < 0x80 ? *p : 0xfffd;
+                n = 1;
+            }
+            el = (size_t) (cp > 0xffff
+                 ? snprintf(e, sizeof(e), "\\u%04lx\\u%04lx", 0xd800 + ((cp - 0x10000) >> 10),
+                            0xdc00 + ((cp - 0x10000) & 0x3ff))
+                 : snprintf(e, sizeof(e), "\\u%04lx", cp));
+        }
+        if (o + el + 4 > size) {
+            memcpy(out + o, "...", 3);
+            o += 3;
+            break;
+        }
+        memcpy(out + o, e, el);
+        o += el;
+        p += n;
+    }
+    out[o] = '\0';
+    return out;
+}
+
+/* A name for a log line (buf an array). */
+#define PAM_AIM_LOGNAME(in, buf)  pam_aim_esc((in), (buf), sizeof(buf), 0)
 
 /* ------------------------------------------------------------------ */
 /* Logging                                                             */
 
+/* The core's operational messages (they may quote file or token text). */
 static void
 pam_aim_log(void *ud, int level, const char *msg)
 {
-    pam_syslog((pam_handle_t *) ud, level, "%s", msg);
+    char esc[sizeof(((aim_error *) 0)->message) * 6];
+
+    pam_syslog((pam_handle_t *) ud, level, "%s", pam_aim_esc(msg, esc, sizeof(esc), 0));
 }
 
+/* The core's audit line, with its non-ASCII characters escaped. */
 static void
 pam_aim_audit_line(void *ud, const char *line)
 {
-    pam_syslog((pam_handle_t *) ud, LOG_INFO, "aim audit: %s", line);
-}
+    size_t  size = strlen(line) * 6 + 4;
+    char   *esc = malloc(size);
 
-/*
- * A name from the client (the account) or a token (a jti) made safe for
- * a log line: printable ASCII only, at most PAM_AIM_NAME_LOG bytes.
- */
-static const char *
-pam_aim_printable(const char *in, char *out, size_t size)
-{
-    size_t i;
-
-    if (in == NULL) {
-        snprintf(out, size, "(none)");
-        return out;
+    if (esc == NULL) {
+        pam_syslog((pam_handle_t *) ud, LOG_CRIT, "out of memory for an audit line");
+        return;
     }
-    for (i = 0; in[i] != '\0' && i < PAM_AIM_NAME_LOG && i + 4 < size; i++) {
-        unsigned char c = (unsigned char) in[i];
-
-        out[i] = (c < 0x20 || c >= 0x7f) ? '?' : (char) c;
-    }
-    if (in[i] != '\0') {
-        memcpy(out + i, "...", 3);
-        i += 3;
-    }
-    out[i] = '\0';
-    return out;
+    pam_syslog((pam_handle_t *) ud, LOG_INFO, "aim audit: %s",
+               pam_aim_esc(line, esc, size, 1));
+    free(esc);
 }
 
 /* ------------------------------------------------------------------ */
@@ -139,55 +222,80 @@ pam_aim_opts_free(pam_aim_opts *o)
 {
     aim_config_free(o->cfg);
     o->cfg = NULL;
-    free(o->core_args);
-    o->core_args = NULL;
+    free(o->core);
+    o->core = NULL;
 }
 
-/* Check a scope template's %-escapes once, when the options are read. */
+/*
+ * Expand %u (account), %s (service), %h (host name), %% in template
+ * into out; -1 for an escape that is none of these or a result that
+ * does not fit.
+ */
 static int
-pam_aim_scope_template_ok(const char *t)
+pam_aim_expand(const char *template, const char *user, const char *service,
+               const char *host, char *out, size_t size)
 {
-    for (; *t != '\0'; t++) {
-        if (*t == '%') {
-            t++;
-            if (*t != 'u' && *t != 's' && *t != 'h' && *t != '%') {
-                return 0;
+    const char *p, *sub;
+    size_t      len = 0, sl;
+
+    for (p = template; *p != '\0'; p++) {
+        sub = p;
+        sl = 1;
+        if (*p == '%') {
+            switch (*++p) {
+            case 'u': sub = user; break;
+            case 's': sub = service; break;
+            case 'h': sub = host; break;
+            case '%': sub = "%"; break;
+            default:  return -1;
             }
+            sl = strlen(sub);
         }
+        if (len + sl >= size) {
+            return -1;
+        }
+        memcpy(out + len, sub, sl);
+        len += sl;
     }
-    return 1;
+    out[len] = '\0';
+    return 0;
 }
 
 /*
  * Parse the module arguments into o.  Every option is known or the
- * module refuses to work: a typo must not silently drop a check.
+ * module refuses to work: a typo must not silently drop a check.  Core
+ * options are the core's table (aim_option_find); config= adds the host
+ * configuration file, whose settings the line's own override.
  */
 static int
 pam_aim_parse(pam_handle_t *pamh, int argc, const char **argv, pam_aim_opts *o)
 {
     aim_error   err;
-    const char *eq;
-    size_t      nlen, i, total = 1, used = 0;
-    char        name[32];
+    const char *eq, *value, *config = NULL;
+    char        name[32], probe[AIM_MAX_SCOPE_LEN + 1];
+    size_t      nlen, total = 1, used = 0;
     int         n;
 
     memset(o, 0, sizeof(*o));
     o->scope = PAM_AIM_DEFAULT_SCOPE;
+    o->prompt = PAM_AIM_PROMPT;
     for (n = 0; n < argc; n++) {
         total += strlen(argv[n]) + 1;
     }
     o->cfg = aim_config_new();
-    o->core_args = malloc(total);
-    if (o->cfg == NULL || o->core_args == NULL) {
+    o->core = malloc(total);
+    if (o->cfg == NULL || o->core == NULL) {
         pam_syslog(pamh, LOG_CRIT, "out of memory");
         goto fail;
     }
-    o->core_args[0] = '\0';
+    o->core[0] = '\0';
 
     /*
      * One verifier serves one PAM handle, a few calls at most: look at
      * the key, revocation and policy files on every call, so that the
-     * account step sees a revocation made a moment after auth.
+     * account step sees a revocation made a moment after auth.  Set
+     * directly, so a reload_interval in the host file does not apply;
+     * one on the line does.
      */
     if (aim_config_set(o->cfg, "reload_interval", "0", &err) != AIM_OK) {
         pam_syslog(pamh, LOG_ERR, "libaim: %s", err.message);
@@ -209,6 +317,14 @@ pam_aim_parse(pam_handle_t *pamh, int argc, const char **argv, pam_aim_opts *o)
             o->debug = 1;
             continue;
         }
+        if (strcmp(arg, "quiet") == 0) {
+            o->quiet = 1;
+            continue;
+        }
+        if (strcmp(arg, "ignore_no_token") == 0) {
+            o->ignore_no_token = 1;
+            continue;
+        }
         eq = strchr(arg, '=');
         if (eq == NULL || eq == arg || (nlen = (size_t) (eq - arg)) >= sizeof(name)) {
             pam_syslog(pamh, LOG_ERR, "unknown option \"%s\": refusing to work", arg);
@@ -216,43 +332,46 @@ pam_aim_parse(pam_handle_t *pamh, int argc, const char **argv, pam_aim_opts *o)
         }
         memcpy(name, arg, nlen);
         name[nlen] = '\0';
+        value = eq + 1;
 
         if (strcmp(name, "scope") == 0) {
-            o->scope = eq + 1;
-            continue;
-        }
-        if (strcmp(name, "token_env") == 0) {
-            o->token_env = eq + 1;
-            continue;
-        }
-        if (strcmp(name, "handoff") == 0) {
-            o->handoff = eq + 1;
-            continue;
-        }
-        for (i = 0; pam_aim_core_options[i] != NULL; i++) {
-            if (strcmp(name, pam_aim_core_options[i]) == 0) {
-                break;
+            o->scope = value;
+        } else if (strcmp(name, "token_env") == 0) {
+            o->token_env = value;
+        } else if (strcmp(name, "handoff") == 0) {
+            o->handoff = value;
+        } else if (strcmp(name, "prompt") == 0) {
+            o->prompt = value;
+        } else if (strcmp(name, "config") == 0) {
+            config = value;
+            used += (size_t) snprintf(o->core + used, total - used, "%s\n", arg);
+        } else if (aim_option_find(name) != NULL) {
+            if (aim_config_set(o->cfg, name, value, &err) != AIM_OK) {
+                pam_syslog(pamh, LOG_ERR, "option %s", err.message);
+                goto fail;
             }
-        }
-        if (pam_aim_core_options[i] == NULL) {
+            used += (size_t) snprintf(o->core + used, total - used, "%s\n", arg);
+        } else {
             pam_syslog(pamh, LOG_ERR, "unknown option \"%s\": refusing to work", name);
             goto fail;
         }
-        if (aim_config_set(o->cfg, name, eq + 1, &err) != AIM_OK) {
-            pam_syslog(pamh, LOG_ERR, "option %s", err.message);
-            goto fail;
-        }
-        used += (size_t) snprintf(o->core_args + used, total - used, "%s\n", arg);
     }
 
-    if (aim_config_check(o->cfg, &err) != AIM_OK) {
-        pam_syslog(pamh, LOG_ERR, "%s (keys=, issuer= and audience= are required)",
-                   err.message);
+    if (config != NULL && aim_config_load(o->cfg, config, &err) != AIM_OK) {
+        pam_syslog(pamh, LOG_ERR, "config=%s", err.message);
         goto fail;
     }
-    if (o->scope[0] == '\0' || !pam_aim_scope_template_ok(o->scope)) {
-        pam_syslog(pamh, LOG_ERR, "scope=%s: empty, or a %% that is not %%u, %%s, "
-                   "%%h or %%%%", o->scope);
+    if (aim_config_check(o->cfg, &err) != AIM_OK) {
+        pam_syslog(pamh, LOG_ERR, "%s (keys, issuer and audience are required, "
+                   "on the line or in config=)", err.message);
+        goto fail;
+    }
+    /* The template with plain values must give one scope. */
+    if (pam_aim_expand(o->scope, "u", "s", "h", probe, sizeof(probe)) != 0
+        || !aim_scope_valid(probe, strlen(probe)))
+    {
+        pam_syslog(pamh, LOG_ERR, "scope=%s: not one scope, or a %% that is not "
+                   "%%u, %%s, %%h or %%%%", o->scope);
         goto fail;
     }
     if (o->handoff != NULL && strncmp(o->handoff, "AIM_", 4) != 0) {
@@ -263,6 +382,16 @@ pam_aim_parse(pam_handle_t *pamh, int argc, const char **argv, pam_aim_opts *o)
                                  || strchr(o->token_env, '=') != NULL))
     {
         pam_syslog(pamh, LOG_ERR, "token_env= needs a variable name");
+        goto fail;
+    }
+    for (n = 0; o->prompt[n] != '\0'; n++) {
+        if ((unsigned char) o->prompt[n] < 0x20 || o->prompt[n] == 0x7f) {
+            break;
+        }
+    }
+    if (o->prompt[n] != '\0' || n == 0 || n > PAM_AIM_PROMPT_MAX) {
+        pam_syslog(pamh, LOG_ERR, "prompt= needs 1 to %d characters, no control "
+                   "character", PAM_AIM_PROMPT_MAX);
         goto fail;
     }
     return 0;
@@ -283,38 +412,34 @@ pam_aim_cleanup_verifier(pam_handle_t *pamh, void *data, int status)
     (void) pamh;
     (void) status;
     aim_verifier_free(vd->v);
-    free(vd->core_args);
+    free(vd->core);
     free(vd);
 }
 
 /*
  * The verifier for these options: the one an earlier step of this
  * handle built from the same core options, or a new one kept in the
- * handle for the steps that follow (auth builds it, account and session
- * reuse it: one load of keys, lists and state file per login).
+ * handle for the steps that follow (one load of keys, lists and state
+ * file per login).
  */
 static int
 pam_aim_get_verifier(pam_aim_ctx *c)
 {
-    const void    *data = NULL;
-    pam_aim_vdata *vd;
-    aim_error      err;
-    struct timespec t0, t1;
+    const void      *data = NULL;
+    pam_aim_vdata   *vd;
+    aim_error        err;
+    struct timespec  t0, t1;
 
     if (pam_get_data(c->pamh, PAM_AIM_DATA_VERIFIER, &data) == PAM_SUCCESS
-        && data != NULL)
+        && data != NULL && strcmp(((const pam_aim_vdata *) data)->core, c->o.core) == 0)
     {
-        const pam_aim_vdata *old = data;
-
-        if (strcmp(old->core_args, c->o.core_args) == 0) {
-            c->v = old->v;
-            return PAM_SUCCESS;
-        }
+        c->v = ((const pam_aim_vdata *) data)->v;
+        goto sinks;
     }
 
     clock_gettime(CLOCK_MONOTONIC, &t0);
     vd = calloc(1, sizeof(*vd));
-    if (vd == NULL || (vd->core_args = strdup(c->o.core_args)) == NULL) {
+    if (vd == NULL || (vd->core = strdup(c->o.core)) == NULL) {
         pam_syslog(c->pamh, LOG_CRIT, "out of memory");
         free(vd);
         return PAM_BUF_ERR;
@@ -322,12 +447,10 @@ pam_aim_get_verifier(pam_aim_ctx *c)
     vd->v = aim_verifier_new(c->o.cfg, &err);
     if (vd->v == NULL) {
         pam_syslog(c->pamh, LOG_ERR, "configuration: %s", err.message);
-        free(vd->core_args);
+        free(vd->core);
         free(vd);
         return PAM_AUTHINFO_UNAVAIL;
     }
-    aim_verifier_set_log(vd->v, pam_aim_log, c->pamh);
-    aim_verifier_set_audit(vd->v, pam_aim_audit_line, c->pamh);
     if (pam_set_data(c->pamh, PAM_AIM_DATA_VERIFIER, vd, pam_aim_cleanup_verifier)
         != PAM_SUCCESS)
     {
@@ -341,57 +464,16 @@ pam_aim_get_verifier(pam_aim_ctx *c)
                    (long) ((t1.tv_sec - t0.tv_sec) * 1000000
                            + (t1.tv_nsec - t0.tv_nsec) / 1000));
     }
+
+sinks:
+    /* quiet: audit lines go to the audit= file only, not to syslog. */
+    aim_verifier_set_log(c->v, pam_aim_log, c->pamh);
+    aim_verifier_set_audit(c->v, c->o.quiet ? NULL : pam_aim_audit_line, c->pamh);
     return PAM_SUCCESS;
 }
 
 /* ------------------------------------------------------------------ */
 /* The request                                                         */
-
-/*
- * Expand %u (account), %s (service), %h (host name), %% in the template.
- * The result must be one scope token: no blank, no control, bounded.
- */
-static int
-pam_aim_expand_scope(pam_aim_ctx *c, const char *service)
-{
-    const char *p, *sub;
-    char        host[256];
-    size_t      len = 0, sl, i;
-
-    if (gethostname(host, sizeof(host)) != 0) {
-        host[0] = '\0';
-    }
-    host[sizeof(host) - 1] = '\0';
-
-    for (p = c->o.scope; *p != '\0'; p++) {
-        if (*p != '%') {
-            sub = p;
-            sl = 1;
-        } else {
-            switch (*++p) {
-            case 'u': sub = c->user; break;
-            case 's': sub = service; break;
-            case 'h': sub = host; break;
-            default:  sub = "%"; break;     /* %%; others refused at parse */
-            }
-            sl = strlen(sub);
-        }
-        if (len + sl >= sizeof(c->scope)) {
-            return -1;
-        }
-        memcpy(c->scope + len, sub, sl);
-        len += sl;
-    }
-    c->scope[len] = '\0';
-    for (i = 0; i < len; i++) {
-        unsigned char ch = (unsigned char) c->scope[i];
-
-        if (ch <= 0x20 || ch == 0x7f) {
-            return -1;
-        }
-    }
-    return 0;
-}
 
 /*
  * Read the options, the user and the request: what every step needs.
@@ -402,7 +484,7 @@ pam_aim_begin(pam_aim_ctx *c, pam_handle_t *pamh, int argc, const char **argv,
               const char *action)
 {
     const void *svc = NULL, *rhost = NULL, *tty = NULL;
-    const char *service;
+    char        host[256];
     int         rc;
 
     memset(c, 0, sizeof(*c));
@@ -416,12 +498,11 @@ pam_aim_begin(pam_aim_ctx *c, pam_handle_t *pamh, int argc, const char **argv,
         pam_syslog(pamh, LOG_NOTICE, "no user name: %s", pam_strerror(pamh, rc));
         return rc == PAM_CONV_AGAIN ? PAM_INCOMPLETE : PAM_USER_UNKNOWN;
     }
-    pam_aim_printable(c->user, c->user_log, sizeof(c->user_log));
+    PAM_AIM_LOGNAME(c->user, c->user_log);
 
     if (pam_get_item(pamh, PAM_SERVICE, &svc) != PAM_SUCCESS || svc == NULL) {
         svc = "?";
     }
-    service = svc;
     if (pam_get_item(pamh, PAM_RHOST, &rhost) != PAM_SUCCESS || rhost == NULL
         || *(const char *) rhost == '\0')
     {
@@ -432,21 +513,27 @@ pam_aim_begin(pam_aim_ctx *c, pam_handle_t *pamh, int argc, const char **argv,
             rhost = tty;
         }
     }
+    if (gethostname(host, sizeof(host)) != 0) {
+        host[0] = '\0';
+    }
+    host[sizeof(host) - 1] = '\0';
 
-    c->scope_ok = pam_aim_expand_scope(c, service) == 0;
+    /* An account name that cannot be part of a scope (a blank, a
+     * control, a character that is not ASCII) names no scope at all. */
+    c->scope_ok = pam_aim_expand(c->o.scope, c->user, svc, host, c->scope,
+                                 sizeof(c->scope)) == 0
+                  && aim_scope_valid(c->scope, strlen(c->scope));
     snprintf(c->resource, sizeof(c->resource), "service %s account %s",
-             service, c->user);
+             (const char *) svc, c->user);
     c->scopes[0] = c->scope;
 
-    memset(&c->req, 0, sizeof(c->req));
     c->req.adapter = "pam";
     c->req.action = action;
     c->req.resource = c->resource;
     c->req.client = rhost;
     c->req.scopes = c->scopes;
-    c->req.nscopes = 1;
-    c->req.any = 0;
-    c->req.dpop = 0;                /* no proof travels through PAM */
+    c->req.nscopes = c->scope_ok ? 1 : 0;
+    c->req.dpop = AIM_DPOP_OFF;            /* no proof travels through PAM */
     return PAM_SUCCESS;
 }
 
@@ -457,90 +544,283 @@ pam_aim_end(pam_aim_ctx *c)
 }
 
 /* ------------------------------------------------------------------ */
-/* Module data                                                         */
+/* The identity in the PAM environment                                 */
 
 static void
-pam_aim_cleanup_token(pam_handle_t *pamh, void *data, int status)
+pam_aim_unsetenv(pam_handle_t *pamh, const char *name)
 {
-    (void) pamh;
-    (void) status;
-    aim_token_free(data);
-}
-
-static void
-pam_aim_cleanup_string(pam_handle_t *pamh, void *data, int status)
-{
-    (void) pamh;
-    (void) status;
-    free(data);
-}
-
-/* The token and account auth accepted, or NULL. */
-static const aim_token *
-pam_aim_stored(pam_handle_t *pamh, const char **user)
-{
-    const void *tok = NULL, *u = NULL;
-
-    if (pam_get_data(pamh, PAM_AIM_DATA_TOKEN, &tok) != PAM_SUCCESS || tok == NULL
-        || pam_get_data(pamh, PAM_AIM_DATA_USER, &u) != PAM_SUCCESS || u == NULL)
-    {
-        return NULL;
+    if (pam_getenv(pamh, name) != NULL) {
+        pam_putenv(pamh, name);             /* NAME alone: unset */
     }
-    *user = u;
-    return tok;
 }
 
-static const char *const pam_aim_env_names[] = {
-    "AIM_AGENT", "AIM_OWNER", "AIM_SCOPE", "AIM_JTI", "AIM_CHAIN", NULL
-};
+/* NAME=value, escaped as for the logs; NULL unsets NAME. */
+static int
+pam_aim_setenv(pam_handle_t *pamh, const char *name, const char *value)
+{
+    size_t  nlen = strlen(name), size;
+    char   *buf;
+    int     rc;
 
-/*
- * Drop what an earlier auth in this handle left, and any AIM_* identity
- * another module put into the PAM environment: only a login this module
- * accepts puts an identity there.
- */
-static void
-pam_aim_forget(pam_handle_t *pamh)
+    if (value == NULL) {
+        pam_aim_unsetenv(pamh, name);
+        return PAM_SUCCESS;
+    }
+    size = nlen + 1 + strlen(value) * 6 + 4;
+    if ((buf = malloc(size)) == NULL) {
+        return PAM_BUF_ERR;
+    }
+    memcpy(buf, name, nlen);
+    buf[nlen] = '=';
+    pam_aim_esc(value, buf + nlen + 1, size - nlen - 1, 0);
+    rc = pam_putenv(pamh, buf);
+    free(buf);
+    return rc;
+}
+
+/* The identity (never the token) into the PAM environment. */
+static int
+pam_aim_export(pam_handle_t *pamh, const aim_token *tok)
+{
+    if (pam_aim_setenv(pamh, "AIM_AGENT", aim_token_agent(tok)) != PAM_SUCCESS
+        || pam_aim_setenv(pamh, "AIM_OWNER", aim_token_owner(tok)) != PAM_SUCCESS
+        || pam_aim_setenv(pamh, "AIM_SCOPE", aim_token_scope(tok)) != PAM_SUCCESS
+        || pam_aim_setenv(pamh, "AIM_JTI", aim_token_jti(tok)) != PAM_SUCCESS
+        || pam_aim_setenv(pamh, "AIM_CHAIN", aim_token_chain(tok)) != PAM_SUCCESS)
+    {
+        pam_syslog(pamh, LOG_CRIT, "out of memory");
+        return PAM_BUF_ERR;
+    }
+    return PAM_SUCCESS;
+}
+
+/* Drop every AIM_* identity variable; 1 if there was one. */
+static int
+pam_aim_unexport(pam_handle_t *pamh)
 {
     size_t i;
+    int    had = 0;
 
-    pam_set_data(pamh, PAM_AIM_DATA_TOKEN, NULL, NULL);
-    pam_set_data(pamh, PAM_AIM_DATA_USER, NULL, NULL);
     for (i = 0; pam_aim_env_names[i] != NULL; i++) {
         if (pam_getenv(pamh, pam_aim_env_names[i]) != NULL) {
             pam_putenv(pamh, pam_aim_env_names[i]);
+            had = 1;
         }
     }
+    return had;
 }
 
 /* ------------------------------------------------------------------ */
-/* Decisions                                                           */
+/* The login of this transaction                                       */
 
 /*
- * A core status as a PAM code.  A token that is not valid is an
- * authentication failure; a valid token that does not (or no longer)
- * grant this login is a permission failure.  recheck: the account step
- * re-checking a token accepted earlier, where every refusal means the
- * right has ended.
+ * OpenSSH runs auth and account in a child process and session in the
+ * parent, and only the PAM environment travels back.  auth therefore
+ * also leaves the token there sealed (AES-256-GCM) with a key this
+ * process drew when it loaded the module, before any fork, and bound to
+ * this PAM handle: the parent opens it, verifies the token again and
+ * drops the variable.  Anywhere else the ciphertext is useless, and no
+ * other module can make one.
+ */
+static unsigned char pam_aim_seal_key[32];
+static int           pam_aim_seal_ready;
+
+/* Never blocks the loading process: without entropy yet, no seal. */
+__attribute__((constructor))
+static void
+pam_aim_seal_init(void)
+{
+    pam_aim_seal_ready = getrandom(pam_aim_seal_key, sizeof(pam_aim_seal_key),
+                                   GRND_NONBLOCK) == (ssize_t) sizeof(pam_aim_seal_key);
+}
+
+/* in (len bytes) -> out, with the 12-byte nonce and the 16-byte tag. */
+static int
+pam_aim_gcm(int enc, pam_handle_t *pamh, const unsigned char *nonce,
+            const unsigned char *in, int len, unsigned char *out,
+            unsigned char *tag)
+{
+    EVP_CIPHER_CTX *x = EVP_CIPHER_CTX_new();
+    int             n, ok;
+
+    ok = x != NULL && pam_aim_seal_ready
+         && EVP_CipherInit_ex(x, EVP_aes_256_gcm(), NULL, pam_aim_seal_key, nonce, enc)
+         && EVP_CipherUpdate(x, NULL, &n, (const unsigned char *) &pamh, sizeof(pamh))
+         && EVP_CipherUpdate(x, out, &n, in, len)
+         && (enc || EVP_CIPHER_CTX_ctrl(x, EVP_CTRL_GCM_SET_TAG, 16, tag))
+         && EVP_CipherFinal_ex(x, out + n, &n)
+         && (!enc || EVP_CIPHER_CTX_ctrl(x, EVP_CTRL_GCM_GET_TAG, 16, tag));
+    EVP_CIPHER_CTX_free(x);
+    return ok ? 0 : -1;
+}
+
+/*
+ * Seal "user\0token" into AIM_PAM_SEAL.  Without it a session opened in
+ * another process finds no login (and exports nothing): a warning, not
+ * a failed login.
+ */
+static void
+pam_aim_seal(pam_handle_t *pamh, const char *user, const char *token, size_t len)
+{
+    size_t         ulen = strlen(user), plen = ulen + 1 + len, blen = 12 + plen + 16;
+    size_t         elen = sizeof(PAM_AIM_SEAL_ENV) + 4 * ((blen + 2) / 3);
+    unsigned char *p = malloc(plen), *b = malloc(blen);
+    char          *env = malloc(elen + 1);
+    int            ok = 0;
+
+    if (p != NULL && b != NULL && env != NULL && elen <= PAM_AIM_SEAL_MAX) {
+        memcpy(p, user, ulen + 1);
+        memcpy(p + ulen + 1, token, len);
+        ok = RAND_bytes(b, 12) == 1
+             && pam_aim_gcm(1, pamh, b, p, (int) plen, b + 12, b + 12 + plen) == 0;
+        explicit_bzero(p, plen);
+    }
+    if (ok) {
+        memcpy(env, PAM_AIM_SEAL_ENV "=", sizeof(PAM_AIM_SEAL_ENV));
+        EVP_EncodeBlock((unsigned char *) env + sizeof(PAM_AIM_SEAL_ENV), b, (int) blen);
+        ok = pam_putenv(pamh, env) == PAM_SUCCESS;
+    }
+    if (!ok) {
+        pam_syslog(pamh, LOG_WARNING, "cannot seal the login for a session in "
+                   "another process (%s)", pam_aim_seal_ready ? "out of memory"
+                   : "no random key at module load");
+    }
+    free(p);
+    free(b);
+    free(env);
+}
+
+/*
+ * Open AIM_PAM_SEAL: a malloc()ed "user\0token" (*len bytes of token
+ * after the user) to wipe and free, or NULL when there is none or it is
+ * not one this process made for this handle.
+ */
+static char *
+pam_aim_unseal(pam_handle_t *pamh, size_t *len)
+{
+    const char    *env = pam_getenv(pamh, PAM_AIM_SEAL_ENV);
+    size_t         elen, blen, plen, pad = 0;
+    unsigned char *b = NULL, *p = NULL;
+    int            n;
+
+    if (env == NULL || (elen = strlen(env)) < 40 || elen % 4 != 0
+        || elen > PAM_AIM_SEAL_MAX)
+    {
+        return NULL;
+    }
+    pad = (env[elen - 1] == '=') + (env[elen - 2] == '=');
+    if ((b = malloc(elen)) == NULL
+        || (n = EVP_DecodeBlock(b, (const unsigned char *) env, (int) elen)) < 0
+        || (blen = (size_t) n - pad) < 12 + 16 + 2
+        || (p = malloc((plen = blen - 28) + 1)) == NULL
+        || pam_aim_gcm(0, pamh, b, b + 12, (int) plen, p, b + 12 + plen) != 0
+        || memchr(p, '\0', plen) == NULL)
+    {
+        if (p != NULL) {
+            explicit_bzero(p, plen);
+        }
+        free(p);
+        free(b);
+        return NULL;
+    }
+    free(b);
+    p[plen] = '\0';
+    *len = plen - strlen((char *) p) - 1;
+    return (char *) p;
+}
+
+static void
+pam_aim_cleanup_login(pam_handle_t *pamh, void *data, int status)
+{
+    pam_aim_login *l = data;
+
+    (void) pamh;
+    (void) status;
+    aim_token_free(l->token);
+    free(l->user);
+    free(l);
+}
+
+/* Keep tok (a new reference) as the login of this transaction. */
+static int
+pam_aim_keep(pam_handle_t *pamh, aim_token *tok, const char *user)
+{
+    pam_aim_login *l = calloc(1, sizeof(*l));
+
+    if (l == NULL || (l->user = strdup(user)) == NULL) {
+        free(l);
+        return PAM_BUF_ERR;
+    }
+    l->token = aim_token_ref(tok);
+    if (pam_set_data(pamh, PAM_AIM_DATA_LOGIN, l, pam_aim_cleanup_login) != PAM_SUCCESS) {
+        pam_aim_cleanup_login(pamh, l, 0);
+        return PAM_BUF_ERR;
+    }
+    return PAM_SUCCESS;
+}
+
+static const pam_aim_login *
+pam_aim_stored(pam_handle_t *pamh)
+{
+    const void *data = NULL;
+
+    if (pam_get_data(pamh, PAM_AIM_DATA_LOGIN, &data) != PAM_SUCCESS) {
+        return NULL;
+    }
+    return data;
+}
+
+/*
+ * Decide a later step of the login of this transaction: the token auth
+ * kept in this handle, re-checked, or the one it sealed in another
+ * process, verified again and kept here for the steps after.  Nothing is
+ * recorded in the baseline (auth recorded the login).  host: a denial
+ * of pam_aim's own (password).  Returns 0, or -1 when pam_aim
+ * authenticated nothing in this transaction.
  */
 static int
-pam_aim_code(aim_status s, int recheck)
+pam_aim_recheck(pam_aim_ctx *c, aim_status host, const char *why, aim_decision *d)
 {
-    switch (s) {
-    case AIM_OK:
-        return PAM_SUCCESS;
-    case AIM_CONFIG:
-    case AIM_INTERNAL:
-        return PAM_AUTHINFO_UNAVAIL;
-    case AIM_REVOKED:
-    case AIM_INSUFFICIENT_SCOPE:
-    case AIM_POLICY_DENIED:
-    case AIM_LOW_TRUST:
-        return PAM_PERM_DENIED;
-    default:
-        return recheck ? PAM_PERM_DENIED : PAM_AUTH_ERR;
+    const pam_aim_login *l = pam_aim_stored(c->pamh);
+    char                *sealed = NULL;
+    const char          *user;
+    char                 msg[256];
+    size_t               len = 0;
+
+    if (l == NULL && (sealed = pam_aim_unseal(c->pamh, &len)) == NULL) {
+        return -1;
     }
+    user = l != NULL ? l->user : sealed;
+    c->req.observe = AIM_OBSERVE_READ;
+    c->req.host_status = host;
+    c->req.host_message = why;
+    if (host == AIM_OK && strcmp(user, c->user) != 0) {
+        snprintf(msg, sizeof(msg), "PAM_USER changed after authentication "
+                 "(from %s)", user);
+        c->req.host_status = AIM_POLICY_DENIED;
+        c->req.host_message = msg;
+    }
+    if (l != NULL) {
+        aim_decide_token(c->v, l->token, &c->req, d);
+    } else {
+        c->req.token = sealed + strlen(sealed) + 1;
+        c->req.token_len = len;
+        aim_decide(c->v, &c->req, d);
+        c->req.token = NULL;
+        if (d->token != NULL && pam_aim_keep(c->pamh, d->token, sealed) != PAM_SUCCESS
+            && d->status == AIM_OK)
+        {
+            d->status = AIM_INTERNAL;
+        }
+        explicit_bzero(sealed, strlen(sealed) + 1 + len);
+        free(sealed);
+    }
+    c->req.host_message = NULL;
+    return 0;
 }
+
+/* ------------------------------------------------------------------ */
+/* The token                                                           */
 
 static void
 pam_aim_wipe(char *s)
@@ -551,19 +831,10 @@ pam_aim_wipe(char *s)
     }
 }
 
-/* The one message a client ever sees; the reason goes to the logs. */
-static void
-pam_aim_fail_message(pam_aim_ctx *c, int flags)
-{
-    if (!(flags & PAM_SILENT)) {
-        pam_error(c->pamh, "%s", PAM_AIM_FAILURE_MSG);
-    }
-}
-
 /*
- * The token from the environment variable named by token_env=: the PAM
- * environment first (and then removed from it, so that it never reaches
- * a session), then the process environment.  NULL when unset or empty.
+ * The token from the variable named by token_env=: the PAM environment
+ * first (and then removed from it, so that it never reaches a session),
+ * then the process environment.  NULL when unset or empty.
  */
 static const char *
 pam_aim_env_token(pam_aim_ctx *c, char **owned)
@@ -577,24 +848,12 @@ pam_aim_env_token(pam_aim_ctx *c, char **owned)
     t = pam_getenv(c->pamh, c->o.token_env);
     if (t != NULL && *t != '\0') {
         *owned = strdup(t);
-        pam_putenv(c->pamh, c->o.token_env);       /* NAME alone: unset */
+        pam_putenv(c->pamh, c->o.token_env);
         return *owned;
     }
     t = getenv(c->o.token_env);
-    if (t != NULL && *t != '\0') {
-        return t;
-    }
-    if (c->o.debug) {
-        pam_syslog(c->pamh, LOG_DEBUG, "%s is not set", c->o.token_env);
-    }
-    return NULL;
+    return t != NULL && *t != '\0' ? t : NULL;
 }
-
-typedef enum {
-    PAM_AIM_FROM_ENV,
-    PAM_AIM_FROM_AUTHTOK,
-    PAM_AIM_FROM_PROMPT
-} pam_aim_source;
 
 static int
 pam_aim_prompt(pam_aim_ctx *c, const char **token, char **owned)
@@ -602,7 +861,7 @@ pam_aim_prompt(pam_aim_ctx *c, const char **token, char **owned)
     char *resp = NULL;
     int   rc;
 
-    rc = pam_prompt(c->pamh, PAM_PROMPT_ECHO_OFF, &resp, "%s", PAM_AIM_PROMPT);
+    rc = pam_prompt(c->pamh, PAM_PROMPT_ECHO_OFF, &resp, "%s", c->o.prompt);
     if (rc != PAM_SUCCESS) {
         pam_aim_wipe(resp);
         if (rc == PAM_CONV_AGAIN) {
@@ -612,51 +871,16 @@ pam_aim_prompt(pam_aim_ctx *c, const char **token, char **owned)
                    pam_strerror(c->pamh, rc));
         return PAM_AUTHINFO_UNAVAIL;
     }
-    *token = resp != NULL ? resp : "";
+    *token = resp;
     *owned = resp;
     return PAM_SUCCESS;
 }
 
-/*
- * The token: token_env= when set and present, else PAM_AUTHTOK with
- * use_first_pass / try_first_pass, else the conversation.
- */
-static int
-pam_aim_get_token(pam_aim_ctx *c, const char **token, char **owned,
-                  pam_aim_source *src)
-{
-    const void *item = NULL;
-
-    *token = NULL;
-    *owned = NULL;
-
-    if ((*token = pam_aim_env_token(c, owned)) != NULL) {
-        *src = PAM_AIM_FROM_ENV;
-        return PAM_SUCCESS;
-    }
-    if (c->o.use_first_pass || c->o.try_first_pass) {
-        if (pam_get_item(c->pamh, PAM_AUTHTOK, &item) == PAM_SUCCESS
-            && item != NULL && *(const char *) item != '\0')
-        {
-            *token = item;
-            *src = PAM_AIM_FROM_AUTHTOK;
-            return PAM_SUCCESS;
-        }
-        if (c->o.use_first_pass) {
-            *token = "";
-            *src = PAM_AIM_FROM_AUTHTOK;
-            return PAM_SUCCESS;
-        }
-    }
-    *src = PAM_AIM_FROM_PROMPT;
-    return pam_aim_prompt(c, token, owned);
-}
-
-/* Trailing line ends from askpass helpers and here-documents. */
+/* Trailing line ends and blanks from askpass helpers and here-documents. */
 static size_t
 pam_aim_token_len(const char *token)
 {
-    size_t len = strlen(token);
+    size_t len = token != NULL ? strlen(token) : 0;
 
     while (len > 0 && (token[len - 1] == '\n' || token[len - 1] == '\r'
                        || token[len - 1] == ' ' || token[len - 1] == '\t'))
@@ -666,118 +890,131 @@ pam_aim_token_len(const char *token)
     return len;
 }
 
-/*
- * Log a refusal for the administrator: who, as whom, why, and the size
- * of what was presented (never the token).
- */
-static void
-pam_aim_log_refusal(pam_aim_ctx *c, const char *what, const aim_token *tok,
-                    aim_status s, const aim_error *err, size_t len)
-{
-    pam_syslog(c->pamh, LOG_NOTICE, "%s as %s%s%s refused: %s: %s (token %zu bytes%s)",
-               what, c->user_log, tok != NULL ? " by agent " : "",
-               tok != NULL ? aim_token_agent(tok) : "", aim_reason(s), err->message,
-               len,
-               len == PAM_AIM_SSH_CUT && (s == AIM_MALFORMED || s == AIM_BAD_SIGNATURE)
-               ? "; an ssh client cuts answers at 1023 bytes: see pam_aim(8)" : "");
-}
-
-/* Verify one presented token for this login: bounds, then the core. */
-static aim_status
-pam_aim_decide(pam_aim_ctx *c, const char *token, size_t len, aim_token **tok,
-               aim_error *err)
-{
-    *tok = NULL;
-    if (len > AIM_MAX_TOKEN_LEN) {
-        snprintf(err->message, sizeof(err->message), "token is %zu bytes, more "
-                 "than the %d allowed", len, AIM_MAX_TOKEN_LEN);
-        err->status = AIM_MALFORMED;
-        aim_audit(c->v, &c->req, NULL, AIM_MALFORMED, err->message);
-        return AIM_MALFORMED;
-    }
-    return aim_decide(c->v, token, len, &c->req, tok, err);
-}
+typedef enum {
+    PAM_AIM_FROM_ENV,
+    PAM_AIM_FROM_AUTHTOK,
+    PAM_AIM_FROM_PROMPT
+} pam_aim_source;
 
 /*
- * The account does not exist: look at the token anyway (the same work
- * and the same answer to the client as for an existing account, so that
- * accounts cannot be enumerated) and record which agent tried.
+ * The token: token_env= when set and present, else PAM_AUTHTOK with
+ * use_first_pass / try_first_pass, else the prompt.  *token is NULL when
+ * none was offered (use_first_pass without PAM_AUTHTOK, an empty answer):
+ * the core refuses that as no_token.
  */
-static void
-pam_aim_unknown_account(pam_aim_ctx *c, const char *token, size_t len)
-{
-    aim_token  *tok = NULL;
-    aim_error   err;
-    aim_status  s;
-
-    if (len > AIM_MAX_TOKEN_LEN) {
-        s = AIM_MALFORMED;
-        snprintf(err.message, sizeof(err.message), "token is %zu bytes", len);
-    } else {
-        s = aim_verify(c->v, token, len, &tok, &err);
-    }
-    if (s == AIM_OK) {
-        s = AIM_POLICY_DENIED;
-        snprintf(err.message, sizeof(err.message), "account does not exist");
-    }
-    aim_audit(c->v, &c->req, tok, s, err.message);
-    pam_syslog(c->pamh, LOG_NOTICE, "login as unknown account %s%s%s refused: %s: %s",
-               c->user_log, tok != NULL ? " by agent " : "",
-               tok != NULL ? aim_token_agent(tok) : "", aim_reason(s), err.message);
-    aim_token_free(tok);
-}
-
-/* ------------------------------------------------------------------ */
-/* The identity in the PAM environment                                 */
-
-/* NAME=value into the PAM environment; values with controls are left
- * out rather than cut or passed on. */
 static int
-pam_aim_putenv(pam_aim_ctx *c, const char *name, const char *value)
+pam_aim_get_token(pam_aim_ctx *c, const char **token, char **owned,
+                  pam_aim_source *src)
 {
-    const char *p;
-    char       *buf;
-    size_t      len;
+    const void *item = NULL;
     int         rc;
 
-    if (value == NULL) {
-        if (pam_getenv(c->pamh, name) != NULL) {
-            pam_putenv(c->pamh, name);      /* no stale value from before */
-        }
+    *token = pam_aim_env_token(c, owned);
+    *src = PAM_AIM_FROM_ENV;
+    if (*token != NULL) {
         return PAM_SUCCESS;
     }
-    for (p = value; *p != '\0'; p++) {
-        if ((unsigned char) *p < 0x20 || *p == 0x7f) {
-            pam_syslog(c->pamh, LOG_WARNING, "%s not exported: control "
-                       "characters in the value", name);
+    if (c->o.use_first_pass || c->o.try_first_pass) {
+        *src = PAM_AIM_FROM_AUTHTOK;
+        if (pam_get_item(c->pamh, PAM_AUTHTOK, &item) == PAM_SUCCESS
+            && item != NULL && *(const char *) item != '\0')
+        {
+            *token = item;
+            return PAM_SUCCESS;
+        }
+        if (c->o.use_first_pass) {
             return PAM_SUCCESS;
         }
     }
-    len = strlen(name) + strlen(value) + 2;
-    buf = malloc(len);
-    if (buf == NULL) {
-        return PAM_BUF_ERR;
+    *src = PAM_AIM_FROM_PROMPT;
+    rc = pam_aim_prompt(c, token, owned);
+    if (rc == PAM_SUCCESS && pam_aim_token_len(*token) == 0) {
+        *token = NULL;
     }
-    snprintf(buf, len, "%s=%s", name, value);
-    rc = pam_putenv(c->pamh, buf);
-    free(buf);
     return rc;
 }
 
-/* The identity (never the token) into the PAM environment. */
+/* ------------------------------------------------------------------ */
+/* Decisions                                                           */
+
+/* A core status as a PAM code: refused is the step's own failure code. */
 static int
-pam_aim_export(pam_aim_ctx *c, const aim_token *tok)
+pam_aim_code(aim_status s, int refused)
 {
-    if (pam_aim_putenv(c, "AIM_AGENT", aim_token_agent(tok)) != PAM_SUCCESS
-        || pam_aim_putenv(c, "AIM_OWNER", aim_token_owner(tok)) != PAM_SUCCESS
-        || pam_aim_putenv(c, "AIM_SCOPE", aim_token_scope(tok)) != PAM_SUCCESS
-        || pam_aim_putenv(c, "AIM_JTI", aim_token_jti(tok)) != PAM_SUCCESS
-        || pam_aim_putenv(c, "AIM_CHAIN", aim_token_chain(tok)) != PAM_SUCCESS)
-    {
-        pam_syslog(c->pamh, LOG_CRIT, "out of memory");
-        return PAM_BUF_ERR;
+    switch (s) {
+    case AIM_OK:
+        return PAM_SUCCESS;
+    case AIM_CONFIG:
+    case AIM_INTERNAL:
+        return PAM_AUTHINFO_UNAVAIL;
+    default:
+        return refused;
     }
-    return PAM_SUCCESS;
+}
+
+/*
+ * Log a refusal for the administrator: which step, as whom, which agent
+ * when the token verified, why, and the size of what was presented
+ * (never the token).
+ */
+static void
+pam_aim_log_refusal(pam_aim_ctx *c, const char *what, const aim_decision *d,
+                    size_t len)
+{
+    char agent[PAM_AIM_NAME_LOG], msg[sizeof(d->message) * 6], size[96] = "";
+
+    if (len > 0) {
+        snprintf(size, sizeof(size), " (token %zu bytes%s)", len,
+                 len == PAM_AIM_SSH_CUT && (d->status == AIM_MALFORMED
+                                            || d->status == AIM_BAD_SIGNATURE)
+                 ? "; an ssh client cuts answers at 1023 bytes: see pam_aim(8)" : "");
+    }
+    pam_syslog(c->pamh, LOG_NOTICE, "%s %s%s%s refused: %s: %s%s", what,
+               c->user_log, d->token != NULL ? " by agent " : "",
+               d->token != NULL ? PAM_AIM_LOGNAME(aim_token_agent(d->token), agent) : "",
+               aim_reason(d->status), pam_aim_esc(d->message, msg, sizeof(msg), 0), size);
+}
+
+/*
+ * Decide a presented token for this account.  An account that does not
+ * exist, or whose name cannot form the scope, is the host's denial: the
+ * same work and the same answer to the client as any other failure (no
+ * enumeration), and a probe in the agent's baseline.  *unknown says so.
+ */
+static aim_status
+pam_aim_decide(pam_aim_ctx *c, const char *token, aim_decision *d, int *unknown)
+{
+    struct passwd  pw, *pwp = NULL;
+    char           buf[16384];
+    aim_status     s;
+
+    *unknown = 1;
+    if (!c->scope_ok) {
+        c->req.host_status = AIM_POLICY_DENIED;
+        c->req.host_message = "the account name cannot form the scope (scope= "
+                              "template with a name that is not printable ASCII)";
+    } else if (getpwnam_r(c->user, &pw, buf, sizeof(buf), &pwp) != 0 || pwp == NULL) {
+        c->req.host_status = AIM_POLICY_DENIED;
+        c->req.host_message = "account does not exist";
+    } else {
+        c->req.host_status = AIM_OK;
+        *unknown = 0;
+    }
+    c->req.token = token;
+    c->req.token_len = pam_aim_token_len(token);
+    s = aim_decide(c->v, &c->req, d);
+    c->req.token = NULL;
+    c->req.host_message = NULL;
+    return s;
+}
+
+/* The one message a client ever sees; the reason goes to the logs. */
+static void
+pam_aim_fail_message(pam_aim_ctx *c, int flags)
+{
+    if (!(flags & PAM_SILENT)) {
+        pam_error(c->pamh, "%s", PAM_AIM_FAILURE_MSG);
+    }
 }
 
 /*
@@ -787,24 +1024,23 @@ pam_aim_export(pam_aim_ctx *c, const aim_token *tok)
  * verifying the token again.  A client cannot set a backend's
  * environment.  Never for services that start user processes.
  */
-static aim_status
-pam_aim_handoff(pam_aim_ctx *c, const char *token, size_t len, aim_error *err)
+static int
+pam_aim_handoff(pam_aim_ctx *c, const char *token)
 {
-    char *copy = strndup(token, len);
-    int   rc;
+    size_t len = pam_aim_token_len(token);
+    char  *copy = strndup(token, len);
+    int    rc;
 
     if (copy == NULL) {
-        snprintf(err->message, sizeof(err->message), "handoff: out of memory");
-        return AIM_INTERNAL;
+        return -1;
     }
     rc = setenv(c->o.handoff, copy, 1);
     explicit_bzero(copy, len);
     free(copy);
     if (rc != 0) {
-        snprintf(err->message, sizeof(err->message), "handoff: %s", strerror(errno));
-        return AIM_INTERNAL;
+        pam_syslog(c->pamh, LOG_ERR, "handoff: %s", strerror(errno));
     }
-    return AIM_OK;
+    return rc;
 }
 
 /* ------------------------------------------------------------------ */
@@ -813,104 +1049,79 @@ pam_aim_handoff(pam_aim_ctx *c, const char *token, size_t len, aim_error *err)
 PAM_EXTERN int
 pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
 {
+    static const char *const from[] = { "token_env", "PAM_AUTHTOK", "the prompt" };
     pam_aim_ctx     c;
     pam_aim_source  src;
-    aim_token      *tok = NULL;
-    aim_error       err;
-    aim_status      s;
+    aim_decision    d = { 0 };
     const char     *token = NULL;
-    char           *owned = NULL, *ucopy;
-    struct passwd   pw, *pwp = NULL;
-    char            pwbuf[8192];
-    size_t          len;
-    int             rc, exists;
+    char           *owned = NULL, agent[PAM_AIM_NAME_LOG];
+    int             rc, unknown;
 
-    pam_aim_forget(pamh);
+    /* Only a login this module accepts leaves a login or an identity. */
+    pam_set_data(pamh, PAM_AIM_DATA_LOGIN, NULL, NULL);
+    pam_aim_unexport(pamh);
+
     rc = pam_aim_begin(&c, pamh, argc, argv, "login");
     if (rc == PAM_SUCCESS) {
         rc = pam_aim_get_verifier(&c);
     }
+    if (rc == PAM_SUCCESS) {
+        rc = pam_aim_get_token(&c, &token, &owned, &src);
+    }
     if (rc != PAM_SUCCESS) {
         goto done;
     }
-
-    rc = pam_aim_get_token(&c, &token, &owned, &src);
-    if (rc != PAM_SUCCESS) {
+    if (token == NULL && c.o.ignore_no_token) {
+        /* A mixed stack: whoever offers no token is another module's. */
+        if (!c.o.quiet) {
+            pam_syslog(pamh, LOG_INFO, "no token offered for %s (%s): ignored",
+                       c.user_log, from[src]);
+        }
+        rc = PAM_IGNORE;
         goto done;
     }
-    len = pam_aim_token_len(token);
-
-    /* The account is checked after the token was asked for, so that a
-     * missing account looks like any other failure to the client. */
-    exists = getpwnam_r(c.user, &pw, pwbuf, sizeof(pwbuf), &pwp) == 0 && pwp != NULL;
-    if (!exists || !c.scope_ok) {
-        pam_aim_unknown_account(&c, token, len);
-        pam_aim_fail_message(&c, flags);
-        rc = PAM_USER_UNKNOWN;
-        goto done;
+    if (c.o.debug) {
+        pam_syslog(pamh, LOG_DEBUG, "token from %s", token != NULL ? from[src] : "nowhere");
     }
 
-    s = pam_aim_decide(&c, token, len, &tok, &err);
-    if (s != AIM_OK && src == PAM_AIM_FROM_AUTHTOK && c.o.try_first_pass
-        && !c.o.use_first_pass)
+    pam_aim_decide(&c, token, &d, &unknown);
+    if (d.status != AIM_OK && src == PAM_AIM_FROM_AUTHTOK && c.o.try_first_pass
+        && !c.o.use_first_pass && !unknown)
     {
         /* try_first_pass: the previous module's secret was not a token
          * for this login; ask once. */
-        pam_aim_log_refusal(&c, "login with PAM_AUTHTOK", tok, s, &err, len);
-        aim_token_free(tok);
-        tok = NULL;
+        pam_aim_log_refusal(&c, "login with PAM_AUTHTOK as", &d, pam_aim_token_len(token));
+        aim_decision_clear(&d);
         rc = pam_aim_prompt(&c, &token, &owned);
         if (rc != PAM_SUCCESS) {
             goto done;
         }
-        len = pam_aim_token_len(token);
-        s = pam_aim_decide(&c, token, len, &tok, &err);
+        pam_aim_decide(&c, token, &d, &unknown);
     }
-    if (s == AIM_OK && c.o.handoff != NULL) {
-        s = pam_aim_handoff(&c, token, len, &err);
+    if (d.status == AIM_OK && c.o.handoff != NULL && pam_aim_handoff(&c, token) != 0) {
+        d.status = AIM_INTERNAL;
     }
-    pam_aim_wipe(owned);
-    owned = NULL;
-
-    if (s != AIM_OK) {
-        pam_aim_log_refusal(&c, "login", tok, s, &err, len);
+    if (d.status != AIM_OK) {
+        pam_aim_log_refusal(&c, "login as", &d, pam_aim_token_len(token));
         pam_aim_fail_message(&c, flags);
-        rc = pam_aim_code(s, 0);
+        rc = unknown ? PAM_USER_UNKNOWN : pam_aim_code(d.status, PAM_AUTH_ERR);
         goto done;
     }
 
     if (c.o.debug) {
-        char jti[PAM_AIM_NAME_LOG + 4];
-
-        pam_syslog(pamh, LOG_DEBUG, "agent %s logs in as %s (jti %s)",
-                   aim_token_agent(tok), c.user_log,
-                   pam_aim_printable(aim_token_jti(tok), jti, sizeof(jti)));
+        pam_syslog(pamh, LOG_DEBUG, "agent %s logs in as %s",
+                   PAM_AIM_LOGNAME(aim_token_agent(d.token), agent), c.user_log);
     }
-    ucopy = strdup(c.user);
-    if (ucopy == NULL
-        || pam_set_data(pamh, PAM_AIM_DATA_USER, ucopy, pam_aim_cleanup_string)
-           != PAM_SUCCESS)
-    {
-        free(ucopy);
-        rc = PAM_BUF_ERR;
-        goto done;
+    rc = pam_aim_keep(pamh, d.token, c.user);
+    if (rc == PAM_SUCCESS) {
+        pam_aim_seal(pamh, c.user, token, pam_aim_token_len(token));
+    } else {
+        pam_syslog(pamh, LOG_CRIT, "out of memory");
     }
-    if (pam_set_data(pamh, PAM_AIM_DATA_TOKEN, tok, pam_aim_cleanup_token)
-        != PAM_SUCCESS)
-    {
-        pam_aim_forget(pamh);
-        rc = PAM_BUF_ERR;
-        goto done;
-    }
-    /* Also now, not only at session open: OpenSSH runs keyboard-
-     * interactive authentication in a child process and carries only
-     * the PAM environment back to the session, not module data. */
-    rc = pam_aim_export(&c, tok);
-    tok = NULL;                              /* owned by the handle now */
 
 done:
     pam_aim_wipe(owned);
-    aim_token_free(tok);
+    aim_decision_clear(&d);
     pam_aim_end(&c);
     return rc;
 }
@@ -935,91 +1146,53 @@ pam_sm_setcred(pam_handle_t *pamh, int flags, int argc, const char **argv)
 /* account                                                             */
 
 /*
- * Re-check the token auth accepted in this handle.  Without one, a
- * token_env= token is verified afresh (sudo with a cached credential and
- * other stacks that skip auth); without either, pam_aim has nothing to
- * say: PAM_IGNORE.
+ * Re-check the login of this transaction for the current PAM_USER.
+ * Without one, a token_env= token is decided afresh (sudo with a cached
+ * credential and other stacks that skip auth); without either, pam_aim
+ * has nothing to say: PAM_IGNORE.
  */
 PAM_EXTERN int
 pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const char **argv)
 {
-    pam_aim_ctx      c;
-    const aim_token *stored;
-    aim_token       *tok = NULL;
-    const char      *auth_user = NULL, *token;
-    char            *owned = NULL;
-    aim_error        err;
-    aim_status       s;
-    size_t           len = 0;
-    int              rc;
+    pam_aim_ctx   c;
+    aim_decision  d = { 0 };
+    const char   *token = NULL;
+    char         *owned = NULL;
+    int           rc, login, unknown = 0;
 
     (void) flags;
-    stored = pam_aim_stored(pamh, &auth_user);
     rc = pam_aim_begin(&c, pamh, argc, argv, "account");
-    if (rc != PAM_SUCCESS) {
-        pam_aim_end(&c);
-        return rc;
+    login = pam_aim_stored(pamh) != NULL || pam_getenv(pamh, PAM_AIM_SEAL_ENV) != NULL;
+    if (rc == PAM_SUCCESS && !login && (token = pam_aim_env_token(&c, &owned)) == NULL) {
+        rc = PAM_IGNORE;
     }
-    token = stored == NULL ? pam_aim_env_token(&c, &owned) : NULL;
-    if (stored == NULL && token == NULL) {
-        if (c.o.debug) {
+    if (rc == PAM_SUCCESS) {
+        rc = pam_aim_get_verifier(&c);
+    }
+    if (rc == PAM_SUCCESS && login && pam_aim_recheck(&c, AIM_OK, NULL, &d) != 0
+        && (token = pam_aim_env_token(&c, &owned)) == NULL)
+    {
+        rc = PAM_IGNORE;                    /* a seal not for this handle */
+    }
+    if (rc != PAM_SUCCESS) {
+        if (rc == PAM_IGNORE && c.o.debug) {
             pam_syslog(pamh, LOG_DEBUG, "no AIM login in this transaction");
         }
-        pam_aim_end(&c);
-        return PAM_IGNORE;
-    }
-    rc = pam_aim_get_verifier(&c);
-    if (rc != PAM_SUCCESS) {
-        pam_aim_wipe(owned);
-        pam_aim_end(&c);
-        return rc;
+        goto done;
     }
 
-    if (stored != NULL) {
-        if (strcmp(auth_user, c.user) != 0) {
-            char was[PAM_AIM_NAME_LOG + 4];
-
-            pam_syslog(pamh, LOG_NOTICE, "account %s refused: agent %s "
-                       "authenticated as %s, and PAM_USER changed since",
-                       c.user_log, aim_token_agent(stored),
-                       pam_aim_printable(auth_user, was, sizeof(was)));
-            aim_audit(c.v, &c.req, stored, AIM_POLICY_DENIED,
-                      "PAM_USER changed after authentication");
-            pam_aim_end(&c);
-            return PAM_PERM_DENIED;
-        }
-        if (!c.scope_ok) {
-            s = AIM_INSUFFICIENT_SCOPE;
-            snprintf(err.message, sizeof(err.message), "scope= does not expand "
-                     "to one scope for this account");
-            aim_audit(c.v, &c.req, stored, s, err.message);
-        } else {
-            s = aim_decide_token(c.v, stored, &c.req, &err);
-        }
-        if (s != AIM_OK) {
-            pam_syslog(pamh, LOG_NOTICE, "account %s for agent %s refused: %s: %s",
-                       c.user_log, aim_token_agent(stored), aim_reason(s),
-                       err.message);
-        }
-        rc = pam_aim_code(s, 1);
-        pam_aim_end(&c);
-        return rc;
+    if (token != NULL) {
+        pam_aim_decide(&c, token, &d, &unknown);
     }
-
-    len = pam_aim_token_len(token);
-    if (!c.scope_ok) {
-        pam_aim_unknown_account(&c, token, len);
-        s = AIM_POLICY_DENIED;
-        rc = PAM_USER_UNKNOWN;
-    } else {
-        s = pam_aim_decide(&c, token, len, &tok, &err);
-        if (s != AIM_OK) {
-            pam_aim_log_refusal(&c, "account with token_env", tok, s, &err, len);
-        }
-        rc = pam_aim_code(s, 0);
+    if (d.status != AIM_OK) {
+        pam_aim_log_refusal(&c, token != NULL ? "account (token_env) for" : "account for",
+                            &d, pam_aim_token_len(token));
     }
+    rc = unknown ? PAM_USER_UNKNOWN : pam_aim_code(d.status, PAM_PERM_DENIED);
+
+done:
     pam_aim_wipe(owned);
-    aim_token_free(tok);
+    aim_decision_clear(&d);
     pam_aim_end(&c);
     return rc;
 }
@@ -1027,81 +1200,101 @@ pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const char **argv)
 /* ------------------------------------------------------------------ */
 /* session                                                             */
 
-static int
-pam_aim_session(pam_handle_t *pamh, int argc, const char **argv, int open)
-{
-    pam_aim_ctx      c;
-    const aim_token *stored;
-    const char      *auth_user = NULL, *agent, *jti;
-    char             msg[256], jti_log[PAM_AIM_NAME_LOG + 4];
-    int              rc;
-
-    stored = pam_aim_stored(pamh, &auth_user);
-    agent = pam_getenv(pamh, "AIM_AGENT");
-    jti = pam_getenv(pamh, "AIM_JTI");
-    if (stored == NULL && (agent == NULL || jti == NULL)) {
-        return PAM_IGNORE;
-    }
-
-    rc = pam_aim_begin(&c, pamh, argc, argv, open ? "session_open" : "session_close");
-    if (rc == PAM_SUCCESS) {
-        rc = pam_aim_get_verifier(&c);
-    }
-    if (rc != PAM_SUCCESS) {
-        pam_aim_end(&c);
-        return PAM_SESSION_ERR;
-    }
-    c.req.scopes = NULL;
-    c.req.nscopes = 0;
-
-    if (stored != NULL) {
-        if (open && pam_aim_export(&c, stored) != PAM_SUCCESS) {
-            aim_audit(c.v, &c.req, stored, AIM_INTERNAL, "cannot export the identity");
-            pam_aim_end(&c);
-            return PAM_SESSION_ERR;
-        }
-        aim_audit(c.v, &c.req, stored, AIM_OK, NULL);
-    } else {
-        /*
-         * The login was decided in another process (OpenSSH's keyboard-
-         * interactive child), which exported the identity into the PAM
-         * environment it hands back; the token itself stayed there.
-         */
-        char agent_log[PAM_AIM_NAME_LOG + 4];
-
-        snprintf(msg, sizeof(msg), "agent %s jti %s (as exported at auth)",
-                 pam_aim_printable(agent, agent_log, sizeof(agent_log)),
-                 pam_aim_printable(jti, jti_log, sizeof(jti_log)));
-        aim_audit(c.v, &c.req, NULL, AIM_OK, msg);
-    }
-    pam_aim_end(&c);
-    return PAM_SUCCESS;
-}
-
+/*
+ * Only a transaction pam_aim authenticated opens an AIM session: its
+ * login is re-checked (expiry, revocation, key, policy, the scope for
+ * the current PAM_USER, trust) and only then is the identity exported.
+ * AIM_* variables anything else left are removed.
+ */
 PAM_EXTERN int
 pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
 {
+    pam_aim_ctx   c;
+    aim_decision  d = { 0 };
+    int           rc;
+
     (void) flags;
-    return pam_aim_session(pamh, argc, argv, 1);
+    rc = pam_aim_begin(&c, pamh, argc, argv, "session_open");
+    if (rc == PAM_SUCCESS && pam_aim_stored(pamh) == NULL
+        && pam_getenv(pamh, PAM_AIM_SEAL_ENV) == NULL)
+    {
+        rc = PAM_IGNORE;
+    } else if (rc == PAM_SUCCESS && (rc = pam_aim_get_verifier(&c)) == PAM_SUCCESS
+               && pam_aim_recheck(&c, AIM_OK, NULL, &d) != 0)
+    {
+        rc = PAM_IGNORE;
+    }
+    if (rc == PAM_SUCCESS && d.status != AIM_OK) {
+        pam_aim_log_refusal(&c, "session for", &d, 0);
+        rc = PAM_SESSION_ERR;
+    }
+    if (rc == PAM_SUCCESS && pam_aim_export(pamh, d.token) != PAM_SUCCESS) {
+        rc = PAM_SESSION_ERR;
+    }
+    if (rc != PAM_SUCCESS && pam_aim_unexport(pamh) && rc == PAM_IGNORE) {
+        pam_syslog(pamh, LOG_WARNING, "AIM_* variables for %s that pam_aim did not "
+                   "set removed: no AIM login in this transaction", c.user_log);
+    }
+    pam_aim_unsetenv(pamh, PAM_AIM_SEAL_ENV);
+    aim_decision_clear(&d);
+    pam_aim_end(&c);
+    return rc == PAM_SUCCESS || rc == PAM_IGNORE ? rc : PAM_SESSION_ERR;
 }
 
 PAM_EXTERN int
 pam_sm_close_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
 {
+    const pam_aim_login *l = pam_aim_stored(pamh);
+    pam_aim_ctx          c;
+    int                  rc;
+
     (void) flags;
-    return pam_aim_session(pamh, argc, argv, 0);
+    rc = pam_aim_begin(&c, pamh, argc, argv, "session_close");
+    if (rc == PAM_SUCCESS && l == NULL) {
+        rc = PAM_IGNORE;
+    } else if (rc == PAM_SUCCESS && (rc = pam_aim_get_verifier(&c)) == PAM_SUCCESS) {
+        c.req.nscopes = 0;
+        aim_note(c.v, &c.req, l->token, "session closed");
+    }
+    pam_aim_end(&c);
+    return rc == PAM_SUCCESS || rc == PAM_IGNORE ? rc : PAM_SESSION_ERR;
 }
 
 /* ------------------------------------------------------------------ */
 /* password                                                            */
 
-/* Tokens are issued, not changed: nothing to do here. */
+/*
+ * Tokens are issued, not changed, and an agent's login never sets a
+ * password: that would leave the agent a way in that no revocation
+ * reaches.  In a transaction pam_aim authenticated (a login whose
+ * account asks for a new password), the change is refused and audited;
+ * in any other, pam_aim has nothing to say.
+ */
 PAM_EXTERN int
 pam_sm_chauthtok(pam_handle_t *pamh, int flags, int argc, const char **argv)
 {
-    (void) pamh;
-    (void) flags;
-    (void) argc;
-    (void) argv;
-    return PAM_IGNORE;
+    pam_aim_ctx   c;
+    aim_decision  d = { 0 };
+    int           rc;
+
+    rc = pam_aim_begin(&c, pamh, argc, argv, "chauthtok");
+    if (rc == PAM_SUCCESS && pam_aim_stored(pamh) == NULL
+        && pam_getenv(pamh, PAM_AIM_SEAL_ENV) == NULL)
+    {
+        rc = PAM_IGNORE;
+    } else if (rc == PAM_SUCCESS && !(flags & PAM_PRELIM_CHECK)) {
+        rc = PAM_PERM_DENIED;               /* decided in the first pass */
+    } else if (rc == PAM_SUCCESS && (rc = pam_aim_get_verifier(&c)) == PAM_SUCCESS) {
+        if (pam_aim_recheck(&c, AIM_POLICY_DENIED, "an agent's login does not "
+                            "change passwords", &d) != 0)
+        {
+            rc = PAM_IGNORE;
+        } else {
+            pam_aim_log_refusal(&c, "password change for", &d, 0);
+            rc = pam_aim_code(d.status, PAM_PERM_DENIED);
+        }
+    }
+    aim_decision_clear(&d);
+    pam_aim_end(&c);
+    return rc;
 }

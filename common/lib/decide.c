@@ -195,7 +195,9 @@ feeds_baseline(aim_status s)
 
 /*
  * Record the decision (status is the outcome before trust) and apply
- * trust, which only ever turns an allow into a deny.
+ * trust, which only ever turns an allow into a deny.  A later step of an
+ * event already recorded (AIM_OBSERVE_READ) records nothing and only
+ * reads trust, so one login is one event, not one per PAM step.
  */
 static aim_status
 observe(aim_verifier *v, const aim_token *t, const aim_request *req,
@@ -206,8 +208,16 @@ observe(aim_verifier *v, const aim_token *t, const aim_request *req,
     if (v->state == NULL || t == NULL || !feeds_baseline(d->status)) {
         return d->status;
     }
-    trust = aim_state_observe(v->state, t->agent, req->action, req->resource,
-                              d->status, aim_now(), &d->signal);
+    if (req->observe == AIM_OBSERVE_READ) {
+        if (d->status != AIM_OK) {
+            return d->status;
+        }
+        trust = aim_state_trust(v->state, t->agent, aim_now());
+    } else {
+        trust = aim_state_observe(v->state, t->agent, req->action,
+                                  req->resource, d->status, aim_now(),
+                                  &d->signal);
+    }
     if (trust < 0) {
         aim_vlog(v, AIM_LOG_ERR, "state file %s: no slot for agent \"%.100s\" "
                  "(table full or lock held); refusing", v->cfg.state, t->agent);

@@ -23,7 +23,7 @@ MODULE=$ROOT/build/pam_aim.so
 WRAPPER=$(ls /usr/lib/*/libpam_wrapper.so 2>/dev/null | head -1)
 SSHD=/usr/sbin/sshd
 PASS=0 FAIL=0 SKIP=0
-NCASES=16
+NCASES=18
 
 ok()   { PASS=$((PASS + 1)); echo "ok   - $1"; }
 bad()  { FAIL=$((FAIL + 1)); echo "FAIL - $1"; }
@@ -77,10 +77,14 @@ done
 "$AIMCTL" jwks "$T/ES256.key" "$T/EdDSA.key" "$T/RS256.key" "$T/RS4096.key" > "$T/jwks.json"
 : > "$T/revoked"
 COMMON="keys=$T/jwks.json issuer=$ISS audience=$AUD revoked=$T/revoked audit=$T/audit.log"
+# pam_env before pam_aim in the session stack sets an identity pam_aim
+# must replace with the verified one (issue 13).
+printf 'AIM_AGENT DEFAULT=spiffe://spoofed\n' > "$T/pam_env_spoof.conf"
 printf '%s\n' \
     "auth     required $MODULE $COMMON" \
     "account  required $MODULE $COMMON" \
-    "session  optional $MODULE $COMMON" \
+    "session  required pam_env.so readenv=0 conffile=$T/pam_env_spoof.conf" \
+    "session  required $MODULE $COMMON" \
     "session  required pam_permit.so" > "$T/services/sshd"
 
 ssh-keygen -q -t ed25519 -N '' -f "$T/hostkey"
@@ -166,6 +170,11 @@ if echo "$out" | grep -qF "${ES##*.}"; then
 else
     ok "the token is not in the session's environment"
 fi
+if echo "$out" | grep -q '^AIM_PAM_SEAL='; then
+    bad "nor the sealed hand-over from the auth child (removed at session open)"
+else
+    ok "nor the sealed hand-over from the auth child (removed at session open)"
+fi
 check "EdDSA token logs in" "$(login "$ED" root 'echo $AIM_AGENT')" "$AGENT"
 check "RS256 (2048-bit) token logs in" "$(login "$RS" root 'echo $AIM_AGENT')" "$AGENT"
 check "a token for another account does not log in" "$(login "$OTHER" root 'echo ran')" ""
@@ -194,11 +203,19 @@ if grep -q '"decision":"allow".*"action":"account".*"agent":"'"$AGENT"'"' "$T/au
 else
     bad "the account step re-checked the token (in sshd's auth child, with the module data)"
 fi
-if grep -q '"action":"session_open".*"message":"agent '"$AGENT"' jti ' "$T/audit.log" \
-   && grep -q '"action":"session_close".*"message":"agent '"$AGENT"' jti ' "$T/audit.log"; then
-    ok "session open and close audited with the agent (identity exported at auth)"
+# The session is opened in sshd's monitor, where auth's module data are
+# gone: pam_aim opened the login auth sealed, verified the token again
+# and re-checked it.
+if grep -q '"decision":"allow".*"action":"session_open".*"agent":"'"$AGENT"'"' "$T/audit.log" \
+   && grep -q '"decision":"note".*"action":"session_close".*"agent":"'"$AGENT"'"' "$T/audit.log"; then
+    ok "session open (re-checked in sshd's monitor) and close audited with the agent"
 else
-    bad "session open and close audited with the agent (identity exported at auth)"
+    bad "session open (re-checked in sshd's monitor) and close audited with the agent"
+fi
+if grep -q "AIM_\* variables .* removed" "$T/syslog"; then
+    bad "the sealed login opened in the monitor (no 'no AIM login' warning)"
+else
+    ok "the sealed login opened in the monitor (no 'no AIM login' warning)"
 fi
 if grep -q "^<5> .*login as root by agent $AGENT refused: insufficient_scope" "$T/syslog"; then
     ok "refusal reasons reach syslog at LOG_NOTICE (pam_syslog, from sshd's auth child)"

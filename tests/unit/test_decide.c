@@ -301,6 +301,71 @@ test_probing_keeps_costing(void)
     free(tok);
 }
 
+/*
+ * AIM_OBSERVE_READ: a later step of an event already recorded (PAM
+ * account and session after auth) records nothing, allowed or refused,
+ * and still refuses an allow when trust has fallen.
+ */
+static void
+test_observe_read(void)
+{
+    aim_verifier *v;
+    char         *tok;
+    aim_token    *held = NULL;
+    aim_error     err;
+    aim_request   r;
+    outcome       o;
+    int           i;
+
+    t_section("decide/observe-read");
+    unlink(tu_path("read.state"));
+    v = tu_verifier("state", tu_path("read.state"), NULL);
+    aim_verifier_set_audit(v, sink, NULL);
+    tok = tu_token(NULL, NULL);
+    r = request(tok, need_read);
+    o = run(v, &r, NULL);
+    CHECK_ST(o.status, AIM_OK, NULL);
+    CHECK_INT(o.events, 1);
+
+    CHECK_ST(aim_verify(v, tok, strlen(tok), &held, &err), AIM_OK, &err);
+    r = request(NULL, need_read);
+    r.observe = AIM_OBSERVE_READ;
+    o = run(v, &r, held);
+    CHECK_ST(o.status, AIM_OK, NULL);
+    CHECK_INT(o.lines, 1);
+    CHECK_INT(o.events, 0);
+    CHECK(o.trust >= 0);
+    r = request(NULL, need_admin);
+    r.observe = AIM_OBSERVE_READ;
+    o = run(v, &r, held);
+    CHECK_ST(o.status, AIM_INSUFFICIENT_SCOPE, NULL);
+    CHECK_INT(o.lines, 1);
+    CHECK_INT(o.events, 0);
+    CHECK_INT(o.denied, 0);
+    /* The same by aim_decide (a login verified again in another process). */
+    r = request(tok, need_read);
+    r.observe = AIM_OBSERVE_READ;
+    o = run(v, &r, NULL);
+    CHECK_ST(o.status, AIM_OK, NULL);
+    CHECK_INT(o.events, 0);
+
+    /* Trust fallen since the login: the later step is refused. */
+    for (i = 0; i < 50; i++) {
+        tu_now += 1;
+        r = request(tok, need_admin);
+        run(v, &r, NULL);
+    }
+    r = request(NULL, need_read);
+    r.observe = AIM_OBSERVE_READ;
+    o = run(v, &r, held);
+    CHECK_ST(o.status, AIM_LOW_TRUST, NULL);
+    CHECK_INT(o.events, 0);
+    aim_token_free(held);
+    aim_verifier_free(v);
+    lines_reset();
+    free(tok);
+}
+
 /* cnf methods: x5t#S256 checked against the TLS layer's certificate;
  * any other refused everywhere. */
 static void
@@ -506,6 +571,7 @@ test_decide(void)
 {
     test_baseline_rule();
     test_probing_keeps_costing();
+    test_observe_read();
     test_cnf_methods();
     test_options();
     test_config_file();
