@@ -418,6 +418,29 @@ aim_status aim_decide_token(aim_verifier *v, const aim_token *t,
 void aim_note(aim_verifier *v, const aim_request *req, const aim_token *t,
               const char *event);
 
+/* ------------------------------------------------------------------ */
+/* Sealed hand-off                                                     */
+
+#define AIM_MAX_SEALED       32768   /* bytes one seal may hold */
+
+/*
+ * Seal data for another process of the same host program: AES-256-GCM
+ * under a key this process drew when the library was loaded (so a parent
+ * and the children it forks afterwards share it, and nothing else has
+ * it), bound to ctx (e.g. the PAM handle's address).  Returns a
+ * malloc()ed base64 text, or NULL (no key: no entropy at load time; out
+ * of memory; len 0 or over AIM_MAX_SEALED).  For PAM applications that
+ * run auth and session in different processes (OpenSSH).
+ */
+char *aim_seal(const void *ctx, size_t ctxlen, const void *data, size_t len);
+
+/*
+ * Open a seal made by aim_seal with the same ctx in this process or its
+ * parent: a malloc()ed copy of the data (NUL-terminated after len bytes;
+ * wipe and free it), or NULL when text is not such a seal.
+ */
+void *aim_unseal(const void *ctx, size_t ctxlen, const char *text, size_t *len);
+
 #ifdef __cplusplus
 }
 #endif

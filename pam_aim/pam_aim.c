@@ -27,13 +27,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
-#include <openssl/rand.h>
 
 #include <security/pam_appl.h>
 #include <security/pam_ext.h>
@@ -616,43 +613,10 @@ pam_aim_unexport(pam_handle_t *pamh)
 /*
  * OpenSSH runs auth and account in a child process and session in the
  * parent, and only the PAM environment travels back.  auth therefore
- * also leaves the token there sealed (AES-256-GCM) with a key this
- * process drew when it loaded the module, before any fork, and bound to
- * this PAM handle: the parent opens it, verifies the token again and
- * drops the variable.  Anywhere else the ciphertext is useless, and no
- * other module can make one.
+ * also leaves the login there, sealed by the core for this process and
+ * its parent and bound to this PAM handle (aim_seal): the parent opens
+ * it, verifies the token again and drops the variable.
  */
-static unsigned char pam_aim_seal_key[32];
-static int           pam_aim_seal_ready;
-
-/* Never blocks the loading process: without entropy yet, no seal. */
-__attribute__((constructor))
-static void
-pam_aim_seal_init(void)
-{
-    pam_aim_seal_ready = getrandom(pam_aim_seal_key, sizeof(pam_aim_seal_key),
-                                   GRND_NONBLOCK) == (ssize_t) sizeof(pam_aim_seal_key);
-}
-
-/* in (len bytes) -> out, with the 12-byte nonce and the 16-byte tag. */
-static int
-pam_aim_gcm(int enc, pam_handle_t *pamh, const unsigned char *nonce,
-            const unsigned char *in, int len, unsigned char *out,
-            unsigned char *tag)
-{
-    EVP_CIPHER_CTX *x = EVP_CIPHER_CTX_new();
-    int             n, ok;
-
-    ok = x != NULL && pam_aim_seal_ready
-         && EVP_CipherInit_ex(x, EVP_aes_256_gcm(), NULL, pam_aim_seal_key, nonce, enc)
-         && EVP_CipherUpdate(x, NULL, &n, (const unsigned char *) &pamh, sizeof(pamh))
-         && EVP_CipherUpdate(x, out, &n, in, len)
-         && (enc || EVP_CIPHER_CTX_ctrl(x, EVP_CTRL_GCM_SET_TAG, 16, tag))
-         && EVP_CipherFinal_ex(x, out + n, &n)
-         && (!enc || EVP_CIPHER_CTX_ctrl(x, EVP_CTRL_GCM_GET_TAG, 16, tag));
-    EVP_CIPHER_CTX_free(x);
-    return ok ? 0 : -1;
-}
 
 /*
  * Seal "user\0token" into AIM_PAM_SEAL.  Without it a session opened in
@@ -662,71 +626,58 @@ pam_aim_gcm(int enc, pam_handle_t *pamh, const unsigned char *nonce,
 static void
 pam_aim_seal(pam_handle_t *pamh, const char *user, const char *token, size_t len)
 {
-    size_t         ulen = strlen(user), plen = ulen + 1 + len, blen = 12 + plen + 16;
-    size_t         elen = sizeof(PAM_AIM_SEAL_ENV) + 4 * ((blen + 2) / 3);
-    unsigned char *p = malloc(plen), *b = malloc(blen);
-    char          *env = malloc(elen + 1);
-    int            ok = 0;
+    size_t  ulen = strlen(user), plen = ulen + 1 + len;
+    char   *p = malloc(plen), *sealed = NULL, *env = NULL;
+    int     ok = 0;
 
-    if (p != NULL && b != NULL && env != NULL && elen <= PAM_AIM_SEAL_MAX) {
+    if (p != NULL) {
         memcpy(p, user, ulen + 1);
         memcpy(p + ulen + 1, token, len);
-        ok = RAND_bytes(b, 12) == 1
-             && pam_aim_gcm(1, pamh, b, p, (int) plen, b + 12, b + 12 + plen) == 0;
+        sealed = aim_seal(&pamh, sizeof(pamh), p, plen);
         explicit_bzero(p, plen);
     }
-    if (ok) {
+    if (sealed != NULL && strlen(sealed) + sizeof(PAM_AIM_SEAL_ENV) <= PAM_AIM_SEAL_MAX
+        && (env = malloc(sizeof(PAM_AIM_SEAL_ENV) + strlen(sealed) + 1)) != NULL)
+    {
         memcpy(env, PAM_AIM_SEAL_ENV "=", sizeof(PAM_AIM_SEAL_ENV));
-        EVP_EncodeBlock((unsigned char *) env + sizeof(PAM_AIM_SEAL_ENV), b, (int) blen);
+        strcpy(env + sizeof(PAM_AIM_SEAL_ENV), sealed);
         ok = pam_putenv(pamh, env) == PAM_SUCCESS;
     }
     if (!ok) {
         pam_syslog(pamh, LOG_WARNING, "cannot seal the login for a session in "
-                   "another process (%s)", pam_aim_seal_ready ? "out of memory"
-                   : "no random key at module load");
+                   "another process");
     }
     free(p);
-    free(b);
+    free(sealed);
     free(env);
 }
 
 /*
  * Open AIM_PAM_SEAL: a malloc()ed "user\0token" (*len bytes of token
  * after the user) to wipe and free, or NULL when there is none or it is
- * not one this process made for this handle.
+ * not one this process (or its child) made for this handle.
  */
 static char *
 pam_aim_unseal(pam_handle_t *pamh, size_t *len)
 {
-    const char    *env = pam_getenv(pamh, PAM_AIM_SEAL_ENV);
-    size_t         elen, blen, plen, pad = 0;
-    unsigned char *b = NULL, *p = NULL;
-    int            n;
+    const char *env = pam_getenv(pamh, PAM_AIM_SEAL_ENV);
+    char       *p;
+    size_t      plen;
 
-    if (env == NULL || (elen = strlen(env)) < 40 || elen % 4 != 0
-        || elen > PAM_AIM_SEAL_MAX)
-    {
+    if (env == NULL || strlen(env) > PAM_AIM_SEAL_MAX) {
         return NULL;
     }
-    pad = (env[elen - 1] == '=') + (env[elen - 2] == '=');
-    if ((b = malloc(elen)) == NULL
-        || (n = EVP_DecodeBlock(b, (const unsigned char *) env, (int) elen)) < 0
-        || (blen = (size_t) n - pad) < 12 + 16 + 2
-        || (p = malloc((plen = blen - 28) + 1)) == NULL
-        || pam_aim_gcm(0, pamh, b, b + 12, (int) plen, p, b + 12 + plen) != 0
-        || memchr(p, '\0', plen) == NULL)
-    {
-        if (p != NULL) {
-            explicit_bzero(p, plen);
-        }
+    p = aim_unseal(&pamh, sizeof(pamh), env, &plen);
+    if (p == NULL) {
+        return NULL;
+    }
+    if (memchr(p, '\0', plen) == NULL) {
+        explicit_bzero(p, plen);
         free(p);
-        free(b);
         return NULL;
     }
-    free(b);
-    p[plen] = '\0';
-    *len = plen - strlen((char *) p) - 1;
-    return (char *) p;
+    *len = plen - strlen(p) - 1;
+    return p;
 }
 
 static void

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/wait.h>
 #include "internal.h"
 #include "state.h"
 #include "t.h"
@@ -566,9 +567,65 @@ test_exports(void)
     CHECK(strstr(AIM_ALGORITHMS, "EdDSA") != NULL);
 }
 
+/* The sealed hand-off: a parent opens what its child sealed; nothing else
+ * opens it. */
+static void
+test_seal(void)
+{
+    static const char secret[] = "user\0token.payload.sig";
+    int    ctx = 1, other = 2;
+    char  *text, *copy;
+    void  *open_;
+    size_t len = 0;
+    int    fds[2];
+    pid_t  pid;
+
+    t_section("decide/seal");
+    text = aim_seal(&ctx, sizeof(ctx), secret, sizeof(secret));
+    CHECK(text != NULL && strstr(text, "token") == NULL);
+    open_ = aim_unseal(&ctx, sizeof(ctx), text, &len);
+    CHECK(open_ != NULL && len == sizeof(secret) && memcmp(open_, secret, len) == 0);
+    free(open_);
+    /* Another context, a changed byte, a cut text: nothing. */
+    CHECK(aim_unseal(&other, sizeof(other), text, &len) == NULL);
+    copy = strdup(text);
+    copy[20] = copy[20] == 'A' ? 'B' : 'A';
+    CHECK(aim_unseal(&ctx, sizeof(ctx), copy, &len) == NULL);
+    copy[20] = text[20];
+    copy[strlen(copy) - 4] = '\0';
+    CHECK(aim_unseal(&ctx, sizeof(ctx), copy, &len) == NULL);
+    CHECK(aim_unseal(&ctx, sizeof(ctx), "", &len) == NULL);
+    CHECK(aim_seal(&ctx, sizeof(ctx), secret, 0) == NULL);
+    free(copy);
+    free(text);
+    /* A child seals, the parent opens (the key predates the fork). */
+    if (pipe(fds) == 0 && (pid = fork()) >= 0) {
+        if (pid == 0) {
+            char *t = aim_seal(&ctx, sizeof(ctx), secret, sizeof(secret));
+            ssize_t w = t != NULL ? write(fds[1], t, strlen(t)) : 0;
+            _exit(w > 0 ? 0 : 1);
+        }
+        {
+            char    buf[512];
+            ssize_t n;
+            int     st;
+
+            close(fds[1]);
+            n = read(fds[0], buf, sizeof(buf) - 1);
+            close(fds[0]);
+            waitpid(pid, &st, 0);
+            buf[n > 0 ? n : 0] = '\0';
+            open_ = aim_unseal(&ctx, sizeof(ctx), buf, &len);
+            CHECK(open_ != NULL && len == sizeof(secret));
+            free(open_);
+        }
+    }
+}
+
 void
 test_decide(void)
 {
+    test_seal();
     test_baseline_rule();
     test_probing_keeps_costing();
     test_observe_read();
