@@ -73,6 +73,14 @@ void *xmalloc(size_t n);
 /* getopt_long with our own messages: the option's value, or -1 at the
  * end; unknown options and missing values are usage errors. */
 int next_opt(int argc, char **argv, const struct option *opts);
+/* No arguments left after the options, or a usage error. */
+void no_more_args(int argc, char **argv);
+/* Exactly one argument left: it; else a usage error saying missing or
+ * extra. */
+const char *one_arg(int argc, char **argv, const char *missing,
+                    const char *extra);
+/* The same for a TOKEN|- argument. */
+const char *token_arg(int argc, char **argv);
 int64_t parse_int(const char *opt, const char *s, int64_t min, int64_t max);
 aim_alg parse_alg(const char *opt, const char *s);
 /* An identifier given on the command line: 1..max bytes, no controls. */
@@ -101,9 +109,14 @@ void flush_stdout(void);
 void set_pair(json_t *obj, const char *opt, const char *pair);
 /* obj[name] = a string the user gave; invalid UTF-8 is a usage error. */
 void jset_str(json_t *obj, const char *name, const char *value, const char *opt);
-/* 128 random bits, base64url: a jti. */
-void random_id(char out[23]);
+/* id, or 128 random bits in base64url written to buf (a jti). */
+const char *id_or_random(const char *id, char buf[23]);
 
+/* {"verified": false, "warning": "NOT VERIFIED: decoded without checking
+ * UNCHECKED"}: the head of what the decoding commands print. */
+json_t *unverified(const char *unchecked);
+/* A compact JWS's three segments: 0 with its two dots, or -1. */
+int jws_split(const char *s, size_t len, const char **dot1, const char **dot2);
 /* Decode one base64url segment holding JSON; NULL with *why set. */
 json_t *decode_segment(const char *seg, size_t len, const char **why);
 
@@ -129,6 +142,8 @@ void signer_load(signer *s, const char *path, aim_alg alg, int rsa_only,
 void signer_clear(signer *s);
 /* The public JWK with only the members RFC 7638 hashes (for DPoP). */
 json_t *signer_bare_jwk(const signer *s);
+/* The compact JWS of header and claims, malloc()ed; exit 1 on failure. */
+char *signer_sign(const signer *s, const json_t *hdr, const json_t *claims);
 
 /* ------------------------------------------------------------------ */
 /* Text (text.c)                                                       */
@@ -164,6 +179,10 @@ void print_padded(const char *s, int width);
 const char *iso_time(int64_t t, char buf[32]);
 /* The "ts" of an audit line (YYYY-MM-DDTHH:MM:SS[.fraction]Z), or -1. */
 int64_t parse_iso_time(const char *s);
+
+/* Room for one more element in a growing array v of n elements of size
+ * bytes (capacity *cap): v, or its new address.  Exit 1 out of memory. */
+void *grow(void *v, size_t n, size_t *cap, size_t size);
 
 /* ------------------------------------------------------------------ */
 /* Files (file.c)                                                      */

@@ -195,16 +195,7 @@ audit_line(audit_sum *a, const char *line, size_t len)
         } else {
             trust_point *p;
 
-            if (a->npts == a->cappts) {
-                size_t       cap = a->cappts != 0 ? a->cappts * 2 : 1024;
-                trust_point *v = realloc(a->pts, cap * sizeof(*v));
-
-                if (v == NULL) {
-                    fail(EXIT_REJECTED, "out of memory");
-                }
-                a->pts = v;
-                a->cappts = cap;
-            }
+            a->pts = grow(a->pts, a->npts, &a->cappts, sizeof(*a->pts));
             p = &a->pts[a->npts];
             p->ts = t;
             p->trust = json_number_value(trust);
@@ -391,16 +382,11 @@ cmd_audit(int argc, char **argv)
         case 'h': fputs(audit_usage, stdout); return EXIT_OK;
         }
     }
-    if (optind == argc) {
-        usage_error("no audit file given (FILE, or '-' for standard input)");
-    }
-    if (optind + 1 < argc) {
-        usage_error("one audit file at a time, please (cat them into '-')");
-    }
+    path = one_arg(argc, argv, "no audit file given (FILE, or '-' for standard input)",
+                   "one audit file at a time, please (cat them into '-')");
     if (svg != NULL && a.agent == NULL) {
         usage_error("--svg draws one agent's timeline: give --agent");
     }
-    path = argv[optind];
     if (strcmp(path, "-") == 0) {
         fp = stdin;
     } else if ((fp = fopen(path, "re")) == NULL) {

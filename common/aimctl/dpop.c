@@ -6,7 +6,6 @@
 #include <time.h>
 #include "aimctl.h"
 #include "b64.h"
-#include "sign.h"
 
 static const char dpop_usage[] =
 "Usage: aimctl dpop --key PRIVATE --htm METHOD --htu URL [--token TOKEN|-]\n"
@@ -51,7 +50,6 @@ cmd_dpop(int argc, char **argv)
     char          rnd[23], ath[44], *proof, *tbuf;
     unsigned char h[32];
     size_t        tlen;
-    aim_error     err;
 
     while ((c = next_opt(argc, argv, opts)) != -1) {
         switch (c) {
@@ -67,9 +65,7 @@ cmd_dpop(int argc, char **argv)
         case 'h': fputs(dpop_usage, stdout); return EXIT_OK;
         }
     }
-    if (optind < argc) {
-        usage_error("unexpected argument \"%.64s\"", argv[optind]);
-    }
+    no_more_args(argc, argv);
     if (key == NULL) usage_error("--key is required");
     if (htm == NULL) usage_error("--htm is required");
     if (htu == NULL) usage_error("--htu is required");
@@ -78,10 +74,7 @@ cmd_dpop(int argc, char **argv)
     if (!have_iat) {
         iat = (int64_t) time(NULL);
     }
-    if (jti == NULL) {
-        random_id(rnd);
-        jti = rnd;
-    }
+    jti = id_or_random(jti, rnd);
 
     hdr = json_object();
     json_object_set_new(hdr, "typ", json_string("dpop+jwt"));
@@ -107,10 +100,7 @@ cmd_dpop(int argc, char **argv)
         jset_str(claims, "nonce", nonce, "--nonce");
     }
 
-    proof = aim_jws_sign(s.pkey, s.alg, hdr, claims, &err);
-    if (proof == NULL) {
-        fail(EXIT_REJECTED, "%s", err.message);
-    }
+    proof = signer_sign(&s, hdr, claims);
     puts(proof);
     free(proof);
     json_decref(hdr);

@@ -22,9 +22,9 @@ cmd_inspect(int argc, char **argv)
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 }
     };
-    char        *token, *d1, *d2;
+    char        *token;
     size_t       len, n;
-    const char  *why = NULL;
+    const char  *why = NULL, *d1, *d2;
     json_t      *o, *hdr = NULL, *claims = NULL;
     int          c, rc = EXIT_OK;
 
@@ -34,30 +34,17 @@ cmd_inspect(int argc, char **argv)
             return EXIT_OK;
         }
     }
-    if (optind == argc) {
-        usage_error("no token given (TOKEN, or '-' for standard input)");
-    }
-    if (optind + 1 < argc) {
-        usage_error("unexpected argument after the token");
-    }
-    token = read_arg(argv[optind], "token", &len);
+    token = read_arg(token_arg(argc, argv), "token", &len);
 
-    d1 = memchr(token, '.', len);
-    d2 = d1 != NULL ? memchr(d1 + 1, '.', len - (size_t) (d1 + 1 - token)) : NULL;
-    if (d1 == NULL || d2 == NULL
-        || memchr(d2 + 1, '.', len - (size_t) (d2 + 1 - token)) != NULL)
-    {
+    if (jws_split(token, len, &d1, &d2) != 0) {
         fprintf(stderr, "%s: not a compact JWS (expected three segments "
                 "separated by two dots)\n", cmd);
         free(token);
         return EXIT_REJECTED;
     }
 
-    o = json_object();
-    json_object_set_new(o, "verified", json_false());
-    json_object_set_new(o, "warning", json_string(
-        "NOT VERIFIED: decoded without checking the signature, key, issuer, "
-        "audience or times; do not trust any of it"));
+    o = unverified("the signature, key, issuer, audience or times; do not "
+                   "trust any of it");
     hdr = decode_segment(token, (size_t) (d1 - token), &why);
     if (hdr == NULL) {
         json_object_set_new(o, "header_error", json_string(why));

@@ -88,7 +88,6 @@ cmd_issue(int argc, char **argv)
     json_t     *hdr, *claims, *a;
     char        rnd[23], *token, *joined;
     size_t      i, n;
-    aim_error   err;
 
     while ((c = next_opt(argc, argv, opts)) != -1) {
         switch (c) {
@@ -121,9 +120,7 @@ cmd_issue(int argc, char **argv)
         case 'h': fputs(issue_usage, stdout); return EXIT_OK;
         }
     }
-    if (optind < argc) {
-        usage_error("unexpected argument \"%.64s\"", argv[optind]);
-    }
+    no_more_args(argc, argv);
     if (key == NULL) usage_error("--key is required");
     if (iss == NULL) usage_error("--iss is required");
     if (sub == NULL) usage_error("--sub is required");
@@ -143,10 +140,7 @@ cmd_issue(int argc, char **argv)
     if (!have_exp) {
         exp = iat + ttl;
     }
-    if (jti == NULL) {
-        random_id(rnd);
-        jti = rnd;
-    }
+    jti = id_or_random(jti, rnd);
 
     hdr = json_object();
     json_object_set_new(hdr, "alg", json_string(aim_alg_name(s.alg)));
@@ -225,10 +219,7 @@ cmd_issue(int argc, char **argv)
     for (i = 0; i < omit.n; i++) {
         json_object_del(claims, omit.v[i]);
     }
-    token = aim_jws_sign(s.pkey, s.alg, hdr, claims, &err);
-    if (token == NULL) {
-        fail(EXIT_REJECTED, "%s", err.message);
-    }
+    token = signer_sign(&s, hdr, claims);
     puts(token);
     free(token);
     json_decref(hdr);

@@ -110,11 +110,9 @@ cmd_thumbprint(int argc, char **argv)
             return EXIT_OK;
         }
     }
-    if (optind + 1 != argc) {
-        usage_error(optind == argc ? "no private key file given"
-                                   : "exactly one private key file, please");
-    }
-    signer_load(&s, argv[optind], AIM_ALG_NONE, 0, NULL);
+    signer_load(&s, one_arg(argc, argv, "no private key file given",
+                            "exactly one private key file, please"),
+                AIM_ALG_NONE, 0, NULL);
     puts(s.jkt);
     signer_clear(&s);
     flush_stdout();

@@ -59,9 +59,7 @@ cmd_keygen(int argc, char **argv)
         case 'h': fputs(keygen_usage, stdout); return EXIT_OK;
         }
     }
-    if (optind < argc) {
-        usage_error("unexpected argument \"%.64s\"", argv[optind]);
-    }
+    no_more_args(argc, argv);
     if (alg == AIM_ALG_NONE) {
         usage_error("--alg is required (ES256 ES384 EdDSA RS256 PS256)");
     }

@@ -139,3 +139,15 @@ signer_bare_jwk(const signer *s)
     json_decref(full);
     return bare;
 }
+
+char *
+signer_sign(const signer *s, const json_t *hdr, const json_t *claims)
+{
+    aim_error  err;
+    char      *jws = aim_jws_sign(s->pkey, s->alg, hdr, claims, &err);
+
+    if (jws == NULL) {
+        fail(EXIT_REJECTED, "%s", err.message);
+    }
+    return jws;
+}

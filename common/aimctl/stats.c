@@ -69,16 +69,7 @@ stats_collect(void *ud, const aim_agent_stats *s)
 {
     stats_list *l = ud;
 
-    if (l->n == l->cap) {
-        size_t           cap = l->cap != 0 ? l->cap * 2 : 64;
-        aim_agent_stats *v = realloc(l->v, cap * sizeof(*v));
-
-        if (v == NULL) {
-            fail(EXIT_REJECTED, "out of memory");
-        }
-        l->v = v;
-        l->cap = cap;
-    }
+    l->v = grow(l->v, l->n, &l->cap, sizeof(*l->v));
     l->v[l->n++] = *s;
 }
 
@@ -133,9 +124,7 @@ cmd_stats(int argc, char **argv)
         case 'h': fputs(stats_usage, stdout); return EXIT_OK;
         }
     }
-    if (optind < argc) {
-        usage_error("unexpected argument \"%.64s\"", argv[optind]);
-    }
+    no_more_args(argc, argv);
     if (path == NULL) {
         usage_error("--state is required");
     }

@@ -9,7 +9,6 @@
 #include <sys/stat.h>
 #include <time.h>
 #include "aimctl.h"
-#include "sign.h"
 #include "status.h"
 
 /* What verifiers accept (status.c): a signed list of at most 8 MiB that
@@ -37,7 +36,8 @@ status_file_read(status_file *f, const char *path, int code)
     aim_error     err;
     struct stat   sb;
     FILE         *fp;
-    char         *buf, *d1, *d2;
+    char         *buf;
+    const char   *d1, *d2;
     size_t        len;
     const char   *why = NULL;
     const json_t *list, *bits, *lst;
@@ -62,9 +62,7 @@ status_file_read(status_file *f, const char *path, int code)
     {
         buf[--len] = '\0';
     }
-    d1 = memchr(buf, '.', len);
-    d2 = d1 != NULL ? memchr(d1 + 1, '.', len - (size_t) (d1 + 1 - buf)) : NULL;
-    if (d2 == NULL || memchr(d2 + 1, '.', len - (size_t) (d2 + 1 - buf)) != NULL) {
+    if (jws_split(buf, len, &d1, &d2) != 0) {
         fail(code, "\"%s\" is not a compact JWS (expected three segments "
              "separated by two dots)", path);
     }
@@ -245,11 +243,8 @@ statuslist_show(const char *path)
 
     status_file_read(&f, path, EXIT_REJECTED);
     size = (uint64_t) f.len * 8 / (uint64_t) f.bits;
-    o = json_object();
-    json_object_set_new(o, "verified", json_false());
-    json_object_set_new(o, "warning", json_string(
-        "NOT VERIFIED: decoded without checking the signature, key or times; "
-        "use 'aimctl verify --status-list' to check a token against it"));
+    o = unverified("the signature, key or times; use 'aimctl verify "
+                   "--status-list' to check a token against it");
     json_object_set(o, "header", f.header);
     claims = json_deep_copy(f.claims);
     json_object_del(json_object_get(claims, "status_list"), "lst");
@@ -316,7 +311,6 @@ cmd_statuslist(int argc, char **argv)
     uint64_t      count = 0, k;
     json_t       *hdr, *claims, *list, *summary;
     char         *lst, *token, *uri_copy = NULL;
-    aim_error     err;
 
     while ((c = next_opt(argc, argv, opts)) != -1) {
         other += c != 'S';
@@ -347,9 +341,7 @@ cmd_statuslist(int argc, char **argv)
         case 'h': fputs(statuslist_usage, stdout); return EXIT_OK;
         }
     }
-    if (optind < argc) {
-        usage_error("unexpected argument \"%.64s\"", argv[optind]);
-    }
+    no_more_args(argc, argv);
     if (show != NULL) {
         if (other > 0) {
             usage_error("--show takes no other option");
@@ -437,10 +429,7 @@ cmd_statuslist(int argc, char **argv)
     json_object_set_new(claims, "status_list", list);
     free(lst);
 
-    token = aim_jws_sign(s.pkey, s.alg, hdr, claims, &err);
-    if (token == NULL) {
-        fail(EXIT_REJECTED, "%s", err.message);
-    }
+    token = signer_sign(&s, hdr, claims);
     tlen = strlen(token);
     if (tlen > STATUSLIST_JWT_MAX) {
         fail(EXIT_REJECTED, "the signed list is %zu bytes, more than the %u "

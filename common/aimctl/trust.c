@@ -51,13 +51,9 @@ cmd_trust(int argc, char **argv)
         case 'h': fputs(trust_usage, stdout); return EXIT_OK;
         }
     }
-    if (optind == argc) {
-        usage_error("which agent? (aimctl trust reset AGENT --state FILE)");
-    }
-    if (optind + 1 < argc) {
-        usage_error("one agent at a time, please");
-    }
-    agent = check_id("AGENT", argv[optind], 1024);
+    agent = check_id("AGENT", one_arg(argc, argv, "which agent? (aimctl trust "
+                                      "reset AGENT --state FILE)",
+                                      "one agent at a time, please"), 1024);
     if (path == NULL) {
         usage_error("--state is required");
     }

@@ -20,16 +20,24 @@ set_cmd(const char *name)
     cmd = cmdbuf;
 }
 
+/* "aimctl issue: [kind]message\n" on standard error. */
+static void
+report(const char *kind, const char *fmt, va_list ap)
+{
+    fprintf(stderr, "%s: %s", cmd, kind);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+}
+
 void
 usage_error(const char *fmt, ...)
 {
     va_list ap;
 
-    fprintf(stderr, "%s: ", cmd);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    report("", fmt, ap);
     va_end(ap);
-    fprintf(stderr, "\nTry '%s --help'.\n", cmd);
+    fprintf(stderr, "Try '%s --help'.\n", cmd);
     exit(EXIT_USAGE);
 }
 
@@ -38,11 +46,9 @@ fail(int code, const char *fmt, ...)
 {
     va_list ap;
 
-    fprintf(stderr, "%s: ", cmd);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    report("", fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
     exit(code);
 }
 
@@ -51,11 +57,9 @@ warning(const char *fmt, ...)
 {
     va_list ap;
 
-    fprintf(stderr, "%s: warning: ", cmd);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    report("warning: ", fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
 }
 
 void *
@@ -67,6 +71,21 @@ xmalloc(size_t n)
         fail(EXIT_REJECTED, "out of memory");
     }
     return p;
+}
+
+void *
+grow(void *v, size_t n, size_t *cap, size_t size)
+{
+    size_t c = *cap != 0 ? *cap * 2 : 64;
+
+    if (n < *cap) {
+        return v;
+    }
+    if (c > SIZE_MAX / size || (v = realloc(v, c * size)) == NULL) {
+        fail(EXIT_REJECTED, "out of memory");
+    }
+    *cap = c;
+    return v;
 }
 
 /*
@@ -88,6 +107,33 @@ next_opt(int argc, char **argv, const struct option *opts)
         usage_error("option '%s' needs a value", argv[optind - 1]);
     }
     return c;
+}
+
+void
+no_more_args(int argc, char **argv)
+{
+    if (optind < argc) {
+        usage_error("unexpected argument \"%.64s\"", argv[optind]);
+    }
+}
+
+const char *
+one_arg(int argc, char **argv, const char *missing, const char *extra)
+{
+    if (optind == argc) {
+        usage_error("%s", missing);
+    }
+    if (optind + 1 < argc) {
+        usage_error("%s", extra);
+    }
+    return argv[optind];
+}
+
+const char *
+token_arg(int argc, char **argv)
+{
+    return one_arg(argc, argv, "no token given (TOKEN, or '-' for standard input)",
+                   "unexpected argument after the token");
 }
 
 int64_t
@@ -237,15 +283,46 @@ jset_str(json_t *obj, const char *name, const char *value, const char *opt)
     }
 }
 
-void
-random_id(char out[23])
+const char *
+id_or_random(const char *id, char buf[23])
 {
     unsigned char r[16];
 
+    if (id != NULL) {
+        return id;
+    }
     if (RAND_bytes(r, sizeof(r)) != 1) {
         fail(EXIT_REJECTED, "no randomness available");
     }
-    aim_b64url_encode(r, sizeof(r), out);
+    aim_b64url_encode(r, sizeof(r), buf);
+    return buf;
+}
+
+json_t *
+unverified(const char *unchecked)
+{
+    json_t *o = json_object();
+    char    msg[256];
+
+    snprintf(msg, sizeof(msg), "NOT VERIFIED: decoded without checking %s",
+             unchecked);
+    json_object_set_new(o, "verified", json_false());
+    json_object_set_new(o, "warning", json_string(msg));
+    return o;
+}
+
+int
+jws_split(const char *s, size_t len, const char **dot1, const char **dot2)
+{
+    const char *d1 = memchr(s, '.', len), *d2;
+
+    d2 = d1 != NULL ? memchr(d1 + 1, '.', len - (size_t) (d1 + 1 - s)) : NULL;
+    if (d2 == NULL || memchr(d2 + 1, '.', len - (size_t) (d2 + 1 - s)) != NULL) {
+        return -1;
+    }
+    *dot1 = d1;
+    *dot2 = d2;
+    return 0;
 }
 
 /* Decode one base64url segment holding JSON; NULL with *why set. */

@@ -154,6 +154,7 @@ cmd_verify(int argc, char **argv)
     int              have_state = 0, have_trust_min = 0;
     int              c, any = 0, have_keys = 0, have_iss = 0, have_aud = 0;
     char            *token, *proof = NULL;
+    const char      *arg;
     size_t           len, plen = 0;
     unsigned char    jti_hash[32];
 
@@ -202,12 +203,7 @@ cmd_verify(int argc, char **argv)
     if (!have_keys) usage_error("--keys is required");
     if (!have_iss)  usage_error("--issuer is required");
     if (!have_aud)  usage_error("--audience is required");
-    if (optind == argc) {
-        usage_error("no token given (TOKEN, or '-' for standard input)");
-    }
-    if (optind + 1 < argc) {
-        usage_error("unexpected argument after the token");
-    }
+    arg = token_arg(argc, argv);
     if (any && scopes.n == 0) {
         usage_error("--any needs at least one --scope");
     }
@@ -220,7 +216,7 @@ cmd_verify(int argc, char **argv)
     if (dpop == NULL && (htm != NULL || htu != NULL)) {
         usage_error("--htm and --htu only go with --dpop");
     }
-    if (dpop != NULL && strcmp(dpop, "-") == 0 && strcmp(argv[optind], "-") == 0) {
+    if (dpop != NULL && strcmp(dpop, "-") == 0 && strcmp(arg, "-") == 0) {
         usage_error("the token and the DPoP proof cannot both come from stdin");
     }
 
@@ -233,7 +229,7 @@ cmd_verify(int argc, char **argv)
         return EXIT_USAGE;
     }
 
-    token = read_arg(argv[optind], "token", &len);
+    token = read_arg(arg, "token", &len);
     memset(&req, 0, sizeof(req));
     req.adapter = "aimctl";
     req.action = action;
