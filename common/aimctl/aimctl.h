@@ -199,8 +199,9 @@ void write_atomic(const char *path, const char *data, size_t len, mode_t mode);
 /* State files (stats.c)                                               */
 
 struct aim_state;
-/* An existing state file, or exit 2 saying what is wrong. */
-struct aim_state *state_open_existing(const char *path);
+/* An existing, valid state file (aim_state_open_existing with flags), or
+ * exit 2 saying what is wrong with it; never creates or rebuilds one. */
+struct aim_state *open_state(const char *path, unsigned flags);
 
 /* ------------------------------------------------------------------ */
 /* The audit trust timeline (audit.c, svg.c)                           */

@@ -3,59 +3,35 @@
  * state file (the state unit, state.h).
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 #include "aimctl.h"
 #include "state.h"
 
-/* Opening a state file rebuilds one that is damaged, in place: only open
- * files that exist and start like one (never a mistyped path). */
-#define STATE_MAGIC_PREFIX  "AIMSTAT"
-
 aim_state *
-state_open_existing(const char *path)
+open_state(const char *path, unsigned flags)
 {
-    struct stat  sb;
-    char         magic[8];
-    ssize_t      n;
-    int          fd;
     aim_state   *st;
     aim_error    err;
+    struct stat  sb;
 
-    if (stat(path, &sb) != 0) {
-        if (errno == ENOENT) {
-            fail(EXIT_USAGE, "no state file \"%s\" (the adapters create it at "
-                 "their first decision; check the path given to their 'state' "
-                 "setting)", path);
-        }
-        fail(EXIT_USAGE, "cannot read \"%s\": %s", path, strerror(errno));
+    st = aim_state_open_existing(path, flags, &err);
+    if (st != NULL) {
+        return st;
     }
-    if (!S_ISREG(sb.st_mode)) {
-        fail(EXIT_USAGE, "\"%s\" is not a regular file", path);
+    if (lstat(path, &sb) != 0) {
+        fail(EXIT_USAGE, "%s%s", err.message, errno != ENOENT ? ""
+             : " (the adapters create it at their first decision; check the "
+               "path given to their 'state' setting)");
     }
-    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-    if (fd < 0) {
-        fail(EXIT_USAGE, "cannot read \"%s\": %s", path, strerror(errno));
-    }
-    n = read(fd, magic, sizeof(magic));
-    close(fd);
-    if (n != (ssize_t) sizeof(magic)
-        || memcmp(magic, STATE_MAGIC_PREFIX, strlen(STATE_MAGIC_PREFIX)) != 0)
-    {
-        fail(EXIT_USAGE, "\"%s\" is not an AIM state file; not opening it "
-             "(opening rebuilds a damaged state file in place)", path);
-    }
-    st = aim_state_open(path, &err);
-    if (st == NULL) {
-        fail(EXIT_USAGE, "%s", err.message);
-    }
-    return st;
+    fail(EXIT_USAGE, "%s%s", err.message, !S_ISREG(sb.st_mode) ? ""
+         : "; left as it is (aimctl never creates or rebuilds a state file; the "
+           "adapters rebuild a damaged one, empty, when they next open or "
+           "check it)");
 }
 
 typedef struct {
@@ -90,8 +66,11 @@ static const char stats_usage[] =
 "List the agents in a host's state file (see docs/trust.md), lowest trust\n"
 "first: trust, whether the baseline is still being learnt, events, denials,\n"
 "anomalies, request rates over ~10 s and ~1 h, the last anomaly signal and\n"
-"when the agent was last seen.  The file must exist (the adapters create\n"
-"it); aimctl never creates or repairs one.\n"
+"when the agent was last seen.  The file is opened read-only: nothing is\n"
+"written to it.  It must exist (the adapters create it) and be intact: a\n"
+"damaged file (not a state file, truncated, another format version, a bad\n"
+"header checksum) is refused with exit 2 naming the check that failed,\n"
+"and left as it is; aimctl never creates or rebuilds a state file.\n"
 "\n"
 "  --state FILE    the state file (the adapters' 'state' setting)\n"
 "  --json          one JSON object per agent, one per line\n"
@@ -129,10 +108,9 @@ cmd_stats(int argc, char **argv)
         usage_error("--state is required");
     }
 
-    /* The real time, always: the figures are brought up to "now" in the
-     * shared file itself, and a slot whose time lies a day past "now" is
-     * taken for corrupt and reset. */
-    st = state_open_existing(path);
+    /* Read-only: the figures are brought up to the real time on a copy;
+     * nothing is written to the file. */
+    st = open_state(path, AIM_STATE_RDONLY);
     aim_state_foreach(st, now, stats_collect, &l);
     aim_state_close(st);
     if (l.n > 1) {

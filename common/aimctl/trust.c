@@ -15,7 +15,9 @@ static const char trust_usage[] =
 "goes back to 100 and it starts a new learning period (docs/trust.md).  For\n"
 "an operator who has investigated a low-trust agent; every adapter sharing\n"
 "the file sees the reset at the agent's next decision.  Exit 1 when the\n"
-"agent is not in the file.  To stop an agent, revoke it instead.\n"
+"agent is not in the file; exit 2 when the file is missing or damaged (it\n"
+"is refused and left as it is, never rebuilt).  To stop an agent, revoke\n"
+"it instead.\n"
 "\n"
 "  --state FILE    the state file (the adapters' 'state' setting)\n";
 
@@ -58,7 +60,7 @@ cmd_trust(int argc, char **argv)
         usage_error("--state is required");
     }
 
-    st = state_open_existing(path);
+    st = open_state(path, 0);
     rc = aim_state_reset(st, agent);
     aim_state_close(st);
     shown = clean_text(agent, TEXT_TERMINAL);

@@ -612,6 +612,55 @@ check "after the reset: trust 100, learning again, history forgotten" \
 check "the reset touched no other agent" jrow agent-calm ".events == $(jcount '.agent == "agent-calm"')"
 valid "after the reset the agent is allowed again" --state "$ST" --audit "$AL" --scope kb:read "$tokP"
 
+# stats is read-only; neither stats nor trust reset ever rebuilds a damaged
+# file (aim_state_open would: every baseline and distrust lost).  Damage a
+# copy as a crash, a bad disk or another version would, then check the
+# exit status, that the message names the check that failed, and that
+# the file is byte for byte what it was.
+cp "$ST" good.state
+sum=$(sha256sum <good.state)
+run "$AIMCTL" stats --state good.state
+check "stats on a good file: exit 0, lists the agents" eval '[ $RC -eq 0 ] && grep -q "^agent-probe " <<<"$OUT"'
+check "stats writes nothing (the file's bytes are unchanged)" [ "$(sha256sum <good.state)" = "$sum" ]
+# Read access is enough: a 0444 file (as nobody when we are root, in a
+# directory nobody can reach even when $T is under a 0700 home).
+RO=$(mktemp -d /tmp/aimctl-ro.XXXXXX)
+chmod 755 "$RO"
+cp good.state "$AIMCTL" "$RO/"
+chmod 444 "$RO/good.state"
+as=()
+[ "$(id -u)" -eq 0 ] && as=(setpriv --reuid=65534 --regid=65534 --clear-groups)
+run "${as[@]}" "$RO/aimctl" stats --state "$RO/good.state" --json
+check "stats needs only read access (file 0444, not its owner)" eval '[ $RC -eq 0 ] && jrow agent-calm ".events > 0"'
+run "${as[@]}" "$RO/aimctl" trust reset agent-calm --state "$RO/good.state"
+check "... while trust reset needs write access: exit 2, says so" \
+    eval '[ $RC -eq 2 ] && grep -q "Permission denied" <<<"$ERR"'
+rm -rf "$RO"
+# damage NAME WHY COMMAND...: make NAME from good.state with COMMAND, then
+# stats (text and --json) and trust reset refuse it, saying WHY, untouched.
+damage() {
+    local name=$1 why=$2 sum; shift 2
+    cp good.state "$name"
+    "$@" "$name"
+    sum=$(sha256sum <"$name")
+    run "$AIMCTL" stats --state "$name"
+    check "stats refuses a $name file: exit 2, says \"$why\"" \
+        eval '[ $RC -eq 2 ] && grep -q "$why" <<<"$ERR" && grep -q "never creates or rebuilds" <<<"$ERR" && [ -z "$OUT" ]'
+    run "$AIMCTL" stats --state "$name" --json
+    check "stats --json refuses a $name file: exit 2, no output" eval '[ $RC -eq 2 ] && [ -z "$OUT" ]'
+    run "$AIMCTL" trust reset agent-probe --state "$name"
+    check "trust reset refuses a $name file: exit 2, says \"$why\"" \
+        eval '[ $RC -eq 2 ] && grep -q "$why" <<<"$ERR"'
+    check "the $name file is byte for byte what it was" [ "$(sha256sum <"$name")" = "$sum" ]
+}
+poke() { printf "$2" | dd of="$3" bs=1 seek="$1" conv=notrunc status=none; }
+damage bad-checksum "bad header checksum" poke 32 '\x55'
+damage truncated "is truncated: 100000 bytes" truncate -s 100000
+damage version-2 "state format version 2; this build reads version 1" poke 8 '\x02'
+damage extended "too long" truncate -s +4096
+damage foreign "not an AIM state file" poke 0 'PK\x03\x04'
+damage empty "is empty" truncate -s 0
+
 # Hostile agent ids: the core refuses C0 controls in "sub", not C1 ones
 # (U+009B is CSI) nor bidirectional overrides (U+202E): no raw control
 # reaches the terminal.

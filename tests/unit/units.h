@@ -14,5 +14,6 @@ void test_policy(void);
 void test_revoke(void);
 void test_runtime(void);
 void test_dpop(void);
+void test_state(void);
 
 #endif
