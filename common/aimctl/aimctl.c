@@ -12,13 +12,16 @@
  *   aimctl trust       reset an agent's trust (operator)
  *   aimctl audit       summarise audit lines; an agent's trust as SVG
  *   aimctl statuslist  create, update and show signed Token Status Lists
+ *   aimctl revoke      add an entry to a revocation file, atomically
+ *   aimctl unrevoke    remove one
  *
  * One file per subcommand (keygen.c, jwks.c, issue.c, dpop.c, verify.c,
- * inspect.c, stats.c, trust.c, audit.c with svg.c, statuslist.c); the
- * helpers they share are declared in aimctl.h.  verify goes through the
- * public API (aim.h) only, exactly as an adapter does.  stats and trust
- * use the state unit (state.h), statuslist the status list encoding
- * (status.h).  The issuing commands use the development signer (sign.h):
+ * inspect.c, stats.c, trust.c, audit.c with svg.c, statuslist.c,
+ * revoke.c); the helpers they share are declared in aimctl.h.  verify
+ * goes through the public API (aim.h) only, exactly as an adapter does.
+ * stats and trust use the state unit (state.h), statuslist the status
+ * list encoding (status.h), revoke and unrevoke the revocation parser
+ * (revoke.h).  The issuing commands use the development signer (sign.h):
  * real deployments sign with their IdP.  Private key material is only
  * ever written to keygen's --out file, never to standard output or
  * errors.
@@ -47,6 +50,9 @@ static const char main_usage[] =
 "  trust       'trust reset AGENT': forget an agent's history (operator)\n"
 "  audit       summarise audit lines per agent; trust timeline as SVG\n"
 "  statuslist  create, update or show a signed Token Status List\n"
+"  revoke      revoke an agent, a token (jti) or a key (kid) in a\n"
+"              revocation file, atomically\n"
+"  unrevoke    remove such an entry\n"
 "\n"
 "'aimctl COMMAND --help' describes each command; see also aimctl(1).\n"
 "Exit status: 0 success, 1 rejected or failed, 2 usage or configuration\n"
@@ -67,6 +73,8 @@ static const struct {
     { "trust",      cmd_trust },
     { "audit",      cmd_audit },
     { "statuslist", cmd_statuslist },
+    { "revoke",     cmd_revoke },
+    { "unrevoke",   cmd_unrevoke },
 };
 
 int
@@ -106,5 +114,5 @@ main(int argc, char **argv)
         }
     }
     usage_error("no command \"%.32s\" (keygen jwks thumbprint issue dpop "
-                "verify inspect stats trust audit statuslist)", argv[1]);
+                "verify inspect stats trust audit statuslist revoke unrevoke)", argv[1]);
 }

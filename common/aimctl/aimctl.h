@@ -46,6 +46,8 @@ int cmd_stats(int argc, char **argv);
 int cmd_trust(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
 int cmd_statuslist(int argc, char **argv);
+int cmd_revoke(int argc, char **argv);
+int cmd_unrevoke(int argc, char **argv);
 
 /* ------------------------------------------------------------------ */
 /* Messages (util.c)                                                   */
@@ -187,13 +189,29 @@ void *grow(void *v, size_t n, size_t *cap, size_t size);
 /* ------------------------------------------------------------------ */
 /* Files (file.c)                                                      */
 
+struct stat;
+
 /*
  * Replace path with data atomically: a temporary file in the same
- * directory, written, synced and renamed over path, so a reader (an
- * adapter reloading a list) sees the old file or the new one, never half
- * of one.  mode is masked by the umask.
+ * directory, written, synced and renamed over path (and the directory
+ * synced), so a reader (an adapter reloading a list) sees the old file or
+ * the new one, never half of one.  mode is masked by the umask.  Any
+ * failure exits 1 and leaves path as it was.
  */
 void write_atomic(const char *path, const char *data, size_t len, mode_t mode);
+
+/* The same in steps, to check the new file before it replaces path:
+ * temp_write writes and syncs it (with like's owner and mode when like is
+ * given, else mode masked by the umask) and returns its malloc()ed name;
+ * temp_commit renames it over path; temp_discard removes it. */
+char *temp_write(const char *path, const char *data, size_t len,
+                 const struct stat *like, mode_t mode);
+void temp_commit(char *tmp, const char *path);
+void temp_discard(char *tmp);
+
+/* Exclusive lock between aimctl writers of path: flock() on "path.lock"
+ * (created if needed, never removed), held until exit.  Returns its fd. */
+int lock_writers(const char *path);
 
 /* ------------------------------------------------------------------ */
 /* State files (stats.c)                                               */
