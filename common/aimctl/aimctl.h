@@ -25,6 +25,10 @@
 #define EXIT_REJECTED 1
 #define EXIT_USAGE    2
 
+/* A number macro as a string literal: AIM_STR(AIM_MAX_SCOPES) is "64". */
+#define AIM_STR_(x)   #x
+#define AIM_STR(x)    AIM_STR_(x)
+
 #define AIMCTL_MAX_INPUT     (1024 * 1024)    /* token / proof read from stdin */
 #define MAX_KID_LEN   256
 #define MAX_LIST      64               /* repeated options */

@@ -24,7 +24,8 @@ static const char keygen_usage[] =
 "                RS256 or PS256 (RSA)\n"
 "  --out FILE    where to write the private key\n"
 "  --kid KID     key id to record (default: the thumbprint)\n"
-"  --bits N      RSA modulus size, 2048 to 8192 (default 2048)\n"
+"  --bits N      RSA modulus size, " AIM_STR(AIM_RSA_MIN_BITS) " to "
+                 AIM_STR(AIM_RSA_MAX_BITS) " (default " AIM_STR(AIM_RSA_MIN_BITS) ")\n"
 "  --force       replace FILE if it exists\n";
 
 int
@@ -54,7 +55,8 @@ cmd_keygen(int argc, char **argv)
         case 'a': alg = parse_alg("--alg", optarg); break;
         case 'o': out = optarg; break;
         case 'k': kid = check_id("--kid", optarg, MAX_KID_LEN); break;
-        case 'b': bits = (int) parse_int("--bits", optarg, 2048, 8192); break;
+        case 'b': bits = (int) parse_int("--bits", optarg, AIM_RSA_MIN_BITS,
+                                         AIM_RSA_MAX_BITS); break;
         case 'f': force = 1; break;
         case 'h': fputs(keygen_usage, stdout); return EXIT_OK;
         }

@@ -11,9 +11,10 @@
 #include "aimctl.h"
 #include "status.h"
 
-/* What verifiers accept (status.c): a signed list of at most 8 MiB that
- * inflates to at most AIM_STATUS_MAX_BYTES of statuses. */
-#define STATUSLIST_JWT_MAX    (8u * 1024 * 1024)
+/* What verifiers accept (status.h): a signed list of at most
+ * AIM_STATUS_JWT_MAX bytes that inflates to at most AIM_STATUS_MAX_BYTES
+ * of statuses. */
+#define STATUSLIST_JWT_MAX    AIM_STATUS_JWT_MAX
 #define STATUSLIST_BYTES_MAX  AIM_STATUS_MAX_BYTES
 #define STATUSLIST_URI_MAX    2048
 
