@@ -1,12 +1,22 @@
 /*
  * issue.c -- aimctl issue: the development issuer (real deployments sign
  * with their IdP).
+ *
+ * It signs what it is told, refused tokens included (tests need them),
+ * but says so: every token it makes is checked with the core's own
+ * limits and validators and then verified by a verifier with the core's
+ * default settings; what would be refused is a warning on standard error.
  */
+#define _GNU_SOURCE                     /* memfd_create */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
+#include <unistd.h>
 #include "aimctl.h"
+#include "scope.h"
 #include "sign.h"
 
 static const char issue_usage[] =
@@ -45,7 +55,175 @@ static const char issue_usage[] =
 "  --alg ALG         RS256 or PS256 for an RSA key (default: as recorded)\n"
 "  --typ TYP         header \"typ\" (default aim+jwt)\n"
 "  --header N=V      extra or replacement header member (tests)\n"
-"  --omit NAME       leave claim NAME out (tests); repeatable\n";
+"  --omit NAME       leave claim NAME out (tests); repeatable\n"
+"  --quiet           no warnings (tests that make refused tokens on purpose)\n"
+"\n"
+"The token is always issued (exit 0), but a warning on standard error says\n"
+"when verifiers would refuse it: a token longer than verifiers read, a key\n"
+"they do not load, an invalid scope or too many scopes, and whatever a\n"
+"verifier with the default settings ('aimctl verify --keys ... --issuer\n"
+"ISSUER --audience AUDIENCE', nothing else) refuses now: a lifetime over\n"
+"the default maximum, a missing jti, exp or iat, a typ not accepted by\n"
+"default, an expired or not yet valid token, a header alg or kid that does\n"
+"not fit the key.\n";
+
+/* ------------------------------------------------------------------ */
+/* Would verifiers accept it?                                          */
+
+/* The scope claim through the core's grammar: 1 when refused. */
+static int
+lint_scopes(const char *scope)
+{
+    char       *out[AIM_MAX_SCOPES], *shown;
+    const char *p, *e;
+    size_t      len, count = 0;
+    int         n = aim_scope_split(scope, out, AIM_MAX_SCOPES), bad = 0;
+
+    if (n >= 0) {
+        while (n > 0) {
+            free(out[--n]);
+        }
+        return 0;
+    }
+    for (p = scope;; p = e + 1) {
+        e = strchr(p, ' ');
+        len = e != NULL ? (size_t) (e - p) : strlen(p);
+        count++;
+        if (len == 0) {
+            warning("the scope claim has an empty scope (a leading, trailing or "
+                    "double space); verifiers refuse the token");
+            bad = 1;
+        } else if (!aim_scope_valid(p, len)) {
+            char *one = xmalloc(len + 1);
+
+            memcpy(one, p, len);
+            one[len] = '\0';
+            shown = clean_text(one, TEXT_TERMINAL);
+            warning("scope \"%s\" is not a valid scope (RFC 6749 3.3: 1 to %d "
+                    "printable ASCII characters, not '\"' or '\\'); verifiers "
+                    "refuse the token", shown, AIM_MAX_SCOPE_LEN);
+            free(shown);
+            free(one);
+            bad = 1;
+        }
+        if (e == NULL) {
+            break;
+        }
+    }
+    if (!bad) {
+        warning("%zu scopes: verifiers refuse a token with more than %d "
+                "distinct scopes", count, AIM_MAX_SCOPES);
+    }
+    return 1;
+}
+
+/*
+ * The token through a verifier with the core's default settings (its
+ * aim_config_new) for this key, issuer and audience.  The key goes in as
+ * a one-key JWKS in an anonymous memory file: nothing is written to disk.
+ * Returns its verdict, or -1 with err set when it could not be built.
+ */
+static int
+default_verify(const signer *s, const char *kid, const char *token,
+               const char *iss, const char *aud, aim_error *err)
+{
+    json_t       *jwk, *doc;
+    char         *text, spec[64];
+    aim_config   *cfg;
+    aim_verifier *v = NULL;
+    aim_token    *t = NULL;
+    int           st;
+    size_t        len, off = 0;
+    ssize_t       n;
+    int           fd;
+
+    jwk = aim_pubkey_to_jwk(s->pkey, s->alg, kid, err);
+    if (jwk == NULL) {
+        return -1;
+    }
+    doc = json_pack("{s:[o]}", "keys", jwk);
+    text = doc != NULL ? json_dumps(doc, JSON_COMPACT) : NULL;
+    json_decref(doc);
+    fd = memfd_create("aimctl-issue-jwks", MFD_CLOEXEC);
+    if (text == NULL || fd < 0) {
+        free(text);
+        if (fd >= 0) {
+            close(fd);
+        }
+        snprintf(err->message, sizeof(err->message), "cannot hold the key: %s",
+                 text == NULL ? "out of memory" : strerror(errno));
+        return -1;
+    }
+    len = strlen(text);
+    while (off < len && (n = write(fd, text + off, len - off)) > 0) {
+        off += (size_t) n;
+    }
+    free(text);
+    snprintf(spec, sizeof(spec), "/proc/self/fd/%d", fd);
+    cfg = aim_config_new();
+    if (cfg == NULL) {
+        snprintf(err->message, sizeof(err->message), "out of memory");
+    } else if (aim_config_set(cfg, "keys", spec, err) == AIM_OK
+               && aim_config_set(cfg, "issuer", iss, err) == AIM_OK
+               && aim_config_set(cfg, "audience", aud, err) == AIM_OK
+               && aim_config_set(cfg, "cache", "0", err) == AIM_OK)
+    {
+        v = aim_verifier_new(cfg, err);
+    }
+    st = v != NULL ? (int) aim_verify(v, token, strlen(token), &t, err) : -1;
+    aim_token_free(t);
+    aim_verifier_free(v);
+    aim_config_free(cfg);
+    close(fd);
+    return st;
+}
+
+/*
+ * Warn about everything that would make verifiers refuse token: first
+ * what the core's limits and validators say of each part, then the
+ * default verifier's verdict unless it only repeats one of those.
+ */
+static void
+lint_token(const signer *s, const char *token, const json_t *hdr,
+           const json_t *claims, const char *iss, const char *aud)
+{
+    int            said[AIM_STATUS_MAX] = { 0 };
+    size_t         len = strlen(token);
+    const json_t  *scope = json_object_get(claims, "scope");
+    const char    *kid = json_string_value(json_object_get(hdr, "kid"));
+    json_t        *jwk;
+    aim_key        k;
+    aim_error      err;
+    int            st;
+
+    if (len > AIM_MAX_TOKEN_LEN) {
+        warning("the token is %zu bytes; verifiers refuse tokens longer than %d "
+                "bytes", len, AIM_MAX_TOKEN_LEN);
+        said[AIM_MALFORMED] = 1;
+    }
+    memset(&k, 0, sizeof(k));
+    jwk = aim_pubkey_to_jwk(s->pkey, s->alg, s->kid, &err);
+    if (jwk == NULL || aim_key_from_jwk(jwk, &k, &err) != AIM_OK) {
+        warning("verifiers will not load this key: %s", err.message);
+        said[AIM_CONFIG] = 1;
+    }
+    aim_key_clear(&k);
+    json_decref(jwk);
+    if (json_is_string(scope) && lint_scopes(json_string_value(scope))) {
+        said[AIM_BAD_CLAIM] = 1;
+    }
+
+    st = default_verify(s, kid != NULL ? kid : s->kid, token, iss, aud, &err);
+    /* A token pointing into a status list is refused by any verifier
+     * without that list: a fact of deployment, not of the token. */
+    if (st < 0) {
+        warning("could not check the token with a default verifier: %s",
+                err.message);
+    } else if (st != AIM_OK && st != AIM_REVOKED && st < AIM_STATUS_MAX && !said[st]) {
+        warning("a verifier with the default settings refuses this token: %s "
+                "(%s)", aim_reason((aim_status) st), err.message);
+    }
+}
 
 int
 cmd_issue(int argc, char **argv)
@@ -72,6 +250,7 @@ cmd_issue(int argc, char **argv)
         { "omit",    required_argument, NULL, 'O' },
         { "status-idx", required_argument, NULL, 'x' },
         { "status-uri", required_argument, NULL, 'X' },
+        { "quiet",   no_argument,       NULL, 'q' },
         { "help",    no_argument,       NULL, 'h' },
         { NULL, 0, NULL, 0 }
     };
@@ -83,6 +262,7 @@ cmd_issue(int argc, char **argv)
     strlist     claim = { {0}, 0 }, header = { {0}, 0 }, omit = { {0}, 0 };
     int64_t     ttl = 300, iat = 0, exp = 0, nbf = 0;
     int         have_iat = 0, have_exp = 0, have_nbf = 0, have_ttl = 0, c;
+    int         quiet = 0;
     aim_alg     alg = AIM_ALG_NONE;
     signer      s;
     json_t     *hdr, *claims, *a;
@@ -117,6 +297,7 @@ cmd_issue(int argc, char **argv)
         case 'x': status_idx = parse_int("--status-idx", optarg, 0,
                                          (int64_t) 1 << 40); break;
         case 'X': status_uri = check_id("--status-uri", optarg, 2048); break;
+        case 'q': quiet = 1; break;
         case 'h': fputs(issue_usage, stdout); return EXIT_OK;
         }
     }
@@ -221,6 +402,10 @@ cmd_issue(int argc, char **argv)
     }
     token = signer_sign(&s, hdr, claims);
     puts(token);
+    flush_stdout();
+    if (!quiet) {
+        lint_token(&s, token, hdr, claims, iss, aud.v[0]);
+    }
     free(token);
     json_decref(hdr);
     json_decref(claims);

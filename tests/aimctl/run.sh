@@ -297,6 +297,57 @@ expect_rc 2 "issue with an unknown option" issue --key ES256.pem --sub s --frob
 expect_rc 2 "issue with a missing key file" issue --key nosuch.pem --sub s
 expect_rc 2 "issue with an invalid UTF-8 --sub" issue --key ES256.pem --sub $'\xff\xfe'
 
+# Warnings: issue still signs (exit 0, the token on stdout), but says on
+# stderr what verifiers would refuse; each warning is checked against a
+# verifier with the default settings, which must indeed refuse the token.
+# warns NAME REGEX ISSUE-ARGS...
+warns() {
+    local name=$1 re=$2; shift 2
+    run issue --key ES256.pem --sub agent-w "$@"
+    local tok=$OUT
+    check "issue warns: $name" \
+        eval '[ $RC -eq 0 ] && [ "$(grep -c . <<<"$OUT")" -eq 1 ] && grep -q "^aimctl issue: warning: " <<<"$ERR" && grep -Eq "$re" <<<"$ERR"'
+    run V "$tok"
+    check "... and the default verifier does refuse it" [ "$RC" -eq 1 ]
+}
+# quiet NAME ISSUE-ARGS...: no warning, and the default verifier accepts.
+quiet() {
+    local name=$1; shift
+    run issue --key ES256.pem --sub agent-w "$@"
+    local tok=$OUT
+    check "issue is quiet: $name" eval '[ $RC -eq 0 ] && [ -z "$ERR" ]'
+    valid "... and the default verifier accepts it" "$tok"
+}
+scopes() { seq -f "s%g" "$1" | paste -sd' '; }
+quiet "a plain token"
+quiet "typ at+jwt" --typ at+jwt
+quiet "typ application/AIM+JWT" --typ application/AIM+JWT
+quiet "a lifetime of exactly the default maximum (86400 s)" --ttl 86400
+quiet "64 scopes (AIM_MAX_SCOPES)" --scope "$(scopes 64)"
+warns "lifetime over the default max_lifetime" "lifetime_too_long .*100000 s exceeds the maximum of 86400 s" --ttl 100000
+warns "no jti" 'missing_claim \("jti" is missing\)' --omit jti
+warns "no exp" 'missing_claim \("exp" is missing\)' --omit exp
+warns "no iat" 'missing_claim \("iat" is missing\)' --omit iat
+warns "typ JWT is not accepted by default" 'bad_type \(typ "JWT" is not accepted\)' --typ JWT
+warns "a crit header" 'bad_type .*crit' --header crit='["exp"]'
+warns "an invalid scope, named" 'scope "kb"read" is not a valid scope' --scope 'kb:write kb"read'
+warns "an empty scope" 'empty scope' --scope "a  b"
+warns "65 scopes (over AIM_MAX_SCOPES)" '65 scopes: .*more than 64 distinct' --scope "$(scopes 65)"
+warns "a token over AIM_MAX_TOKEN_LEN" 'is [0-9]+ bytes; .*longer than 16384' --claim pad="$(head -c 17000 /dev/zero | tr '\0' x)"
+warns "already expired" 'expired \(expired [0-9]+ s ago\)' --iat 1000000 --ttl 60
+warns "not yet valid" 'not_yet_valid' --iat "$(( $(date +%s) + 3600 ))"
+warns "a header alg the key is not pinned to" 'unsupported_alg' --header alg=ES384
+warns "a kid that is not a string" 'unknown_key' --header kid=null
+warns "exp not after iat" 'bad_claim' --iat 2000000000 --exp 1999999999
+run issue --key ES256.pem --sub agent-w --ttl 100000 --quiet
+check "issue --quiet: the same token, no warning" eval '[ $RC -eq 0 ] && [ -n "$OUT" ] && [ -z "$ERR" ]'
+run issue --key ES256.pem --sub agent-w --status-idx 3 --status-uri https://issuer.test/status/1
+check "issue: a status-list token is no warning (its list is deployment, not the token)" \
+    eval '[ $RC -eq 0 ] && [ -z "$ERR" ]'
+run issue --key rsa1024.pem --sub agent-w
+check "issue with an RSA key under 2048 bits: refused outright (exit 2), not signed" \
+    eval '[ $RC -eq 2 ] && [ -z "$OUT" ] && grep -q "1024 bits" <<<"$ERR"'
+
 # ---------------------------------------------------------------- verify: rejections
 tok=$(issue --key ES256.pem --sub agent-t --scope "read write" --iat 1000000 --ttl 600)
 valid "at --now inside the lifetime" --now 1000300 "$tok"
