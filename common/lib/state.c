@@ -221,19 +221,31 @@ fail:
     return -1;
 }
 
-aim_state *
-aim_state_open(const char *path, aim_error *err)
+/* A state for path, not opened yet. */
+static aim_state *
+state_new(const char *path, aim_error *err)
 {
-    aim_state   *st;
-    struct stat  sb;
+    aim_state *st = calloc(1, sizeof(*st));
 
-    st = calloc(1, sizeof(*st));
     if (st == NULL || (st->path = aim_strdup(path)) == NULL) {
         free(st);
         aim_fail(err, AIM_INTERNAL, "out of memory");
         return NULL;
     }
     st->pid = (uint32_t) getpid();
+    st->fd = -1;
+    return st;
+}
+
+aim_state *
+aim_state_open(const char *path, aim_error *err)
+{
+    aim_state   *st;
+    struct stat  sb;
+
+    if ((st = state_new(path, err)) == NULL) {
+        return NULL;
+    }
     st->fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0660);
     if (st->fd < 0) {
         aim_fail(err, AIM_CONFIG, "state: cannot open \"%.200s\": %s", path,
@@ -334,13 +346,9 @@ aim_state_open_existing(const char *path, unsigned flags, aim_error *err)
     aim_state *st;
     int        rdonly = (flags & AIM_STATE_RDONLY) != 0;
 
-    st = calloc(1, sizeof(*st));
-    if (st == NULL || (st->path = aim_strdup(path)) == NULL) {
-        free(st);
-        aim_fail(err, AIM_INTERNAL, "out of memory");
+    if ((st = state_new(path, err)) == NULL) {
         return NULL;
     }
-    st->pid = (uint32_t) getpid();
     st->flags = (flags & AIM_STATE_RDONLY) | STATE_EXISTING;
     /* O_NONBLOCK: a FIFO at the path must not hang the open. */
     st->fd = open(path, (rdonly ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NOFOLLOW
@@ -352,8 +360,7 @@ aim_state_open_existing(const char *path, unsigned flags, aim_error *err)
             aim_fail(err, AIM_CONFIG, "state: cannot open \"%.200s\": %s", path,
                      strerror(errno));
         }
-        free(st->path);
-        free(st);
+        aim_state_close(st);
         return NULL;
     }
     /* Shared lock: never look at a header an adapter is rebuilding. */
