@@ -319,20 +319,24 @@ revoke_edit(int argc, char **argv, int add)
     before = aim_revlist_count(old);
     shown = clean_text(id, TEXT_TERMINAL);
 
-    if (add) {
-        if (rev_has(old, kind, id)) {
+    if (rev_has(old, kind, id) == add) {
+        /* Nothing to do: revoked already, or not revoked at all. */
+        if (add) {
             printf("%s \"%s\" is already revoked in \"%s\"; nothing changed\n",
                    kind, shown, path);
-            flush_stdout();
-            return EXIT_OK;
-        }
-        append_entry(&out, buf, len, kind, id, comment);
-    } else {
-        if (!rev_has(old, kind, id)) {
+        } else {
             fprintf(stderr, "%s: %s \"%s\" is not revoked in \"%s\"; nothing "
                     "changed\n", cmd, kind, shown, path);
-            return EXIT_REJECTED;
         }
+        aim_revlist_free(old);
+        free(shown);
+        free(buf);
+        flush_stdout();
+        return add ? EXIT_OK : EXIT_REJECTED;
+    }
+    if (add) {
+        append_entry(&out, buf, len, kind, id, comment);
+    } else {
         removed = remove_entry(&out, buf, len, kind, id, &comments);
     }
 
