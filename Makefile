@@ -83,11 +83,18 @@ $(ISSUER_LIB): $(patsubst common/issuer/%.c,$(B)/obj/issuer/%.o,$(ISSUER_SRCS))
 	@$(if $(V),,echo "  AR      $@")
 	$(Q)$(AR) rcs $@ $^
 
-$(AIMCTL): $(AIMCTL_SRCS) $(AIMCTL_HDRS) $(ISSUER_LIB) $(LIBAIM)
+$(B)/obj/aimctl/%.o: common/aimctl/%.c $(AIMCTL_HDRS) $(ISSUER_HDRS) $(CORE_HDRS)
+	@mkdir -p $(dir $@)
+	@$(if $(V),,echo "  CC      $<")
+	$(Q)$(CC) $(TOOL_CFLAGS) -Icommon/aimctl -fPIE -c -o $@ $<
+
+$(AIMCTL): $(patsubst common/aimctl/%.c,$(B)/obj/aimctl/%.o,$(AIMCTL_SRCS)) \
+           $(ISSUER_LIB) $(LIBAIM)
 	@mkdir -p $(dir $@)
 	@$(if $(V),,echo "  LD      $@")
-	$(Q)$(CC) $(TOOL_CFLAGS) -Icommon/aimctl -fPIE -pie $(LDFLAGS) -o $@ \
-	    $(AIMCTL_SRCS) $(ISSUER_LIB) $(LIBAIM) $(PKG_LIBS)
+	$(Q)$(CC) $(TOOL_CFLAGS) -fPIE -pie $(LDFLAGS) -o $@ \
+	    $(patsubst common/aimctl/%.c,$(B)/obj/aimctl/%.o,$(AIMCTL_SRCS)) \
+	    $(ISSUER_LIB) $(LIBAIM) $(PKG_LIBS)
 
 # The exported-symbol contract: a static archive built with hidden
 # visibility, so adapters that share a process never see each other's core.

@@ -25,8 +25,6 @@
 #include "sign.h"
 #include "util.h"
 
-#define AIM_RSA_MIN_BITS      2048
-#define AIM_RSA_MAX_BITS      8192
 #define AIM_PRIVKEY_MAX_BYTES (64 * 1024)
 
 /* Never prompt for a passphrase: encrypted keys are refused. */

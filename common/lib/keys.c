@@ -22,8 +22,6 @@
 #include "keys.h"
 #include "util.h"
 
-#define AIM_RSA_MIN_BITS   2048
-#define AIM_RSA_MAX_BITS   8192
 #define AIM_JWKS_MAX_BYTES (256 * 1024)
 
 struct aim_keyset {

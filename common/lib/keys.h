@@ -17,6 +17,10 @@
 #include <jansson.h>
 #include "aim.h"
 
+/* RSA moduli verifiers accept (and the development issuer makes). */
+#define AIM_RSA_MIN_BITS   2048
+#define AIM_RSA_MAX_BITS   8192
+
 typedef enum {
     AIM_ALG_NONE = 0,
     AIM_ALG_ES256,

@@ -10,9 +10,6 @@
 #include "revoke.h"
 #include "util.h"
 
-#define AIM_REVOKE_MAX_BYTES (64u * 1024 * 1024)
-#define AIM_REVOKE_MAX_ID    1024
-
 enum { REV_AGENT, REV_JTI, REV_KID, REV_KINDS };
 static const char *const rev_kind_names[REV_KINDS] = { "agent", "jti", "kid" };
 

@@ -11,6 +11,9 @@
 #include <sys/stat.h>
 #include "aim.h"
 
+#define AIM_REVOKE_MAX_BYTES (64u * 1024 * 1024)   /* a larger file is refused */
+#define AIM_REVOKE_MAX_ID    1024                   /* bytes of one identifier */
+
 typedef struct aim_revlist aim_revlist;
 
 aim_revlist *aim_revlist_parse(const char *text, size_t len,

@@ -23,6 +23,7 @@
 #include "util.h"
 
 #define STATE_MAGIC        "AIMSTAT1"
+#define STATE_MAGIC_FAMILY 7u      /* "AIMSTAT": any version of the format */
 #define STATE_VERSION      1u
 #define STATE_HEADER_SIZE  4096u
 #define STATE_SLOT_SIZE    1024u
@@ -109,7 +110,11 @@ struct aim_state {
     unsigned char *map;
     size_t         size;
     uint32_t       pid;
+    unsigned       flags;       /* AIM_STATE_RDONLY, STATE_EXISTING */
 };
+
+/* Opened by aim_state_open_existing: never rebuilt, never followed. */
+#define STATE_EXISTING  0x100u
 
 #define STATE_FILE_SIZE ((size_t) STATE_HEADER_SIZE \
                          + (size_t) AIM_STATE_SLOTS * STATE_SLOT_SIZE)
@@ -220,19 +225,31 @@ fail:
     return -1;
 }
 
-aim_state *
-aim_state_open(const char *path, aim_error *err)
+/* A state for path, not opened yet. */
+static aim_state *
+state_new(const char *path, aim_error *err)
 {
-    aim_state   *st;
-    struct stat  sb;
+    aim_state *st = calloc(1, sizeof(*st));
 
-    st = calloc(1, sizeof(*st));
     if (st == NULL || (st->path = aim_strdup(path)) == NULL) {
         free(st);
         aim_fail(err, AIM_INTERNAL, "out of memory");
         return NULL;
     }
     st->pid = (uint32_t) getpid();
+    st->fd = -1;
+    return st;
+}
+
+aim_state *
+aim_state_open(const char *path, aim_error *err)
+{
+    aim_state   *st;
+    struct stat  sb;
+
+    if ((st = state_new(path, err)) == NULL) {
+        return NULL;
+    }
     st->fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0660);
     if (st->fd < 0) {
         aim_fail(err, AIM_CONFIG, "state: cannot open \"%.200s\": %s", path,
@@ -254,6 +271,124 @@ aim_state_open(const char *path, aim_error *err)
         aim_state_close(st);
         return NULL;
     }
+    return st;
+}
+
+/*
+ * Why the file open on fd is not a valid state file of this build, in
+ * err; 0 when it is.  Reads the header, writes nothing.
+ */
+static int
+state_describe(const char *path, int fd, aim_error *err)
+{
+    state_header h;
+    struct stat  sb;
+    ssize_t      n;
+
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        aim_fail(err, AIM_CONFIG, "state: \"%.200s\" is not a regular file", path);
+        return -1;
+    }
+    if (sb.st_size == 0) {
+        aim_fail(err, AIM_CONFIG, "state: \"%.200s\" is empty, not a state file",
+                 path);
+        return -1;
+    }
+    memset(&h, 0, sizeof(h));
+    n = pread(fd, &h, sizeof(h), 0);
+    if (n < 0) {
+        aim_fail(err, AIM_CONFIG, "state: cannot read \"%.200s\": %s", path,
+                 strerror(errno));
+        return -1;
+    }
+    if ((size_t) n < STATE_MAGIC_FAMILY
+        || memcmp(h.magic, STATE_MAGIC, STATE_MAGIC_FAMILY) != 0)
+    {
+        aim_fail(err, AIM_CONFIG, "state: \"%.200s\" is not an AIM state file "
+                 "(it does not start with \"%.*s\")", path,
+                 (int) STATE_MAGIC_FAMILY, STATE_MAGIC);
+        return -1;
+    }
+    if ((size_t) n < sizeof(h)) {
+        aim_fail(err, AIM_CONFIG, "state: \"%.200s\" is truncated: %lld bytes, a "
+                 "state file has %zu", path, (long long) sb.st_size,
+                 STATE_FILE_SIZE);
+        return -1;
+    }
+    if (h.version != STATE_VERSION || memcmp(h.magic, STATE_MAGIC, 8) != 0) {
+        aim_fail(err, AIM_CONFIG, "state: \"%.200s\" is state format version "
+                 "%u; this build reads version %u", path, h.version,
+                 STATE_VERSION);
+        return -1;
+    }
+    if (h.checksum != header_checksum(&h)) {
+        aim_fail(err, AIM_CONFIG, "state: \"%.200s\" has a bad header checksum "
+                 "(the header is corrupt)", path);
+        return -1;
+    }
+    if (h.header_size != STATE_HEADER_SIZE || h.slot_size != STATE_SLOT_SIZE
+        || h.nslots != AIM_STATE_SLOTS || h.file_size != STATE_FILE_SIZE)
+    {
+        aim_fail(err, AIM_CONFIG, "state: \"%.200s\" has another layout (%u slots "
+                 "of %u bytes; this build has %u of %u)", path, h.nslots,
+                 h.slot_size, AIM_STATE_SLOTS, STATE_SLOT_SIZE);
+        return -1;
+    }
+    if ((uint64_t) sb.st_size != STATE_FILE_SIZE) {
+        aim_fail(err, AIM_CONFIG, "state: \"%.200s\" is %s: %lld bytes, a state "
+                 "file has %zu", path,
+                 (uint64_t) sb.st_size < STATE_FILE_SIZE ? "truncated" : "too long",
+                 (long long) sb.st_size, STATE_FILE_SIZE);
+        return -1;
+    }
+    return 0;
+}
+
+aim_state *
+aim_state_open_existing(const char *path, unsigned flags, aim_error *err)
+{
+    aim_state *st;
+    int        rdonly = (flags & AIM_STATE_RDONLY) != 0;
+
+    if ((st = state_new(path, err)) == NULL) {
+        return NULL;
+    }
+    st->flags = (flags & AIM_STATE_RDONLY) | STATE_EXISTING;
+    /* O_NONBLOCK: a FIFO at the path must not hang the open. */
+    st->fd = open(path, (rdonly ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NOFOLLOW
+                  | O_NOCTTY | O_NONBLOCK);
+    if (st->fd < 0) {
+        if (errno == ENOENT) {
+            aim_fail(err, AIM_CONFIG, "state: no state file \"%.200s\"", path);
+        } else {
+            aim_fail(err, AIM_CONFIG, "state: cannot open \"%.200s\": %s", path,
+                     strerror(errno));
+        }
+        aim_state_close(st);
+        return NULL;
+    }
+    /* Shared lock: never look at a header an adapter is rebuilding. */
+    if (flock(st->fd, LOCK_SH) != 0) {
+        aim_fail(err, AIM_CONFIG, "state: cannot lock \"%.200s\": %s", path,
+                 strerror(errno));
+        aim_state_close(st);
+        return NULL;
+    }
+    if (state_describe(path, st->fd, err) != 0) {
+        aim_state_close(st);
+        return NULL;
+    }
+    st->map = mmap(NULL, STATE_FILE_SIZE, rdonly ? PROT_READ : PROT_READ | PROT_WRITE,
+                   MAP_SHARED, st->fd, 0);
+    if (st->map == MAP_FAILED) {
+        st->map = NULL;
+        aim_fail(err, AIM_CONFIG, "state: cannot map \"%.200s\": %s", path,
+                 strerror(errno));
+        aim_state_close(st);
+        return NULL;
+    }
+    st->size = STATE_FILE_SIZE;
+    flock(st->fd, LOCK_UN);
     return st;
 }
 
@@ -279,7 +414,7 @@ aim_state_check(aim_state *st)
     struct stat sb, path_sb;
     aim_error   err;
 
-    if (fstat(st->fd, &sb) != 0) {
+    if ((st->flags & STATE_EXISTING) || fstat(st->fd, &sb) != 0) {
         return;
     }
     /* Replaced on disk (a new inode at the path): follow it. */
@@ -368,6 +503,28 @@ slot_unlock(state_slot *s)
     atomic_store_explicit(&s->lock, 0, memory_order_release);
 }
 
+/* A copy of a slot no writer held while it was taken (read-only
+ * mappings, which cannot lock): 0, or -1 when it stayed busy. */
+static int
+slot_copy(const state_slot *s, state_slot *copy)
+{
+    uint64_t key;
+    unsigned tries;
+
+    for (tries = 0; tries < STATE_SPINS; tries++) {
+        key = atomic_load_explicit(&s->key, memory_order_acquire);
+        if (atomic_load_explicit(&s->lock, memory_order_acquire) == 0) {
+            memcpy(copy, (const void *) s, sizeof(*copy));
+            atomic_thread_fence(memory_order_acquire);
+            if (atomic_load(&s->lock) == 0 && atomic_load(&s->key) == key) {
+                return 0;
+            }
+        }
+        sched_yield();
+    }
+    return -1;
+}
+
 static void
 slot_init(state_slot *s, uint64_t key, const char *agent, int64_t now)
 {
@@ -440,6 +597,9 @@ slot_find(aim_state *st, const char *agent, int create, int64_t now)
     state_slot *s, *victim = NULL;
     uint64_t    k;
 
+    if (st->flags & AIM_STATE_RDONLY) {
+        return NULL;                /* a lock is a write */
+    }
     for (i = 0; i < STATE_PROBES; i++) {
         s = slot_at(st, (start + i) % AIM_STATE_SLOTS);
         k = atomic_load_explicit(&s->key, memory_order_acquire);
@@ -725,6 +885,9 @@ aim_state_trust(aim_state *st, const char *agent, int64_t now)
     double      trust;
     int64_t     dt;
 
+    if (st->flags & AIM_STATE_RDONLY) {
+        return -1;
+    }
     if (s == NULL) {
         /* Never seen -- or its slot is locked by a stuck process, which
          * slot_find cannot tell apart here; look once more, and fail
@@ -756,7 +919,7 @@ aim_state_foreach(aim_state *st, int64_t now,
                   void (*fn)(void *ud, const aim_agent_stats *s), void *ud)
 {
     size_t          i, n = 0;
-    state_slot     *s;
+    state_slot     *s, copy;
     aim_agent_stats a;
 
     for (i = 0; i < AIM_STATE_SLOTS; i++) {
@@ -764,7 +927,14 @@ aim_state_foreach(aim_state *st, int64_t now,
         if (atomic_load(&s->key) == 0) {
             continue;
         }
-        if (slot_lock(st, s) != 0) {
+        if (st->flags & AIM_STATE_RDONLY) {
+            /* No lock on a read-only mapping: work on a copy taken while
+             * no writer held the slot. */
+            if (slot_copy(s, &copy) != 0) {
+                continue;
+            }
+            s = &copy;
+        } else if (slot_lock(st, s) != 0) {
             continue;
         }
         if (atomic_load(&s->key) != 0 && s->agent[0] != '\0') {
@@ -784,10 +954,12 @@ aim_state_foreach(aim_state *st, int64_t now,
             a.last_seen = s->last_seen;
             a.learning = slot_learning(s, now);
             a.last_signal = s->signal < SIG_MAX ? signal_names[s->signal] : NULL;
-            slot_unlock(s);
+            if (s != &copy) {
+                slot_unlock(s);
+            }
             fn(ud, &a);
             n++;
-        } else {
+        } else if (s != &copy) {
             slot_unlock(s);
         }
     }

@@ -13,8 +13,9 @@
  * that update, never the agent and never the lock; a lock held by a live
  * process for more than 200 ms fails the decision closed.
  * A file whose header is wrong (foreign, truncated, corrupt, other
- * version) is rebuilt, never trusted; a slot whose values are out of
- * range is reset.
+ * version) is rebuilt by aim_state_open, never trusted; a slot whose
+ * values are out of range is reset.  Operator tools open with
+ * aim_state_open_existing, which never creates or rebuilds anything.
  */
 #ifndef AIM_STATE_H
 #define AIM_STATE_H
@@ -52,6 +53,27 @@ typedef struct {
  * file is created mode 0660; see docs/trust.md for the group model.
  */
 aim_state *aim_state_open(const char *path, aim_error *err);
+
+/* Flags of aim_state_open_existing. */
+#define AIM_STATE_RDONLY  1u    /* O_RDONLY, mapped PROT_READ */
+
+/*
+ * Open a state file that must already exist and be valid, for operators
+ * (aimctl stats, aimctl trust reset): it is never created, rebuilt or
+ * followed when replaced.  A missing file, anything but a regular file,
+ * or a header that is not this build's fails with AIM_CONFIG and a
+ * message naming the check that failed (not a state file, empty,
+ * truncated, other format version, bad header checksum, other layout,
+ * wrong size); the file is left byte for byte as it was.
+ *
+ * With AIM_STATE_RDONLY nothing is ever written: aim_state_foreach works
+ * on a copy of each slot (taken without its lock, so a figure being
+ * updated at that instant may be read half-updated: shown, never written
+ * back), and aim_state_observe, aim_state_trust and aim_state_reset
+ * return -1.
+ */
+aim_state *aim_state_open_existing(const char *path, unsigned flags,
+                                   aim_error *err);
 void aim_state_close(aim_state *st);
 
 /* Re-validate the mapping (file replaced, truncated or corrupted by

@@ -12,8 +12,6 @@
 #include "status.h"
 #include "util.h"
 
-#define AIM_STATUS_JWT_MAX (8u * 1024 * 1024)
-
 void
 aim_statuslist_clear(aim_statuslist *sl)
 {

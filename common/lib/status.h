@@ -21,6 +21,7 @@
 
 #define AIM_MAX_STATUS_LISTS   8
 #define AIM_STATUS_MAX_BYTES   (16u * 1024 * 1024)  /* inflated list */
+#define AIM_STATUS_JWT_MAX     (8u * 1024 * 1024)   /* the signed list */
 
 typedef struct {
     char          *uri;
