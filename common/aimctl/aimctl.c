@@ -14,6 +14,7 @@
  *   aimctl statuslist  create, update and show signed Token Status Lists
  *   aimctl revoke      add an entry to a revocation file, atomically
  *   aimctl unrevoke    remove one
+ *   aimctl options     list the core's configuration options
  *
  * One file per subcommand (keygen.c, jwks.c, issue.c, dpop.c, verify.c,
  * inspect.c, stats.c, trust.c, audit.c with svg.c, statuslist.c,
@@ -53,6 +54,7 @@ static const char main_usage[] =
 "  revoke      revoke an agent, a token (jti) or a key (kid) in a\n"
 "              revocation file, atomically\n"
 "  unrevoke    remove such an entry\n"
+"  options     list the core's configuration options (every adapter's)\n"
 "\n"
 "'aimctl COMMAND --help' describes each command; see also aimctl(1).\n"
 "Exit status: 0 success, 1 rejected or failed, 2 usage or configuration\n"
@@ -75,6 +77,7 @@ static const struct {
     { "statuslist", cmd_statuslist },
     { "revoke",     cmd_revoke },
     { "unrevoke",   cmd_unrevoke },
+    { "options",    cmd_options },
 };
 
 int
@@ -114,5 +117,6 @@ main(int argc, char **argv)
         }
     }
     usage_error("no command \"%.32s\" (keygen jwks thumbprint issue dpop "
-                "verify inspect stats trust audit statuslist revoke unrevoke)", argv[1]);
+                "verify inspect stats trust audit statuslist revoke unrevoke "
+                "options)", argv[1]);
 }

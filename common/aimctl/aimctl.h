@@ -52,6 +52,7 @@ int cmd_audit(int argc, char **argv);
 int cmd_statuslist(int argc, char **argv);
 int cmd_revoke(int argc, char **argv);
 int cmd_unrevoke(int argc, char **argv);
+int cmd_options(int argc, char **argv);
 
 /* ------------------------------------------------------------------ */
 /* Messages (util.c)                                                   */

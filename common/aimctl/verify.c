@@ -9,7 +9,7 @@
 #include "aimctl.h"
 
 static const char verify_usage[] =
-"Usage: aimctl verify --keys JWKS --issuer ISSUER --audience AUDIENCE\n"
+"Usage: aimctl verify [--config FILE] --keys JWKS --issuer ISSUER --audience AUD\n"
 "                     [--scope S]... [--any] [--revoked FILE] [--policy FILE]\n"
 "                     [--leeway S] [--max-lifetime S] [--types \"T...\"]\n"
 "                     [--audit FILE] [--now EPOCH] [--status-list \"URI FILE\"]...\n"
@@ -26,6 +26,8 @@ static const char verify_usage[] =
 "configuration error.  '-' reads the token from standard input (one\n"
 "trailing newline is removed).\n"
 "\n"
+"  --config FILE        the host configuration file (/etc/aim/aim.conf): any\n"
+"                       option below given on the command line wins over it\n"
 "  --keys FILE          JWKS file, or pem:ALG:PATH; repeatable\n"
 "  --issuer ISSUER      accepted \"iss\"; repeatable\n"
 "  --audience AUD       this service's audience\n"
@@ -125,6 +127,7 @@ int
 cmd_verify(int argc, char **argv)
 {
     static const struct option opts[] = {
+        { "config",       required_argument, NULL, 'C' },
         { "keys",         required_argument, NULL, 'k' },
         { "issuer",       required_argument, NULL, 'i' },
         { "audience",     required_argument, NULL, 'a' },
@@ -161,6 +164,7 @@ cmd_verify(int argc, char **argv)
     const char      *action = "verify", *resource = NULL;
     int              have_state = 0, have_trust_min = 0;
     int              c, any = 0, have_keys = 0, have_iss = 0, have_aud = 0;
+    int              have_config = 0;
     char            *token, *proof = NULL;
     const char      *arg;
     size_t           len, plen = 0;
@@ -174,6 +178,16 @@ cmd_verify(int argc, char **argv)
 
     while ((c = next_opt(argc, argv, opts)) != -1) {
         switch (c) {
+        case 'C': {
+            aim_error cerr;
+
+            if (aim_config_load(cfg, optarg, &cerr) != AIM_OK) {
+                aim_config_free(cfg);
+                fail(EXIT_USAGE, "--config: %s", cerr.message);
+            }
+            have_config = 1;
+            break;
+        }
         case 'k': config_set(cfg, "--keys", "keys", optarg); have_keys = 1; break;
         case 'i': config_set(cfg, "--issuer", "issuer", optarg); have_iss = 1; break;
         case 'a': config_set(cfg, "--audience", "audience", optarg); have_aud = 1;
@@ -207,9 +221,11 @@ cmd_verify(int argc, char **argv)
             return EXIT_OK;
         }
     }
-    if (!have_keys) usage_error("--keys is required");
-    if (!have_iss)  usage_error("--issuer is required");
-    if (!have_aud)  usage_error("--audience is required");
+    /* Without a host file these must be given; with one, the verifier
+     * says which is missing from both. */
+    if (!have_keys && !have_config) usage_error("--keys is required");
+    if (!have_iss && !have_config)  usage_error("--issuer is required");
+    if (!have_aud && !have_config)  usage_error("--audience is required");
     arg = token_arg(argc, argv);
     if (any && scopes.n == 0) {
         usage_error("--any needs at least one --scope");

@@ -1075,6 +1075,35 @@ isrevoked "$tokR"
 check "... and the file still loads, the token still revoked" [ "$RC" -eq 1 ]
 check "no temporary files left behind" eval '[ "$(ls "$RF".* | tr "\n" " ")" = "$RF.lock " ]'
 
+# ---------------------------------------------------------------- options, --config
+# The core's option table, as every adapter takes it.
+run "$AIMCTL" options --json
+check "options: every core option, once, with its documentation" \
+    eval '[ "$(printf "%s\n" "$OUT" | jq -r .name | sort | tr "\n" " ")" = "audience audit cache dpop_max_age issuer keys leeway max_lifetime policy reload_interval revoked state status_list trust_min types " ] && ! printf "%s\n" "$OUT" | jq -e "select(.doc == \"\" or .doc == null)" | grep -q .'
+check "options: numbers carry their bounds" \
+    eval 'printf "%s\n" "$OUT" | jq -se "map(select(.name == \"trust_min\"))[0] | .min == 0 and .max == 100 and .default == \"50\"" >/dev/null'
+# The host configuration file: a path with a space, a comment, a quoted value.
+mkdir -p "conf dir"
+cp jwks.json "conf dir/jwks.json"
+cat >"conf dir/aim.conf" <<EOF
+# the host's configuration
+keys     "$T/conf dir/jwks.json"
+issuer   $ISS
+audience $AUD     # this service
+leeway   5
+EOF
+tokC=$("$AIMCTL" issue --key ES256.pem --iss $ISS --sub agent-conf --aud $AUD --scope "kb:read" 2>/dev/null)
+run "$AIMCTL" verify --config "$T/conf dir/aim.conf" --scope kb:read "$tokC"
+check "verify --config: keys, issuer, audience from the file (a path with a space)" \
+    eval '[ "$RC" -eq 0 ] && jqt ".valid == true and .agent == \"agent-conf\""'
+run "$AIMCTL" verify --config "$T/conf dir/aim.conf" --audience other-api "$tokC"
+check "verify --config: a command-line option wins over the file's" \
+    eval '[ "$RC" -eq 1 ] && jqt ".reason == \"bad_audience\""'
+printf 'leeway 5\ntrust_min high\n' >"conf dir/bad.conf"
+run "$AIMCTL" verify --config "$T/conf dir/bad.conf" "$tokC"
+check "verify --config: a bad line is exit 2 naming file, line and option" \
+    eval '[ "$RC" -eq 2 ] && grep -q "bad.conf:2: trust_min:" <<<"$ERR"'
+
 # ---------------------------------------------------------------- secrecy
 # No output of any command contains a line of any private key file.
 grep -hv -e '^-----' -e '^aimctl-' ./*.pem 2>/dev/null | grep -v '^$' | sort -u >pem-lines
