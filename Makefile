@@ -77,6 +77,7 @@ LIBAIM_LDFLAGS = $(LIBAIM) $(PKG_LIBS)
 -include pg_aim/pg_aim.mk
 -include bench/trust/trust.mk
 -include tests/demo/demo.mk
+-include tests/clone/clone.mk
 -include bench/bench.mk
 
 # "make bench" runs every benchmark an included .mk registered.
@@ -88,17 +89,27 @@ endif
 build-all: $(ALL_TARGETS)
 
 # Every suite prints "<suite>: N passed, N failed, N skipped" as its last
-# line; this rule runs them all, keeps their logs and adds the counts up.
+# line; this rule runs them all, keeps their logs (build/test-logs), times
+# them and adds the counts up.  A skipped check fails the run too, unless
+# AIM_ALLOW_SKIP=1 says the skips were wanted (PAM_VALGRIND=0, say).
 test: deps
 	@$(MAKE) --no-print-directory build-all
-	@set -o pipefail; rm -rf $(B)/test-logs; mkdir -p $(B)/test-logs; failed=""; \
+	@set -o pipefail; rm -rf $(B)/test-logs; mkdir -p $(B)/test-logs; failed=""; start=$$(date +%s); \
 	for t in $(TEST_TARGETS); do \
-	    echo "==> $$t"; \
+	    echo "==> $$t"; t0=$$(date +%s); \
 	    $(MAKE) --no-print-directory $$t 2>&1 | tee $(B)/test-logs/$$t.log || failed="$$failed $$t"; \
+	    printf '%-24s %4d s  %s\n' $$t $$(( $$(date +%s) - t0 )) \
+	        "$$(grep -E '^[A-Za-z0-9_.-]+: [0-9]+ passed, [0-9]+ failed' $(B)/test-logs/$$t.log | tail -1)" \
+	        >> $(B)/test-logs/times; \
 	done; \
 	cat $(B)/test-logs/*.log /dev/null | awk '/^[A-Za-z0-9_.-]+: [0-9]+ passed, [0-9]+ failed/ \
 	    { p += $$2; f += $$4; s += $$6 } \
 	    END { printf "%d passed, %d failed, %d skipped\n", p, f, s }' > $(B)/test-logs/total; \
+	echo; cat $(B)/test-logs/times; echo "total: $$(( $$(date +%s) - start )) s"; \
+	skipped=$$(awk '{ print $$5 }' $(B)/test-logs/total); \
+	if [ "$$skipped" -gt 0 ] && [ -z "$(AIM_ALLOW_SKIP)" ]; then \
+	    echo "$$skipped checks were skipped (SKIP lines above); AIM_ALLOW_SKIP=1 accepts that"; \
+	    failed="$$failed (skips)"; fi; \
 	if [ -n "$$failed" ]; then echo "FAILED suites:$$failed"; fi; \
 	cat $(B)/test-logs/total; \
 	[ -z "$$failed" ]

@@ -68,8 +68,8 @@ NGX_INCS = $(addprefix -I$(NGX_BUILD)/,src/core src/event src/event/modules \
 
 test-nginx-clang: $(NGX_BUILD)/objs/Makefile
 	@if ! command -v $(CLANG) > /dev/null; then \
-	    echo "test-nginx-clang: SKIPPED: $(CLANG) is not installed"; \
-	    echo "test-nginx-clang: 0 passed, 0 failed, 1 skipped"; exit 0; fi; \
+	    echo "FAIL - $(CLANG) is not installed (./deps.sh installs it)"; \
+	    echo "test-nginx-clang: 0 passed, 1 failed, 0 skipped"; exit 1; fi; \
 	if $(CLANG) -c -o /dev/null -fPIC $(OPT) -Wall -Wextra -Werror -Wno-unused-parameter \
 	        -Wno-missing-field-initializers $(NGX_INCS) -Icommon ngx_aim/ngx_http_aim_module.c; then \
 	    echo "ok   - ngx_http_aim_module.c with clang -Wall -Wextra -Werror"; \
