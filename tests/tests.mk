@@ -44,7 +44,7 @@ $(UNIT_BIN): $(UNIT_SRCS) $(UNIT_HDRS) $(LIBAIM)
 	@$(if $(V),,echo "  LD      $@")
 	$(Q)$(CC) $(CORE_CFLAGS) -Itests/unit -o $@ $(UNIT_SRCS) $(LIBAIM) $(PKG_LIBS)
 
-test-unit: $(UNIT_BIN)
+test-unit: $(UNIT_BIN) ## unit tests of the core
 	@tests/run-suite.sh unit $(UNIT_BIN)
 
 $(ASAN_B)/obj/%.o: common/%.c common/*.h
@@ -60,18 +60,18 @@ $(ASAN_UNIT): $(UNIT_SRCS) $(UNIT_HDRS) $(ASAN_LIB)
 	@$(if $(V),,echo "  LD/SAN  $@")
 	$(Q)$(CLANG) $(SAN_CFLAGS) -Itests/unit -o $@ $(UNIT_SRCS) $(ASAN_LIB) $(PKG_LIBS)
 
-test-asan: $(ASAN_UNIT)
+test-asan: $(ASAN_UNIT) ## unit tests under ASan + UBSan (clang)
 	@$(SAN_ENV) T_SUITE=unit-asan tests/run-suite.sh unit-asan $(ASAN_UNIT)
 
 # About 35 s on two cores: cheap enough to run in make test.
-test-valgrind: $(UNIT_BIN)
+test-valgrind: $(UNIT_BIN) ## unit tests under valgrind
 	@T_SUITE=unit-valgrind tests/run-suite.sh unit-valgrind valgrind -q \
 	    --error-exitcode=99 --leak-check=full \
 	    --errors-for-leak-kinds=definite,indirect $(UNIT_BIN)
 
 # ---------------------------------------------------------------- clang
 
-test-clang-build:
+test-clang-build: ## every core file compiled by clang -Werror
 	@mkdir -p $(CLANG_B); p=0; f=0; \
 	for src in $(CORE_SRCS) common/aimctl.c; do \
 	    obj=$(CLANG_B)/$$(basename $$src .c).o; \

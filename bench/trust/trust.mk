@@ -7,6 +7,6 @@ $(BENCH_STATE): bench/trust/bench_state.c $(LIBAIM)
 
 .PHONY: bench-trust
 BENCH_TARGETS += bench-trust
-bench-trust: $(BENCH_STATE)
+bench-trust: $(BENCH_STATE) ## baseline update per decision
 	@echo "== bench-trust: baseline update per decision"
 	@d=$$(mktemp -d); trap 'rm -rf "$$d"' EXIT; $(BENCH_STATE) "$$d/state"

@@ -3,5 +3,5 @@
 # git clone of HEAD in a fresh 0700 directory.  Last in make test.
 .PHONY: test-clone
 TEST_TARGETS += test-clone
-test-clone:
+test-clone: ## the pg, nginx, sshd, demo, vectors suites from a clone under a 0700 dir
 	@tests/clone/run.sh

@@ -9,5 +9,5 @@ $(VEC_BIN): tests/vectors/vectors.c $(ASAN_LIB)
 	@$(if $(V),,echo "  LD/SAN  $@")
 	$(Q)$(CLANG) $(SAN_CFLAGS) -o $@ $< $(ASAN_LIB) $(PKG_LIBS)
 
-test-vectors: $(VEC_BIN)
+test-vectors: $(VEC_BIN) ## public vectors (tests/vectors/data) under ASan + UBSan
 	@$(SAN_ENV) tests/vectors/run.sh $(VEC_BIN)
