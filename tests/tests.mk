@@ -6,7 +6,7 @@
 #   make test-asan         the same, core and tests under ASan+UBSan (clang)
 #   make test-valgrind     the same under valgrind (memcheck)
 #   make test-clang-build  every core file with clang -Werror
-#   make test-vectors      Wycheproof, RFC 7515/7520, JSONTestSuite ($AIM_VECTORS)
+#   make test-vectors      Wycheproof, RFC 7515/7520, JSONTestSuite (tests/vectors/data)
 #   make test-oracle       libjwt 1.10 vs AIM on RS256/ES256 tokens
 #   make test-fuzz-smoke   each harness for FUZZ_SMOKE_SECONDS (default 8)
 #   make fuzz              each harness for FUZZ_SECONDS (default 300)
