@@ -103,7 +103,7 @@ test: deps ## every test suite (TEST_TARGETS), counts added up, logs in build/te
 	        "$$(grep -E '^[A-Za-z0-9_.-]+: [0-9]+ passed, [0-9]+ failed' $(B)/test-logs/$$t.log | tail -1)" \
 	        >> $(B)/test-logs/times; \
 	done; \
-	cat $(B)/test-logs/*.log /dev/null | awk '/^[A-Za-z0-9_.-]+: [0-9]+ passed, [0-9]+ failed/ \
+	for t in $(TEST_TARGETS); do cat $(B)/test-logs/$$t.log; done | awk '/^[A-Za-z0-9_.-]+: [0-9]+ passed, [0-9]+ failed/ \
 	    { p += $$2; f += $$4; s += $$6 } \
 	    END { printf "%d passed, %d failed, %d skipped\n", p, f, s }' > $(B)/test-logs/total; \
 	echo; cat $(B)/test-logs/times; echo "total: $$(( $$(date +%s) - start )) s"; \

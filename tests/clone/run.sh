@@ -14,14 +14,15 @@
 #
 # Each is one check here; its own counts are shown indented (so that
 # make test does not add them up twice) and its log is kept in
-# build/test-logs/clone-*.log.  Only committed work is tested: the clone
+# build/clone-logs/.  Only committed work is tested: the clone
 # is of HEAD.  AIM_CLONE_TARGETS replaces the list above.
 set -u
 . "$(dirname "$0")/../lib/aimtest.sh"
 at_suite clone
 
 TARGETS=${AIM_CLONE_TARGETS:-test-pg test-nginx test-pam-sshd demo test-vectors}
-LOGS=$AT_BUILD/test-logs
+LOGS=$AT_BUILD/clone-logs
+rm -rf "$LOGS"
 mkdir -p "$LOGS"
 
 at_need_cmds git make
@@ -43,11 +44,11 @@ else
 fi
 
 CLONE=$HOME700/aim
-if git clone -q "$AT_ROOT" "$CLONE" > "$LOGS/clone-git.log" 2>&1 \
-   && git -C "$CLONE" checkout -q "$rev" >> "$LOGS/clone-git.log" 2>&1; then
+if git clone -q "$AT_ROOT" "$CLONE" > "$LOGS/git.log" 2>&1 \
+   && git -C "$CLONE" checkout -q "$rev" >> "$LOGS/git.log" 2>&1; then
     ok "git clone of HEAD ($(git -C "$CLONE" log --format='%h %s' -1 | cut -c1-60))"
 else
-    bail "git clone of HEAD" "$(cat "$LOGS/clone-git.log")"
+    bail "git clone of HEAD" "$(cat "$LOGS/git.log")"
 fi
 
 # make in the clone, as if typed there: nothing from this make's
@@ -59,14 +60,14 @@ cmake() {
 }
 
 t0=$(date +%s)
-if cmake -j2 build-all > "$LOGS/clone-build.log" 2>&1; then
+if cmake -j2 build-all > "$LOGS/build.log" 2>&1; then
     ok "make build-all in the clone ($(( $(date +%s) - t0 )) s)"
 else
-    bail "make build-all in the clone" "$(tail -20 "$LOGS/clone-build.log")"
+    bail "make build-all in the clone" "$(tail -20 "$LOGS/build.log")"
 fi
 
 for t in $TARGETS; do
-    log=$LOGS/clone-$t.log
+    log=$LOGS/$t.log
     t0=$(date +%s)
     cmake "$t" > "$log" 2>&1
     rc=$?
