@@ -7,6 +7,7 @@
 #   make bench      benchmarks against peers
 #   make install    honours DESTDIR and PREFIX
 #   make deb        Debian packages into build/deb/ (debian/deb.mk)
+#   make help       every target, one line each
 #
 # Each adapter adds its own rules from <adapter>/<adapter>.mk.
 
@@ -53,11 +54,11 @@ INSTALL_TARGETS := install-aimctl
 UNINSTALL_TARGETS := uninstall-aimctl
 
 .PHONY: all core test test-unit test-asan fuzz bench demo install uninstall clean \
-        install-aimctl uninstall-aimctl deps build-all
+        install-aimctl uninstall-aimctl deps build-all help compile_commands
 
-all: build-all
+all: build-all ## build everything into build/ (the default)
 
-core: $(LIBAIM) $(AIMCTL)
+core: $(LIBAIM) $(AIMCTL) ## build libaim.a and aimctl only
 
 # Quiet by default; V=1 shows the commands.
 Q := $(if $(V),,@)
@@ -109,6 +110,7 @@ LIBAIM_LDFLAGS = $(LIBAIM) $(PKG_LIBS)
 -include bench/trust/trust.mk
 -include tests/demo/demo.mk
 -include debian/deb.mk
+-include tests/clone/clone.mk
 -include bench/bench.mk
 
 # "make bench" runs every benchmark an included .mk registered.
@@ -117,39 +119,64 @@ bench: build-all
 	@for t in $(BENCH_TARGETS); do $(MAKE) --no-print-directory $$t || exit 1; done
 endif
 
-build-all: $(ALL_TARGETS)
+build-all: $(ALL_TARGETS) ## build the core, aimctl and the three adapters
 
 # Every suite prints "<suite>: N passed, N failed, N skipped" as its last
-# line; this rule runs them all, keeps their logs and adds the counts up.
-test: deps
+# line; this rule runs them all, keeps their logs (build/test-logs), times
+# them and adds the counts up.  A skipped check fails the run too, unless
+# AIM_ALLOW_SKIP=1 says the skips were wanted (PAM_VALGRIND=0, say).
+test: deps ## every test suite (TEST_TARGETS), counts added up, logs in build/test-logs
 	@$(MAKE) --no-print-directory build-all
-	@set -o pipefail; rm -rf $(B)/test-logs; mkdir -p $(B)/test-logs; failed=""; \
+	@set -o pipefail; rm -rf $(B)/test-logs; mkdir -p $(B)/test-logs; failed=""; start=$$(date +%s); \
 	for t in $(TEST_TARGETS); do \
-	    echo "==> $$t"; \
+	    echo "==> $$t"; t0=$$(date +%s); \
 	    $(MAKE) --no-print-directory $$t 2>&1 | tee $(B)/test-logs/$$t.log || failed="$$failed $$t"; \
+	    printf '%-24s %4d s  %s\n' $$t $$(( $$(date +%s) - t0 )) \
+	        "$$(grep -E '^[A-Za-z0-9_.-]+: [0-9]+ passed, [0-9]+ failed' $(B)/test-logs/$$t.log | tail -1)" \
+	        >> $(B)/test-logs/times; \
 	done; \
-	cat $(B)/test-logs/*.log /dev/null | awk '/^[A-Za-z0-9_.-]+: [0-9]+ passed, [0-9]+ failed/ \
+	for t in $(TEST_TARGETS); do cat $(B)/test-logs/$$t.log; done | awk '/^[A-Za-z0-9_.-]+: [0-9]+ passed, [0-9]+ failed/ \
 	    { p += $$2; f += $$4; s += $$6 } \
 	    END { printf "%d passed, %d failed, %d skipped\n", p, f, s }' > $(B)/test-logs/total; \
+	echo; cat $(B)/test-logs/times; echo "total: $$(( $$(date +%s) - start )) s"; \
+	skipped=$$(awk '{ print $$5 }' $(B)/test-logs/total); \
+	if [ "$$skipped" -gt 0 ] && [ -z "$(AIM_ALLOW_SKIP)" ]; then \
+	    echo "$$skipped checks were skipped (SKIP lines above); AIM_ALLOW_SKIP=1 accepts that"; \
+	    failed="$$failed (skips)"; fi; \
 	if [ -n "$$failed" ]; then echo "FAILED suites:$$failed"; fi; \
 	cat $(B)/test-logs/total; \
 	[ -z "$$failed" ]
 
-install: build-all $(INSTALL_TARGETS)
+install: build-all $(INSTALL_TARGETS) ## install aimctl and the adapters (DESTDIR, PREFIX)
 
-uninstall: $(UNINSTALL_TARGETS)
+uninstall: $(UNINSTALL_TARGETS) ## remove what install put in place
 
-install-aimctl: $(AIMCTL)
+install-aimctl: $(AIMCTL) ## install aimctl and its man page
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
 	install -m 755 $(AIMCTL) $(DESTDIR)$(BINDIR)/aimctl
 	if [ -f docs/man/aimctl.1 ]; then install -m 644 docs/man/aimctl.1 $(DESTDIR)$(MANDIR)/man1/aimctl.1; fi
 
-uninstall-aimctl:
+uninstall-aimctl: ## remove aimctl and its man page
 	rm -f $(DESTDIR)$(BINDIR)/aimctl $(DESTDIR)$(MANDIR)/man1/aimctl.1
 
+# make help: every target that has a "## what it does" on its rule line,
+# in the order of the files that define them.
+help: ## this list
+	@echo "AIM -- make TARGET (V=1 shows the commands); see CONTRIBUTING.md"
+	@awk -F':.*## ' '/^[a-zA-Z0-9_.-]+:.*## / { printf "  %-22s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
+
+# compile_commands.json for clangd and other tools: every compiler call of
+# a full rebuild (the core, aimctl, the adapters -- nginx's and PGXS's own
+# builds included -- and the test and benchmark programs), recorded by bear.
+COMPDB_TARGETS = build-all $(UNIT_BIN) $(TRUST_TEST) $(ORACLE_BIN) $(BENCH_VERIFY) $(BENCH_STATE)
+compile_commands: ## compile_commands.json (a full rebuild under bear)
+	@command -v bear > /dev/null || { echo "bear is missing: ./deps.sh installs it"; exit 1; }
+	bear --output compile_commands.json -- $(MAKE) --no-print-directory -B $(COMPDB_TARGETS)
+	@echo "compile_commands.json: $$(grep -c '"file"' compile_commands.json) compiler calls"
+
 # Install missing Debian packages (a quick no-op when all are present).
-deps:
+deps: ## install missing Debian packages (./deps.sh)
 	@./deps.sh
 
-clean:
+clean: ## remove build/
 	rm -rf $(B)

@@ -10,8 +10,8 @@ PKGS="build-essential pkg-config clang llvm libclang-rt-14-dev
       postgresql-15 postgresql-server-dev-15 postgresql-contrib libkrb5-dev
       openssh-server openssh-client
       curl python3 python3-cryptography valgrind wrk procps jq
-      debhelper dpkg-dev fakeroot lintian"
-
+      debhelper dpkg-dev fakeroot lintian
+      git iproute2 clang-format bear"
 missing=""
 for p in $PKGS; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

@@ -13,13 +13,13 @@ $(BENCH_VERIFY): bench/core/bench_verify.c $(ISSUER_LIB) $(LIBAIM)
 
 .PHONY: bench-core
 BENCH_TARGETS += bench-core
-bench-core: $(BENCH_VERIFY)
+bench-core: $(BENCH_VERIFY) ## core verification benchmark (BENCH_SECONDS)
 	$(BENCH_VERIFY) $(BENCH_SECONDS)
 
 # Everything is built first (as the top Makefile's fallback rule does); each
 # benchmark runs even when an earlier one failed; the failures are
 # listed at the end and make bench exits non-zero.
-bench: build-all
+bench: build-all ## every benchmark (BENCH_TARGETS)
 	@failed=""; \
 	for t in $(BENCH_TARGETS); do \
 	    echo "==> $$t"; \

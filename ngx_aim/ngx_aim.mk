@@ -55,10 +55,10 @@ BENCH_TARGETS     += bench-nginx
 .PHONY: test-nginx test-nginx-valgrind test-nginx-clang bench-nginx \
         install-nginx uninstall-nginx
 
-test-nginx: $(NGX_AIM) $(AIMCTL)
+test-nginx: $(NGX_AIM) $(AIMCTL) ## ngx_aim in a real nginx, driven by curl
 	@tests/nginx/run.sh
 
-test-nginx-valgrind: $(NGX_AIM) $(AIMCTL)
+test-nginx-valgrind: $(NGX_AIM) $(AIMCTL) ## ngx_aim under valgrind (memcheck)
 	@tests/nginx/valgrind.sh
 
 # The module's source with clang and nginx's own include paths, every
@@ -66,10 +66,10 @@ test-nginx-valgrind: $(NGX_AIM) $(AIMCTL)
 NGX_INCS = $(addprefix -I$(NGX_BUILD)/,src/core src/event src/event/modules \
              src/os/unix src/http src/http/modules src/http/v2 objs)
 
-test-nginx-clang: $(NGX_BUILD)/objs/Makefile
+test-nginx-clang: $(NGX_BUILD)/objs/Makefile ## ngx_aim compiled by clang -Werror
 	@if ! command -v $(CLANG) > /dev/null; then \
-	    echo "test-nginx-clang: SKIPPED: $(CLANG) is not installed"; \
-	    echo "test-nginx-clang: 0 passed, 0 failed, 1 skipped"; exit 0; fi; \
+	    echo "FAIL - $(CLANG) is not installed (./deps.sh installs it)"; \
+	    echo "test-nginx-clang: 0 passed, 1 failed, 0 skipped"; exit 1; fi; \
 	if $(CLANG) -c -o /dev/null -fPIC $(OPT) -Wall -Wextra -Werror -Wno-unused-parameter \
 	        -Wno-missing-field-initializers $(NGX_INCS) -Icommon ngx_aim/ngx_http_aim_module.c; then \
 	    echo "ok   - ngx_http_aim_module.c with clang -Wall -Wextra -Werror"; \
@@ -78,16 +78,16 @@ test-nginx-clang: $(NGX_BUILD)/objs/Makefile
 	    echo "FAIL - ngx_http_aim_module.c with clang -Wall -Wextra -Werror"; \
 	    echo "test-nginx-clang: 0 passed, 1 failed, 0 skipped"; exit 1; fi
 
-bench-nginx: $(NGX_AIM) $(AIMCTL)
+bench-nginx: $(NGX_AIM) $(AIMCTL) ## wrk benchmark of ngx_aim against peers
 	@bench/nginx/bench.sh
 
-install-nginx: $(NGX_AIM)
+install-nginx: $(NGX_AIM) ## install the nginx module and its load_module snippet
 	install -d $(DESTDIR)$(NGX_MODDIR) $(DESTDIR)$(NGX_MODCONF)
 	install -m 644 $(NGX_AIM) $(DESTDIR)$(NGX_MODDIR)/ngx_http_aim_module.so
 	echo "load_module modules/ngx_http_aim_module.so;" \
 	    > $(DESTDIR)$(NGX_MODCONF)/mod-http-aim.conf
 	chmod 644 $(DESTDIR)$(NGX_MODCONF)/mod-http-aim.conf
 
-uninstall-nginx:
+uninstall-nginx: ## remove the nginx module
 	rm -f $(DESTDIR)$(NGX_MODDIR)/ngx_http_aim_module.so \
 	      $(DESTDIR)$(NGX_MODCONF)/mod-http-aim.conf

@@ -19,16 +19,16 @@ UNINSTALL_TARGETS += uninstall-pam
 .PHONY: test-pam test-pam-sshd install-pam uninstall-pam
 
 # The suite also compiles the module with clang under the same flags.
-test-pam: $(PAM_AIM) $(AIMCTL)
+test-pam: $(PAM_AIM) $(AIMCTL) ## pam_aim through real Linux-PAM (pam_wrapper, pamtester)
 	@PAM_AIM_CFLAGS='$(CORE_CFLAGS)' tests/pam/run.sh
 
-test-pam-sshd: $(PAM_AIM) $(AIMCTL)
+test-pam-sshd: $(PAM_AIM) $(AIMCTL) ## pam_aim behind a real sshd on loopback
 	@tests/pam/sshd.sh
 
-install-pam: $(PAM_AIM)
+install-pam: $(PAM_AIM) ## install pam_aim.so and pam_aim(8)
 	install -d $(DESTDIR)$(PAMDIR) $(DESTDIR)$(MANDIR)/man8
 	install -m 644 $(PAM_AIM) $(DESTDIR)$(PAMDIR)/pam_aim.so
 	install -m 644 docs/man/pam_aim.8 $(DESTDIR)$(MANDIR)/man8/pam_aim.8
 
-uninstall-pam:
+uninstall-pam: ## remove pam_aim.so and pam_aim(8)
 	rm -f $(DESTDIR)$(PAMDIR)/pam_aim.so $(DESTDIR)$(MANDIR)/man8/pam_aim.8

@@ -25,17 +25,17 @@ BENCH_TARGETS     += bench-pg
 
 # Installs into PostgreSQL's own directories (pg_config --pkglibdir,
 # --sharedir), honouring DESTDIR.
-install-pg: $(PG_AIM)
+install-pg: $(PG_AIM) ## install pg_aim into PostgreSQL's directories
 	$(PG_AIM_MAKE) install DESTDIR=$(DESTDIR)
 
-uninstall-pg:
+uninstall-pg: ## remove pg_aim from PostgreSQL's directories
 	$(PG_AIM_MAKE) uninstall DESTDIR=$(DESTDIR)
 
-test-pg: $(PG_AIM) $(AIMCTL) $(PAM_AIM)
+test-pg: $(PG_AIM) $(AIMCTL) $(PAM_AIM) ## pg_aim on a throwaway PostgreSQL 15 cluster
 	@tests/run-suite.sh pg tests/pg/run.sh
 
-bench-pg: $(PG_AIM) $(AIMCTL)
+bench-pg: $(PG_AIM) $(AIMCTL) ## pgbench of pg_aim against the PostgREST idiom
 	@bench/pg/bench.sh
 
-pg-clean:
+pg-clean: ## clean PGXS's files in pg_aim/
 	$(PG_AIM_MAKE) clean

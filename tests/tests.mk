@@ -6,7 +6,7 @@
 #   make test-asan         the same, core and tests under ASan+UBSan (clang)
 #   make test-valgrind     the same under valgrind (memcheck)
 #   make test-clang-build  every core file with clang -Werror
-#   make test-vectors      Wycheproof, RFC 7515/7520, JSONTestSuite ($AIM_VECTORS)
+#   make test-vectors      Wycheproof, RFC 7515/7520, JSONTestSuite (tests/vectors/data)
 #   make test-oracle       libjwt 1.10 vs AIM on RS256/ES256 tokens
 #   make test-fuzz-smoke   each harness for FUZZ_SMOKE_SECONDS (default 8)
 #   make fuzz              each harness for FUZZ_SECONDS (default 300)
@@ -45,7 +45,7 @@ $(UNIT_BIN): $(UNIT_SRCS) $(UNIT_HDRS) $(ISSUER_LIB) $(LIBAIM)
 	@$(if $(V),,echo "  LD      $@")
 	$(Q)$(CC) $(TOOL_CFLAGS) -Itests/unit -o $@ $(UNIT_SRCS) $(ISSUER_LIB) $(LIBAIM) $(PKG_LIBS)
 
-test-unit: $(UNIT_BIN)
+test-unit: $(UNIT_BIN) ## unit tests of the core
 	@tests/run-suite.sh unit $(UNIT_BIN)
 
 $(ASAN_B)/obj/%.o: common/lib/%.c $(CORE_HDRS)
@@ -66,18 +66,18 @@ $(ASAN_UNIT): $(UNIT_SRCS) $(UNIT_HDRS) $(ASAN_LIB)
 	@$(if $(V),,echo "  LD/SAN  $@")
 	$(Q)$(CLANG) $(SAN_CFLAGS) $(TOOL_INCS) -Itests/unit -o $@ $(UNIT_SRCS) $(ASAN_LIB) $(PKG_LIBS)
 
-test-asan: $(ASAN_UNIT)
+test-asan: $(ASAN_UNIT) ## unit tests under ASan + UBSan (clang)
 	@$(SAN_ENV) T_SUITE=unit-asan tests/run-suite.sh unit-asan $(ASAN_UNIT)
 
 # About 35 s on two cores: cheap enough to run in make test.
-test-valgrind: $(UNIT_BIN)
+test-valgrind: $(UNIT_BIN) ## unit tests under valgrind
 	@T_SUITE=unit-valgrind tests/run-suite.sh unit-valgrind valgrind -q \
 	    --error-exitcode=99 --leak-check=full \
 	    --errors-for-leak-kinds=definite,indirect $(UNIT_BIN)
 
 # ---------------------------------------------------------------- clang
 
-test-clang-build:
+test-clang-build: ## every core file compiled by clang -Werror
 	@mkdir -p $(CLANG_B); p=0; f=0; \
 	for src in $(CORE_SRCS) $(ISSUER_SRCS) $(AIMCTL_SRCS); do \
 	    obj=$(CLANG_B)/$$(basename $$src .c).o; \

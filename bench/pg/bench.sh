@@ -9,76 +9,53 @@
 #   3. connect + bind (trust + session_init, and a PAM agent login through
 #      pam_aim) vs a scram-sha-256 login, with pgbench -C.
 #
-# Port 55442 on 127.0.0.1 (AIM_PG_BENCH_PORT); AIM_PG_BENCH_SECONDS per run
-# (default 10); the cluster is removed on exit.
+# 127.0.0.1 on a free port (tests/lib/aimtest.sh) or AIM_PG_BENCH_PORT;
+# AIM_PG_BENCH_SECONDS per run (default 10); the cluster is removed on exit.
 set -u
-
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
-PGBIN=$("$PG_CONFIG" --bindir)
-PORT=${AIM_PG_BENCH_PORT:-55442}
+. "$(dirname "$0")/../../tests/lib/aimtest.sh"
 SECS=${AIM_PG_BENCH_SECONDS:-10}
 CLIENTS=${AIM_PG_BENCH_CLIENTS:-2}
-AIMCTL=$ROOT/build/bin/aimctl
-PAM_MODULE=$ROOT/build/pam_aim.so
-WRAPPER=$(ls /usr/lib/*/libpam_wrapper.so 2>/dev/null | head -1)
 ISS=https://idp.bench
 AUD=pg:bench
 
-if [ "$(id -u)" -eq 0 ]; then AS=(runuser -u postgres --); else AS=(); fi
-
-T=$(mktemp -d /tmp/pg_aim_bench.XXXXXX)
-chmod 755 "$T"
-cleanup() {
-    if [ -f "$T/data/postmaster.pid" ]; then
-        "${AS[@]}" "$PGBIN/pg_ctl" -D "$T/data" -m immediate -w stop >/dev/null 2>&1
-    fi
-    rm -rf "$T"
-}
-trap cleanup EXIT
+at_rundir pg-bench || exit 1
+T=$AT_RUN
 die() { echo "bench-pg: $*" >&2; [ -f "$T/server.log" ] && tail -20 "$T/server.log" >&2; exit 1; }
+at_port PORT AIM_PG_BENCH_PORT || die "no port"
+WRAPPER=
+at_pam_wrapper && WRAPPER=$PAM_WRAPPER_LIB
 
-"$AIMCTL" keygen --alg ES256 --kid k1 --out "$T/issuer.key" >/dev/null || die "keygen"
-"$AIMCTL" jwks "$T/issuer.key" > "$T/jwks.json"
-issue() { "$AIMCTL" issue --key "$T/issuer.key" --iss "$ISS" --aud "$AUD" "$@"; }
+mint_key "$T/issuer.key" --kid k1 || die "keygen"
+mint_jwks "$T/jwks.json" "$T/issuer.key"
+ISSUER_KEY=$T/issuer.key
 AGENT=spiffe://bench/agent/7
 TOK=$(issue --sub "$AGENT" --scope "pg:role:r_aim pg:login:nobody kb:read" --ttl 7200)
 CLAIMS="{\"sub\":\"$AGENT\",\"role\":\"r_jwt\",\"scope\":\"kb:read\"}"
 
-mkdir -p "$T/services"
-cat > "$T/services/postgresql" <<EOF
-auth     required $PAM_MODULE keys=$T/jwks.json issuer=$ISS audience=$AUD scope=pg:login:%u handoff=AIM_PG_TOKEN
-account  required $PAM_MODULE keys=$T/jwks.json issuer=$ISS audience=$AUD scope=pg:login:%u
-EOF
-[ "${#AS[@]}" -eq 0 ] || chown -R postgres "$T"
-"${AS[@]}" "$PGBIN/initdb" -D "$T/data" -U postgres -A trust -E UTF8 --locale=C >"$T/initdb.log" 2>&1 \
-    || die "initdb failed"
-cat >> "$T/data/postgresql.conf" <<EOF
-listen_addresses = '127.0.0.1'
-port = $PORT
-unix_socket_directories = '$T'
+PAM_ENV=()
+if [ -n "$WRAPPER" ]; then
+    pg_pam_service "$T/services" "$T/jwks.json" || die "the PAM service for agent logins"
+fi
+pg_init "$T" "$PORT" || die "initdb failed: $(cat "$T/initdb.log")"
+pg_conf <<EOF
 shared_preload_libraries = 'pg_aim'
 max_connections = 50
-fsync = off
 synchronous_commit = off
 pg_aim.keys = '$T/jwks.json'
 pg_aim.issuer = '$ISS'
 pg_aim.audience = '$AUD'
 pg_aim.pam_handoff = 'AIM_PG_TOKEN'
 EOF
-cat > "$T/data/pg_hba.conf" <<EOF
+pg_hba <<EOF
 local all all                      trust
 host  all bench_scram 127.0.0.1/32 scram-sha-256
 host  all nobody      127.0.0.1/32 pam pamservice=postgresql
 host  all all         127.0.0.1/32 trust
 EOF
-[ "${#AS[@]}" -eq 0 ] || chown -R postgres "$T"
-make --no-print-directory -s -C "$ROOT/pg_aim" PG_CONFIG="$PG_CONFIG" install >"$T/install.log" 2>&1 \
-    || die "make -C pg_aim install failed (needs root): $(cat "$T/install.log")"
-"${AS[@]}" env LD_PRELOAD="$WRAPPER" PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$T/services" \
-    "$PGBIN/pg_ctl" -D "$T/data" -l "$T/server.log" -w -t 20 start >/dev/null 2>&1 || die "server did not start"
+pg_install > "$T/install.log" 2>&1 || die "make -C pg_aim install failed (needs root): $(cat "$T/install.log")"
+pg_start "${PAM_ENV[@]}" || die "server did not start"
 
-PSQL=("$PGBIN/psql" -X -q -At -h "$T" -p "$PORT")
+PSQL=("${PG_PSQL[@]}")
 "${PSQL[@]}" -U postgres -d postgres -c "CREATE DATABASE bench" >/dev/null
 "${PSQL[@]}" -U postgres -d bench -v ON_ERROR_STOP=1 >/dev/null <<EOF || die "setup failed"
 CREATE EXTENSION pg_aim;

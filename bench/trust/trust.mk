@@ -7,7 +7,7 @@ $(BENCH_STATE): bench/trust/bench_state.c $(ISSUER_LIB) $(LIBAIM)
 
 .PHONY: bench-trust
 BENCH_TARGETS += bench-trust
-bench-trust: $(BENCH_STATE)
+bench-trust: $(BENCH_STATE) ## baseline update per decision
 	@echo "== bench-trust: baseline update per decision"
 	@d=$$(mktemp -d); trap 'rm -rf "$$d"' EXIT; $(BENCH_STATE) "$$d/state"
 

@@ -14,57 +14,23 @@
 # Last line: "aimctl: N passed, N failed, N skipped".
 
 set -u
-AIMCTL=${1:-${AIMCTL:-build/bin/aimctl}}
+. "$(dirname "$0")/../lib/aimtest.sh"
+at_suite aimctl
+AIMCTL=${1:-$AIMCTL}
 case $AIMCTL in /*) ;; *) AIMCTL=$PWD/$AIMCTL ;; esac
 
-pass=0 fail=0 skip=0
-ok()      { pass=$((pass + 1)); echo "ok   - $*"; }
-not_ok()  { fail=$((fail + 1)); echo "FAIL - $*"; }
-skipped() { skip=$((skip + 1)); echo "SKIP - $*"; }
-finish() {
-    echo "aimctl: $pass passed, $fail failed, $skip skipped"
-    [ "$fail" -eq 0 ]
-    exit
-}
+at_need_cmds jq openssl python3
+[ -x "$AIMCTL" ] || bail "no aimctl at $AIMCTL (run make)"
 
-for tool in jq openssl python3; do
-    if ! command -v $tool >/dev/null; then
-        not_ok "$tool is required (run ./deps.sh)"
-        finish
-    fi
-done
-if [ ! -x "$AIMCTL" ]; then
-    not_ok "no aimctl at $AIMCTL (run make)"
-    finish
-fi
-
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
+at_rundir aimctl-test || bail "a run directory"
+T=$AT_RUN
 cd "$T" || exit 1
 umask 022
 
-# run CMD...: $OUT, $ERR, $RC
-run() {
-    "$@" >"$T/.out" 2>"$T/.err" </dev/null
-    RC=$?
-    OUT=$(cat "$T/.out")
-    ERR=$(cat "$T/.err")
-}
-# check NAME CONDITION-COMMAND...
-check() {
-    local name=$1; shift
-    if "$@"; then ok "$name"; else
-        not_ok "$name [last command: exit ${RC:-?}${ERR:+, stderr: $ERR}]"; fi
-}
+# run CMD... ($OUT, $ERR, $RC), assert NAME CMD... and expect_rc WANT
+# NAME CMD... come from tests/lib/aimtest.sh.
 # jqt FILTER: the filter holds on $OUT
 jqt() { printf '%s' "$OUT" | jq -e "$1" >/dev/null 2>&1; }
-# expect_rc WANT NAME CMD...
-expect_rc() {
-    local want=$1 name=$2; shift 2
-    run "$@"
-    if [ "$RC" -eq "$want" ]; then ok "$name"; else
-        not_ok "$name (exit $RC, wanted $want): ${ERR:-$OUT}"; fi
-}
 b64url()        { base64 -w0 | tr '+/' '-_' | tr -d '='; }
 b64url_decode() {
     local s; s=$(tr -- '-_' '+/')
@@ -103,13 +69,13 @@ lists_commands() {
         grep -q "^  $c " <<<"$OUT" || return 1
     done
 }
-check "--help lists every command" lists_commands
+assert "--help lists every command" lists_commands
 for c in keygen jwks thumbprint issue dpop verify inspect stats trust audit statuslist; do
     run "$AIMCTL" $c --help
-    check "$c --help: usage, exit 0" eval '[ $RC -eq 0 ] && grep -q "^Usage: aimctl $c" <<<"$OUT"'
+    assert "$c --help: usage, exit 0" eval '[ $RC -eq 0 ] && grep -q "^Usage: aimctl $c" <<<"$OUT"'
 done
 run "$AIMCTL" help verify
-check "help verify" eval '[ $RC -eq 0 ] && grep -q "^Usage: aimctl verify" <<<"$OUT"'
+assert "help verify" eval '[ $RC -eq 0 ] && grep -q "^Usage: aimctl verify" <<<"$OUT"'
 expect_rc 2 "unknown command: exit 2" "$AIMCTL" frobnicate
 expect_rc 0 "--version" "$AIMCTL" --version
 
@@ -117,42 +83,42 @@ expect_rc 0 "--version" "$AIMCTL" --version
 declare -A KTY=([ES256]=EC [ES384]=EC [EdDSA]=OKP [RS256]=RSA [PS256]=RSA)
 for a in $ALGS; do
     run "$AIMCTL" keygen --alg $a --out $a.pem
-    check "keygen $a: exit 0, prints its public JWK" \
+    assert "keygen $a: exit 0, prints its public JWK" \
         eval '[ $RC -eq 0 ] && jqt ".kty == \"${KTY[$a]}\" and .alg == \"$a\" and .use == \"sig\" and (.kid|length) == 43 and (has(\"d\")|not)"'
-    check "keygen $a: file mode 0600" [ "$(stat -c %a $a.pem)" = 600 ]
-    check "keygen $a: PKCS#8 PEM that openssl reads" \
+    assert "keygen $a: file mode 0600" [ "$(stat -c %a $a.pem)" = 600 ]
+    assert "keygen $a: PKCS#8 PEM that openssl reads" \
         eval 'grep -q "^-----BEGIN PRIVATE KEY-----$" $a.pem && openssl pkey -in $a.pem -noout 2>/dev/null'
-    check "keygen $a: records its algorithm" grep -qx "aimctl-alg: $a" $a.pem
+    assert "keygen $a: records its algorithm" grep -qx "aimctl-alg: $a" $a.pem
 done
-check "keygen ES256 is P-256" eval 'openssl pkey -in ES256.pem -text -noout | grep -q "NIST CURVE: P-256"'
-check "keygen ES384 is P-384" eval 'openssl pkey -in ES384.pem -text -noout | grep -q "NIST CURVE: P-384"'
-check "keygen EdDSA is Ed25519" eval 'openssl pkey -in EdDSA.pem -text -noout | grep -q "ED25519 Private-Key"'
-check "keygen RS256 is RSA 2048" eval 'openssl pkey -in RS256.pem -text -noout | grep -q "Private-Key: (2048 bit"'
+assert "keygen ES256 is P-256" eval 'openssl pkey -in ES256.pem -text -noout | grep -q "NIST CURVE: P-256"'
+assert "keygen ES384 is P-384" eval 'openssl pkey -in ES384.pem -text -noout | grep -q "NIST CURVE: P-384"'
+assert "keygen EdDSA is Ed25519" eval 'openssl pkey -in EdDSA.pem -text -noout | grep -q "ED25519 Private-Key"'
+assert "keygen RS256 is RSA 2048" eval 'openssl pkey -in RS256.pem -text -noout | grep -q "Private-Key: (2048 bit"'
 
 sum=$(sha256sum ES256.pem)
 expect_rc 2 "keygen refuses to overwrite" "$AIMCTL" keygen --alg ES256 --out ES256.pem
-check "keygen: refusal names the file and --force" eval 'grep -q "ES256.pem" <<<"$ERR" && grep -q -- "--force" <<<"$ERR"'
-check "keygen: refused file unchanged" [ "$(sha256sum ES256.pem)" = "$sum" ]
+assert "keygen: refusal names the file and --force" eval 'grep -q "ES256.pem" <<<"$ERR" && grep -q -- "--force" <<<"$ERR"'
+assert "keygen: refused file unchanged" [ "$(sha256sum ES256.pem)" = "$sum" ]
 cp ES256.pem keep.pem
 echo "not a key" >loose.pem; chmod 644 loose.pem
 expect_rc 0 "keygen --force replaces" "$AIMCTL" keygen --alg ES256 --out loose.pem --force
-check "keygen --force: mode forced to 0600" [ "$(stat -c %a loose.pem)" = 600 ]
+assert "keygen --force: mode forced to 0600" [ "$(stat -c %a loose.pem)" = 600 ]
 (umask 000; "$AIMCTL" keygen --alg EdDSA --out umask0.pem >/dev/null)
-check "keygen under umask 000: still 0600" [ "$(stat -c %a umask0.pem)" = 600 ]
+assert "keygen under umask 000: still 0600" [ "$(stat -c %a umask0.pem)" = 600 ]
 ln -s "$T/target.pem" link.pem
 run "$AIMCTL" keygen --alg ES256 --out link.pem --force
-check "keygen does not write through a symlink" eval '[ $RC -ne 0 ] && [ ! -e target.pem ]'
+assert "keygen does not write through a symlink" eval '[ $RC -ne 0 ] && [ ! -e target.pem ]'
 run "$AIMCTL" keygen --alg RS256 --bits 3072 --out rsa3072.pem
-check "keygen --bits 3072" eval '[ $RC -eq 0 ] && openssl pkey -in rsa3072.pem -text -noout | grep -q "(3072 bit"'
+assert "keygen --bits 3072" eval '[ $RC -eq 0 ] && openssl pkey -in rsa3072.pem -text -noout | grep -q "(3072 bit"'
 expect_rc 2 "keygen --bits 1024 refused" "$AIMCTL" keygen --alg RS256 --bits 1024 --out x.pem
 expect_rc 2 "keygen --bits with EC refused" "$AIMCTL" keygen --alg ES256 --bits 4096 --out x.pem
 expect_rc 2 "keygen --alg HS256 refused" "$AIMCTL" keygen --alg HS256 --out x.pem
 expect_rc 2 "keygen --alg none refused" "$AIMCTL" keygen --alg none --out x.pem
 expect_rc 2 "keygen without --out" "$AIMCTL" keygen --alg ES256
 expect_rc 2 "keygen without --alg" "$AIMCTL" keygen --out x.pem
-check "failed keygens left no file" [ ! -e x.pem ]
+assert "failed keygens left no file" [ ! -e x.pem ]
 run "$AIMCTL" keygen --alg ES256 --kid issuer-2024 --out kid.pem
-check "keygen --kid: JWK and file carry the kid" \
+assert "keygen --kid: JWK and file carry the kid" \
     eval '[ $RC -eq 0 ] && jqt ".kid == \"issuer-2024\"" && grep -qx "aimctl-kid: issuer-2024" kid.pem'
 expect_rc 2 "keygen --kid with a newline refused" "$AIMCTL" keygen --alg ES256 --kid $'a\nb' --out x.pem
 
@@ -164,37 +130,37 @@ rfc7638() {
 }
 run "$AIMCTL" jwks ES256.pem ES384.pem EdDSA.pem RS256.pem PS256.pem
 printf '%s\n' "$OUT" >jwks.json
-check "jwks: five public keys" jqt '.keys | length == 5'
-check "jwks: no private members" jqt '[.keys[] | has("d","p","q","dp","dq","qi") ] | all(. == false)'
-check "jwks: every key has kid, alg, use sig" jqt '[.keys[] | (.kid|type) == "string" and .use == "sig" and (.alg|type) == "string"] | all'
+assert "jwks: five public keys" jqt '.keys | length == 5'
+assert "jwks: no private members" jqt '[.keys[] | has("d","p","q","dp","dq","qi") ] | all(. == false)'
+assert "jwks: every key has kid, alg, use sig" jqt '[.keys[] | (.kid|type) == "string" and .use == "sig" and (.alg|type) == "string"] | all'
 i=0
 for a in $ALGS; do
     jwk=$(jq -c ".keys[$i]" jwks.json)
     run "$AIMCTL" thumbprint $a.pem
     tp=$OUT
-    check "thumbprint $a = RFC 7638 computed independently" \
+    assert "thumbprint $a = RFC 7638 computed independently" \
         [ "$tp" = "$(printf '%s' "$jwk" | rfc7638)" ]
-    check "jwks $a: kid is the thumbprint, alg $a" \
+    assert "jwks $a: kid is the thumbprint, alg $a" \
         [ "$(jq -r '.kid + " " + .alg' <<<"$jwk")" = "$tp $a" ]
     i=$((i + 1))
 done
 # The public key in the JWK is the PEM's (openssl as the oracle).
 der_tail() { openssl pkey -in "$1" -pubout -outform DER 2>/dev/null | tail -c "$2" | b64url; }
 j() { jq -r ".keys[] | select(.alg == \"$1\") | .$2" jwks.json; }
-check "jwks ES256: x||y = the PEM's point" [ "$(j ES256 x | b64url_decode | cat - <(j ES256 y | b64url_decode) | b64url)" = "$(der_tail ES256.pem 64)" ]
-check "jwks ES384: x||y = the PEM's point" [ "$(j ES384 x | b64url_decode | cat - <(j ES384 y | b64url_decode) | b64url)" = "$(der_tail ES384.pem 96)" ]
-check "jwks EdDSA: x = the PEM's key" [ "$(j EdDSA x)" = "$(der_tail EdDSA.pem 32)" ]
-check "jwks RS256: n = the PEM's modulus" \
+assert "jwks ES256: x||y = the PEM's point" [ "$(j ES256 x | b64url_decode | cat - <(j ES256 y | b64url_decode) | b64url)" = "$(der_tail ES256.pem 64)" ]
+assert "jwks ES384: x||y = the PEM's point" [ "$(j ES384 x | b64url_decode | cat - <(j ES384 y | b64url_decode) | b64url)" = "$(der_tail ES384.pem 96)" ]
+assert "jwks EdDSA: x = the PEM's key" [ "$(j EdDSA x)" = "$(der_tail EdDSA.pem 32)" ]
+assert "jwks RS256: n = the PEM's modulus" \
     [ "$(j RS256 n | b64url_decode | xxd -p -u | tr -d '\n' | sed 's/^00//')" = \
       "$(openssl rsa -in RS256.pem -modulus -noout 2>/dev/null | sed 's/^Modulus=//')" ]
-check "jwks RS256: e = 65537" [ "$(j RS256 e)" = AQAB ]
+assert "jwks RS256: e = 65537" [ "$(j RS256 e)" = AQAB ]
 
 run "$AIMCTL" jwks --alg PS256 RS256.pem ES256.pem
-check "jwks --alg PS256 applies to RSA keys only" \
+assert "jwks --alg PS256 applies to RSA keys only" \
     jqt '.keys[0].alg == "PS256" and .keys[1].alg == "ES256"'
 expect_rc 2 "jwks --alg ES256 refused" "$AIMCTL" jwks --alg ES256 ES256.pem
 run "$AIMCTL" jwks ES256.pem:primary kid.pem
-check "jwks FILE:KID and a recorded kid" jqt '.keys[0].kid == "primary" and .keys[1].kid == "issuer-2024"'
+assert "jwks FILE:KID and a recorded kid" jqt '.keys[0].kid == "primary" and .keys[1].kid == "issuer-2024"'
 expect_rc 2 "jwks: the same key twice (duplicate kid)" "$AIMCTL" jwks ES256.pem ES256.pem
 expect_rc 0 "jwks: the same key twice under two kids" "$AIMCTL" jwks ES256.pem:a ES256.pem:b
 expect_rc 2 "jwks: missing file" "$AIMCTL" jwks nosuch.pem
@@ -213,62 +179,62 @@ expect_rc 0 "openssl-made Ed25519 and P-256 keys load" "$AIMCTL" jwks ossl-ed.pe
 expect_rc 2 "secp256k1 key refused" "$AIMCTL" thumbprint k1.pem
 expect_rc 2 "RSA 1024 key refused" "$AIMCTL" thumbprint rsa1024.pem
 run timeout 10 "$AIMCTL" thumbprint enc.pem
-check "encrypted key refused without prompting" eval '[ $RC -eq 2 ] && grep -q "unencrypted" <<<"$ERR"'
+assert "encrypted key refused without prompting" eval '[ $RC -eq 2 ] && grep -q "unencrypted" <<<"$ERR"'
 chmod 644 ossl-ed.pem
 run "$AIMCTL" thumbprint ossl-ed.pem
-check "group/other-readable key: works, with a warning" eval '[ $RC -eq 0 ] && grep -q "chmod 600" <<<"$ERR"'
+assert "group/other-readable key: works, with a warning" eval '[ $RC -eq 0 ] && grep -q "chmod 600" <<<"$ERR"'
 
 # ---------------------------------------------------------------- issue + verify
 issue() { "$AIMCTL" issue --iss $ISS --aud $AUD "$@"; }
 for a in $ALGS; do
     tok=$(issue --key $a.pem --sub "spiffe://corp/agent/$a" --scope "kb.read kb.write" --owner alice@corp)
     run V --scope kb.read "$tok"
-    check "issue+verify $a: valid" \
+    assert "issue+verify $a: valid" \
         eval '[ $RC -eq 0 ] && jqt ".valid and .alg == \"$a\" and .agent == \"spiffe://corp/agent/$a\" and .owner == \"alice@corp\" and .scopes == [\"kb.read\",\"kb.write\"]"'
-    check "issue $a: kid = jwks kid" \
+    assert "issue $a: kid = jwks kid" \
         [ "$(jq -r '.kid' <<<"$OUT")" = "$("$AIMCTL" thumbprint $a.pem)" ]
-    check "issue $a: signature size" \
+    assert "issue $a: signature size" \
         eval 'n=$(seg "$tok" 3 | b64url_decode | wc -c); case $a in ES256|EdDSA) [ $n = 64 ];; ES384) [ $n = 96 ];; *) [ $n = 256 ];; esac'
 done
 # A PEM public key pinned to an algorithm, from openssl.
 openssl pkey -in ES384.pem -pubout -out es384.pub 2>/dev/null
 tok=$(issue --key ES384.pem --sub a1)
 run "$AIMCTL" verify --keys pem:ES384:es384.pub --issuer $ISS --audience $AUD "$tok"
-check "verify with an openssl PEM public key (pem:ES384:PATH)" eval '[ $RC -eq 0 ] && jqt .valid'
+assert "verify with an openssl PEM public key (pem:ES384:PATH)" eval '[ $RC -eq 0 ] && jqt .valid'
 tok=$(issue --key ossl-ec.pem --sub a1)
 "$AIMCTL" jwks ossl-ec.pem >ossl.json
 run "$AIMCTL" verify --keys ossl.json --issuer $ISS --audience $AUD "$tok"
-check "an openssl-made key issues and verifies" eval '[ $RC -eq 0 ] && jqt .valid'
+assert "an openssl-made key issues and verifies" eval '[ $RC -eq 0 ] && jqt .valid'
 
 # The token's shape.
 tok=$(issue --key ES256.pem --sub agent-1)
 run "$AIMCTL" inspect "$tok"
-check "issue: header {alg, typ aim+jwt, kid}" \
+assert "issue: header {alg, typ aim+jwt, kid}" \
     jqt '.header == {"alg":"ES256","typ":"aim+jwt","kid":.header.kid} and (.header.kid|length) == 43'
-check "issue: iss sub aud iat exp jti, exp = iat + 300" \
+assert "issue: iss sub aud iat exp jti, exp = iat + 300" \
     jqt '.claims.iss == "https://issuer.test" and .claims.sub == "agent-1" and .claims.aud == "https://api.test" and .claims.exp - .claims.iat == 300 and (.claims.jti|test("^[A-Za-z0-9_-]{22}$"))'
-check "issue: iat is now" jqt "(.claims.iat - $(date +%s)) | fabs < 5"
+assert "issue: iat is now" jqt "(.claims.iat - $(date +%s)) | fabs < 5"
 jti1=$(jq -r .claims.jti <<<"$OUT")
 jti2=$("$AIMCTL" inspect "$(issue --key ES256.pem --sub agent-1)" | jq -r .claims.jti)
-check "issue: jti is random" [ "$jti1" != "$jti2" ]
+assert "issue: jti is random" [ "$jti1" != "$jti2" ]
 
 tok=$(issue --key ES256.pem --sub human-task --act agent-a --act agent-b --ttl 60 --jti j-1 \
        --cnf-jkt abc --nbf 5 --iat 10 --claim n=42 --claim s=text --claim o='{"k":[1,2]}' \
        --claim q='"42"' --aud https://other.test --scope "a" --scope "b c" --kid mykid --typ at+jwt)
 run "$AIMCTL" inspect "$tok"
-check "issue --act nests (first is the current actor)" \
+assert "issue --act nests (first is the current actor)" \
     jqt '.claims.act == {"sub":"agent-a","act":{"sub":"agent-b"}}'
-check "issue --ttl/--iat/--nbf/--jti/--cnf-jkt" \
+assert "issue --ttl/--iat/--nbf/--jti/--cnf-jkt" \
     jqt '.claims.iat == 10 and .claims.exp == 70 and .claims.nbf == 5 and .claims.jti == "j-1" and .claims.cnf == {"jkt":"abc"}'
-check "issue --claim: JSON when it parses, else a string" \
+assert "issue --claim: JSON when it parses, else a string" \
     jqt '.claims.n == 42 and .claims.s == "text" and .claims.o == {"k":[1,2]} and .claims.q == "42"'
-check "issue: repeated --aud is an array, --scope joined" \
+assert "issue: repeated --aud is an array, --scope joined" \
     jqt '.claims.aud == ["https://api.test","https://other.test"] and .claims.scope == "a b c"'
-check "issue --kid / --typ" jqt '.header.kid == "mykid" and .header.typ == "at+jwt"'
+assert "issue --kid / --typ" jqt '.header.kid == "mykid" and .header.typ == "at+jwt"'
 
 tok=$(issue --key ES256.pem --sub human-task --act agent-a --act agent-b)
 run V "$tok"
-check "verify: agent is the current actor, chain outermost first" \
+assert "verify: agent is the current actor, chain outermost first" \
     jqt '.agent == "agent-a" and .subject == "human-task" and .chain == "agent-a>agent-b>human-task"'
 tok=$(issue --key ES256.pem --sub s --aud https://other.test)
 valid "verify: audience array containing ours" "$tok"
@@ -284,7 +250,7 @@ reject bad_type "crit header" "$tok"
 
 # Usage errors of issue.
 expect_rc 2 "issue without --iss" "$AIMCTL" issue --key ES256.pem --sub s --aud a
-check "issue: the error says what is missing" grep -q -- "--iss is required" <<<"$ERR"
+assert "issue: the error says what is missing" grep -q -- "--iss is required" <<<"$ERR"
 expect_rc 2 "issue without --key" "$AIMCTL" issue --iss i --sub s --aud a
 expect_rc 2 "issue without --sub" "$AIMCTL" issue --key ES256.pem --iss i --aud a
 expect_rc 2 "issue without --aud" "$AIMCTL" issue --key ES256.pem --iss i --sub s
@@ -365,15 +331,15 @@ valid "--max-lifetime 200000" --max-lifetime 200000 "$tok"
 tok=$(issue --key ES256.pem --sub agent-t --scope "read write")
 reject bad_audience "wrong audience" --audience https://elsewhere.test "$tok" 2>/dev/null
 run "$AIMCTL" verify --keys jwks.json --issuer https://evil.test --audience $AUD "$tok"
-check "wrong issuer -> bad_issuer" eval '[ $RC -eq 1 ] && jqt ".reason == \"bad_issuer\""'
+assert "wrong issuer -> bad_issuer" eval '[ $RC -eq 1 ] && jqt ".reason == \"bad_issuer\""'
 run "$AIMCTL" verify --keys "$ISS jwks.json" --issuer https://evil.test --issuer $ISS --audience $AUD "$tok"
-check "one of several --issuer (keys bound to theirs)" eval '[ $RC -eq 0 ] && jqt .valid'
+assert "one of several --issuer (keys bound to theirs)" eval '[ $RC -eq 0 ] && jqt .valid'
 run "$AIMCTL" verify --keys jwks.json --issuer https://evil.test --issuer $ISS --audience $AUD "$tok"
-check "several issuers with an unbound key source: config error" eval '[ $RC -eq 2 ] && jqt ".reason == \"config_error\""'
+assert "several issuers with an unbound key source: config error" eval '[ $RC -eq 2 ] && jqt ".reason == \"config_error\""'
 run "$AIMCTL" verify --keys "https://evil.test jwks.json" --issuer https://evil.test --issuer $ISS --audience $AUD "$tok"
-check "a key bound to another issuer cannot sign for this one" eval '[ $RC -eq 1 ] && jqt ".reason == \"bad_issuer\""'
+assert "a key bound to another issuer cannot sign for this one" eval '[ $RC -eq 1 ] && jqt ".reason == \"bad_issuer\""'
 reject insufficient_scope "a scope the token lacks" --scope admin "$tok"
-check "insufficient_scope names the agent and the scope" \
+assert "insufficient_scope names the agent and the scope" \
     jqt '.agent == "agent-t" and (.message | test("admin"))'
 valid "all required scopes held" --scope read --scope write "$tok"
 reject insufficient_scope "all of read+admin required" --scope read --scope admin "$tok"
@@ -393,16 +359,16 @@ printf 'kid %s\n' "$es256_kid" >rev.txt
 reject revoked "kid revoked" --revoked rev.txt "$tok"
 printf 'bogus line\n' >rev.txt
 run V --revoked rev.txt "$tok"
-check "a bad revocation file is a configuration error (exit 2)" \
+assert "a bad revocation file is a configuration error (exit 2)" \
     eval '[ $RC -eq 2 ] && jqt ".reason == \"config_error\""'
 
 # Policy: effective scopes are token ∩ policy.
 tok=$(issue --key ES256.pem --sub agent-p --scope "read write delete")
 printf 'allow agent-p read\nallow other *\n' >policy.txt
 run V --policy policy.txt "$tok"
-check "policy narrows the scopes" eval '[ $RC -eq 0 ] && jqt ".scopes == [\"read\"]"'
+assert "policy narrows the scopes" eval '[ $RC -eq 0 ] && jqt ".scopes == [\"read\"]"'
 run V --policy policy.txt --scope write "$tok"
-check "policy: a token scope the policy withholds is refused" \
+assert "policy: a token scope the policy withholds is refused" \
     eval '[ $RC -eq 1 ] && jqt ".valid == false"'
 
 # Tampering.
@@ -426,7 +392,7 @@ tok=$(issue --key other.pem --sub agent-t)
 reject unknown_key "kid not in the JWKS" "$tok"
 tok=$(issue --key ES256.pem --sub agent-t --header kid=null)
 run V "$tok"
-check "kid null -> rejected" eval '[ $RC -eq 1 ] && jqt ".valid == false"'
+assert "kid null -> rejected" eval '[ $RC -eq 1 ] && jqt ".valid == false"'
 
 # Algorithm confusion.
 tok=$(issue --key RS256.pem --alg PS256 --sub agent-t)
@@ -440,7 +406,7 @@ h2=$(seg "$tok" 1 | b64url_decode | jq -c '.alg = "ES384"' | tr -d '\n' | b64url
 reject unsupported_alg "header alg ES256 -> ES384" "$h2.$(seg "$tok" 2).$(seg "$tok" 3)"
 hn=$(seg "$tok" 1 | b64url_decode | jq -c '.alg = "none"' | tr -d '\n' | b64url)
 run V "$hn.$(seg "$tok" 2)."
-check "alg none, empty signature -> rejected (malformed or unsupported_alg)" \
+assert "alg none, empty signature -> rejected (malformed or unsupported_alg)" \
     eval '[ $RC -eq 1 ] && jqt ".reason == \"malformed\" or .reason == \"unsupported_alg\""'
 # HS256 keyed with the RSA public key (the classic confusion attack).
 rs_kid=$("$AIMCTL" thumbprint RS256.pem)
@@ -478,36 +444,36 @@ expect_rc 2 "verify --leeway -1" V --leeway -1 "$tok"
 expect_rc 2 "verify --now soon" V --now soon "$tok"
 expect_rc 2 "verify --any without --scope" V --any "$tok"
 run "$AIMCTL" verify --keys nosuch.json --issuer $ISS --audience $AUD "$tok"
-check "verify: missing JWKS file -> exit 2, config_error, names the file" \
+assert "verify: missing JWKS file -> exit 2, config_error, names the file" \
     eval '[ $RC -eq 2 ] && jqt ".reason == \"config_error\"" && grep -q nosuch.json <<<"$ERR"'
 echo '{"keys":[{"kty":"oct","k":"c2VjcmV0","kid":"h"}]}' >hmac.json
 run "$AIMCTL" verify --keys hmac.json --issuer $ISS --audience $AUD "$tok"
-check "verify: a JWKS of HMAC keys only -> exit 2" [ "$RC" -eq 2 ]
+assert "verify: a JWKS of HMAC keys only -> exit 2" [ "$RC" -eq 2 ]
 
 # Standard input: one trailing newline is stripped, no more.
 run bash -c "printf '%s\n' '$tok' | '$AIMCTL' verify --keys jwks.json --issuer $ISS --audience $AUD -"
-check "verify - (token and newline on stdin)" eval '[ $RC -eq 0 ] && jqt .valid'
+assert "verify - (token and newline on stdin)" eval '[ $RC -eq 0 ] && jqt .valid'
 run bash -c "printf '%s' '$tok' | '$AIMCTL' verify --keys jwks.json --issuer $ISS --audience $AUD -"
-check "verify - (no newline)" eval '[ $RC -eq 0 ] && jqt .valid'
+assert "verify - (no newline)" eval '[ $RC -eq 0 ] && jqt .valid'
 run bash -c "printf '%s\n\n' '$tok' | '$AIMCTL' verify --keys jwks.json --issuer $ISS --audience $AUD -"
-check "verify - with two newlines -> malformed" eval '[ $RC -eq 1 ] && jqt ".reason == \"malformed\""'
+assert "verify - with two newlines -> malformed" eval '[ $RC -eq 1 ] && jqt ".reason == \"malformed\""'
 
 # Audit line.
 run V --audit audit.log --scope admin "$tok"
-check "verify --audit writes one line, never the token" \
+assert "verify --audit writes one line, never the token" \
     eval '[ "$(wc -l <audit.log)" -eq 1 ] && jq -e ".adapter == \"aimctl\" and .decision == \"deny\" and .reason == \"insufficient_scope\"" audit.log >/dev/null && ! grep -qF "$(seg "$tok" 3)" audit.log'
 
 # ---------------------------------------------------------------- inspect
 tok=$(issue --key ES256.pem --sub agent-i --scope read)
 run "$AIMCTL" inspect "$tok"
-check "inspect: marked unverified" \
+assert "inspect: marked unverified" \
     eval '[ $RC -eq 0 ] && jqt ".verified == false and (.warning | test(\"NOT VERIFIED\"))"'
-check "inspect: header and claims" jqt '.header.alg == "ES256" and .claims.sub == "agent-i" and .signature_bytes == 64'
+assert "inspect: header and claims" jqt '.header.alg == "ES256" and .claims.sub == "agent-i" and .signature_bytes == 64'
 run "$AIMCTL" inspect "$h.$p2.$s"
-check "inspect decodes a forged token, still unverified" \
+assert "inspect decodes a forged token, still unverified" \
     eval '[ $RC -eq 0 ] && jqt ".verified == false and .claims.scope == \"read admin\""'
 run bash -c "printf '%s\n' '$tok' | '$AIMCTL' inspect -"
-check "inspect - (stdin)" eval '[ $RC -eq 0 ] && jqt ".claims.sub == \"agent-i\""'
+assert "inspect - (stdin)" eval '[ $RC -eq 0 ] && jqt ".claims.sub == \"agent-i\""'
 expect_rc 1 "inspect: not a token" "$AIMCTL" inspect hello
 expect_rc 1 "inspect: bad base64url" "$AIMCTL" inspect 'a*b.c.d'
 expect_rc 2 "inspect: no token" "$AIMCTL" inspect
@@ -519,23 +485,23 @@ tok=$(issue --key ES256.pem --sub agent-d --cnf-jkt "$jkt")
 run "$AIMCTL" dpop --key dpop.pem --htm POST --htu https://api.test/kb --token "$tok" --iat 1700000000 --jti p-1 --nonce n-1
 proof=$OUT
 run "$AIMCTL" inspect "$proof"
-check "dpop: header typ dpop+jwt, alg, public jwk only" \
+assert "dpop: header typ dpop+jwt, alg, public jwk only" \
     jqt '.header.typ == "dpop+jwt" and .header.alg == "ES256" and (.header.jwk | keys) == ["crv","kty","x","y"]'
-check "dpop: claims jti htm htu iat nonce" \
+assert "dpop: claims jti htm htu iat nonce" \
     jqt '.claims.jti == "p-1" and .claims.htm == "POST" and .claims.htu == "https://api.test/kb" and .claims.iat == 1700000000 and .claims.nonce == "n-1"'
-check "dpop: ath = base64url(SHA-256(token)) (openssl)" \
+assert "dpop: ath = base64url(SHA-256(token)) (openssl)" \
     [ "$(jq -r .claims.ath <<<"$OUT")" = "$(printf '%s' "$tok" | openssl dgst -sha256 -binary | b64url)" ]
-check "dpop: jwk thumbprint = cnf.jkt" [ "$(jq -c .header.jwk <<<"$OUT" | rfc7638)" = "$jkt" ]
+assert "dpop: jwk thumbprint = cnf.jkt" [ "$(jq -c .header.jwk <<<"$OUT" | rfc7638)" = "$jkt" ]
 run "$AIMCTL" inspect "$("$AIMCTL" dpop --key dpop.pem --htm GET --htu https://api.test/kb)"
-check "dpop without --token: no ath, iat now, random jti" \
+assert "dpop without --token: no ath, iat now, random jti" \
     jqt "(.claims | has(\"ath\") | not) and ((.claims.iat - $(date +%s)) | fabs < 5) and (.claims.jti | length) == 22"
 run bash -c "printf '%s\n' '$tok' | '$AIMCTL' dpop --key dpop.pem --htm GET --htu https://x --token -"
-check "dpop --token - reads stdin (newline stripped)" \
+assert "dpop --token - reads stdin (newline stripped)" \
     eval '[ "$("$AIMCTL" inspect "$OUT" | jq -r .claims.ath)" = "$(printf "%s" "$tok" | openssl dgst -sha256 -binary | b64url)" ]'
 
 proof=$("$AIMCTL" dpop --key dpop.pem --htm POST --htu https://api.test/kb --token "$tok")
 valid "verify --dpop: a fresh proof" --dpop "$proof" --htm POST --htu https://api.test/kb "$tok"
-check "verify --dpop: reports dpop and cnf_jkt" jqt ".dpop == true and .cnf_jkt == \"$jkt\""
+assert "verify --dpop: reports dpop and cnf_jkt" jqt ".dpop == true and .cnf_jkt == \"$jkt\""
 reject bad_binding "dpop: other method" --dpop "$proof" --htm GET --htu https://api.test/kb "$tok"
 reject bad_binding "dpop: other URL" --dpop "$proof" --htm POST --htu https://api.test/other "$tok"
 reject bad_binding "dpop: proof for another token" --dpop "$proof" --htm POST --htu https://api.test/kb \
@@ -571,42 +537,42 @@ tokP=$(issue --key ES256.pem --sub agent-probe --scope kb:read --owner team-a --
 tokC=$(issue --key ES256.pem --sub agent-calm --scope kb:read)
 
 expect_rc 2 "stats: a missing state file is refused" "$AIMCTL" stats --state "$ST"
-check "stats: says there is no state file, and creates none" \
+assert "stats: says there is no state file, and creates none" \
     eval 'grep -q "no state file" <<<"$ERR" && [ ! -e "$ST" ]'
 printf 'precious data\n' >foreign.txt
 sum=$(sha256sum foreign.txt)
 expect_rc 2 "stats: a file that is not a state file is refused" "$AIMCTL" stats --state foreign.txt
-check "stats: ... and says so" grep -q "not an AIM state file" <<<"$ERR"
+assert "stats: ... and says so" grep -q "not an AIM state file" <<<"$ERR"
 expect_rc 2 "trust reset: a file that is not a state file is refused" \
     "$AIMCTL" trust reset agent-x --state foreign.txt
-check "stats / trust reset never rebuild a foreign file" [ "$(sha256sum foreign.txt)" = "$sum" ]
+assert "stats / trust reset never rebuild a foreign file" [ "$(sha256sum foreign.txt)" = "$sum" ]
 expect_rc 2 "stats: a directory is refused" "$AIMCTL" stats --state "$T"
 expect_rc 2 "stats without --state" "$AIMCTL" stats
 expect_rc 2 "stats with an extra argument" "$AIMCTL" stats --state foreign.txt extra
 expect_rc 2 "stats --trust-min 101" "$AIMCTL" stats --state foreign.txt --trust-min 101
 
 valid "verify --state: the first decision creates the state file" --state "$ST" --audit "$AL" --scope kb:read "$tokP"
-check "state file created, mode 0660" eval '[ -f "$ST" ] && [ "$(stat -c %a "$ST")" = 660 ]'
+assert "state file created, mode 0660" eval '[ -f "$ST" ] && [ "$(stat -c %a "$ST")" = 660 ]'
 valid "verify --state: another agent" --state "$ST" --audit "$AL" --scope kb:read "$tokC"
 valid "verify --state --action --resource" --state "$ST" --audit "$AL" --scope kb:read --action GET --resource /kb/1 "$tokC"
-check "--action and --resource reach the audit line" \
+assert "--action and --resource reach the audit line" \
     eval '[ "$(tail -1 "$AL" | jq -r ".action + \" \" + .resource")" = "GET /kb/1" ]'
 
 run "$AIMCTL" stats --state "$ST" --json
-check "stats --json: one JSON object per agent, one per line" \
+assert "stats --json: one JSON object per agent, one per line" \
     eval '[ $RC -eq 0 ] && [ "$(wc -l <<<"$OUT")" -eq 2 ] && printf "%s\n" "$OUT" | jq -e -s "length == 2 and all(type == \"object\")" >/dev/null'
 # jrow AGENT FILTER: the filter holds on AGENT's row of $OUT (JSON lines)
 jrow() { printf '%s\n' "$OUT" | jq -e -s --arg a "$1" "map(select(.agent == \$a))[0] | $2" >/dev/null 2>&1; }
 # jcount FILTER: audit lines in $AL that match (jq, independently of aimctl)
 jcount() { jq -s "map(select($1)) | length" "$AL"; }
-check "stats --json: events counted per agent" \
+assert "stats --json: events counted per agent" \
     eval 'jrow agent-probe ".events == 1" && jrow agent-calm ".events == 2"'
-check "stats --json: new agents are learning, at trust 100" \
+assert "stats --json: new agents are learning, at trust 100" \
     jrow agent-calm '.trust == 100 and .learning == true and .state == "learning" and .denied == 0 and .anomalies == 0 and .last_signal == null'
-check "stats --json: rates and times" \
+assert "stats --json: rates and times" \
     jrow agent-calm "(.rate_short > .rate_long) and (.rate_long > 0) and ((.last_seen - $(date +%s)) | fabs < 60) and (.first_seen <= .last_seen) and (.last_seen_utc | test(\"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z\$\"))"
 run "$AIMCTL" stats --state "$ST"
-check "stats: a table, a header and one row per agent" \
+assert "stats: a table, a header and one row per agent" \
     eval '[ $RC -eq 0 ] && [ "$(wc -l <<<"$OUT")" -eq 3 ] && head -1 <<<"$OUT" | grep -q "^AGENT .*TRUST .*LEARNING .*EVENTS .*DENIED .*ANOMALIES .*RATE/S(10s) .*RATE/S(1h) .*LAST SIGNAL .*LAST SEEN (UTC)$" && grep -Eq "^agent-calm +100\.0  +yes +2 +0 +0 .* - +[0-9]{4}-[0-9]{2}-[0-9]{2}T" <<<"$OUT"'
 
 # Probing: 50 requests for a scope the token does not grant.
@@ -615,20 +581,20 @@ for i in $(seq 50); do
     out=$(VS --scope admin:all "$tokP" 2>/dev/null)
     jq -e '.reason == "insufficient_scope"' <<<"$out" >/dev/null && denials=$((denials + 1))
 done
-check "probing: 50 insufficient_scope denials" [ "$denials" -eq 50 ]
+assert "probing: 50 insufficient_scope denials" [ "$denials" -eq 50 ]
 run "$AIMCTL" stats --state "$ST" --json
-check "stats after probing: trust under 50, signal probing, 50 denials" \
+assert "stats after probing: trust under 50, signal probing, 50 denials" \
     jrow agent-probe '.trust < 50 and .last_signal == "probing" and .denied == 50 and .events == 51 and .anomalies > 0 and .state == "low_trust" and .deny_recent > 5'
-check "stats after probing: the other agent is untouched" \
+assert "stats after probing: the other agent is untouched" \
     jrow agent-calm '.trust == 100 and .denied == 0 and .last_signal == null'
 run "$AIMCTL" stats --state "$ST"
-check "stats table: lowest trust first, marked, with its signal" \
+assert "stats table: lowest trust first, marked, with its signal" \
     eval 'sed -n 2p <<<"$OUT" | grep -Eq "^agent-probe +[0-9.]+\* .* probing " && tail -1 <<<"$OUT" | grep -q "^\* trust below 50"'
 run "$AIMCTL" stats --state "$ST" --trust-min 0
-check "stats --trust-min 0: nobody marked" eval '[ $RC -eq 0 ] && ! grep -q "\*" <<<"$OUT"'
+assert "stats --trust-min 0: nobody marked" eval '[ $RC -eq 0 ] && ! grep -q "\*" <<<"$OUT"'
 
 run VS --scope kb:read "$tokP"
-check "after probing, a granted scope is refused: low_trust, exit 1" \
+assert "after probing, a granted scope is refused: low_trust, exit 1" \
     eval '[ $RC -eq 1 ] && jqt ".valid == false and .reason == \"low_trust\" and .agent == \"agent-probe\" and (.message | test(\"trust [0-9]+ is below 50\"))"'
 valid "... while the other agent is still allowed" --state "$ST" --audit "$AL" --scope kb:read "$tokC"
 valid "verify --trust-min 0: trust recorded, not enforced" --state "$ST" --audit "$AL" --trust-min 0 --scope kb:read "$tokP"
@@ -640,9 +606,9 @@ cp "$ST" state-copy
 now=$(date +%s)
 VC() { "$AIMCTL" verify --keys jwks.json --issuer $ISS --audience $AUD --state state-copy --scope kb:read "$@"; }
 run VC --now $((now + 60)) "$tokP"
-check "recovery: a quiet minute later, still low_trust" eval '[ $RC -eq 1 ] && jqt ".reason == \"low_trust\""'
+assert "recovery: a quiet minute later, still low_trust" eval '[ $RC -eq 1 ] && jqt ".reason == \"low_trust\""'
 run VC --now $((now + 800)) "$tokP"
-check "recovery: after a quiet 13 minutes (docs/trust.md), allowed again" eval '[ $RC -eq 0 ] && jqt .valid'
+assert "recovery: after a quiet 13 minutes (docs/trust.md), allowed again" eval '[ $RC -eq 0 ] && jqt .valid'
 
 # The operator's reset.
 expect_rc 2 "trust without an action" "$AIMCTL" trust
@@ -651,16 +617,16 @@ expect_rc 2 "trust reset without an agent" "$AIMCTL" trust reset --state "$ST"
 expect_rc 2 "trust reset without --state" "$AIMCTL" trust reset agent-probe
 expect_rc 2 "trust reset with two agents" "$AIMCTL" trust reset a b --state "$ST"
 expect_rc 2 "trust reset: a missing state file" "$AIMCTL" trust reset agent-probe --state nosuch-state
-check "trust reset did not create the missing file" [ ! -e nosuch-state ]
+assert "trust reset did not create the missing file" [ ! -e nosuch-state ]
 run "$AIMCTL" trust reset agent-nobody --state "$ST"
-check "trust reset of an agent not in the table: exit 1, says so" \
+assert "trust reset of an agent not in the table: exit 1, says so" \
     eval '[ $RC -eq 1 ] && grep -q "agent-nobody.*is not in" <<<"$ERR"'
 run "$AIMCTL" trust reset agent-probe --state "$ST"
-check "trust reset: exit 0" eval '[ $RC -eq 0 ] && grep -q "agent-probe" <<<"$OUT"'
+assert "trust reset: exit 0" eval '[ $RC -eq 0 ] && grep -q "agent-probe" <<<"$OUT"'
 run "$AIMCTL" stats --state "$ST" --json
-check "after the reset: trust 100, learning again, history forgotten" \
+assert "after the reset: trust 100, learning again, history forgotten" \
     jrow agent-probe '.trust == 100 and .learning and .events == 0 and .denied == 0 and .last_signal == null'
-check "the reset touched no other agent" jrow agent-calm ".events == $(jcount '.agent == "agent-calm"')"
+assert "the reset touched no other agent" jrow agent-calm ".events == $(jcount '.agent == "agent-calm"')"
 valid "after the reset the agent is allowed again" --state "$ST" --audit "$AL" --scope kb:read "$tokP"
 
 # stats is read-only; neither stats nor trust reset ever rebuilds a damaged
@@ -719,10 +685,10 @@ EVIL=$'evil\xc2\x9b31m\xe2\x80\xaeagent'
 tokE=$(issue --key ES256.pem --sub agent-e --claim sub='"evil\u009b31m\u202eagent"')
 VS "$tokE" >/dev/null
 run "$AIMCTL" stats --state "$ST"
-check "stats: C1 and bidirectional controls in an agent id are shown escaped" \
+assert "stats: C1 and bidirectional controls in an agent id are shown escaped" \
     eval '[ $RC -eq 0 ] && ! LC_ALL=C grep -q $'"'"'\xc2\x9b\|\xe2\x80\xae'"'"' <<<"$OUT" && grep -qF "evil\\xc2\\x9b31m\\xe2\\x80\\xaeagent" <<<"$OUT"'
 run "$AIMCTL" stats --state "$ST" --json
-check "stats --json: the same id, exact" jrow "$EVIL" '.events == 1'
+assert "stats --json: the same id, exact" jrow "$EVIL" '.events == 1'
 
 # ---------------------------------------------------------------- audit
 # jq over the raw lines is the independent count; python's minidom checks
@@ -730,26 +696,26 @@ check "stats --json: the same id, exact" jrow "$EVIL" '.events == 1'
 xml_ok() { python3 -c 'import xml.dom.minidom,sys; xml.dom.minidom.parse(sys.argv[1])' "$1" 2>/dev/null; }
 nlines=$(wc -l <"$AL")
 run "$AIMCTL" audit "$AL" --json
-check "audit --json: one object per agent, then the summary" \
+assert "audit --json: one object per agent, then the summary" \
     eval '[ $RC -eq 0 ] && printf "%s\n" "$OUT" | jq -e -s "(length == 4) and (.[-1].summary.lines == $nlines) and (.[-1].summary.decisions == $nlines) and (.[-1].summary.skipped == 0) and (.[-1].summary.agents == 3)" >/dev/null'
-check "audit: agent-probe's decisions, allowed, denied = jq's count" \
+assert "audit: agent-probe's decisions, allowed, denied = jq's count" \
     jrow agent-probe ".decisions == $(jcount '.agent == "agent-probe"') and .allowed == $(jcount '.agent == "agent-probe" and .decision == "allow"') and .denied == $(jcount '.agent == "agent-probe" and .decision == "deny"')"
-check "audit: denied by reason (50 insufficient_scope, 1 low_trust)" \
+assert "audit: denied by reason (50 insufficient_scope, 1 low_trust)" \
     jrow agent-probe '.denied_by_reason == {"insufficient_scope": 50, "low_trust": 1}'
-check "audit: adapters, first/last, min trust, signals" \
+assert "audit: adapters, first/last, min trust, signals" \
     jrow agent-probe "(.adapters == [\"aimctl\"]) and (.first | test(\"Z\$\")) and (.first <= .last) and .min_trust == $(jq -s 'map(select(.agent == "agent-probe") | .trust) | min' "$AL") and .signals.probing > 0"
-check "audit: the calm agent was never denied" jrow agent-calm '.denied == 0 and .denied_by_reason == {} and .min_trust == 100'
+assert "audit: the calm agent was never denied" jrow agent-calm '.denied == 0 and .denied_by_reason == {} and .min_trust == 100'
 run "$AIMCTL" audit "$AL"
-check "audit: a readable summary per agent" \
+assert "audit: a readable summary per agent" \
     eval '[ $RC -eq 0 ] && head -1 <<<"$OUT" | grep -q "$nlines lines, $nlines decisions, 0 skipped" && grep -q "^agent-probe$" <<<"$OUT" && grep -q "^  denied *insufficient_scope 50, low_trust 1$" <<<"$OUT" && grep -q "^  adapters *aimctl$" <<<"$OUT" && grep -q "^  min trust " <<<"$OUT"'
-check "audit: control characters escaped in the text summary" \
+assert "audit: control characters escaped in the text summary" \
     eval '! LC_ALL=C grep -q $'"'"'\xc2\x9b'"'"' <<<"$OUT" && grep -qF "evil\\xc2\\x9b31m" <<<"$OUT"'
 printf '%s\n' '{"ts":"2026-01-01T00:00:00Z","decision":"deny","reason":"x\u001b[2J","agent":"a\u001b]0;pwned\u0007","trust":3}' >esc.log
 run "$AIMCTL" audit esc.log
-check "audit: C0 controls from a forged line escaped too" \
+assert "audit: C0 controls from a forged line escaped too" \
     eval '[ $RC -eq 0 ] && ! grep -q $'"'"'[\x1b\x07]'"'"' <<<"$OUT" && grep -qF "a\\x1b]0;pwned\\x07" <<<"$OUT" && grep -qF "x\\x1b[2J 1" <<<"$OUT"'
 run "$AIMCTL" audit esc.log --agent $'a\e]0;pwned\a' --svg esc.svg
-check "audit --svg: C0 controls replaced (XML 1.0 cannot carry them)" \
+assert "audit --svg: C0 controls replaced (XML 1.0 cannot carry them)" \
     eval '[ $RC -eq 0 ] && xml_ok esc.svg && ! grep -q $'"'"'[\x1b\x07]'"'"' esc.svg'
 
 
@@ -763,52 +729,52 @@ check "audit --svg: C0 controls replaced (XML 1.0 cannot carry them)" \
     head -1 "$AL" | sed 's/^/2026\/11\/28 12:00:00 [info] 1#1: *3 aim audit: /; s/$/, client: 127.0.0.1, server: api, request: "GET \/ HTTP\/1.1"/'
 } >mixed.log
 run "$AIMCTL" audit mixed.log --json
-check "audit: prefixed lines counted, lines without an audit object skipped" \
+assert "audit: prefixed lines counted, lines without an audit object skipped" \
     eval '[ $RC -eq 0 ] && printf "%s\n" "$OUT" | jq -e -s ".[-1].summary == {\"lines\": $((nlines + 6)), \"decisions\": $((nlines + 3)), \"skipped\": 3, \"agents\": 3}" >/dev/null'
 run bash -c "'$AIMCTL' audit - --json <mixed.log"
-check "audit - reads standard input" eval '[ $RC -eq 0 ] && printf "%s\n" "$OUT" | jq -e -s ".[-1].summary.skipped == 3" >/dev/null'
+assert "audit - reads standard input" eval '[ $RC -eq 0 ] && printf "%s\n" "$OUT" | jq -e -s ".[-1].summary.skipped == 3" >/dev/null'
 run "$AIMCTL" audit "$AL" --agent agent-calm --json
-check "audit --agent: that agent only" \
+assert "audit --agent: that agent only" \
     eval '[ $RC -eq 0 ] && [ "$(wc -l <<<"$OUT")" -eq 2 ] && jrow agent-calm ".decisions == $(jcount '"'"'.agent == "agent-calm"'"'"')"'
 run "$AIMCTL" audit "$AL" --agent agent-nobody
-check "audit --agent with no decisions: exit 1, says so" eval '[ $RC -eq 1 ] && grep -q "no decisions of agent" <<<"$ERR"'
+assert "audit --agent with no decisions: exit 1, says so" eval '[ $RC -eq 1 ] && grep -q "no decisions of agent" <<<"$ERR"'
 V --audit noagent.log "not-a-token" >/dev/null
 run "$AIMCTL" audit noagent.log --json
-check "audit: decisions without an agent (bad tokens) are grouped" \
+assert "audit: decisions without an agent (bad tokens) are grouped" \
     eval '[ $RC -eq 0 ] && printf "%s\n" "$OUT" | jq -e -s ".[0].agent == null and .[0].denied_by_reason == {\"malformed\": 1}" >/dev/null'
 
 # The trust timeline as SVG.
 run "$AIMCTL" audit "$AL" --agent agent-probe --svg probe.svg
-check "audit --svg: exit 0, writes the chart" eval '[ $RC -eq 0 ] && [ -s probe.svg ]'
-check "audit --svg: well-formed XML (python3 minidom)" xml_ok probe.svg
-check "audit --svg: an SVG document titled with the agent id" \
+assert "audit --svg: exit 0, writes the chart" eval '[ $RC -eq 0 ] && [ -s probe.svg ]'
+assert "audit --svg: well-formed XML (python3 minidom)" xml_ok probe.svg
+assert "audit --svg: an SVG document titled with the agent id" \
     eval 'python3 -c "import xml.dom.minidom as m,sys; d=m.parse(sys.argv[1]).documentElement; assert d.tagName == \"svg\" and d.getAttribute(\"xmlns\") == \"http://www.w3.org/2000/svg\"" probe.svg && grep -q "<title>AIM trust timeline: agent-probe</title>" probe.svg'
 npts=$(jcount '.agent == "agent-probe" and has("trust")')
-check "audit --svg: one point per decision ($npts), coloured by decision" \
+assert "audit --svg: one point per decision ($npts), coloured by decision" \
     eval '[ "$(grep -c "<circle cx=.*r=\"3\"" probe.svg)" -eq "$npts" ] && grep -q "fill=\"#2e7d32\"><title>" probe.svg && grep -q "fill=\"#c62828\"><title>.* deny insufficient_scope" probe.svg && grep -q "fill=\"#ef6c00\"><title>.* deny low_trust" probe.svg'
-check "audit --svg: the trust_min line at 50, dashed; axes labelled" \
+assert "audit --svg: the trust_min line at 50, dashed; axes labelled" \
     eval 'grep -q "stroke-dasharray" probe.svg && grep -q ">trust_min 50<" probe.svg && grep -q ">trust (0-100)<" probe.svg && grep -q ">time (UTC)<" probe.svg'
 run "$AIMCTL" audit "$AL" --agent agent-probe --svg probe70.svg --trust-min 70
-check "audit --svg --trust-min 70" eval '[ $RC -eq 0 ] && grep -q ">trust_min 70<" probe70.svg'
+assert "audit --svg --trust-min 70" eval '[ $RC -eq 0 ] && grep -q ">trust_min 70<" probe70.svg'
 # An agent id full of markup, and control characters.
 # ('>' cannot be in an agent id: the core keeps it for delegation chains.)
 tokM=$(issue --key ES256.pem --sub 'agent</title<script&"x'"'" --ttl 600)
 VS --scope kb:read "$tokM" >/dev/null
 run "$AIMCTL" audit "$AL" --agent 'agent</title<script&"x'"'" --svg markup.svg
-check "audit --svg: markup in the agent id is escaped (well-formed, no <script)" \
+assert "audit --svg: markup in the agent id is escaped (well-formed, no <script)" \
     eval '[ $RC -eq 0 ] && xml_ok markup.svg && ! grep -q "<script" markup.svg && grep -qF "agent&lt;/title&lt;script&amp;&quot;x&apos;" markup.svg'
 run "$AIMCTL" audit "$AL" --agent "$EVIL" --svg ctl.svg
-check "audit --svg: C1 controls replaced" \
+assert "audit --svg: C1 controls replaced" \
     eval '[ $RC -eq 0 ] && xml_ok ctl.svg && ! LC_ALL=C grep -q $'"'"'\xc2\x9b'"'"' ctl.svg'
 V --audit plain.log --scope kb:read "$tokC" >/dev/null
 run "$AIMCTL" audit plain.log --agent agent-calm --svg none.svg
-check "audit --svg without trust values (no state file): exit 1, says why, no file" \
+assert "audit --svg without trust values (no state file): exit 1, says why, no file" \
     eval '[ $RC -eq 1 ] && grep -q "state file" <<<"$ERR" && [ ! -e none.svg ]'
 expect_rc 2 "audit --svg without --agent" "$AIMCTL" audit "$AL" --svg x.svg
 expect_rc 2 "audit: no file" "$AIMCTL" audit
 expect_rc 2 "audit: two files" "$AIMCTL" audit "$AL" "$AL"
 expect_rc 2 "audit: a missing file" "$AIMCTL" audit nosuch.log
-check "no temporary files left behind" eval '! ls ./*.svg.* >/dev/null 2>&1'
+assert "no temporary files left behind" eval '! ls ./*.svg.* >/dev/null 2>&1'
 
 # ---------------------------------------------------------------- status lists
 U=https://issuer.test/status/1
@@ -830,35 +796,35 @@ print(b, len(d), " ".join(out))' "$1"
 }
 
 run SL --uri $U --out sl.jwt --bits 2 --set 3=1 --set 5=suspended --set 7,9-11=3
-check "statuslist: exit 0, JSON summary" \
+assert "statuslist: exit 0, JSON summary" \
     eval '[ $RC -eq 0 ] && jqt ".uri == \"$U\" and .bits == 2 and .size == 131072 and .nonzero == 6 and .exp - .iat == 86400 and .kid == \"$es256_kid\""'
-check "statuslist: file mode 0644 (a public file)" [ "$(stat -c %a sl.jwt)" = 644 ]
+assert "statuslist: file mode 0644 (a public file)" [ "$(stat -c %a sl.jwt)" = 644 ]
 run "$AIMCTL" inspect "$(cat sl.jwt)"
-check "statuslist: header typ statuslist+jwt, alg and kid of the key" \
+assert "statuslist: header typ statuslist+jwt, alg and kid of the key" \
     jqt ".header == {\"alg\": \"ES256\", \"typ\": \"statuslist+jwt\", \"kid\": \"$es256_kid\"}"
-check "statuslist: claims sub, iat (now), exp, status_list {bits, lst}" \
+assert "statuslist: claims sub, iat (now), exp, status_list {bits, lst}" \
     jqt ".claims.sub == \"$U\" and ((.claims.iat - $(date +%s)) | fabs < 10) and .claims.exp == .claims.iat + 86400 and .claims.status_list.bits == 2 and (.claims.status_list.lst | type) == \"string\" and (.claims | has(\"ttl\") | not)"
-check "statuslist: bit layout checked by python's zlib (draft: LSB first)" \
+assert "statuslist: bit layout checked by python's zlib (draft: LSB first)" \
     [ "$(pylist sl.jwt)" = "2 32768 3=1 5=2 7=3 9=3 10=3 11=3" ]
 # The draft's own examples (Appendix C / section 4.1).
 SL --uri $U --out draft1.jwt --size 16 --set 0,3-5,7-9,13,15=1 >/dev/null
-check "statuslist: the draft's 1-bit example gives lst eNrbuRgAAhcBXQ" \
+assert "statuslist: the draft's 1-bit example gives lst eNrbuRgAAhcBXQ" \
     [ "$("$AIMCTL" inspect "$(cat draft1.jwt)" | jq -r .claims.status_list.lst)" = eNrbuRgAAhcBXQ ]
 SL --uri $U --out draft2.jwt --bits 2 --size 12 --set 0,5,7,8=1 --set 1,9=2 --set 3,10,11=3 >/dev/null
-check "statuslist: the draft's 2-bit example gives lst eNo76fITAAPfAgc" \
+assert "statuslist: the draft's 2-bit example gives lst eNo76fITAAPfAgc" \
     [ "$("$AIMCTL" inspect "$(cat draft2.jwt)" | jq -r .claims.status_list.lst)" = eNo76fITAAPfAgc ]
 for b in 1 4 8; do
     SL --uri $U --out b$b.jwt --bits $b --size 40 --set 0=1 --set 13=1 --set 39=1 >/dev/null
-    check "statuslist --bits $b: layout checked by python" [ "$(pylist b$b.jwt)" = "$b $(( (40 * b + 7) / 8 )) 0=1 13=1 39=1" ]
+    assert "statuslist --bits $b: layout checked by python" [ "$(pylist b$b.jwt)" = "$b $(( (40 * b + 7) / 8 )) 0=1 13=1 39=1" ]
 done
 
 st() { issue --key ES256.pem --sub agent-s --status-idx "$1" --status-uri "${2:-$U}"; }
 run "$AIMCTL" inspect "$(st 42)"
-check "issue --status-idx/--status-uri: the status claim" \
+assert "issue --status-idx/--status-uri: the status claim" \
     jqt ".claims.status == {\"status_list\": {\"idx\": 42, \"uri\": \"$U\"}}"
 valid "status list: index 0 (status 0) is valid" --status-list "$U $T/sl.jwt" "$(st 0)"
 reject revoked "status list: status 1 (invalid)" --status-list "$U $T/sl.jwt" "$(st 3)"
-check "... says invalid" jqt '.message | test("invalid")'
+assert "... says invalid" jqt '.message | test("invalid")'
 reject revoked "status list: status 2 (suspended)" --status-list "$U $T/sl.jwt" "$(st 5)"
 reject revoked "status list: status 3" --status-list "$U $T/sl.jwt" "$(st 10)"
 reject revoked "status list: an index outside the list" --status-list "$U $T/sl.jwt" "$(st 131072)"
@@ -869,28 +835,28 @@ valid "status list: tokens without a status are unaffected" --status-list "$U $T
 # Update: --from keeps the statuses, bits and URI.
 cp sl.jwt sl-before.jwt
 run SL --from sl.jwt --out sl.jwt --set 3=valid --set 4=revoked
-check "statuslist --from: exit 0, URI and bits kept" \
+assert "statuslist --from: exit 0, URI and bits kept" \
     eval '[ $RC -eq 0 ] && jqt ".uri == \"$U\" and .bits == 2 and .size == 131072 and .nonzero == 6"'
-check "statuslist --from: old statuses kept, new ones set (python)" \
+assert "statuslist --from: old statuses kept, new ones set (python)" \
     [ "$(pylist sl.jwt)" = "2 32768 4=1 5=2 7=3 9=3 10=3 11=3" ]
 valid "after the update: index 3 is valid again" --status-list "$U $T/sl.jwt" "$(st 3)"
 reject revoked "after the update: index 4 is revoked" --status-list "$U $T/sl.jwt" "$(st 4)"
-check "statuslist --from: no temporary file left" eval '! ls sl.jwt.* >/dev/null 2>&1'
+assert "statuslist --from: no temporary file left" eval '! ls sl.jwt.* >/dev/null 2>&1'
 run SL --from sl.jwt --out grown.jwt --size 200000
-check "statuslist --from --size: grows, keeps statuses" \
+assert "statuslist --from --size: grows, keeps statuses" \
     eval '[ $RC -eq 0 ] && jqt ".size == 200000" && [ "$(pylist grown.jwt)" = "2 50000 4=1 5=2 7=3 9=3 10=3 11=3" ]'
 expect_rc 2 "statuslist --from --size smaller: refused" SL --from sl.jwt --out x.jwt --size 100
 expect_rc 2 "statuslist --from --bits 1 on a 2-bit list: refused" SL --from sl.jwt --out x.jwt --bits 1
 expect_rc 2 "statuslist --from a file that is not a list" SL --from jwks.json --out x.jwt
 expect_rc 2 "statuslist --from a missing file" SL --from nosuch.jwt --out x.jwt
 run SL --from sl.jwt --uri https://issuer.test/status/9 --out renamed.jwt
-check "statuslist --from --uri: a new URI" eval '[ $RC -eq 0 ] && jqt ".uri == \"https://issuer.test/status/9\""'
+assert "statuslist --from --uri: a new URI" eval '[ $RC -eq 0 ] && jqt ".uri == \"https://issuer.test/status/9\""'
 
 # Show.
 run "$AIMCTL" statuslist --show sl.jwt
-check "statuslist --show: marked unverified" \
+assert "statuslist --show: marked unverified" \
     eval '[ $RC -eq 0 ] && jqt ".verified == false and (.warning | test(\"NOT VERIFIED\"))"'
-check "statuslist --show: header, claims, non-zero entries" \
+assert "statuslist --show: header, claims, non-zero entries" \
     jqt ".header.typ == \"statuslist+jwt\" and .claims.sub == \"$U\" and .bits == 2 and .size == 131072 and .stale == false and .nonzero_count == 6 and .nonzero[0] == {\"idx\": 4, \"status\": 1, \"meaning\": \"invalid\"} and .nonzero[1] == {\"idx\": 5, \"status\": 2, \"meaning\": \"suspended\"} and ([.nonzero[].idx] == [4,5,7,9,10,11])"
 expect_rc 1 "statuslist --show: not a list" "$AIMCTL" statuslist --show jwks.json
 expect_rc 1 "statuslist --show: a missing file" "$AIMCTL" statuslist --show nosuch.jwt
@@ -898,27 +864,27 @@ expect_rc 2 "statuslist --show with other options" "$AIMCTL" statuslist --show s
 
 # Staleness, signature, subject.
 run SL --uri $U --out stale.jwt --ttl 1 --refresh 60
-check "statuslist --ttl 1 --refresh 60: exp = iat + 1, ttl claim 60" \
+assert "statuslist --ttl 1 --refresh 60: exp = iat + 1, ttl claim 60" \
     eval '[ $RC -eq 0 ] && jqt ".exp == .iat + 1" && [ "$("$AIMCTL" inspect "$(cat stale.jwt)" | jq -c "[.claims.ttl, .claims.exp - .claims.iat]")" = "[60,1]" ]'
 valid "a fresh list (before its exp)" --status-list "$U $T/stale.jwt" "$(st 0)"
 run V --status-list "$U $T/stale.jwt" --now $(( $(date +%s) + 120 )) "$(st 0)"
-check "a stale list (past exp): revoked, says stale" \
+assert "a stale list (past exp): revoked, says stale" \
     eval '[ $RC -eq 1 ] && jqt ".reason == \"revoked\" and (.message | test(\"stale\"))"'
 SL --uri $U --out old.jwt --iat $(( $(date +%s) - 7200 )) --ttl 3600 >/dev/null
 run "$AIMCTL" statuslist --show old.jwt
-check "statuslist --show: a stale list is flagged" eval '[ $RC -eq 0 ] && jqt ".stale == true"'
+assert "statuslist --show: a stale list is flagged" eval '[ $RC -eq 0 ] && jqt ".stale == true"'
 run V --status-list "$U $T/old.jwt" "$(st 0)"
-check "a list that expired an hour ago: revoked, says stale" \
+assert "a list that expired an hour ago: revoked, says stale" \
     eval '[ $RC -eq 1 ] && jqt ".reason == \"revoked\" and (.message | test(\"expired 3[0-9]{3} s ago .stale.\"))"'
 "$AIMCTL" statuslist --key other.pem --uri $U --out foreign.jwt >/dev/null
 run V --status-list "$U $T/foreign.jwt" "$(st 0)"
-check "a list signed by a key not in the JWKS: configuration error (exit 2)" \
+assert "a list signed by a key not in the JWKS: configuration error (exit 2)" \
     eval '[ $RC -eq 2 ] && jqt ".reason == \"config_error\""'
 run V --status-list "https://issuer.test/status/2 $T/sl.jwt" "$(st 0)"
-check "a list whose sub is another URI: configuration error (exit 2)" [ "$RC" -eq 2 ]
+assert "a list whose sub is another URI: configuration error (exit 2)" [ "$RC" -eq 2 ]
 sed 's/\.[A-Za-z0-9_-]\{8\}/.AAAAAAAA/' sl.jwt >tampered.jwt
 run V --status-list "$U $T/tampered.jwt" "$(st 0)"
-check "a tampered list: configuration error (exit 2)" [ "$RC" -eq 2 ]
+assert "a tampered list: configuration error (exit 2)" [ "$RC" -eq 2 ]
 for a in ES384 EdDSA RS256 PS256; do
     "$AIMCTL" statuslist --key $a.pem --uri $U --out sl-$a.jwt --set 1=1 >/dev/null
     valid "statuslist signed with $a: index 0 valid" --status-list "$U $T/sl-$a.jwt" "$(st 0)"
@@ -932,7 +898,7 @@ expect_rc 2 "statuslist without --uri" SL --out x.jwt
 expect_rc 2 "statuslist --bits 3" SL --uri $U --out x.jwt --bits 3
 expect_rc 2 "statuslist --size 0" SL --uri $U --out x.jwt --size 0
 expect_rc 2 "statuslist --set outside the list" SL --uri $U --out x.jwt --size 10 --set 10=1
-check "... names the index and the size" grep -q "index 10 is outside the list (10 entries" <<<"$ERR"
+assert "... names the index and the size" grep -q "index 10 is outside the list (10 entries" <<<"$ERR"
 expect_rc 2 "statuslist --set suspended (2) in a 1-bit list" SL --uri $U --out x.jwt --set 1=suspended
 expect_rc 2 "statuslist --set 1=4 in a 2-bit list" SL --uri $U --out x.jwt --bits 2 --set 1=4
 expect_rc 2 "statuslist --set without =" SL --uri $U --out x.jwt --set 5
@@ -942,7 +908,7 @@ expect_rc 2 "statuslist --set 5,=1" SL --uri $U --out x.jwt --set 5,=1
 expect_rc 2 "statuslist --uri with a space" SL --uri "$U x" --out x.jwt
 expect_rc 2 "statuslist with an extra argument" SL --uri $U --out x.jwt extra
 expect_rc 2 "statuslist with a missing key" "$AIMCTL" statuslist --key nosuch.pem --uri $U --out x.jwt
-check "failed statuslists wrote nothing" eval '[ ! -e x.jwt ] && ! ls x.jwt.* >/dev/null 2>&1'
+assert "failed statuslists wrote nothing" eval '[ ! -e x.jwt ] && ! ls x.jwt.* >/dev/null 2>&1'
 expect_rc 2 "issue --status-idx without --status-uri" issue --key ES256.pem --sub s --status-idx 1
 expect_rc 2 "issue --status-uri without --status-idx" issue --key ES256.pem --sub s --status-uri $U
 expect_rc 2 "issue --status-idx -1" issue --key ES256.pem --sub s --status-idx -1 --status-uri $U
@@ -1121,8 +1087,8 @@ grep -hv -e '^-----' -e '^aimctl-' ./*.pem 2>/dev/null | grep -v '^$' | sort -u 
     "$AIMCTL" jwks jwks.json 2>&1
 } >all-output
 grep -hv -e '^-----' -e '^aimctl-' secret-*.pem | grep -v '^$' | sort -u >>pem-lines
-check "no private key material in any output" \
+assert "no private key material in any output" \
     eval '[ "$(wc -l <pem-lines)" -gt 100 ] && ! grep -qF -f pem-lines all-output'
-check "no PEM block in any output" eval '! grep -q "PRIVATE KEY" all-output'
+assert "no PEM block in any output" eval '! grep -q "PRIVATE KEY" all-output'
 
 finish

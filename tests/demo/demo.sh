@@ -1,8 +1,8 @@
 #!/bin/bash
 # The AIM demo: three agents, one issuer, three adapters on one host.
 #
-#   a real nginx with ngx_aim in front of a small API      127.0.0.1:18480
-#   a real PostgreSQL 15 with pg_aim and row-level security 127.0.0.1:15480
+#   a real nginx with ngx_aim in front of a small API      127.0.0.1, a free port
+#   a real PostgreSQL 15 with pg_aim and row-level security 127.0.0.1, a free port
 #   PAM logins through pam_aim (pam_wrapper + pamtester; /etc untouched)
 #
 # Every adapter shares one state file (trust) and one audit file.  The
@@ -10,21 +10,22 @@
 # probes and loses trust everywhere; an operator revokes one.  Prints a
 # table, says where the logs are, leaves nothing running.  Exit status 0
 # when every step had the expected outcome.
+#
+# The servers' files live in a run directory under /tmp that nginx's
+# workers and postgres can reach wherever the checkout is (a 0700 home
+# too; tests/lib/aimtest.sh); the logs, the audit file, the state file
+# and the trust chart are copied to build/demo (AIM_DEMO_DIR) at the end.
+# Ports: AIM_DEMO_NGINX_PORT, AIM_DEMO_API_PORT, AIM_DEMO_PG_PORT, or
+# free ones.
 set -u
-cd "$(dirname "$0")/../.."
-ROOT=$PWD
-B=$ROOT/build
-AIMCTL=$B/bin/aimctl
-W=$(realpath -m "${AIM_DEMO_DIR:-$B/demo}")
-NGX_PORT=18480
-API_PORT=18481
-PG_PORT=15480
-PGBIN=/usr/lib/postgresql/15/bin
-WRAPPER=$(ls /usr/lib/*/libpam_wrapper.so 2>/dev/null | head -1)
+. "$(dirname "$0")/../lib/aimtest.sh"
+at_suite demo
+cd "$AT_ROOT"
+B=$AT_BUILD
+OUT=$(realpath -m "${AIM_DEMO_DIR:-$B/demo}")
 ISS=https://idp.demo.example
 AUD=aim-demo
 ROWS=()
-FAILED=0
 
 say()  { printf '\n\033[1m%s\033[0m\n' "$*"; }
 note() { printf '   %s\n' "$*"; }
@@ -32,35 +33,28 @@ note() { printf '   %s\n' "$*"; }
 # step AGENT ADAPTER ACTION EXPECTED GOT
 step() {
     local mark="ok"
-    if [ "$4" != "$5" ]; then mark="UNEXPECTED"; FAILED=$((FAILED + 1)); fi
+    if [ "$4" != "$5" ]; then mark="UNEXPECTED"; at_count fail; else at_count pass; fi
     ROWS+=("$(printf '%-9s|%-6s|%-44s|%-26s|%-26s|%s' "$1" "$2" "$3" "$4" "$5" "$mark")")
     printf '   %-9s %-6s %-44s -> %s%s\n' "$1" "$2" "$3" "$5" \
         "$([ "$mark" = ok ] || echo "   (expected $4)")"
 }
 
-cleanup() {
-    [ -f "$W/nginx/nginx.pid" ] && kill "$(cat "$W/nginx/nginx.pid")" 2>/dev/null
-    if [ -f "$W/pg/data/postmaster.pid" ]; then
-        runuser -u postgres -- "$PGBIN/pg_ctl" -D "$W/pg/data" -m immediate stop >/dev/null 2>&1
-    fi
-}
-trap cleanup EXIT
-
-for f in "$AIMCTL" "$B/pam_aim.so" "$B/ngx_http_aim_module.so" "$B/pg_aim.so"; do
-    if [ ! -e "$f" ]; then echo "demo: $f is missing: run 'make demo' (it builds first)"; exit 2; fi
-done
-if [ -z "$WRAPPER" ] || ! command -v pamtester >/dev/null || [ ! -x "$PGBIN/initdb" ]; then
-    echo "demo: packages missing: run ./deps.sh"; exit 2
-fi
-
-rm -rf "$W"
-mkdir -p "$W"/{nginx/logs,pg,pam/services}
-chmod 755 "$W" "$W/pg"
+at_need_files "$AIMCTL" "$B/pam_aim.so" "$NGX_MODULE" "$B/pg_aim.so" "$PG_CONFIG"
+at_pam_wrapper || bail "libpam-wrapper is not installed: run ./deps.sh"
+at_need_cmds pamtester curl
+at_port NGX_PORT AIM_DEMO_NGINX_PORT || bail "a port for nginx"
+at_port API_PORT AIM_DEMO_API_PORT || bail "a port for the API"
+at_port PG_PORT AIM_DEMO_PG_PORT || bail "a port for PostgreSQL"
+at_rundir demo || bail "a run directory"
+W=$AT_RUN
+mkdir -p "$W"/{nginx,pam/services}
+rm -rf "$OUT"
+mkdir -p "$OUT"
 
 # ---------------------------------------------------------------------
 say "1. A development issuer and three agents"
 "$AIMCTL" keygen --alg ES256 --kid demo-2026 --out "$W/issuer.key" >/dev/null
-"$AIMCTL" jwks "$W/issuer.key" > "$W/jwks.json"
+mint_jwks "$W/jwks.json" "$W/issuer.key"
 : > "$W/revoked"
 : > "$W/audit.log"
 cat > "$W/policy" <<'EOF'
@@ -71,37 +65,26 @@ allow spiffe://demo.example/agent/scraper   kb:GET pam:login:nobody pg:role:repo
 EOF
 chmod 644 "$W"/{jwks.json,revoked,policy}
 chmod 666 "$W/audit.log"
-issue() { "$AIMCTL" issue --key "$W/issuer.key" --iss "$ISS" --aud "$AUD" --ttl 3600 "$@"; }
+ISSUER_KEY=$W/issuer.key
+ISSUE_ARGS=(--ttl 3600)
 REPORTER=$(issue --sub spiffe://demo.example/agent/reporter --owner alice@finance \
                  --scope "kb:GET kb:DELETE pg:role:reporting")
 DEPLOYER=$(issue --sub spiffe://demo.example/agent/deployer --owner bob@sre \
                  --scope "kb:GET kb:PUT pam:login:nobody")
 SCRAPER=$(issue --sub spiffe://demo.example/agent/scraper --owner carol@growth \
                 --scope "kb:GET pam:login:nobody pg:role:reporting")
-note "issuer key     $W/issuer.key (ES256, kid demo-2026); public keys $W/jwks.json"
+note "issuer key     ES256, kid demo-2026 (in $W while the demo runs)"
 note "reporter       owner alice@finance  token scopes: kb:GET kb:DELETE pg:role:reporting"
 note "deployer       owner bob@sre        token scopes: kb:GET kb:PUT pam:login:nobody"
 note "scraper        owner carol@growth   token scopes: kb:GET pam:login:nobody pg:role:reporting"
-note "host policy    $W/policy (reporter may not hold kb:DELETE here)"
+note "host policy    reporter may not hold kb:DELETE here (policy file copied to $OUT)"
 
 COMMON_FILES="revoked=$W/revoked policy=$W/policy state=$W/state audit=$W/audit.log"
 
 # ---------------------------------------------------------------------
 say "2. Starting nginx + ngx_aim, PostgreSQL + pg_aim, and PAM"
-cat > "$W/nginx/nginx.conf" <<EOF
-load_module $B/ngx_http_aim_module.so;
-worker_processes 2;
-daemon on;
-pid $W/nginx/nginx.pid;
-error_log $W/nginx/logs/error.log info;
-events { worker_connections 256; }
-http {
-    access_log $W/nginx/logs/access.log;
-    client_body_temp_path $W/nginx/body;
-    proxy_temp_path $W/nginx/proxy;
-    fastcgi_temp_path $W/nginx/fastcgi;
-    uwsgi_temp_path $W/nginx/uwsgi;
-    scgi_temp_path $W/nginx/scgi;
+ngx_conf "$W/nginx" "worker_processes 2;" "daemon on;" <<EOF
+    access_log $W/nginx/access.log;
 
     aim_keys      $W/jwks.json;
     aim_issuer    $ISS;
@@ -131,20 +114,14 @@ http {
         default_type application/json;
         location / { return 200 '{"ok":true,"path":"\$uri","agent":"\$http_x_aim_agent"}\n'; }
     }
-}
 EOF
-if ! /usr/sbin/nginx -p "$W/nginx" -c "$W/nginx/nginx.conf" 2> "$W/nginx/start.err"; then
-    cat "$W/nginx/start.err"; echo "demo: nginx did not start"; exit 1
-fi
-note "nginx     http://127.0.0.1:$NGX_PORT  (logs $W/nginx/logs/)"
+ngx_start "$NGX_PORT" || bail "nginx starts" "$(cat "$W/nginx/start.err")"
+note "nginx     http://127.0.0.1:$NGX_PORT"
 
 # PostgreSQL: a throwaway cluster owned by the postgres account.
-chown postgres "$W/pg"
-runuser -u postgres -- "$PGBIN/initdb" -D "$W/pg/data" -A trust -U postgres >/dev/null || exit 1
-cat >> "$W/pg/data/postgresql.conf" <<EOF
-listen_addresses = '127.0.0.1'
-port = $PG_PORT
-unix_socket_directories = '$W/pg'
+touch "$W/state" && chmod 666 "$W/state"
+pg_init "$W/pg" "$PG_PORT" || bail "initdb" "$(cat "$W/pg/initdb.log")"
+pg_conf <<EOF
 shared_preload_libraries = 'pg_aim'
 pg_aim.keys = '$W/jwks.json'
 pg_aim.issuer = '$ISS'
@@ -154,11 +131,8 @@ pg_aim.policy = '$W/policy'
 pg_aim.state = '$W/state'
 pg_aim.audit = '$W/audit.log'
 EOF
-touch "$W/state" && chmod 666 "$W/state"
-if ! runuser -u postgres -- "$PGBIN/pg_ctl" -D "$W/pg/data" -l "$W/pg/server.log" -w start >/dev/null; then
-    tail -5 "$W/pg/server.log"; echo "demo: PostgreSQL did not start"; exit 1
-fi
-PSQL=(runuser -u postgres -- psql -X -q -h "$W/pg" -p "$PG_PORT" -v ON_ERROR_STOP=1)
+pg_start || bail "PostgreSQL starts" "$(tail -5 "$PG_LOG")"
+PSQL=("${PG_PSQL[@]}" -U postgres -v ON_ERROR_STOP=1)
 "${PSQL[@]}" -d postgres <<'EOF' >/dev/null
 CREATE EXTENSION pg_aim;
 CREATE ROLE app LOGIN;
@@ -178,14 +152,16 @@ EOF
 note "postgres  127.0.0.1:$PG_PORT database postgres, table docs with RLS on aim.agent_id()"
 
 # PAM: a service for agent logins to this host.
+PAM_MODULE=$(at_stage "$B/pam_aim.so")
+pam_env "$W/pam/services"
 printf '%s\n' \
-  "auth     required $B/pam_aim.so keys=$W/jwks.json issuer=$ISS audience=$AUD $COMMON_FILES token_env=AIM_TOKEN" \
-  "account  required $B/pam_aim.so keys=$W/jwks.json issuer=$ISS audience=$AUD $COMMON_FILES token_env=AIM_TOKEN" \
-  "session  required $B/pam_aim.so keys=$W/jwks.json issuer=$ISS audience=$AUD $COMMON_FILES" \
+  "auth     required $PAM_MODULE keys=$W/jwks.json issuer=$ISS audience=$AUD $COMMON_FILES token_env=AIM_TOKEN" \
+  "account  required $PAM_MODULE keys=$W/jwks.json issuer=$ISS audience=$AUD $COMMON_FILES token_env=AIM_TOKEN" \
+  "session  required $PAM_MODULE keys=$W/jwks.json issuer=$ISS audience=$AUD $COMMON_FILES" \
   "session  optional pam_exec.so $W/pam/session-env.sh" > "$W/pam/services/aim-demo"
 printf '#!/bin/sh\nenv | grep ^AIM_ | sort > %s\n' "$W/pam/session.env" > "$W/pam/session-env.sh"
 chmod +x "$W/pam/session-env.sh"
-note "pam       service aim-demo ($W/pam/services/aim-demo), account 'nobody'"
+note "pam       service aim-demo (pam_wrapper: $W/pam/services), account 'nobody'"
 
 # ---------------------------------------------------------------------
 # One call per adapter; each prints the outcome in a comparable form.
@@ -200,8 +176,7 @@ http() {   # token method path -> "200" or "401 invalid_token/revoked"...
     echo "$code ${desc:-$err}"
 }
 pam() {    # token -> "login ok" or "refused <reason from the audit line>"
-    if LD_PRELOAD=$WRAPPER PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR=$W/pam/services \
-       AIM_TOKEN="$1" pamtester aim-demo nobody authenticate acct_mgmt open_session \
+    if env "${PAM_ENV[@]}" AIM_TOKEN="$1" pamtester aim-demo nobody authenticate acct_mgmt open_session \
        close_session </dev/null >/dev/null 2>&1; then
         echo "login ok"
     else
@@ -276,12 +251,19 @@ for r in "${ROWS[@]}"; do
     IFS='|' read -r a b c d e f <<< "$r"
     printf '   %-9s %-6s %-44s %-26s %-26s %s\n' "$a" "$b" "$c" "$d" "$e" "$f"
 done
+
+# The servers stop; what a reader wants to look at stays in $OUT.
+ngx_stop
+pg_stop
+cp "$W/audit.log" "$W/state" "$W/policy" "$W/jwks.json" "$W/scraper-trust.svg" "$OUT/" 2>/dev/null
+cp "$W/nginx/error.log" "$OUT/nginx-error.log" 2>/dev/null
+cp "$W/nginx/access.log" "$OUT/nginx-access.log" 2>/dev/null
+cp "$PG_LOG" "$OUT/postgresql.log" 2>/dev/null
 echo
-note "audit lines (all adapters)  $W/audit.log"
-note "nginx error log             $W/nginx/logs/error.log"
-note "PostgreSQL log              $W/pg/server.log"
-note "trust timeline (scraper)    $W/scraper-trust.svg"
-note "state file                  $W/state   (aimctl stats --state $W/state)"
+note "audit lines (all adapters)  $OUT/audit.log"
+note "nginx error log             $OUT/nginx-error.log"
+note "PostgreSQL log              $OUT/postgresql.log"
+note "trust timeline (scraper)    $OUT/scraper-trust.svg"
+note "state file                  $OUT/state   (aimctl stats --state $OUT/state)"
 echo
-echo "demo: $(( ${#ROWS[@]} - FAILED )) passed, $FAILED failed, 0 skipped"
-[ "$FAILED" -eq 0 ]
+finish

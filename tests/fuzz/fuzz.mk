@@ -45,10 +45,10 @@ $(FUZZ_B)/seeds.stamp: $(FUZZ_SEEDGEN)
 	$(Q)$(FUZZ_SEEDGEN) $(FUZZ_B)/seeds >/dev/null
 	@touch $@
 
-fuzz-build: $(FUZZ_BINS) $(FUZZ_B)/seeds.stamp
+fuzz-build: $(FUZZ_BINS) $(FUZZ_B)/seeds.stamp ## build the libFuzzer harnesses and their seeds
 
-test-fuzz-smoke: fuzz-build
+test-fuzz-smoke: fuzz-build ## each fuzz harness for FUZZ_SMOKE_SECONDS (8)
 	@tests/fuzz/run.sh fuzz-smoke $(FUZZ_SMOKE_SECONDS) $(FUZZ_B) $(FUZZ_HARNESSES)
 
-fuzz: fuzz-build
+fuzz: fuzz-build ## each fuzz harness for FUZZ_SECONDS (300)
 	@tests/fuzz/run.sh fuzz $(FUZZ_SECONDS) $(FUZZ_B) $(FUZZ_HARNESSES)

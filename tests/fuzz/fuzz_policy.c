@@ -7,14 +7,6 @@
 #include "policy.h"
 
 int
-LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-    (void) argc;
-    (void) argv;
-    return 0;
-}
-
-int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static const char *const agents[] = { "agent-1", "bot-7", "", "*", "agent-" };

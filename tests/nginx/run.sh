@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 #
 # tests/nginx/run.sh -- ngx_http_aim_module in a real nginx on 127.0.0.1,
-# driven by curl.  Ports 18600-18601 (nginx and its small upstream).
+# driven by curl.  Two free ports (nginx and its small upstream), or
+# AIM_NGINX_PORT and AIM_NGINX_UPSTREAM_PORT; files in a run directory
+# under /tmp (tests/lib/aimtest.sh).
 #
 # What it asserts: each response of the error contract (401 without a
 # token, 401 invalid_token with the reason, 403 insufficient_scope with
@@ -14,67 +16,36 @@
 # Usage: tests/nginx/run.sh        (make test-nginx; KEEP=1 keeps the files)
 
 set -u
+. "$(dirname "$0")/../lib/aimtest.sh"
+at_suite test-nginx
 
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-B=${B:-$ROOT/build}
-AIMCTL=$B/bin/aimctl
-MODULE=$B/ngx_http_aim_module.so
-NGINX=${NGINX:-/usr/sbin/nginx}
-PORT=18600
-UP=18601
 ISS=https://issuer.test
 AUD=https://api.test
-SUITE=test-nginx
+ISSUE_ARGS=(--ttl 3600)
 
-pass=0 fail=0 skip=0
-
-ok()     { pass=$((pass + 1)); echo "ok   - $1"; }
-not_ok() { fail=$((fail + 1)); echo "FAIL - $1"; [ -n "${2:-}" ] && printf '       %s\n' "$2"; }
-check()  { if [ "$2" = "$3" ]; then ok "$1"; else not_ok "$1" "expected [$2], got [$3]"; fi; }
-has()    { case "$2" in *"$3"*) ok "$1" ;; *) not_ok "$1" "[$3] not in [$2]" ;; esac; }
-hasnt()  { case "$2" in *"$3"*) not_ok "$1" "[$3] found in [$2]" ;; *) ok "$1" ;; esac; }
-finish() { echo "$SUITE: $pass passed, $fail failed, $skip skipped"; [ "$fail" -eq 0 ]; exit $?; }
-
-for f in "$AIMCTL" "$MODULE" "$NGINX"; do
-    if [ ! -x "$f" ] && [ ! -f "$f" ]; then
-        echo "$SUITE: missing $f (make build-all; nginx from ./deps.sh)"
-        fail=1; finish
-    fi
-done
-command -v curl > /dev/null || { echo "$SUITE: curl is missing"; fail=1; finish; }
-
-W=$(mktemp -d /tmp/aim-nginx-test.XXXXXX)
-chmod 755 "$W"      # workers run as nobody and re-read the key files
-
-stop_nginx() {
-    local pid
-    pid=$(cat "$W/nginx.pid" 2>/dev/null) || return 0
-    kill -QUIT "$pid" 2>/dev/null
-    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null
-    rm -f "$W/nginx.pid"
-}
-cleanup() {
-    [ -n "${TRAFFIC_PID:-}" ] && kill "$TRAFFIC_PID" 2>/dev/null
-    stop_nginx
-    if [ -n "${KEEP:-}" ]; then echo "files kept in $W"; else rm -rf "$W"; fi
-}
-trap cleanup EXIT
+at_need_files "$AIMCTL" "$NGX_MODULE" "$NGINX"
+at_need_cmds curl
+at_rundir nginx-test || bail "a run directory"
+W=$AT_RUN                       # workers run as nobody and re-read the key files
+at_port PORT AIM_NGINX_PORT || bail "a port for nginx"
+at_port UP AIM_NGINX_UPSTREAM_PORT || bail "a port for the upstream"
+TRAFFIC_PID=
+stop_traffic() { [ -z "$TRAFFIC_PID" ] || kill "$TRAFFIC_PID" 2> /dev/null; }
+at_defer stop_traffic
 
 # ------------------------------------------------------------------ keys
 
 A() { "$AIMCTL" "$@"; }
-A keygen --alg ES256 --kid k1 --out "$W/k1.pem" > /dev/null
-A keygen --alg ES256 --kid k2 --out "$W/k2.pem" > /dev/null
-A keygen --alg ES256 --kid k1 --out "$W/forger.pem" > /dev/null   # same kid, other key
-A keygen --alg ES256 --out "$W/d1.pem" > /dev/null                # DPoP keys
-A keygen --alg ES256 --out "$W/d2.pem" > /dev/null
-A jwks "$W/k1.pem" > "$W/jwks.json"
-cp "$W/jwks.json" "$W/jwks.k1"
+mint_key "$W/k1.pem" --kid k1
+mint_key "$W/k2.pem" --kid k2
+mint_key "$W/forger.pem" --kid k1                 # same kid, other key
+mint_key "$W/d1.pem"                              # DPoP keys
+mint_key "$W/d2.pem"
+mint_jwks "$W/jwks.json" "$W/k1.pem"
+mint_jwks "$W/jwks.k1" "$W/k1.pem"
 : > "$W/revoked"
-chmod 644 "$W"/*.json "$W/revoked"
-
-issue() { A issue --key "$W/k1.pem" --iss "$ISS" --aud "$AUD" --ttl 3600 "$@"; }
+chmod 644 "$W/revoked"
+ISSUER_KEY=$W/k1.pem
 NOW=$(date +%s)
 
 T=$(issue --sub spiffe://test/agent/reader --owner alice@test --scope "kb:GET kb:PUT kb:OPTIONS" \
@@ -84,21 +55,9 @@ T_REPORTS=$(issue --sub spiffe://test/agent/reports --scope "reports:read")
 
 # ----------------------------------------------------------------- nginx
 
-cat > "$W/nginx.conf" <<EOF
-load_module $MODULE;
-worker_processes 2;
-pid $W/nginx.pid;
-error_log $W/error.log info;
-events { worker_connections 256; }
-
-http {
+ngx_conf "$W" "worker_processes 2;" <<EOF
     log_format aim '\$request_method \$uri \$status agent=\$aim_agent reason=\$aim_reason';
     access_log $W/access.log aim;
-    client_body_temp_path $W/body;
-    proxy_temp_path $W/proxy;
-    fastcgi_temp_path $W/fastcgi;
-    uwsgi_temp_path $W/uwsgi;
-    scgi_temp_path $W/scgi;
 
     aim_keys     $W/jwks.json;
     aim_issuer   $ISS;
@@ -187,25 +146,17 @@ http {
             return 200 "agent=\$http_x_aim_agent|owner=\$http_x_aim_owner|scope=\$http_x_aim_scope|jti=\$http_x_aim_jti|chain=\$http_x_aim_chain|team=\$http_x_aim_team|note=\$http_x_aim_note|reason=\$http_x_aim_reason|evil=\$http_x_evil|method=\$request_method\n";
         }
     }
-}
 EOF
 
-if ! out=$("$NGINX" -t -p "$W" -c "$W/nginx.conf" 2>&1); then
+if ! out=$(ngx_test); then
     not_ok "nginx -t accepts the test configuration" "$out"
     finish
 fi
 ok "nginx -t accepts the test configuration"
 hasnt "no rewrite-phase warning for a location without aim" "$out" '"return"'
 
-if ! "$NGINX" -p "$W" -c "$W/nginx.conf" 2> "$W/start.err"; then
-    not_ok "nginx starts with the module" "$(cat "$W/start.err")"
-    finish
-fi
-for _ in $(seq 50); do
-    curl -s -o /dev/null "http://127.0.0.1:$PORT/open/" && break
-    sleep 0.1
-done
-MASTER=$(cat "$W/nginx.pid")
+ngx_start "$PORT" || bail "nginx starts with the module" "$(cat "$W/start.err")"
+MASTER=$(ngx_pid)
 check "two worker processes" 2 "$(pgrep -P "$MASTER" | wc -l)"
 
 # http METHOD PATH [curl args...]: sets CODE, WWWA (challenges), BODY, WORKER
@@ -644,7 +595,7 @@ check "nginx -s reload: the replay cache still works" 401 "$CODE"
 
 # ------------------------------------------------------ tokens never logged
 
-stop_nginx
+ngx_stop
 leaks=0
 for tok in "$T" "$T2" "$TD" "$T_OTHER" "$T_JTI"; do
     for f in "$W/error.log" "$W/access.log"; do
@@ -662,7 +613,7 @@ conftest() { # name expect(ok|fail) needle http-body...
     local name=$1 expect=$2 needle=$3 out rc
     shift 3
     cat > "$W/t/nginx.conf" <<EOF
-load_module $MODULE;
+load_module $NGX_MODULE;
 pid $W/t/nginx.pid;
 error_log $W/t/error.log;
 events { }

@@ -7,5 +7,5 @@ $(ORACLE_BIN): tests/oracle/oracle.c $(ISSUER_LIB) $(LIBAIM)
 	@$(if $(V),,echo "  LD      $@")
 	$(Q)$(CC) $(TOOL_CFLAGS) -o $@ $< $(ISSUER_LIB) $(LIBAIM) -ljwt $(PKG_LIBS)
 
-test-oracle: $(ORACLE_BIN)
+test-oracle: $(ORACLE_BIN) ## libjwt as a differential oracle (ORACLE_N tokens)
 	@tests/run-suite.sh oracle $(ORACLE_BIN) $(ORACLE_N)

@@ -1,75 +1,34 @@
 #!/bin/bash
 # tests/pg/run.sh -- pg_aim against a throwaway PostgreSQL 15 cluster.
 #
-# initdb in a temp dir, postgres on 127.0.0.1:55432 (AIM_PG_PORT) and a
-# Unix socket in the temp dir, run as the "postgres" account when started
-# as root.  The extension is installed into PostgreSQL's own directories
+# initdb in a run directory under /tmp (tests/lib/aimtest.sh: postgres
+# must reach it even when the checkout is under a 0700 home), postgres on
+# 127.0.0.1 on a free port (AIM_PG_PORT) and a Unix socket in the run
+# directory, run as the "postgres" account when started as root; the PAM
+# module it loads is a copy in the run directory.  The extension is installed into PostgreSQL's own directories
 # (make -C pg_aim install): CI runs as root.  pg_regress (installcheck)
 # plus scripted psql sessions.  Everything is stopped and removed on exit.
 # Last line: "pg: N passed, N failed, N skipped".
 set -u
+. "$(dirname "$0")/../lib/aimtest.sh"
+at_suite pg
 
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
-PGBIN=$("$PG_CONFIG" --bindir)
-PORT=${AIM_PG_PORT:-55432}
-AIMCTL=$ROOT/build/bin/aimctl
-PAM_MODULE=$ROOT/build/pam_aim.so
-WRAPPER=$(ls /usr/lib/*/libpam_wrapper.so 2>/dev/null | head -1)
 ISS=https://idp.test
 AUD=pg:aimtest
 
-pass=0 fail=0 skip=0
-ok()   { pass=$((pass + 1)); echo "ok - $1"; }
-nok()  { fail=$((fail + 1)); echo "not ok - $1"; [ -z "${2-}" ] || printf '%s\n' "$2" | sed 's/^/#   /'; }
-skipped() { skip=$((skip + 1)); echo "SKIP - $1"; }
-summary() { echo "pg: $pass passed, $fail failed, $skip skipped"; }
-
-# check NAME EXPECTED ACTUAL: exact match.
-check() {
-    if [ "$3" = "$2" ]; then ok "$1"; else nok "$1" "expected: $2
-got: $3"; fi
-}
-# check_re NAME REGEX TEXT: TEXT matches the extended regular expression.
-check_re() {
-    if printf '%s\n' "$3" | grep -Eq -- "$2"; then ok "$1"; else nok "$1" "expected /$2/ in:
-$3"; fi
-}
-# check_not NAME REGEX TEXT: TEXT does not match.
-check_not() {
-    if printf '%s\n' "$3" | grep -Eq -- "$2"; then nok "$1" "unexpected /$2/ in:
-$3"; else ok "$1"; fi
-}
-
-for f in "$AIMCTL" "$ROOT/build/pg_aim.so" "$PGBIN/initdb"; do
-    if [ ! -x "$f" ] && [ ! -f "$f" ]; then
-        echo "missing $f"; fail=1; summary; exit 1
-    fi
-done
-
-if [ "$(id -u)" -eq 0 ]; then
-    AS=(runuser -u postgres --)
-else
-    AS=()
-fi
-
-T=$(mktemp -d /tmp/pg_aim_test.XXXXXX)
-chmod 755 "$T"
-cleanup() {
-    if [ -f "$T/data/postmaster.pid" ]; then
-        "${AS[@]}" "$PGBIN/pg_ctl" -D "$T/data" -m immediate -w stop >/dev/null 2>&1
-    fi
-    rm -rf "$T"
-}
-trap cleanup EXIT
+at_need_files "$AIMCTL" "$AT_BUILD/pg_aim.so" "$AT_BUILD/pam_aim.so" "$PG_CONFIG"
+at_pam_wrapper || bail "libpam_wrapper is not installed (./deps.sh): the PAM login path needs it"
+at_rundir pg-test || bail "a run directory"
+T=$AT_RUN
+at_port PORT AIM_PG_PORT || bail "a port for PostgreSQL"
 
 # ---------------------------------------------------------------- keys, tokens
 "$AIMCTL" keygen --alg ES256 --kid k1 --out "$T/issuer.key" >/dev/null
 "$AIMCTL" keygen --alg ES256 --kid k1 --out "$T/rogue.key" >/dev/null
-"$AIMCTL" jwks "$T/issuer.key" > "$T/jwks.json"
+mint_jwks "$T/jwks.json" "$T/issuer.key"
 : > "$T/revoked"
 now=$(date +%s)
-issue() { "$AIMCTL" issue --key "$T/issuer.key" --iss "$ISS" --aud "$AUD" "$@"; }
+ISSUER_KEY=$T/issuer.key
 ROLES="pg:role:agent_reader pg:role:agent_writer pg:role:login_role pg:role:super_role pg:role:bypass_role pg:role:lonely_role pg:role:no_such_role"
 
 export AIM_TOK_ALICE AIM_TOK_ALICE_NEW AIM_TOK_ALICE_OLD AIM_TOK_BOB AIM_TOK_EXPIRED \
@@ -95,24 +54,12 @@ PAMTOK=$(issue --sub spiffe://test/agent/pam --owner team-p --jti jti-pam \
 PAMTOK_ROOT=$(issue --sub spiffe://test/agent/pam --jti jti-pam-root --scope "pg:login:root" --ttl 3600)
 
 # ---------------------------------------------------------------- cluster
-mkdir -p "$T/services"
-cat > "$T/services/postgresql" <<EOF
-auth     required $PAM_MODULE keys=$T/jwks.json issuer=$ISS audience=$AUD scope=pg:login:%u handoff=AIM_PG_TOKEN
-account  required $PAM_MODULE keys=$T/jwks.json issuer=$ISS audience=$AUD scope=pg:login:%u
-EOF
-[ "${#AS[@]}" -eq 0 ] || chown -R postgres "$T"
+pg_pam_service "$T/services" "$T/jwks.json" || bail "the PAM service for agent logins"
 
-if ! "${AS[@]}" "$PGBIN/initdb" -D "$T/data" -U postgres -A trust -E UTF8 --locale=C \
-        >"$T/initdb.log" 2>&1; then
-    cat "$T/initdb.log"; nok "initdb"; summary; exit 1
-fi
-cat >> "$T/data/postgresql.conf" <<EOF
-listen_addresses = '127.0.0.1'
-port = $PORT
-unix_socket_directories = '$T'
+pg_init "$T" "$PORT" || bail "initdb" "$(cat "$T/initdb.log")"
+pg_conf <<EOF
 shared_preload_libraries = 'pg_aim'
 max_connections = 40
-fsync = off
 pg_aim.keys = '$ISS $T/jwks.json'
 pg_aim.issuer = 'https://other.example, $ISS'
 pg_aim.audience = '$AUD'
@@ -121,35 +68,19 @@ pg_aim.revoked = '$T/revoked'
 pg_aim.audit = '$T/audit.log'
 pg_aim.pam_handoff = 'AIM_PG_TOKEN'
 EOF
-cat > "$T/data/pg_hba.conf" <<EOF
+pg_hba <<EOF
 local all all                 trust
 host  all nobody 127.0.0.1/32 pam pamservice=postgresql
 host  all all    127.0.0.1/32 scram-sha-256
 EOF
-cp "$T/data/postgresql.conf" "$T/postgresql.conf.good"
-[ "${#AS[@]}" -eq 0 ] || chown -R postgres "$T"
+cp "$PG_DATA/postgresql.conf" "$T/postgresql.conf.good"
 
-if ! make --no-print-directory -s -C "$ROOT/pg_aim" PG_CONFIG="$PG_CONFIG" install >"$T/install.log" 2>&1; then
-    cat "$T/install.log"; nok "make -C pg_aim install (needs root)"; summary; exit 1
-fi
+pg_install > "$T/install.log" 2>&1 || bail "make -C pg_aim install (needs root)" "$(cat "$T/install.log")"
 
-pg_start() {
-    "${AS[@]}" env LD_PRELOAD="$WRAPPER" PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$T/services" \
-        "$PGBIN/pg_ctl" -D "$T/data" -l "$T/server.log" -w -t 20 start >"$T/pg_ctl.out" 2>&1
-}
-pg_stop() {
-    "${AS[@]}" "$PGBIN/pg_ctl" -D "$T/data" -m fast -w stop >/dev/null 2>&1
-}
-
-if [ -z "$WRAPPER" ]; then
-    echo "libpam_wrapper.so not found: the PAM login path will be skipped"
-fi
-if ! pg_start; then
-    cat "$T/pg_ctl.out" "$T/server.log"; nok "server starts with pg_aim"; summary; exit 1
-fi
+pg_start "${PAM_ENV[@]}" || bail "server starts with pg_aim" "$(cat "$T/pg_ctl.out" "$T/server.log")"
 ok "server starts with pg_aim preloaded and valid settings"
 
-PSQL=("$PGBIN/psql" -X -q -At -h "$T" -p "$PORT")
+PSQL=("${PG_PSQL[@]}")
 export PGBIN_PSQL=$PGBIN/psql PGSOCK=$T PGPORT_T=$PORT
 # as USER DB: run standard input in one session; output and errors.
 as() { local u=$1 d=$2; shift 2; "${PSQL[@]}" -U "$u" -d "$d" "$@" -f - 2>&1; }
@@ -187,15 +118,15 @@ GRANT USAGE ON SEQUENCE docs_id_seq TO PUBLIC;
 GRANT SELECT, INSERT ON docs, tenant_docs TO PUBLIC;
 GRANT SELECT ON big TO PUBLIC;
 EOF
-check_not "setup" "ERROR" "$(cat "$T/setup.out")"
+check_not_re "setup" "ERROR" "$(cat "$T/setup.out")"
 
 # ---------------------------------------------------------------- pg_regress
 export PGHOST=$T PGPORT=$PORT PGUSER=postgres
-if make --no-print-directory -s -C "$ROOT/pg_aim" PG_CONFIG="$PG_CONFIG" installcheck \
+if make --no-print-directory -s -C "$AT_ROOT/pg_aim" PG_CONFIG="$PG_CONFIG" installcheck \
         >"$T/regress.out" 2>&1; then
     ok "pg_regress installcheck"
 else
-    nok "pg_regress installcheck" "$(cat "$T/regress.out"; cat "$ROOT/pg_aim/regression.diffs" 2>/dev/null)"
+    not_ok "pg_regress installcheck" "$(cat "$T/regress.out"; cat "$AT_ROOT/pg_aim/regression.diffs" 2>/dev/null)"
 fi
 unset PGHOST PGPORT PGUSER
 
@@ -334,16 +265,16 @@ EOF
 )
 check "short-lived token binds" "bound:spiffe://test/agent/short" "$(grep '^bound:' <<<"$out")"
 check_re "expiry mid-session: next statement fails" "ERROR:  AIM agent \"spiffe://test/agent/short\" is no longer authorized: expired" "$out"
-check_not "expired agent reads nothing" "^after-expiry:" "$out"
+check_not_re "expired agent reads nothing" "^after-expiry:" "$out"
 check "every later statement fails, utility statements too (3 of 3)" "3" "$(grep -c 'is no longer authorized: expired' <<<"$out")"
-check_not "ROLLBACK still leaves the failed transaction" "current transaction is aborted" "$out"
+check_not_re "ROLLBACK still leaves the failed transaction" "current transaction is aborted" "$out"
 
 out=$( { echo "SELECT 'bound:' || aim.session_init(:'tok');"; echo "SELECT 'before:' || count(*) FROM docs;";
          echo "\\! echo 'agent spiffe://test/agent/carol' >> $T/revoked"; echo "SELECT pg_sleep(2);";
          echo "SELECT 'after:' || count(*) FROM docs;"; } | as app_login aimtest -v tok="$CAROL")
 check "revocation target binds" "bound:spiffe://test/agent/carol" "$(grep '^bound:' <<<"$out")"
 check_re "revocation mid-session: next statement fails" "ERROR:  AIM agent \"spiffe://test/agent/carol\" is no longer authorized: revoked" "$out"
-check_not "revoked agent reads nothing" "^after:" "$out"
+check_not_re "revoked agent reads nothing" "^after:" "$out"
 out=$(as app_login aimtest -v tok="$CAROL" <<<"SELECT aim.session_init(:'tok');")
 check_re "revoked agent cannot bind again" "AIM token refused: revoked" "$out"
 
@@ -376,33 +307,29 @@ check_re "parallel plan has workers scanning" "Parallel Seq Scan on big" "$out"
 check "parallel count with every reader in the filter" "count:50000" "$(grep '^count:' <<<"$out")"
 check_re "force_parallel_mode plan runs in a worker" "Single Copy: true" "$out"
 w=$(grep '^worker:' <<<"$out" | sed 's/^worker://'); l=$(grep '^leader:' <<<"$out" | sed 's/^leader://')
-if [ -n "$w" ] && [ "$w" = "$l" ]; then ok "readers in a parallel worker equal the leader's"; else nok "readers in a parallel worker equal the leader's" "worker: $w
+if [ -n "$w" ] && [ "$w" = "$l" ]; then ok "readers in a parallel worker equal the leader's"; else not_ok "readers in a parallel worker equal the leader's" "worker: $w
 leader: $l"; fi
 
 # ---------------------------------------------------------------- PAM login path
-if [ -z "$WRAPPER" ]; then
-    skipped "PAM login path: libpam_wrapper not installed"
-else
-    pam_sql() { PGPASSWORD=$1 "$PGBIN/psql" -X -q -At -h 127.0.0.1 -p "$PORT" -U nobody -d aimtest -c "$2" 2>&1; }
-    out=$(pam_sql "$PAMTOK" "SELECT 'pam:' || aim.agent_id() || ' ' || aim.owner() || ' ' || current_user || ' ' || (SELECT count(*) FROM docs)")
-    check "PAM login binds the session to the same agent" "pam:spiffe://test/agent/pam team-p nobody 1" "$out"
-    out=$(pam_sql "$PAMTOK" "RESET ALL")
-    check_re "PAM-bound session refuses RESET ALL" "RESET ALL is not allowed while an AIM agent is bound" "$out"
-    out=$(pam_sql "$PAMTOK_ROOT" "SELECT aim.agent_id()")
-    check_re "PAM login refused without pg:login:<role>" "PAM authentication failed for user \"nobody\"" "$out"
-    out=$(pam_sql "$AIM_TOK_EXPIRED" "SELECT aim.agent_id()")
-    check_re "PAM login refused with an expired token" "PAM authentication failed" "$out"
-    out=$(PGPASSWORD=x PGOPTIONS="-c pg_aim.bound={\"agent\":\"forged\"}" "$PGBIN/psql" -X -At -h "$T" -p "$PORT" -U app_login -d aimtest -c "SELECT coalesce(aim.agent_id(), 'none')" 2>&1)
-    check_re "pg_aim.bound cannot be set from the startup packet" "pg_aim.bound" "$out"
-    out=$(PGPASSWORD="$PAMTOK" PGOPTIONS="-c role=agent_reader" "$PGBIN/psql" -X -At -h 127.0.0.1 -p "$PORT" -U nobody -d aimtest -c "SELECT current_user" 2>&1)
-    check_re "PAM agent login refuses a role startup option" "startup option \"role\" is not allowed for an AIM agent login" "$out"
-    out=$(pam_sql "$PAMTOK" "ALTER ROLE nobody SET role = 'agent_reader'")
-    check_re "PAM-bound agent cannot give its login a default role" "ALTER ROLE ... SET role is not allowed while an AIM agent is bound" "$out"
-    su_sql "ALTER ROLE nobody SET role = 'agent_reader'" >/dev/null
-    out=$(pam_sql "$PAMTOK" "SELECT 'pamrole:' || current_user || ' ' || (SELECT count(*) FROM docs)")
-    check_re "agent login whose role default moves the role is refused" "role \"agent_reader\" is not allowed while an AIM agent is bound" "$out"
-    su_sql "ALTER ROLE nobody RESET role" >/dev/null
-fi
+pam_sql() { PGPASSWORD=$1 "$PGBIN/psql" -X -q -At -h 127.0.0.1 -p "$PORT" -U nobody -d aimtest -c "$2" 2>&1; }
+out=$(pam_sql "$PAMTOK" "SELECT 'pam:' || aim.agent_id() || ' ' || aim.owner() || ' ' || current_user || ' ' || (SELECT count(*) FROM docs)")
+check "PAM login binds the session to the same agent" "pam:spiffe://test/agent/pam team-p nobody 1" "$out"
+out=$(pam_sql "$PAMTOK" "RESET ALL")
+check_re "PAM-bound session refuses RESET ALL" "RESET ALL is not allowed while an AIM agent is bound" "$out"
+out=$(pam_sql "$PAMTOK_ROOT" "SELECT aim.agent_id()")
+check_re "PAM login refused without pg:login:<role>" "PAM authentication failed for user \"nobody\"" "$out"
+out=$(pam_sql "$AIM_TOK_EXPIRED" "SELECT aim.agent_id()")
+check_re "PAM login refused with an expired token" "PAM authentication failed" "$out"
+out=$(PGPASSWORD=x PGOPTIONS="-c pg_aim.bound={\"agent\":\"forged\"}" "$PGBIN/psql" -X -At -h "$T" -p "$PORT" -U app_login -d aimtest -c "SELECT coalesce(aim.agent_id(), 'none')" 2>&1)
+check_re "pg_aim.bound cannot be set from the startup packet" "pg_aim.bound" "$out"
+out=$(PGPASSWORD="$PAMTOK" PGOPTIONS="-c role=agent_reader" "$PGBIN/psql" -X -At -h 127.0.0.1 -p "$PORT" -U nobody -d aimtest -c "SELECT current_user" 2>&1)
+check_re "PAM agent login refuses a role startup option" "startup option \"role\" is not allowed for an AIM agent login" "$out"
+out=$(pam_sql "$PAMTOK" "ALTER ROLE nobody SET role = 'agent_reader'")
+check_re "PAM-bound agent cannot give its login a default role" "ALTER ROLE ... SET role is not allowed while an AIM agent is bound" "$out"
+su_sql "ALTER ROLE nobody SET role = 'agent_reader'" >/dev/null
+out=$(pam_sql "$PAMTOK" "SELECT 'pamrole:' || current_user || ' ' || (SELECT count(*) FROM docs)")
+check_re "agent login whose role default moves the role is refused" "role \"agent_reader\" is not allowed while an AIM agent is bound" "$out"
+su_sql "ALTER ROLE nobody RESET role" >/dev/null
 
 # ---------------------------------------------------------------- role lock: routes no hook sees
 # A trigger function is called without the object-access hook, and its SET
@@ -431,9 +358,9 @@ check "the bound role stays" "user:agent_reader" "$(grep '^user:' <<<"$out")"
 
 # Fast-path function calls (protocol message 'F') reach no executor hook.
 FASTPATH=$T/fastpath
-if ! cc -std=c11 -Wall -Werror -o "$FASTPATH" "$ROOT/tests/pg/fastpath.c" \
+if ! cc -std=c11 -Wall -Werror -o "$FASTPATH" "$AT_ROOT/tests/pg/fastpath.c" \
         -I"$(pg_config --includedir 2>/dev/null || echo /usr/include/postgresql)" -lpq 2>"$T/cc.log"; then
-    skipped "fast-path calls after expiry: cannot build tests/pg/fastpath.c ($(head -1 "$T/cc.log"))"
+    not_ok "fast-path calls after expiry: cannot build tests/pg/fastpath.c" "$(cat "$T/cc.log")"
 else
     FP=$(issue --sub spiffe://test/agent/fastpath --jti jti-fastpath --scope kb:read --ttl 2)
     out=$(AIM_TOKEN=$FP "$FASTPATH" "host=$T port=$PORT user=app_login dbname=aimtest" 3 2>&1)
@@ -476,15 +403,15 @@ check_re "audit: re-check failure line" "AUDIT: AIM,\{.*\"reason\":\"expired\".*
 check_re "audit: PAM login line" "AUDIT: AIM,\{.*\"action\":\"login\".*spiffe://test/agent/pam" "$log"
 check_re "audit file written too" "\"adapter\":\"pg\"" "$(cat "$T/audit.log" 2>/dev/null)"
 sig=${AIM_TOK_ALICE##*.}
-if grep -qF -- "$sig" "$T/server.log" "$T/audit.log"; then nok "no token in the logs"; else ok "no token in the logs"; fi
+if grep -qF -- "$sig" "$T/server.log" "$T/audit.log"; then not_ok "no token in the logs"; else ok "no token in the logs"; fi
 
 # ---------------------------------------------------------------- bad settings refuse to start
 bad_start() {  # bad_start NAME SETTING-LINE REGEX
-    cp "$T/postgresql.conf.good" "$T/data/postgresql.conf"
-    printf '%s\n' "$2" >> "$T/data/postgresql.conf"
+    cp "$T/postgresql.conf.good" "$PG_DATA/postgresql.conf"
+    printf '%s\n' "$2" | pg_conf
     : > "$T/server.log"
-    if pg_start; then
-        nok "$1: server started"; pg_stop
+    if pg_start "${PAM_ENV[@]}"; then
+        not_ok "$1: server started"; pg_stop
     else
         check_re "$1" "$3" "$(cat "$T/server.log")"
     fi
@@ -497,24 +424,22 @@ bad_start "no issuer refuses to start, naming pg_aim.issuer" \
     "pg_aim.issuer = ''" "FATAL: .*pg_aim\.issuer"
 bad_start "missing revocation file refuses to start" \
     "pg_aim.revoked = '$T/nope.revoked'" "FATAL: .*(pg_aim\.revoked|nope\.revoked)"
-printf 'garbage line\n' > "$T/bad.revoked"; [ "${#AS[@]}" -eq 0 ] || chown postgres "$T/bad.revoked"
+printf 'garbage line\n' > "$T/bad.revoked"; pg_give "$T/bad.revoked"
 bad_start "bad revocation file refuses to start" \
     "pg_aim.revoked = '$T/bad.revoked'" "FATAL: .*(pg_aim\.revoked|bad\.revoked)"
 bad_start "out-of-range leeway refuses to start" \
     "pg_aim.leeway = -5" "pg_aim\.leeway"
-cp "$T/postgresql.conf.good" "$T/data/postgresql.conf"
+cp "$T/postgresql.conf.good" "$PG_DATA/postgresql.conf"
 
 # ---------------------------------------------------------------- inherited hand-off variable
 : > "$T/server.log"
-if "${AS[@]}" env AIM_PG_TOKEN="$PAMTOK" LD_PRELOAD="$WRAPPER" PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$T/services" \
-        "$PGBIN/pg_ctl" -D "$T/data" -l "$T/server.log" -w -t 20 start >"$T/pg_ctl.out" 2>&1; then
+if pg_start AIM_PG_TOKEN="$PAMTOK" "${PAM_ENV[@]}"; then
     out=$("${PSQL[@]}" -U app_login -d aimtest -c "SELECT 'agent:' || coalesce(aim.agent_id(), 'none')" 2>&1)
     check "a hand-off variable inherited by the postmaster binds nobody" "agent:none" "$out"
     check_re "and the postmaster says it removed it" "removing \"AIM_PG_TOKEN\" from the server environment" "$(cat "$T/server.log")"
     pg_stop
 else
-    nok "server starts with an inherited hand-off variable" "$(cat "$T/pg_ctl.out" "$T/server.log")"
+    not_ok "server starts with an inherited hand-off variable" "$(cat "$T/pg_ctl.out" "$T/server.log")"
 fi
 
-summary
-[ "$fail" -eq 0 ]
+finish

@@ -7,5 +7,5 @@ $(TRUST_TEST): tests/trust/test_trust.c $(ISSUER_LIB) $(LIBAIM)
 
 .PHONY: test-trust
 TEST_TARGETS += test-trust
-test-trust: $(TRUST_TEST)
+test-trust: $(TRUST_TEST) ## trust, the shared state file, status lists
 	@d=$$(mktemp -d); trap 'rm -rf "$$d"' EXIT; $(TRUST_TEST) "$$d"

@@ -370,8 +370,8 @@ main(int argc, char **argv)
             snprintf(suite, sizeof(suite), "%s", f[1]);
             clear_keys();
         } else if (strcmp(f[0], "MISSING") == 0) {
-            skipped++;
-            printf("SKIP %s: not found in the vectors folder -- NOT TESTED\n", f[1]);
+            failed++;
+            printf("FAIL %s: not found in the vectors folder -- NOT TESTED\n", f[1]);
         } else if (strcmp(f[0], "KEY") == 0) {
             do_key(f, n);
         } else if (strcmp(f[0], "PEM") == 0 && n == 4) {

@@ -1,6 +1,7 @@
-# Public vectors (tests/vectors): converted by convert.py at test time, run
-# by vectors.c built with ASan+UBSan (JSONTestSuite's i_ files must never
-# crash).  AIM_VECTORS overrides the folder.
+# Public vectors (tests/vectors/data, in the repository): converted by
+# convert.py at test time, run by vectors.c built with ASan+UBSan
+# (JSONTestSuite's i_ files must never crash).  AIM_VECTORS overrides the
+# folder; a missing folder or set fails the suite.
 VEC_BIN := $(ASAN_B)/vectors
 
 $(VEC_BIN): tests/vectors/vectors.c $(ASAN_LIB)
@@ -8,5 +9,5 @@ $(VEC_BIN): tests/vectors/vectors.c $(ASAN_LIB)
 	@$(if $(V),,echo "  LD/SAN  $@")
 	$(Q)$(CLANG) $(SAN_CFLAGS) -o $@ $< $(ASAN_LIB) $(PKG_LIBS)
 
-test-vectors: $(VEC_BIN)
+test-vectors: $(VEC_BIN) ## public vectors (tests/vectors/data) under ASan + UBSan
 	@$(SAN_ENV) tests/vectors/run.sh $(VEC_BIN)

@@ -1,0 +1,84 @@
+#!/bin/bash
+# tests/clone/run.sh -- the README's commands from a clone under a 0700
+# directory, the way a root user clones into /root (issue 15).
+#
+# git clones this checkout's HEAD into a fresh directory of mode 0700
+# (other users cannot enter it: postgres, nginx's workers), builds there,
+# and runs from there what depends on other users reaching the files:
+#
+#   make test-pg        a cluster run by postgres, PAM logins loading pam_aim
+#   make test-nginx     workers (nobody) re-reading keys and revocations
+#   make test-pam-sshd  sshd's privilege-separated children
+#   make demo           the README's first command: all three adapters
+#   make test-vectors   the vectors come with the clone (no ../shared)
+#
+# Each is one check here; its own counts are shown indented (so that
+# make test does not add them up twice) and its log is kept in
+# build/clone-logs/.  Only committed work is tested: the clone
+# is of HEAD.  AIM_CLONE_TARGETS replaces the list above.
+set -u
+. "$(dirname "$0")/../lib/aimtest.sh"
+at_suite clone
+
+TARGETS=${AIM_CLONE_TARGETS:-test-pg test-nginx test-pam-sshd demo test-vectors}
+LOGS=$AT_BUILD/clone-logs
+rm -rf "$LOGS"
+mkdir -p "$LOGS"
+
+at_need_cmds git make
+at_need_root "the point is that postgres and nginx's workers cannot enter root's 0700 directories"
+rev=$(git -C "$AT_ROOT" rev-parse HEAD) || bail "$AT_ROOT is not a git checkout"
+if [ -n "$(git -C "$AT_ROOT" status --porcelain --untracked-files=no)" ]; then
+    echo "# note: uncommitted changes in $AT_ROOT are not in the clone (HEAD $rev is)"
+fi
+
+# The 0700 "home": made by mktemp -d, which gives 0700; removed at exit.
+HOME700=$(mktemp -d "${TMPDIR:-/tmp}/aim-clone-home.XXXXXX") || bail "a directory for the clone"
+at_defer rm -rf "$HOME700"
+chmod 700 "$HOME700"
+[ "$(stat -c %a "$HOME700")" = 700 ] || bail "$HOME700 is not 0700"
+if runuser -u postgres -- test -x "$HOME700" 2> /dev/null; then
+    not_ok "postgres cannot enter the clone's parent directory"
+else
+    ok "postgres cannot enter the clone's parent directory"
+fi
+
+CLONE=$HOME700/aim
+if git clone -q "$AT_ROOT" "$CLONE" > "$LOGS/git.log" 2>&1 \
+   && git -C "$CLONE" checkout -q "$rev" >> "$LOGS/git.log" 2>&1; then
+    ok "git clone of HEAD ($(git -C "$CLONE" log --format='%h %s' -1 | cut -c1-60))"
+else
+    bail "git clone of HEAD" "$(cat "$LOGS/git.log")"
+fi
+
+# make in the clone, as if typed there: nothing from this make's
+# environment (its flags, jobserver, overrides) or from this checkout.
+cmake() {
+    (cd "$CLONE" && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u MAKEOVERRIDES \
+        -u AIM_BUILD -u AIMCTL -u NGX_MODULE -u AIM_VECTORS -u B -u AIM_DEMO_DIR \
+        make --no-print-directory "$@")
+}
+
+t0=$(date +%s)
+if cmake -j2 build-all > "$LOGS/build.log" 2>&1; then
+    ok "make build-all in the clone ($(( $(date +%s) - t0 )) s)"
+else
+    bail "make build-all in the clone" "$(tail -20 "$LOGS/build.log")"
+fi
+
+for t in $TARGETS; do
+    log=$LOGS/$t.log
+    t0=$(date +%s)
+    cmake "$t" > "$log" 2>&1
+    rc=$?
+    line=$(grep -E '^[A-Za-z0-9_.-]+: [0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$' "$log" | tail -1)
+    echo "    $line"
+    if [ "$rc" -eq 0 ] && [ -n "$line" ] && echo "$line" | grep -q ' 0 failed, 0 skipped$'; then
+        ok "make $t from the clone ($(( $(date +%s) - t0 )) s)"
+    else
+        not_ok "make $t from the clone (exit $rc; log $log)" "$(grep -E '^FAIL|^not ok|rror' "$log" | head -20)" \
+            "$(tail -5 "$log")"
+    fi
+done
+
+finish
