@@ -271,17 +271,17 @@ warns() {
     local name=$1 re=$2; shift 2
     run issue --key ES256.pem --sub agent-w "$@"
     local tok=$OUT
-    check "issue warns: $name" \
+    assert "issue warns: $name" \
         eval '[ $RC -eq 0 ] && [ "$(grep -c . <<<"$OUT")" -eq 1 ] && grep -q "^aimctl issue: warning: " <<<"$ERR" && grep -Eq "$re" <<<"$ERR"'
     run V "$tok"
-    check "... and the default verifier does refuse it" [ "$RC" -eq 1 ]
+    assert "... and the default verifier does refuse it" [ "$RC" -eq 1 ]
 }
 # quiet NAME ISSUE-ARGS...: no warning, and the default verifier accepts.
 quiet() {
     local name=$1; shift
     run issue --key ES256.pem --sub agent-w "$@"
     local tok=$OUT
-    check "issue is quiet: $name" eval '[ $RC -eq 0 ] && [ -z "$ERR" ]'
+    assert "issue is quiet: $name" eval '[ $RC -eq 0 ] && [ -z "$ERR" ]'
     valid "... and the default verifier accepts it" "$tok"
 }
 scopes() { seq -f "s%g" "$1" | paste -sd' '; }
@@ -306,12 +306,12 @@ warns "a header alg the key is not pinned to" 'unsupported_alg' --header alg=ES3
 warns "a kid that is not a string" 'unknown_key' --header kid=null
 warns "exp not after iat" 'bad_claim' --iat 2000000000 --exp 1999999999
 run issue --key ES256.pem --sub agent-w --ttl 100000 --quiet
-check "issue --quiet: the same token, no warning" eval '[ $RC -eq 0 ] && [ -n "$OUT" ] && [ -z "$ERR" ]'
+assert "issue --quiet: the same token, no warning" eval '[ $RC -eq 0 ] && [ -n "$OUT" ] && [ -z "$ERR" ]'
 run issue --key ES256.pem --sub agent-w --status-idx 3 --status-uri https://issuer.test/status/1
-check "issue: a status-list token is no warning (its list is deployment, not the token)" \
+assert "issue: a status-list token is no warning (its list is deployment, not the token)" \
     eval '[ $RC -eq 0 ] && [ -z "$ERR" ]'
 run issue --key rsa1024.pem --sub agent-w
-check "issue with an RSA key under 2048 bits: refused outright (exit 2), not signed" \
+assert "issue with an RSA key under 2048 bits: refused outright (exit 2), not signed" \
     eval '[ $RC -eq 2 ] && [ -z "$OUT" ] && grep -q "1024 bits" <<<"$ERR"'
 
 # ---------------------------------------------------------------- verify: rejections
@@ -637,8 +637,8 @@ valid "after the reset the agent is allowed again" --state "$ST" --audit "$AL" -
 cp "$ST" good.state
 sum=$(sha256sum <good.state)
 run "$AIMCTL" stats --state good.state
-check "stats on a good file: exit 0, lists the agents" eval '[ $RC -eq 0 ] && grep -q "^agent-probe " <<<"$OUT"'
-check "stats writes nothing (the file's bytes are unchanged)" [ "$(sha256sum <good.state)" = "$sum" ]
+assert "stats on a good file: exit 0, lists the agents" eval '[ $RC -eq 0 ] && grep -q "^agent-probe " <<<"$OUT"'
+assert "stats writes nothing (the file's bytes are unchanged)" [ "$(sha256sum <good.state)" = "$sum" ]
 # Read access is enough: a 0444 file (as nobody when we are root, in a
 # directory nobody can reach even when $T is under a 0700 home).
 RO=$(mktemp -d /tmp/aimctl-ro.XXXXXX)
@@ -648,9 +648,9 @@ chmod 444 "$RO/good.state"
 as=()
 [ "$(id -u)" -eq 0 ] && as=(setpriv --reuid=65534 --regid=65534 --clear-groups)
 run "${as[@]}" "$RO/aimctl" stats --state "$RO/good.state" --json
-check "stats needs only read access (file 0444, not its owner)" eval '[ $RC -eq 0 ] && jrow agent-calm ".events > 0"'
+assert "stats needs only read access (file 0444, not its owner)" eval '[ $RC -eq 0 ] && jrow agent-calm ".events > 0"'
 run "${as[@]}" "$RO/aimctl" trust reset agent-calm --state "$RO/good.state"
-check "... while trust reset needs write access: exit 2, says so" \
+assert "... while trust reset needs write access: exit 2, says so" \
     eval '[ $RC -eq 2 ] && grep -q "Permission denied" <<<"$ERR"'
 rm -rf "$RO"
 # damage NAME WHY COMMAND...: make NAME from good.state with COMMAND, then
@@ -661,14 +661,14 @@ damage() {
     "$@" "$name"
     sum=$(sha256sum <"$name")
     run "$AIMCTL" stats --state "$name"
-    check "stats refuses a $name file: exit 2, says \"$why\"" \
+    assert "stats refuses a $name file: exit 2, says \"$why\"" \
         eval '[ $RC -eq 2 ] && grep -q "$why" <<<"$ERR" && grep -q "never creates or rebuilds" <<<"$ERR" && [ -z "$OUT" ]'
     run "$AIMCTL" stats --state "$name" --json
-    check "stats --json refuses a $name file: exit 2, no output" eval '[ $RC -eq 2 ] && [ -z "$OUT" ]'
+    assert "stats --json refuses a $name file: exit 2, no output" eval '[ $RC -eq 2 ] && [ -z "$OUT" ]'
     run "$AIMCTL" trust reset agent-probe --state "$name"
-    check "trust reset refuses a $name file: exit 2, says \"$why\"" \
+    assert "trust reset refuses a $name file: exit 2, says \"$why\"" \
         eval '[ $RC -eq 2 ] && grep -q "$why" <<<"$ERR"'
-    check "the $name file is byte for byte what it was" [ "$(sha256sum <"$name")" = "$sum" ]
+    assert "the $name file is byte for byte what it was" [ "$(sha256sum <"$name")" = "$sum" ]
 }
 poke() { printf "$2" | dd of="$3" bs=1 seek="$1" conv=notrunc status=none; }
 damage bad-checksum "bad header checksum" poke 32 '\x55'
@@ -923,45 +923,45 @@ UR() { "$AIMCTL" unrevoke --file "$RF" "$@"; }
 tokR=$(issue --key ES256.pem --sub owner-r --act agent-rv --jti jti-rv)
 isrevoked() { run V --revoked "$RF" "$1"; [ "$RC" -eq 1 ] && jqt '.reason == "revoked"'; }
 expect_rc 2 "revoke: a missing file without --create" R agent agent-rv
-check "... names the file and --create, creates nothing" \
+assert "... names the file and --create, creates nothing" \
     eval 'grep -q "no revocation file" <<<"$ERR" && grep -q -- "--create" <<<"$ERR" && [ ! -e "$RF" ]'
 expect_rc 2 "unrevoke: a missing file" UR agent agent-rv
 run R --create agent agent-rv
-check "revoke --create: exit 0, file mode 0644" \
+assert "revoke --create: exit 0, file mode 0644" \
     eval '[ $RC -eq 0 ] && grep -q "agent \"agent-rv\" revoked" <<<"$OUT" && [ "$(stat -c %a "$RF")" = 644 ] && [ "$(cat "$RF")" = "agent agent-rv" ]'
-check "revoke agent: the verifier refuses the token (revoked)" isrevoked "$tokR"
+assert "revoke agent: the verifier refuses the token (revoked)" isrevoked "$tokR"
 printf '# AIM revocations, kept by hand\n\n# retired keys\nkid old-1\nkid old-2\n' >"$RF"
 cp "$RF" rev-before
 ino=$(stat -c %i "$RF")
 run R jti jti-rv
-check "revoke jti: exit 0, the verifier refuses the token" eval '[ $RC -eq 0 ] && isrevoked "$tokR"'
-check "revoke: the file replaced by rename (a new inode), never in place" [ "$(stat -c %i "$RF")" != "$ino" ]
-check "revoke: existing lines kept byte for byte, the entry appended" \
+assert "revoke jti: exit 0, the verifier refuses the token" eval '[ $RC -eq 0 ] && isrevoked "$tokR"'
+assert "revoke: the file replaced by rename (a new inode), never in place" [ "$(stat -c %i "$RF")" != "$ino" ]
+assert "revoke: existing lines kept byte for byte, the entry appended" \
     eval '[ "$(head -c "$(stat -c %s rev-before)" "$RF")" = "$(cat rev-before)" ] && [ "$(tail -n +6 "$RF")" = "$(printf "\njti jti-rv")" ]'
 sum=$(sha256sum <"$RF")
 run R jti jti-rv
-check "revoke an entry already there: exit 0, says so, file untouched" \
+assert "revoke an entry already there: exit 0, says so, file untouched" \
     eval '[ $RC -eq 0 ] && grep -q "already revoked" <<<"$OUT" && [ "$(sha256sum <"$RF")" = "$sum" ]'
 run R --comment "incident 4711, ticket SEC-12" kid "$es256_kid"
-check "revoke --comment: a '# TEXT' line right above the entry, in a paragraph of its own" \
+assert "revoke --comment: a '# TEXT' line right above the entry, in a paragraph of its own" \
     eval '[ $RC -eq 0 ] && [ "$(tail -3 "$RF")" = "$(printf "\n# incident 4711, ticket SEC-12\nkid %s" "$es256_kid")" ]'
-check "revoke kid: the verifier refuses the token" isrevoked "$tokR"
+assert "revoke kid: the verifier refuses the token" isrevoked "$tokR"
 run UR kid "$es256_kid"
-check "unrevoke: exit 0, the entry and its comment paragraph gone, all else as before" \
+assert "unrevoke: exit 0, the entry and its comment paragraph gone, all else as before" \
     eval '[ $RC -eq 0 ] && grep -q "with its comment" <<<"$OUT" && [ "$(sha256sum <"$RF")" = "$sum" ]'
 run UR jti jti-rv
 valid "unrevoke jti: the token is accepted again" --revoked "$RF" "$tokR"
-check "unrevoke: back to the hand-kept file" [ "$(sha256sum <"$RF")" = "$(sha256sum <rev-before)" ]
+assert "unrevoke: back to the hand-kept file" [ "$(sha256sum <"$RF")" = "$(sha256sum <rev-before)" ]
 run UR kid old-1
-check "unrevoke one entry of a paragraph: that line only; the section's comment stays" \
+assert "unrevoke one entry of a paragraph: that line only; the section's comment stays" \
     eval '[ $RC -eq 0 ] && [ "$(cat "$RF")" = "$(printf "# AIM revocations, kept by hand\n\n# retired keys\nkid old-2")" ]'
 sum=$(sha256sum <"$RF")
 run UR kid old-1
-check "unrevoke an entry not there: exit 1, says so, file untouched" \
+assert "unrevoke an entry not there: exit 1, says so, file untouched" \
     eval '[ $RC -eq 1 ] && grep -q "is not revoked" <<<"$ERR" && [ "$(sha256sum <"$RF")" = "$sum" ]'
 printf 'jti jti-rv\nagent x\n  jti   jti-rv  \n' >"$RF"
 run UR jti jti-rv
-check "unrevoke: every line of the entry (written twice, spaced differently)" \
+assert "unrevoke: every line of the entry (written twice, spaced differently)" \
     eval '[ $RC -eq 0 ] && [ "$(cat "$RF")" = "agent x" ]'
 valid "... so the token is accepted" --revoked "$RF" "$tokR"
 
@@ -970,20 +970,20 @@ chmod 640 "$RF"
 if [ "$(id -u)" -eq 0 ]; then chown 65534:65534 "$RF"; fi
 owner=$(stat -c %u:%g "$RF")
 R agent agent-rv >/dev/null
-check "revoke keeps the file's mode (0640) and owner ($owner)" \
+assert "revoke keeps the file's mode (0640) and owner ($owner)" \
     eval '[ "$(stat -c %a "$RF")" = 640 ] && [ "$(stat -c %u:%g "$RF")" = "$owner" ]'
-check "no temporary file left, one lock file" eval '[ "$(ls "$RF".* | tr "\n" " ")" = "$RF.lock " ]'
+assert "no temporary file left, one lock file" eval '[ "$(ls "$RF".* | tr "\n" " ")" = "$RF.lock " ]'
 
 # Refusals: nothing written.
 printf 'agent a\nrevoke everything\n' >bad-rev
 sum=$(sha256sum <bad-rev)
 run "$AIMCTL" revoke --file bad-rev agent agent-rv
-check "revoke into a file the verifiers refuse: exit 2, names file and line, untouched" \
+assert "revoke into a file the verifiers refuse: exit 2, names file and line, untouched" \
     eval '[ $RC -eq 2 ] && grep -q "bad-rev:2" <<<"$ERR" && [ "$(sha256sum <bad-rev)" = "$sum" ]'
 ln -s "$RF" rev-link
 sum=$(sha256sum <"$RF")
 run "$AIMCTL" revoke --file rev-link agent other
-check "revoke through a symbolic link: exit 2, the link and its target untouched" \
+assert "revoke through a symbolic link: exit 2, the link and its target untouched" \
     eval '[ $RC -eq 2 ] && grep -q "symbolic link" <<<"$ERR" && [ -L rev-link ] && [ "$(sha256sum <"$RF")" = "$sum" ]'
 expect_rc 2 "revoke a directory" "$AIMCTL" revoke --file "$T" agent x
 expect_rc 2 "revoke without --file" "$AIMCTL" revoke agent x
@@ -991,15 +991,15 @@ expect_rc 2 "revoke: not agent, jti or kid" R sub x
 expect_rc 2 "revoke without an id" R agent
 expect_rc 2 "revoke: two entries at once" R agent x jti y
 run R agent "two words"
-check "revoke: an id with a space is refused by the core's parser, exit 2" \
+assert "revoke: an id with a space is refused by the core's parser, exit 2" \
     eval '[ $RC -eq 2 ] && grep -q "exactly one identifier" <<<"$ERR"'
 run R jti "$(head -c 1025 /dev/zero | tr '\0' j)"
-check "revoke: an id over the core's 1024-byte limit, exit 2" \
+assert "revoke: an id over the core's 1024-byte limit, exit 2" \
     eval '[ $RC -eq 2 ] && grep -q "1024" <<<"$ERR"'
 expect_rc 2 "revoke: an id with a newline" R agent $'a\nagent b'
 expect_rc 2 "revoke --comment with a newline (would add a line)" R --comment $'x\nagent b' agent a
 expect_rc 2 "unrevoke --comment" UR --comment x agent a
-check "refusals wrote nothing" [ "$(sha256sum <"$RF")" = "$sum" ]
+assert "refusals wrote nothing" [ "$(sha256sum <"$RF")" = "$sum" ]
 
 # Concurrency.  A reader verifies a revoked token (aimctl verify
 # --revoked loads the file as an adapter reloads it) again and again
@@ -1027,26 +1027,26 @@ while [ ! -e writer.done ] || [ "$reads" -lt 20 ]; do
     reads=$((reads + 1))
 done
 wait $wpid
-check "concurrent edits: the writer's 180 edits all succeeded" eval '[ ! -s writer.log ] && [ "$(grep -c "^agent agent-churn-" "$RF")" -eq 60 ] && ! grep -q "^jti churn-" "$RF"'
-check "concurrent edits: $reads verifications, the revoked token never let through ($through) and the file always loaded ($broken)" \
+assert "concurrent edits: the writer's 180 edits all succeeded" eval '[ ! -s writer.log ] && [ "$(grep -c "^agent agent-churn-" "$RF")" -eq 60 ] && ! grep -q "^jti churn-" "$RF"'
+assert "concurrent edits: $reads verifications, the revoked token never let through ($through) and the file always loaded ($broken)" \
     eval '[ "$reads" -ge 20 ] && [ "$through" -eq 0 ] && [ "$broken" -eq 0 ]'
 # Two writers at once: the lock makes each wait, so no edit is lost.
 for w in a b; do
     ( for i in $(seq 40); do R jti "par-$w-$i" >/dev/null 2>&1 || echo "par-$w-$i failed"; done >par-$w.log ) &
 done
 wait
-check "two concurrent writers: none of their 80 revocations lost" \
+assert "two concurrent writers: none of their 80 revocations lost" \
     eval '[ ! -s par-a.log ] && [ ! -s par-b.log ] && [ "$(grep -c "^jti par-" "$RF")" -eq 80 ]'
 isrevoked "$tokR"
-check "... and the file still loads, the token still revoked" [ "$RC" -eq 1 ]
-check "no temporary files left behind" eval '[ "$(ls "$RF".* | tr "\n" " ")" = "$RF.lock " ]'
+assert "... and the file still loads, the token still revoked" [ "$RC" -eq 1 ]
+assert "no temporary files left behind" eval '[ "$(ls "$RF".* | tr "\n" " ")" = "$RF.lock " ]'
 
 # ---------------------------------------------------------------- options, --config
 # The core's option table, as every adapter takes it.
 run "$AIMCTL" options --json
-check "options: every core option, once, with its documentation" \
+assert "options: every core option, once, with its documentation" \
     eval '[ "$(printf "%s\n" "$OUT" | jq -r .name | sort | tr "\n" " ")" = "audience audit cache dpop_max_age issuer keys leeway max_lifetime policy reload_interval revoked state status_list trust_min types " ] && ! printf "%s\n" "$OUT" | jq -e "select(.doc == \"\" or .doc == null)" | grep -q .'
-check "options: numbers carry their bounds" \
+assert "options: numbers carry their bounds" \
     eval 'printf "%s\n" "$OUT" | jq -se "map(select(.name == \"trust_min\"))[0] | .min == 0 and .max == 100 and .default == \"50\"" >/dev/null'
 # The host configuration file: a path with a space, a comment, a quoted value.
 mkdir -p "conf dir"
@@ -1060,14 +1060,14 @@ leeway   5
 EOF
 tokC=$("$AIMCTL" issue --key ES256.pem --iss $ISS --sub agent-conf --aud $AUD --scope "kb:read" 2>/dev/null)
 run "$AIMCTL" verify --config "$T/conf dir/aim.conf" --scope kb:read "$tokC"
-check "verify --config: keys, issuer, audience from the file (a path with a space)" \
+assert "verify --config: keys, issuer, audience from the file (a path with a space)" \
     eval '[ "$RC" -eq 0 ] && jqt ".valid == true and .agent == \"agent-conf\""'
 run "$AIMCTL" verify --config "$T/conf dir/aim.conf" --audience other-api "$tokC"
-check "verify --config: a command-line option wins over the file's" \
+assert "verify --config: a command-line option wins over the file's" \
     eval '[ "$RC" -eq 1 ] && jqt ".reason == \"bad_audience\""'
 printf 'leeway 5\ntrust_min high\n' >"conf dir/bad.conf"
 run "$AIMCTL" verify --config "$T/conf dir/bad.conf" "$tokC"
-check "verify --config: a bad line is exit 2 naming file, line and option" \
+assert "verify --config: a bad line is exit 2 naming file, line and option" \
     eval '[ "$RC" -eq 2 ] && grep -q "bad.conf:2: trust_min:" <<<"$ERR"'
 
 # ---------------------------------------------------------------- secrecy
