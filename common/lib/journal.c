@@ -46,6 +46,7 @@ typedef struct {
     /* changed under the lock */
     int64_t  floor;            /* SETs with iat <= floor are refused */
     uint64_t next_seq;         /* the outbox's next event number */
+    uint32_t replay_hint;      /* where the next free entry may be */
 } j_header;
 
 typedef struct {
@@ -408,19 +409,25 @@ aim_journal_replay_add(aim_journal *j, const unsigned char id[16],
                        const unsigned char payload[16], int64_t iat,
                        int64_t expires, int64_t now)
 {
-    size_t    i;
+    size_t    i, k, vi = 0, start = hdr(j)->replay_hint % AIM_JOURNAL_REPLAY;
     j_replay *r, *victim = NULL;
 
+    /* From the hint: entries are taken in turn, so the next one is
+     * usually free and a full scan happens only when the table is. */
     for (i = 0; i < AIM_JOURNAL_REPLAY; i++) {
-        r = replay_at(j, i);
+        k = (start + i) % AIM_JOURNAL_REPLAY;
+        r = replay_at(j, k);
         if (r->expires <= now) {
             victim = r;
+            vi = k;
             break;
         }
         if (victim == NULL || r->iat < victim->iat) {
             victim = r;
+            vi = k;
         }
     }
+    hdr(j)->replay_hint = (uint32_t) (vi + 1);
     if (victim->expires > now && victim->iat > hdr(j)->floor) {
         /* Full: the window shrinks rather than let a replay through. */
         hdr(j)->floor = victim->iat;
