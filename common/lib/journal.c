@@ -99,6 +99,7 @@ struct aim_journal {
     int            fd;
     unsigned char *map;
     int            locked;
+    pid_t          pid;            /* the process that opened fd */
 };
 
 static uint64_t
@@ -297,6 +298,7 @@ aim_journal_open(const char *state_path, aim_error *err)
     }
     snprintf(j->path, len, "%s%s", state_path, AIM_JOURNAL_SUFFIX);
     j->fd = -1;
+    j->pid = getpid();
     if (map_file(j, err) != 0) {
         aim_journal_close(j);
         return NULL;
@@ -329,19 +331,29 @@ aim_journal_lock(aim_journal *j)
 {
     struct stat sb, psb;
 
-    /* Replaced on disk (a new inode at the path): follow it, so that no
-     * process keeps writing to a file nobody else reads. */
-    if (stat(j->path, &psb) == 0 && fstat(j->fd, &sb) == 0
-        && (psb.st_ino != sb.st_ino || psb.st_dev != sb.st_dev))
+    /*
+     * Open anew when replaced on disk (a new inode at the path), so that
+     * no process keeps writing to a file nobody else reads, and in a
+     * process forked after the open (nginx workers): flock() locks belong
+     * to the open file description, which a fork shares, so processes
+     * sharing one would not exclude each other.
+     */
+    if (j->pid != getpid()
+        || (stat(j->path, &psb) == 0 && fstat(j->fd, &sb) == 0
+            && (psb.st_ino != sb.st_ino || psb.st_dev != sb.st_dev)))
     {
-        aim_journal tmp = { j->path, -1, NULL, 0 };
+        aim_journal tmp = { j->path, -1, NULL, 0, getpid() };
 
         if (map_file(&tmp, NULL) == 0) {
             unmap(j);
             j->fd = tmp.fd;
             j->map = tmp.map;
+            j->pid = tmp.pid;
         } else {
             unmap(&tmp);
+            if (j->pid != getpid()) {
+                return -1;               /* never share the parent's lock */
+            }
         }
     }
     if (flock_wait(j->fd) != 0) {

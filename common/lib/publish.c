@@ -361,7 +361,7 @@ aim_ssf_poll(aim_ssf_publisher *p, const char *consumer, const char *request,
     *code = AIM_SSF_ERR_NONE;
     if (consumer == NULL || consumer[0] == '\0' || strlen(consumer) > PUB_MAX_CONSUMER) {
         *code = AIM_SSF_ERR_ACCESS_DENIED;
-        return aim_fail(err, AIM_CONFIG, "poll: the poller is not identified");
+        return aim_fail(err, AIM_NO_TOKEN, "poll: the poller is not identified");
     }
     if (request == NULL || len == 0 || len > PUB_MAX_REQUEST) {
         return bad_request(code, err, "empty or too large");

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <math.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <openssl/pem.h>
 #include "internal.h"
@@ -1100,6 +1101,45 @@ test_replay_floor(void)
     }
 }
 
+/* A journal opened before fork() (an nginx master) still excludes: the
+ * child takes its own lock, not the parent's. */
+static void
+test_journal_fork(void)
+{
+    const char  *st = fresh_state("ssf-fork.state");
+    aim_journal *j;
+    aim_error    err;
+    int          fds[2], status;
+    char         c = 0;
+    pid_t        pid;
+
+    t_section("ssf: the journal's lock across fork()");
+    j = aim_journal_open(st, &err);
+    CHECK(j != NULL && pipe(fds) == 0);
+    pid = fork();
+    if (pid == 0) {
+        int ok = aim_journal_lock(j) == 0;
+
+        c = ok ? 'L' : 'F';
+        if (write(fds[1], &c, 1) != 1) {
+            _exit(3);
+        }
+        usleep(1200000);             /* far longer than the 200 ms wait */
+        aim_journal_unlock(j);
+        _exit(ok ? 0 : 1);
+    }
+    CHECK(read(fds[0], &c, 1) == 1 && c == 'L');
+    CHECKF(aim_journal_lock(j) != 0, "the parent waits for the child's lock "
+           "and gives up after 200 ms");
+    waitpid(pid, &status, 0);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    CHECK(aim_journal_lock(j) == 0);
+    aim_journal_unlock(j);
+    close(fds[0]);
+    close(fds[1]);
+    aim_journal_close(j);
+}
+
 /* ------------------------------------------------------------------ */
 /* Audit                                                               */
 
@@ -1551,6 +1591,7 @@ test_ssf(void)
     test_refusals();
     test_keys_and_issuers();
     test_replay_floor();
+    test_journal_fork();
     test_audit();
     test_signer();
     test_publish();
