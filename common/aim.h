@@ -598,7 +598,7 @@ aim_status aim_ssf_publish_next(aim_ssf_publisher *p, uint64_t after,
  * "maxEvents" (default 16, at most AIM_SSF_POLL_MAX_EVENTS) SETs not yet
  * acknowledged by this poller.  AIM answers at once whatever
  * "returnImmediately" says.  A malformed request: AIM_MALFORMED with
- * *code AIM_SSF_ERR_INVALID_REQUEST (RFC 8936 section 2.4.4: a 400).
+ * *code AIM_SSF_ERR_INVALID_REQUEST (an RFC 8936 error response, a 400).
  */
 aim_status aim_ssf_poll(aim_ssf_publisher *p, const char *consumer,
                         const char *request, size_t len, char **response,

@@ -407,8 +407,8 @@ aim_ssf_poll(aim_ssf_publisher *p, const char *consumer, const char *request,
             nacks++;
         }
     }
-    /* A SET the poller could not process is acknowledged too (RFC 8936
-     * section 2.4.3): sending the same bytes again would fail again. */
+    /* A SET the poller reported in "setErrs" (RFC 8936 section 2.4.4)
+     * counts as acknowledged: the same bytes would fail again. */
     v = json_object_get(req, "setErrs");
     if (v != NULL && (!json_is_object(v) || json_object_size(v) > PUB_MAX_ACKS)) {
         s = bad_request(code, err, "\"setErrs\" is not an object of at most "

@@ -225,7 +225,7 @@ agent_id_ok(const char *s)
 }
 
 /* ------------------------------------------------------------------ */
-/* Subjects (RFC 9493; SSF 1.0 section 3)                              */
+/* Subjects (RFC 9493; SSF 1.0 subject members)                        */
 
 typedef struct {
     const struct aim_config *cfg;
@@ -261,7 +261,7 @@ static aim_status parse_subject(subjects *sj, const json_t *v, int where,
                                 const char *what, aim_error *err);
 
 /* A Subject Identifier: an object with "format" and exactly the members
- * its format defines (RFC 9493 section 3). */
+ * its format defines (RFC 9493). */
 static aim_status
 parse_identifier(subjects *sj, const json_t *v, const char *format, int where,
                  const char *what, aim_error *err)
@@ -357,7 +357,7 @@ parse_identifier(subjects *sj, const json_t *v, const char *format, int where,
 
         if (where == SUBJ_IN_ALIASES) {
             return aim_fail(err, AIM_BAD_CLAIM, "%s: \"aliases\" inside "
-                            "\"aliases\" (RFC 9493 section 3.2.8)", what);
+                            "\"aliases\" (RFC 9493)", what);
         }
         if (!json_is_array(ids) || json_array_size(ids) == 0
             || json_array_size(ids) > AIM_SSF_MAX_SUBJECT_IDS
@@ -501,7 +501,7 @@ reason_ok(const json_t *v)
 }
 
 /* The members of an event AIM acts on, checked as its profile defines
- * them; members AIM does not know are ignored (SSF 1.0 section 4.2). */
+ * them; members AIM does not know are ignored, as SSF 1.0 asks. */
 static aim_status
 parse_event(const struct aim_config *cfg, const json_t *o, aim_ssf_set *set,
             int64_t toe, aim_ssf_event *ev, const subjects *top, aim_error *err)
@@ -737,7 +737,7 @@ aim_ssf_parse_claims(const struct aim_config *cfg, const json_t *claims,
         return s;
     }
 
-    /* Not another kind of JWT (SSF 1.0 section 4.1.3). */
+    /* Not another kind of JWT (SSF 1.0: no "exp", no "sub"). */
     if (json_object_get(claims, "exp") != NULL) {
         return aim_fail(err, AIM_BAD_CLAIM, "a SET has no \"exp\" (SSF 1.0)");
     }
