@@ -487,7 +487,7 @@ typedef struct {
                                  * NULL when not established */
     char            agent[201]; /* the (first) agent affected, or "" */
     char            jti[257];   /* the SET's jti, or "" */
-    char            state[129]; /* a verification event's "state" */
+    char            state[257]; /* a verification event's "state" */
     int64_t         event_time; /* when the event happened */
     char            message[256]; /* why, for logs and the RFC 8935
                                  * "description"; never token content

@@ -53,7 +53,7 @@ typedef struct {
     uint8_t  id[16];           /* hash of the issuer */
     char     issuer[201];
     char     stream_id[129];
-    char     state[129];
+    char     state[257];
     char     status[16];
     int64_t  verified_at;
     int64_t  status_at;

@@ -74,7 +74,7 @@ int64_t aim_journal_replay_floor(aim_journal *j);
 typedef struct {
     char     issuer[201];
     char     stream_id[129];   /* from the verification event's subject */
-    char     state[129];       /* the last verification "state" */
+    char     state[257];       /* the last verification "state" */
     char     status[16];       /* the last stream-updated status */
     int64_t  verified_at;
     int64_t  status_at;

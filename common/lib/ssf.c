@@ -31,6 +31,7 @@
 #define SSF_MAX_STR_LEN    1024        /* bytes of any other string used */
 #define SSF_MAX_JTI_LEN    256
 #define SSF_MAX_URI_LEN    256         /* bytes of an event type URI */
+#define SSF_MAX_STATE_LEN  256         /* bytes of a verification "state" */
 #define SSF_MAX_AUD        16
 #define SSF_MAX_NUMERIC_DATE 253402300799LL
 
@@ -604,7 +605,7 @@ parse_event(const struct aim_config *cfg, const json_t *o, aim_ssf_set *set,
         (void) str_member(o, "reason", 64, &bad);
         break;
     case AIM_EV_VERIFICATION:
-        ev->state = str_member(o, "state", SSF_MAX_STR_LEN, &bad);
+        ev->state = str_member(o, "state", SSF_MAX_STATE_LEN, &bad);
         break;
     case AIM_EV_STREAM_UPDATED:
         ev->status = str_member(o, "status", 16, &bad);
