@@ -104,6 +104,7 @@ LIBAIM_LDFLAGS = $(LIBAIM) $(PKG_LIBS)
 -include tests/tests.mk
 -include tests/trust/trust.mk
 -include tests/aimctl/aimctl.mk
+-include tests/ssf/ssf.mk
 -include pam_aim/pam_aim.mk
 -include ngx_aim/ngx_aim.mk
 -include pg_aim/pg_aim.mk

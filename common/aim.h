@@ -441,6 +441,202 @@ char *aim_seal(const void *ctx, size_t ctxlen, const void *data, size_t len);
  */
 void *aim_unseal(const void *ctx, size_t ctxlen, const char *text, size_t *len);
 
+/* ------------------------------------------------------------------ */
+/* Shared signals: Security Event Tokens (OpenID SSF 1.0, CAEP, RISC)  */
+
+/*
+ * An identity provider, or another AIM host, tells this host about its
+ * agents with Security Event Tokens (RFC 8417): a session revoked, an
+ * account disabled, a credential compromised.  A receiver verifies each
+ * SET with the same strict JWS profile as tokens and writes its effect
+ * into the host's state file (option "state"), where every process that
+ * maps it -- nginx workers, PostgreSQL backends, PAM -- applies it at
+ * its next decision: aim_verify() and the aim_decide family refuse what
+ * the signals say to refuse.  docs/ssf.md is the profile, docs/trust.md
+ * lists every event's effect.
+ *
+ * The other way round, a host records its own signals (an agent revoked
+ * here, an agent whose trust fell below trust_min) in an outbox beside
+ * the state file, and a publisher signs them with the host's key as SETs
+ * that other hosts and the identity provider poll (RFC 8936).
+ */
+
+#define AIM_SSF_MAX_SET_LEN     16384  /* bytes of one SET (compact JWS) */
+#define AIM_SSF_MAX_EVENTS      4      /* event types in one SET */
+#define AIM_SSF_MAX_SUBJECT_IDS 8      /* identifiers in one "aliases" */
+#define AIM_SSF_MAX_ISSUERS     16     /* transmitters a host accepts */
+#define AIM_SSF_MAX_AUDIENCES   4      /* audiences a host receives as */
+#define AIM_SSF_MAX_AGE_LIMIT   (30 * 86400)  /* the largest ssf_max_age */
+#define AIM_SSF_MAX_POLL_LEN    (1024 * 1024) /* bytes of a poll response */
+#define AIM_SSF_POLL_MAX_EVENTS 64     /* SETs in one poll answer */
+
+/* The JWS "typ" of a SET (RFC 8417 section 2.3) and the media type a
+ * pushed SET arrives with (RFC 8935). */
+#define AIM_SSF_TYP             "secevent+jwt"
+#define AIM_SSF_MEDIA_TYPE      "application/secevent+jwt"
+
+/* Why a SET is refused, in RFC 8935 section 2.4's terms (the "err" of a
+ * push answer and of a poll's "setErrs"). */
+typedef enum {
+    AIM_SSF_ERR_NONE = 0,
+    AIM_SSF_ERR_INVALID_REQUEST,       /* "invalid_request" */
+    AIM_SSF_ERR_INVALID_KEY,           /* "invalid_key" */
+    AIM_SSF_ERR_INVALID_ISSUER,        /* "invalid_issuer" */
+    AIM_SSF_ERR_INVALID_AUDIENCE,      /* "invalid_audience" */
+    AIM_SSF_ERR_AUTHENTICATION_FAILED, /* "authentication_failed" */
+    AIM_SSF_ERR_ACCESS_DENIED          /* "access_denied" */
+} aim_ssf_err;
+
+/* The RFC 8935 code ("invalid_key", ...); NULL for AIM_SSF_ERR_NONE. */
+const char *aim_ssf_err_code(aim_ssf_err e);
+
+/* What an acknowledged SET did. */
+typedef enum {
+    AIM_SSF_REJECTED = 0,    /* not acknowledged: see status and err */
+    AIM_SSF_APPLIED,         /* an effect was written to the state file */
+    AIM_SSF_NOTED,           /* acknowledged and recorded, nothing for
+                              * decisions to apply: a verification or
+                              * stream-updated event, a subject that names
+                              * no agent, an event older than one applied */
+    AIM_SSF_IGNORED,         /* acknowledged: an event type AIM does not
+                              * act on */
+    AIM_SSF_DUPLICATE        /* acknowledged: the same SET (issuer, jti and
+                              * payload) was accepted before; nothing is
+                              * applied twice */
+} aim_ssf_outcome;
+
+typedef struct {
+    aim_status      status;     /* AIM_OK: acknowledge it (RFC 8935: 202;
+                                 * RFC 8936: "ack").  AIM_INTERNAL (err
+                                 * NONE): not acknowledged, try again
+                                 * later.  Else refused with err. */
+    aim_ssf_err     err;
+    aim_ssf_outcome outcome;
+    const char     *event;      /* the event acted on, by short name
+                                 * ("session-revoked", "account-disabled",
+                                 * "verification", "unknown"); NULL when
+                                 * the SET did not parse */
+    const char     *issuer;     /* the transmitter (the configured string);
+                                 * NULL when not established */
+    char            agent[201]; /* the (first) agent affected, or "" */
+    char            jti[257];   /* the SET's jti, or "" */
+    char            state[257]; /* a verification event's "state" */
+    int64_t         event_time; /* when the event happened */
+    char            message[256]; /* why, for logs and the RFC 8935
+                                 * "description"; never token content
+                                 * beyond the identifiers above */
+} aim_ssf_result;
+
+typedef struct aim_ssf_receiver aim_ssf_receiver;
+
+/*
+ * A receiver: the transmitters' keys (ssf_keys, each bound to its
+ * ssf_issuer when there are several), the accepted ssf_issuer values,
+ * the ssf_audience values this host receives as, ssf_max_age, leeway,
+ * max_lifetime, the token issuers (for "iss_sub" subjects) and the state
+ * file.  Opens the state file and its journal (STATE.ssf).  AIM_CONFIG
+ * errors name the option or the file.  cfg is copied.
+ */
+aim_ssf_receiver *aim_ssf_receiver_new(const aim_config *cfg, aim_error *err);
+void aim_ssf_receiver_free(aim_ssf_receiver *r);
+void aim_ssf_receiver_set_log(aim_ssf_receiver *r, aim_log_fn fn, void *ud);
+/* One audit line per SET (and to the "audit" file when configured). */
+void aim_ssf_receiver_set_audit(aim_ssf_receiver *r, aim_audit_fn fn, void *ud);
+
+/*
+ * Verify one SET (compact JWS, len bytes) and apply it.  Returns
+ * res->status.  A refused, replayed or malformed SET changes nothing in
+ * the state file.  Transmitter key files are re-read when they change.
+ */
+aim_status aim_ssf_apply(aim_ssf_receiver *r, const char *set, size_t len,
+                         aim_ssf_result *res);
+
+typedef struct {
+    unsigned received;      /* SETs in the response */
+    unsigned acknowledged;  /* of which acknowledged ("ack") */
+    unsigned applied;       /* ... with an effect written */
+    unsigned refused;       /* reported in "setErrs" */
+    unsigned deferred;      /* neither: not acknowledged, delivered again */
+    int      more;          /* the transmitter said "moreAvailable" */
+} aim_ssf_poll_counts;
+
+/*
+ * The receiving side of RFC 8936: apply every SET of a poll response
+ * ({"sets":{JTI:SET,...},"moreAvailable":...}) and build the next
+ * request (*next_request, malloc()ed JSON) that acknowledges them, with
+ * "setErrs" for the refused and "maxEvents" max_events (at most
+ * AIM_SSF_POLL_MAX_EVENTS), "returnImmediately" true.  The first request
+ * of a session is {"maxEvents":N,"returnImmediately":true}.  A response
+ * that is not such an object fails with AIM_MALFORMED (nothing applied).
+ */
+aim_status aim_ssf_apply_poll(aim_ssf_receiver *r, const char *response,
+                              size_t len, unsigned max_events,
+                              char **next_request, aim_ssf_poll_counts *counts,
+                              aim_error *err);
+
+/* A host's own signals, published as SETs. */
+typedef enum {
+    AIM_SIGNAL_DISABLED = 1,     /* the agent was revoked here: RISC
+                                  * account-disabled */
+    AIM_SIGNAL_ENABLED,          /* the revocation was lifted: RISC
+                                  * account-enabled */
+    AIM_SIGNAL_SESSIONS_REVOKED, /* its tokens so far must go: CAEP
+                                  * session-revoked */
+    AIM_SIGNAL_DISTRUSTED        /* its trust fell below trust_min here:
+                                  * CAEP risk-level-change to HIGH (the
+                                  * decision path records these itself) */
+} aim_signal_kind;
+
+/* Record a signal about agent in the outbox beside cfg's state file
+ * (aimctl revoke and unrevoke).  reason is for operators (<= 63 bytes). */
+aim_status aim_ssf_record(const aim_config *cfg, const char *agent,
+                          aim_signal_kind kind, const char *reason,
+                          aim_error *err);
+
+/* Lift what shared signals hold against agent on this host (a disable, a
+ * revocation cut): an operator who investigated.  AIM_OK, or AIM_CONFIG
+ * when the agent has no slot in the state file. */
+aim_status aim_ssf_clear(const aim_config *cfg, const char *agent,
+                         aim_error *err);
+
+typedef struct aim_ssf_publisher aim_ssf_publisher;
+
+/*
+ * A publisher: the host's key (ssf_sign_key, P-256 or Ed25519 PEM, not
+ * readable by others), the "iss" (ssf_publish_issuer) and "aud"
+ * (ssf_publish_audience) of its SETs, and the state file whose outbox it
+ * serves.  Events older than ssf_max_age are no longer published.
+ */
+aim_ssf_publisher *aim_ssf_publisher_new(const aim_config *cfg,
+                                         aim_error *err);
+void aim_ssf_publisher_free(aim_ssf_publisher *p);
+void aim_ssf_publisher_set_log(aim_ssf_publisher *p, aim_log_fn fn, void *ud);
+
+/* The JWKS ({"keys":[...]}) receivers verify this host's SETs with: what
+ * to serve at the jwks_uri.  malloc()ed. */
+char *aim_ssf_publisher_jwks(const aim_ssf_publisher *p);
+
+/*
+ * The first outbox event numbered above after, as a signed SET: AIM_OK
+ * with *set (malloc()ed) and *seq, or AIM_OK with *set NULL when there is
+ * none.  The same event always gives the same jti and payload.
+ */
+aim_status aim_ssf_publish_next(aim_ssf_publisher *p, uint64_t after,
+                                uint64_t *seq, char **set, aim_error *err);
+
+/*
+ * The transmitting side of RFC 8936 for one poller (consumer: the name
+ * the adapter authenticated it as): take the request's "ack" and
+ * "setErrs", answer {"sets":{...},"moreAvailable":...} with at most
+ * "maxEvents" (default 16, at most AIM_SSF_POLL_MAX_EVENTS) SETs not yet
+ * acknowledged by this poller.  AIM answers at once whatever
+ * "returnImmediately" says.  A malformed request: AIM_MALFORMED with
+ * *code AIM_SSF_ERR_INVALID_REQUEST (an RFC 8936 error response, a 400).
+ */
+aim_status aim_ssf_poll(aim_ssf_publisher *p, const char *consumer,
+                        const char *request, size_t len, char **response,
+                        aim_ssf_err *code, aim_error *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -69,7 +69,7 @@ $(ASAN_UNIT): $(UNIT_SRCS) $(UNIT_HDRS) $(ASAN_LIB)
 test-asan: $(ASAN_UNIT) ## unit tests under ASan + UBSan (clang)
 	@$(SAN_ENV) T_SUITE=unit-asan tests/run-suite.sh unit-asan $(ASAN_UNIT)
 
-# About 35 s on two cores: cheap enough to run in make test.
+# About 45 s on two cores: cheap enough to run in make test.
 test-valgrind: $(UNIT_BIN) ## unit tests under valgrind
 	@T_SUITE=unit-valgrind tests/run-suite.sh unit-valgrind valgrind -q \
 	    --error-exitcode=99 --leak-check=full \

@@ -231,3 +231,51 @@ aim_audit_emit(aim_verifier *v, const aim_request *req, const aim_token *t,
         }
     }
 }
+
+/*
+ * One line per Security Event Token received: "note" when acknowledged,
+ * "deny" when refused, with the event, what it did, the transmitter, the
+ * SET's jti and the agent it concerned.
+ */
+size_t
+aim_audit_format_ssf(char *buf, size_t size, const aim_ssf_result *r,
+                     int64_t now)
+{
+    static const char *const outcomes[] = {
+        "refused", "applied", "noted", "ignored", "duplicate"
+    };
+    outbuf     o = { buf, size, 0 };
+    char       ts[32], num[32];
+    struct tm  tm;
+    time_t     tt = (time_t) now;
+
+    if (size < 64) {
+        return 0;
+    }
+    gmtime_r(&tt, &tm);
+    strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    put_head(&o, ts, r->status, r->status == AIM_OK);
+    field(&o, "adapter", "ssf");
+    field(&o, "event", r->event);
+    if ((unsigned) r->outcome < sizeof(outcomes) / sizeof(outcomes[0])) {
+        field(&o, "outcome", outcomes[r->outcome]);
+    }
+    field(&o, "err", aim_ssf_err_code(r->err));
+    field(&o, "iss", r->issuer);
+    field(&o, "jti", r->jti[0] ? r->jti : NULL);
+    field(&o, "agent", r->agent[0] ? r->agent : NULL);
+    if (r->event_time > 0) {
+        snprintf(num, sizeof(num), "%lld", (long long) r->event_time);
+        put_str(&o, ",\"event_time\":");
+        put_str(&o, num);
+    }
+    field(&o, "message", r->message[0] ? r->message : NULL);
+    put(&o, "}", 1);
+    if (o.len >= size) {
+        o.len = 0;
+        put_head(&o, ts, r->status, r->status == AIM_OK);
+        put_str(&o, ",\"adapter\":\"ssf\",\"truncated\":true}");
+    }
+    buf[o.len < size ? o.len : size - 1] = '\0';
+    return o.len < size ? o.len : size - 1;
+}

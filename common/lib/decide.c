@@ -12,6 +12,7 @@
 #include <string.h>
 #include "b64.h"
 #include "internal.h"
+#include "ssf.h"
 #include "util.h"
 
 static void
@@ -228,6 +229,12 @@ observe(aim_verifier *v, const aim_token *t, const aim_request *req,
         return d->status;
     }
     d->trust = trust;
+    if (trust < v->cfg.trust_min && d->signal != NULL) {
+        /* This host's own evidence drove the agent below the threshold:
+         * a signal for the fleet (ssf.c).  Trust lowered by a received
+         * signal carries no d->signal, so signals never echo. */
+        aim_ssf_distrusted(v, t->agent, trust, d->signal);
+    }
     if (d->status == AIM_OK && trust < v->cfg.trust_min) {
         d->status = AIM_LOW_TRUST;
         snprintf(d->message, sizeof(d->message), "trust %.0f is below %d%s%s%s",

@@ -33,6 +33,13 @@ enum {
     AIM_OPT_TRUST_MIN,
     AIM_OPT_RELOAD_INTERVAL,
     AIM_OPT_DPOP_MAX_AGE,
+    AIM_OPT_SSF_KEYS,
+    AIM_OPT_SSF_ISSUER,
+    AIM_OPT_SSF_AUDIENCE,
+    AIM_OPT_SSF_MAX_AGE,
+    AIM_OPT_SSF_SIGN_KEY,
+    AIM_OPT_SSF_PUBLISH_ISSUER,
+    AIM_OPT_SSF_PUBLISH_AUDIENCE,
     AIM_OPT_COUNT
 };
 
@@ -62,6 +69,19 @@ struct aim_config {
     char    *status_paths[AIM_MAX_STATUS_LISTS];
     size_t   nstatus;
     int64_t  dpop_max_age;
+    /* Shared signals (ssf.c): the transmitters this host receives from,
+     * and what it publishes as. */
+    char    *ssf_keys[AIM_MAX_KEY_SOURCES];
+    char    *ssf_key_issuers[AIM_MAX_KEY_SOURCES];
+    size_t   nssf_keys;
+    char    *ssf_issuers[AIM_SSF_MAX_ISSUERS];
+    size_t   nssf_issuers;
+    char    *ssf_audiences[AIM_SSF_MAX_AUDIENCES];
+    size_t   nssf_audiences;
+    int64_t  ssf_max_age;
+    char    *ssf_sign_key;
+    char    *ssf_publish_issuer;
+    char    *ssf_publish_audience;
     unsigned char origin[AIM_OPT_COUNT];
 };
 
@@ -119,6 +139,9 @@ struct aim_verifier {
     void              *audit_ud;
     aim_state         *state;
     aim_statuslist     status[AIM_MAX_STATUS_LISTS];
+    struct aim_journal *journal;     /* opened when a signal is first
+                                      * recorded (ssf.c) */
+    int64_t            journal_retry; /* after a failed open: not before */
 };
 
 /* options.c */
@@ -178,6 +201,10 @@ void aim_audit_emit(aim_verifier *v, const aim_request *req,
 size_t aim_audit_format(char *buf, size_t size, const aim_request *req,
                         const aim_token *t, aim_status status, int note,
                         const char *message, int64_t now);
+
+/* One line for a Security Event Token received (ssf.c). */
+size_t aim_audit_format_ssf(char *buf, size_t size, const aim_ssf_result *r,
+                            int64_t now);
 
 void aim_vlog(aim_verifier *v, int level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -54,6 +54,27 @@ static const aim_option aim_option_table[AIM_OPT_COUNT] = {
     [AIM_OPT_DPOP_MAX_AGE] = { "dpop_max_age", AIM_OPTION_SECONDS, 0, 1, 1, 1,
         AIM_DPOP_MAX_AGE_LIMIT, "60", "SECONDS",
         "how old a DPoP proof's iat may be" },
+    [AIM_OPT_SSF_KEYS] = { "ssf_keys", AIM_OPTION_KEYS, 1, 1, 2, 0, 0, NULL,
+        "[ISSUER] PATH", "JWKS file, or pem:ALG:PATH, whose keys sign Security "
+        "Event Tokens (for transmitter ISSUER only)" },
+    [AIM_OPT_SSF_ISSUER] = { "ssf_issuer", AIM_OPTION_STRING, 1, 1, 1, 0, 0,
+        NULL, "ISSUER", "a transmitter whose Security Event Tokens are "
+        "accepted; may be repeated" },
+    [AIM_OPT_SSF_AUDIENCE] = { "ssf_audience", AIM_OPTION_STRING, 1, 1, 1, 0, 0,
+        NULL, "AUDIENCE", "an audience this host receives Security Event Tokens "
+        "as; may be repeated" },
+    [AIM_OPT_SSF_MAX_AGE] = { "ssf_max_age", AIM_OPTION_SECONDS, 0, 1, 1, 60,
+        AIM_SSF_MAX_AGE_LIMIT, "604800", "SECONDS",
+        "how old a Security Event Token's iat may be" },
+    [AIM_OPT_SSF_SIGN_KEY] = { "ssf_sign_key", AIM_OPTION_PATH, 0, 1, 1, 0, 0,
+        NULL, "PATH", "PEM private key (P-256 or Ed25519) this host signs the "
+        "Security Event Tokens it publishes with" },
+    [AIM_OPT_SSF_PUBLISH_ISSUER] = { "ssf_publish_issuer", AIM_OPTION_STRING, 0,
+        1, 1, 0, 0, NULL, "ISSUER",
+        "\"iss\" of the Security Event Tokens this host publishes" },
+    [AIM_OPT_SSF_PUBLISH_AUDIENCE] = { "ssf_publish_audience", AIM_OPTION_STRING,
+        0, 1, 1, 0, 0, NULL, "AUDIENCE",
+        "\"aud\" of the Security Event Tokens this host publishes" },
 };
 
 const aim_option *
@@ -139,6 +160,7 @@ aim_config_defaults(aim_config *cfg)
     cfg->cache = 1024;
     cfg->trust_min = 50;
     cfg->dpop_max_age = 60;
+    cfg->ssf_max_age = 604800;
 }
 
 /* Forget one option's values (before a value from a stronger origin). */
@@ -171,6 +193,28 @@ option_clear(aim_config *cfg, int id)
         }
         cfg->nstatus = 0;
         break;
+    case AIM_OPT_SSF_KEYS:
+        for (i = 0; i < cfg->nssf_keys; i++) {
+            free(cfg->ssf_keys[i]);
+            free(cfg->ssf_key_issuers[i]);
+            cfg->ssf_keys[i] = cfg->ssf_key_issuers[i] = NULL;
+        }
+        cfg->nssf_keys = 0;
+        break;
+    case AIM_OPT_SSF_ISSUER:
+        for (i = 0; i < cfg->nssf_issuers; i++) {
+            free(cfg->ssf_issuers[i]);
+            cfg->ssf_issuers[i] = NULL;
+        }
+        cfg->nssf_issuers = 0;
+        break;
+    case AIM_OPT_SSF_AUDIENCE:
+        for (i = 0; i < cfg->nssf_audiences; i++) {
+            free(cfg->ssf_audiences[i]);
+            cfg->ssf_audiences[i] = NULL;
+        }
+        cfg->nssf_audiences = 0;
+        break;
     default:
         break;
     }
@@ -184,12 +228,18 @@ aim_config_clear(aim_config *cfg)
     option_clear(cfg, AIM_OPT_KEYS);
     option_clear(cfg, AIM_OPT_ISSUER);
     option_clear(cfg, AIM_OPT_STATUS_LIST);
+    option_clear(cfg, AIM_OPT_SSF_KEYS);
+    option_clear(cfg, AIM_OPT_SSF_ISSUER);
+    option_clear(cfg, AIM_OPT_SSF_AUDIENCE);
     for (i = 0; i < cfg->ntypes; i++) free(cfg->types[i]);
     free(cfg->audience);
     free(cfg->revoked);
     free(cfg->policy);
     free(cfg->audit);
     free(cfg->state);
+    free(cfg->ssf_sign_key);
+    free(cfg->ssf_publish_issuer);
+    free(cfg->ssf_publish_audience);
     memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -224,6 +274,15 @@ aim_config_copy(aim_config *dst, const aim_config *src)
         DUP(status_uris[i]);
         DUP(status_paths[i]);
     }
+    for (i = 0; i < src->nssf_keys; i++) {
+        DUP(ssf_keys[i]);
+        DUP(ssf_key_issuers[i]);
+    }
+    for (i = 0; i < src->nssf_issuers; i++) DUP(ssf_issuers[i]);
+    for (i = 0; i < src->nssf_audiences; i++) DUP(ssf_audiences[i]);
+    DUP(ssf_sign_key);
+    DUP(ssf_publish_issuer);
+    DUP(ssf_publish_audience);
     DUP(audience);
     DUP(revoked);
     DUP(policy);
@@ -314,6 +373,45 @@ set_string(char **slot, const aim_option *o, const char *value, aim_error *err)
     return AIM_OK;
 }
 
+/* "[ISSUER] PATH": one more key source, bound to ISSUER when given. */
+static aim_status
+add_key_source(char **paths, char **issuers, size_t *n, const aim_option *o,
+               const char *const *args, size_t nargs, aim_error *err)
+{
+    if (*n == AIM_MAX_KEY_SOURCES) {
+        return opt_fail(err, o, AIM_CONFIG, "more than %d key sources",
+                        AIM_MAX_KEY_SOURCES);
+    }
+    paths[*n] = aim_strdup(args[nargs - 1]);
+    issuers[*n] = nargs == 2 ? aim_strdup(args[0]) : NULL;
+    if (paths[*n] == NULL || (nargs == 2 && issuers[*n] == NULL)) {
+        free(paths[*n]);
+        free(issuers[*n]);
+        paths[*n] = issuers[*n] = NULL;
+        return opt_fail(err, o, AIM_INTERNAL, "out of memory");
+    }
+    (*n)++;
+    return AIM_OK;
+}
+
+/* One more value of a repeated string option. */
+static aim_status
+add_string(char **list, size_t *n, size_t max, const char *what,
+           const aim_option *o, const char *value, aim_error *err)
+{
+    aim_status s;
+
+    if (*n == max) {
+        return opt_fail(err, o, AIM_CONFIG, "more than %zu %s", max, what);
+    }
+    list[*n] = NULL;
+    if ((s = set_string(&list[*n], o, value, err)) != AIM_OK) {
+        return s;
+    }
+    (*n)++;
+    return AIM_OK;
+}
+
 static aim_status
 set_args(aim_config *cfg, int id, const char *const *args, size_t nargs,
          aim_error *err)
@@ -344,36 +442,21 @@ set_args(aim_config *cfg, int id, const char *const *args, size_t nargs,
     switch (id) {
 
     case AIM_OPT_KEYS:
-        if (cfg->nkeys == AIM_MAX_KEY_SOURCES) {
-            return opt_fail(err, o, AIM_CONFIG, "more than %d key sources",
-                            AIM_MAX_KEY_SOURCES);
-        }
-        cfg->keys[cfg->nkeys] = aim_strdup(args[nargs - 1]);
-        cfg->key_issuers[cfg->nkeys] = nargs == 2 ? aim_strdup(args[0]) : NULL;
-        if (cfg->keys[cfg->nkeys] == NULL
-            || (nargs == 2 && cfg->key_issuers[cfg->nkeys] == NULL))
-        {
-            free(cfg->keys[cfg->nkeys]);
-            free(cfg->key_issuers[cfg->nkeys]);
-            cfg->keys[cfg->nkeys] = cfg->key_issuers[cfg->nkeys] = NULL;
-            return opt_fail(err, o, AIM_INTERNAL, "out of memory");
-        }
-        cfg->nkeys++;
-        return AIM_OK;
+        return add_key_source(cfg->keys, cfg->key_issuers, &cfg->nkeys, o, args,
+                              nargs, err);
+    case AIM_OPT_SSF_KEYS:
+        return add_key_source(cfg->ssf_keys, cfg->ssf_key_issuers,
+                              &cfg->nssf_keys, o, args, nargs, err);
 
     case AIM_OPT_ISSUER:
-        if (cfg->nissuers == AIM_MAX_ISSUERS) {
-            return opt_fail(err, o, AIM_CONFIG, "more than %d issuers",
-                            AIM_MAX_ISSUERS);
-        }
-        cfg->issuers[cfg->nissuers] = NULL;
-        if ((s = set_string(&cfg->issuers[cfg->nissuers], o, args[0], err))
-            != AIM_OK)
-        {
-            return s;
-        }
-        cfg->nissuers++;
-        return AIM_OK;
+        return add_string(cfg->issuers, &cfg->nissuers, AIM_MAX_ISSUERS,
+                          "issuers", o, args[0], err);
+    case AIM_OPT_SSF_ISSUER:
+        return add_string(cfg->ssf_issuers, &cfg->nssf_issuers,
+                          AIM_SSF_MAX_ISSUERS, "issuers", o, args[0], err);
+    case AIM_OPT_SSF_AUDIENCE:
+        return add_string(cfg->ssf_audiences, &cfg->nssf_audiences,
+                          AIM_SSF_MAX_AUDIENCES, "audiences", o, args[0], err);
 
     case AIM_OPT_STATUS_LIST:
         if (cfg->nstatus == AIM_MAX_STATUS_LISTS) {
@@ -411,6 +494,12 @@ set_args(aim_config *cfg, int id, const char *const *args, size_t nargs,
         return set_string(&cfg->audit, o, args[0], err);
     case AIM_OPT_STATE:
         return set_string(&cfg->state, o, args[0], err);
+    case AIM_OPT_SSF_SIGN_KEY:
+        return set_string(&cfg->ssf_sign_key, o, args[0], err);
+    case AIM_OPT_SSF_PUBLISH_ISSUER:
+        return set_string(&cfg->ssf_publish_issuer, o, args[0], err);
+    case AIM_OPT_SSF_PUBLISH_AUDIENCE:
+        return set_string(&cfg->ssf_publish_audience, o, args[0], err);
 
     case AIM_OPT_TYPES: {
         char *types[AIM_MAX_TYPES];
@@ -448,6 +537,7 @@ set_args(aim_config *cfg, int id, const char *const *args, size_t nargs,
     case AIM_OPT_CACHE:           cfg->cache = (size_t) n; break;
     case AIM_OPT_TRUST_MIN:       cfg->trust_min = (int) n; break;
     case AIM_OPT_DPOP_MAX_AGE:    cfg->dpop_max_age = n; break;
+    case AIM_OPT_SSF_MAX_AGE:     cfg->ssf_max_age = n; break;
     default:
         return opt_fail(err, o, AIM_INTERNAL, "no setter");
     }

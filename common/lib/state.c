@@ -60,10 +60,13 @@ enum { SLOT_LEARNT = 1u, SLOT_ADMIN_SEEN = 2u };
 
 enum {
     SIG_NONE = 0, SIG_PROBING, SIG_ENUMERATION, SIG_BURST, SIG_OFF_HOURS,
-    SIG_NEW_ADMIN, SIG_MAX
+    SIG_NEW_ADMIN, SIG_CREDENTIAL_COMPROMISE, SIG_RISK, SIG_ASSURANCE,
+    SIG_MAX
 };
 static const char *const signal_names[SIG_MAX] = {
-    NULL, "probing", "enumeration", "burst", "off_hours", "new_admin_action"
+    NULL, "probing", "enumeration", "burst", "off_hours", "new_admin_action",
+    /* from shared signals (ssf.c) */
+    "credential_compromise", "risk", "assurance_downgrade"
 };
 
 typedef struct {
@@ -99,7 +102,25 @@ typedef struct {
     uint8_t          bloom[STATE_BLOOM_BITS / 8];
     double           peak_s;        /* the usual peak pace (short count) */
     int64_t          peak_at;       /* when it was last reached */
+
+    /*
+     * Shared signals (ssf.c), appended in the slot's spare bytes: files
+     * written before they existed read as zero, no signal.  They belong
+     * to the agent only while ssf_key equals key (a writer that does not
+     * know them may hand the slot to another agent), they are read
+     * without the slot lock on every decision, and neither eviction nor
+     * an operator's trust reset removes them.
+     */
+    _Atomic uint64_t ssf_key;
+    _Atomic int64_t  ssf_revoked_before;  /* tokens with iat <= this: refused */
+    _Atomic int64_t  ssf_status_at;       /* event time of the last disable/enable */
+    _Atomic int64_t  ssf_hold_until;      /* never evicted before this */
+    _Atomic int64_t  ssf_distrust_at;     /* distrust last published or received */
+    _Atomic uint32_t ssf_flags;           /* SSF_DISABLED */
+    _Atomic uint16_t ssf_causes;          /* revoke cause | disable cause << 8 */
 } state_slot;
+
+enum { SSF_DISABLED = 1u };
 
 _Static_assert(sizeof(state_slot) <= STATE_SLOT_SIZE, "slot too large");
 _Static_assert(sizeof(state_header) <= STATE_HEADER_SIZE, "header too large");
@@ -585,6 +606,15 @@ slot_is(const state_slot *s, const char *agent)
     return strncmp(s->agent, agent, AIM_STATE_AGENT_MAX) == 0;
 }
 
+/* Do shared signals hold this slot (key k) against eviction? */
+static int
+ssf_holds(state_slot *s, uint64_t k, int64_t now)
+{
+    return atomic_load_explicit(&s->ssf_key, memory_order_acquire) == k
+           && ((atomic_load(&s->ssf_flags) & SSF_DISABLED)
+               || atomic_load(&s->ssf_hold_until) > now);
+}
+
 /*
  * Find (or, with create, make) the agent's slot, returned locked.  NULL:
  * not found (without create), or no room and no lock (fail closed).
@@ -639,8 +669,10 @@ slot_find(aim_state *st, const char *agent, int create, int64_t now)
             continue;
         }
         /* Only an agent whose trust has fully recovered may be evicted:
-         * eviction must never hand a distrusted agent a clean slate. */
+         * eviction must never hand a distrusted agent a clean slate, nor
+         * drop what a shared signal holds against it. */
         if (s->trust + (double) (now - s->updated) * T_RECOVER_PER_S >= 100
+            && !ssf_holds(s, k, now)
             && (victim == NULL || s->last_seen < victim->last_seen))
         {
             victim = s;
@@ -909,7 +941,26 @@ aim_state_reset(aim_state *st, const char *agent)
     if (s == NULL) {
         return -1;
     }
-    slot_init(s, atomic_load(&s->key), agent, now);
+    {
+        /* Forgetting behaviour is not forgetting what the identity
+         * provider said: the shared-signal marks survive a reset. */
+        uint64_t ssf_key = atomic_load(&s->ssf_key);
+        int64_t  rb = atomic_load(&s->ssf_revoked_before);
+        int64_t  sa = atomic_load(&s->ssf_status_at);
+        int64_t  hu = atomic_load(&s->ssf_hold_until);
+        int64_t  da = atomic_load(&s->ssf_distrust_at);
+        uint32_t fl = atomic_load(&s->ssf_flags);
+        uint16_t ca = atomic_load(&s->ssf_causes);
+
+        slot_init(s, atomic_load(&s->key), agent, now);
+        atomic_store(&s->ssf_revoked_before, rb);
+        atomic_store(&s->ssf_status_at, sa);
+        atomic_store(&s->ssf_hold_until, hu);
+        atomic_store(&s->ssf_distrust_at, da);
+        atomic_store(&s->ssf_flags, fl);
+        atomic_store(&s->ssf_causes, ca);
+        atomic_store_explicit(&s->ssf_key, ssf_key, memory_order_release);
+    }
     slot_unlock(s);
     return 0;
 }
@@ -954,6 +1005,10 @@ aim_state_foreach(aim_state *st, int64_t now,
             a.last_seen = s->last_seen;
             a.learning = slot_learning(s, now);
             a.last_signal = s->signal < SIG_MAX ? signal_names[s->signal] : NULL;
+            if (atomic_load(&s->ssf_key) == atomic_load(&s->key)) {
+                a.revoked_before = atomic_load(&s->ssf_revoked_before);
+                a.disabled = (atomic_load(&s->ssf_flags) & SSF_DISABLED) != 0;
+            }
             if (s != &copy) {
                 slot_unlock(s);
             }
@@ -964,4 +1019,169 @@ aim_state_foreach(aim_state *st, int64_t now,
         }
     }
     return n;
+}
+
+/* ------------------------------------------------------------------ */
+/* Shared signals                                                      */
+
+int
+aim_state_signals_get(aim_state *st, const char *agent, aim_state_signals *out)
+{
+    uint64_t key = agent_key(agent);
+    size_t   start = (size_t) (key % AIM_STATE_SLOTS), i;
+    uint16_t causes;
+
+    memset(out, 0, sizeof(*out));
+    for (i = 0; i < STATE_PROBES; i++) {
+        state_slot *s = slot_at(st, (start + i) % AIM_STATE_SLOTS);
+        uint64_t    k = atomic_load_explicit(&s->key, memory_order_acquire);
+
+        if (k == 0) {
+            return 0;
+        }
+        if (k != key || !slot_is(s, agent)) {
+            continue;
+        }
+        /* No lock: the marks are written before ssf_key (release), and a
+         * marked slot is never evicted, so what is read is this agent's. */
+        if (atomic_load_explicit(&s->ssf_key, memory_order_acquire) != key) {
+            return 0;
+        }
+        out->revoked_before = atomic_load(&s->ssf_revoked_before);
+        out->status_at = atomic_load(&s->ssf_status_at);
+        out->disabled = (atomic_load(&s->ssf_flags) & SSF_DISABLED) != 0;
+        causes = atomic_load(&s->ssf_causes);
+        out->revoke_cause = causes & 0xff;
+        out->disable_cause = causes >> 8;
+        return out->revoked_before > 0 || out->disabled;
+    }
+    return 0;
+}
+
+/* The slot's marks as this agent's: cleared if they were another's. */
+static void
+ssf_own(state_slot *s, uint64_t key)
+{
+    if (atomic_load(&s->ssf_key) != key) {
+        atomic_store(&s->ssf_key, 0);
+        atomic_store(&s->ssf_revoked_before, 0);
+        atomic_store(&s->ssf_status_at, 0);
+        atomic_store(&s->ssf_hold_until, 0);
+        atomic_store(&s->ssf_distrust_at, 0);
+        atomic_store(&s->ssf_flags, 0);
+        atomic_store(&s->ssf_causes, 0);
+    }
+}
+
+static uint32_t
+signal_index(const char *name)
+{
+    uint32_t i;
+
+    for (i = 1; name != NULL && i < SIG_MAX; i++) {
+        if (strcmp(signal_names[i], name) == 0) {
+            return i;
+        }
+    }
+    return SIG_NONE;
+}
+
+int
+aim_state_signals_apply(aim_state *st, const char *agent,
+                        const aim_state_effect *e, int64_t now)
+{
+    state_slot *s = slot_find(st, agent, 1, now);
+    uint64_t    key;
+    uint32_t    flags;
+    uint16_t    causes;
+    int64_t     at;
+    int         changed = 0;
+
+    if (s == NULL) {
+        return -1;                       /* table full or lock stuck */
+    }
+    key = atomic_load(&s->key);
+    ssf_own(s, key);
+    causes = atomic_load(&s->ssf_causes);
+
+    if (e->revoked_before > atomic_load(&s->ssf_revoked_before)) {
+        atomic_store(&s->ssf_revoked_before, e->revoked_before);
+        causes = (uint16_t) ((causes & 0xff00u) | (e->revoke_cause & 0xff));
+        changed = 1;
+    }
+
+    /* Disable and enable are ordered by the event's own time, so a
+     * delayed or replayed older one never undoes a newer one; on a tie
+     * the disable wins. */
+    flags = atomic_load(&s->ssf_flags);
+    at = atomic_load(&s->ssf_status_at);
+    if (e->status == AIM_STATE_DISABLE && e->status_at >= at) {
+        changed |= !(flags & SSF_DISABLED) || e->status_at > at;
+        atomic_store(&s->ssf_flags, flags | SSF_DISABLED);
+        atomic_store(&s->ssf_status_at, e->status_at);
+        causes = (uint16_t) ((causes & 0xffu) | ((e->status_cause & 0xff) << 8));
+    } else if (e->status == AIM_STATE_ENABLE && e->status_at > at) {
+        changed |= (flags & SSF_DISABLED) != 0;
+        atomic_store(&s->ssf_flags, flags & ~(uint32_t) SSF_DISABLED);
+        atomic_store(&s->ssf_status_at, e->status_at);
+    }
+    atomic_store(&s->ssf_causes, causes);
+
+    if (e->penalty > 0) {
+        slot_advance(s, now);
+        s->trust -= e->penalty;
+        if (s->trust < 0) {
+            s->trust = 0;
+        }
+        s->anomalies++;
+        s->signal = signal_index(e->signal);
+        changed = 1;
+    }
+    if (e->distrust) {
+        atomic_store(&s->ssf_distrust_at, now);
+    }
+    if (e->hold_until > atomic_load(&s->ssf_hold_until)) {
+        atomic_store(&s->ssf_hold_until, e->hold_until);
+    }
+    atomic_store_explicit(&s->ssf_key, key, memory_order_release);
+    slot_unlock(s);
+    return changed;
+}
+
+int
+aim_state_signals_clear(aim_state *st, const char *agent)
+{
+    state_slot *s = slot_find(st, agent, 0, aim_now());
+
+    if (s == NULL) {
+        return -1;
+    }
+    atomic_store(&s->ssf_key, 0);
+    ssf_own(s, atomic_load(&s->key));
+    slot_unlock(s);
+    return 0;
+}
+
+int
+aim_state_distrust_due(aim_state *st, const char *agent, int64_t now,
+                       int64_t hold)
+{
+    state_slot *s = slot_find(st, agent, 1, now);
+    uint64_t    key;
+    int64_t     last;
+    int         due;
+
+    if (s == NULL) {
+        return -1;
+    }
+    key = atomic_load(&s->key);
+    ssf_own(s, key);
+    last = atomic_load(&s->ssf_distrust_at);
+    due = last == 0 || last > now || now - last >= hold;
+    if (due) {
+        atomic_store(&s->ssf_distrust_at, now);
+        atomic_store_explicit(&s->ssf_key, key, memory_order_release);
+    }
+    slot_unlock(s);
+    return due;
 }

@@ -46,6 +46,9 @@ typedef struct {
     int64_t  last_seen;
     int      learning;        /* 1 while the baseline is being learnt */
     const char *last_signal;  /* last anomaly ("probing", "burst", ...) */
+    int64_t  revoked_before;  /* shared signals: tokens issued at or before
+                               * this are refused (0: none) */
+    int      disabled;        /* shared signals: refused until enabled */
 } aim_agent_stats;
 
 /*
@@ -102,6 +105,64 @@ int aim_state_reset(aim_state *st, const char *agent);
 size_t aim_state_foreach(aim_state *st, int64_t now,
                          void (*fn)(void *ud, const aim_agent_stats *s),
                          void *ud);
+
+/* ------------------------------------------------------------------ */
+/* Shared signals (ssf.c): what Security Event Tokens hold against an   */
+/* agent, kept in its slot so every process sees it at its next         */
+/* decision.  docs/trust.md lists every event's effect.                 */
+
+typedef struct {
+    int64_t revoked_before;   /* tokens issued at or before this are
+                               * refused; 0: none */
+    int     revoke_cause;     /* the event that set it (ssf.c's codes) */
+    int     disabled;         /* refused until an enable */
+    int     disable_cause;
+    int64_t status_at;        /* event time of the last disable / enable */
+} aim_state_signals;
+
+/*
+ * The agent's marks, read without the slot lock (every decision reads
+ * them): 1 when there is a cut or a disable, 0 when there is none.
+ */
+int aim_state_signals_get(aim_state *st, const char *agent,
+                          aim_state_signals *out);
+
+enum { AIM_STATE_DISABLE = 1, AIM_STATE_ENABLE = 2 };
+
+/* One event's effect on one agent. */
+typedef struct {
+    int64_t     revoked_before; /* > 0: raise the cut to this (never lowered) */
+    int         revoke_cause;
+    int         status;         /* AIM_STATE_DISABLE, AIM_STATE_ENABLE or 0 */
+    int64_t     status_at;      /* the event's time: one older than the last
+                                 * disable / enable applied changes nothing */
+    int         status_cause;
+    double      penalty;        /* trust points to take away (> 0) */
+    const char *signal;         /* the signal recorded with the penalty */
+    int64_t     hold_until;     /* the slot is not evicted before this */
+    int         distrust;       /* the fleet already knows this agent is
+                                 * distrusted (aim_state_distrust_due) */
+} aim_state_effect;
+
+/*
+ * Apply an effect under the slot lock, creating the slot: 1 if the
+ * agent's marks or trust changed, 0 if nothing did (an older or repeated
+ * event), -1 if the slot cannot be had (the caller fails closed).
+ */
+int aim_state_signals_apply(aim_state *st, const char *agent,
+                            const aim_state_effect *e, int64_t now);
+
+/* Forget the agent's marks (an operator who investigated): 0, or -1
+ * when the agent is not in the table. */
+int aim_state_signals_clear(aim_state *st, const char *agent);
+
+/*
+ * Is a distrust signal about agent due?  1 when none was published or
+ * received in the last hold seconds -- and now is recorded as the last
+ * one; 0 when not due; -1 when the slot cannot be had.
+ */
+int aim_state_distrust_due(aim_state *st, const char *agent, int64_t now,
+                           int64_t hold);
 
 /* The class AIM gives an action name ("GET" -> read, "DELETE" -> write,
  * "sudo" -> admin). */

@@ -16,7 +16,9 @@
 #include "internal.h"
 #include "json.h"
 #include "jws.h"
+#include "journal.h"
 #include "scope.h"
+#include "ssf.h"
 #include "util.h"
 
 
@@ -268,6 +270,7 @@ aim_verifier_free(aim_verifier *v)
     aim_revlist_free(v->revoked);
     aim_policy_free(v->policy);
     aim_state_close(v->state);
+    aim_journal_close(v->journal);
     for (size_t i = 0; i < AIM_MAX_STATUS_LISTS; i++) {
         aim_statuslist_clear(&v->status[i]);
     }
@@ -480,6 +483,17 @@ check_revoked(aim_verifier *v, const aim_token *t, aim_error *err)
     return check_status_list(v, t, err);
 }
 
+/*
+ * What shared signals hold against the token's agents (ssf.c): read from
+ * the state file at every decision, cached or not, so a SET applied by
+ * any process counts from the next decision on.
+ */
+static aim_status
+check_signals(aim_verifier *v, const aim_token *t, aim_error *err)
+{
+    return v->state != NULL ? aim_ssf_check(v->state, t, err) : AIM_OK;
+}
+
 /* Signature, header and claims; no cache, no time beyond claims. */
 static aim_status
 verify_uncached(aim_verifier *v, const char *token, size_t len,
@@ -602,6 +616,9 @@ aim_verify(aim_verifier *v, const char *token, size_t len, aim_token **out,
                 if (s == AIM_OK && t->status_uri != NULL) {
                     s = check_status_list(v, t, err);   /* lists go stale */
                 }
+                if (s == AIM_OK) {
+                    s = check_signals(v, t, err);
+                }
                 if (s != AIM_OK) {
                     return s;
                 }
@@ -616,7 +633,8 @@ aim_verify(aim_verifier *v, const char *token, size_t len, aim_token **out,
         return s;
     }
     if ((s = aim_check_time(&v->cfg, t, aim_now(), err)) != AIM_OK
-        || (s = check_revoked(v, t, err)) != AIM_OK)
+        || (s = check_revoked(v, t, err)) != AIM_OK
+        || (s = check_signals(v, t, err)) != AIM_OK)
     {
         aim_token_free(t);
         return s;
@@ -635,7 +653,8 @@ aim_recheck(aim_verifier *v, const aim_token *t, aim_error *err)
 
     aim_verifier_refresh(v);
     if ((s = aim_check_time(&v->cfg, t, aim_now(), err)) != AIM_OK
-        || (s = check_revoked(v, t, err)) != AIM_OK)
+        || (s = check_revoked(v, t, err)) != AIM_OK
+        || (s = check_signals(v, t, err)) != AIM_OK)
     {
         return s;
     }

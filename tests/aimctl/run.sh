@@ -1045,7 +1045,7 @@ assert "no temporary files left behind" eval '[ "$(ls "$RF".* | tr "\n" " ")" = 
 # The core's option table, as every adapter takes it.
 run "$AIMCTL" options --json
 assert "options: every core option, once, with its documentation" \
-    eval '[ "$(printf "%s\n" "$OUT" | jq -r .name | sort | tr "\n" " ")" = "audience audit cache dpop_max_age issuer keys leeway max_lifetime policy reload_interval revoked state status_list trust_min types " ] && ! printf "%s\n" "$OUT" | jq -e "select(.doc == \"\" or .doc == null)" | grep -q .'
+    eval '[ "$(printf "%s\n" "$OUT" | jq -r .name | sort | tr "\n" " ")" = "audience audit cache dpop_max_age issuer keys leeway max_lifetime policy reload_interval revoked ssf_audience ssf_issuer ssf_keys ssf_max_age ssf_publish_audience ssf_publish_issuer ssf_sign_key state status_list trust_min types " ] && ! printf "%s\n" "$OUT" | jq -e "select(.doc == \"\" or .doc == null)" | grep -q .'
 assert "options: numbers carry their bounds" \
     eval 'printf "%s\n" "$OUT" | jq -se "map(select(.name == \"trust_min\"))[0] | .min == 0 and .max == 100 and .default == \"50\"" >/dev/null'
 # The host configuration file: a path with a space, a comment, a quoted value.

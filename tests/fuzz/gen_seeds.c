@@ -1,6 +1,7 @@
 /*
  * gen_seeds.c -- write the seed corpora for the harnesses:
  *     gen_seeds DIR   ->  DIR/token DIR/claims DIR/jwks DIR/revoke DIR/policy DIR/dpop
+ *                         DIR/ssf
  * Tokens are signed by the same fixed keys the harnesses load, so the
  * fuzzer starts from inputs that get all the way through verification.
  */
@@ -203,6 +204,93 @@ dpop_seeds(void)
     free(bound);
 }
 
+/* A seed of the ssf harness: its mode byte, then the input. */
+static void
+ssf_seed(int mode, const char *text)
+{
+    size_t len = strlen(text);
+    char  *b = malloc(len + 1);
+
+    b[0] = (char) mode;
+    memcpy(b + 1, text, len);
+    seed("ssf", b, len + 1);
+    free(b);
+}
+
+static char *
+set_claims(const char *sub_id, const char *type, const char *body, const char *extra)
+{
+    static char buf[4096];
+    static int  n;
+
+    snprintf(buf, sizeof(buf), "{\"iss\":\"https://idp.fuzz\",\"aud\":"
+             "\"https://host.fuzz/ssf\",\"iat\":%lld,\"jti\":\"s-%d\",\"sub_id\":%s,"
+             "\"events\":{\"%s\":%s}%s}", FUZZ_NOW - 5, ++n, sub_id, type, body,
+             extra ? extra : "");
+    return buf;
+}
+
+static void
+ssf_seeds(void)
+{
+#define CAEP "https://schemas.openid.net/secevent/caep/event-type/"
+#define RISC "https://schemas.openid.net/secevent/risc/event-type/"
+    static const char *const subs[] = {
+        "{\"format\":\"uri\",\"uri\":\"spiffe://fuzz/agent-1\"}",
+        "{\"format\":\"opaque\",\"id\":\"agent-1\"}",
+        "{\"format\":\"iss_sub\",\"iss\":\"" FUZZ_ISS "\",\"sub\":\"agent-1\"}",
+        "{\"format\":\"complex\",\"user\":{\"format\":\"opaque\",\"id\":\"a\"},"
+        "\"device\":{\"format\":\"email\",\"email\":\"d@x\"}}",
+        "{\"format\":\"aliases\",\"identifiers\":[{\"format\":\"email\","
+        "\"email\":\"a@b\"},{\"format\":\"uri\",\"uri\":\"urn:a:b\"}]}",
+    };
+    static const struct { const char *type, *body; } evs[] = {
+        { CAEP "session-revoked", "{\"event_timestamp\":1799999990,"
+          "\"initiating_entity\":\"admin\",\"reason_admin\":{\"en\":\"x\"}}" },
+        { CAEP "token-claims-change", "{\"claims\":{\"role\":\"ro\"}}" },
+        { CAEP "credential-change", "{\"credential_type\":\"x509\","
+          "\"change_type\":\"revoke\"}" },
+        { CAEP "assurance-level-change", "{\"namespace\":\"NIST-AAL\","
+          "\"current_level\":\"nist-aal1\",\"change_direction\":\"decrease\"}" },
+        { CAEP "risk-level-change", "{\"principal\":\"USER\",\"current_level\":\"HIGH\"}" },
+        { RISC "account-disabled", "{\"reason\":\"hijacking\"}" },
+        { RISC "account-enabled", "{}" },
+        { RISC "credential-compromise", "{\"credential_type\":\"password\"}" },
+        { "https://schemas.openid.net/secevent/ssf/event-type/verification",
+          "{\"state\":\"abc\"}" },
+        { "https://vendor.fuzz/other", "{\"x\":[1,{\"y\":null}]}" },
+    };
+    size_t i;
+    char  *t;
+
+    for (i = 0; i < sizeof(evs) / sizeof(evs[0]); i++) {
+        const char *c = set_claims(subs[i % 5], evs[i].type, evs[i].body,
+                                   i == 1 ? ",\"toe\":1799999000,\"txn\":\"t\"" : NULL);
+
+        ssf_seed(0, c);
+        ssf_seed(1, c);
+        t = fuzz_sign(2, "{\"alg\":\"EdDSA\",\"typ\":\"secevent+jwt\","
+                      "\"kid\":\"f-eddsa\"}", c);
+        ssf_seed(2, t);
+        if (i < 3) {
+            char *resp = malloc(strlen(t) + 64);
+
+            sprintf(resp, "{\"sets\":{\"s-%zu\":\"%s\"},\"moreAvailable\":true}",
+                    i + 1, t);
+            ssf_seed(4, resp);
+            free(resp);
+        }
+        free(t);
+    }
+    ssf_seed(0, set_claims(subs[0], RISC "account-disabled", "{}", ",\"exp\":1"));
+    ssf_seed(3, "{\"maxEvents\":2,\"returnImmediately\":true}");
+    ssf_seed(3, "{\"ack\":[\"x-1\"],\"setErrs\":{\"x-2\":{\"err\":\"invalid_key\","
+             "\"description\":\"d\"}},\"maxEvents\":0}");
+    ssf_seed(4, "{\"sets\":{}}");
+#undef CAEP
+#undef RISC
+}
+
 int
 main(int argc, char **argv)
 {
@@ -219,6 +307,7 @@ main(int argc, char **argv)
     jwks_seeds();
     list_seeds();
     dpop_seeds();
+    ssf_seeds();
     printf("gen_seeds: %d seeds in %s\n", nseeds, outdir);
     return 0;
 }

@@ -1,0 +1,126 @@
+/*
+ * journal.h -- the host's shared-signals journal: one small memory-mapped
+ * file beside the state file (STATE.ssf) that every process receiving or
+ * publishing Security Event Tokens shares.  It holds
+ *
+ *   - the replay table: (issuer, jti) of every SET accepted within its
+ *     maximum age, with a hash of its payload (docs/ssf.md);
+ *   - the transmitters: per issuer, the stream status and the last
+ *     verification event received;
+ *   - the outbox: this host's own signals, numbered, waiting to be
+ *     published (RFC 8936 poll);
+ *   - the consumers: how far each poller has acknowledged the outbox.
+ *
+ * The decision path never reads it: the effects of SETs live in the state
+ * file's agent slots.  Every change happens under one exclusive flock()
+ * (which the kernel drops when its holder dies), taken with a 200 ms
+ * limit; the header is checked under the lock and a foreign, truncated or
+ * corrupt file is rebuilt empty.
+ */
+#ifndef AIM_JOURNAL_H
+#define AIM_JOURNAL_H
+
+#include <stdint.h>
+#include "aim.h"
+
+#define AIM_JOURNAL_SUFFIX     ".ssf"
+#define AIM_JOURNAL_REPLAY     16384   /* SETs remembered */
+#define AIM_JOURNAL_OUTBOX     1024    /* own signals retained */
+#define AIM_JOURNAL_CONSUMERS  32      /* pollers tracked */
+#define AIM_JOURNAL_STREAMS    16      /* transmitters tracked */
+#define AIM_JOURNAL_WINDOW     64      /* unacknowledged events per poller */
+#define AIM_JOURNAL_AGENT_MAX  200     /* bytes of an agent id in the outbox */
+
+typedef struct aim_journal aim_journal;
+
+/* Open (creating, mode 0660, or rebuilding) STATE_PATH.ssf. */
+aim_journal *aim_journal_open(const char *state_path, aim_error *err);
+void aim_journal_close(aim_journal *j);
+const char *aim_journal_path(const aim_journal *j);
+
+/* This file's instance: 32 hex digits, new whenever the file is (re)built,
+ * so identifiers derived from it never repeat across rebuilds. */
+void aim_journal_instance(aim_journal *j, char out[33]);
+
+/* The exclusive lock: 0, or -1 after 200 ms (the caller fails closed). */
+int aim_journal_lock(aim_journal *j);
+void aim_journal_unlock(aim_journal *j);
+
+/* ---- replay (the caller holds the lock) ---- */
+
+enum {
+    AIM_REPLAY_NEW = 0,      /* never seen: accept, then add */
+    AIM_REPLAY_SEEN,         /* the same SET again (same id and payload) */
+    AIM_REPLAY_CONFLICT,     /* the same id with another payload */
+    AIM_REPLAY_TOO_OLD       /* iat at or before the table's floor */
+};
+
+/* id: hash of (issuer, jti); payload: hash of the payload bytes. */
+int aim_journal_replay_check(aim_journal *j, const unsigned char id[16],
+                             const unsigned char payload[16], int64_t iat,
+                             int64_t now);
+/*
+ * Remember a SET until expires.  When the table is full the entry with
+ * the oldest iat makes room and raises the floor to that iat, so the
+ * window shrinks instead of replays passing.
+ */
+void aim_journal_replay_add(aim_journal *j, const unsigned char id[16],
+                            const unsigned char payload[16], int64_t iat,
+                            int64_t expires, int64_t now);
+int64_t aim_journal_replay_floor(aim_journal *j);
+
+/* ---- transmitters (the caller holds the lock) ---- */
+
+typedef struct {
+    char     issuer[201];
+    char     stream_id[129];   /* from the verification event's subject */
+    char     state[257];       /* the last verification "state" */
+    char     status[16];       /* the last stream-updated status */
+    int64_t  verified_at;
+    int64_t  status_at;
+    int64_t  last_at;          /* the last SET accepted */
+    uint64_t accepted;
+} aim_journal_stream;
+
+/* Count an accepted SET from issuer; with a verification event, record
+ * its stream and state; with stream-updated, its status. */
+void aim_journal_stream_note(aim_journal *j, const char *issuer,
+                             const char *stream_id, const char *state,
+                             const char *status, int64_t now);
+/* 1 with *out filled, 0 when the issuer was never heard from. */
+int aim_journal_stream_get(aim_journal *j, const char *issuer,
+                           aim_journal_stream *out);
+
+/* ---- outbox (each call takes the lock) ---- */
+
+typedef struct {
+    uint64_t seq;              /* 1, 2, ... per instance */
+    int64_t  time;
+    int      kind;             /* aim_signal_kind */
+    double   trust;            /* distrust: the trust it fell to */
+    char     agent[AIM_JOURNAL_AGENT_MAX + 1];
+    char     reason[64];
+} aim_journal_event;
+
+/* Append; *seq (may be NULL) receives its number.  0, or -1 (lock). */
+int aim_journal_append(aim_journal *j, int kind, const char *agent,
+                       int64_t time, double trust, const char *reason,
+                       uint64_t *seq);
+
+/* The first retained event with seq > after and time >= since: 1 found,
+ * 0 none, -1 lock. */
+int aim_journal_next(aim_journal *j, uint64_t after, int64_t since,
+                     aim_journal_event *out);
+
+/*
+ * One poll by consumer: record acks (event numbers, any order), then
+ * return up to max (<= AIM_JOURNAL_WINDOW) unacknowledged events with
+ * time >= since, oldest first; *more tells whether others wait.  A new
+ * consumer starts at the oldest retained event.  0, or -1 (lock).
+ */
+int aim_journal_poll(aim_journal *j, const char *consumer,
+                     const uint64_t *acks, size_t nacks, unsigned max,
+                     int64_t since, int64_t now, aim_journal_event *out,
+                     size_t *nout, int *more);
+
+#endif

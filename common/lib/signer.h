@@ -1,0 +1,37 @@
+/*
+ * signer.h -- the host's own signing key: the one private key the
+ * library holds, to sign the Security Event Tokens a host publishes
+ * (ssf.c).  Only P-256 (ES256) and Ed25519 (EdDSA) keys, in an
+ * unencrypted PKCS#8 PEM file that others cannot read.  Tokens for
+ * agents are never signed here: that is the identity provider's job (and
+ * the development issuer's, common/issuer, which production code never
+ * links).
+ */
+#ifndef AIM_SIGNER_H
+#define AIM_SIGNER_H
+
+#include <jansson.h>
+#include "aim.h"
+#include "keys.h"
+
+typedef struct aim_signer aim_signer;
+
+/* Load the key at path.  AIM_CONFIG errors name the file and the reason. */
+aim_signer *aim_signer_load(const char *path, aim_error *err);
+void aim_signer_free(aim_signer *s);
+
+aim_alg aim_signer_alg(const aim_signer *s);
+/* The key id: the public key's RFC 7638 thumbprint. */
+const char *aim_signer_kid(const aim_signer *s);
+/* The public JWK (kty, crv, x[, y], alg, use "sig", kid).  New reference. */
+json_t *aim_signer_jwk(const aim_signer *s);
+
+/*
+ * A compact JWS of claims with the header {"alg","kid","typ"}; both parts
+ * serialised compactly with sorted keys, so the same claims always give
+ * the same payload bytes.  malloc()ed, or NULL with err set.
+ */
+char *aim_signer_sign(const aim_signer *s, const char *typ,
+                      const json_t *claims, aim_error *err);
+
+#endif
