@@ -23,7 +23,6 @@ PWMODS=$PAM_WRAPPER_MODS
 NSSWRAPPER=$(ls /usr/lib/*/libnss_wrapper.so 2> /dev/null | head -1)
 at_rundir pam-test || bail "a run directory"
 T=$AT_RUN
-[ -z "${KEEP-}" ] || echo "# files kept in $T"
 # pamtester and the fork harness read their services from $T/services;
 # pam_wrapper's copies of it in /tmp/pam.X are removed at exit.
 mkdir -p "$T/services"

@@ -30,7 +30,6 @@ at_need_root "sshd switches to the login account"
 at_port PORT AIM_SSHD_PORT || bail "a port for sshd"
 at_rundir pam-sshd || bail "a run directory"
 T=$AT_RUN
-[ -z "${KEEP-}" ] || echo "# files kept in $T"
 mkdir -p "$T/services"
 
 ISS=https://issuer.test
