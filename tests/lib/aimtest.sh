@@ -183,9 +183,12 @@ at_defer() { AT_DEFERRED+=("$(printf '%q ' "$@")"); }
 _at_exit() {
     local rc=$? i
     trap - EXIT
+    trap '' PIPE    # the output may be gone (piped into head): clean up anyway
     if [ -n "$AT_SUITE" ] && [ -z "$AT_FINISHED" ]; then
-        echo "$AT_SUITE: the script ended before its summary (exit status $rc)"
-        echo "$AT_SUITE: $AT_PASS passed, $((AT_FAIL + 1)) failed, $AT_SKIP skipped"
+        {
+            echo "$AT_SUITE: the script ended before its summary (exit status $rc)"
+            echo "$AT_SUITE: $AT_PASS passed, $((AT_FAIL + 1)) failed, $AT_SKIP skipped"
+        } 2> /dev/null
         [ "$rc" -ne 0 ] || rc=1
     fi
     for ((i = ${#AT_DEFERRED[@]} - 1; i >= 0; i--)); do
@@ -193,8 +196,13 @@ _at_exit() {
     done
     exit "$rc"
 }
+# A signal that would kill the shell outright skips the EXIT trap (servers
+# left running): HUP (the terminal went away) and PIPE (the output piped
+# into head, say) end it through exit instead.
 trap _at_exit EXIT
+trap 'exit 129' HUP
 trap 'exit 130' INT
+trap 'exit 141' PIPE
 trap 'exit 143' TERM
 
 # ---------------------------------------------------------------- run dir
@@ -214,7 +222,8 @@ at_reachable() {
 
 # at_rundir NAME: makes AT_RUN, a fresh 0755 directory under AIM_RUNBASE
 # (default /tmp), for what other users' processes must read or write.
-# It is removed at exit unless KEEP is set.  Prints nothing.
+# It is removed at exit unless KEEP is set; then its name is printed (on
+# stderr) now, since what runs at exit prints nothing.
 at_rundir() {
     local base=${AIM_RUNBASE:-/tmp} blocked
     if ! blocked=$(at_reachable "$base"); then
@@ -224,11 +233,11 @@ at_rundir() {
     fi
     AT_RUN=$(mktemp -d "$base/aim-$1.XXXXXX") || return 1
     chmod 755 "$AT_RUN"
-    at_defer _at_rm_rundir "$AT_RUN"
-}
-_at_rm_rundir() {
-    if [ -n "${KEEP-}" ]; then echo "files kept in $1" >&2; return; fi
-    rm -rf "$1"
+    if [ -n "${KEEP-}" ]; then
+        echo "# KEEP: the files stay in $AT_RUN" >&2
+    else
+        at_defer rm -rf "$AT_RUN"
+    fi
 }
 
 # at_stage FILE: a copy of FILE in AT_RUN, world-readable; prints its path.

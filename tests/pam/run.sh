@@ -1,53 +1,44 @@
 #!/bin/bash
 # pam_aim through real Linux-PAM, with pam_wrapper (no change to /etc)
 # and pamtester as the application.  Service files are generated in a
-# temporary directory and name build/pam_aim.so by its absolute path.
-# Accounts that /etc/passwd lacks come from nss_wrapper.
+# run directory under /tmp (tests/lib/aimtest.sh) and name
+# build/pam_aim.so by its absolute path.  Accounts that /etc/passwd
+# lacks come from nss_wrapper.  What the suite needs and lacks
+# (libpam-wrapper, libnss-wrapper, pamtester, valgrind, clang) fails it.
 #
 #   tests/pam/run.sh            (make test-pam)
-#   KEEP=1 tests/pam/run.sh     keep the work directory and say where
-#   PAM_VALGRIND=0 ...          skip the valgrind cases
+#   KEEP=1 tests/pam/run.sh     keep the run directory and say where
+#   PAM_VALGRIND=0 ...          skip the valgrind cases (counted as skipped)
 set -u
-cd "$(dirname "$0")/../.."
-ROOT=$PWD
-AIMCTL=$ROOT/build/bin/aimctl
-MODULE=$ROOT/build/pam_aim.so
-WRAPPER=$(ls /usr/lib/*/libpam_wrapper.so 2>/dev/null | head -1)
-NSSWRAPPER=$(ls /usr/lib/*/libnss_wrapper.so 2>/dev/null | head -1)
-PWMODS=$(dirname "$WRAPPER")/pam_wrapper
-PASS=0 FAIL=0 SKIP=0
+. "$(dirname "$0")/../lib/aimtest.sh"
+at_suite pam
+cd "$AT_ROOT"
+MODULE=$AT_BUILD/pam_aim.so
 
-ok()    { PASS=$((PASS + 1)); echo "ok   - $1"; }
-bad()   { FAIL=$((FAIL + 1)); echo "FAIL - $1"; }
-skip()  { SKIP=$((SKIP + 1)); echo "SKIP - $1"; }
-check() { if [ "$2" = "$3" ]; then ok "$1"; else bad "$1 (expected '$3', got '$2')"; fi; }
-has()   { if grep -qF -- "$2" "$3"; then ok "$1"; else bad "$1 ('$2' not in $(basename "$3"))"; fi; }
-hasnt() { if grep -qF -- "$2" "$3"; then bad "$1 ('$2' found in $(basename "$3"))"; else ok "$1"; fi; }
-# grep -E on a file: the audit log's JSON lines
-audit_has() { if grep -qE -- "$2" "$T/audit.log"; then ok "$1"; else bad "$1 (no audit line matches $2)"; fi; }
-finish() { echo "pam: $PASS passed, $FAIL failed, $SKIP skipped"; [ "$FAIL" -eq 0 ]; exit $?; }
+at_pam_wrapper || bail "libpam_wrapper is not installed (libpam-wrapper; ./deps.sh)"
+at_need_cmds pamtester cc clang nm jq
+[ "${PAM_VALGRIND-1}" = 0 ] || at_need_cmds valgrind
+at_need_files "$AIMCTL" "$MODULE"
+PWMODS=$PAM_WRAPPER_MODS
+NSSWRAPPER=$(ls /usr/lib/*/libnss_wrapper.so 2> /dev/null | head -1)
+at_rundir pam-test || bail "a run directory"
+T=$AT_RUN
+# pamtester and the fork harness read their services from $T/services;
+# pam_wrapper's copies of it in /tmp/pam.X are removed at exit.
+mkdir -p "$T/services"
+pam_env "$T/services"
 
-if [ -z "$WRAPPER" ] || ! command -v pamtester >/dev/null; then
-    echo "SKIP: libpam-wrapper or pamtester missing (run ./deps.sh): the whole suite"
-    SKIP=1; finish
-fi
-for f in "$AIMCTL" "$MODULE"; do
-    [ -x "$f" ] || [ -f "$f" ] || { echo "missing $f (run make)"; bad "build"; finish; }
-done
-
-T=$(mktemp -d)
-trap '[ -n "${KEEP-}" ] || rm -rf "$T"' EXIT; [ -n "${KEEP-}" ] && echo "workdir $T"
 USER_OK=nobody            # an account every Debian system has
 UTF8_USER=jürgen          # only in nss_wrapper's passwd file
 ISS=https://issuer.test
 AUD=host-logins
 HOST=$(hostname)
 
-"$AIMCTL" keygen --alg ES256 --kid pam-test --out "$T/issuer.key" >/dev/null
-"$AIMCTL" jwks "$T/issuer.key" > "$T/jwks.json"
-"$AIMCTL" keygen --alg ES256 --kid rogue --out "$T/rogue.key" >/dev/null
+mint_key "$T/issuer.key" --kid pam-test
+mint_jwks "$T/jwks.json" "$T/issuer.key"
+mint_key "$T/rogue.key" --kid rogue
+ISSUER_KEY=$T/issuer.key
 : > "$T/revoked"
-mkdir -p "$T/services"
 : > "$T/pamtester.log"
 # The system's accounts, and one whose name is not ASCII.
 { getent passwd; echo "$UTF8_USER:x:4242:4242::/nonexistent:/usr/sbin/nologin"; } > "$T/passwd"
@@ -140,9 +131,8 @@ svc aim-items \
 # pamtester in the wrapped PAM and NSS; the token in $TOKEN (process
 # environment), a previous module's secret in $AUTHTOK, stdin from $STDIN.
 pamw() {
-    printf '%s' "${STDIN-}" | env LD_PRELOAD="$WRAPPER $NSSWRAPPER" PAM_WRAPPER=1 \
-        PAM_WRAPPER_SERVICE_DIR="$T/services" PAM_WRAPPER_DEBUGLEVEL=2 \
-        NSS_WRAPPER_PASSWD="$T/passwd" NSS_WRAPPER_GROUP="$T/group" \
+    printf '%s' "${STDIN-}" | env "${PAM_ENV[@]}" LD_PRELOAD="$PAM_WRAPPER_LIB $NSSWRAPPER" \
+        PAM_WRAPPER_DEBUGLEVEL=2 NSS_WRAPPER_PASSWD="$T/passwd" NSS_WRAPPER_GROUP="$T/group" \
         AIM_TOKEN="${TOKEN-}" PAM_AUTHTOK="${AUTHTOK-}" ${PAMUSER:+PAM_USER=$PAMUSER} \
         ${VG:+valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect \
             --error-exitcode=99 --log-file=$T/valgrind.log} \
@@ -166,10 +156,6 @@ result() {
 mark() { AUDIT_MARK=$(wc -l < "$T/audit.log" 2>/dev/null || echo 0); }
 since() { tail -n +$((AUDIT_MARK + 1)) "$T/audit.log"; }
 
-issue() {  # extra aimctl issue args
-    "$AIMCTL" issue --key "$T/issuer.key" --iss "$ISS" --aud "$AUD" "$@"
-}
-
 AUTH_ERR="Authentication failure"
 PERM="Permission denied"
 UNKNOWN="User not known to the underlying authentication module"
@@ -179,10 +165,10 @@ SESSION_ERR="Cannot make/remove an entry for the specified session"
 AGENT=spiffe://test/agent/deployer
 GOOD=$(issue --sub "$AGENT" --owner team-sre --scope "pam:login:$USER_OK kb:read" --jti jti-good --ttl 600)
 OTHER=$(issue --sub "$AGENT" --scope "pam:login:root" --jti jti-other)
-WRONGAUD=$("$AIMCTL" issue --key "$T/issuer.key" --iss "$ISS" --aud elsewhere --sub "$AGENT" --scope "pam:login:$USER_OK")
-WRONGISS=$("$AIMCTL" issue --key "$T/issuer.key" --iss https://other.test --aud "$AUD" --sub "$AGENT" --scope "pam:login:$USER_OK")
+WRONGAUD=$(AUD=elsewhere issue --sub "$AGENT" --scope "pam:login:$USER_OK")
+WRONGISS=$(ISS=https://other.test issue --sub "$AGENT" --scope "pam:login:$USER_OK")
 EXPIRED=$(issue --sub "$AGENT" --scope "pam:login:$USER_OK" --iat $(( $(date +%s) - 600 )) --exp $(( $(date +%s) - 300 )))
-ROGUE=$("$AIMCTL" issue --key "$T/rogue.key" --iss "$ISS" --aud "$AUD" --sub "$AGENT" --scope "pam:login:$USER_OK")
+ROGUE=$(ISSUER_KEY=$T/rogue.key issue --sub "$AGENT" --scope "pam:login:$USER_OK")
 BOUND=$(issue --sub "$AGENT" --scope "pam:login:$USER_OK" --cnf-jkt "$("$AIMCTL" thumbprint "$T/rogue.key")")
 DELEGATED=$(issue --sub spiffe://test/agent/planner --act spiffe://test/agent/worker --scope "pam:login:$USER_OK")
 ALL_TOKENS="$GOOD $OTHER $WRONGAUD $WRONGISS $EXPIRED $ROGUE $BOUND $DELEGATED"
@@ -190,207 +176,206 @@ ALL_TOKENS="$GOOD $OTHER $WRONGAUD $WRONGISS $EXPIRED $ROGUE $BOUND $DELEGATED"
 echo "# auth, account, session"
 TOKEN=$GOOD
 check "valid token logs in (auth, account, session)" \
-    "$(result aim-env $USER_OK authenticate acct_mgmt open_session close_session)" success
+    success "$(result aim-env $USER_OK authenticate acct_mgmt open_session close_session)"
 check "session environment carries the agent" \
-    "$(grep '^AIM_AGENT=' "$T/session.env")" "AIM_AGENT=$AGENT"
+    "AIM_AGENT=$AGENT" "$(grep '^AIM_AGENT=' "$T/session.env")"
 check "session environment carries the owner" \
-    "$(grep '^AIM_OWNER=' "$T/session.env")" "AIM_OWNER=team-sre"
+    "AIM_OWNER=team-sre" "$(grep '^AIM_OWNER=' "$T/session.env")"
 check "session environment carries the jti" \
-    "$(grep '^AIM_JTI=' "$T/session.env")" "AIM_JTI=jti-good"
+    "AIM_JTI=jti-good" "$(grep '^AIM_JTI=' "$T/session.env")"
 check "session environment carries the effective scopes" \
-    "$(grep '^AIM_SCOPE=' "$T/session.env")" "AIM_SCOPE=pam:login:$USER_OK kb:read"
+    "AIM_SCOPE=pam:login:$USER_OK kb:read" "$(grep '^AIM_SCOPE=' "$T/session.env")"
 check "session environment carries the delegation chain" \
-    "$(grep '^AIM_CHAIN=' "$T/session.env")" "AIM_CHAIN=$AGENT"
-hasnt "the token itself is not in the session environment" "$GOOD" "$T/session.fullenv"
-hasnt "nor the sealed hand-over (removed at session open)" "AIM_PAM_SEAL" "$T/session.fullenv"
-audit_has "audit: login allowed, with the agent" '"decision":"allow".*"action":"login".*"agent":"spiffe://test/agent/deployer"'
-audit_has "audit: account allowed" '"decision":"allow".*"action":"account"'
-audit_has "audit: session open allowed after the re-check, with the agent" \
-    '"decision":"allow".*"action":"session_open".*"agent":"spiffe://test/agent/deployer"'
-audit_has "audit: session close is a note, with the agent" \
-    '"decision":"note".*"action":"session_close".*"agent":"spiffe://test/agent/deployer".*"message":"session closed"'
+    "AIM_CHAIN=$AGENT" "$(grep '^AIM_CHAIN=' "$T/session.env")"
+not_in_file "the token itself is not in the session environment" "$GOOD" "$T/session.fullenv"
+not_in_file "nor the sealed hand-over (removed at session open)" "AIM_PAM_SEAL" "$T/session.fullenv"
+check_re "audit: login allowed, with the agent" '"decision":"allow".*"action":"login".*"agent":"spiffe://test/agent/deployer"' \
+    "$(cat "$T/audit.log")"
+check_re "audit: account allowed" '"decision":"allow".*"action":"account"' \
+    "$(cat "$T/audit.log")"
+check_re "audit: session open allowed after the re-check, with the agent" \
+    '"decision":"allow".*"action":"session_open".*"agent":"spiffe://test/agent/deployer"' \
+    "$(cat "$T/audit.log")"
+check_re "audit: session close is a note, with the agent" \
+    '"decision":"note".*"action":"session_close".*"agent":"spiffe://test/agent/deployer".*"message":"session closed"' \
+    "$(cat "$T/audit.log")"
 check "the resource names service and account" \
-    "$(grep -c '"resource":"service aim-env account nobody"' "$T/audit.log")" 4
+    4 "$(grep -c '"resource":"service aim-env account nobody"' "$T/audit.log")"
 
 TOKEN=$DELEGATED
-check "delegated token logs in" "$(result aim-env $USER_OK authenticate open_session)" success
-check "AIM_AGENT is the current actor" "$(grep '^AIM_AGENT=' "$T/session.env")" \
-    "AIM_AGENT=spiffe://test/agent/worker"
-check "AIM_CHAIN is actor>subject" "$(grep '^AIM_CHAIN=' "$T/session.env")" \
-    "AIM_CHAIN=spiffe://test/agent/worker>spiffe://test/agent/planner"
+check "delegated token logs in" success "$(result aim-env $USER_OK authenticate open_session)"
+check "AIM_AGENT is the current actor" "AIM_AGENT=spiffe://test/agent/worker" \
+    "$(grep '^AIM_AGENT=' "$T/session.env")"
+check "AIM_CHAIN is actor>subject" "AIM_CHAIN=spiffe://test/agent/worker>spiffe://test/agent/planner" \
+    "$(grep '^AIM_CHAIN=' "$T/session.env")"
 check "AIM_OWNER is absent when the token has no owner" \
-    "$(grep -c '^AIM_OWNER=' "$T/session.env")" 0
+    0 "$(grep -c '^AIM_OWNER=' "$T/session.env")"
 
 echo "# auth: return codes"
 mark
 check "nonexistent account: PAM_USER_UNKNOWN" \
-    "$(TOKEN=$GOOD result aim-env no-such-user-aim authenticate)" "$UNKNOWN"
-has "nonexistent account: the client sees the uniform message" "AIM authentication failed" "$T/out.last"
-if since | grep -q '"decision":"deny","reason":"policy_denied".*"resource":"service aim-env account no-such-user-aim".*"agent":"spiffe://test/agent/deployer".*"message":"account does not exist"'; then
-    ok "nonexistent account: the audit line names the agent that tried"
-else
-    bad "nonexistent account: the audit line names the agent that tried"
-fi
+    "$UNKNOWN" "$(TOKEN=$GOOD result aim-env no-such-user-aim authenticate)"
+in_file "nonexistent account: the client sees the uniform message" "AIM authentication failed" "$T/out.last"
+check_re "nonexistent account: the audit line names the agent that tried" \
+    '"decision":"deny","reason":"policy_denied".*"resource":"service aim-env account no-such-user-aim".*"agent":"spiffe://test/agent/deployer".*"message":"account does not exist"' \
+    "$(since)"
 check "token for another account (scope): PAM_AUTH_ERR" \
-    "$(TOKEN=$OTHER result aim-env $USER_OK authenticate)" "$AUTH_ERR"
-has "... reason in syslog" "refused: insufficient_scope" "$T/out.last"
+    "$AUTH_ERR" "$(TOKEN=$OTHER result aim-env $USER_OK authenticate)"
+in_file "... reason in syslog" "refused: insufficient_scope" "$T/out.last"
 check "a token without pam:login:root cannot log in as root" \
-    "$(TOKEN=$GOOD result aim-env root authenticate)" "$AUTH_ERR"
-check "wrong audience: PAM_AUTH_ERR" "$(TOKEN=$WRONGAUD result aim-env $USER_OK authenticate)" "$AUTH_ERR"
-has "wrong audience: reason in syslog" "refused: bad_audience" "$T/out.last"
-check "wrong issuer" "$(TOKEN=$WRONGISS result aim-env $USER_OK authenticate)" "$AUTH_ERR"
-check "expired" "$(TOKEN=$EXPIRED result aim-env $USER_OK authenticate)" "$AUTH_ERR"
-has "expired: reason in syslog" "refused: expired" "$T/out.last"
-check "signed by an unknown key" "$(TOKEN=$ROGUE result aim-env $USER_OK authenticate)" "$AUTH_ERR"
+    "$AUTH_ERR" "$(TOKEN=$GOOD result aim-env root authenticate)"
+check "wrong audience: PAM_AUTH_ERR" "$AUTH_ERR" "$(TOKEN=$WRONGAUD result aim-env $USER_OK authenticate)"
+in_file "wrong audience: reason in syslog" "refused: bad_audience" "$T/out.last"
+check "wrong issuer" "$AUTH_ERR" "$(TOKEN=$WRONGISS result aim-env $USER_OK authenticate)"
+check "expired" "$AUTH_ERR" "$(TOKEN=$EXPIRED result aim-env $USER_OK authenticate)"
+in_file "expired: reason in syslog" "refused: expired" "$T/out.last"
+check "signed by an unknown key" "$AUTH_ERR" "$(TOKEN=$ROGUE result aim-env $USER_OK authenticate)"
 check "DPoP-bound token (cnf.jkt) is not a bearer token for PAM" \
-    "$(TOKEN=$BOUND result aim-env $USER_OK authenticate)" "$AUTH_ERR"
-has "DPoP-bound: reason in syslog" "refused: bad_binding" "$T/out.last"
-check "junk" "$(TOKEN='not.a.token' result aim-env $USER_OK authenticate)" "$AUTH_ERR"
-has "junk: reason in syslog" "refused: malformed" "$T/out.last"
+    "$AUTH_ERR" "$(TOKEN=$BOUND result aim-env $USER_OK authenticate)"
+in_file "DPoP-bound: reason in syslog" "refused: bad_binding" "$T/out.last"
+check "junk" "$AUTH_ERR" "$(TOKEN='not.a.token' result aim-env $USER_OK authenticate)"
+in_file "junk: reason in syslog" "refused: malformed" "$T/out.last"
 mark
 BIG=$(head -c 20000 /dev/zero | tr '\0' 'A')
-check "oversized (60 KB): the core bounds it" "$(TOKEN="$BIG.$BIG.$BIG" result aim-env $USER_OK authenticate)" "$AUTH_ERR"
-has "oversized: clear reason in syslog" "token is 60002 bytes, more than the 16384 allowed" "$T/out.last"
-if since | grep -q '"decision":"deny","reason":"malformed".*"message":"token is 60002 bytes'; then
-    ok "oversized: audit line"
-else
-    bad "oversized: audit line"
-fi
+check "oversized (60 KB): the core bounds it" "$AUTH_ERR" "$(TOKEN="$BIG.$BIG.$BIG" result aim-env $USER_OK authenticate)"
+in_file "oversized: clear reason in syslog" "token is 60002 bytes, more than the 16384 allowed" "$T/out.last"
+check_re "oversized: audit line" \
+    '"decision":"deny","reason":"malformed".*"message":"token is 60002 bytes' \
+    "$(since)"
 CUT=${GOOD:0:1023}
 [ ${#GOOD} -gt 1023 ] || CUT=$(issue --sub "$AGENT" --scope "pam:login:$USER_OK" --claim pad="$(head -c 900 /dev/zero | tr '\0' x)" | cut -c1-1023)
 check "a token cut at 1023 bytes (an ssh client's limit) is refused" \
-    "$(TOKEN=$CUT result aim-env $USER_OK authenticate)" "$AUTH_ERR"
-has "... and the log says why it may have been cut" "an ssh client cuts answers at 1023 bytes" "$T/out.last"
+    "$AUTH_ERR" "$(TOKEN=$CUT result aim-env $USER_OK authenticate)"
+in_file "... and the log says why it may have been cut" "an ssh client cuts answers at 1023 bytes" "$T/out.last"
 n_other=$(grep -v '^PWRAP\|^pamtester:\|^AIM authentication failed$\|^AIM token: \|^$' "$T/pamtester.log" | wc -l)
-check "the client sees no other message than the uniform one" "$n_other" 0
+check "the client sees no other message than the uniform one" 0 "$n_other"
 
 echo "# auth: no token offered"
 mark
 check "empty answer to the prompt: PAM_AUTH_ERR" \
-    "$(STDIN=$'\n' result aim-conv $USER_OK authenticate)" "$AUTH_ERR"
-has "... reason in syslog" "refused: no_token" "$T/out.last"
-if since | grep -q '"decision":"deny","reason":"no_token"'; then ok "... audited"; else bad "... audited"; fi
+    "$AUTH_ERR" "$(STDIN=$'\n' result aim-conv $USER_OK authenticate)"
+in_file "... reason in syslog" "refused: no_token" "$T/out.last"
+check_re "... audited" '"decision":"deny","reason":"no_token"' "$(since)"
 # A mixed stack: agents offer tokens, others a password.
 svc aim-mixed \
     "auth     [success=done ignore=ignore default=die] $MODULE $COMMON ignore_no_token" \
     "auth     required pam_permit.so"
 mark
 check "ignore_no_token: no token offered is PAM_IGNORE, the next module decides" \
-    "$(STDIN=$'\n' result aim-mixed $USER_OK authenticate)" success
-has "... logged as no token, not as a refusal" "no token offered for nobody (the prompt): ignored" "$T/out.last"
-hasnt "... and the client is not told of a failure" "AIM authentication failed" "$T/out.last"
-check "... and no decision was taken (no audit line)" "$(since | wc -l)" 0
+    success "$(STDIN=$'\n' result aim-mixed $USER_OK authenticate)"
+in_file "... logged as no token, not as a refusal" "no token offered for nobody (the prompt): ignored" "$T/out.last"
+not_in_file "... and the client is not told of a failure" "AIM authentication failed" "$T/out.last"
+check "... and no decision was taken (no audit line)" 0 "$(since | wc -l)"
 check "ignore_no_token: a refused token still ends the stack (default=die)" \
-    "$(STDIN=junk$'\n' result aim-mixed $USER_OK authenticate)" "$AUTH_ERR"
+    "$AUTH_ERR" "$(STDIN=junk$'\n' result aim-mixed $USER_OK authenticate)"
 check "ignore_no_token: a good token is enough (success=done)" \
-    "$(STDIN="$GOOD"$'\n' result aim-mixed $USER_OK authenticate)" success
+    success "$(STDIN="$GOOD"$'\n' result aim-mixed $USER_OK authenticate)"
 check "ignore_no_token, nonexistent account, no token: PAM_IGNORE too (no enumeration)" \
-    "$(STDIN=$'\n' result aim-mixed no-such-user-aim authenticate)" success
+    success "$(STDIN=$'\n' result aim-mixed no-such-user-aim authenticate)"
 svc aim-mixed-alone "auth     required $MODULE $COMMON ignore_no_token"
 check "ignore_no_token alone in the stack: no token is denied" \
-    "$(STDIN=$'\n' result aim-mixed-alone $USER_OK authenticate)" "$PERM"
+    "$PERM" "$(STDIN=$'\n' result aim-mixed-alone $USER_OK authenticate)"
 
 echo "# size budget of the transports"
 check "libpam_misc's conversation (su, login, pamtester) passes at most 4095 bytes" \
-    "$(STDIN="$(head -c 5000 /dev/zero | tr '\0' A)"$'\n' result aim-conv $USER_OK authenticate; \
-       grep -o '(token [0-9]* bytes' "$T/out.last")" "$AUTH_ERR
-(token 4095 bytes"
+    "$AUTH_ERR
+(token 4095 bytes" \
+    "$(STDIN="$(head -c 5000 /dev/zero | tr '\0' A)"$'\n' result aim-conv $USER_OK authenticate
+       grep -o '(token [0-9]* bytes' "$T/out.last")"
 
 echo "# the conversation"
 out=$(STDIN="$GOOD"$'\n' result aim-conv $USER_OK authenticate acct_mgmt; cat "$T/out.last")
 if echo "$out" | grep -q "AIM token: " && echo "$out" | grep -q "^success"; then
     ok "conversation prompt 'AIM token: ' answered with the token"
 else
-    bad "conversation prompt 'AIM token: ' answered ($out)"
+    not_ok "conversation prompt 'AIM token: ' answered ($out)"
 fi
 svc aim-prompt \
     "auth     required $MODULE $COMMON [prompt=Agent token for this host: ]"
 check "prompt= sets the prompt ([...] for blanks)" \
-    "$(STDIN="$GOOD"$'\n' result aim-prompt $USER_OK authenticate)" success
-has "... and it is shown" "Agent token for this host: " "$T/out.last"
+    success "$(STDIN="$GOOD"$'\n' result aim-prompt $USER_OK authenticate)"
+in_file "... and it is shown" "Agent token for this host: " "$T/out.last"
 svc aim-bad-prompt "auth     required $MODULE $COMMON prompt="
 check "an empty prompt= is a configuration error" \
-    "$(STDIN="$GOOD"$'\n' result aim-bad-prompt $USER_OK authenticate)" "$UNAVAIL"
+    "$UNAVAIL" "$(STDIN="$GOOD"$'\n' result aim-bad-prompt $USER_OK authenticate)"
 check "nonexistent account: the token is still asked for (no enumeration)" \
-    "$(STDIN="$GOOD"$'\n' result aim-conv no-such-user-aim authenticate)" "$UNKNOWN"
-has "nonexistent account: prompt shown" "AIM token: " "$T/out.last"
+    "$UNKNOWN" "$(STDIN="$GOOD"$'\n' result aim-conv no-such-user-aim authenticate)"
+in_file "nonexistent account: prompt shown" "AIM token: " "$T/out.last"
 check "the prompted token is not passed on as PAM_AUTHTOK" \
-    "$(STDIN="$GOOD"$'\n' result aim-items $USER_OK authenticate open_session)" success
+    success "$(STDIN="$GOOD"$'\n' result aim-items $USER_OK authenticate open_session)"
 if grep -q '^PAM_AUTHTOK=.' "$T/session.fullenv" || grep -qF "$GOOD" "$T/session.fullenv"; then
-    bad "... later modules cannot see it"
+    not_ok "... later modules cannot see it"
 else
     ok "... later modules cannot see it"
 fi
 
 echo "# stacking: use_first_pass, try_first_pass"
 check "use_first_pass takes the previous module's token" \
-    "$(AUTHTOK=$GOOD TOKEN= result aim-stack $USER_OK authenticate acct_mgmt)" success
-hasnt "use_first_pass: no prompt" "AIM token: " "$T/out.last"
+    success "$(AUTHTOK=$GOOD TOKEN= result aim-stack $USER_OK authenticate acct_mgmt)"
+not_in_file "use_first_pass: no prompt" "AIM token: " "$T/out.last"
 check "use_first_pass without a previous token fails, though the module before succeeded" \
-    "$(AUTHTOK= TOKEN= result aim-stack $USER_OK authenticate)" "$AUTH_ERR"
-hasnt "use_first_pass without a previous token: no prompt" "AIM token: " "$T/out.last"
-has "... logged" "refused: no_token" "$T/out.last"
+    "$AUTH_ERR" "$(AUTHTOK= TOKEN= result aim-stack $USER_OK authenticate)"
+not_in_file "use_first_pass without a previous token: no prompt" "AIM token: " "$T/out.last"
+in_file "... logged" "refused: no_token" "$T/out.last"
 check "use_first_pass with a password instead of a token fails" \
-    "$(AUTHTOK=hunter2 TOKEN= result aim-stack $USER_OK authenticate)" "$AUTH_ERR"
+    "$AUTH_ERR" "$(AUTHTOK=hunter2 TOKEN= result aim-stack $USER_OK authenticate)"
 check "try_first_pass takes the previous module's token" \
-    "$(AUTHTOK=$GOOD TOKEN= result aim-try $USER_OK authenticate acct_mgmt)" success
-hasnt "try_first_pass with a token: no prompt" "AIM token: " "$T/out.last"
+    success "$(AUTHTOK=$GOOD TOKEN= result aim-try $USER_OK authenticate acct_mgmt)"
+not_in_file "try_first_pass with a token: no prompt" "AIM token: " "$T/out.last"
 check "try_first_pass: a password from before, then the prompt" \
-    "$(AUTHTOK=hunter2 TOKEN= STDIN="$GOOD"$'\n' result aim-try $USER_OK authenticate acct_mgmt)" success
-has "try_first_pass: prompted after the previous secret failed" "AIM token: " "$T/out.last"
-has "... and the previous secret's refusal logged" "login with PAM_AUTHTOK as nobody refused: malformed" "$T/out.last"
+    success "$(AUTHTOK=hunter2 TOKEN= STDIN="$GOOD"$'\n' result aim-try $USER_OK authenticate acct_mgmt)"
+in_file "try_first_pass: prompted after the previous secret failed" "AIM token: " "$T/out.last"
+in_file "... and the previous secret's refusal logged" "login with PAM_AUTHTOK as nobody refused: malformed" "$T/out.last"
 check "try_first_pass without a previous token prompts" \
-    "$(AUTHTOK= TOKEN= STDIN="$GOOD"$'\n' result aim-try $USER_OK authenticate)" success
+    success "$(AUTHTOK= TOKEN= STDIN="$GOOD"$'\n' result aim-try $USER_OK authenticate)"
 
 echo "# token_env"
 printf 'AIM_TOKEN DEFAULT=%s\n' "$GOOD" > "$T/pam_env.conf"
 check "token_env: the PAM environment (pam_env) is read" \
-    "$(TOKEN= result aim-pamenv $USER_OK open_session authenticate)" success
+    success "$(TOKEN= result aim-pamenv $USER_OK open_session authenticate)"
 check "... and the token is removed from it" \
-    "$(grep -c '^AIM_TOKEN=' "$T/session.fullenv")" 0
+    0 "$(grep -c '^AIM_TOKEN=' "$T/session.fullenv")"
 check "... and the identity is not exported before a session re-checks it" \
-    "$(grep -c '^AIM_AGENT=' "$T/session.fullenv")" 0
+    0 "$(grep -c '^AIM_AGENT=' "$T/session.fullenv")"
 check "token_env unset: falls back to the conversation" \
-    "$(TOKEN= STDIN="$GOOD"$'\n' result aim-env $USER_OK authenticate)" success
+    success "$(TOKEN= STDIN="$GOOD"$'\n' result aim-env $USER_OK authenticate)"
 
 echo "# scope template"
 check "service in the scope template (%s:%u)" \
-    "$(TOKEN=$(issue --sub "$AGENT" --scope "pam:aim-service-scope:$USER_OK") result aim-service-scope $USER_OK authenticate)" success
+    success "$(TOKEN=$(issue --sub "$AGENT" --scope "pam:aim-service-scope:$USER_OK") result aim-service-scope $USER_OK authenticate)"
 check "... and a token for another service is refused" \
-    "$(TOKEN=$(issue --sub "$AGENT" --scope "pam:sshd:$USER_OK") result aim-service-scope $USER_OK authenticate)" "$AUTH_ERR"
+    "$AUTH_ERR" "$(TOKEN=$(issue --sub "$AGENT" --scope "pam:sshd:$USER_OK") result aim-service-scope $USER_OK authenticate)"
 check "host name and %% in the scope template (host:%h:%%:%u)" \
-    "$(TOKEN=$(issue --sub "$AGENT" --scope "host:$HOST:%:$USER_OK") result aim-host-scope $USER_OK authenticate)" success
+    success "$(TOKEN=$(issue --sub "$AGENT" --scope "host:$HOST:%:$USER_OK") result aim-host-scope $USER_OK authenticate)"
 check "a user name with a newline is refused, before any scope" \
-    "$(TOKEN=$GOOD result aim-env $'nobody\nroot' authenticate)" "$UNKNOWN"
-has "... and logged escaped" 'login as nobody\u000aroot by agent' "$T/out.last"
+    "$UNKNOWN" "$(TOKEN=$GOOD result aim-env $'nobody\nroot' authenticate)"
+in_file "... and logged escaped" 'login as nobody\u000aroot by agent' "$T/out.last"
 
 echo "# accounts whose names are not ASCII"
 if [ -z "$NSSWRAPPER" ]; then
-    for i in 1 2 3 4 5 6; do skip "account that is not ASCII: libnss-wrapper missing (run ./deps.sh)"; done
+    for i in 1 2 3 4 5 6; do not_ok "account that is not ASCII: libnss-wrapper is not installed (./deps.sh)"; done
 else
     UTF8_TOKEN=$(issue --sub "$AGENT" --scope "pam:login:agents")
     mark
     check "with %u in the scope: PAM_USER_UNKNOWN (a scope is ASCII; see pam_aim(8))" \
-        "$(TOKEN=$UTF8_TOKEN result aim-env "$UTF8_USER" authenticate)" "$UNKNOWN"
-    has "... logged with the name escaped" 'login as j\u00fcrgen by agent spiffe://test/agent/deployer refused: policy_denied: the account name cannot form the scope' "$T/out.last"
-    if since | grep -q '"reason":"policy_denied","adapter":"pam","action":"login","resource":"service aim-env account jürgen"'; then
-        ok "... audited as the host's denial, the resource in UTF-8"
-    else
-        bad "... audited as the host's denial, the resource in UTF-8"
-    fi
+        "$UNKNOWN" "$(TOKEN=$UTF8_TOKEN result aim-env "$UTF8_USER" authenticate)"
+    in_file "... logged with the name escaped" 'login as j\u00fcrgen by agent spiffe://test/agent/deployer refused: policy_denied: the account name cannot form the scope' "$T/out.last"
+    check_re "... audited as the host's denial, the resource in UTF-8" \
+        '"reason":"policy_denied","adapter":"pam","action":"login","resource":"service aim-env account jürgen"' \
+        "$(since)"
     svc aim-utf8 \
         "auth     required $MODULE $COMMON token_env=AIM_TOKEN scope=pam:login:agents" \
         "account  required $MODULE $COMMON scope=pam:login:agents" \
         "session  required $MODULE $COMMON scope=pam:login:agents" \
         "session  optional pam_exec.so $T/dumpenv.sh"
     check "with a scope that does not name the account: the login works" \
-        "$(TOKEN=$UTF8_TOKEN result aim-utf8 "$UTF8_USER" authenticate acct_mgmt open_session close_session)" success
-    check "... and the session has the identity" "$(grep '^AIM_AGENT=' "$T/session.env")" "AIM_AGENT=$AGENT"
+        success "$(TOKEN=$UTF8_TOKEN result aim-utf8 "$UTF8_USER" authenticate acct_mgmt open_session close_session)"
+    check "... and the session has the identity" "AIM_AGENT=$AGENT" "$(grep '^AIM_AGENT=' "$T/session.env")"
     if grep -a 'aim audit' "$T/out.last" | grep -q 'account j\\u00fcrgen"' \
        && ! grep -a 'aim audit' "$T/out.last" | LC_ALL=C grep -q $'\xc3'; then
         ok "... syslog's audit lines escape the name (JSON \\u00fc), never raw UTF-8"
     else
-        bad "... syslog's audit lines escape the name (JSON \\u00fc), never raw UTF-8"
+        not_ok "... syslog's audit lines escape the name (JSON \\u00fc), never raw UTF-8"
     fi
 fi
 
@@ -405,36 +390,36 @@ evil() {  # NAME SUB-as-JSON-text ESCAPED
     mark
     got=$(TOKEN=$tok result aim-env $USER_OK authenticate acct_mgmt open_session close_session)
     if [ "$got" = success ]; then
-        check "$name: logs in, AIM_AGENT escaped" "$(grep '^AIM_AGENT=' "$T/session.env")" "AIM_AGENT=$esc"
+        check "$name: logs in, AIM_AGENT escaped" "AIM_AGENT=$esc" "$(grep '^AIM_AGENT=' "$T/session.env")"
         if grep 'aim audit: .*"action":"session_open"' "$T/out.last" | grep -qF "\"agent\":\"$esc\""; then
             ok "$name: syslog's audit line has the id JSON-escaped"
         else
-            bad "$name: syslog's audit line has the id JSON-escaped"
+            not_ok "$name: syslog's audit line has the id JSON-escaped"
         fi
     elif [ "$got" = "$AUTH_ERR" ] && since | grep -q '"reason":"bad_claim"'; then
         ok "$name: refused by the core (bad_claim)"
         ok "$name: (no session, nothing exported)"
     else
-        bad "$name: escaped or refused (got '$got')"
-        bad "$name: (no outcome)"
+        not_ok "$name: escaped or refused (got '$got')"
+        not_ok "$name: (no outcome)"
     fi
-    check "$name: refused for another account" "$(TOKEN=$tok result aim-env root authenticate)" "$AUTH_ERR"
+    check "$name: refused for another account" "$AUTH_ERR" "$(TOKEN=$tok result aim-env root authenticate)"
     if grep -qF "as root by agent $esc refused" "$T/out.last" || grep -q 'as root refused: bad_claim' "$T/out.last"; then
         ok "$name: the refusal line names the agent escaped (or the core refused the id)"
     else
-        bad "$name: the refusal line names the agent escaped (or the core refused the id)"
+        not_ok "$name: the refusal line names the agent escaped (or the core refused the id)"
     fi
 }
 evil "sub with U+202E" 'spiffe://test/agent/gpj\u202eexe.sh' 'spiffe://test/agent/gpj\u202eexe.sh'
 evil "sub with U+202E and a newline" 'spiffe://test/agent/evil\u202e\nroot' 'spiffe://test/agent/evil\u202e\u000aroot'
 evil "sub with a backslash" 'spiffe://test/agent/back\\slash' 'spiffe://test/agent/back\\slash'
 if LC_ALL=C grep -a 'SYSLOG' "$T/pamtester.log" | LC_ALL=C grep -q $'\xe2\x80\xae'; then
-    bad "no raw U+202E reaches syslog"
+    not_ok "no raw U+202E reaches syslog"
 else
     ok "no raw U+202E reaches syslog"
 fi
 if grep -qx 'root' "$T/pamtester.log" || grep -q '^root by agent' "$T/pamtester.log"; then
-    bad "no raw newline from an agent id splits a syslog line"
+    not_ok "no raw newline from an agent id splits a syslog line"
 else
     ok "no raw newline from an agent id splits a syslog line"
 fi
@@ -452,40 +437,40 @@ svc aim-conf \
     "auth     required $MODULE config=$T/aim.conf token_env=AIM_TOKEN" \
     "account  required $MODULE config=$T/aim.conf"
 check "config=: keys, issuer, audience from the host file" \
-    "$(TOKEN=$GOOD result aim-conf $USER_OK authenticate acct_mgmt)" success
+    success "$(TOKEN=$GOOD result aim-conf $USER_OK authenticate acct_mgmt)"
 svc aim-conf-override \
     "auth     required $MODULE config=$T/aim.conf audience=another-host token_env=AIM_TOKEN"
 check "... an option on the line wins over the file's" \
-    "$(TOKEN=$GOOD result aim-conf-override $USER_OK authenticate)" "$AUTH_ERR"
-has "... (the line's audience was used)" "refused: bad_audience" "$T/out.last"
+    "$AUTH_ERR" "$(TOKEN=$GOOD result aim-conf-override $USER_OK authenticate)"
+in_file "... (the line's audience was used)" "refused: bad_audience" "$T/out.last"
 printf 'keys %s\nfrobnicate 1\n' "$T/jwks.json" > "$T/bad.conf"
 svc aim-conf-bad "auth     required $MODULE config=$T/bad.conf issuer=$ISS audience=$AUD token_env=AIM_TOKEN"
 check "a bad host file fails closed (PAM_AUTHINFO_UNAVAIL)" \
-    "$(TOKEN=$GOOD result aim-conf-bad $USER_OK authenticate)" "$UNAVAIL"
-has "... naming the file and the line" "$T/bad.conf:2: unknown option \"frobnicate\"" "$T/out.last"
+    "$UNAVAIL" "$(TOKEN=$GOOD result aim-conf-bad $USER_OK authenticate)"
+in_file "... naming the file and the line" "$T/bad.conf:2: unknown option \"frobnicate\"" "$T/out.last"
 svc aim-conf-missing "auth     required $MODULE config=$T/nope.conf token_env=AIM_TOKEN"
 check "a missing host file fails closed" \
-    "$(TOKEN=$GOOD result aim-conf-missing $USER_OK authenticate)" "$UNAVAIL"
+    "$UNAVAIL" "$(TOKEN=$GOOD result aim-conf-missing $USER_OK authenticate)"
 
 echo "# configuration fails closed"
 check "unknown option (PAM_AUTHINFO_UNAVAIL)" \
-    "$(TOKEN=$GOOD result aim-unknown-option $USER_OK authenticate)" "$UNAVAIL"
-has "unknown option: logged" 'unknown option "frobnicate": refusing to work' "$T/out.last"
+    "$UNAVAIL" "$(TOKEN=$GOOD result aim-unknown-option $USER_OK authenticate)"
+in_file "unknown option: logged" 'unknown option "frobnicate": refusing to work' "$T/out.last"
 check "a core option with a bad value: the core's error, naming it" \
-    "$(TOKEN=$GOOD result aim-bad-core-value $USER_OK authenticate)" "$UNAVAIL"
-has "... logged" 'option leeway: "forever" is not a whole number' "$T/out.last"
+    "$UNAVAIL" "$(TOKEN=$GOOD result aim-bad-core-value $USER_OK authenticate)"
+in_file "... logged" 'option leeway: "forever" is not a whole number' "$T/out.last"
 check "bad %-escape in scope=" \
-    "$(TOKEN=$GOOD result aim-bad-escape $USER_OK authenticate)" "$UNAVAIL"
+    "$UNAVAIL" "$(TOKEN=$GOOD result aim-bad-escape $USER_OK authenticate)"
 check "a scope= template that cannot give a scope (the core's grammar)" \
-    "$(TOKEN=$GOOD result aim-bad-template $USER_OK authenticate)" "$UNAVAIL"
+    "$UNAVAIL" "$(TOKEN=$GOOD result aim-bad-template $USER_OK authenticate)"
 check "unreadable key file" \
-    "$(TOKEN=$GOOD result aim-no-keys $USER_OK authenticate)" "$UNAVAIL"
-has "unreadable key file: logged with the file name" "$T/missing.json" "$T/out.last"
-hasnt "unreadable key file: no prompt before failing" "AIM token: " "$T/out.last"
+    "$UNAVAIL" "$(TOKEN=$GOOD result aim-no-keys $USER_OK authenticate)"
+in_file "unreadable key file: logged with the file name" "$T/missing.json" "$T/out.last"
+not_in_file "unreadable key file: no prompt before failing" "AIM token: " "$T/out.last"
 check "missing issuer=" \
-    "$(TOKEN=$GOOD result aim-no-issuer $USER_OK authenticate)" "$UNAVAIL"
+    "$UNAVAIL" "$(TOKEN=$GOOD result aim-no-issuer $USER_OK authenticate)"
 check "unknown option in account fails closed even without an AIM login" \
-    "$(TOKEN= result aim-acct-unknown-option $USER_OK authenticate acct_mgmt)" "$UNAVAIL"
+    "$UNAVAIL" "$(TOKEN= result aim-acct-unknown-option $USER_OK authenticate acct_mgmt)"
 
 echo "# quiet and debug"
 svc aim-quiet \
@@ -493,32 +478,32 @@ svc aim-quiet \
     "account  required $MODULE $COMMON quiet" \
     "session  required $MODULE $COMMON quiet"
 mark
-check "quiet: a login" "$(TOKEN=$GOOD result aim-quiet $USER_OK authenticate acct_mgmt open_session close_session)" success
-hasnt "quiet: no audit lines in syslog" "aim audit:" "$T/out.last"
-check "... while the audit= file has all four" "$(since | wc -l)" 4
-check "quiet: a refusal" "$(TOKEN=$OTHER result aim-quiet $USER_OK authenticate)" "$AUTH_ERR"
-has "... is still logged at LOG_NOTICE" "SYSLOG(5): login as nobody by agent $AGENT refused: insufficient_scope" "$T/out.last"
+check "quiet: a login" success "$(TOKEN=$GOOD result aim-quiet $USER_OK authenticate acct_mgmt open_session close_session)"
+not_in_file "quiet: no audit lines in syslog" "aim audit:" "$T/out.last"
+check "... while the audit= file has all four" 4 "$(since | wc -l)"
+check "quiet: a refusal" "$AUTH_ERR" "$(TOKEN=$OTHER result aim-quiet $USER_OK authenticate)"
+in_file "... is still logged at LOG_NOTICE" "SYSLOG(5): login as nobody by agent $AGENT refused: insufficient_scope" "$T/out.last"
 svc aim-quiet-mixed "auth     required $MODULE $COMMON quiet ignore_no_token"
-check "quiet, ignore_no_token: no token offered" "$(STDIN=$'\n' result aim-quiet-mixed $USER_OK authenticate)" "$PERM"
-hasnt "... is not logged" "no token offered" "$T/out.last"
+check "quiet, ignore_no_token: no token offered" "$PERM" "$(STDIN=$'\n' result aim-quiet-mixed $USER_OK authenticate)"
+not_in_file "... is not logged" "no token offered" "$T/out.last"
 check "debug: a full transaction" \
-    "$(TOKEN=$GOOD result aim-debug $USER_OK authenticate acct_mgmt open_session close_session)" success
+    success "$(TOKEN=$GOOD result aim-debug $USER_OK authenticate acct_mgmt open_session close_session)"
 check "the verifier is built once per handle (auth, reused by account and session)" \
-    "$(grep -c 'verifier built in' "$T/out.last")" 1
-has "debug: the token's source is logged" "token from token_env" "$T/out.last"
-has "debug: the login is logged" "agent $AGENT logs in as nobody" "$T/out.last"
+    1 "$(grep -c 'verifier built in' "$T/out.last")"
+in_file "debug: the token's source is logged" "token from token_env" "$T/out.last"
+in_file "debug: the login is logged" "agent $AGENT logs in as nobody" "$T/out.last"
 svc aim-debug2 \
     "auth     required $MODULE $COMMON token_env=AIM_TOKEN debug" \
     "account  required $MODULE $COMMON debug leeway=5"
 check "other core options in account: a verifier of their own" \
-    "$(TOKEN=$GOOD result aim-debug2 $USER_OK authenticate acct_mgmt)" success
-check "... built twice in that handle" "$(grep -c 'verifier built in' "$T/out.last")" 2
+    success "$(TOKEN=$GOOD result aim-debug2 $USER_OK authenticate acct_mgmt)"
+check "... built twice in that handle" 2 "$(grep -c 'verifier built in' "$T/out.last")"
 
 echo "# revocation at auth"
 for what in "agent $AGENT" "jti jti-good" "kid pam-test"; do
     echo "$what" > "$T/revoked"
-    check "revoked ($what): PAM_AUTH_ERR" "$(TOKEN=$GOOD result aim-env $USER_OK authenticate)" "$AUTH_ERR"
-    has "revoked ($what): reason in syslog" "refused: revoked" "$T/out.last"
+    check "revoked ($what): PAM_AUTH_ERR" "$AUTH_ERR" "$(TOKEN=$GOOD result aim-env $USER_OK authenticate)"
+    in_file "revoked ($what): reason in syslog" "refused: revoked" "$T/out.last"
 done
 : > "$T/revoked"
 
@@ -536,37 +521,37 @@ svc aim-late \
     "auth     optional pam_exec.so $T/late-revoke.sh" \
     "account  required $MODULE $COMMON token_env=AIM_TOKEN"
 check "account re-check sees a revocation made after auth (same second)" \
-    "$(TOKEN=$GOOD result aim-late $USER_OK authenticate acct_mgmt)" "$PERM"
-has "... logged as an account refusal" "account for nobody by agent $AGENT refused: revoked" "$T/out.last"
+    "$PERM" "$(TOKEN=$GOOD result aim-late $USER_OK authenticate acct_mgmt)"
+in_file "... logged as an account refusal" "account for nobody by agent $AGENT refused: revoked" "$T/out.last"
 : > "$T/revoked"
 cat > "$T/late-key.sh" <<EOS
 #!/bin/sh
 "$AIMCTL" jwks "$T/rogue.key" > "$T/jwks2.json" && mv "$T/jwks2.json" "$T/jwks-late.json"
 EOS
 chmod +x "$T/late-key.sh"
-"$AIMCTL" jwks "$T/issuer.key" > "$T/jwks-late.json"
+mint_jwks "$T/jwks-late.json" "$T/issuer.key"
 svc aim-late-key \
     "auth     required $MODULE keys=$T/jwks-late.json issuer=$ISS audience=$AUD token_env=AIM_TOKEN" \
     "auth     optional pam_exec.so $T/late-key.sh" \
     "account  required $MODULE keys=$T/jwks-late.json issuer=$ISS audience=$AUD"
 check "account re-check: the signing key removed after auth" \
-    "$(TOKEN=$GOOD result aim-late-key $USER_OK authenticate acct_mgmt)" "$PERM"
+    "$PERM" "$(TOKEN=$GOOD result aim-late-key $USER_OK authenticate acct_mgmt)"
 check "account: PAM_USER changed after auth (too little scope for the new one)" \
-    "$(TOKEN=$(issue --sub "$AGENT" --scope pam:login) PAMUSER=root result aim-user-switch $USER_OK authenticate acct_mgmt)" "$PERM"
-has "... logged" "PAM_USER changed after authentication (from nobody)" "$T/out.last"
+    "$PERM" "$(TOKEN=$(issue --sub "$AGENT" --scope pam:login) PAMUSER=root result aim-user-switch $USER_OK authenticate acct_mgmt)"
+in_file "... logged" "PAM_USER changed after authentication (from nobody)" "$T/out.last"
 check "account without an AIM login: PAM_IGNORE (alone in the stack: denied)" \
-    "$(TOKEN=$GOOD result aim-acct-only $USER_OK authenticate acct_mgmt)" "$PERM"
-hasnt "... and nothing is verified" "aim audit" "$T/out.last"
+    "$PERM" "$(TOKEN=$GOOD result aim-acct-only $USER_OK authenticate acct_mgmt)"
+not_in_file "... and nothing is verified" "aim audit" "$T/out.last"
 check "account without an AIM login, token_env= set: the token is decided" \
-    "$(TOKEN=$GOOD result aim-acct-env $USER_OK authenticate acct_mgmt)" success
+    success "$(TOKEN=$GOOD result aim-acct-env $USER_OK authenticate acct_mgmt)"
 echo "jti jti-good" > "$T/revoked"
 check "... and refused once revoked (sudo's cached credential)" \
-    "$(TOKEN=$GOOD result aim-acct-env $USER_OK authenticate acct_mgmt)" "$PERM"
+    "$PERM" "$(TOKEN=$GOOD result aim-acct-env $USER_OK authenticate acct_mgmt)"
 : > "$T/revoked"
 check "... and for another account" \
-    "$(TOKEN=$GOOD result aim-acct-env root authenticate acct_mgmt)" "$PERM"
+    "$PERM" "$(TOKEN=$GOOD result aim-acct-env root authenticate acct_mgmt)"
 check "... and for an account that does not exist: PAM_USER_UNKNOWN" \
-    "$(TOKEN=$GOOD result aim-acct-env no-such-user-aim authenticate acct_mgmt)" "$UNKNOWN"
+    "$UNKNOWN" "$(TOKEN=$GOOD result aim-acct-env no-such-user-aim authenticate acct_mgmt)"
 
 echo "# session: no login, too little scope, revoked mid-way (issue 13)"
 printf 'AIM_AGENT DEFAULT=spiffe://spoofed\nAIM_JTI DEFAULT=spoofed\n' > "$T/pam_env_spoof.conf"
@@ -577,24 +562,24 @@ svc aim-spoof \
     "session  optional pam_exec.so $T/dumpenv.sh"
 mark
 check "a transaction pam_aim did not authenticate: the session step ignores it" \
-    "$(result aim-spoof $USER_OK authenticate open_session close_session)" success
-check "... and drops the AIM_* identity another module set" "$(cat "$T/session.env")" ""
-has "... with a warning" "AIM_* variables for nobody that pam_aim did not set removed" "$T/out.last"
-check "... and audits nothing (no \"allow\" for a spoofed agent)" "$(since | wc -l)" 0
+    success "$(result aim-spoof $USER_OK authenticate open_session close_session)"
+check "... and drops the AIM_* identity another module set" "" "$(cat "$T/session.env")"
+in_file "... with a warning" "AIM_* variables for nobody that pam_aim did not set removed" "$T/out.last"
+check "... and audits nothing (no \"allow\" for a spoofed agent)" 0 "$(since | wc -l)"
 svc aim-spoof-after \
     "auth     required $MODULE $COMMON token_env=AIM_TOKEN" \
     "session  required pam_env.so readenv=0 conffile=$T/pam_env_spoof.conf" \
     "session  required $MODULE $COMMON" \
     "session  optional pam_exec.so $T/dumpenv.sh"
 check "after an AIM login, a spoofed identity is replaced by the verified one" \
-    "$(TOKEN=$GOOD result aim-spoof-after $USER_OK authenticate open_session; grep -h '^AIM_AGENT\|^AIM_JTI' "$T/session.env")" \
     "success
 AIM_AGENT=$AGENT
-AIM_JTI=jti-good"
+AIM_JTI=jti-good" \
+    "$(TOKEN=$GOOD result aim-spoof-after $USER_OK authenticate open_session; grep -h '^AIM_AGENT\|^AIM_JTI' "$T/session.env")"
 mark
 check "a forged hand-over seal (AIM_PAM_SEAL) opens no session" \
-    "$(result -E AIM_PAM_SEAL=QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFB aim-spoof $USER_OK authenticate open_session)" success
-check "... nothing exported, nothing audited" "$(cat "$T/session.env")$(since | wc -l)" 0
+    success "$(result -E AIM_PAM_SEAL=QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFB aim-spoof $USER_OK authenticate open_session)"
+check "... nothing exported, nothing audited" 0 "$(cat "$T/session.env")$(since | wc -l)"
 svc aim-late-session \
     "auth     required $MODULE $COMMON token_env=AIM_TOKEN" \
     "account  required $MODULE $COMMON" \
@@ -602,13 +587,13 @@ svc aim-late-session \
     "session  required $MODULE $COMMON" \
     "session  optional pam_exec.so $T/dumpenv.sh"
 check "session open re-checks: revoked after account, the session is refused" \
-    "$(TOKEN=$GOOD result aim-late-session $USER_OK authenticate acct_mgmt open_session)" "$SESSION_ERR"
-has "... logged" "session for nobody by agent $AGENT refused: revoked" "$T/out.last"
-check "... and no identity is exported" "$(cat "$T/session.env")" ""
+    "$SESSION_ERR" "$(TOKEN=$GOOD result aim-late-session $USER_OK authenticate acct_mgmt open_session)"
+in_file "... logged" "session for nobody by agent $AGENT refused: revoked" "$T/out.last"
+check "... and no identity is exported" "" "$(cat "$T/session.env")"
 : > "$T/revoked"
 check "session open: PAM_USER changed since auth (too little scope)" \
-    "$(TOKEN=$(issue --sub "$AGENT" --scope pam:login) PAMUSER=root result aim-user-switch-session $USER_OK authenticate open_session)" "$SESSION_ERR"
-check "... and no identity is exported" "$(cat "$T/session.env")" ""
+    "$SESSION_ERR" "$(TOKEN=$(issue --sub "$AGENT" --scope pam:login) PAMUSER=root result aim-user-switch-session $USER_OK authenticate open_session)"
+check "... and no identity is exported" "" "$(cat "$T/session.env")"
 
 echo "# a session in another process (the OpenSSH split)"
 # tests/pam/fork_harness.c authenticates in a child and opens the session
@@ -619,7 +604,7 @@ svc aim-fork \
     "session  required $MODULE $COMMON"
 if cc -Wall -Wextra -Werror -o "$T/fork_harness" tests/pam/fork_harness.c -lpam 2> "$T/harness.err"; then
     fork() {  # USER, with HARNESS_* and TOKEN in the environment
-        env LD_PRELOAD="$WRAPPER $NSSWRAPPER" PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$T/services" \
+        env "${PAM_ENV[@]}" LD_PRELOAD="$PAM_WRAPPER_LIB $NSSWRAPPER" \
             PAM_WRAPPER_DEBUGLEVEL=2 NSS_WRAPPER_PASSWD="$T/passwd" NSS_WRAPPER_GROUP="$T/group" \
             AIM_TOKEN="${TOKEN-}" \
             ${VG:+valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect \
@@ -630,44 +615,47 @@ if cc -Wall -Wextra -Werror -o "$T/fork_harness" tests/pam/fork_harness.c -lpam 
     # module of the stack ignored the step)
     mark
     check "auth in a child, session in the parent: the sealed login opens the session" \
-        "$(TOKEN=$GOOD fork $USER_OK)" "auth=0 account=0 open=0
+        "auth=0 account=0 open=0
 AIM_AGENT=$AGENT
 AIM_OWNER=team-sre
 AIM_SCOPE=pam:login:$USER_OK kb:read
 AIM_JTI=jti-good
 AIM_CHAIN=$AGENT
-close=0"
+close=0" \
+        "$(TOKEN=$GOOD fork $USER_OK)"
     if since | grep -q '"decision":"allow".*"action":"session_open".*"agent":"spiffe://test/agent/deployer"' \
        && since | grep -q '"decision":"note".*"action":"session_close".*"agent":"spiffe://test/agent/deployer"'; then
         ok "... re-checked and audited in the parent, the close noted"
     else
-        bad "... re-checked and audited in the parent, the close noted"
+        not_ok "... re-checked and audited in the parent, the close noted"
     fi
     check "revoked between the child's auth and the parent's session: no session" \
-        "$(TOKEN=$GOOD HARNESS_BETWEEN="echo 'agent $AGENT' > $T/revoked" fork $USER_OK)" \
         "auth=0 account=0 open=14
-close=-1"
+close=-1" \
+        "$(TOKEN=$GOOD HARNESS_BETWEEN="echo 'agent $AGENT' > $T/revoked" fork $USER_OK)"
     : > "$T/revoked"
     check "PAM_USER changed in the parent: no session" \
-        "$(TOKEN=$GOOD HARNESS_USER=root fork $USER_OK)" "auth=0 account=0 open=14
-close=-1"
+        "auth=0 account=0 open=14
+close=-1" \
+        "$(TOKEN=$GOOD HARNESS_USER=root fork $USER_OK)"
     mark
     check "the seal moved to another PAM handle of the same process opens nothing" \
-        "$(TOKEN=$GOOD HARNESS_OTHER_HANDLE=1 fork $USER_OK)" "auth=0 account=0 open=6
-close=-1"
-    check "... and audits no session" "$(since | grep -c '"action":"session')" 0
-    if [ "${PAM_VALGRIND-1}" = 0 ] || ! command -v valgrind >/dev/null; then
-        skip "valgrind: the hand-over between processes (PAM_VALGRIND=0 or no valgrind)"
+        "auth=0 account=0 open=6
+close=-1" \
+        "$(TOKEN=$GOOD HARNESS_OTHER_HANDLE=1 fork $USER_OK)"
+    check "... and audits no session" 0 "$(since | grep -c '"action":"session')"
+    if [ "${PAM_VALGRIND-1}" = 0 ]; then
+        skip "valgrind: no leak or error in the hand-over between processes (PAM_VALGRIND=0)"
     else
         got=$(VG=1 PAM_WRAPPER_DISABLE_DEEPBIND=1 TOKEN=$GOOD fork $USER_OK | head -1)
         if [ "$got" = "auth=0 account=0 open=0" ] && [ ! -s "$T/valgrind.log" ]; then
             ok "valgrind: no leak or error in the hand-over between processes"
         else
-            bad "valgrind: no leak or error in the hand-over ($got; $(head -c 2000 "$T/valgrind.log"))"
+            not_ok "valgrind: no leak or error in the hand-over ($got; $(head -c 2000 "$T/valgrind.log"))"
         fi
     fi
 else
-    bad "the fork harness builds ($(head -3 "$T/harness.err"))"
+    not_ok "the fork harness builds ($(head -3 "$T/harness.err"))"
 fi
 
 echo "# password: no login, too little scope, revoked mid-way"
@@ -676,27 +664,25 @@ svc aim-passwd \
     "password required $MODULE $COMMON" \
     "password required pam_permit.so"
 check "chauthtok without an AIM login: PAM_IGNORE (the next module decides)" \
-    "$(result aim-passwd $USER_OK authenticate chauthtok)" success
+    success "$(result aim-passwd $USER_OK authenticate chauthtok)"
 svc aim-passwd-alone "password required $MODULE $COMMON"
-check "... alone in the stack: denied" "$(result aim-passwd-alone $USER_OK chauthtok)" "$PERM"
+check "... alone in the stack: denied" "$PERM" "$(result aim-passwd-alone $USER_OK chauthtok)"
 mark
 check "chauthtok after an agent's login: refused (PAM_PERM_DENIED)" \
-    "$(TOKEN=$GOOD result aim-env $USER_OK authenticate chauthtok)" "$PERM"
-has "... logged" "password change for nobody by agent $AGENT refused: policy_denied: an agent's login does not change passwords" "$T/out.last"
-if since | grep -q '"decision":"deny","reason":"policy_denied","adapter":"pam","action":"chauthtok"'; then
-    ok "... audited"
-else
-    bad "... audited"
-fi
+    "$PERM" "$(TOKEN=$GOOD result aim-env $USER_OK authenticate chauthtok)"
+in_file "... logged" "password change for nobody by agent $AGENT refused: policy_denied: an agent's login does not change passwords" "$T/out.last"
+check_re "... audited" \
+    '"decision":"deny","reason":"policy_denied","adapter":"pam","action":"chauthtok"' \
+    "$(since)"
 check "chauthtok after a login with too little scope: auth already failed" \
-    "$(TOKEN=$OTHER result aim-env $USER_OK authenticate chauthtok)" "$AUTH_ERR"
+    "$AUTH_ERR" "$(TOKEN=$OTHER result aim-env $USER_OK authenticate chauthtok)"
 svc aim-late-passwd \
     "auth     required $MODULE $COMMON token_env=AIM_TOKEN" \
     "auth     optional pam_exec.so $T/late-revoke.sh" \
     "password required $MODULE $COMMON" \
     "password required pam_permit.so"
 check "chauthtok after a revocation mid-way: refused" \
-    "$(TOKEN=$GOOD result aim-late-passwd $USER_OK authenticate chauthtok)" "$PERM"
+    "$PERM" "$(TOKEN=$GOOD result aim-late-passwd $USER_OK authenticate chauthtok)"
 : > "$T/revoked"
 
 echo "# trust through PAM (issue 16)"
@@ -711,27 +697,27 @@ stat_of() {  # AGENT FIELD: from aimctl stats --json
 COUNTED=$(issue --sub spiffe://test/agent/counted --scope "pam:login:$USER_OK" --ttl 600)
 ALL_TOKENS="$ALL_TOKENS $COUNTED"
 check "a full transaction (auth, account, session open and close)" \
-    "$(TOKEN=$COUNTED result aim-trust $USER_OK authenticate acct_mgmt open_session close_session)" success
-check "... is one event in the baseline, not one per step" "$(stat_of spiffe://test/agent/counted events)" 1
+    success "$(TOKEN=$COUNTED result aim-trust $USER_OK authenticate acct_mgmt open_session close_session)"
+check "... is one event in the baseline, not one per step" 1 "$(stat_of spiffe://test/agent/counted events)"
 check "a refused login (scope) is one denial" \
-    "$(TOKEN=$COUNTED result aim-trust root authenticate acct_mgmt)" "$AUTH_ERR"
-check "... counted once" "$(stat_of spiffe://test/agent/counted events)/$(stat_of spiffe://test/agent/counted denied)" "2/1"
+    "$AUTH_ERR" "$(TOKEN=$COUNTED result aim-trust root authenticate acct_mgmt)"
+check "... counted once" "2/1" "$(stat_of spiffe://test/agent/counted events)/$(stat_of spiffe://test/agent/counted denied)"
 PROBER=$(issue --sub spiffe://test/agent/prober --scope "pam:login:$USER_OK" --jti jti-prober --ttl 600)
 ALL_TOKENS="$ALL_TOKENS $PROBER"
 mark
 for i in $(seq 1 50); do TOKEN=$PROBER pamw aim-trust root authenticate >> "$T/pamtester.log"; done
 check "50 logins to an account its scopes do not name: 50 insufficient_scope, never low_trust" \
-    "$(since | grep -c '"reason":"insufficient_scope".*"agent":"spiffe://test/agent/prober"')/$(since | grep -c '"reason":"low_trust"')" "50/0"
+    "50/0" "$(since | grep -c '"reason":"insufficient_scope".*"agent":"spiffe://test/agent/prober"')/$(since | grep -c '"reason":"low_trust"')"
 trust=$(stat_of spiffe://test/agent/prober trust)
 if awk -v t="$trust" 'BEGIN { exit !(t != "" && t < 20) }'; then
     ok "the prober's trust keeps falling past the threshold (now $trust)"
 else
-    bad "the prober's trust keeps falling past the threshold (now '$trust', want < 20)"
+    not_ok "the prober's trust keeps falling past the threshold (now '$trust', want < 20)"
 fi
 check "the prober is refused afterwards even for its own account" \
-    "$(TOKEN=$PROBER result aim-trust $USER_OK authenticate)" "$AUTH_ERR"
-has "... for low trust" "refused: low_trust" "$T/out.last"
-check "another agent is unaffected" "$(TOKEN=$GOOD result aim-trust $USER_OK authenticate acct_mgmt)" success
+    "$AUTH_ERR" "$(TOKEN=$PROBER result aim-trust $USER_OK authenticate)"
+in_file "... for low trust" "refused: low_trust" "$T/out.last"
+check "another agent is unaffected" success "$(TOKEN=$GOOD result aim-trust $USER_OK authenticate acct_mgmt)"
 # A login decided before trust fell: the later steps read trust.
 svc aim-trust-late \
     "auth     required $MODULE $COMMON token_env=AIM_TOKEN state=$T/aim.state" \
@@ -749,33 +735,30 @@ done
 EOS
 chmod +x "$T/probe.sh"
 check "account after auth: trust fallen in between refuses (low_trust, read, not recorded)" \
-    "$(TOKEN=$LATE result aim-trust-late $USER_OK authenticate acct_mgmt)" "$PERM"
-has "... logged" "account for nobody by agent spiffe://test/agent/late refused: low_trust" "$T/out.last"
+    "$PERM" "$(TOKEN=$LATE result aim-trust-late $USER_OK authenticate acct_mgmt)"
+in_file "... logged" "account for nobody by agent spiffe://test/agent/late refused: low_trust" "$T/out.last"
 
 echo "# memory (valgrind, pam_wrapper without deep binding)"
-if [ "${PAM_VALGRIND-1}" = 0 ]; then
-    skip "valgrind cases (PAM_VALGRIND=0)"
-elif ! command -v valgrind >/dev/null; then
-    skip "valgrind cases: valgrind is not installed"
-else
-    for c in "$GOOD:$USER_OK:success" "$OTHER:$USER_OK:$AUTH_ERR" \
-             "junk:no-such-user-aim:$UNKNOWN"; do
-        tok=${c%%:*}; rest=${c#*:}; u=${rest%%:*}; want=${rest#*:}
-        got=$(VG=1 PAM_WRAPPER_DISABLE_DEEPBIND=1 TOKEN=$tok \
-              result aim-env "$u" authenticate acct_mgmt open_session close_session)
-        if [ "$got" = "$want" ] && [ ! -s "$T/valgrind.log" ]; then
-            ok "valgrind: no leak or error ($want)"
-        else
-            bad "valgrind: no leak or error ($want; got '$got'; $(head -c 2000 "$T/valgrind.log"))"
-        fi
-    done
-    got=$(VG=1 PAM_WRAPPER_DISABLE_DEEPBIND=1 TOKEN=$GOOD result aim-env $USER_OK authenticate chauthtok)
-    if [ "$got" = "$PERM" ] && [ ! -s "$T/valgrind.log" ]; then
-        ok "valgrind: no leak or error (password refused)"
-    else
-        bad "valgrind: no leak or error (password refused; got '$got'; $(head -c 2000 "$T/valgrind.log"))"
+# vg_case WHAT WANT TOKEN USER STEP...: under memcheck, WANT and no error.
+vg_case() {
+    local what=$1 want=$2 tok=$3 u=$4 got
+    shift 4
+    if [ "${PAM_VALGRIND-1}" = 0 ]; then
+        skip "valgrind: no leak or error ($what) (PAM_VALGRIND=0)"
+        return
     fi
-fi
+    got=$(VG=1 PAM_WRAPPER_DISABLE_DEEPBIND=1 TOKEN=$tok result aim-env "$u" "$@")
+    if [ "$got" = "$want" ] && [ ! -s "$T/valgrind.log" ]; then
+        ok "valgrind: no leak or error ($what)"
+    else
+        not_ok "valgrind: no leak or error ($what)" "got '$got'" "$(head -c 2000 "$T/valgrind.log")"
+    fi
+}
+ALL_STEPS="authenticate acct_mgmt open_session close_session"
+vg_case success success "$GOOD" $USER_OK $ALL_STEPS
+vg_case "$AUTH_ERR" "$AUTH_ERR" "$OTHER" $USER_OK $ALL_STEPS
+vg_case "$UNKNOWN" "$UNKNOWN" junk no-such-user-aim $ALL_STEPS
+vg_case "password refused" "$PERM" "$GOOD" $USER_OK authenticate chauthtok
 
 echo "# logs"
 leak=0
@@ -783,29 +766,27 @@ for t in $ALL_TOKENS; do
     sig=${t##*.}
     if grep -qF -- "$sig" "$T/audit.log" "$T/pamtester.log"; then leak=1; fi
 done
-check "no token (not even its signature) in the audit log or syslog" "$leak" 0
-has "refusals reach syslog at LOG_NOTICE (pam_syslog)" "SYSLOG(5): login as nobody by agent" "$T/pamtester.log"
-hasnt "no pam_putenv noise" "delete non-existent entry" "$T/pamtester.log"
+check "no token (not even its signature) in the audit log or syslog" 0 "$leak"
+in_file "refusals reach syslog at LOG_NOTICE (pam_syslog)" "SYSLOG(5): login as nobody by agent" "$T/pamtester.log"
+not_in_file "no pam_putenv noise" "delete non-existent entry" "$T/pamtester.log"
 
 echo "# build"
-if ! command -v clang >/dev/null; then
-    skip "clang -Werror build: clang is not installed"
-elif [ -z "${PAM_AIM_CFLAGS-}" ]; then
+if [ -z "${PAM_AIM_CFLAGS-}" ]; then
     skip "clang -Werror build: run through make test-pam (it passes the flags)"
 elif clang $PAM_AIM_CFLAGS -c -o "$T/pam_aim.clang.o" pam_aim/pam_aim.c 2> "$T/clang.err"; then
     ok "clang builds pam_aim.c with the core's warnings and -Werror"
 else
-    bad "clang builds pam_aim.c with the core's warnings and -Werror ($(head -5 "$T/clang.err"))"
+    not_ok "clang builds pam_aim.c with the core's warnings and -Werror ($(head -5 "$T/clang.err"))"
 fi
 if grep -n '\baim_verify\b\|\baim_recheck\b\|\baim_audit\b\|AIM_MAX_TOKEN_LEN' pam_aim/pam_aim.c | grep -v '^\s*\*' > "$T/lower.txt"; then
-    bad "pam_aim calls no lower-level core entry point and repeats no token bound ($(head -3 "$T/lower.txt"))"
+    not_ok "pam_aim calls no lower-level core entry point and repeats no token bound ($(head -3 "$T/lower.txt"))"
 else
     ok "pam_aim calls no lower-level core entry point and repeats no token bound"
 fi
 
 echo "# symbols"
 syms=$(nm -D --defined-only "$MODULE" | awk '{print $3}' | sort | tr '\n' ' ')
-check "exports exactly the six pam_sm_* entry points" "$syms" "pam_sm_acct_mgmt pam_sm_authenticate pam_sm_chauthtok pam_sm_close_session pam_sm_open_session pam_sm_setcred "
-check "nothing of the core (aim_*) is exported" "$(nm -D --defined-only "$MODULE" | grep -c ' aim_')" 0
+check "exports exactly the six pam_sm_* entry points" "pam_sm_acct_mgmt pam_sm_authenticate pam_sm_chauthtok pam_sm_close_session pam_sm_open_session pam_sm_setcred " "$syms"
+check "nothing of the core (aim_*) is exported" 0 "$(nm -D --defined-only "$MODULE" | grep -c ' aim_')"
 
 finish

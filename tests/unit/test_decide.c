@@ -129,7 +129,10 @@ test_baseline_rule(void)
     tok = tu_token(NULL, NULL);
     expired = tu_token(NULL, "{\"exp\":1700000001,\"iat\":1699999000}");
     bad = strdup(tok);
-    bad[strlen(bad) - 3] ^= 1;
+    /* Another base64url letter in the signature: flipping a bit of the
+     * character could leave the alphabet ('A' ^ 1 is '@'), a malformed
+     * token instead of a bad signature, one run in ten. */
+    bad[strlen(bad) - 3] = bad[strlen(bad) - 3] == 'A' ? 'B' : 'A';
 
     /* An allow: audited, one event, no denial, trust reported. */
     r = request(tok, need_read);
