@@ -396,6 +396,7 @@ login(Port *port, char *token)
 	aim_request req;
 	aim_decision d;
 	aim_status	s;
+	aim_token  *t;
 	const char *scopes[1];
 	char	   *denial;
 
@@ -428,8 +429,9 @@ login(Port *port, char *token)
 				 errmsg("AIM agent login refused: %s", aim_reason(s)),
 				 errdetail("%s", message)));
 	}
-	bound = binding_new(aim_token_ref(d.token), NULL, PG_AIM_SESSION);
+	t = aim_token_ref(d.token);
 	aim_decision_clear(&d);
+	bound = binding_new(t, NULL, PG_AIM_SESSION);
 	bound->role_id = InvalidOid;
 	bound->session_user_id = InvalidOid;
 	pg_aim_set("pg_aim.bound", token, PG_AIM_SESSION);

@@ -835,6 +835,24 @@ EOF
     check_re "the pool's login may not take session_init once revoked from it" "^b13: error: 42501 permission denied for function session_init" "$out"
 fi
 
+# ---------------------------------------------------------------- an installation of 0.1, updated
+"${PSQL[@]}" -U postgres -d postgres -c "CREATE DATABASE aimold" >/dev/null
+out=$("${PSQL[@]}" -U postgres -d aimold 2>&1 <<'EOF'
+CREATE EXTENSION pg_aim VERSION '0.1';
+ALTER EXTENSION pg_aim UPDATE;
+SELECT 'version:' || extversion FROM pg_extension WHERE extname = 'pg_aim';
+SELECT 'functions:' || string_agg(p.proname || ':' || pg_get_function_identity_arguments(p.oid) || ':'
+    || array_to_string(coalesce(p.proacl, '{}'), ' '), ';' ORDER BY p.proname)
+    FROM pg_proc p WHERE p.pronamespace = 'aim'::regnamespace;
+EOF
+)
+fresh=$(su_sql "SELECT 'functions:' || string_agg(p.proname || ':' || pg_get_function_identity_arguments(p.oid) || ':'
+    || array_to_string(coalesce(p.proacl, '{}'), ' '), ';' ORDER BY p.proname)
+    FROM pg_proc p WHERE p.pronamespace = 'aim'::regnamespace AND p.proname <> 'session_init'")
+check "ALTER EXTENSION pg_aim UPDATE takes 0.1 to 0.2" "version:0.2" "$(line version: "$out")"
+check "and gives it the functions and grants of a new 0.2" "$fresh" \
+    "$(line functions: "$out" | sed 's/;session_init:[^;]*//')"
+
 # ---------------------------------------------------------------- settings are the server's
 out=$(as app_login aimtest <<'EOF'
 SHOW pg_aim.keys;
