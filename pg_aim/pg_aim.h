@@ -74,5 +74,6 @@ extern void pg_aim_bind_startup(void);
 
 /* pg_aim_hooks.c: every route into the executor, the role lock */
 extern void pg_aim_hooks_init(void);
+extern void pg_aim_check_settings(PgAimBinding *b);
 
 #endif							/* PG_AIM_H */

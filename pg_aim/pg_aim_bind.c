@@ -102,6 +102,10 @@ xact_callback(XactEvent event, void *arg)
 {
 	switch (event)
 	{
+		case XACT_EVENT_PRE_COMMIT:
+			if (pending != NULL && pending->scope == PG_AIM_TRANSACTION)
+				pg_aim_check_settings(pending);
+			break;
 		case XACT_EVENT_PRE_PREPARE:
 			/* PREPARE keeps a SET but not what else the transaction did. */
 			if (pending != NULL)

@@ -17,6 +17,12 @@
  * without the executor and without any hook pg_aim could check at: while
  * an agent is bound, none is declared and none is filled at commit.
  *
+ * A transaction binding leaves nothing behind for the next transaction of
+ * a pooled connection: no session-level setting (SET without LOCAL, and
+ * at commit any other route, such as set_config(..., false)), no
+ * temporary relation that outlives the transaction (it would shadow the
+ * next agent's tables), no LISTEN.
+ *
  * The role lock: "role" and "session_authorization" cannot change while an
  * agent is bound, whatever the route -- SET, set_config(), a function's SET
  * clause, a role's default, a startup option -- because pg_aim wraps the
@@ -32,6 +38,7 @@
 
 #include "access/parallel.h"
 #include "catalog/objectaccess.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_proc.h"
 #include "executor/executor.h"
 #include "miscadmin.h"
@@ -98,6 +105,67 @@ utility_action(Node *parsetree)
 		default:
 			return "read";
 	}
+}
+
+static bool
+is_temp(RangeVar *rel)
+{
+	return rel->relpersistence == RELPERSISTENCE_TEMP
+		|| (rel->schemaname != NULL && strncmp(rel->schemaname, "pg_temp", 7) == 0);
+}
+
+/* What a statement would leave behind its transaction (NULL: nothing). */
+static const char *
+outlives_transaction(Node *parsetree)
+{
+	switch (nodeTag(parsetree))
+	{
+		case T_VariableSetStmt:
+			{
+				VariableSetStmt *stmt = (VariableSetStmt *) parsetree;
+
+				if (stmt->kind == VAR_SET_MULTI)
+					return strcmp(stmt->name, "SESSION CHARACTERISTICS") == 0
+						? "SET SESSION CHARACTERISTICS" : NULL;
+				return stmt->is_local ? NULL : "SET or RESET without LOCAL";
+			}
+		case T_CreateStmt:
+			return is_temp(((CreateStmt *) parsetree)->relation)
+				&& ((CreateStmt *) parsetree)->oncommit != ONCOMMIT_DROP
+				? "a temporary table without ON COMMIT DROP" : NULL;
+		case T_CreateTableAsStmt:
+			return is_temp(((CreateTableAsStmt *) parsetree)->into->rel)
+				&& ((CreateTableAsStmt *) parsetree)->into->onCommit != ONCOMMIT_DROP
+				? "a temporary table without ON COMMIT DROP" : NULL;
+		case T_ViewStmt:
+			return is_temp(((ViewStmt *) parsetree)->view) ? "a temporary view" : NULL;
+		case T_CreateSeqStmt:
+			return is_temp(((CreateSeqStmt *) parsetree)->sequence)
+				? "a temporary sequence" : NULL;
+		case T_ListenStmt:
+			return "LISTEN";
+		default:
+			return NULL;
+	}
+}
+
+/*
+ * At the commit of a transaction binding: a session-level setting made by
+ * any route (set_config(..., false) included) would outlive it.
+ */
+void
+pg_aim_check_settings(PgAimBinding *b)
+{
+	struct config_generic **vars = get_guc_variables();
+	int			n = GetNumConfigOptions();
+	int			i;
+	GucStack   *st;
+
+	for (i = 0; i < n; i++)
+		for (st = vars[i]->stack; st != NULL; st = st->prev)
+			if (st->state == GUC_SET || st->state == GUC_SET_LOCAL)
+				pg_aim_refuse(b, psprintf("a session-level setting (%s)",
+										  pg_aim_name(vars[i]->name)));
 }
 
 static void
@@ -178,6 +246,8 @@ pg_aim_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 
 	if (b != NULL && !IsParallelWorker())
 	{
+		const char *outlives;
+
 		switch (nodeTag(parsetree))
 		{
 			case T_TransactionStmt:
@@ -216,6 +286,9 @@ pg_aim_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 							 GetCommandTagName(CreateCommandTag(parsetree)), InvalidOid);
 				break;
 		}
+		if (b->scope == PG_AIM_TRANSACTION
+			&& (outlives = outlives_transaction(parsetree)) != NULL)
+			pg_aim_refuse(b, psprintf("%s (in a transaction binding)", outlives));
 	}
 
 	if (prev_ProcessUtility)

@@ -431,6 +431,33 @@ check_re "transaction_init in a bound session refused" "aim.transaction_init\(\)
 out=$(su_sql "SELECT count(*) FROM docs WHERE body = 'bob-in-tx'")
 check "the refusal aborted that transaction's write" "0" "$out"
 
+# A transaction binding leaves nothing behind for the next transaction.
+out=$(as app_login aimtest -v a="$ALICE" <<'EOF'
+BEGIN; SELECT aim.transaction_init(:'a'); SET search_path = public; ROLLBACK;
+BEGIN; SELECT aim.transaction_init(:'a'); RESET work_mem; ROLLBACK;
+BEGIN; SELECT aim.transaction_init(:'a'); SET LOCAL search_path = public; SELECT 'local:' || current_setting('search_path'); COMMIT;
+BEGIN; SELECT aim.transaction_init(:'a'); CREATE TEMP TABLE docs (body text); ROLLBACK;
+BEGIN; SELECT aim.transaction_init(:'a'); CREATE TABLE pg_temp.docs (body text) ON COMMIT DELETE ROWS; ROLLBACK;
+BEGIN; SELECT aim.transaction_init(:'a'); SELECT 1 AS x INTO TEMP TABLE t1; ROLLBACK;
+BEGIN; SELECT aim.transaction_init(:'a'); CREATE TEMP VIEW docs AS SELECT 'planted' AS body; ROLLBACK;
+BEGIN; SELECT aim.transaction_init(:'a'); CREATE TEMP SEQUENCE s1; ROLLBACK;
+BEGIN; SELECT aim.transaction_init(:'a'); LISTEN agent_news; ROLLBACK;
+BEGIN; SELECT aim.transaction_init(:'a'); CREATE TEMP TABLE scratch_rows ON COMMIT DROP AS SELECT body FROM docs;
+SELECT 'ondrop:' || count(*) FROM scratch_rows; COMMIT;
+BEGIN; SELECT aim.transaction_init(:'a'); SELECT set_config('search_path', 'pg_catalog', false); COMMIT;
+SELECT 'path:' || current_setting('search_path') || ' temp:' || count(*) FROM pg_class WHERE relpersistence = 't';
+EOF
+)
+check_re "in a transaction binding, SET without LOCAL is refused" "SET or RESET without LOCAL \(in a transaction binding\) is not allowed" "$out"
+check "RESET too" "2" "$(grep -c 'SET or RESET without LOCAL' <<<"$out")"
+check "SET LOCAL works" "local:public" "$(line local: "$out")"
+check "a temporary table, view or sequence that would outlive it is refused (5 ways)" "5" \
+    "$(grep -c 'a temporary \(table without ON COMMIT DROP\|view\|sequence\) (in a transaction binding)' <<<"$out")"
+check_re "LISTEN is refused" "LISTEN \(in a transaction binding\) is not allowed" "$out"
+check "a temporary table ON COMMIT DROP works" "ondrop:2" "$(line ondrop: "$out")"
+check_re "set_config(..., false) fails the commit" "a session-level setting \(search_path\) is not allowed while an AIM agent is bound" "$out"
+check "and nothing is left: the setting and no temporary relation" "path:\"\$user\", public temp:0" "$(line path: "$out")"
+
 # ---------------------------------------------------------------- expiry, revocation
 SHORT=$(issue --sub spiffe://test/agent/short --jti jti-short --scope kb:read --ttl 3)
 out=$(as app_login aimtest -v tok="$SHORT" <<'EOF'
@@ -770,6 +797,8 @@ unix_socket_dir =
 auth_type = trust
 auth_file = $T/userlist.txt
 pool_mode = transaction
+server_reset_query = DISCARD ALL
+server_reset_query_always = 1
 default_pool_size = 1
 max_client_conn = 20
 logfile = $T/pgbouncer.log
@@ -815,6 +844,12 @@ b10 Q $SHOW
 b11 Q SELECT set_config('request.id', '42', true), current_setting('request.id')
 b12 Q COMMIT
 b13 Q SELECT aim.session_init('$POOL_B')
+b14 Q CREATE TEMP TABLE docs AS SELECT 0 AS id, 'planted' AS body
+use a
+a10 Q BEGIN
+a11 Q SELECT aim.transaction_init('$POOL_A', 'agent_reader')
+a12 Q $SHOW
+a13 Q COMMIT
 EOF
 )
     pid() { line "$1: row" "$out" | cut -d'|' -f2; }
@@ -833,6 +868,8 @@ EOF
     check "B writes through its policy" "spiffe://test/agent/bob|agent_writer|b1,bob-wrote,bob-pooled" "$(show b10)"
     check_re "set_config of request settings works in a bound transaction" "^b11: row 42\|42" "$out"
     check_re "the pool's login may not take session_init once revoked from it" "^b13: error: 42501 permission denied for function session_init" "$out"
+    check "a temporary table an unbound client planted is gone (server_reset_query_always)" \
+        "spiffe://test/agent/alice|agent_reader|a1,a2" "$(show a12)"
 fi
 
 # ---------------------------------------------------------------- an installation of 0.1, updated
