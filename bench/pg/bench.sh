@@ -5,10 +5,10 @@
 #      current_setting('request.jwt.claims', true)::json->>'sub'
 #      (same table, same rows; a policy per role), both as an init-plan
 #      "(SELECT f())" on an indexed column and per row over a seq scan;
-#   2. what each statement of a bound session costs: a point query,
-#      unbound vs bound without a state file vs bound feeding the agent's
-#      baseline (pg_aim.state; one agent on every client, and an agent per
-#      client);
+#   2. what each statement of a bound session costs: a point query from
+#      one client, unbound vs bound without a state file vs bound feeding
+#      the agent's baseline (pg_aim.state), as throughput and as the CPU
+#      time its backend spends per statement;
 #   3. aim.session_init() calls per second (same session, cached token);
 #   4. through PgBouncer in transaction mode: aim.transaction_init() per
 #      transaction vs the PostgREST idiom per transaction (one statement:
@@ -53,8 +53,6 @@ issue() { "$AIMCTL" issue --key "$T/issuer.key" --iss "$ISS" --aud "$AUD" "$@"; 
 AGENT=spiffe://bench/agent/7
 TOK=$(issue --sub "$AGENT" --scope "pg:role:r_aim pg:login:nobody kb:read" --ttl 7200)
 CLAIMS="{\"sub\":\"$AGENT\",\"role\":\"r_jwt\",\"scope\":\"kb:read\"}"
-TOK0=$(issue --sub spiffe://bench/agent/client0 --scope kb:read --ttl 7200)
-TOK1=$(issue --sub spiffe://bench/agent/client1 --scope kb:read --ttl 7200)
 
 mkdir -p "$T/services"
 cat > "$T/services/postgresql" <<EOF
@@ -119,6 +117,9 @@ CREATE POLICY by_jwt ON scan TO r_jwt
     USING (agent = current_setting('request.jwt.claims', true)::json ->> 'sub');
 GRANT SELECT ON items, scan TO r_aim, r_jwt;
 GRANT SELECT ON plain TO PUBLIC;
+-- Where a one-client run says which backend serves it.
+CREATE TABLE bench_pids (pid int);
+GRANT INSERT ON bench_pids TO PUBLIC;
 EOF
 
 # Per-connection setup runs once per pgbench client (bound=0 at first).
@@ -139,24 +140,17 @@ EOF
 sed 's/FROM items/FROM scan/' "$T/aim_items.sql" > "$T/aim_scan.sql"
 sed 's/FROM items/FROM scan/' "$T/jwt_items.sql" > "$T/jwt_scan.sql"
 cat > "$T/point_unbound.sql" <<'EOF'
-\set id random(1, 100000)
-SELECT body FROM plain WHERE id = :id;
-EOF
-cat > "$T/point_bound.sql" <<'EOF'
 \if :bound = 0
-SELECT aim.session_init(:tok);
+INSERT INTO bench_pids SELECT pg_backend_pid();
 \set bound 1
 \endif
 \set id random(1, 100000)
 SELECT body FROM plain WHERE id = :id;
 EOF
-cat > "$T/point_per_client.sql" <<'EOF'
+cat > "$T/point_bound.sql" <<'EOF'
 \if :bound = 0
-\if :client_id = 0
-SELECT aim.session_init(:tok0);
-\else
-SELECT aim.session_init(:tok1);
-\endif
+INSERT INTO bench_pids SELECT pg_backend_pid();
+SELECT aim.session_init(:tok);
 \set bound 1
 \endif
 \set id random(1, 100000)
@@ -194,7 +188,7 @@ run() {
     shift 2
     out=$("$PGI/pgbench" -n -h "${HOSTARG:-$T}" -p "${PORTARG:-$PORT}" -U "$user" -c "$CLIENTS" \
           -j "$CLIENTS" -T "$SECS" -M "${MODE:-prepared}" -D bound=0 -D "tok=$TOK" -D "claims=$CLAIMS" \
-          -D "tok0=$TOK0" -D "tok1=$TOK1" -D "qtok='$TOK'" -D "qclaims='$CLAIMS'" "$@" bench 2>&1)
+          -D "qtok='$TOK'" -D "qclaims='$CLAIMS'" "$@" bench 2>&1)
     tps=$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' <<<"$out" | head -1)
     if [ -z "$tps" ] || grep -q "aborted\|error" <<<"$out"; then
         echo "$out" | grep -v AUDIT >&2
@@ -204,6 +198,32 @@ run() {
     printf '  %-56s %10.0f tps\n' "$name" "$tps"
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }
+
+# cpu_run NAME USER [pgbench args...]: one client; records tps and the CPU
+# time its backend spent per transaction (CPU[NAME], microseconds), which
+# other load on the machine disturbs far less than throughput.  The
+# script's first transaction writes the backend's pid into bench_pids.
+declare -A CPU
+cpu_run() {
+    local name=$1 user=$2 pid="" ticks=0 t hz tx
+    shift 2
+    sql "TRUNCATE bench_pids"
+    "$PGI/pgbench" -n -h "$T" -p "$PORT" -U "$user" -c 1 -j 1 -T "$SECS" -M prepared \
+        -D bound=0 -D "tok=$TOK" "$@" bench >"$T/cpu_run.out" 2>&1 &
+    local bench=$!
+    while kill -0 "$bench" 2>/dev/null; do
+        [ -n "$pid" ] || pid=$("${PSQL[@]}" -U postgres -d bench -c "SELECT pid FROM bench_pids" 2>/dev/null)
+        if [ -n "$pid" ] && t=$(awk '{ print $14 + $15 }' "/proc/$pid/stat" 2>/dev/null); then ticks=$t; fi
+        sleep 0.1
+    done
+    wait "$bench"
+    tx=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$T/cpu_run.out")
+    TPS[$name]=$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' "$T/cpu_run.out" | head -1)
+    [ -n "$tx" ] && [ -n "${TPS[$name]}" ] && [ "$ticks" -gt 0 ] || { cat "$T/cpu_run.out" >&2; die "pgbench $name failed"; }
+    hz=$(getconf CLK_TCK)
+    CPU[$name]=$(awk -v t="$ticks" -v hz="$hz" -v n="$tx" 'BEGIN { printf "%.1f", t / hz / n * 1e6 }')
+    printf '  %-56s %10.0f tps %8s us CPU/statement\n' "$name" "${TPS[$name]}" "${CPU[$name]}"
+}
 median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
 # compare NAME...: each variant (VARIANT[NAME] = "USER|pgbench args";
@@ -213,22 +233,30 @@ median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int(
 declare -A VARIANT PRE POST
 ROUNDS=${AIM_PG_BENCH_ROUNDS:-3}
 compare() {
-    local r i n=$# names=("$@") name spec all
+    local r i n=$# names=("$@") name spec all cpu
     for ((r = 1; r <= ROUNDS; r++)); do
         for ((i = 0; i < n; i++)); do
             name=${names[(i + r - 1) % n]}
             spec=${VARIANT[$name]}
             ${PRE[$name]:-true}
             # shellcheck disable=SC2086
-            run "$name #$r" "${spec%%|*}" ${spec#*|}
+            ${RUN:-run} "$name #$r" "${spec%%|*}" ${spec#*|}
             ${POST[$name]:-true}
         done
     done
     for name in "${names[@]}"; do
-        all=()
-        for ((r = 1; r <= ROUNDS; r++)); do all+=("${TPS[$name #$r]}"); done
+        all=() cpu=()
+        for ((r = 1; r <= ROUNDS; r++)); do
+            all+=("${TPS[$name #$r]}")
+            cpu+=("${CPU[$name #$r]-0}")
+        done
         TPS[$name]=$(median "${all[@]}")
-        printf '  %-56s %10.0f tps (median)\n' "$name" "${TPS[$name]}"
+        CPU[$name]=$(median "${cpu[@]}")
+        if [ "${RUN:-run}" = cpu_run ]; then
+            printf '  %-56s %10.0f tps %8s us CPU/statement (medians)\n' "$name" "${TPS[$name]}" "${CPU[$name]}"
+        else
+            printf '  %-56s %10.0f tps (median)\n' "$name" "${TPS[$name]}"
+        fi
     done
 }
 sql() { "${PSQL[@]}" -U postgres -d bench -c "$1" >/dev/null; }
@@ -260,19 +288,15 @@ VARIANT["rls-per-row aim.agent_id()"]="bench_login|-f $T/aim_scan.sql"
 VARIANT["rls-per-row request.jwt.claims->>sub"]="bench_login|-f $T/jwt_scan.sql"
 compare "rls-per-row aim.agent_id()" "rls-per-row request.jwt.claims->>sub"
 
-echo "A statement of a bound session (point query on a table without policy):"
+echo "A statement of a bound session (one client, point query on a table without policy):"
 VARIANT["point, unbound"]="bench_login|-f $T/point_unbound.sql"
 VARIANT["point, bound, no state file"]="bench_login|-f $T/point_bound.sql"
-VARIANT["point, bound, baseline fed (one agent)"]="bench_login|-f $T/point_bound.sql"
-VARIANT["point, bound, baseline fed (an agent per client)"]="bench_login|-f $T/point_per_client.sql"
-for v in "point, bound, baseline fed (one agent)" "point, bound, baseline fed (an agent per client)"; do
-    PRE[$v]=state_on
-    POST[$v]=state_off
-done
-compare "point, unbound" "point, bound, no state file" "point, bound, baseline fed (one agent)" \
-    "point, bound, baseline fed (an agent per client)"
+VARIANT["point, bound, baseline fed"]="bench_login|-f $T/point_bound.sql"
+PRE["point, bound, baseline fed"]=state_on
+POST["point, bound, baseline fed"]=state_off
+RUN=cpu_run compare "point, unbound" "point, bound, no state file" "point, bound, baseline fed"
 events=$("$AIMCTL" stats --state "$T/state" --json | jq -r --arg a "$AGENT" 'select(.agent == $a) | .events')
-echo "  (the shared agent's baseline recorded $events events)"
+echo "  (the agent's baseline recorded $events events)"
 
 echo "Binding:"
 run "aim.session_init() (same session)" bench_login -f "$T/init.sql"
@@ -320,9 +344,10 @@ unset HOSTARG
 echo "Ratios (of medians):"
 echo "  RLS initplan: aim / jwt-claims                   = $(ratio "${TPS[rls-initplan aim.agent_id()]}" "${TPS[rls-initplan request.jwt.claims->>sub]}")"
 echo "  RLS per row:  aim / jwt-claims                   = $(ratio "${TPS[rls-per-row aim.agent_id()]}" "${TPS[rls-per-row request.jwt.claims->>sub]}")"
-echo "  point: bound / unbound                           = $(ratio "${TPS[point, bound, no state file]}" "${TPS[point, unbound]}")"
-echo "  point: baseline fed, one agent / not fed         = $(ratio "${TPS[point, bound, baseline fed (one agent)]}" "${TPS[point, bound, no state file]}")"
-echo "  point: baseline fed, agent per client / not fed  = $(ratio "${TPS[point, bound, baseline fed (an agent per client)]}" "${TPS[point, bound, no state file]}")"
+echo "  point, tps: bound / unbound                      = $(ratio "${TPS[point, bound, no state file]}" "${TPS[point, unbound]}")"
+echo "  point, tps: baseline fed / not fed               = $(ratio "${TPS[point, bound, baseline fed]}" "${TPS[point, bound, no state file]}")"
+echo "  point, CPU: the check of a bound statement       = $(awk -v a="${CPU[point, bound, no state file]}" -v b="${CPU[point, unbound]}" 'BEGIN { printf "%+.1f us", a - b }')"
+echo "  point, CPU: feeding the baseline                 = $(awk -v a="${CPU[point, bound, baseline fed]}" -v b="${CPU[point, bound, no state file]}" 'BEGIN { printf "%+.1f us", a - b }')"
 echo "  pgbouncer: transaction_init / PostgREST idiom    = $(ratio "${TPS[pgbouncer: aim.transaction_init() + query]}" "${TPS[pgbouncer: set_config(claims), set_config(role) + query]}")"
 echo "  connect+bind / scram login                       = $(ratio "${TPS[connect trust + aim.session_init()]}" "${TPS[connect scram-sha-256 + SELECT 1]}")"
 if [ -n "${TPS[connect PAM (pam_aim) agent login + agent_id()]+x}" ]; then
