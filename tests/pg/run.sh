@@ -946,13 +946,13 @@ check_re "audit: role switch line" "AUDIT: AIM,\{.*\"action\":\"role\".*agent_re
 check_re "audit: refusal line" "AUDIT: AIM,\{.*\"action\":\"RESET ALL\"" "$log"
 check_re "audit: a refused statement names its action and relations" "AUDIT: AIM,\{.*\"reason\":\"expired\".*\"action\":\"SELECT\",\"resource\":\"public.docs\"" "$log"
 check_re "audit: a refused protocol Execute" "AUDIT: AIM,\{.*\"reason\":\"revoked\".*spiffe://test/agent/proto1" "$log"
-check_re "audit: a refused startup option" "AUDIT: AIM,\{.*\"action\":\"role \\\\\"agent_reader\\\\\"\"" "$log"
 check_not "audit: statements allowed write no line" "AUDIT: AIM,\{\"[^}]*\"decision\":\"allow\"[^}]*\"action\":\"SELECT\"" "$log"
 if [ -z "$WRAPPER" ] || [ ! -f "$PAM_MODULE" ]; then
     skipped "audit: PAM login line (no PAM)"
 else
     check_re "audit: PAM login line" "AUDIT: AIM,\{.*\"action\":\"login\".*spiffe://test/agent/pam" "$log"
     check_re "audit: refused superuser login" "AUDIT: AIM,\{.*\"reason\":\"policy_denied\".*\"action\":\"login\".*spiffe://test/agent/pam-super" "$log"
+    check_re "audit: a refused startup option" "AUDIT: AIM,\{.*\"action\":\"role \\\\\"agent_reader\\\\\"\"" "$log"
 fi
 check_re "audit file written too" "\"adapter\":\"pg\"" "$(cat "$T/audit.log" 2>/dev/null)"
 leaked=""
