@@ -98,6 +98,8 @@ export ALICE BOB
 
 # ---------------------------------------------------------------- cluster
 mkdir -p "$T/services"
+# The server loads the module: a copy it can read (the tree may be under a 0700 home).
+if [ -f "$PAM_MODULE" ]; then cp "$PAM_MODULE" "$T/pam_aim.so"; PAM_MODULE=$T/pam_aim.so; fi
 cat > "$T/services/postgresql" <<EOF
 auth     required $PAM_MODULE keys=$T/jwks.json issuer=$ISS audience=$AUD scope=pg:login:%u handoff=AIM_PG_TOKEN
 account  required $PAM_MODULE keys=$T/jwks.json issuer=$ISS audience=$AUD scope=pg:login:%u
