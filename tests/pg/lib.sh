@@ -30,8 +30,13 @@ pg_private_install() {
     for f in "$bindir"/*; do
         [ -e "$PGI/${f##*/}" ] || ln -s "$f" "$PGI/"
     done
-    for f in "$libdir"/*; do
-        case ${f##*/} in pg_aim*) ;; *) ln -s "$f" "$dir$libdir/" ;; esac
+    # Directories are made, not linked: an install would write through a link.
+    mkdir -p "$dir$libdir/bitcode"
+    for f in "$libdir"/* "$libdir"/bitcode/*; do
+        case ${f#"$libdir"/} in
+            pg_aim* | bitcode/pg_aim* | bitcode) ;;
+            *) ln -s "$f" "$dir$libdir/${f#"$libdir"/}" ;;
+        esac
     done
     for f in "$sharedir"/*; do
         [ "${f##*/}" = extension ] || ln -s "$f" "$dir$sharedir/"
