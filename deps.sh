@@ -7,7 +7,7 @@ PKGS="build-essential pkg-config clang llvm libclang-rt-14-dev
       libssl-dev openssl libjansson-dev libjwt-dev zlib1g-dev
       libpam0g-dev libpam-modules libpam-wrapper libnss-wrapper pamtester
       nginx nginx-dev
-      postgresql-15 postgresql-server-dev-15 postgresql-contrib libkrb5-dev
+      postgresql-15 postgresql-server-dev-15 postgresql-contrib libkrb5-dev pgbouncer
       openssh-server openssh-client
       curl python3 python3-cryptography valgrind wrk procps jq
       debhelper dpkg-dev fakeroot lintian

@@ -5,7 +5,7 @@ PG_CONFIG ?= /usr/lib/postgresql/15/bin/pg_config
 PG_AIM    := $(B)/pg_aim.so
 PG_AIM_MAKE = $(MAKE) --no-print-directory -C pg_aim PG_CONFIG=$(PG_CONFIG)
 
-$(PG_AIM): pg_aim/pg_aim.c pg_aim/pg_aim_json.c pg_aim/pg_aim_json.h pg_aim/Makefile pg_aim/pg_aim.control pg_aim/pg_aim--0.1.sql \
+$(PG_AIM): $(wildcard pg_aim/*.c pg_aim/*.h pg_aim/*.sql) pg_aim/Makefile pg_aim/pg_aim.control \
            common/aim.h $(LIBAIM)
 	@mkdir -p $(dir $@)
 	@$(if $(V),,echo "  PGXS    $@")

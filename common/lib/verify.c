@@ -73,17 +73,31 @@ aim_set_clock(int64_t (*clock)(void))
     aim_clock = clock;
 }
 
+/* A configuration error of option opt: err->option names it. */
+static aim_status
+option_error(aim_error *err, const char *opt)
+{
+    if (err != NULL) {
+        err->option = opt;
+        err->line = 0;
+    }
+    return AIM_CONFIG;
+}
+
 aim_status
 aim_config_check(const aim_config *cfg, aim_error *err)
 {
     if (cfg->nkeys == 0) {
-        return aim_fail(err, AIM_CONFIG, "keys: no key source configured");
+        aim_fail(err, AIM_CONFIG, "keys: no key source configured");
+        return option_error(err, "keys");
     }
     if (cfg->nissuers == 0) {
-        return aim_fail(err, AIM_CONFIG, "issuer: no issuer configured");
+        aim_fail(err, AIM_CONFIG, "issuer: no issuer configured");
+        return option_error(err, "issuer");
     }
     if (cfg->audience == NULL) {
-        return aim_fail(err, AIM_CONFIG, "audience: no audience configured");
+        aim_fail(err, AIM_CONFIG, "audience: no audience configured");
+        return option_error(err, "audience");
     }
     {
         size_t i, j;
@@ -92,9 +106,10 @@ aim_config_check(const aim_config *cfg, aim_error *err)
             if (cfg->key_issuers[i] == NULL) {
                 if (cfg->nissuers > 1) {
                     /* Otherwise any issuer's key could sign for another. */
-                    return aim_fail(err, AIM_CONFIG, "keys: with more than one "
-                                    "issuer, bind every key source to its issuer "
-                                    "(\"ISSUER PATH\")");
+                    aim_fail(err, AIM_CONFIG, "keys: with more than one "
+                             "issuer, bind every key source to its issuer "
+                             "(\"ISSUER PATH\")");
+                    return option_error(err, "keys");
                 }
                 continue;
             }
@@ -104,8 +119,9 @@ aim_config_check(const aim_config *cfg, aim_error *err)
                 }
             }
             if (j == cfg->nissuers) {
-                return aim_fail(err, AIM_CONFIG, "keys: issuer \"%.100s\" is not "
-                                "a configured issuer", cfg->key_issuers[i]);
+                aim_fail(err, AIM_CONFIG, "keys: issuer \"%.100s\" is not "
+                         "a configured issuer", cfg->key_issuers[i]);
+                return option_error(err, "keys");
             }
         }
     }
@@ -190,7 +206,12 @@ aim_verifier_new(const aim_config *cfg, aim_error *err)
 {
     aim_verifier *v;
     size_t        i;
+    const char   *opt = NULL;    /* the option whose files are loading */
 
+    if (err != NULL) {
+        err->option = NULL;
+        err->line = 0;
+    }
     if (aim_config_check(cfg, err) != AIM_OK) {
         return NULL;
     }
@@ -205,23 +226,27 @@ aim_verifier_new(const aim_config *cfg, aim_error *err)
     }
     v->audit_fd = -1;
 
+    opt = "keys";
     v->keys = load_keys(&v->cfg, v->key_st, &i, err);
     if (v->keys == NULL) {
         goto fail;
     }
     if (v->cfg.revoked != NULL) {
+        opt = "revoked";
         v->revoked = aim_revlist_load_st(v->cfg.revoked, &v->rev_st, err);
         if (v->revoked == NULL) {
             goto fail;
         }
     }
     if (v->cfg.policy != NULL) {
+        opt = "policy";
         v->policy = aim_policy_load_st(v->cfg.policy, &v->pol_st, err);
         if (v->policy == NULL) {
             goto fail;
         }
     }
     if (v->cfg.audit != NULL) {
+        opt = "audit";
         v->audit_fd = open(v->cfg.audit, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC
                            | O_NOCTTY, 0640);
         if (v->audit_fd < 0) {
@@ -231,6 +256,7 @@ aim_verifier_new(const aim_config *cfg, aim_error *err)
         }
     }
     for (i = 0; i < v->cfg.nstatus; i++) {
+        opt = "status_list";
         v->status[i].uri = v->cfg.status_uris[i];
         v->status[i].path = v->cfg.status_paths[i];
         if (aim_statuslist_load(&v->status[i], v->keys, err) != AIM_OK) {
@@ -238,6 +264,7 @@ aim_verifier_new(const aim_config *cfg, aim_error *err)
         }
     }
     if (v->cfg.state != NULL) {
+        opt = "state";
         v->state = aim_state_open(v->cfg.state, err);
         if (v->state == NULL) {
             goto fail;
@@ -254,6 +281,7 @@ aim_verifier_new(const aim_config *cfg, aim_error *err)
 fail:
     if (err != NULL && err->status != AIM_INTERNAL) {
         err->status = AIM_CONFIG;
+        err->option = opt;
     }
     aim_verifier_free(v);
     return NULL;

@@ -477,6 +477,11 @@ test_options(void)
     CHECK_ST(aim_config_set(cfg, "status_list", "https://s.test/1 /tmp/b", &err), AIM_CONFIG, &err);
     CHECK(tu_contains(err.message, "twice"));
     aim_config_free(cfg);
+    /* A verifier that cannot load a file names its option too. */
+    CHECK(tu_verifier_try(&err, "revoked", "/nonexistent/revoked", NULL) == NULL);
+    CHECK_STR(err.option, "revoked");
+    CHECK(tu_verifier_try(&err, "policy", "/nonexistent/policy", NULL) == NULL);
+    CHECK_STR(err.option, "policy");
 }
 
 static void
