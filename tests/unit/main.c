@@ -3,6 +3,7 @@
  *
  * Usage: unit [GROUP...]     (no group: all; T_VERBOSE=1 lists every check)
  * Groups: b64 json keys jws verify scope policy revoke runtime dpop decide
+ *         decide-attack
  */
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,7 @@ static const struct {
     { "jws", test_jws },       { "verify", test_verify }, { "scope", test_scope },
     { "policy", test_policy }, { "revoke", test_revoke }, { "runtime", test_runtime },
     { "dpop", test_dpop },     { "decide", test_decide },
+    { "decide-attack", test_decide_attack },
 };
 
 int
