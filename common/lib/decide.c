@@ -95,6 +95,7 @@ check_dpop(aim_verifier *v, const aim_token *t, const aim_request *req,
      * leeway in the future, and this host's clock may differ by leeway.
      */
     if (req->replay == NULL) {
+        d->proof_error = 0;          /* the adapter's fault, not the proof's */
         return refuse(d, AIM_INTERNAL, "no DPoP replay store is configured");
     }
     expires = aim_now() + dreq.max_age + 2 * v->cfg.leeway;
@@ -102,11 +103,11 @@ check_dpop(aim_verifier *v, const aim_token *t, const aim_request *req,
     if (s == AIM_REPLAY) {
         return refuse(d, AIM_REPLAY, "the DPoP proof was used before (jti)");
     }
+    d->proof_error = 0;
     if (s != AIM_OK) {
         return refuse(d, AIM_INTERNAL, "the DPoP replay store cannot record "
                       "the proof (full?)");
     }
-    d->proof_error = 0;
     return AIM_OK;
 }
 
