@@ -307,6 +307,9 @@ typedef enum {
  * One event the host asks about: the action, the credentials as they
  * arrived and the evidence of key binding the host can offer.  The
  * adapter describes; the core decides.  Zero-initialise and fill in.
+ * A description the core cannot read (a scheme, DPoP or audit mode
+ * outside its enum, a scope count without scopes) is refused with
+ * AIM_INTERNAL.
  */
 typedef struct {
     /* the action */
@@ -314,9 +317,11 @@ typedef struct {
     const char         *action;    /* "GET", "login", "bind", "SELECT" */
     const char         *resource;  /* "/kb/42", "account root", "orders" */
     const char         *client;    /* remote address, tty, NULL */
-    const char *const  *scopes;    /* required scopes */
+    const char *const  *scopes;    /* required scopes (NULL entries match
+                                    * nothing) */
     size_t              nscopes;
-    int                 any;       /* 1: any one of scopes suffices */
+    int                 any;       /* 1: any one of scopes suffices (and
+                                    * with nscopes 0, none does) */
 
     /* the credentials (aim_identify, aim_decide) */
     const char         *token;     /* compact JWS; NULL: none presented */

@@ -233,6 +233,27 @@ observe(aim_verifier *v, const aim_token *t, const aim_request *req,
 
 static const aim_request aim_no_request;
 
+/*
+ * A description the core cannot read is the adapter's bug: refuse it
+ * (fail closed) rather than guess, before anything is verified or spent.
+ */
+static aim_status
+check_request(const aim_request *req, aim_decision *d)
+{
+    if ((unsigned) req->scheme > AIM_SCHEME_DPOP
+        || (unsigned) req->dpop > AIM_DPOP_REQUIRED
+        || (unsigned) req->audit > AIM_AUDIT_DENIALS)
+    {
+        return refuse(d, AIM_INTERNAL, "the adapter described the request "
+                      "with an unknown scheme, DPoP mode or audit mode");
+    }
+    if (req->nscopes > 0 && req->scopes == NULL) {
+        return refuse(d, AIM_INTERNAL, "the adapter gave a count of required "
+                      "scopes without the scopes");
+    }
+    return AIM_OK;
+}
+
 aim_status
 aim_identify(aim_verifier *v, const aim_request *req, aim_decision *d)
 {
@@ -242,6 +263,9 @@ aim_identify(aim_verifier *v, const aim_request *req, aim_decision *d)
     decision_init(d);
     if (req == NULL) {
         req = &aim_no_request;
+    }
+    if (check_request(req, d) != AIM_OK) {
+        return d->status;
     }
     s = aim_verify(v, req->token, req->token_len, &d->token, &err);
     if (s != AIM_OK) {
@@ -271,7 +295,7 @@ finish(aim_verifier *v, const aim_request *req, aim_decision *d, int valid)
     if (d->token != NULL && valid) {
         observe(v, d->token, req, d);
     }
-    if (req->audit == AIM_AUDIT_ALL || d->status != AIM_OK) {
+    if (req->audit != AIM_AUDIT_DENIALS || d->status != AIM_OK) {
         aim_audit_emit(v, req, d->token, d->status, 0,
                        d->status == AIM_OK ? NULL : d->message, d->trust,
                        d->signal);
@@ -298,6 +322,9 @@ aim_decide_token(aim_verifier *v, const aim_token *t, const aim_request *req,
     decision_init(d);
     if (req == NULL) {
         req = &aim_no_request;
+    }
+    if (check_request(req, d) != AIM_OK) {
+        return finish(v, req, d, 0);
     }
     if (t == NULL) {
         refuse(d, AIM_NO_TOKEN, "no token was verified for this session");
