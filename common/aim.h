@@ -401,7 +401,8 @@ aim_status aim_decide(aim_verifier *v, const aim_request *req,
  * The same for a token a session verified earlier (a PAM account or
  * session step, each PostgreSQL statement): re-check expiry, revocation,
  * key and policy, then key binding, the host's denial, scopes, baseline,
- * audit.  req->token is ignored.
+ * audit.  req->token is ignored: a DPoP proof (req->proof) must be for t
+ * itself (its ath is SHA-256 of t's compact form).
  */
 aim_status aim_decide_token(aim_verifier *v, const aim_token *t,
                             const aim_request *req, aim_decision *d);

@@ -83,8 +83,10 @@ check_dpop(aim_verifier *v, const aim_token *t, const aim_request *req,
     dreq.method = req->method;
     dreq.url = req->url;
     dreq.max_age = v->cfg.dpop_max_age;
-    s = aim_dpop_verify(v, req->proof, req->proof_len, req->token,
-                        req->token_len, t, &dreq, hash, &err);
+    /* ath: the proof is for the token decided -- the one presented, or
+     * the one a session holds (whatever req->token says then). */
+    s = aim_dpop_verify_hash(v, req->proof, req->proof_len,
+                             t->hashed ? t->hash : NULL, t, &dreq, hash, &err);
     if (s != AIM_OK) {
         return take(d, &err, s);
     }

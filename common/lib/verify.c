@@ -621,6 +621,10 @@ aim_verify(aim_verifier *v, const char *token, size_t len, aim_token **out,
         aim_token_free(t);
         return s;
     }
+    if (hashed || aim_sha256(token, len, hash)) {
+        memcpy(t->hash, hash, sizeof(t->hash));
+        t->hashed = 1;
+    }
     if (hashed) {
         aim_cache_put(&v->cache, hash, t, v->generation);
     }
