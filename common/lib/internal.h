@@ -129,6 +129,10 @@ struct aim_verifier {
 void aim_config_defaults(aim_config *cfg);
 void aim_config_clear(aim_config *cfg);
 int aim_config_copy(aim_config *dst, const aim_config *src);
+/* aim_config_load's parser on text (len bytes, modified in place); name
+ * stands for the file in messages. */
+aim_status aim_config_parse(aim_config *cfg, const char *name, char *text,
+                            size_t len, aim_error *err);
 
 /* verify.c: the steps of a decision (decide.c strings them together). */
 aim_status aim_recheck(aim_verifier *v, const aim_token *t, aim_error *err);
