@@ -129,8 +129,8 @@ struct aim_verifier {
 void aim_config_defaults(aim_config *cfg);
 void aim_config_clear(aim_config *cfg);
 int aim_config_copy(aim_config *dst, const aim_config *src);
-/* aim_config_load's parser on text (len bytes, modified in place); name
- * stands for the file in messages. */
+/* aim_config_load's parser on text (len bytes and a NUL after them,
+ * modified in place); name stands for the file in messages. */
 aim_status aim_config_parse(aim_config *cfg, const char *name, char *text,
                             size_t len, aim_error *err);
 
