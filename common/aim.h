@@ -161,9 +161,13 @@ aim_status aim_config_set(aim_config *cfg, const char *name, const char *value,
 /*
  * Read the host configuration file (docs/operations.md): one option per
  * line, "name value...", blanks between values, "double quotes" around a
- * value with blanks, "#" comments.  Options set directly on cfg (by the
- * adapter's own configuration) win over the file's, whatever the order
- * of the calls.  Errors name the file, the line and the option.
+ * value with blanks or '#', '#' at the start of a word for a comment, LF
+ * or CRLF line ends.  Nothing is dropped silently: a '#' inside an
+ * unquoted value, a carriage return inside a line and control characters
+ * are errors.  Options set directly on cfg (by the adapter's own
+ * configuration) win over the file's, whatever the order of the calls;
+ * the file's lines for them are still checked.  Errors name the file,
+ * the line and the option.
  */
 aim_status aim_config_load(aim_config *cfg, const char *path, aim_error *err);
 
