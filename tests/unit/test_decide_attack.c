@@ -512,6 +512,75 @@ test_held_token_proof(void)
     aim_decision_clear(&d);
     free(p);
     aim_token_free(held);
+    aim_verifier_free(v);
+
+    /* Without the token cache the hash is kept all the same. */
+    v = tu_verifier("cache", "0", NULL);
+    CHECK_ST(aim_verify(v, tok, strlen(tok), &held, &err), AIM_OK, &err);
+    r = request(NULL);
+    r.scheme = AIM_SCHEME_DPOP;
+    r.dpop = AIM_DPOP_ON;
+    p = proof_for(tok, "GET", HTU);
+    r.proof = p;
+    r.proof_len = strlen(p);
+    r.nproofs = 1;
+    CHECK_ST(aim_decide_token(v, held, &r, &d), AIM_OK, NULL);
+    aim_decision_clear(&d);
+    free(p);
+    p = proof_for(tok, "GET", HTU);
+    r.proof = p;
+    r.proof_len = strlen(p);
+    r.token = tok;
+    r.token_len = strlen(tok);
+    CHECK_ST(aim_decide(v, &r, &d), AIM_OK, NULL);
+    aim_decision_clear(&d);
+    free(p);
+    aim_token_free(held);
+    free(tok);
+    aim_verifier_free(v);
+}
+
+/*
+ * A limit, stated by a test: the thief of a key-bound token cannot use
+ * it, but each bearer presentation is bad_binding, which feeds the
+ * agent's baseline as a probe; a minute of them refuses the agent itself
+ * for trust (docs/trust.md, "Limits").
+ */
+static void
+test_bound_token_thief(void)
+{
+    aim_verifier *v;
+    char         *tok, *p;
+    aim_request   r;
+    aim_decision  d;
+    int           i, n = 0;
+
+    t_section("attack/bound-token-thief");
+    fixtures();
+    unlink(tu_path("thief.state"));
+    v = tu_verifier("state", tu_path("thief.state"), NULL);
+    tok = token_of(K_JKT, "agent-victim");
+    r = request(tok);
+    r.scheme = AIM_SCHEME_BEARER;
+    r.dpop = AIM_DPOP_ON;
+    for (i = 0; i < 60; i++) {
+        tu_now += 1;
+        if (aim_decide(v, &r, &d) == AIM_BAD_BINDING && d.trust >= 50) {
+            n++;
+        }
+        aim_decision_clear(&d);
+    }
+    CHECKF(n > 20 && n < 30, "%d bearer presentations before the victim's trust "
+           "fell under 50", n);
+    /* The holder of the key, with a valid proof, is now refused too. */
+    r.scheme = AIM_SCHEME_DPOP;
+    p = proof_for(tok, "GET", HTU);
+    r.proof = p;
+    r.proof_len = strlen(p);
+    r.nproofs = 1;
+    CHECK_ST(aim_decide(v, &r, &d), AIM_LOW_TRUST, NULL);
+    aim_decision_clear(&d);
+    free(p);
     free(tok);
     aim_verifier_free(v);
 }
@@ -1413,6 +1482,7 @@ test_decide_attack(void)
     test_cnf_shapes();
     test_replay();
     test_held_token_proof();
+    test_bound_token_thief();
     test_request_shapes();
     test_host_denial();
     test_baseline_kinds();
