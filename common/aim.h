@@ -294,8 +294,11 @@ typedef enum {
  * The host's DPoP replay store: record hash until expires (a time from
  * aim_now()) and answer AIM_OK if it was not there, AIM_REPLAY if it was
  * and has not expired, AIM_INTERNAL if it cannot tell (store full): the
- * core then refuses.  An adapter may answer AIM_OK for a hash it recorded
- * itself for the same host request (nginx asks once per location).
+ * core then refuses (any other answer counts as AIM_INTERNAL, and neither
+ * is the proof's failure).  The store is asked only about a proof that
+ * verified in full.  An adapter may answer AIM_OK for a hash it recorded
+ * itself for the same host request (nginx asks once per location; a
+ * proof checked by aim_identify is recorded too).
  */
 typedef aim_status (*aim_replay_fn)(void *ud, const unsigned char hash[32],
                                     int64_t expires);
