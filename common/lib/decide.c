@@ -34,6 +34,21 @@ aim_decision_clear(aim_decision *d)
     }
 }
 
+/*
+ * A message quotes what the presenter chose (a kid, a typ, a proof key's
+ * curve) and what the host said; adapters write it to their logs.  No
+ * line break or other control byte gets there to forge a log line.
+ */
+static void
+clean_message(char *m)
+{
+    for ( ; *m != '\0'; m++) {
+        if ((unsigned char) *m < 0x20 || *m == 0x7f) {
+            *m = '?';
+        }
+    }
+}
+
 /* Copy an aim_error's outcome into the decision. */
 static aim_status
 take(aim_decision *d, const aim_error *err, aim_status s)
@@ -41,6 +56,8 @@ take(aim_decision *d, const aim_error *err, aim_status s)
     d->status = s;
     if (s != AIM_OK) {
         memcpy(d->message, err->message, sizeof(d->message));
+        d->message[sizeof(d->message) - 1] = '\0';
+        clean_message(d->message);
     }
     return s;
 }
@@ -50,6 +67,7 @@ refuse(aim_decision *d, aim_status s, const char *msg)
 {
     d->status = s;
     snprintf(d->message, sizeof(d->message), "%s", msg);
+    clean_message(d->message);
     return s;
 }
 

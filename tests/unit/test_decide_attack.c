@@ -1166,6 +1166,67 @@ test_no_leak(void)
         free(p);
     }
     CHECKF(leaked == 0, "%d decisions on proofs quote the proof or token", leaked);
+
+    /* Text the presenter chose (a kid, a typ, a proof key's curve, the
+     * host's message) reaches d.message, which adapters write to their
+     * logs: never a line break or another control byte there. */
+    {
+        static const char *const headers[] = {
+            "{\"kid\":\"x\\n2030/01/01 [notice] forged line\"}",
+            "{\"typ\":\"aim+jwt\\r\\u001b[31m\"}",
+            "{\"alg\":\"ES256\\u0007\"}",
+        };
+        int bad = 0;
+
+        for (i = 0; i < sizeof(headers) / sizeof(headers[0]); i++) {
+            char        *t = tu_token(headers[i], NULL);
+            aim_request  r = request(t);
+            aim_decision d;
+            const char  *c;
+
+            aim_decide(v, &r, &d);
+            for (c = d.message; *c != '\0'; c++) {
+                bad += (unsigned char) *c < 0x20 || *c == 0x7f;
+            }
+            aim_decision_clear(&d);
+            free(t);
+        }
+        {
+            char        *p = proof_for(bound, "GET", HTU), hh[512];
+            aim_request  r = request(bound);
+            aim_decision d;
+            const char  *c;
+            char        *evil;
+
+            snprintf(hh, sizeof(hh), "{\"typ\":\"dpop+jwt\",\"alg\":\"ES256\","
+                     "\"jwk\":{\"kty\":\"EC\",\"crv\":\"P-256\\nforged\","
+                     "\"x\":\"AA\",\"y\":\"AA\"}}");
+            evil = tu_sign_raw(holder, AIM_ALG_ES256, hh, strlen(hh), "{}", 2);
+            r.scheme = AIM_SCHEME_DPOP;
+            r.dpop = AIM_DPOP_ON;
+            r.proof = evil;
+            r.proof_len = strlen(evil);
+            r.nproofs = 1;
+            aim_decide(v, &r, &d);
+            for (c = d.message; *c != '\0'; c++) {
+                bad += (unsigned char) *c < 0x20 || *c == 0x7f;
+            }
+            aim_decision_clear(&d);
+            r.scheme = AIM_SCHEME_BEARER;
+            r.token = good;
+            r.token_len = strlen(good);
+            r.host_status = AIM_POLICY_DENIED;
+            r.host_message = "role \"x\"\nescaped";
+            aim_decide(v, &r, &d);
+            for (c = d.message; *c != '\0'; c++) {
+                bad += (unsigned char) *c < 0x20 || *c == 0x7f;
+            }
+            aim_decision_clear(&d);
+            free(evil);
+            free(p);
+        }
+        CHECKF(bad == 0, "%d control bytes in decision messages", bad);
+    }
     for (i = 0; i < nv; i++) free(variants[i]);
     lines_reset();
     free(good);
