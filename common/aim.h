@@ -372,7 +372,8 @@ typedef struct {
     const char  *signal;       /* the anomaly that moved it, or NULL */
     unsigned     proof_error:1;/* the failure lies in the DPoP proof
                                 * (RFC 9449 "invalid_dpop_proof") */
-    char         message[256]; /* why, for logs and audit (never the token) */
+    char         message[256]; /* why, for logs and audit (never the token,
+                                * no control bytes) */
 } aim_decision;
 
 void aim_decision_clear(aim_decision *d);
