@@ -161,9 +161,13 @@ aim_status aim_config_set(aim_config *cfg, const char *name, const char *value,
 /*
  * Read the host configuration file (docs/operations.md): one option per
  * line, "name value...", blanks between values, "double quotes" around a
- * value with blanks, "#" comments.  Options set directly on cfg (by the
- * adapter's own configuration) win over the file's, whatever the order
- * of the calls.  Errors name the file, the line and the option.
+ * value with blanks or '#', '#' at the start of a word for a comment, LF
+ * or CRLF line ends.  Nothing is dropped silently: a '#' inside an
+ * unquoted value, a carriage return inside a line and control characters
+ * are errors.  Options set directly on cfg (by the adapter's own
+ * configuration) win over the file's, whatever the order of the calls;
+ * the file's lines for them are still checked.  Errors name the file,
+ * the line and the option.
  */
 aim_status aim_config_load(aim_config *cfg, const char *path, aim_error *err);
 
@@ -290,8 +294,11 @@ typedef enum {
  * The host's DPoP replay store: record hash until expires (a time from
  * aim_now()) and answer AIM_OK if it was not there, AIM_REPLAY if it was
  * and has not expired, AIM_INTERNAL if it cannot tell (store full): the
- * core then refuses.  An adapter may answer AIM_OK for a hash it recorded
- * itself for the same host request (nginx asks once per location).
+ * core then refuses (any other answer counts as AIM_INTERNAL, and neither
+ * is the proof's failure).  The store is asked only about a proof that
+ * verified in full.  An adapter may answer AIM_OK for a hash it recorded
+ * itself for the same host request (nginx asks once per location; a
+ * proof checked by aim_identify is recorded too).
  */
 typedef aim_status (*aim_replay_fn)(void *ud, const unsigned char hash[32],
                                     int64_t expires);
@@ -316,6 +323,9 @@ typedef enum {
  * One event the host asks about: the action, the credentials as they
  * arrived and the evidence of key binding the host can offer.  The
  * adapter describes; the core decides.  Zero-initialise and fill in.
+ * A description the core cannot read (a scheme, DPoP or audit mode
+ * outside its enum, a scope count without scopes) is refused with
+ * AIM_INTERNAL.
  */
 typedef struct {
     /* the action */
@@ -323,9 +333,11 @@ typedef struct {
     const char         *action;    /* "GET", "login", "bind", "SELECT" */
     const char         *resource;  /* "/kb/42", "account root", "orders" */
     const char         *client;    /* remote address, tty, NULL */
-    const char *const  *scopes;    /* required scopes */
+    const char *const  *scopes;    /* required scopes (NULL entries match
+                                    * nothing) */
     size_t              nscopes;
-    int                 any;       /* 1: any one of scopes suffices */
+    int                 any;       /* 1: any one of scopes suffices (and
+                                    * with nscopes 0, none does) */
 
     /* the credentials (aim_identify, aim_decide) */
     const char         *token;     /* compact JWS; NULL: none presented */
@@ -370,7 +382,8 @@ typedef struct {
     const char  *signal;       /* the anomaly that moved it, or NULL */
     unsigned     proof_error:1;/* the failure lies in the DPoP proof
                                 * (RFC 9449 "invalid_dpop_proof") */
-    char         message[256]; /* why, for logs and audit (never the token) */
+    char         message[256]; /* why, for logs and audit (never the token,
+                                * no control bytes) */
 } aim_decision;
 
 void aim_decision_clear(aim_decision *d);
@@ -406,7 +419,8 @@ aim_status aim_decide(aim_verifier *v, const aim_request *req,
  * The same for a token a session verified earlier (a PAM account or
  * session step, each PostgreSQL statement): re-check expiry, revocation,
  * key and policy, then key binding, the host's denial, scopes, baseline,
- * audit.  req->token is ignored.
+ * audit.  req->token is ignored: a DPoP proof (req->proof) must be for t
+ * itself (its ath is SHA-256 of t's compact form).
  */
 aim_status aim_decide_token(aim_verifier *v, const aim_token *t,
                             const aim_request *req, aim_decision *d);

@@ -20,6 +20,8 @@ CLANG_B      := $(B)/clang
 UNIT_SRCS    := $(wildcard tests/unit/*.c)
 UNIT_HDRS    := $(wildcard tests/unit/*.h)
 UNIT_BIN     := $(T_B)/unit
+# The checkout, for tests that hold the docs to the code.
+UNIT_DEFS     = -DAIM_SRCDIR='"$(CURDIR)"'
 
 # Sanitizer flavour: the core recompiled with the same warnings, -O1.
 SAN_FLAGS    := -fsanitize=address,undefined -fno-sanitize-recover=all \
@@ -43,7 +45,7 @@ TEST_TARGETS += test-clang-build test-unit test-asan test-valgrind test-vectors 
 $(UNIT_BIN): $(UNIT_SRCS) $(UNIT_HDRS) $(ISSUER_LIB) $(LIBAIM)
 	@mkdir -p $(dir $@)
 	@$(if $(V),,echo "  LD      $@")
-	$(Q)$(CC) $(TOOL_CFLAGS) -Itests/unit -o $@ $(UNIT_SRCS) $(ISSUER_LIB) $(LIBAIM) $(PKG_LIBS)
+	$(Q)$(CC) $(TOOL_CFLAGS) $(UNIT_DEFS) -Itests/unit -o $@ $(UNIT_SRCS) $(ISSUER_LIB) $(LIBAIM) $(PKG_LIBS)
 
 test-unit: $(UNIT_BIN) ## unit tests of the core
 	@tests/run-suite.sh unit $(UNIT_BIN)
@@ -64,7 +66,7 @@ $(ASAN_LIB): $(ASAN_OBJS)
 
 $(ASAN_UNIT): $(UNIT_SRCS) $(UNIT_HDRS) $(ASAN_LIB)
 	@$(if $(V),,echo "  LD/SAN  $@")
-	$(Q)$(CLANG) $(SAN_CFLAGS) $(TOOL_INCS) -Itests/unit -o $@ $(UNIT_SRCS) $(ASAN_LIB) $(PKG_LIBS)
+	$(Q)$(CLANG) $(SAN_CFLAGS) $(TOOL_INCS) $(UNIT_DEFS) -Itests/unit -o $@ $(UNIT_SRCS) $(ASAN_LIB) $(PKG_LIBS)
 
 test-asan: $(ASAN_UNIT) ## unit tests under ASan + UBSan (clang)
 	@$(SAN_ENV) T_SUITE=unit-asan tests/run-suite.sh unit-asan $(ASAN_UNIT)

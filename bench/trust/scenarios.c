@@ -466,6 +466,77 @@ hostile_slow_drip(agent *a)
     time_refused(a, "GET", "/kb/doc-1", "kb:GET");
 }
 
+/* Hostile: the credentials of a nightly batch agent, retired six weeks
+ * ago (a fresh token for the same agent id), used at the batch's own
+ * pace.  Its usual peak has faded to a 64th: the pace is judged afresh,
+ * and the first statements must not bring the old peak back whole. */
+static void
+hostile_dormant(agent *a)
+{
+    static const char *const tables[] = { "orders", "customers", "invoices" };
+    int night, i;
+
+    agent_init(a, "dormant", 1, "pg", "pg:login:batch pg:role:etl");
+    for (night = 0; night < 14; night++) {
+        now_value = day_start(T0) + (night + 1) * DAY + 2 * 3600;
+        aim_token_free(a->held);
+        a->held = NULL;
+        event(a, "bind", "role etl", "pg:role:etl");
+        for (i = 0; i < 2000; i++) {
+            event(a, i % 4 == 3 ? "INSERT" : "SELECT",
+                  i % 4 == 3 ? "ledger" : tables[i % 3], NULL);
+            if (i % 7 == 0) {
+                now_value += 1;
+            }
+        }
+    }
+    now_value = day_start(T0) + 57 * DAY + 14 * 3600;
+    free(a->tok);
+    a->tok = issue(a->name, "pg:login:batch pg:role:etl");
+    aim_token_free(a->held);
+    a->held = NULL;
+    a->in_hostile = 1;
+    event(a, "bind", "role etl", "pg:role:etl");
+    for (i = 0; i < HOSTILE_EVENTS; i++) {
+        event(a, "SELECT", tables[i % 3], NULL);
+        if (i % 7 == 0) {
+            now_value += 1;
+        }
+    }
+    time_refused(a, "bind", "role etl", "pg:role:etl");
+}
+
+/* Hostile: a new agent whose very first minutes are a blast of 20
+ * requests a second.  The learning period takes its first ten minutes as
+ * its usual pace, so a later blast at that pace is not a burst: out of
+ * reach by construction (docs/trust.md). */
+static void
+hostile_new_blaster(agent *a)
+{
+    char uri[64];
+    int  i;
+
+    agent_init(a, "new-blaster", 1, "nginx", "kb:GET");
+    a->in_hostile = 1;
+    for (i = 0; i < 20 * 600; i++) {          /* ten minutes at 20/s */
+        snprintf(uri, sizeof(uri), "/kb/doc-%d", i % 25);
+        event(a, "GET", uri, "kb:GET");
+        if (i % 20 == 19) {
+            now_value += 1;
+        }
+    }
+    now_value += DAY;
+    a->hostile_events = 0;
+    for (i = 0; i < HOSTILE_EVENTS; i++) {
+        snprintf(uri, sizeof(uri), "/kb/doc-%d", i % 25);
+        event(a, "GET", uri, "kb:GET");
+        if (i % 20 == 19) {
+            now_value += 1;
+        }
+    }
+    time_refused(a, "GET", "/kb/doc-1", "kb:GET");
+}
+
 /* ------------------------------------------------------------------ */
 
 typedef struct {
@@ -483,7 +554,9 @@ static const scenario scenarios[] = {
     { "harvester-urls",   hostile_harvester_urls,   1, "walks new URLs it may read, 2/s (nginx)" },
     { "harvester-tables", hostile_harvester_tables, 1, "walks new tables, 1/s (PostgreSQL)" },
     { "burst",            hostile_burst,            1, "stolen token, 20/s on usual URLs (nginx)" },
+    { "dormant",          hostile_dormant,          1, "a retired nightly batch's agent, 6 weeks later, at its old pace (PostgreSQL)" },
     { "slow-drip",        hostile_slow_drip,        0, "one new URL every 6 s, under every limit (nginx)" },
+    { "new-blaster",      hostile_new_blaster,      0, "a new agent at 20/s from its first request (nginx)" },
 };
 
 int

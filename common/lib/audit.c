@@ -156,7 +156,7 @@ aim_audit_format(char *buf, size_t size, const aim_request *req,
         field(&o, "action", req->action);
         field(&o, "resource", req->resource);
         field(&o, "client", req->client);
-        if (req->nscopes > 0) {
+        if (req->nscopes > 0 && req->scopes != NULL) {
             put_str(&o, ",\"required\":[");
             for (i = 0; i < req->nscopes; i++) {
                 if (i > 0) {

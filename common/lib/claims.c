@@ -417,8 +417,11 @@ aim_claims_to_token(const struct aim_config *cfg, json_t *claims,
         const char   *m;
         const json_t *mv;
 
-        if (!json_is_object(v)) {
-            s = aim_fail(err, AIM_BAD_CLAIM, "\"cnf\" is not an object");
+        /* An empty cnf names no key: the issuer meant a binding it did
+         * not write, so the token is not taken as a bearer token. */
+        if (!json_is_object(v) || json_object_size(v) == 0) {
+            s = aim_fail(err, AIM_BAD_CLAIM, "\"cnf\" is not an object with a "
+                         "confirmation method");
             goto fail;
         }
         /*

@@ -35,6 +35,21 @@ aim_decision_clear(aim_decision *d)
     }
 }
 
+/*
+ * A message quotes what the presenter chose (a kid, a typ, a proof key's
+ * curve) and what the host said; adapters write it to their logs.  No
+ * line break or other control byte gets there to forge a log line.
+ */
+static void
+clean_message(char *m)
+{
+    for ( ; *m != '\0'; m++) {
+        if ((unsigned char) *m < 0x20 || *m == 0x7f) {
+            *m = '?';
+        }
+    }
+}
+
 /* Copy an aim_error's outcome into the decision. */
 static aim_status
 take(aim_decision *d, const aim_error *err, aim_status s)
@@ -42,6 +57,8 @@ take(aim_decision *d, const aim_error *err, aim_status s)
     d->status = s;
     if (s != AIM_OK) {
         memcpy(d->message, err->message, sizeof(d->message));
+        d->message[sizeof(d->message) - 1] = '\0';
+        clean_message(d->message);
     }
     return s;
 }
@@ -51,6 +68,7 @@ refuse(aim_decision *d, aim_status s, const char *msg)
 {
     d->status = s;
     snprintf(d->message, sizeof(d->message), "%s", msg);
+    clean_message(d->message);
     return s;
 }
 
@@ -84,8 +102,10 @@ check_dpop(aim_verifier *v, const aim_token *t, const aim_request *req,
     dreq.method = req->method;
     dreq.url = req->url;
     dreq.max_age = v->cfg.dpop_max_age;
-    s = aim_dpop_verify(v, req->proof, req->proof_len, req->token,
-                        req->token_len, t, &dreq, hash, &err);
+    /* ath: the proof is for the token decided -- the one presented, or
+     * the one a session holds (whatever req->token says then). */
+    s = aim_dpop_verify_hash(v, req->proof, req->proof_len,
+                             t->hashed ? t->hash : NULL, t, &dreq, hash, &err);
     if (s != AIM_OK) {
         return take(d, &err, s);
     }
@@ -96,6 +116,7 @@ check_dpop(aim_verifier *v, const aim_token *t, const aim_request *req,
      * leeway in the future, and this host's clock may differ by leeway.
      */
     if (req->replay == NULL) {
+        d->proof_error = 0;          /* the adapter's fault, not the proof's */
         return refuse(d, AIM_INTERNAL, "no DPoP replay store is configured");
     }
     expires = aim_now() + dreq.max_age + 2 * v->cfg.leeway;
@@ -103,11 +124,11 @@ check_dpop(aim_verifier *v, const aim_token *t, const aim_request *req,
     if (s == AIM_REPLAY) {
         return refuse(d, AIM_REPLAY, "the DPoP proof was used before (jti)");
     }
+    d->proof_error = 0;
     if (s != AIM_OK) {
         return refuse(d, AIM_INTERNAL, "the DPoP replay store cannot record "
                       "the proof (full?)");
     }
-    d->proof_error = 0;
     return AIM_OK;
 }
 
@@ -249,6 +270,27 @@ observe(aim_verifier *v, const aim_token *t, const aim_request *req,
 
 static const aim_request aim_no_request;
 
+/*
+ * A description the core cannot read is the adapter's bug: refuse it
+ * (fail closed) rather than guess, before anything is verified or spent.
+ */
+static aim_status
+check_request(const aim_request *req, aim_decision *d)
+{
+    if ((unsigned) req->scheme > AIM_SCHEME_DPOP
+        || (unsigned) req->dpop > AIM_DPOP_REQUIRED
+        || (unsigned) req->audit > AIM_AUDIT_DENIALS)
+    {
+        return refuse(d, AIM_INTERNAL, "the adapter described the request "
+                      "with an unknown scheme, DPoP mode or audit mode");
+    }
+    if (req->nscopes > 0 && req->scopes == NULL) {
+        return refuse(d, AIM_INTERNAL, "the adapter gave a count of required "
+                      "scopes without the scopes");
+    }
+    return AIM_OK;
+}
+
 aim_status
 aim_identify(aim_verifier *v, const aim_request *req, aim_decision *d)
 {
@@ -258,6 +300,9 @@ aim_identify(aim_verifier *v, const aim_request *req, aim_decision *d)
     decision_init(d);
     if (req == NULL) {
         req = &aim_no_request;
+    }
+    if (check_request(req, d) != AIM_OK) {
+        return d->status;
     }
     s = aim_verify(v, req->token, req->token_len, &d->token, &err);
     if (s != AIM_OK) {
@@ -287,7 +332,7 @@ finish(aim_verifier *v, const aim_request *req, aim_decision *d, int valid)
     if (d->token != NULL && valid) {
         observe(v, d->token, req, d);
     }
-    if (req->audit == AIM_AUDIT_ALL || d->status != AIM_OK) {
+    if (req->audit != AIM_AUDIT_DENIALS || d->status != AIM_OK) {
         aim_audit_emit(v, req, d->token, d->status, 0,
                        d->status == AIM_OK ? NULL : d->message, d->trust,
                        d->signal);
@@ -314,6 +359,9 @@ aim_decide_token(aim_verifier *v, const aim_token *t, const aim_request *req,
     decision_init(d);
     if (req == NULL) {
         req = &aim_no_request;
+    }
+    if (check_request(req, d) != AIM_OK) {
+        return finish(v, req, d, 0);
     }
     if (t == NULL) {
         refuse(d, AIM_NO_TOKEN, "no token was verified for this session");

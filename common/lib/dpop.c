@@ -77,6 +77,20 @@ aim_dpop_verify(aim_verifier *v, const char *proof, size_t proof_len,
                 const aim_dpop_request *req, unsigned char jti_hash[32],
                 aim_error *err)
 {
+    unsigned char h[32];
+    int           have = token != NULL && token_len > 0
+                         && aim_sha256(token, token_len, h);
+
+    return aim_dpop_verify_hash(v, proof, proof_len, have ? h : NULL, t, req,
+                                jti_hash, err);
+}
+
+aim_status
+aim_dpop_verify_hash(aim_verifier *v, const char *proof, size_t proof_len,
+                     const unsigned char *token_hash, const aim_token *t,
+                     const aim_dpop_request *req, unsigned char jti_hash[32],
+                     aim_error *err)
+{
     aim_jws        jws;
     aim_key        key;
     aim_alg        alg;
@@ -84,7 +98,6 @@ aim_dpop_verify(aim_verifier *v, const char *proof, size_t proof_len,
     const json_t  *jwk, *v_htm, *v_htu, *v_jti, *v_ath;
     json_t        *claims = NULL;
     char           jkt[44], ath[44];
-    unsigned char  h[32];
     int64_t        iat, now = aim_now();
     const json_t  *iatv;
     aim_error      inner;
@@ -103,7 +116,7 @@ aim_dpop_verify(aim_verifier *v, const char *proof, size_t proof_len,
                         "(no cnf.jkt)");
     }
 
-    if (token == NULL || token_len == 0) {
+    if (token_hash == NULL) {
         return aim_fail(err, AIM_BAD_BINDING, "no access token to bind the DPoP "
                         "proof to (ath)");
     }
@@ -204,8 +217,7 @@ aim_dpop_verify(aim_verifier *v, const char *proof, size_t proof_len,
     }
     {
         v_ath = json_object_get(claims, "ath");
-        aim_sha256(token, token_len, h);
-        aim_b64url_encode(h, 32, ath);
+        aim_b64url_encode(token_hash, 32, ath);
         if (!json_is_string(v_ath) || json_string_length(v_ath) != 43
             || !aim_ct_equal(json_string_value(v_ath), ath, 43))
         {

@@ -106,6 +106,10 @@ struct aim_token {
     int64_t        iat;
     int64_t        nbf;
     unsigned char  key_fp[32];        /* the verifying key's fingerprint */
+    unsigned char  hash[32];          /* SHA-256 of the compact token: a
+                                       * DPoP proof's ath is checked
+                                       * against the token decided */
+    unsigned       hashed:1;
     char          *status_uri;        /* status.status_list, if present */
     uint64_t       status_idx;
 };
@@ -148,6 +152,10 @@ struct aim_verifier {
 void aim_config_defaults(aim_config *cfg);
 void aim_config_clear(aim_config *cfg);
 int aim_config_copy(aim_config *dst, const aim_config *src);
+/* aim_config_load's parser on text (len bytes and a NUL after them,
+ * modified in place); name stands for the file in messages. */
+aim_status aim_config_parse(aim_config *cfg, const char *name, char *text,
+                            size_t len, aim_error *err);
 
 /* verify.c: the steps of a decision (decide.c strings them together). */
 aim_status aim_recheck(aim_verifier *v, const aim_token *t, aim_error *err);
@@ -173,6 +181,13 @@ aim_status aim_dpop_verify(aim_verifier *v, const char *proof, size_t proof_len,
                            const char *token, size_t token_len,
                            const aim_token *t, const aim_dpop_request *req,
                            unsigned char jti_hash[32], aim_error *err);
+/* The same with the access token given by its SHA-256 (NULL: none). */
+aim_status aim_dpop_verify_hash(aim_verifier *v, const char *proof,
+                                size_t proof_len,
+                                const unsigned char *token_hash,
+                                const aim_token *t,
+                                const aim_dpop_request *req,
+                                unsigned char jti_hash[32], aim_error *err);
 
 /* claims.c: validate a claims object and build the token. */
 aim_status aim_claims_to_token(const struct aim_config *cfg, json_t *claims,

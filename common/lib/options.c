@@ -431,7 +431,7 @@ set_args(aim_config *cfg, int id, const char *const *args, size_t nargs,
                         o->min_args, o->max_args, o->args, nargs);
     }
     for (i = 0; i < nargs; i++) {
-        if (args[i] == NULL) {
+        if (args == NULL || args[i] == NULL) {
             return opt_fail(err, o, AIM_CONFIG, "missing value");
         }
         if ((s = check_word(o, args[i], err)) != AIM_OK) {
@@ -567,7 +567,15 @@ set_from(aim_config *cfg, const char *name, const char *const *args,
     }
     id = (int) (o - aim_option_table);
     if (origin == AIM_ORIGIN_FILE && cfg->origin[id] == AIM_ORIGIN_DIRECT) {
-        return AIM_OK;
+        /* Not applied, but checked: a bad line is a bad file for every
+         * reader of it, whatever each overrides. */
+        aim_config scratch;
+        aim_status s;
+
+        memset(&scratch, 0, sizeof(scratch));
+        s = set_args(&scratch, id, args, nargs, err);
+        aim_config_clear(&scratch);
+        return s;
     }
     if (origin == AIM_ORIGIN_DIRECT && cfg->origin[id] == AIM_ORIGIN_FILE) {
         option_clear(cfg, id);
@@ -629,10 +637,13 @@ aim_config_set(aim_config *cfg, const char *name, const char *value,
 /* The host configuration file                                         */
 
 /*
- * Split one line into words: blanks separate, '#' outside quotes starts a
- * comment, "double quotes" keep blanks, and inside them \" and \\ stand
- * for themselves.  Words are written into buf.  Returns the word count or
- * -1 with why set.
+ * Split one line into words: blanks separate, '#' at the start of a word
+ * starts a comment, "double quotes" keep blanks and '#', and inside them
+ * \" and \\ stand for themselves.  Words are written into buf.  Nothing
+ * is silently dropped: a '#' inside a word, a carriage return other than
+ * the one of a CRLF line end, and control characters are errors (each
+ * would make the value read differ from the value seen in an editor).
+ * Returns the word count or -1 with why set.
  */
 static int
 split_line(const char *line, char *buf, size_t size, char **words,
@@ -642,9 +653,18 @@ split_line(const char *line, char *buf, size_t size, char **words,
     char       *o = buf, *end = buf + size - 1;
     size_t      n = 0;
 
+#define CONTROL(c) (((unsigned char) (c) < 0x20 && (c) != '\t') || (c) == 0x7f)
+
     for ( ;; ) {
         while (*p == ' ' || *p == '\t') p++;
-        if (*p == '\0' || *p == '#' || *p == '\n' || *p == '\r') {
+        if (*p == '\r') {
+            if (p[1] != '\0') {
+                *why = "a carriage return inside a line";
+                return -1;
+            }
+            break;
+        }
+        if (*p == '\0' || *p == '#') {
             break;
         }
         if (n == maxw) {
@@ -655,12 +675,17 @@ split_line(const char *line, char *buf, size_t size, char **words,
         if (*p == '"') {
             p++;
             while (*p != '"') {
-                if (*p == '\0' || *p == '\n') {
+                if (*p == '\0') {
                     *why = "unterminated quoted value";
                     return -1;
                 }
                 if (*p == '\\' && (p[1] == '"' || p[1] == '\\')) {
                     p++;
+                }
+                if (CONTROL(*p)) {
+                    *why = *p == '\r' ? "a carriage return inside a line"
+                                      : "a control character in a value";
+                    return -1;
                 }
                 if (o == end) {
                     *why = "line too long";
@@ -669,18 +694,25 @@ split_line(const char *line, char *buf, size_t size, char **words,
                 *o++ = *p++;
             }
             p++;
-            if (*p != '\0' && *p != ' ' && *p != '\t' && *p != '\n'
-                && *p != '\r' && *p != '#')
+            if (*p != '\0' && *p != ' ' && *p != '\t' && *p != '\r'
+                && *p != '#')
             {
                 *why = "text right after a closing quote";
                 return -1;
             }
         } else {
-            while (*p != '\0' && *p != ' ' && *p != '\t' && *p != '\n'
-                   && *p != '\r' && *p != '#')
-            {
+            while (*p != '\0' && *p != ' ' && *p != '\t' && *p != '\r') {
                 if (*p == '"') {
                     *why = "a quote inside a value (quote the whole value)";
+                    return -1;
+                }
+                if (*p == '#') {
+                    *why = "a '#' inside a value (quote the value, or put a "
+                           "blank before the comment)";
+                    return -1;
+                }
+                if (CONTROL(*p)) {
+                    *why = "a control character in a name or value";
                     return -1;
                 }
                 if (o == end) {
@@ -696,50 +728,46 @@ split_line(const char *line, char *buf, size_t size, char **words,
         }
         *o++ = '\0';
     }
+#undef CONTROL
     return (int) n;
 }
 
 aim_status
-aim_config_load(aim_config *cfg, const char *path, aim_error *err)
+aim_config_parse(aim_config *cfg, const char *name, char *text, size_t len,
+                 aim_error *err)
 {
-    char       *text, *line, *next;
+    char       *line, *next, *stop = text + len;
     char        buf[AIM_MAX_OPTION_LEN * 2 + 16];
     char       *words[AIM_MAX_TYPES + 2];
     const char *why = NULL;
-    size_t      len;
     unsigned    lineno = 0;
     int         n;
     aim_status  s;
-    struct stat st;
 
-    text = aim_read_file(path, AIM_MAX_CONFIG_FILE, &len, &st, err);
-    if (text == NULL) {
+    if (memchr(text, '\0', len) != NULL) {
+        aim_fail(err, AIM_CONFIG, "%.200s: contains a NUL byte", name);
         if (err != NULL) {
-            err->status = AIM_CONFIG;
             err->option = NULL;
             err->line = 0;
         }
         return AIM_CONFIG;
     }
-    if (memchr(text, '\0', len) != NULL) {
-        free(text);
-        return aim_fail(err, AIM_CONFIG, "%.200s: contains a NUL byte", path);
-    }
-    for (line = text; line != NULL && *line != '\0'; line = next) {
-        next = strchr(line, '\n');
+    for (line = text; line < stop; line = next) {
+        next = memchr(line, '\n', (size_t) (stop - line));
         if (next != NULL) {
             *next++ = '\0';
+        } else {
+            next = stop;           /* the last line, without a newline */
         }
         lineno++;
         n = split_line(line, buf, sizeof(buf), words,
                        sizeof(words) / sizeof(words[0]), &why);
         if (n < 0) {
-            aim_fail(err, AIM_CONFIG, "%.200s:%u: %s", path, lineno, why);
+            aim_fail(err, AIM_CONFIG, "%.200s:%u: %s", name, lineno, why);
             if (err != NULL) {
                 err->line = lineno;
                 err->option = NULL;
             }
-            free(text);
             return AIM_CONFIG;
         }
         if (n == 0) {
@@ -753,13 +781,38 @@ aim_config_load(aim_config *cfg, const char *path, aim_error *err)
 
                 snprintf(msg, sizeof(msg), "%s", err->message);
                 snprintf(err->message, sizeof(err->message), "%.200s:%u: %s",
-                         path, lineno, msg);
+                         name, lineno, msg);
                 err->line = lineno;
             }
-            free(text);
             return s;
         }
     }
-    free(text);
     return AIM_OK;
+}
+
+aim_status
+aim_config_load(aim_config *cfg, const char *path, aim_error *err)
+{
+    char        *text;
+    size_t       len;
+    aim_status   s;
+    struct stat  st;
+
+    if (err != NULL) {
+        err->option = NULL;
+        err->line = 0;
+    }
+    if (path == NULL || path[0] == '\0') {
+        return aim_fail(err, AIM_CONFIG, "no configuration file named");
+    }
+    text = aim_read_file(path, AIM_MAX_CONFIG_FILE, &len, &st, err);
+    if (text == NULL) {
+        if (err != NULL) {
+            err->status = AIM_CONFIG;
+        }
+        return AIM_CONFIG;
+    }
+    s = aim_config_parse(cfg, path, text, len, err);
+    free(text);
+    return s;
 }

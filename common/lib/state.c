@@ -581,6 +581,9 @@ slot_sanitise(state_slot *s, int64_t now)
     if (!isfinite(s->rate_l) || s->rate_l < 0 || s->rate_l > 1e12) s->rate_l = 0;
     if (!isfinite(s->deny_s) || s->deny_s < 0 || s->deny_s > 1e12) s->deny_s = 0;
     if (!isfinite(s->new_s) || s->new_s < 0 || s->new_s > 1e12) s->new_s = 0;
+    /* A peak of NaN or infinity would make no pace a burst. */
+    if (!isfinite(s->peak_s) || s->peak_s < 0 || s->peak_s > 1e12) s->peak_s = 0;
+    if (s->peak_at > now) s->peak_at = now;
     if (s->updated > now) s->updated = now;
     if (s->last_seen > now) s->last_seen = now;
     if (s->first_seen > now) s->first_seen = now;
@@ -833,9 +836,12 @@ aim_state_observe(aim_state *st, const char *agent, const char *action,
      * night, and the hour-long baseline has forgotten it by then.  The
      * peak is raised only by a pace judged usual (while learning, or not
      * fast), is confirmed (its age reset) whenever the agent runs at half
-     * of it or more, and otherwise fades with a week's half-life, so an
-     * agent quiet for weeks is judged afresh.  A burst must be twice the
-     * usual peak as well as ten times the hour's rate.
+     * of the peak it reached or more, and otherwise fades with a week's
+     * half-life, so an agent quiet for weeks is judged afresh.  Half of
+     * the faded peak confirms nothing: the first requests after six quiet
+     * weeks would otherwise bring back sixty-four times what is left.  A
+     * burst must be twice the usual peak as well as ten times the hour's
+     * rate.
      */
     rs = s->rate_s * M_LN2 / T_HALF_SHORT;
     rl = s->rate_l * M_LN2 / T_HALF_LONG;
@@ -845,7 +851,7 @@ aim_state_observe(aim_state *st, const char *agent, const char *action,
     if ((learning || !fast) && s->rate_s > peak) {
         s->peak_s = peak = s->rate_s;
         s->peak_at = now;
-    } else if (s->rate_s >= 0.5 * peak && s->rate_s > 0) {
+    } else if (s->rate_s >= 0.5 * s->peak_s && s->rate_s > 0) {
         s->peak_at = now;            /* the usual pace again: confirmed */
         peak = s->peak_s;
     }

@@ -33,7 +33,9 @@ aim_read_file(const char *path, size_t max, size_t *len, struct stat *st,
     size_t   got = 0;
     ssize_t  n;
 
-    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    /* O_NONBLOCK: a FIFO put where a file should be is refused below
+     * instead of blocking the process (at start or at a reload). */
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     if (fd < 0) {
         aim_fail(err, AIM_CONFIG, "cannot open \"%s\": %s", path, strerror(errno));
         return NULL;

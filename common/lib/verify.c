@@ -667,6 +667,10 @@ aim_verify(aim_verifier *v, const char *token, size_t len, aim_token **out,
         aim_token_free(t);
         return s;
     }
+    if (hashed || aim_sha256(token, len, hash)) {
+        memcpy(t->hash, hash, sizeof(t->hash));
+        t->hashed = 1;
+    }
     if (hashed) {
         aim_cache_put(&v->cache, hash, t, v->generation);
     }
@@ -711,8 +715,8 @@ aim_authorize(const aim_token *t, const aim_request *req, aim_error *err)
 {
     size_t i;
 
-    if (req == NULL || req->nscopes == 0) {
-        return AIM_OK;
+    if (req == NULL || (req->nscopes == 0 && !req->any)) {
+        return AIM_OK;          /* no scope asked for */
     }
     for (i = 0; i < req->nscopes; i++) {
         int has = req->scopes[i] != NULL && aim_token_has_scope(t, req->scopes[i]);
@@ -726,8 +730,12 @@ aim_authorize(const aim_token *t, const aim_request *req, aim_error *err)
         }
     }
     if (req->any) {
-        return aim_fail(err, AIM_INSUFFICIENT_SCOPE, "one of %zu scopes is "
-                        "required", req->nscopes);
+        /* "any one of none" is a list that came out empty: nothing is
+         * granted, rather than nothing required */
+        return aim_fail(err, AIM_INSUFFICIENT_SCOPE, req->nscopes == 0
+                        ? "one of the required scopes is asked for and none "
+                          "was named" : "one of %zu scopes is required",
+                        req->nscopes);
     }
     return AIM_OK;
 }

@@ -102,8 +102,17 @@ fuzz_write(const char *path, const char *text)
 
 /* The verifier the token harnesses share: fixed keys, a policy and a
  * revocation list, the clock frozen (so nothing ever reloads). */
+static inline aim_verifier *fuzz_verifier_state(const char *state);
+
 static inline aim_verifier *
 fuzz_verifier(void)
+{
+    return fuzz_verifier_state(NULL);
+}
+
+/* The same with a state file (NULL: none). */
+static inline aim_verifier *
+fuzz_verifier_state(const char *state)
 {
     char          dir[] = "/tmp/aim-fuzz.XXXXXX", kp[64], pp[64], rp[64];
     char         *jwks;
@@ -130,7 +139,8 @@ fuzz_verifier(void)
         || aim_config_set(cfg, "policy", pp, &err) != AIM_OK
         || aim_config_set(cfg, "revoked", rp, &err) != AIM_OK
         || aim_config_set(cfg, "types", "aim+jwt at+jwt JWT", &err) != AIM_OK
-        || aim_config_set(cfg, "reload_interval", "3600", &err) != AIM_OK)
+        || aim_config_set(cfg, "reload_interval", "3600", &err) != AIM_OK
+        || (state != NULL && aim_config_set(cfg, "state", state, &err) != AIM_OK))
     {
         fuzz_die("config", err.message);
     }

@@ -1,7 +1,7 @@
 /*
  * gen_seeds.c -- write the seed corpora for the harnesses:
  *     gen_seeds DIR   ->  DIR/token DIR/claims DIR/jwks DIR/revoke DIR/policy DIR/dpop
- *                         DIR/ssf
+ *                         DIR/ssf DIR/config DIR/decide
  * Tokens are signed by the same fixed keys the harnesses load, so the
  * fuzzer starts from inputs that get all the way through verification.
  */
@@ -291,6 +291,66 @@ ssf_seeds(void)
 #undef RISC
 }
 
+/* Configuration files: the first byte chooses direct options (odd). */
+static void
+config_seeds(void)
+{
+    static const char *const files[] = {
+        "\001# /etc/aim/aim.conf\n"
+        "keys        /etc/aim/jwks.json\n"
+        "keys        https://partner-idp.example /etc/aim/partner.jwks   # ISSUER PATH\n"
+        "issuer      https://idp.example\n"
+        "issuer      https://partner-idp.example\n"
+        "audience    host-logins\n"
+        "revoked     /etc/aim/revoked\n"
+        "policy      /etc/aim/policy\n"
+        "state       /var/lib/aim/state\n"
+        "trust_min   50\n"
+        "status_list https://idp.example/status/1 \"/var/lib/aim/status lists/1.jwt\"\n",
+        "\000audience \"a \\\"quoted\\\" value\"\r\nleeway 600\r\ntypes aim+jwt at+jwt JWT\r\n",
+        "\000cache 1048576\nreload_interval 0\ndpop_max_age 3600\nmax_lifetime 31622400\n",
+        "\001audience x#y\n",
+        "\001trust_min 101\n",
+        "\000audience a\rb\n",
+        "\000\"unterminated\n",
+        "\001types a b c d e f g h i\n",
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+        seed("config", files[i], strlen(files[i] + 1) + 1);
+    }
+}
+
+/* Request shapes (16 bytes, fuzz_decide.c's layout), then raw bytes. */
+static void
+decide_seeds(void)
+{
+    static const unsigned char shapes[][16] = {
+        /* entry tok scheme dpop nproofs proof method url cert scopes any host audit store rep */
+        { 1, 0, 1, 1, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0 },   /* a bearer allow */
+        { 1, 1, 2, 1, 1, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0 },   /* a DPoP allow */
+        { 1, 1, 2, 2, 1, 1, 0, 1, 0, 1, 0, 0, 0, 0, 2, 0 },   /* ... replayed */
+        { 2, 3, 2, 1, 1, 1, 0, 0, 1, 1, 0, 0, 1, 1, 0, 0 },   /* held, both bindings */
+        { 0, 2, 0, 0, 0, 0, 2, 3, 1, 0, 0, 0, 0, 0, 0, 0 },   /* identify x5t */
+        { 1, 1, 1, 1, 1, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0 },   /* bound as bearer */
+        { 1, 0, 3, 3, 0, 0, 0, 0, 0, 4, 1, 3, 2, 4, 0, 0 },   /* outside the enums */
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++) {
+        seed("decide", (const char *) shapes[i], sizeof(shapes[i]));
+    }
+    {
+        unsigned char buf[16 + 8];
+
+        memcpy(buf, shapes[0], 16);
+        buf[1] = 8;                      /* the raw token */
+        memcpy(buf + 16, "a.b.c.de", 8);
+        seed("decide", (const char *) buf, sizeof(buf));
+    }
+}
+
 int
 main(int argc, char **argv)
 {
@@ -308,6 +368,8 @@ main(int argc, char **argv)
     list_seeds();
     dpop_seeds();
     ssf_seeds();
+    config_seeds();
+    decide_seeds();
     printf("gen_seeds: %d seeds in %s\n", nseeds, outdir);
     return 0;
 }

@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -458,6 +459,113 @@ test_adapter_denials(void)
     free(tok);
 }
 
+/*
+ * The usual peak (state.c): an agent's nightly batch is not a burst, but
+ * a peak that has faded must not come back whole, and a peak the file
+ * says nothing sane about must not disable bursts.
+ */
+static int
+burst_seen(aim_state *s, const char *agent, int per_s, int seconds)
+{
+    const char *sig;
+    int         i, j, seen = 0;
+
+    for (i = 0; i < seconds; i++) {
+        now_value += 1;
+        for (j = 0; j < per_s; j++) {
+            aim_state_observe(s, agent, "GET", "/kb/1", AIM_OK, now_value, &sig);
+            seen += sig != NULL && strcmp(sig, "burst") == 0;
+        }
+    }
+    return seen;
+}
+
+/* A learnt agent: a batch at 5/s while learning, then one request every
+ * 30 s until learnt. */
+static void
+learn_batch(aim_state *s, const char *agent)
+{
+    int i;
+
+    burst_seen(s, agent, 5, 60);
+    for (i = 0; i < 30; i++) {
+        now_value += 30;
+        aim_state_observe(s, agent, "GET", "/kb/1", AIM_OK, now_value, NULL);
+    }
+}
+
+/* Where a slot's fields lie (state.c's state_slot, 64-bit): peak_s after
+ * the Bloom filter, peak_at after it. */
+#define SLOT_TRUST   (16 + AIM_STATE_AGENT_MAX + 8)
+#define SLOT_PEAK_S  (SLOT_TRUST + 712)
+#define SLOT_PEAK_AT (SLOT_PEAK_S + 8)
+
+static int
+poke(const char *path, const char *agent, size_t field, const void *val, size_t len)
+{
+    size_t         size = 4096 + (size_t) AIM_STATE_SLOTS * 1024, off;
+    int            fd = open(path, O_RDWR), found = 0;
+    unsigned char *map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+
+    for (off = 4096; map != MAP_FAILED && off < size; off += 1024) {
+        if (strcmp((char *) map + off + 16, agent) == 0) {
+            memcpy(map + off + field, val, len);
+            found = 1;
+            break;
+        }
+    }
+    if (map != MAP_FAILED) munmap(map, size);
+    close(fd);
+    return found;
+}
+
+static void
+test_peak(void)
+{
+    const char *st = path_of("peak.state");
+    aim_state  *s;
+    aim_error   e;
+    int         n;
+
+    unlink(st);
+    s = aim_state_open(st, &e);
+
+    /* The batch again the next night, at its usual pace: not a burst. */
+    learn_batch(s, "agent-nightly");
+    now_value += 86400;
+    n = burst_seen(s, "agent-nightly", 5, 60);
+    CHECK(n == 0, "the usual batch the next night is not a burst (%d)", n);
+
+    /* Six quiet weeks later the peak has faded to a 64th: the same pace
+     * is judged afresh, and the first requests of it must not bring the
+     * old peak back whole. */
+    learn_batch(s, "agent-faded");
+    now_value += 42 * 86400;
+    n = burst_seen(s, "agent-faded", 5, 60);
+    CHECK(n > 0, "after six quiet weeks a batch pace is a burst again (%d)", n);
+
+    /* A peak the file makes absurd is repaired, never believed. */
+    {
+        static const double absurd[] = { NAN, INFINITY, -1.0, 1e300 };
+        size_t i;
+
+        for (i = 0; i < sizeof(absurd) / sizeof(absurd[0]); i++) {
+            char    agent[32];
+            int64_t future = now_value + 365 * 86400;
+
+            snprintf(agent, sizeof(agent), "agent-absurd-%zu", i);
+            learn_batch(s, agent);
+            now_value += 7200;
+            CHECK(poke(st, agent, SLOT_PEAK_S, &absurd[i], sizeof(double))
+                  && poke(st, agent, SLOT_PEAK_AT, &future, sizeof(future)),
+                  "peak written");
+            n = burst_seen(s, agent, 100, 30);
+            CHECK(n > 0, "peak %g: a burst of 100/s is still a burst (%d)", absurd[i], n);
+        }
+    }
+    aim_state_close(s);
+}
+
 static void
 test_missing_dir(void)
 {
@@ -619,6 +727,7 @@ main(int argc, char **argv)
     test_stuck_lock();
     test_no_clean_slate();
     test_adapter_denials();
+    test_peak();
     test_missing_dir();
     test_status_list();
 

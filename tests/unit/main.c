@@ -3,6 +3,7 @@
  *
  * Usage: unit [GROUP...]     (no group: all; T_VERBOSE=1 lists every check)
  * Groups: b64 json keys jws verify scope policy revoke runtime dpop decide state ssf
+ *         decide-attack
  */
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,7 @@ static const struct {
     { "dpop", test_dpop },     { "decide", test_decide },
     { "state", test_state },
     { "ssf", test_ssf },
+    { "decide-attack", test_decide_attack },
 };
 
 int

@@ -774,7 +774,8 @@ test_claims(void)
     EXPECT(V(NULL, "{\"act\":{\"sub\":\"a1\",\"act\":\"a2\"}}"), AIM_BAD_CLAIM);
 
     t_section("claims/cnf-status");
-    EXPECT(V(NULL, "{\"cnf\":{}}"), AIM_OK);
+    /* An empty cnf binds to nothing the issuer could have meant. */
+    EXPECT(V(NULL, "{\"cnf\":{}}"), AIM_BAD_CLAIM);
     EXPECT(V(NULL, "{\"cnf\":\"x\"}"), AIM_BAD_CLAIM);
     EXPECT(V(NULL, "{\"cnf\":{\"jkt\":\"short\"}}"), AIM_BAD_CLAIM);
     EXPECT(V(NULL, "{\"cnf\":{\"jkt\":5}}"), AIM_BAD_CLAIM);

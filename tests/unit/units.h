@@ -17,5 +17,6 @@ void test_dpop(void);
 void test_decide(void);
 void test_state(void);
 void test_ssf(void);
+void test_decide_attack(void);
 
 #endif
