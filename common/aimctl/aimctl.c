@@ -15,10 +15,14 @@
  *   aimctl revoke      add an entry to a revocation file, atomically
  *   aimctl unrevoke    remove one
  *   aimctl options     list the core's configuration options
+ *   aimctl ssf         shared signals: apply a SET, poll a transmitter,
+ *                      show the journal
  *
  * One file per subcommand (keygen.c, jwks.c, issue.c, dpop.c, verify.c,
  * inspect.c, stats.c, trust.c, audit.c with svg.c, statuslist.c,
- * revoke.c); the helpers they share are declared in aimctl.h.  verify
+ * revoke.c, options.c, ssf.c); the helpers they share are
+ * declared in aimctl.h, with the host configuration in config.c and the
+ * HTTP client (libcurl, linked by aimctl alone) in http.c.  verify
  * goes through the public API (aim.h) only, exactly as an adapter does.
  * stats and trust use the state unit (state.h), statuslist the status
  * list encoding (status.h), revoke and unrevoke the revocation parser
@@ -55,6 +59,8 @@ static const char main_usage[] =
 "              revocation file, atomically\n"
 "  unrevoke    remove such an entry\n"
 "  options     list the core's configuration options (every adapter's)\n"
+"  ssf         shared signals: 'ssf apply' a SET, 'ssf poll' a transmitter\n"
+"              (RFC 8936), 'ssf status' of the journal\n"
 "\n"
 "'aimctl COMMAND --help' describes each command; see also aimctl(1).\n"
 "Exit status: 0 success, 1 rejected or failed, 2 usage or configuration\n"
@@ -78,6 +84,7 @@ static const struct {
     { "revoke",     cmd_revoke },
     { "unrevoke",   cmd_unrevoke },
     { "options",    cmd_options },
+    { "ssf",        cmd_ssf },
 };
 
 int
@@ -118,5 +125,5 @@ main(int argc, char **argv)
     }
     usage_error("no command \"%.32s\" (keygen jwks thumbprint issue dpop "
                 "verify inspect stats trust audit statuslist revoke unrevoke "
-                "options)", argv[1]);
+                "options ssf)", argv[1]);
 }
