@@ -17,10 +17,12 @@
  *   aimctl options     list the core's configuration options
  *   aimctl ssf         shared signals: apply a SET, poll a transmitter,
  *                      show the journal
+ *   aimctl fetch       bring a JWKS, status list or revocation list from
+ *                      an HTTPS URL, checked before it replaces the file
  *
  * One file per subcommand (keygen.c, jwks.c, issue.c, dpop.c, verify.c,
  * inspect.c, stats.c, trust.c, audit.c with svg.c, statuslist.c,
- * revoke.c, options.c, ssf.c); the helpers they share are
+ * revoke.c, options.c, ssf.c, fetch.c); the helpers they share are
  * declared in aimctl.h, with the host configuration in config.c and the
  * HTTP client (libcurl, linked by aimctl alone) in http.c.  verify
  * goes through the public API (aim.h) only, exactly as an adapter does.
@@ -61,6 +63,8 @@ static const char main_usage[] =
 "  options     list the core's configuration options (every adapter's)\n"
 "  ssf         shared signals: 'ssf apply' a SET, 'ssf poll' a transmitter\n"
 "              (RFC 8936), 'ssf status' of the journal\n"
+"  fetch       bring a JWKS, status list or revocation list from an HTTPS\n"
+"              URL; checked completely before it replaces the file\n"
 "\n"
 "'aimctl COMMAND --help' describes each command; see also aimctl(1).\n"
 "Exit status: 0 success, 1 rejected or failed, 2 usage or configuration\n"
@@ -85,6 +89,7 @@ static const struct {
     { "unrevoke",   cmd_unrevoke },
     { "options",    cmd_options },
     { "ssf",        cmd_ssf },
+    { "fetch",      cmd_fetch },
 };
 
 int
@@ -125,5 +130,5 @@ main(int argc, char **argv)
     }
     usage_error("no command \"%.32s\" (keygen jwks thumbprint issue dpop "
                 "verify inspect stats trust audit statuslist revoke unrevoke "
-                "options ssf)", argv[1]);
+                "options ssf fetch)", argv[1]);
 }
