@@ -198,6 +198,11 @@ receiver_open(receiver_opts *ro)
     r = aim_ssf_receiver_new(ro->cfg, &err);
     aim_config_free(ro->cfg);
     ro->cfg = NULL;
+    if (r == NULL && err.status == AIM_INTERNAL) {
+        /* The journal is busy (or memory short): nothing was read or
+         * applied; a transmitter or timer tries again. */
+        fail(EXIT_REJECTED, "%s; nothing applied, try again", err.message);
+    }
     if (r == NULL) {
         fail(EXIT_USAGE, "%s", err.message);
     }

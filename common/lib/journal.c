@@ -246,7 +246,8 @@ map_file(aim_journal *j, aim_error *err)
         (void) fchmod(j->fd, 0660);     /* group write despite the umask */
     }
     if (flock_wait(j->fd) != 0) {
-        aim_fail(err, AIM_CONFIG, "shared signals journal: \"%.200s\" stays "
+        /* Busy, not misconfigured: the caller may try again. */
+        aim_fail(err, AIM_INTERNAL, "shared signals journal: \"%.200s\" stays "
                  "locked", j->path);
         return -1;
     }

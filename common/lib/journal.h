@@ -33,7 +33,9 @@
 
 typedef struct aim_journal aim_journal;
 
-/* Open (creating, mode 0660, or rebuilding) STATE_PATH.ssf. */
+/* Open (creating, mode 0660, or rebuilding) STATE_PATH.ssf.  AIM_CONFIG
+ * when it cannot be (a directory, no permission); AIM_INTERNAL when it
+ * stays locked by another process for 200 ms (busy: try again). */
 aim_journal *aim_journal_open(const char *state_path, aim_error *err);
 void aim_journal_close(aim_journal *j);
 const char *aim_journal_path(const aim_journal *j);
