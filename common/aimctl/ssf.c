@@ -58,7 +58,8 @@ static const char ssf_usage[] =
 "\"issuer\", \"event_time\", \"message\"} and, when refused, \"reason\" and \"err\"\n"
 "(the RFC 8935 error code).  '-' reads the SET from standard input.  Exit 0:\n"
 "acknowledged; 1: refused, or deferred (the journal or the agent's slot\n"
-"could not be had now: deliver it again); 2: usage or configuration.\n"
+"could not be had now, or the journal stayed locked at start: deliver it\n"
+"again); 2: usage or configuration.\n"
 "\n"
 "poll sends {\"maxEvents\":N,\"returnImmediately\":true} to URL, applies every\n"
 "SET of the answer, acknowledges them (\"ack\", and \"setErrs\" for the\n"
@@ -236,6 +237,7 @@ ssf_apply(int argc, char **argv)
 
     while ((c = next_opt(argc, argv, opts)) != -1) {
         if (c == 'h') {
+            aim_config_free(ro.cfg);
             fputs(ssf_usage, stdout);
             return EXIT_OK;
         }
@@ -498,6 +500,7 @@ ssf_poll(int argc, char **argv)
         case OPT_QUIET:    quiet = 1; break;
         case OPT_VERBOSE:  verbose = 1; break;
         case 'h':
+            aim_config_free(ro.cfg);
             fputs(ssf_usage, stdout);
             return EXIT_OK;
         }
@@ -804,6 +807,7 @@ ssf_status(int argc, char **argv)
         case OPT_EVENTS: events = parse_int("--events", optarg, 0, AIM_JOURNAL_OUTBOX);
                          break;
         case 'h':
+            aim_config_free(cfg);
             fputs(ssf_usage, stdout);
             return EXIT_OK;
         }
