@@ -1101,6 +1101,36 @@ test_replay_floor(void)
     }
 }
 
+/* A long-running receiver (nginx, aimctl ssf poll --interval) follows a
+ * state file replaced on disk, as the verifiers do. */
+static void
+test_state_replaced(void)
+{
+    const char       *st = fresh_state("ssf-replaced.state");
+    aim_ssf_receiver *r = receiver(st);
+    aim_verifier     *v;
+    char             *tok_y;
+
+    t_section("ssf: a receiver follows a state file replaced on disk");
+    tok_y = token_for(AGENT_Y);
+    tu_now += 2;
+    CHECK_ST(apply_free(r, mkset(SUB_X, RISC "account-disabled", "{}", NULL)),
+             AIM_OK, NULL);
+    CHECK(unlink(st) == 0);                   /* an operator starts afresh */
+    v = tu_verifier("state", st, NULL);       /* a new file at the path */
+    CHECK_ST(decide(v, tok_y), AIM_OK, NULL);
+    tu_now += 2;
+    CHECK_ST(apply_free(r, mkset("{\"format\":\"uri\",\"uri\":\"" AGENT_Y "\"}",
+                                 RISC "account-disabled", "{}", NULL)),
+             AIM_OK, NULL);
+    CHECK_INT(res.outcome, AIM_SSF_APPLIED);
+    CHECKF(decide(v, tok_y) == AIM_REVOKED, "the disable reached the new file: %s",
+           last_msg);
+    free(tok_y);
+    aim_verifier_free(v);
+    aim_ssf_receiver_free(r);
+}
+
 /* aimctl ssf status: the journal read as it is, never created, rebuilt
  * or changed. */
 static void
@@ -1693,6 +1723,7 @@ test_ssf(void)
     test_refusals();
     test_keys_and_issuers();
     test_replay_floor();
+    test_state_replaced();
     test_journal_read();
     test_journal_fork();
     test_audit();
