@@ -161,15 +161,17 @@ http_check_url(const char *opt, const char *url)
     } else if (strncasecmp(url, "http://", 7) == 0) {
         host = url + 7;
         end = host + strcspn(host, "/?#");
-        /* Skip a port; keep "[::1]" whole. */
-        if (*host == '[') {
+        /* No user information: "http://127.0.0.1:x@elsewhere/" goes to
+         * elsewhere. */
+        if (memchr(host, '@', (size_t) (end - host)) != NULL) {
+            end = host;
+        } else if (*host == '[') {
+            /* Skip a port; keep "[::1]" whole. */
             end = strchr(host, ']') != NULL ? strchr(host, ']') + 1 : end;
         } else if (memchr(host, ':', (size_t) (end - host)) != NULL) {
             end = memchr(host, ':', (size_t) (end - host));
         }
-        if (memchr(host, '@', (size_t) (end - host)) != NULL
-            || !loopback_host(host, (size_t) (end - host)))
-        {
+        if (!loopback_host(host, (size_t) (end - host))) {
             usage_error("%s: \"%.200s\" is plain HTTP: only https:// URLs are "
                         "fetched (http:// only to this host's loopback, 127.0.0.1 "
                         "or [::1])", opt, url);

@@ -106,13 +106,19 @@ marks() { A stats --state host.state --json | jq -c --arg a "$1" \
               'select(.agent == $a) | {disabled, revoked_before}'; }
 
 # tx_start VAR [serve args]: the transmitter on an ephemeral loopback port
-# over HTTPS; VAR gets its base URL.  Stopped at exit.
+# over HTTPS (plain HTTP when the first argument is --plain); VAR gets its
+# base URL.  Stopped at exit.
 tx_start() {
-    local var=$1 out pid i port
+    local var=$1 out pid i port scheme=https tls
     shift
+    tls=(--tls-cert "$T/server.pem" --tls-key "$T/server.key")
+    if [ "${1-}" = --plain ]; then
+        shift
+        scheme=http tls=()
+    fi
     out=$(mktemp "$T/tx-out.XXXXXX")
-    python3 "$TXPY" serve --key "$T/tx.pem" --tls-cert "$T/server.pem" \
-        --tls-key "$T/server.key" --files "$T/www" --wait 1 "$@" > "$out" 2>&1 &
+    python3 "$TXPY" serve --key "$T/tx.pem" "${tls[@]}" --files "$T/www" --wait 1 \
+        "$@" > "$out" 2>&1 &
     pid=$!
     at_defer kill "$pid"
     for i in $(seq 1 100); do
@@ -122,13 +128,14 @@ tx_start() {
     done
     port=$(sed -n 's/^listening 127\.0\.0\.1://p' "$out")
     [ -n "$port" ] || { cat "$out" >&2; return 1; }
-    printf -v "$var" 'https://127.0.0.1:%s' "$port"
+    printf -v "$var" '%s://127.0.0.1:%s' "$scheme" "$port"
 }
 mkdir -p www
 printf 'secret-poll-token-1\n' > poll.token
 chmod 600 poll.token
 tx_start TX --token poll.token || bail "the transmitter (HTTPS)"
 tx_start TXM --client-ca ca.pem || bail "the transmitter (HTTPS, client certificates)"
+tx_start TXP --plain || bail "the transmitter (plain HTTP on the loopback)"
 # txq [curl args]: talk to the transmitter as the tests' identity provider.
 txq() { curl -sS --cacert ca.pem "$@"; }
 queue() { txq -d "$2" "$1/events" > /dev/null; }
@@ -252,6 +259,9 @@ expect_rc 2 "poll with --insecure: refused" A ssf poll "$TX/poll" "${RX[@]}" --i
 has "... says to give --cacert" "$ERR" "--cacert"
 expect_rc 2 "poll of a plain http:// URL off this host" A ssf poll http://192.0.2.1/poll "${P[@]}"
 expect_rc 2 "poll of a URL that is not http(s)" A ssf poll file:///etc/passwd "${P[@]}"
+expect_rc 2 "poll of http://127.0.0.1:x@elsewhere (user information)" \
+    A ssf poll "http://127.0.0.1:x@192.0.2.1/poll" "${P[@]}"
+expect_rc 2 "poll of http://127.0.0.1.elsewhere" A ssf poll "http://127.0.0.1.example.test/poll" "${P[@]}"
 expect_rc 2 "poll --count without --interval" A ssf poll "$TX/poll" "${P[@]}" --count 2
 expect_rc 2 "poll --once with --interval" A ssf poll "$TX/poll" "${P[@]}" --once --interval 5
 expect_rc 2 "poll --max-events 65" A ssf poll "$TX/poll" "${P[@]}" --max-events 65
@@ -337,6 +347,11 @@ check "... the SET still waits at the transmitter" 1 "$(pending "$TX/pending")"
 run A ssf poll "$TX/poll" "${P[@]}"
 assert "... and is applied at the next poll" eval '[ $RC -eq 0 ] && jqt ".applied == 1"'
 check "... agent-w disabled" '{"disabled":true,"revoked_before":null}' "$(marks agent-w)"
+
+# Plain HTTP is taken on this host's loopback only.
+curl -sS -d '{"event":"session-revoked","agent":"agent-plain"}' "$TXP/events" > /dev/null
+run A ssf poll "$TXP/poll" "${RX[@]}"
+assert "poll of http://127.0.0.1 (the loopback): applied" eval '[ $RC -eq 0 ] && jqt ".applied == 1"'
 
 # Client certificates (mutual TLS).
 queue_m '{"event":"session-revoked","agent":"agent-mtls"}'
