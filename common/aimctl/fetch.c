@@ -243,6 +243,23 @@ sha256_hex(const char *buf, size_t len, char out[65])
     out[64] = '\0';
 }
 
+/* A value fit to send back in a header: shorter than size, no controls. */
+static int
+header_value_ok(const char *v, size_t size)
+{
+    size_t i, n;
+
+    if (v == NULL || (n = strlen(v)) == 0 || n >= size) {
+        return 0;
+    }
+    for (i = 0; i < n; i++) {
+        if ((unsigned char) v[i] < 0x20 || v[i] == 0x7f) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 static char *
 meta_path(const char *out)
 {
@@ -284,15 +301,11 @@ meta_read(const char *out, const char *url, const char *cur, size_t curlen,
     lm = json_string_value(json_object_get(j, "last_modified"));
     sha256_hex(cur, curlen, hash);
     if (u != NULL && h != NULL && strcmp(u, url) == 0 && strcmp(h, hash) == 0) {
-        /* Stored as received: printable, short; checked again anyway. */
-        if (e != NULL && strlen(e) < sizeof(v->etag)
-            && strcspn(e, "\r\n") == strlen(e))
-        {
+        /* Stored as received; checked again, as it goes into a header. */
+        if (header_value_ok(e, sizeof(v->etag))) {
             strcpy(v->etag, e);
         }
-        if (lm != NULL && strlen(lm) < sizeof(v->last_modified)
-            && strcspn(lm, "\r\n") == strlen(lm))
-        {
+        if (header_value_ok(lm, sizeof(v->last_modified))) {
             strcpy(v->last_modified, lm);
         }
     }
