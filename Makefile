@@ -24,6 +24,10 @@ OPT        ?= -O2
 PKGS       := openssl jansson zlib
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lssl -lcrypto -ljansson -lz) -lm
+# libcurl: aimctl alone (fetch, ssf poll); the core and the adapters make
+# no network calls and never link it.
+CURL_CFLAGS := $(shell pkg-config --cflags libcurl 2>/dev/null)
+CURL_LIBS   := $(shell pkg-config --libs libcurl 2>/dev/null || echo -lcurl)
 
 WARN       := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
               -Wformat=2 -Wno-format-nonliteral -Wno-format-truncation -Wno-unknown-warning-option -Wvla
@@ -87,7 +91,7 @@ $(ISSUER_LIB): $(patsubst common/issuer/%.c,$(B)/obj/issuer/%.o,$(ISSUER_SRCS))
 $(B)/obj/aimctl/%.o: common/aimctl/%.c $(AIMCTL_HDRS) $(ISSUER_HDRS) $(CORE_HDRS)
 	@mkdir -p $(dir $@)
 	@$(if $(V),,echo "  CC      $<")
-	$(Q)$(CC) $(TOOL_CFLAGS) -Icommon/aimctl -fPIE -c -o $@ $<
+	$(Q)$(CC) $(TOOL_CFLAGS) $(CURL_CFLAGS) -Icommon/aimctl -fPIE -c -o $@ $<
 
 $(AIMCTL): $(patsubst common/aimctl/%.c,$(B)/obj/aimctl/%.o,$(AIMCTL_SRCS)) \
            $(ISSUER_LIB) $(LIBAIM)
@@ -95,7 +99,7 @@ $(AIMCTL): $(patsubst common/aimctl/%.c,$(B)/obj/aimctl/%.o,$(AIMCTL_SRCS)) \
 	@$(if $(V),,echo "  LD      $@")
 	$(Q)$(CC) $(TOOL_CFLAGS) -fPIE -pie $(LDFLAGS) -o $@ \
 	    $(patsubst common/aimctl/%.c,$(B)/obj/aimctl/%.o,$(AIMCTL_SRCS)) \
-	    $(ISSUER_LIB) $(LIBAIM) $(PKG_LIBS)
+	    $(ISSUER_LIB) $(LIBAIM) $(PKG_LIBS) $(CURL_LIBS)
 
 # The exported-symbol contract: a static archive built with hidden
 # visibility, so adapters that share a process never see each other's core.

@@ -4,7 +4,7 @@
 set -eu
 
 PKGS="build-essential pkg-config clang llvm libclang-rt-14-dev
-      libssl-dev openssl libjansson-dev libjwt-dev zlib1g-dev
+      libssl-dev openssl libjansson-dev libjwt-dev zlib1g-dev libcurl4-openssl-dev
       libpam0g-dev libpam-modules libpam-wrapper libnss-wrapper pamtester
       nginx nginx-dev
       postgresql-15 postgresql-server-dev-15 postgresql-contrib libkrb5-dev pgbouncer

@@ -15,10 +15,16 @@
  *   aimctl revoke      add an entry to a revocation file, atomically
  *   aimctl unrevoke    remove one
  *   aimctl options     list the core's configuration options
+ *   aimctl ssf         shared signals: apply a SET, poll a transmitter,
+ *                      show the journal
+ *   aimctl fetch       bring a JWKS, status list or revocation list from
+ *                      an HTTPS URL, checked before it replaces the file
  *
  * One file per subcommand (keygen.c, jwks.c, issue.c, dpop.c, verify.c,
  * inspect.c, stats.c, trust.c, audit.c with svg.c, statuslist.c,
- * revoke.c); the helpers they share are declared in aimctl.h.  verify
+ * revoke.c, options.c, ssf.c, fetch.c); the helpers they share are
+ * declared in aimctl.h, with the host configuration in config.c and the
+ * HTTP client (libcurl, linked by aimctl alone) in http.c.  verify
  * goes through the public API (aim.h) only, exactly as an adapter does.
  * stats and trust use the state unit (state.h), statuslist the status
  * list encoding (status.h), revoke and unrevoke the revocation parser
@@ -55,6 +61,10 @@ static const char main_usage[] =
 "              revocation file, atomically\n"
 "  unrevoke    remove such an entry\n"
 "  options     list the core's configuration options (every adapter's)\n"
+"  ssf         shared signals: 'ssf apply' a SET, 'ssf poll' a transmitter\n"
+"              (RFC 8936), 'ssf status' of the journal\n"
+"  fetch       bring a JWKS, status list or revocation list from an HTTPS\n"
+"              URL; checked completely before it replaces the file\n"
 "\n"
 "'aimctl COMMAND --help' describes each command; see also aimctl(1).\n"
 "Exit status: 0 success, 1 rejected or failed, 2 usage or configuration\n"
@@ -78,6 +88,8 @@ static const struct {
     { "revoke",     cmd_revoke },
     { "unrevoke",   cmd_unrevoke },
     { "options",    cmd_options },
+    { "ssf",        cmd_ssf },
+    { "fetch",      cmd_fetch },
 };
 
 int
@@ -118,5 +130,5 @@ main(int argc, char **argv)
     }
     usage_error("no command \"%.32s\" (keygen jwks thumbprint issue dpop "
                 "verify inspect stats trust audit statuslist revoke unrevoke "
-                "options)", argv[1]);
+                "options ssf fetch)", argv[1]);
 }

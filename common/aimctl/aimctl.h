@@ -53,6 +53,8 @@ int cmd_statuslist(int argc, char **argv);
 int cmd_revoke(int argc, char **argv);
 int cmd_unrevoke(int argc, char **argv);
 int cmd_options(int argc, char **argv);
+int cmd_ssf(int argc, char **argv);
+int cmd_fetch(int argc, char **argv);
 
 /* ------------------------------------------------------------------ */
 /* Messages (util.c)                                                   */
@@ -214,9 +216,111 @@ char *temp_write(const char *path, const char *data, size_t len,
 void temp_commit(char *tmp, const char *path);
 void temp_discard(char *tmp);
 
+/* Has path changed (inode, size, mtime) since it was read as st, or
+ * appeared when it did not exist (existed 0)?  Writers that do not take
+ * the lock below replace files too. */
+int file_changed_since(const char *path, const struct stat *st, int existed);
+
 /* Exclusive lock between aimctl writers of path: flock() on "path.lock"
  * (created if needed, never removed), held until exit.  Returns its fd. */
 int lock_writers(const char *path);
+
+/* ------------------------------------------------------------------ */
+/* The host configuration (config.c)                                   */
+
+/* A new configuration, or exit 1. */
+aim_config *cli_config_new(void);
+/* One option from the command line (opt names it in errors), or a usage
+ * error; such options win over the --config file's, whatever the order. */
+void cli_config_set(aim_config *cfg, const char *opt, const char *name,
+                    const char *value);
+/* The host configuration file, or exit 2 naming its line. */
+void cli_config_load(aim_config *cfg, const char *path);
+/* What the configuration names: NULL when it names none. */
+const char *cli_config_state(const aim_config *cfg);
+const char *cli_config_revoked(const aim_config *cfg);
+/* The URI of the status_list held in the file path. */
+const char *cli_config_status_uri(const aim_config *cfg, const char *path);
+/* The token keys ("keys"), each bound to its issuer as the verifier
+ * binds them; NULL when none are configured; exit 2 when they fail. */
+aim_keyset *cli_config_keys(const aim_config *cfg);
+
+/* ------------------------------------------------------------------ */
+/* HTTP (http.c): libcurl, for fetch and ssf poll                      */
+
+enum {
+    OPT_CACERT = 0x100,
+    OPT_CLIENT_CERT,
+    OPT_CLIENT_KEY,
+    OPT_TOKEN_FILE,
+    OPT_TIMEOUT,
+    OPT_CONNECT_TIMEOUT,
+    OPT_MAX_SIZE,
+    OPT_INSECURE,
+    OPT_HTTP_END
+};
+
+/* The long options every command that makes requests takes. */
+#define HTTP_LONG_OPTIONS \
+    { "cacert",          required_argument, NULL, OPT_CACERT }, \
+    { "client-cert",     required_argument, NULL, OPT_CLIENT_CERT }, \
+    { "client-key",      required_argument, NULL, OPT_CLIENT_KEY }, \
+    { "token-file",      required_argument, NULL, OPT_TOKEN_FILE }, \
+    { "timeout",         required_argument, NULL, OPT_TIMEOUT }, \
+    { "connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT }, \
+    { "max-size",        required_argument, NULL, OPT_MAX_SIZE }, \
+    { "insecure",        no_argument,       NULL, OPT_INSECURE }
+
+/* The same, in the usage texts. */
+#define HTTP_USAGE \
+"  --cacert FILE        trust the CAs in FILE (PEM) instead of the system's\n" \
+"  --client-cert FILE, --client-key FILE   authenticate with this client\n" \
+"                       certificate (PEM; the key not readable by others)\n" \
+"  --token-file FILE    authenticate with the bearer token in FILE (not\n" \
+"                       readable by others; read at every request)\n" \
+"  --timeout S          give up on a request after S seconds (default 30)\n" \
+"  --connect-timeout S  ... on connecting after S seconds (default 10)\n"
+
+typedef struct {
+    const char *cacert;
+    const char *client_cert;
+    const char *client_key;
+    const char *token_file;
+    long        timeout;          /* seconds, the whole request */
+    long        connect_timeout;
+    size_t      max_size;         /* bytes of a response body */
+    int         redirects;        /* to follow (HTTPS only); 0: none */
+} http_opts;
+
+typedef struct {
+    long    status;               /* the HTTP status */
+    char   *body;                 /* NUL-terminated (len bytes) */
+    size_t  len;
+    char    etag[256];            /* "" when absent or unusable */
+    char    last_modified[64];
+    char    content_type[128];
+} http_response;
+
+/* Defaults: 30 s, 10 s to connect. */
+void http_opts_init(http_opts *o);
+/* Option c with optarg: 1 when it was one of HTTP_LONG_OPTIONS. */
+int http_opt(http_opts *o, int c);
+/* After parsing: --max-size (default and at most limit), options that
+ * go together, files that exist; usage errors otherwise. */
+void http_opts_check(http_opts *o, size_t limit);
+/* A URL aimctl will request (https://, or http:// to the loopback), or
+ * a usage error naming opt. */
+void http_check_url(const char *opt, const char *url);
+/*
+ * GET url (post_json NULL) or POST the JSON document; with validators,
+ * a conditional GET.  0 when an answer arrived (any status: see
+ * r->status), -1 with why when none did (transport, TLS, time limit, a
+ * body over max_size).
+ */
+int http_request(const http_opts *o, const char *url, const char *post_json,
+                 const char *if_none_match, const char *if_modified_since,
+                 http_response *r, char *why, size_t whylen);
+void http_response_clear(http_response *r);
 
 /* ------------------------------------------------------------------ */
 /* State files (stats.c)                                               */

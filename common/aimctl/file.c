@@ -129,6 +129,22 @@ write_atomic(const char *path, const char *data, size_t len, mode_t mode)
     temp_commit(temp_write(path, data, len, NULL, mode), path);
 }
 
+/* Has path changed since it was read as st (or appeared, when it was
+ * missing)?  Writers that do not take the lock replace files too. */
+int
+file_changed_since(const char *path, const struct stat *st, int existed)
+{
+    struct stat now;
+
+    if (lstat(path, &now) != 0) {
+        return existed || errno != ENOENT;
+    }
+    return !existed || now.st_ino != st->st_ino || now.st_dev != st->st_dev
+           || now.st_size != st->st_size
+           || now.st_mtim.tv_sec != st->st_mtim.tv_sec
+           || now.st_mtim.tv_nsec != st->st_mtim.tv_nsec;
+}
+
 int
 lock_writers(const char *path)
 {

@@ -25,9 +25,10 @@
 #define COMMENT_MAX  1024
 
 #define REVOKE_SYNOPSIS \
-    "aimctl revoke --file FILE [--comment TEXT] [--create] agent|jti|kid ID\n"
+    "aimctl revoke --file FILE [--comment TEXT] [--create]\n" \
+    "                     [--state FILE | --config FILE] agent|jti|kid ID\n"
 #define UNREVOKE_SYNOPSIS \
-    "aimctl unrevoke --file FILE agent|jti|kid ID\n"
+    "aimctl unrevoke --file FILE [--state FILE | --config FILE] agent|jti|kid ID\n"
 
 static const char revoke_usage[] =
 "\n"
@@ -49,11 +50,22 @@ static const char revoke_usage[] =
 "                  who, a ticket)\n"
 "  --create        revoke: create FILE (mode 0644 less the umask) if it does\n"
 "                  not exist; without it a missing FILE is an error\n"
+"  --state FILE    the host's state file: an agent revoked or unrevoked is\n"
+"                  also recorded as this host's shared signal (RISC\n"
+"                  account-disabled / account-enabled), which other hosts\n"
+"                  and the identity provider poll (docs/ssf.md)\n"
+"  --config FILE   the host configuration file: its 'state' (as --state) and\n"
+"                  its 'revoked' (as --file, unless --file is given)\n"
 "\n"
 "revoke exits 0 when the entry was added or was already there.  unrevoke\n"
 "removes every line of exactly that entry, with the comment lines of a\n"
 "paragraph that documents only that entry; it exits 1 when FILE has no\n"
-"such entry.  Exit 2: usage errors, a missing FILE, a symbolic link, or a\n"
+"such entry.  With a state file, revoke records the signal once FILE holds\n"
+"the entry (also when it already did: running it again records a signal\n"
+"that could not be recorded before), and unrevoke records it before it\n"
+"removes the entry; either exits 1 when the signal cannot be recorded.\n"
+"The reason kept with the signal is --comment (this host's outbox only: it\n"
+"is not published).  Exit 2: usage errors, a missing FILE, a symbolic link, or a\n"
 "FILE the verifiers refuse as it is.  Give '--' before an ID that starts\n"
 "with '-'.\n";
 
@@ -203,20 +215,43 @@ remove_entry(sbuf *out, const char *buf, size_t len, const char *kind,
     return removed;
 }
 
-/* Has path changed since it was read as st (or appeared, when it was
- * missing)?  Writers that do not take the lock replace files too. */
+/*
+ * Record the agent's revocation (disabled) or its end as this host's
+ * shared signal, for other hosts and the identity provider to poll.  The
+ * reason (--comment, cut to what the outbox keeps) stays in this host's
+ * outbox.  0, or -1 after saying why.
+ */
 static int
-changed_since(const char *path, const struct stat *st, int existed)
+record_signal(const aim_config *cfg, const char *agent, const char *shown,
+              int disabled, const char *comment)
 {
-    struct stat now;
+    aim_error   err;
+    char        reason[64];
+    const char *text = comment != NULL ? comment
+                       : disabled ? "aimctl revoke" : "aimctl unrevoke";
+    size_t      n = strlen(text);
 
-    if (lstat(path, &now) != 0) {
-        return existed || errno != ENOENT;
+    /* What the outbox keeps, cut between UTF-8 characters. */
+    if (n >= sizeof(reason)) {
+        n = sizeof(reason) - 1;
+        while (n > 0 && ((unsigned char) text[n] & 0xC0) == 0x80) {
+            n--;
+        }
     }
-    return !existed || now.st_ino != st->st_ino || now.st_dev != st->st_dev
-           || now.st_size != st->st_size
-           || now.st_mtim.tv_sec != st->st_mtim.tv_sec
-           || now.st_mtim.tv_nsec != st->st_mtim.tv_nsec;
+    memcpy(reason, text, n);
+    reason[n] = '\0';
+    if (aim_ssf_record(cfg, agent, disabled ? AIM_SIGNAL_DISABLED
+                       : AIM_SIGNAL_ENABLED, reason, &err) != AIM_OK)
+    {
+        fprintf(stderr, "%s: the %s signal for agent \"%s\" could not be recorded: "
+                "%s\n", cmd, disabled ? "account-disabled" : "account-enabled",
+                shown, err.message);
+        return -1;
+    }
+    printf("agent \"%s\": %s recorded as this host's shared signal (outbox of "
+           "\"%s\"; 'aimctl ssf status' shows it)\n", shown,
+           disabled ? "account-disabled" : "account-enabled", cli_config_state(cfg));
+    return 0;
 }
 
 static int
@@ -226,11 +261,14 @@ revoke_edit(int argc, char **argv, int add)
         { "file",    required_argument, NULL, 'f' },
         { "comment", required_argument, NULL, 'c' },
         { "create",  no_argument,       NULL, 'C' },
+        { "state",   required_argument, NULL, 'S' },
+        { "config",  required_argument, NULL, 'G' },
         { "help",    no_argument,       NULL, 'h' },
         { NULL, 0, NULL, 0 }
     };
     const char   *path = NULL, *comment = NULL, *kind, *id;
-    int           create = 0, existed = 1, c;
+    aim_config   *cfg = NULL;
+    int           create = 0, existed = 1, c, signal = 0;
     struct stat   st;
     aim_revlist  *old, *neu;
     aim_error     err;
@@ -243,6 +281,17 @@ revoke_edit(int argc, char **argv, int add)
         case 'f': path = optarg; break;
         case 'c': comment = check_id("--comment", optarg, COMMENT_MAX); break;
         case 'C': create = 1; break;
+        case 'S':
+        case 'G':
+            if (cfg == NULL) {
+                cfg = cli_config_new();
+            }
+            if (c == 'S') {
+                cli_config_set(cfg, "--state", "state", optarg);
+            } else {
+                cli_config_load(cfg, optarg);
+            }
+            break;
         case 'h':
             printf("Usage: %s       %s%s", add ? REVOKE_SYNOPSIS : UNREVOKE_SYNOPSIS,
                    add ? UNREVOKE_SYNOPSIS : REVOKE_SYNOPSIS, revoke_usage);
@@ -268,9 +317,16 @@ revoke_edit(int argc, char **argv, int add)
         usage_error("one entry at a time, please");
     }
     id = check_id(kind, argv[optind + 1], AIMCTL_MAX_INPUT);
-    if (path == NULL) {
-        usage_error("--file is required");
+    if (path == NULL && cfg != NULL) {
+        path = cli_config_revoked(cfg);
     }
+    if (path == NULL) {
+        usage_error("--file is required%s", cfg != NULL ? " (the configuration "
+                    "names no 'revoked' file)" : "");
+    }
+    /* An agent's revocation is also this host's shared signal. */
+    signal = cfg != NULL && cli_config_state(cfg) != NULL
+             && strcmp(kind, "agent") == 0;
 
     /* The entry as the verifiers will read it, before touching anything. */
     sb_printf(&entry, "%s ", kind);
@@ -321,9 +377,13 @@ revoke_edit(int argc, char **argv, int add)
 
     if (rev_has(old, kind, id) == add) {
         /* Nothing to do: revoked already, or not revoked at all. */
+        c = add ? EXIT_OK : EXIT_REJECTED;
         if (add) {
             printf("%s \"%s\" is already revoked in \"%s\"; nothing changed\n",
                    kind, shown, path);
+            if (signal && record_signal(cfg, id, shown, 1, comment) != 0) {
+                c = EXIT_REJECTED;
+            }
         } else {
             fprintf(stderr, "%s: %s \"%s\" is not revoked in \"%s\"; nothing "
                     "changed\n", cmd, kind, shown, path);
@@ -331,8 +391,9 @@ revoke_edit(int argc, char **argv, int add)
         aim_revlist_free(old);
         free(shown);
         free(buf);
+        aim_config_free(cfg);
         flush_stdout();
-        return add ? EXIT_OK : EXIT_REJECTED;
+        return c;
     }
     if (add) {
         append_entry(&out, buf, len, kind, id, comment);
@@ -360,11 +421,19 @@ revoke_edit(int argc, char **argv, int add)
              "is unchanged", neu == NULL ? err.message : "entry not as written",
              path);
     }
-    if (changed_since(path, &st, existed)) {
+    if (file_changed_since(path, &st, existed)) {
         temp_discard(tmp);
         fail(EXIT_REJECTED, "\"%s\" was replaced while aimctl edited it (by a "
              "writer that does not take \"%s.lock\"); nothing written, try again",
              path, path);
+    }
+    /* Unrevoke records the signal first: when it cannot be recorded,
+     * nothing changes and the command can simply be run again; were it
+     * the other way round, the entry would be gone here and other hosts
+     * would go on refusing the agent with nothing left to retry. */
+    if (signal && !add && record_signal(cfg, id, shown, 0, NULL) != 0) {
+        temp_discard(tmp);
+        fail(EXIT_REJECTED, "\"%s\" is unchanged; run the command again", path);
     }
     temp_commit(tmp, path);
 
@@ -379,13 +448,20 @@ revoke_edit(int argc, char **argv, int add)
                comments > 0 ? ", with its comment" : "", aim_revlist_count(neu),
                aim_revlist_count(neu) == 1 ? "y" : "ies");
     }
+    /* Revoke records it once the file is in force: the kill switch never
+     * waits for the signal, and running the command again records it. */
+    c = EXIT_OK;
+    if (signal && add && record_signal(cfg, id, shown, 1, comment) != 0) {
+        c = EXIT_REJECTED;
+    }
     aim_revlist_free(neu);
     aim_revlist_free(old);
+    aim_config_free(cfg);
     free(shown);
     free(buf);
     free(out.p);
     flush_stdout();
-    return EXIT_OK;
+    return c;
 }
 
 int

@@ -66,11 +66,14 @@ static const char stats_usage[] =
 "List the agents in a host's state file (see docs/trust.md), lowest trust\n"
 "first: trust, whether the baseline is still being learnt, events, denials,\n"
 "anomalies, request rates over ~10 s and ~1 h, the last anomaly signal and\n"
-"when the agent was last seen.  The file is opened read-only: nothing is\n"
-"written to it.  It must exist (the adapters create it) and be intact: a\n"
-"damaged file (not a state file, truncated, another format version, a bad\n"
-"header checksum) is refused with exit 2 naming the check that failed,\n"
-"and left as it is; aimctl never creates or rebuilds a state file.\n"
+"when the agent was last seen; then what shared signals hold against\n"
+"agents (disabled; tokens issued before a time refused: docs/ssf.md;\n"
+"\"disabled\" and \"revoked_before\" in JSON).  The file is opened\n"
+"read-only: nothing is written to it.  It must exist (the adapters create\n"
+"it) and be intact: a damaged file (not a state file, truncated, another\n"
+"format version, a bad header checksum) is refused with exit 2 naming the\n"
+"check that failed, and left as it is; aimctl never creates or rebuilds a\n"
+"state file.\n"
 "\n"
 "  --state FILE    the state file (the adapters' 'state' setting)\n"
 "  --json          one JSON object per agent, one per line\n"
@@ -87,7 +90,7 @@ cmd_stats(int argc, char **argv)
         { NULL, 0, NULL, 0 }
     };
     const char  *path = NULL;
-    int          json = 0, c, width = 5, low = 0;
+    int          json = 0, c, width = 5, low = 0, marked;
     int64_t      trust_min = 50, now = (int64_t) time(NULL);
     aim_state   *st;
     stats_list   l = { NULL, 0, 0 };
@@ -150,6 +153,13 @@ cmd_stats(int argc, char **argv)
             json_object_set_new(o, "last_seen", json_integer(a->last_seen));
             json_object_set_new(o, "last_seen_utc",
                                 json_string(iso_time(a->last_seen, when)));
+            /* What shared signals hold against it (docs/ssf.md). */
+            json_object_set_new(o, "disabled", json_boolean(a->disabled));
+            json_object_set_new(o, "revoked_before", a->revoked_before > 0
+                                ? json_integer(a->revoked_before) : json_null());
+            json_object_set_new(o, "revoked_before_utc", a->revoked_before > 0
+                                ? json_string(iso_time(a->revoked_before, when))
+                                : json_null());
             print_json(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
             json_decref(o);
         }
@@ -178,6 +188,28 @@ cmd_stats(int argc, char **argv)
             printf("\n* trust below %lld: these agents' decisions are denied "
                    "(low_trust) where trust_min is %lld\n", (long long) trust_min,
                    (long long) trust_min);
+        }
+        for (i = 0, marked = 0; i < l.n; i++) {
+            const aim_agent_stats *a = &l.v[i];
+
+            if (!a->disabled && a->revoked_before <= 0) {
+                continue;
+            }
+            if (marked++ == 0) {
+                printf("\nshared signals held against agents (every adapter "
+                       "refuses with \"revoked\"):\n");
+            }
+            printf("  ");
+            print_padded(names[i], width);
+            if (a->disabled) {
+                printf("  disabled (until an account-enabled)%s", a->revoked_before > 0
+                       ? ";" : "");
+            }
+            if (a->revoked_before > 0) {
+                printf("  tokens issued at or before %s refused",
+                       iso_time(a->revoked_before, when));
+            }
+            putchar('\n');
         }
     }
     for (i = 0; i < l.n; i++) {

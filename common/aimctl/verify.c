@@ -103,17 +103,6 @@ verify_output(aim_status s, const aim_error *err, const aim_token *t,
     return s == AIM_OK ? EXIT_OK : EXIT_REJECTED;
 }
 
-static void
-config_set(aim_config *cfg, const char *opt, const char *name,
-           const char *value)
-{
-    aim_error err;
-
-    if (aim_config_set(cfg, name, value, &err) != AIM_OK) {
-        usage_error("%s: %s", opt, err.message);
-    }
-}
-
 static aim_status
 cli_replay(void *ud, const unsigned char hash[32], int64_t expires)
 {
@@ -169,49 +158,38 @@ cmd_verify(int argc, char **argv)
     const char      *arg;
     size_t           len, plen = 0;
 
-    cfg = aim_config_new();
-    if (cfg == NULL) {
-        fail(EXIT_REJECTED, "out of memory");
-    }
+    cfg = cli_config_new();
     /* One token, one decision: nothing to cache. */
-    config_set(cfg, "cache", "cache", "0");
+    cli_config_set(cfg, "cache", "cache", "0");
 
     while ((c = next_opt(argc, argv, opts)) != -1) {
         switch (c) {
-        case 'C': {
-            aim_error cerr;
-
-            if (aim_config_load(cfg, optarg, &cerr) != AIM_OK) {
-                aim_config_free(cfg);
-                fail(EXIT_USAGE, "--config: %s", cerr.message);
-            }
-            have_config = 1;
-            break;
-        }
-        case 'k': config_set(cfg, "--keys", "keys", optarg); have_keys = 1; break;
-        case 'i': config_set(cfg, "--issuer", "issuer", optarg); have_iss = 1; break;
-        case 'a': config_set(cfg, "--audience", "audience", optarg); have_aud = 1;
+        case 'C': cli_config_load(cfg, optarg); have_config = 1; break;
+        case 'k': cli_config_set(cfg, "--keys", "keys", optarg); have_keys = 1; break;
+        case 'i': cli_config_set(cfg, "--issuer", "issuer", optarg); have_iss = 1;
+                  break;
+        case 'a': cli_config_set(cfg, "--audience", "audience", optarg); have_aud = 1;
                   break;
         case 's': list_add(&scopes, "--scope", check_id("--scope", optarg,
                                                         AIM_MAX_SCOPE_LEN));
                   break;
         case 'y': any = 1; break;
-        case 'r': config_set(cfg, "--revoked", "revoked", optarg); break;
-        case 'p': config_set(cfg, "--policy", "policy", optarg); break;
-        case 'l': config_set(cfg, "--leeway", "leeway", optarg); break;
-        case 'm': config_set(cfg, "--max-lifetime", "max_lifetime", optarg); break;
-        case 't': config_set(cfg, "--types", "types", optarg); break;
-        case 'A': config_set(cfg, "--audit", "audit", optarg); break;
+        case 'r': cli_config_set(cfg, "--revoked", "revoked", optarg); break;
+        case 'p': cli_config_set(cfg, "--policy", "policy", optarg); break;
+        case 'l': cli_config_set(cfg, "--leeway", "leeway", optarg); break;
+        case 'm': cli_config_set(cfg, "--max-lifetime", "max_lifetime", optarg); break;
+        case 't': cli_config_set(cfg, "--types", "types", optarg); break;
+        case 'A': cli_config_set(cfg, "--audit", "audit", optarg); break;
         case 'n': fixed_now = parse_int("--now", optarg, 0, 253402300799LL);
                   aim_set_clock(fixed_clock);
                   break;
         case 'd': dpop = optarg; break;
         case 'M': htm = check_id("--htm", optarg, 32); break;
         case 'U': htu = check_id("--htu", optarg, 4096); break;
-        case 'D': config_set(cfg, "--dpop-max-age", "dpop_max_age", optarg); break;
-        case 'L': config_set(cfg, "--status-list", "status_list", optarg); break;
-        case 'S': config_set(cfg, "--state", "state", optarg); have_state = 1; break;
-        case 'T': config_set(cfg, "--trust-min", "trust_min", optarg);
+        case 'D': cli_config_set(cfg, "--dpop-max-age", "dpop_max_age", optarg); break;
+        case 'L': cli_config_set(cfg, "--status-list", "status_list", optarg); break;
+        case 'S': cli_config_set(cfg, "--state", "state", optarg); have_state = 1; break;
+        case 'T': cli_config_set(cfg, "--trust-min", "trust_min", optarg);
                   have_trust_min = 1; break;
         case 'c': action = check_id("--action", optarg, 64); break;
         case 'R': resource = check_id("--resource", optarg, 4096); break;

@@ -194,15 +194,15 @@ rebuild(aim_journal *j)
     return 0;
 }
 
-/* Take the lock, waiting at most J_LOCK_WAIT_MS. */
+/* Take the lock (op: LOCK_EX or LOCK_SH), waiting at most J_LOCK_WAIT_MS. */
 static int
-flock_wait(int fd)
+flock_op(int fd, int op)
 {
     struct timespec start, now, nap = { 0, 1000000 };
 
     clock_gettime(CLOCK_MONOTONIC, &start);
     for (;;) {
-        if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+        if (flock(fd, op | LOCK_NB) == 0) {
             return 0;
         }
         if (errno != EWOULDBLOCK && errno != EINTR) {
@@ -216,6 +216,12 @@ flock_wait(int fd)
         }
         nanosleep(&nap, NULL);
     }
+}
+
+static int
+flock_wait(int fd)
+{
+    return flock_op(fd, LOCK_EX);
 }
 
 /* Open and map path into j (fd and map); rebuild it if it is not ours. */
@@ -240,7 +246,8 @@ map_file(aim_journal *j, aim_error *err)
         (void) fchmod(j->fd, 0660);     /* group write despite the umask */
     }
     if (flock_wait(j->fd) != 0) {
-        aim_fail(err, AIM_CONFIG, "shared signals journal: \"%.200s\" stays "
+        /* Busy, not misconfigured: the caller may try again. */
+        aim_fail(err, AIM_INTERNAL, "shared signals journal: \"%.200s\" stays "
                  "locked", j->path);
         return -1;
     }
@@ -730,4 +737,154 @@ aim_journal_poll(aim_journal *j, const char *consumer, const uint64_t *acks,
     c->last_poll = now;
     aim_journal_unlock(j);
     return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Operators                                                           */
+
+static uint64_t
+popcount64(uint64_t v)
+{
+    uint64_t n = 0;
+
+    for (; v != 0; v &= v - 1) {
+        n++;
+    }
+    return n;
+}
+
+/* Copy what operators see; the lock is held, the header valid. */
+static void
+snapshot(const aim_journal *j, int64_t now, aim_journal_snapshot *out)
+{
+    const j_header *h = hdr(j);
+    uint64_t        s, oldest = oldest_seq(j), first;
+    size_t          i;
+
+    aim_journal_instance((aim_journal *) j, out->instance);
+    out->created = h->created;
+    out->floor = h->floor;
+    out->next_seq = h->next_seq != 0 ? h->next_seq : 1;
+    for (i = 0; i < AIM_JOURNAL_REPLAY; i++) {
+        out->replay_live += replay_at(j, i)->expires > now;
+    }
+    for (i = 0; i < AIM_JOURNAL_STREAMS; i++) {
+        const j_stream *st = stream_at(j, i);
+        aim_journal_stream *o = &out->streams[out->nstreams];
+        static const unsigned char zero[16];
+
+        if (memcmp(st->id, zero, 16) == 0 || st->issuer[0] == '\0') {
+            continue;
+        }
+        memcpy(o->issuer, st->issuer, sizeof(o->issuer) - 1);
+        memcpy(o->stream_id, st->stream_id, sizeof(o->stream_id) - 1);
+        memcpy(o->state, st->state, sizeof(o->state) - 1);
+        memcpy(o->status, st->status, sizeof(o->status) - 1);
+        o->verified_at = st->verified_at;
+        o->status_at = st->status_at;
+        o->last_at = st->last_at;
+        o->accepted = st->accepted;
+        out->nstreams++;
+    }
+    for (s = oldest; s < out->next_seq; s++) {
+        if (event_get(j, s, &out->events[out->nevents])) {
+            out->nevents++;
+        }
+    }
+    for (i = 0; i < AIM_JOURNAL_CONSUMERS; i++) {
+        const j_consumer     *c = consumer_at(j, i);
+        aim_journal_consumer *o = &out->consumers[out->nconsumers];
+        static const unsigned char zero[16];
+        uint64_t              acked;
+
+        if (memcmp(c->id, zero, 16) == 0) {
+            continue;
+        }
+        memcpy(o->name, c->name, sizeof(o->name) - 1);
+        acked = c->acked < out->next_seq ? c->acked : out->next_seq - 1;
+        o->acked = acked;
+        o->last_poll = c->last_poll;
+        o->lost = c->lost;
+        /* Retained events after acked, less those acknowledged out of
+         * order (the window). */
+        first = acked + 1 > oldest ? acked + 1 : oldest;
+        o->pending = out->next_seq > first ? out->next_seq - first : 0;
+        o->pending -= popcount64(c->window) < o->pending ? popcount64(c->window)
+                                                         : o->pending;
+        out->nconsumers++;
+    }
+}
+
+aim_status
+aim_journal_read(const char *state_path, int64_t now,
+                 aim_journal_snapshot **out, aim_error *err)
+{
+    aim_journal           j;
+    aim_journal_snapshot *snap;
+    struct stat           sb;
+    int                   saved;
+
+    *out = NULL;
+    if (state_path == NULL) {
+        return aim_fail(err, AIM_CONFIG, "no state file configured");
+    }
+    snap = calloc(1, sizeof(*snap));
+    if (snap == NULL) {
+        return aim_fail(err, AIM_INTERNAL, "out of memory");
+    }
+    snprintf(snap->path, sizeof(snap->path), "%s%s", state_path,
+             AIM_JOURNAL_SUFFIX);
+    memset(&j, 0, sizeof(j));
+    j.path = snap->path;
+    j.fd = open(snap->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+    if (j.fd < 0) {
+        saved = errno;
+        aim_fail(err, saved == ENOENT ? AIM_NO_TOKEN : AIM_CONFIG, "shared "
+                 "signals journal \"%.200s\": %s", snap->path, strerror(saved));
+        free(snap);
+        return saved == ENOENT ? AIM_NO_TOKEN : AIM_CONFIG;
+    }
+    if (fstat(j.fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        aim_fail(err, AIM_CONFIG, "shared signals journal \"%.200s\" is not a "
+                 "regular file", snap->path);
+        goto fail;
+    }
+    if ((size_t) sb.st_size != J_FILE_SIZE) {
+        aim_fail(err, AIM_CONFIG, "shared signals journal \"%.200s\" is %lld "
+                 "bytes, not %zu: not a journal of this version (the receiver "
+                 "rebuilds it, empty, when it next opens it)", snap->path,
+                 (long long) sb.st_size, (size_t) J_FILE_SIZE);
+        goto fail;
+    }
+    j.map = mmap(NULL, J_FILE_SIZE, PROT_READ, MAP_SHARED, j.fd, 0);
+    if (j.map == MAP_FAILED) {
+        j.map = NULL;
+        aim_fail(err, AIM_CONFIG, "shared signals journal \"%.200s\": %s",
+                 snap->path, strerror(errno));
+        goto fail;
+    }
+    if (flock_op(j.fd, LOCK_SH) != 0) {
+        aim_fail(err, AIM_CONFIG, "shared signals journal \"%.200s\" stays "
+                 "locked", snap->path);
+        goto fail;
+    }
+    if (!header_valid(&j, (size_t) sb.st_size)) {
+        flock(j.fd, LOCK_UN);
+        aim_fail(err, AIM_CONFIG, "shared signals journal \"%.200s\" has a bad "
+                 "header (foreign, another version, or damaged; the receiver "
+                 "rebuilds it, empty, when it next opens it)", snap->path);
+        goto fail;
+    }
+    snapshot(&j, now, snap);
+    flock(j.fd, LOCK_UN);
+    j.path = NULL;
+    unmap(&j);
+    *out = snap;
+    return AIM_OK;
+
+fail:
+    j.path = NULL;
+    unmap(&j);
+    free(snap);
+    return AIM_CONFIG;
 }

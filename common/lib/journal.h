@@ -33,7 +33,9 @@
 
 typedef struct aim_journal aim_journal;
 
-/* Open (creating, mode 0660, or rebuilding) STATE_PATH.ssf. */
+/* Open (creating, mode 0660, or rebuilding) STATE_PATH.ssf.  AIM_CONFIG
+ * when it cannot be (a directory, no permission); AIM_INTERNAL when it
+ * stays locked by another process for 200 ms (busy: try again). */
 aim_journal *aim_journal_open(const char *state_path, aim_error *err);
 void aim_journal_close(aim_journal *j);
 const char *aim_journal_path(const aim_journal *j);
@@ -122,5 +124,40 @@ int aim_journal_poll(aim_journal *j, const char *consumer,
                      const uint64_t *acks, size_t nacks, unsigned max,
                      int64_t since, int64_t now, aim_journal_event *out,
                      size_t *nout, int *more);
+
+/* ---- operators (aimctl ssf status) ---- */
+
+typedef struct {
+    char     name[64];         /* as the publisher was told (truncated) */
+    uint64_t acked;            /* every event <= acked is acknowledged */
+    uint64_t pending;          /* retained events not yet acknowledged */
+    int64_t  last_poll;
+    uint64_t lost;             /* overwritten before acknowledged */
+} aim_journal_consumer;
+
+/* A copy of the journal, taken under a shared lock. */
+typedef struct {
+    char                  path[4096];
+    char                  instance[33];
+    int64_t               created;
+    int64_t               floor;       /* the replay table's floor */
+    size_t                replay_live; /* SETs remembered now */
+    uint64_t              next_seq;    /* the outbox's next event number */
+    aim_journal_stream    streams[AIM_JOURNAL_STREAMS];
+    size_t                nstreams;
+    aim_journal_event     events[AIM_JOURNAL_OUTBOX]; /* oldest first */
+    size_t                nevents;
+    aim_journal_consumer  consumers[AIM_JOURNAL_CONSUMERS];
+    size_t                nconsumers;
+} aim_journal_snapshot;
+
+/*
+ * Read the journal beside state_path without changing it: it is never
+ * created or rebuilt, and opened read-only.  AIM_OK with *out (free()),
+ * or AIM_CONFIG naming what is wrong (missing: err->status AIM_NO_TOKEN,
+ * so the caller can say that nothing was received or recorded yet).
+ */
+aim_status aim_journal_read(const char *state_path, int64_t now,
+                            aim_journal_snapshot **out, aim_error *err);
 
 #endif

@@ -910,6 +910,7 @@ struct aim_ssf_receiver {
     aim_keyset        *keys;
     struct stat        key_st[AIM_MAX_KEY_SOURCES];
     aim_state         *state;
+    int64_t            state_checked; /* when the mapping was last checked */
     aim_journal       *journal;
     int                audit_fd;
     aim_log_fn         log;
@@ -1343,6 +1344,13 @@ apply_set(aim_ssf_receiver *r, const char *set, size_t len,
         return refuse(res, AIM_MALFORMED, AIM_SSF_ERR_INVALID_REQUEST, &err);
     }
     receiver_refresh(r);
+    /* A state file replaced on disk (an operator's rm to start afresh) is
+     * followed, at most once a second as the verifiers do: marks written
+     * to a file no process maps any more would be lost. */
+    if (now != r->state_checked) {
+        aim_state_check(r->state);
+        r->state_checked = now;
+    }
 
     /* The same strict JWS profile as tokens, typed as a SET. */
     s = aim_jws_parse_max(set, len, AIM_SSF_MAX_SET_LEN, &jws, &err);

@@ -10,6 +10,8 @@ them per RFC 8935.  Python 3 and python3-cryptography only (deps.sh).
                        [--body JSON] [--iss ISS] [--aud AUD] [--jti J] [--iat T]
   transmitter.py push  URL --key KEY.pem EVENT ... [--auth HEADER]
   transmitter.py serve --key KEY.pem [--port P] [--wait S] [--iss] [--aud]
+                       [--tls-cert CERT --tls-key KEY [--client-ca CA]]
+                       [--token FILE] [--files DIR]
   transmitter.py selftest [--apply PATH-TO-ssf_apply]
 
 EVENT is a short name (session-revoked, account-disabled, ...) or a URI.
@@ -17,18 +19,35 @@ A missing --key file is created (mode 0600).  serve prints
 "listening 127.0.0.1:PORT" and answers
 
   POST /poll        RFC 8936: ack, setErrs, maxEvents, returnImmediately
-                    (held up to --wait seconds when false and nothing waits)
+                    (held up to --wait seconds when false and nothing waits);
+                    with --token, only with "Authorization: Bearer TOKEN";
+                    /poll?slow=S answers S seconds late
   POST /events      queue a SET: {"event":..., "agent"|"subject":..., "body":...}
+                    or a SET made elsewhere: {"jti":..., "set":...}
   GET  /jwks.json   the public key set
   GET  /errors      the setErrs receivers reported, by jti
+  GET  /pending     the jti of the SETs not yet acknowledged
+  GET  /files/NAME  a file of --files DIR, with ETag and Last-Modified,
+                    answering If-None-Match / If-Modified-Since with 304;
+                    ?slow=S waits S seconds first, ?chunked=1 sends it
+                    without a length, ?noetag=1 without an ETag,
+                    ?to=http redirects to the same file over plain HTTP,
+                    ?to=https over HTTPS
+  GET  /seen        the headers of the last /files request
+  GET  /polls       every poll request received, in order
+
+--tls-cert and --tls-key serve HTTPS (TLS 1.2 and later); --client-ca
+also requires a client certificate that CA signed.
 """
 
 import argparse
 import base64
+import email.utils
 import hashlib
 import http.server
 import json
 import os
+import ssl
 import sys
 import tempfile
 import threading
@@ -37,6 +56,7 @@ import urllib.error
 import urllib.request
 import uuid
 import subprocess
+import urllib.parse
 from collections import OrderedDict
 
 from cryptography.exceptions import InvalidSignature
@@ -226,8 +246,92 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.reply(200, self.server.tx.jwks())
         elif self.path == "/errors":
             self.reply(200, self.server.queue.errors)
+        elif self.path == "/pending":
+            with self.server.queue.cond:
+                self.reply(200, list(self.server.queue.sets))
+        elif self.path == "/seen":
+            self.reply(200, self.server.seen)
+        elif self.path == "/polls":
+            self.reply(200, self.server.polls)
+        elif self.path.startswith("/files/") and self.server.files:
+            self.send_file()
         else:
             self.reply(404, {"err": "not_found"})
+
+    def send_file(self):
+        """A file with validators, and the ways servers misbehave."""
+        url = urllib.parse.urlsplit(self.path)
+        query = dict(urllib.parse.parse_qsl(url.query))
+        name = url.path[len("/files/"):]
+        self.server.seen = {"path": self.path, "headers": dict(self.headers)}
+        if "/" in name or name.startswith(".") or not name:
+            return self.reply(404, {"err": "not_found"})
+        path = os.path.join(self.server.files, name)
+        if query.get("to") in ("http", "https"):
+            host, port = self.server.server_address[:2]
+            self.send_response(302)
+            self.send_header("Location", f"{query['to']}://{host}:{port}/files/{name}")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return None
+        if "slow" in query:
+            time.sleep(float(query["slow"]))
+        try:
+            with open(path, "rb") as f:
+                body = f.read()
+            mtime = os.stat(path).st_mtime
+        except OSError:
+            return self.reply(404, {"err": "not_found"})
+        etag = '"' + hashlib.sha256(body).hexdigest()[:16] + '"'
+        modified = email.utils.formatdate(int(mtime), usegmt=True)
+        inm = self.headers.get("If-None-Match")
+        ims = self.headers.get("If-Modified-Since")
+        fresh = False
+        if inm is not None and "noetag" not in query:
+            fresh = etag in [t.strip() for t in inm.split(",")]
+        elif ims is not None:
+            try:
+                fresh = int(mtime) <= email.utils.parsedate_to_datetime(ims).timestamp()
+            except (TypeError, ValueError):
+                fresh = False
+        self.send_response(304 if fresh else 200)
+        if "noetag" not in query:
+            self.send_header("ETag", etag)
+        self.send_header("Last-Modified", modified)
+        if fresh:
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return None
+        self.send_header("Content-Type", "application/octet-stream")
+        if query.get("chunked"):
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            for i in range(0, len(body), 16384):
+                part = body[i:i + 16384]
+                self.wfile.write(f"{len(part):x}\r\n".encode() + part + b"\r\n")
+            self.wfile.write(b"0\r\n\r\n")
+            return None
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+        return None
+
+    def authorized(self):
+        token = self.server.token
+        if token is None:
+            return True
+        got = self.headers.get("Authorization", "")
+        if got == "Bearer " + token:
+            return True
+        self.send_response(401)
+        body = json.dumps({"err": "access_denied",
+                           "description": "a bearer token is required"}).encode()
+        self.send_header("WWW-Authenticate", 'Bearer realm="ssf"')
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+        return False
 
     def do_POST(self):
         try:
@@ -236,11 +340,22 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 raise ValueError("not an object")
         except ValueError as e:
             return self.reply(400, {"err": "invalid_request", "description": str(e)})
-        if self.path == "/poll":
+        url = urllib.parse.urlsplit(self.path)
+        if url.path == "/poll":
+            if not self.authorized():
+                return None
+            self.server.polls.append(req)
+            slow = dict(urllib.parse.parse_qsl(url.query)).get("slow")
+            if slow:
+                time.sleep(float(slow))
             try:
                 self.reply(200, self.server.queue.poll(req, self.server.wait))
             except ValueError as e:
                 self.reply(400, {"err": "invalid_request", "description": str(e)})
+        elif self.path == "/events" and "set" in req:
+            # A SET made elsewhere (forged, expired, for another audience).
+            self.server.queue.add(req.get("jti") or uuid.uuid4().hex, req["set"])
+            self.reply(201, {"jti": req.get("jti")})
         elif self.path == "/events":
             try:
                 jti, set_ = self.server.tx.make_set(
@@ -256,10 +371,35 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.reply(404, {"err": "not_found"})
 
 
-def start_server(tx, port=0, wait=10.0, verbose=False):
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
-    srv.daemon_threads = True
+def tls_context(cert, key, client_ca=None):
+    """A server context: TLS 1.2 and later, client certificates if asked."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx.load_cert_chain(cert, key)
+    if client_ca:
+        ctx.verify_mode = ssl.CERT_REQUIRED
+        ctx.load_verify_locations(client_ca)
+    return ctx
+
+
+class Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        # Clients that hang up (time limits) or fail the TLS handshake are
+        # part of the tests, not errors worth a traceback.
+        if self.verbose:
+            super().handle_error(request, client_address)
+
+
+def start_server(tx, port=0, wait=10.0, verbose=False, tls=None, token=None,
+                 files=None):
+    srv = Server(("127.0.0.1", port), Handler)
     srv.tx, srv.queue, srv.wait, srv.verbose = tx, Queue(), wait, verbose
+    srv.token, srv.files, srv.seen, srv.polls = token, files, {}, []
+    if tls is not None:
+        srv.socket = tls.wrap_socket(srv.socket, server_side=True,
+                                     do_handshake_on_connect=False)
     threading.Thread(target=srv.serve_forever, daemon=True).start()
     return srv
 
@@ -521,6 +661,11 @@ def main():
     p.add_argument("--port", type=int, default=0)
     p.add_argument("--wait", type=float, default=10.0)
     p.add_argument("--verbose", action="store_true")
+    p.add_argument("--tls-cert")
+    p.add_argument("--tls-key")
+    p.add_argument("--client-ca")
+    p.add_argument("--token", help="a file holding the bearer token /poll needs")
+    p.add_argument("--files", help="a directory served at /files/")
     p = sub.add_parser("selftest")
     p.add_argument("--apply", help="tests/ssf/ssf_apply, to check libaim too")
     args = ap.parse_args()
@@ -542,7 +687,15 @@ def main():
         print(status, json.dumps(doc) if doc is not None else "")
         return 0 if status == 202 else 1
     elif args.cmd == "serve":
-        srv = start_server(tx, args.port, args.wait, args.verbose)
+        tls = None
+        if args.tls_cert:
+            tls = tls_context(args.tls_cert, args.tls_key, args.client_ca)
+        token = None
+        if args.token:
+            with open(args.token) as f:
+                token = f.read().strip()
+        srv = start_server(tx, args.port, args.wait, args.verbose, tls, token,
+                           args.files)
         print(f"listening 127.0.0.1:{srv.server_address[1]}", flush=True)
         try:
             threading.Event().wait()

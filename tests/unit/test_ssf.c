@@ -1101,6 +1101,138 @@ test_replay_floor(void)
     }
 }
 
+/* A long-running receiver (nginx, aimctl ssf poll --interval) follows a
+ * state file replaced on disk, as the verifiers do. */
+static void
+test_state_replaced(void)
+{
+    const char       *st = fresh_state("ssf-replaced.state");
+    aim_ssf_receiver *r = receiver(st);
+    aim_verifier     *v;
+    char             *tok_y;
+
+    t_section("ssf: a receiver follows a state file replaced on disk");
+    tok_y = token_for(AGENT_Y);
+    tu_now += 2;
+    CHECK_ST(apply_free(r, mkset(SUB_X, RISC "account-disabled", "{}", NULL)),
+             AIM_OK, NULL);
+    CHECK(unlink(st) == 0);                   /* an operator starts afresh */
+    v = tu_verifier("state", st, NULL);       /* a new file at the path */
+    CHECK_ST(decide(v, tok_y), AIM_OK, NULL);
+    tu_now += 2;
+    CHECK_ST(apply_free(r, mkset("{\"format\":\"uri\",\"uri\":\"" AGENT_Y "\"}",
+                                 RISC "account-disabled", "{}", NULL)),
+             AIM_OK, NULL);
+    CHECK_INT(res.outcome, AIM_SSF_APPLIED);
+    CHECKF(decide(v, tok_y) == AIM_REVOKED, "the disable reached the new file: %s",
+           last_msg);
+    free(tok_y);
+    aim_verifier_free(v);
+    aim_ssf_receiver_free(r);
+}
+
+/* aimctl ssf status: the journal read as it is, never created, rebuilt
+ * or changed. */
+static void
+test_journal_read(void)
+{
+    const char           *st = fresh_state("ssf-read.state");
+    aim_journal          *j;
+    aim_journal_snapshot *snap = NULL;
+    aim_journal_event     evs[4];
+    aim_error             err;
+    struct stat           sb, sb2;
+    char                  path[600];
+    uint64_t              acks[1];
+    size_t                n;
+    int                   more;
+    int64_t               now = aim_now();
+    FILE                 *fp;
+
+    t_section("ssf: the journal read for operators");
+    snprintf(path, sizeof(path), "%s.ssf", st);
+    CHECK_INT(aim_journal_read(st, now, &snap, &err), AIM_NO_TOKEN);
+    CHECK(snap == NULL && strstr(err.message, "No such file") != NULL);
+    CHECK(stat(path, &sb) != 0);                /* not created */
+    CHECK_INT(aim_journal_read(NULL, now, &snap, &err), AIM_CONFIG);
+
+    j = aim_journal_open(st, &err);
+    CHECK(j != NULL);
+    if (j == NULL) {
+        return;
+    }
+    CHECK(aim_journal_append(j, AIM_SIGNAL_DISABLED, AGENT_X, now - 30, -1,
+                             "incident 1", NULL) == 0);
+    CHECK(aim_journal_append(j, AIM_SIGNAL_DISTRUSTED, AGENT_Y, now - 20, 12.5,
+                             "probing", NULL) == 0);
+    CHECK(aim_journal_append(j, AIM_SIGNAL_ENABLED, AGENT_X, now - 10, -1, "",
+                             NULL) == 0);
+    CHECK(aim_journal_lock(j) == 0);
+    aim_journal_stream_note(j, TX_ISS, NULL, NULL, NULL, now - 5);
+    aim_journal_stream_note(j, TX_ISS, "stream-1", "s-42", NULL, now - 4);
+    aim_journal_stream_note(j, TX2_ISS, NULL, NULL, "paused", now - 3);
+    aim_journal_unlock(j);
+    /* Poller "host-b" reads two and acknowledges the second only;
+     * "host-c" reads nothing yet. */
+    CHECK(aim_journal_poll(j, "host-b", NULL, 0, 2, 0, now, evs, &n, &more) == 0
+          && n == 2 && more == 1);
+    acks[0] = evs[1].seq;
+    CHECK(aim_journal_poll(j, "host-b", acks, 1, 0, 0, now, evs, &n, &more) == 0);
+    CHECK(aim_journal_poll(j, "host-c", NULL, 0, 0, 0, now, evs, &n, &more) == 0);
+    aim_journal_close(j);
+
+    CHECK(stat(path, &sb) == 0);
+    CHECK_INT(aim_journal_read(st, now, &snap, &err), AIM_OK);
+    if (snap != NULL) {
+        CHECK_INT(snap->nevents, 3);
+        CHECK_INT(snap->next_seq, 4);
+        CHECK(snap->events[0].seq == 1 && snap->events[0].kind == AIM_SIGNAL_DISABLED
+              && strcmp(snap->events[0].agent, AGENT_X) == 0
+              && strcmp(snap->events[0].reason, "incident 1") == 0
+              && snap->events[0].time == now - 30);
+        CHECK(snap->events[1].kind == AIM_SIGNAL_DISTRUSTED
+              && snap->events[1].trust == 12.5);
+        CHECK_INT(snap->nstreams, 2);
+        CHECK(snap->nstreams == 2
+              && strcmp(snap->streams[0].issuer, TX_ISS) == 0
+              && snap->streams[0].accepted == 2
+              && strcmp(snap->streams[0].stream_id, "stream-1") == 0
+              && strcmp(snap->streams[0].state, "s-42") == 0
+              && snap->streams[0].verified_at == now - 4
+              && strcmp(snap->streams[1].status, "paused") == 0);
+        CHECK_INT(snap->nconsumers, 2);
+        CHECK(snap->nconsumers == 2 && strcmp(snap->consumers[0].name, "host-b") == 0
+              && snap->consumers[0].acked == 0 && snap->consumers[0].pending == 2);
+        CHECK(snap->nconsumers == 2 && strcmp(snap->consumers[1].name, "host-c") == 0
+              && snap->consumers[1].pending == 3);
+        CHECK(strlen(snap->instance) == 32);
+        free(snap);
+        snap = NULL;
+    }
+    /* Read-only: the file is byte for byte what it was. */
+    CHECK(stat(path, &sb2) == 0 && sb2.st_mtim.tv_sec == sb.st_mtim.tv_sec
+          && sb2.st_mtim.tv_nsec == sb.st_mtim.tv_nsec);
+
+    /* A damaged journal is refused as it is, not rebuilt. */
+    fp = fopen(path, "r+");
+    CHECK(fp != NULL && fwrite("XXXXXXXX", 1, 8, fp) == 8);
+    if (fp != NULL) fclose(fp);
+    CHECK_INT(aim_journal_read(st, now, &snap, &err), AIM_CONFIG);
+    CHECK(strstr(err.message, "bad header") != NULL);
+    fp = fopen(path, "rb");
+    {
+        char head[8] = { 0 };
+
+        CHECK(fp != NULL && fread(head, 1, 8, fp) == 8
+              && memcmp(head, "XXXXXXXX", 8) == 0);
+        if (fp != NULL) fclose(fp);
+    }
+    CHECK(truncate(path, 4096) == 0);
+    CHECK_INT(aim_journal_read(st, now, &snap, &err), AIM_CONFIG);
+    CHECK(strstr(err.message, "not a journal of this version") != NULL);
+    CHECK(stat(path, &sb2) == 0 && sb2.st_size == 4096);
+}
+
 /* A journal opened before fork() (an nginx master) still excludes: the
  * child takes its own lock, not the parent's. */
 static void
@@ -1591,6 +1723,8 @@ test_ssf(void)
     test_refusals();
     test_keys_and_issuers();
     test_replay_floor();
+    test_state_replaced();
+    test_journal_read();
     test_journal_fork();
     test_audit();
     test_signer();
