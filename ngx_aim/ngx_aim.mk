@@ -22,7 +22,7 @@ NGX_CC_OPT   := -g $(OPT) -fPIC -fstack-protector-strong -D_FORTIFY_SOURCE=2 \
                 -Wno-missing-field-initializers
 NGX_LD_OPT   := -Wl,-z,relro -Wl,-z,now -fPIC
 
-$(NGX_BUILD)/objs/Makefile: ngx_aim/config ngx_aim/ngx_aim.mk
+$(NGX_BUILD)/objs/Makefile: ngx_aim/config ngx_aim/ngx_aim.mk $(LIBAIM)
 	@test -f $(NGX_SRC)/conf_flags || { echo "ngx_aim: $(NGX_SRC) is missing; install nginx-dev (./deps.sh)"; exit 1; }
 	@rm -rf $(NGX_BUILD)
 	@mkdir -p $(B)
@@ -36,7 +36,9 @@ $(NGX_BUILD)/objs/Makefile: ngx_aim/config ngx_aim/ngx_aim.mk
 
 # The module links the core statically and must export none of it: only
 # ngx_http_aim_module and nginx's module tables are dynamic symbols.
-$(NGX_AIM): ngx_aim/ngx_http_aim_module.c $(LIBAIM) common/aim.h $(NGX_BUILD)/objs/Makefile
+NGX_AIM_SRCS := $(wildcard ngx_aim/*.c) $(wildcard ngx_aim/*.h)
+
+$(NGX_AIM): $(NGX_AIM_SRCS) $(LIBAIM) common/aim.h $(NGX_BUILD)/objs/Makefile
 	@$(if $(V),,echo "  NGX     $@")
 	@rm -f $(NGX_BUILD)/objs/ngx_http_aim_module.so
 	$(Q)$(MAKE) --no-print-directory -s -C $(NGX_BUILD) -f objs/Makefile modules > $(NGX_BUILD)/make.log 2>&1 \
@@ -44,7 +46,7 @@ $(NGX_AIM): ngx_aim/ngx_http_aim_module.c $(LIBAIM) common/aim.h $(NGX_BUILD)/ob
 	$(Q)if nm -D --defined-only $(NGX_BUILD)/objs/ngx_http_aim_module.so | awk '{print $$3}' \
 	        | grep -v -E '^(ngx_http_aim_module|ngx_modules|ngx_module_names|ngx_module_order|_init|_fini)$$'; then \
 	    echo "ngx_aim: the module exports the symbols above"; exit 1; fi
-	$(Q)cp $(NGX_BUILD)/objs/ngx_http_aim_module.so $@
+	$(Q)install -m 644 $(NGX_BUILD)/objs/ngx_http_aim_module.so $@
 
 ALL_TARGETS       += $(NGX_AIM)
 TEST_TARGETS      += test-nginx-clang test-nginx test-nginx-valgrind
@@ -70,13 +72,14 @@ test-nginx-clang: $(NGX_BUILD)/objs/Makefile
 	@if ! command -v $(CLANG) > /dev/null; then \
 	    echo "test-nginx-clang: SKIPPED: $(CLANG) is not installed"; \
 	    echo "test-nginx-clang: 0 passed, 0 failed, 1 skipped"; exit 0; fi; \
-	if $(CLANG) -c -o /dev/null -fPIC $(OPT) -Wall -Wextra -Werror -Wno-unused-parameter \
-	        -Wno-missing-field-initializers $(NGX_INCS) -Icommon ngx_aim/ngx_http_aim_module.c; then \
-	    echo "ok   - ngx_http_aim_module.c with clang -Wall -Wextra -Werror"; \
-	    echo "test-nginx-clang: 1 passed, 0 failed, 0 skipped"; \
-	else \
-	    echo "FAIL - ngx_http_aim_module.c with clang -Wall -Wextra -Werror"; \
-	    echo "test-nginx-clang: 0 passed, 1 failed, 0 skipped"; exit 1; fi
+	p=0; f=0; for src in ngx_aim/*.c; do \
+	    if $(CLANG) -c -o /dev/null -fPIC $(OPT) -Wall -Wextra -Werror -Wno-unused-parameter \
+	            -Wno-missing-field-initializers $(NGX_INCS) -Icommon -Ingx_aim $$src; then \
+	        echo "ok   - $$src with clang -Wall -Wextra -Werror"; p=$$((p + 1)); \
+	    else \
+	        echo "FAIL - $$src with clang -Wall -Wextra -Werror"; f=$$((f + 1)); fi; \
+	done; \
+	echo "test-nginx-clang: $$p passed, $$f failed, 0 skipped"; [ $$f -eq 0 ]
 
 bench-nginx: $(NGX_AIM) $(AIMCTL)
 	@bench/nginx/bench.sh
