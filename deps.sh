@@ -6,7 +6,7 @@ set -eu
 PKGS="build-essential pkg-config clang llvm libclang-rt-14-dev
       libssl-dev openssl libjansson-dev libjwt-dev zlib1g-dev
       libpam0g-dev libpam-modules libpam-wrapper pamtester
-      nginx nginx-dev
+      nginx nginx-dev libnginx-mod-http-echo
       postgresql-15 postgresql-server-dev-15 postgresql-contrib libkrb5-dev
       openssh-server openssh-client
       curl python3 python3-cryptography valgrind wrk procps jq"

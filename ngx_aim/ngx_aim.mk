@@ -57,7 +57,14 @@ BENCH_TARGETS     += bench-nginx
 .PHONY: test-nginx test-nginx-valgrind test-nginx-clang bench-nginx \
         install-nginx uninstall-nginx
 
-test-nginx: $(NGX_AIM) $(AIMCTL)
+# The core's option names, for the test that every one is a directive.
+NGX_OPTIONS := $(B)/tests/ngx-options
+
+$(NGX_OPTIONS): tests/nginx/options.c $(LIBAIM) common/aim.h
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(CORE_CFLAGS) -fPIE -pie -o $@ $< $(LIBAIM_LDFLAGS)
+
+test-nginx: $(NGX_AIM) $(AIMCTL) $(NGX_OPTIONS)
 	@tests/nginx/run.sh
 
 test-nginx-valgrind: $(NGX_AIM) $(AIMCTL)

@@ -1,15 +1,21 @@
 #!/usr/bin/env bash
 #
 # tests/nginx/run.sh -- ngx_http_aim_module in a real nginx on 127.0.0.1,
-# driven by curl.  Ports 18600-18601 (nginx and its small upstream).
+# driven by curl.  Ports 18600, 18601 (its small upstream) and 18604 (a
+# server with a server_name).  NGINX and MODULE choose the nginx binary and
+# the module built for it (tests/nginx/versions.sh runs every version).
 #
 # What it asserts: each response of the error contract (401 without a
 # token, 401 invalid_token with the reason, 403 insufficient_scope with
 # scope=), variables reaching the upstream, per-method scopes, OPTIONS not a
 # bypass, limit_req keyed by $aim_agent, key rotation on disk under traffic,
 # revocation within two seconds, DPoP (valid, replayed across workers, wrong
-# method, URL, key, no ath, stale), "nginx -t" on bad configurations, and
-# that the token never reaches a log.  nginx runs with two workers.
+# method, URL, key, no ath, stale, the server's own origin), every kind of
+# subrequest into a protected location (auth_request, SSI, addition,
+# mirror, slice, echo), "return" in a protected location, internal
+# redirects to a stricter location, limit_except, unreadable watched files,
+# "nginx -t" on bad configurations, and that the token never reaches a
+# log.  nginx runs with two workers.
 #
 # Usage: tests/nginx/run.sh        (make test-nginx; KEEP=1 keeps the files)
 
@@ -18,13 +24,15 @@ set -u
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 B=${B:-$ROOT/build}
 AIMCTL=$B/bin/aimctl
-MODULE=$B/ngx_http_aim_module.so
+MODULE=${MODULE:-$B/ngx_http_aim_module.so}
 NGINX=${NGINX:-/usr/sbin/nginx}
+OPTIONS=$B/tests/ngx-options
 PORT=18600
 UP=18601
+NAMED=18604
 ISS=https://issuer.test
 AUD=https://api.test
-SUITE=test-nginx
+SUITE=${SUITE:-test-nginx}
 
 pass=0 fail=0 skip=0
 
@@ -35,7 +43,7 @@ has()    { case "$2" in *"$3"*) ok "$1" ;; *) not_ok "$1" "[$3] not in [$2]" ;; 
 hasnt()  { case "$2" in *"$3"*) not_ok "$1" "[$3] found in [$2]" ;; *) ok "$1" ;; esac; }
 finish() { echo "$SUITE: $pass passed, $fail failed, $skip skipped"; [ "$fail" -eq 0 ]; exit $?; }
 
-for f in "$AIMCTL" "$MODULE" "$NGINX"; do
+for f in "$AIMCTL" "$MODULE" "$NGINX" "$OPTIONS"; do
     if [ ! -x "$f" ] && [ ! -f "$f" ]; then
         echo "$SUITE: missing $f (make build-all; nginx from ./deps.sh)"
         fail=1; finish
@@ -81,11 +89,28 @@ T=$(issue --sub spiffe://test/agent/reader --owner alice@test --scope "kb:GET kb
           --claim team=blue)
 T_OTHER=$(issue --sub spiffe://test/agent/other --scope "kb:GET")
 T_REPORTS=$(issue --sub spiffe://test/agent/reports --scope "reports:read")
+T_ADMIN=$(issue --sub spiffe://test/agent/admin --scope "admin kb:GET")
+
+# Debian's echo module makes subrequests too (echo_location); it is built
+# for Debian's nginx only.
+ECHO_SO=/usr/lib/nginx/modules/ngx_http_echo_module.so
+ECHO_LOAD= ECHO_LOC=
+if [ "$NGINX" = /usr/sbin/nginx ] && [ -f "$ECHO_SO" ]; then
+    ECHO_LOAD="load_module $ECHO_SO;"
+    ECHO_LOC="location /echo/ { default_type text/plain; echo before; echo_location /secret/echo; echo after; }"
+fi
+
+mkdir -p "$W/html/ssi" "$W/html/add" "$W/html/files"
+printf '<p>start</p><!--# include virtual="/secret/ssi" --><p>end</p>\n' > "$W/html/ssi/page.html"
+printf '<p>the page</p>\n' > "$W/html/add/page.html"
+printf '0123456789' > "$W/html/files/ten"
+chmod -R a+rX "$W/html"
 
 # ----------------------------------------------------------------- nginx
 
 cat > "$W/nginx.conf" <<EOF
 load_module $MODULE;
+$ECHO_LOAD
 worker_processes 2;
 pid $W/nginx.pid;
 error_log $W/error.log info;
@@ -93,6 +118,7 @@ events { worker_connections 256; }
 
 http {
     log_format aim '\$request_method \$uri \$status agent=\$aim_agent reason=\$aim_reason';
+    log_format upstream '\$uri';
     access_log $W/access.log aim;
     client_body_temp_path $W/body;
     proxy_temp_path $W/proxy;
@@ -178,11 +204,103 @@ http {
         location /open/ {
             proxy_pass http://127.0.0.1:$UP;
         }
+
+        # subrequests into a protected location: each one is decided
+        location /secret/ {
+            aim       on;
+            aim_scope admin;
+            proxy_pass http://127.0.0.1:$UP;
+        }
+        location /ar/ {
+            auth_request /secret/auth;
+            proxy_pass http://127.0.0.1:$UP;
+        }
+        location /ssi/ {
+            ssi on;
+            default_type text/html;
+            root $W/html;
+        }
+        location /add/ {
+            add_before_body /secret/add;
+            default_type text/html;
+            root $W/html;
+        }
+        location /mir/ {
+            mirror /secret/mirror;
+            proxy_pass http://127.0.0.1:$UP;
+        }
+        location /slice/ {
+            aim       on;
+            aim_scope kb:GET;
+            slice     4;
+            proxy_set_header Range \$slice_range;
+            proxy_pass http://127.0.0.1:$UP/files/;
+        }
+        $ECHO_LOC
+
+        # "return" answers in the rewrite phase: aim decides before it
+        location /ret/ {
+            aim on;
+            return 200 "answered\n";
+        }
+
+        # an internal redirect to a stricter location is decided afresh
+        location /lax/ {
+            aim       on;
+            aim_scope kb:GET;
+            try_files /nonexistent @strict;
+        }
+        location @strict {
+            aim       on;
+            aim_scope admin;
+            proxy_pass http://127.0.0.1:$UP;
+        }
+
+        location /lmt/ {
+            limit_except GET {
+                aim       on;
+                aim_scope admin;
+            }
+            proxy_pass http://127.0.0.1:$UP;
+        }
+        location /satisfy/ {
+            satisfy any;
+            allow   127.0.0.2;
+            deny    all;
+            aim     on;
+            proxy_pass http://127.0.0.1:$UP;
+        }
+        location /cookie/ {
+            aim       on;
+            aim_token \$cookie_agent_token;
+            proxy_pass http://127.0.0.1:$UP;
+        }
+    }
+
+    server {
+        listen 127.0.0.1:$NAMED;
+        server_name api.test;
+
+        location /dpop/ {
+            aim      on;
+            aim_dpop required;
+            proxy_pass http://127.0.0.1:$UP;
+        }
+        location /behind/ {
+            aim             on;
+            aim_dpop        required;
+            aim_dpop_origin https://public.example;
+            proxy_pass http://127.0.0.1:$UP;
+        }
     }
 
     server {
         listen 127.0.0.1:$UP;
         default_type text/plain;
+        access_log $W/up.log upstream;
+        location /files/ {
+            root $W/html;
+        }
         location / {
             return 200 "agent=\$http_x_aim_agent|owner=\$http_x_aim_owner|scope=\$http_x_aim_scope|jti=\$http_x_aim_jti|chain=\$http_x_aim_chain|team=\$http_x_aim_team|note=\$http_x_aim_note|reason=\$http_x_aim_reason|evil=\$http_x_evil|method=\$request_method\n";
         }
@@ -195,7 +313,6 @@ if ! out=$("$NGINX" -t -p "$W" -c "$W/nginx.conf" 2>&1); then
     finish
 fi
 ok "nginx -t accepts the test configuration"
-hasnt "no rewrite-phase warning for a location without aim" "$out" '"return"'
 
 if ! "$NGINX" -p "$W" -c "$W/nginx.conf" 2> "$W/start.err"; then
     not_ok "nginx starts with the module" "$(cat "$W/start.err")"
@@ -269,7 +386,7 @@ invalid "alg none" unsupported_alg "$(printf '%s' '{"alg":"none","typ":"aim+jwt"
 
 http GET /kb/doc -H "Authorization: Bearer"
 check "empty credentials: 401" 401 "$CODE"
-has "empty credentials: invalid_token" "$WWWA" 'error="invalid_token"'
+check "empty credentials: no token, a bare challenge" 'Bearer realm="aim-test"' "$WWWA"
 
 http DELETE /kb/doc -H "$(bearer "$T")"
 check "missing scope: 403" 403 "$CODE"
@@ -629,6 +746,160 @@ else
     not_ok "rotation under traffic: only 200 and 401" "$codes"
 fi
 
+# ------------------------------------------------------------ subrequests
+
+# Every subrequest into an "aim on" location is decided (nginx runs no
+# access phase for subrequests) and writes its audit line.
+audits() { # resource reason -> audit lines so far
+    grep -c "aim audit: .*\"reason\":\"$2\".*\"resource\":\"$1\"" "$W/error.log"
+}
+audited() { # name resource reason before
+    local n
+    for _ in $(seq 20); do
+        n=$(audits "$2" "$3")
+        [ "$n" -gt "$4" ] && break
+        sleep 0.1
+    done
+    check "$1: one audit line ($3)" $(($4 + 1)) "$n"
+}
+subreq() { # kind path resource body-needle
+    local kind=$1 path=$2 res=$3 before
+    before=$(audits "$res" no_token)
+    http GET "$path"
+    case $kind in
+        auth_request)
+            check "$kind without a token: 401" 401 "$CODE"
+            check "$kind without a token: the challenge" 'Bearer realm="aim-test"' "$WWWA" ;;
+        mirror) check "$kind without a token: the main request answers" 200 "$CODE" ;;
+        *) hasnt "$kind without a token: no protected content" "$BODY" "agent=" ;;
+    esac
+    audited "$kind without a token" "$res" no_token "$before"
+    before=$(audits "$res" insufficient_scope)
+    http GET "$path" -H "$(bearer "$T")"
+    case $kind in
+        auth_request) check "$kind, scope too low: 403" 403 "$CODE" ;;
+        mirror) ;;
+        *) hasnt "$kind, scope too low: no protected content" "$BODY" "agent=" ;;
+    esac
+    audited "$kind, scope too low" "$res" insufficient_scope "$before"
+    before=$(audits "$res" ok)
+    http GET "$path" -H "$(bearer "$T_ADMIN")"
+    case $kind in
+        auth_request) check "$kind, admin: 200" 200 "$CODE" ;;
+        mirror) ;;
+        *) has "$kind, admin: the protected content" "$BODY" "agent=spiffe://test/agent/admin|" ;;
+    esac
+    audited "$kind, admin" "$res" ok "$before"
+}
+subreq auth_request /ar/x /secret/auth
+subreq ssi /ssi/page.html /secret/ssi
+subreq addition /add/page.html /secret/add
+subreq mirror /mir/x /secret/mirror
+mirrored=$(grep -c '^/secret/mirror$' "$W/up.log")
+check "mirror: only the admin's mirrored request reached the upstream" 1 "$mirrored"
+if [ -n "$ECHO_LOC" ]; then
+    subreq echo_location /echo/x /secret/echo
+else
+    skip=$((skip + 3)); echo "skip - echo_location: Debian's echo module serves Debian's nginx only"
+fi
+
+# slice makes its subrequests as clones of a request decided in the same
+# location: the main request is refused before any slice is fetched.
+http GET /slice/ten
+check "slice without a token: 401" 401 "$CODE"
+http GET /slice/ten -H "$(bearer "$T_REPORTS")"
+check "slice, scope too low: 403" 403 "$CODE"
+http GET /slice/ten -H "$(bearer "$T")"
+check "slice: the whole body from 3 slices" "0123456789" "$BODY"
+
+# ----------------------------------------- the rewrite phase, redirects
+
+http GET /ret/x
+check "return in a protected location: no token, 401 (aim decides first)" 401 "$CODE"
+hasnt "return in a protected location: not answered" "$BODY" "answered"
+http GET /ret/x -H "$(bearer "$T")"
+check "return in a protected location: a valid token, the return" "answered" "$BODY"
+
+http GET /lax/x -H "$(bearer "$T")"
+check "redirect to a stricter location: decided afresh, 403" 403 "$CODE"
+http GET /lax/x -H "$(bearer "$T_ADMIN")"
+check "redirect to a stricter location: admin, 200" 200 "$CODE"
+
+http GET /lmt/x
+check "limit_except: GET is not limited" 200 "$CODE"
+http PUT /lmt/x
+check "limit_except: PUT needs a token" 401 "$CODE"
+http PUT /lmt/x -H "$(bearer "$T")"
+check "limit_except: PUT needs admin" 403 "$CODE"
+http PUT /lmt/x -H "$(bearer "$T_ADMIN")"
+check "limit_except: PUT with admin" 200 "$CODE"
+
+http GET /satisfy/x
+check "satisfy any: not allowed by address, no token: 401" 401 "$CODE"
+http GET /satisfy/x -H "$(bearer "$T")"
+check "satisfy any: a token suffices" 200 "$CODE"
+
+http GET /cookie/x -H "Cookie: agent_token=$T"
+check "aim_token \$cookie_...: the token from the cookie" 200 "$CODE"
+has "aim_token: the agent" "$BODY" "agent=spiffe://test/agent/reader|"
+http GET /cookie/x -H "$(bearer "$T")"
+check "aim_token: the Authorization header is not read" 401 "$CODE"
+
+# \$aim_reason is empty ("-") for a request refused before any decision.
+exec 3<> "/dev/tcp/127.0.0.1/$PORT"
+printf 'GET /kb/reason-%s HTTP/1.1\r\nHost: a\r\nHost: b\r\nConnection: close\r\n\r\n' $$ >&3
+timeout 5 cat <&3 > /dev/null 2>&1
+exec 3<&-
+sleep 0.2
+has "\$aim_reason: - for a request nginx refused first (400)" \
+    "$(grep "reason-$$" "$W/access.log")" "400 agent=- reason=-"
+
+# ------------------------------------------------- DPoP: the server's origin
+
+dpop GET /dpop/x "$(proof d1 GET http://other.example/dpop/x)" -H "Host: other.example"
+check "DPoP: an htu naming the client's Host, not this server: 401" 401 "$CODE"
+NURL=http://127.0.0.1:$NAMED
+P=$(proof d1 GET http://api.test:$NAMED/dpop/x)
+http GET /dpop/x -H "Authorization: DPoP $TD" -H "DPoP: $P" --connect-to "::127.0.0.1:$NAMED"
+check "DPoP: the server_name and port: 200" 200 "$CODE"
+http GET /dpop/x -H "Authorization: DPoP $TD" -H "DPoP: $(proof d1 GET "$NURL/dpop/x")" \
+    --connect-to "::127.0.0.1:$NAMED"
+check "DPoP: with a server_name, the address is not the origin" 401 "$CODE"
+code=$(curl -s -0 -o /dev/null -w '%{http_code}' -H "Host:" -H "Authorization: DPoP $TD" \
+       -H "DPoP: $(proof d1 GET http://api.test:$NAMED/dpop/y)" "$NURL/dpop/y")
+check "DPoP: a request without Host (HTTP/1.0): 200, not 500" 200 "$code"
+code=$(curl -s -0 -o /dev/null -w '%{http_code}' -H "Host:" -H "Authorization: DPoP $TD" \
+       -H "DPoP: $(proof d1 GET http://other.example/dpop/y)" "$NURL/dpop/y")
+check "DPoP: a request without Host, a wrong proof: 401" 401 "$code"
+http GET /behind/x -H "Authorization: DPoP $TD" -H "DPoP: $(proof d1 GET https://public.example/behind/x)" \
+    --connect-to "::127.0.0.1:$NAMED"
+check "DPoP: aim_dpop_origin is the origin" 200 "$CODE"
+
+# One proof, two locations of one request (an internal redirect): one use.
+P=$(proof d1 GET "$URL/dpop/x")
+dpop GET /dpop/x "$P"
+check "DPoP: a fresh proof" 200 "$CODE"
+
+# ----------------------------------------------- a list workers cannot read
+
+T_RD=$(issue --sub spiffe://test/agent/reader2 --scope kb:GET)
+http GET /kb/doc -H "$(bearer "$T_RD")"
+check "unreadable revocation list: the token works before" 200 "$CODE"
+cp "$W/revoked" "$W/revoked.new" && chmod 600 "$W/revoked.new" && mv -f "$W/revoked.new" "$W/revoked"
+sleep 2.2
+n=0
+for _ in $(seq 6); do
+    http GET /kb/doc -H "$(bearer "$T_RD")"
+    [[ "$CODE" = 401 && "$WWWA" == *'"revoked"'* ]] && n=$((n + 1))
+done
+check "unreadable revocation list: every worker refuses (fail closed)" 6 "$n"
+has "unreadable revocation list: the error log says why" "$(cat "$W/error.log")" \
+    "every token is refused until the list can be read"
+chmod 644 "$W/revoked"
+sleep 2.2
+http GET /kb/doc -H "$(bearer "$T_RD")"
+check "unreadable revocation list: readable again, allowed" 200 "$CODE"
+
 # ------------------------------------------------------------- reload
 
 kill -HUP "$MASTER"
@@ -709,19 +980,43 @@ conftest "aim_scope and aim_scope_any in one block fail" fail 'is duplicate' \
     "$GOOD aim_scope a; aim_scope_any b c;"
 conftest "two issuers with an unbound key source fail" fail 'bind every key source' \
     "aim_keys $W/jwks.both; aim_issuer $ISS; aim_issuer https://two.test; aim_audience $AUD;"
-conftest "aim_keys issuer= must be a configured issuer" fail 'not a configured issuer' \
-    "aim_keys $W/jwks.both issuer=https://three.test; aim_issuer $ISS; aim_audience $AUD;"
+conftest "aim_keys ISSUER FILE: ISSUER must be a configured issuer" fail 'not a configured issuer' \
+    "aim_keys https://three.test $W/jwks.both; aim_issuer $ISS; aim_audience $AUD;"
 conftest "two issuers, each key source bound: ok" ok "" \
-    "aim_keys $W/jwks.k2 issuer=https://two.test; aim_keys $W/jwks.k1 issuer=$ISS; aim_issuer $ISS; aim_issuer https://two.test; aim_audience $AUD;"
-conftest "an unknown aim_keys parameter fails" fail 'invalid parameter "iss=x"' \
-    "aim_keys $W/jwks.both iss=x; aim_issuer $ISS; aim_audience $AUD;"
+    "aim_keys https://two.test $W/jwks.k2; aim_keys $ISS $W/jwks.k1; aim_issuer $ISS; aim_issuer https://two.test; aim_audience $AUD;"
+conftest "the old issuer= form says how to write it" fail 'write "aim_keys ISSUER FILE;"' \
+    "aim_keys $W/jwks.both issuer=$ISS; aim_issuer $ISS; aim_audience $AUD;"
+conftest "aim_keys with three words fails, naming the option" fail '"aim_keys" directive: keys: takes 1 to 2 values' \
+    "aim_keys a b c; aim_issuer $ISS; aim_audience $AUD;"
+mkdir -p "$W/t/with space"
+cp "$W/jwks.both" "$W/t/with space/jwks.json"
+conftest "a key file whose path has a space" ok "" \
+    "aim_keys '$W/t/with space/jwks.json'; aim_issuer $ISS; aim_audience $AUD;"
+conftest "aim_dpop_max_age is bounded by the core" fail '"aim_dpop_max_age" directive' \
+    "$GOOD aim_dpop_max_age 100y;"
+cp "$W/revoked" "$W/t/private-revoked"; chmod 600 "$W/t/private-revoked"
+conftest "a revocation file the worker user cannot read fails" fail \
+    "the worker user \"nobody\" cannot read \"$W/t/private-revoked\"" "$GOOD aim_revoked $W/t/private-revoked;"
+printf 'keys %s\nissuer %s\naudience %s\n' "$W/jwks.both" "$ISS" "$AUD" > "$W/t/aim.conf"
+conftest "aim_config: the host configuration file alone" ok "" "aim_config $W/t/aim.conf;"
+conftest "aim_config: a direct setting wins over the file" fail "\"aim_keys\" directive: $W/t/garbage.json" \
+    "aim_config $W/t/aim.conf; aim_keys $W/t/garbage.json;"
+printf 'keys %s\nleeway soon\n' "$W/jwks.both" > "$W/t/bad.conf"
+conftest "aim_config: an error names the file, its line and the directive" fail \
+    "\"aim_config\" directive: $W/t/bad.conf:2: leeway" "aim_config $W/t/bad.conf;"
 conftest "aim_audit to an unwritable place fails" fail '"aim_audit" directive' \
     "$GOOD aim_audit /proc/aim-audit.log;"
-conftest "a return in a protected location warns" ok \
-    'answers in the rewrite phase, before "aim on"' \
-    "$GOOD server { listen 127.0.0.1:$UP; location /x { aim on; return 200 ok; } }"
-conftest "a return inside if in a protected location warns" ok \
-    '"return" in location "/y"' \
-    "$GOOD server { listen 127.0.0.1:$UP; location /y { aim on; if (\$request_method = OPTIONS) { return 204; } proxy_pass http://127.0.0.1:1; } }"
+conftest "aim in limit_except" ok "" \
+    "$GOOD server { listen 127.0.0.1:$UP; location /x { limit_except GET { aim on; } proxy_pass http://127.0.0.1:1; } }"
+
+# Every option of the core is a directive (and the module checks it too).
+missing=""
+while read -r name min _; do
+    args=$(printf ' x%.0s' $(seq "$min"))
+    out=$(printf 'load_module %s;\npid %s;\nevents { }\nhttp { aim_%s%s; }\n' "$MODULE" \
+          "$W/t/nginx.pid" "$name" "$args" > "$W/t/opt.conf"; "$NGINX" -t -q -p "$W/t" -c "$W/t/opt.conf" 2>&1)
+    case $out in *"unknown directive"*) missing="$missing aim_$name" ;; esac
+done < <("$OPTIONS")
+check "every option of the core is a directive" "" "$missing"
 
 finish
