@@ -4,7 +4,7 @@
 # nginx in one process (master_process off) on 127.0.0.1:18602, hundreds of
 # requests through every path of the module (cached and evicted tokens,
 # invalid tokens, no token, scope denials, variables, claims, error_page
-# and subrequests, DPoP valid and replayed, key and revocation reloads,
+# and subrequests (auth_request, mirror), return, DPoP valid and replayed, key and revocation reloads,
 # good and bad), then a graceful exit.  Any invalid read or write, use of
 # uninitialised memory or bad free fails; so does a leak that grows with
 # the requests (a leak record of 50 blocks or more).  nginx's and OpenSSL's
@@ -107,11 +107,19 @@ http {
             auth_request /kb/check;
             empty_gif;
         }
+        location /mir/ {
+            mirror /kb/mirrored;
+            empty_gif;
+        }
+        location /ret/ {
+            aim on;
+            return 200 "answered";
+        }
     }
 }
 EOF
 
-valgrind --leak-check=full --num-callers=30 --log-file="$W/valgrind.log" \
+valgrind --leak-check=full --num-callers=30 --child-silent-after-fork=yes --log-file="$W/valgrind.log" \
     "$NGINX" -p "$W" -c "$W/nginx.conf" 2> "$W/start.err" &
 VG=$!
 for _ in $(seq 100); do
@@ -147,6 +155,12 @@ check "error_page with variables, 20 requests" "403:20 " "$(codes -H "Authorizat
 mapfile -t urls < <(many 20 "$U/sub/x")
 check "auth_request subrequest into aim, 20 requests" "200:20 " \
     "$(codes -H "Authorization: Bearer $T" "${urls[@]}")"
+
+mapfile -t urls < <(many 20 "$U/mir/x")
+check "mirror subrequests into aim, 20 requests" "200:20 " \
+    "$(codes -H "Authorization: Bearer $T" "${urls[@]}")"
+mapfile -t urls < <(many 20 "$U/ret/x")
+check "return in a protected location, no token, 20 requests" "401:20 " "$(codes "${urls[@]}")"
 
 TD=$(issue --sub spiffe://t/bound --cnf-jkt "$(A thumbprint "$W/d1.pem")")
 n=0
