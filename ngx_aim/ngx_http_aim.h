@@ -24,14 +24,6 @@
 
 
 /* One set of core options: one verifier, shared by the locations using it. */
-typedef struct {
-    aim_verifier               *verifier;
-    ngx_str_t                   signature;
-    ngx_log_t                  *log;        /* where the core writes now */
-    ngx_uint_t                  audit;
-} ngx_http_aim_verifier_t;
-
-
 /* A core option as a directive wrote it, and where. */
 typedef struct {
     const aim_option           *option;
@@ -40,6 +32,16 @@ typedef struct {
     ngx_str_t                   file;
     ngx_uint_t                  line;
 } ngx_http_aim_opt_t;
+
+
+/* One set of core options: one verifier, shared by the locations using it. */
+typedef struct {
+    aim_verifier               *verifier;
+    ngx_array_t                *options;    /* what it was built from */
+    ngx_http_aim_opt_t         *config;
+    ngx_uint_t                  audit;
+    ngx_log_t                  *log;        /* where the core writes now */
+} ngx_http_aim_verifier_t;
 
 
 typedef struct {

@@ -22,7 +22,7 @@
 
 #include "ngx_http_aim.h"
 
-#include <grp.h>
+#include <grp.h>          /* initgroups() */
 #include <pwd.h>
 #include <sys/wait.h>
 
@@ -32,17 +32,6 @@ typedef struct {
     size_t                      replay_size;
     ngx_uint_t                  dpop_used;
 } ngx_http_aim_main_conf_t;
-
-
-enum {
-    NGX_HTTP_AIM_VAR_AGENT = 0,
-    NGX_HTTP_AIM_VAR_SUBJECT,
-    NGX_HTTP_AIM_VAR_OWNER,
-    NGX_HTTP_AIM_VAR_ISSUER,
-    NGX_HTTP_AIM_VAR_SCOPE,
-    NGX_HTTP_AIM_VAR_JTI,
-    NGX_HTTP_AIM_VAR_CHAIN
-};
 
 
 static ngx_int_t ngx_http_aim_rewrite_handler(ngx_http_request_t *r);
@@ -241,25 +230,25 @@ ngx_module_t  ngx_http_aim_module = {
 static ngx_http_variable_t  ngx_http_aim_vars[] = {
 
     { ngx_string("aim_agent"), NULL, ngx_http_aim_variable,
-      NGX_HTTP_AIM_VAR_AGENT, 0, 0 },
+      (uintptr_t) aim_token_agent, 0, 0 },
 
     { ngx_string("aim_subject"), NULL, ngx_http_aim_variable,
-      NGX_HTTP_AIM_VAR_SUBJECT, 0, 0 },
+      (uintptr_t) aim_token_subject, 0, 0 },
 
     { ngx_string("aim_owner"), NULL, ngx_http_aim_variable,
-      NGX_HTTP_AIM_VAR_OWNER, 0, 0 },
+      (uintptr_t) aim_token_owner, 0, 0 },
 
     { ngx_string("aim_issuer"), NULL, ngx_http_aim_variable,
-      NGX_HTTP_AIM_VAR_ISSUER, 0, 0 },
+      (uintptr_t) aim_token_issuer, 0, 0 },
 
     { ngx_string("aim_scope"), NULL, ngx_http_aim_variable,
-      NGX_HTTP_AIM_VAR_SCOPE, 0, 0 },
+      (uintptr_t) aim_token_scope, 0, 0 },
 
     { ngx_string("aim_jti"), NULL, ngx_http_aim_variable,
-      NGX_HTTP_AIM_VAR_JTI, 0, 0 },
+      (uintptr_t) aim_token_jti, 0, 0 },
 
     { ngx_string("aim_chain"), NULL, ngx_http_aim_variable,
-      NGX_HTTP_AIM_VAR_CHAIN, 0, 0 },
+      (uintptr_t) aim_token_chain, 0, 0 },
 
     { ngx_string("aim_reason"), NULL, ngx_http_aim_reason_variable,
       0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
@@ -564,46 +553,14 @@ static ngx_int_t
 ngx_http_aim_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
     uintptr_t data)
 {
+    const char  *(*field)(const aim_token *) =
+                    (const char *(*)(const aim_token *)) data;
+
     const char  *s;
     aim_token   *t;
 
     t = ngx_http_aim_variable_token(r);
-
-    if (t == NULL) {
-        v->not_found = 1;
-        return NGX_OK;
-    }
-
-    switch (data) {
-
-    case NGX_HTTP_AIM_VAR_AGENT:
-        s = aim_token_agent(t);
-        break;
-
-    case NGX_HTTP_AIM_VAR_SUBJECT:
-        s = aim_token_subject(t);
-        break;
-
-    case NGX_HTTP_AIM_VAR_OWNER:
-        s = aim_token_owner(t);
-        break;
-
-    case NGX_HTTP_AIM_VAR_ISSUER:
-        s = aim_token_issuer(t);
-        break;
-
-    case NGX_HTTP_AIM_VAR_SCOPE:
-        s = aim_token_scope(t);
-        break;
-
-    case NGX_HTTP_AIM_VAR_JTI:
-        s = aim_token_jti(t);
-        break;
-
-    default: /* NGX_HTTP_AIM_VAR_CHAIN */
-        s = aim_token_chain(t);
-        break;
-    }
+    s = t ? field(t) : NULL;
 
     if (s == NULL) {
         v->not_found = 1;
@@ -833,11 +790,8 @@ ngx_http_aim_init(ngx_conf_t *cf)
 static ngx_int_t
 ngx_http_aim_init_module(ngx_cycle_t *cycle)
 {
-    int                        fds[2], status, rw, fd, err;
-    char                       buf[8192], *p, *end, *nl;
+    int                        status, rw, fd;
     pid_t                      pid;
-    size_t                     len;
-    ssize_t                    n;
     ngx_uint_t                 i, j, failed;
     const char                *path;
     ngx_core_conf_t           *ccf;
@@ -845,123 +799,67 @@ ngx_http_aim_init_module(ngx_cycle_t *cycle)
     ngx_http_aim_main_conf_t  *amcf;
 
     amcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_aim_module);
-
-    if (amcf == NULL || amcf->verifiers.nelts == 0 || geteuid() != 0) {
-        return NGX_OK;
-    }
-
     ccf = (ngx_core_conf_t *) ngx_get_conf(cycle->conf_ctx, ngx_core_module);
 
-    if (ccf->user == (ngx_uid_t) NGX_CONF_UNSET_UINT || ccf->username == NULL) {
+    if (amcf == NULL || amcf->verifiers.nelts == 0 || geteuid() != 0
+        || ccf->user == (ngx_uid_t) NGX_CONF_UNSET_UINT)
+    {
         return NGX_OK;
     }
-
-    if (pipe(fds) == -1) {
-        ngx_log_error(NGX_LOG_EMERG, cycle->log, ngx_errno, "aim: pipe() failed");
-        return NGX_ERROR;
-    }
-
-    avp = amcf->verifiers.elts;
 
     pid = fork();
 
-    if (pid == 0) {
-        close(fds[0]);
+    if (pid == -1) {
+        ngx_log_error(NGX_LOG_EMERG, cycle->log, ngx_errno, "aim: fork() failed");
+        return NGX_ERROR;
+    }
 
+    if (pid == 0) {
         if (setgid(ccf->group) == -1
             || initgroups(ccf->username, ccf->group) == -1
             || setuid(ccf->user) == -1)
         {
-            len = ngx_snprintf((u_char *) buf, sizeof(buf), "e%d -\n", errno)
-                  - (u_char *) buf;
-            n = write(fds[1], buf, len);
-            _exit(n == (ssize_t) len ? 1 : 2);
+            ngx_log_error(NGX_LOG_EMERG, cycle->log, ngx_errno,
+                          "aim: cannot check the watched files as the worker "
+                          "user \"%s\"", ccf->username);
+            _exit(1);
         }
+
+        failed = 0;
+        avp = amcf->verifiers.elts;
 
         for (i = 0; i < amcf->verifiers.nelts; i++) {
             for (j = 0; (path = aim_verifier_watched(avp[i]->verifier, j, &rw));
                  j++)
             {
-                fd = open(path, (rw ? O_RDWR : O_RDONLY) | O_NONBLOCK
-                                | O_NOCTTY);
+                fd = open(path, (rw ? O_RDWR : O_RDONLY) | O_NONBLOCK);
                 if (fd >= 0) {
                     close(fd);
-                    continue;
-                }
 
-                len = ngx_snprintf((u_char *) buf, sizeof(buf), "%c%d %s\n",
-                                   rw ? 'w' : 'r', errno, path)
-                      - (u_char *) buf;
-                if (write(fds[1], buf, len) != (ssize_t) len) {
-                    _exit(2);
+                } else if (rw) {
+                    ngx_log_error(NGX_LOG_WARN, cycle->log, ngx_errno,
+                                  "aim: the worker user \"%s\" cannot open the "
+                                  "state file \"%s\" read-write: workers keep "
+                                  "the one opened now and cannot follow it if "
+                                  "it is replaced", ccf->username, path);
+                } else {
+                    ngx_log_error(NGX_LOG_EMERG, cycle->log, ngx_errno,
+                                  "aim: the worker user \"%s\" cannot read "
+                                  "\"%s\", which workers re-read when it "
+                                  "changes", ccf->username, path);
+                    failed = 1;
                 }
             }
         }
 
-        _exit(0);
+        _exit(failed);
     }
 
-    close(fds[1]);
-
-    if (pid == -1) {
-        close(fds[0]);
-        ngx_log_error(NGX_LOG_EMERG, cycle->log, ngx_errno, "aim: fork() failed");
-        return NGX_ERROR;
+    while (waitpid(pid, &status, 0) == -1 && ngx_errno == NGX_EINTR) {
+        /* void */
     }
 
-    len = 0;
-
-    while (len < sizeof(buf) - 1) {
-        n = read(fds[0], buf + len, sizeof(buf) - 1 - len);
-        if (n <= 0) {
-            if (n == -1 && errno == EINTR) {
-                continue;
-            }
-            break;
-        }
-        len += n;
-    }
-
-    buf[len] = '\0';
-    close(fds[0]);
-
-    while (waitpid(pid, &status, 0) == -1 && errno == EINTR) { /* void */ }
-
-    failed = 0;
-
-    for (p = buf, end = buf + len; p < end; p = nl + 1) {
-        nl = strchr(p, '\n');
-        if (nl == NULL) {
-            break;
-        }
-
-        *nl = '\0';
-        err = atoi(p + 1);
-        path = strchr(p, ' ') + 1;
-
-        if (p[0] == 'e') {
-            ngx_log_error(NGX_LOG_EMERG, cycle->log, err,
-                          "aim: cannot check the watched files as the worker "
-                          "user \"%s\"", ccf->username);
-            failed = 1;
-
-        } else if (p[0] == 'w') {
-            ngx_log_error(NGX_LOG_WARN, cycle->log, err,
-                          "aim: the worker user \"%s\" cannot open the state "
-                          "file \"%s\" read-write: workers keep the one opened "
-                          "now and cannot follow it if it is replaced",
-                          ccf->username, path);
-
-        } else {
-            ngx_log_error(NGX_LOG_EMERG, cycle->log, err,
-                          "aim: the worker user \"%s\" cannot read \"%s\", "
-                          "which workers re-read when it changes",
-                          ccf->username, path);
-            failed = 1;
-        }
-    }
-
-    if (!failed) {
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
         return NGX_OK;
     }
 
@@ -969,7 +867,7 @@ ngx_http_aim_init_module(ngx_cycle_t *cycle)
         return NGX_ERROR;
     }
 
-    /* a reload: the old master must not exit; the core refuses instead */
+    /* a reload: the running master must not exit; the core refuses instead */
 
     ngx_log_error(NGX_LOG_ALERT, cycle->log, 0,
                   "aim: workers will refuse tokens that depend on the files "
@@ -1263,18 +1161,16 @@ ngx_http_aim_find(ngx_array_t *a, ngx_uint_t n, const char *name)
 
 
 /*
- * One verifier per distinct set of options: locations that inherit the
- * same settings share its keys and token cache.  Verifiers are built here,
- * in the master, and each worker gets its own copy when it forks.
+ * One verifier per set of options: locations that inherit their options
+ * (the same array, the same aim_config and audit sink) share its keys and
+ * token cache.  Verifiers are built here, in the master, and each worker
+ * gets its own copy when it forks.
  */
 
 static ngx_http_aim_verifier_t *
 ngx_http_aim_get_verifier(ngx_conf_t *cf, ngx_http_aim_loc_conf_t *alcf)
 {
-    u_char                     *p;
-    size_t                      len;
-    ngx_str_t                   sig;
-    ngx_uint_t                  i, j, n;
+    ngx_uint_t                  i, n;
     aim_error                   err;
     aim_config                 *cfg;
     const char                 *missing;
@@ -1284,56 +1180,19 @@ ngx_http_aim_get_verifier(ngx_conf_t *cf, ngx_http_aim_loc_conf_t *alcf)
     ngx_http_aim_verifier_t    *av, **avp;
     ngx_http_aim_main_conf_t   *amcf;
 
-    n = alcf->options ? alcf->options->nelts : 0;
-    o = n ? alcf->options->elts : NULL;
-
-    len = NGX_INT_T_LEN + 2;
-
-    if (alcf->config) {
-        len += ngx_strlen(alcf->config->args[0]) + 1;
-    }
-
-    for (i = 0; i < n; i++) {
-        len += ngx_strlen(o[i].option->name) + 2;
-
-        for (j = 0; j < o[i].nargs; j++) {
-            len += ngx_strlen(o[i].args[j]) + 1;
-        }
-    }
-
-    sig.data = ngx_pnalloc(cf->pool, len);
-    if (sig.data == NULL) {
-        return NULL;
-    }
-
-    p = ngx_sprintf(sig.data, "%ui\n", alcf->audit);
-
-    if (alcf->config) {
-        p = ngx_sprintf(p, "%s\n", alcf->config->args[0]);
-    }
-
-    for (i = 0; i < n; i++) {
-        p = ngx_sprintf(p, "%s=", o[i].option->name);
-
-        for (j = 0; j < o[i].nargs; j++) {
-            p = ngx_sprintf(p, "%s%Z", o[i].args[j]);
-        }
-
-        *p++ = '\n';
-    }
-
-    sig.len = p - sig.data;
-
     amcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_aim_module);
 
     avp = amcf->verifiers.elts;
     for (i = 0; i < amcf->verifiers.nelts; i++) {
-        if (avp[i]->signature.len == sig.len
-            && ngx_memcmp(avp[i]->signature.data, sig.data, sig.len) == 0)
+        if (avp[i]->options == alcf->options && avp[i]->config == alcf->config
+            && avp[i]->audit == alcf->audit)
         {
             return avp[i];
         }
     }
+
+    n = alcf->options ? alcf->options->nelts : 0;
+    o = n ? alcf->options->elts : NULL;
 
     if (alcf->config == NULL) {
         missing = (n == 0 || !ngx_http_aim_find(alcf->options, n, "keys"))
@@ -1401,7 +1260,8 @@ ngx_http_aim_get_verifier(ngx_conf_t *cf, ngx_http_aim_loc_conf_t *alcf)
     ngx_memzero(av, sizeof(ngx_http_aim_verifier_t));
 
     av->verifier = v;
-    av->signature = sig;
+    av->options = alcf->options;
+    av->config = alcf->config;
     av->audit = alcf->audit;
 
     cln->handler = ngx_http_aim_verifier_cleanup;
