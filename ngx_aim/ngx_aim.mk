@@ -5,6 +5,9 @@
 #   make test-nginx                     real nginx + curl (tests/nginx/run.sh)
 #   make test-nginx-valgrind            the module under valgrind (memcheck)
 #   make test-nginx-clang               the module compiled by clang -Werror
+#   make test-nginx-versions            the same tests against nginx 1.24,
+#                                       1.26, 1.30 and 1.31 built from
+#                                       tests/nginx/src into build/nginx-V
 #   make bench-nginx                    wrk benchmark (bench/nginx/bench.sh)
 #
 # As dh_nginx does: copy /usr/share/nginx/src once, configure it with the
@@ -48,13 +51,54 @@ $(NGX_AIM): $(NGX_AIM_SRCS) $(LIBAIM) common/aim.h $(NGX_BUILD)/objs/Makefile
 	    echo "ngx_aim: the module exports the symbols above"; exit 1; fi
 	$(Q)install -m 644 $(NGX_BUILD)/objs/ngx_http_aim_module.so $@
 
+# Every nginx a user runs: each release in tests/nginx/src, built once
+# into build/nginx-V (nginx and the module; about a minute each on 2
+# cores), the module rebuilt when its sources or libaim change.
+NGX_VERSIONS ?= 1.24.0 1.26.3 1.30.4 1.31.4
+NGX_VBUILD   = $(B)/nginx-$(1)
+NGX_VFLAGS   := --with-compat --with-threads --with-http_ssl_module \
+                --with-http_auth_request_module --with-http_addition_module \
+                --with-http_slice_module --with-http_sub_module \
+                --without-http_gzip_module
+
+$(B)/nginx-%/objs/nginx: tests/nginx/src/nginx-%.tar.gz ngx_aim/config | $(LIBAIM)
+	@$(if $(V),,echo "  NGINX   $@")
+	$(Q)rm -rf $(B)/nginx-$* && mkdir -p $(B)/nginx-$*/logs
+	$(Q)tar -xzf $< -C $(B)/nginx-$* --strip-components=1
+	$(Q)cd $(B)/nginx-$* && AIM_LIBAIM=$(abspath $(LIBAIM)) AIM_LIBS="$(PKG_LIBS)" \
+	    auto/configure --prefix=$(abspath $(B)/nginx-$*) $(NGX_VFLAGS) \
+	        --with-cc-opt="$(NGX_CC_OPT)" --with-ld-opt="$(NGX_LD_OPT)" \
+	        --add-dynamic-module=$(abspath ngx_aim) > configure.log 2>&1 \
+	    || { tail -20 $(B)/nginx-$*/configure.log; exit 1; }
+	$(Q)$(MAKE) --no-print-directory -s -C $(B)/nginx-$* -f objs/Makefile binary \
+	    > $(B)/nginx-$*/make.log 2>&1 || { tail -30 $(B)/nginx-$*/make.log; exit 1; }
+
+$(B)/nginx-%/ngx_http_aim_module.so: $(B)/nginx-%/objs/nginx $(NGX_AIM_SRCS) $(LIBAIM) common/aim.h
+	@$(if $(V),,echo "  NGX     $@")
+	@rm -f $(B)/nginx-$*/objs/ngx_http_aim_module.so
+	$(Q)$(MAKE) --no-print-directory -s -C $(B)/nginx-$* -f objs/Makefile modules \
+	    > $(B)/nginx-$*/modules.log 2>&1 || { cat $(B)/nginx-$*/modules.log; exit 1; }
+	$(Q)install -m 644 $(B)/nginx-$*/objs/ngx_http_aim_module.so $@
+
+NGX_VMODULES := $(foreach v,$(NGX_VERSIONS),$(B)/nginx-$(v)/ngx_http_aim_module.so)
+
+.PRECIOUS: $(B)/nginx-%/objs/nginx
+
+test-nginx-versions: $(NGX_VMODULES) $(AIMCTL) $(NGX_OPTIONS)
+	@rc=0; for v in $(NGX_VERSIONS); do \
+	    echo "--- nginx $$v"; \
+	    NGINX=$(abspath $(B))/nginx-$$v/objs/nginx \
+	    MODULE=$(abspath $(B))/nginx-$$v/ngx_http_aim_module.so \
+	    SUITE=test-nginx-$$v tests/nginx/run.sh || rc=1; \
+	done; exit $$rc
+
 ALL_TARGETS       += $(NGX_AIM)
-TEST_TARGETS      += test-nginx-clang test-nginx test-nginx-valgrind
+TEST_TARGETS      += test-nginx-clang test-nginx test-nginx-valgrind test-nginx-versions
 INSTALL_TARGETS   += install-nginx
 UNINSTALL_TARGETS += uninstall-nginx
 BENCH_TARGETS     += bench-nginx
 
-.PHONY: test-nginx test-nginx-valgrind test-nginx-clang bench-nginx \
+.PHONY: test-nginx test-nginx-valgrind test-nginx-clang test-nginx-versions bench-nginx \
         install-nginx uninstall-nginx
 
 # The core's option names, for the test that every one is a directive.

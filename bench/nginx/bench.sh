@@ -37,6 +37,9 @@ B=${B:-$ROOT/build}
 AIMCTL=$B/bin/aimctl
 MODULE=$B/ngx_http_aim_module.so
 NGINX=${NGINX:-/usr/sbin/nginx}
+# nginx reads an exported NGINX as sockets inherited from a binary upgrade
+# (and then does not daemonize): keep the variable to this script.
+export -n NGINX
 HERE=$ROOT/bench/nginx
 SECS=${BENCH_NGINX_SECONDS:-5}
 ROUNDS=${BENCH_NGINX_ROUNDS:-3}

@@ -26,6 +26,9 @@ B=${B:-$ROOT/build}
 AIMCTL=$B/bin/aimctl
 MODULE=${MODULE:-$B/ngx_http_aim_module.so}
 NGINX=${NGINX:-/usr/sbin/nginx}
+# nginx reads an exported NGINX as sockets inherited from a binary upgrade
+# (and then does not daemonize): keep the variable to this script.
+export -n NGINX
 OPTIONS=$B/tests/ngx-options
 PORT=18600
 UP=18601
@@ -100,7 +103,7 @@ if [ "$NGINX" = /usr/sbin/nginx ] && [ -f "$ECHO_SO" ]; then
     ECHO_LOC="location /echo/ { default_type text/plain; echo before; echo_location /secret/echo; echo after; }"
 fi
 
-mkdir -p "$W/html/ssi" "$W/html/add" "$W/html/files"
+mkdir -p "$W/html/ssi" "$W/html/add" "$W/html/files" "$W/logs"
 printf '<p>start</p><!--# include virtual="/secret/ssi" --><p>end</p>\n' > "$W/html/ssi/page.html"
 printf '<p>the page</p>\n' > "$W/html/add/page.html"
 printf '0123456789' > "$W/html/files/ten"
@@ -928,7 +931,7 @@ check "no alert or crash in the error log" 0 "$(grep -c '\[alert\]\|\[emerg\]\|e
 
 # -------------------------------------------------- nginx -t, bad configs
 
-mkdir -p "$W/t"
+mkdir -p "$W/t/logs"     # a source build logs under its prefix by default
 conftest() { # name expect(ok|fail) needle http-body...
     local name=$1 expect=$2 needle=$3 out rc
     shift 3

@@ -19,6 +19,9 @@ B=${B:-$ROOT/build}
 AIMCTL=$B/bin/aimctl
 MODULE=$B/ngx_http_aim_module.so
 NGINX=${NGINX:-/usr/sbin/nginx}
+# nginx reads an exported NGINX as sockets inherited from a binary upgrade
+# (and then does not daemonize): keep the variable to this script.
+export -n NGINX
 PORT=18602
 SUITE=test-nginx-valgrind
 U=http://127.0.0.1:$PORT
