@@ -19,9 +19,11 @@
 #                     own 1024-token cache, one token; and cycled
 #
 # plus `openssl speed ecdsap256` (one ES256 verification, same run) and the
-# worker's RSS over a million cold requests.  Targets (issue 4): cached >=
-# 0.90 of plain; cold per request <= 1.2 x (plain + one ES256
-# verification); aim cached >= 5x auth_request; memory flat.
+# worker's RSS over a million cold requests.  Targets (issue 11): cached >=
+# 0.95 of plain; a cold request costs at most 10 us of worker CPU beyond
+# plain nginx and the one ES256 verification it needs; aim cached >= 5x
+# auth_request; memory flat.  Then, where perf works, where a cold
+# request's CPU goes (perf samples of the worker, per part, in us).
 #
 # Misses are printed, not fatal; the exit status is non-zero only when
 # something does not work (a non-2xx answer, a tool missing).
@@ -275,7 +277,7 @@ done
 # shellcheck disable=SC2086
 paired=$(paste <(printf '%s\n' ${CPU[aim_cold]}) <(printf '%s\n' ${CPU[plain_cycled]}) \
                <(printf '%s\n' $SPEED) \
-         | awk '{ printf "%.1f ", 100 * ($1 / ($2 + 1e6 / $3) - 1) }')
+         | awk '{ printf "%.1f ", $1 - $2 - 1e6 / $3 }')
 for n in "${NAMES[@]}"; do
     # shellcheck disable=SC2086
     RPS[$n]=$(median ${RPS[$n]}); CPU[$n]=$(median ${CPU[$n]}); VCPU[$n]=$(median ${VCPU[$n]})
@@ -317,32 +319,73 @@ printf '%-38s %11.0f %11s %14s\n' "openssl speed ecdsap256 verify/s" "$speed" ""
 
 cached_rps=$(calc %.3f "${RPS[aim_cached]} / ${RPS[plain]}")
 cached_cpu=$(calc %.3f "${CPU[plain]} / ${CPU[aim_cached]}")
-cold_budget=$(calc %.1f "1.2 * (${CPU[plain_cycled]} + $verify_us)")
-cold_extra=$(calc %.1f "100 * (${CPU[aim_cold]} / (${CPU[plain_cycled]} + $verify_us) - 1)")
 cold_wall=$(us "${RPS[aim_cold]}")
-cold_wall_budget=$(calc %.1f "1.2 * (1e6 / ${RPS[plain_cycled]} + $verify_us)")
 ar_rps=$(calc %.1f "${RPS[aim_cached]} / ${RPS[ar_verify]}")
 ar_cpu=$(calc %.1f "(${CPU[ar_verify]} + ${VCPU[ar_verify]}) / ${CPU[aim_cached]}")
 arc_rps=$(calc %.1f "${RPS[aim_cached]} / ${RPS[ar_cached]}")
 arc_cpu=$(calc %.1f "(${CPU[ar_cached]} + ${VCPU[ar_cached]}) / ${CPU[aim_cached]}")
 ar_cold_rps=$(calc %.1f "${RPS[aim_cold]} / ${RPS[ar_cold]}")
 
-printf '\n%-54s %10s %10s\n' "target (issue 4)" "measured" "target"
-target "cached / plain, throughput" "$cached_rps" ">= 0.90" "$cached_rps >= 0.90"
+printf '\n%-54s %10s %10s\n' "target (issue 11)" "measured" "target"
+target "cached / plain, throughput" "$cached_rps" ">= 0.95" "$cached_rps >= 0.95"
 printf '%-54s %10s\n' "  the same in worker CPU per request" "$cached_cpu"
 # shellcheck disable=SC2086
 paired_median=$(median $paired)
-target "cold CPU above plain + one ES256 verify (per round)" "${paired_median}%" "<= 20%" \
-    "$paired_median <= 20"
+target "cold CPU beyond plain + one ES256 verify, us/req" "$paired_median" "<= 10" \
+    "$paired_median <= 10"
 printf '%-54s %10s\n' "  per round" "$paired"
-printf '%-54s %10s %10s\n' "  medians: cold CPU us/req vs 1.2 x (plain + verify)" "${CPU[aim_cold]}" "$cold_budget"
-printf '%-54s %9s%%\n' "  medians: cold CPU above plain + one verification" "$cold_extra"
-printf '%-54s %10s %10s\n' "  wall us/req vs 1.2 x (plain + verify)" "$cold_wall" "$cold_wall_budget"
+printf '%-54s %10s %10s\n' "  medians: cold CPU us/req vs plain + verify + 10" "${CPU[aim_cold]}" \
+    "$(calc %.1f "${CPU[plain_cycled]} + $verify_us + 10")"
+printf '%-54s %10s\n' "  wall us/req, cold" "$cold_wall"
 target "aim cached / auth_request (validator verifies)" "${ar_rps}x" ">= 5x" "$ar_rps >= 5"
 printf '%-54s %9sx\n' "  the same in CPU per request (nginx + validator)" "$ar_cpu"
 printf '%-54s %9sx\n' "  aim cached / auth_request, caching validator" "$arc_rps"
 printf '%-54s %9sx\n' "  the same in CPU per request (nginx + validator)" "$arc_cpu"
 printf '%-54s %9sx\n' "  aim cold / auth_request cold, throughput" "$ar_cold_rps"
+
+# ------------------------------------------------------- CPU breakdown
+
+# Where a cold request's worker CPU goes: perf samples of the worker
+# during one more cold run, each symbol put in one part, the shares scaled
+# by the measured CPU per request.
+breakdown() {
+    local reqs t0 t1 cpu
+    perf record -q -F 1999 -p "$WORKER" -o "$W/perf.data" -- sleep "$SECS" > /dev/null 2>&1 &
+    local ppid=$!
+    sleep 0.2
+    t0=$(ticks)
+    run breakdown /aim/ok cycle "$SECS" > /dev/null
+    t1=$(ticks)
+    wait "$ppid"
+    reqs=$(cat "$W/last")
+    cpu=$(awk -v t="$((t1 - t0))" -v hz="$HZ" -v n="$reqs" 'BEGIN { printf "%.2f", 1e6 * t / hz / n }')
+    perf report -i "$W/perf.data" --stdio --no-children --sort dso,sym -g none 2> /dev/null \
+        | awk -v cpu="$cpu" '
+        /^ *[0-9.]+%/ {
+            p = $1; sub("%", "", p); dso = $2; sym = $NF
+            if (sym ~ /^(ngx_http_aim_)/)                              part = "ngx_aim glue (module)"
+            else if (dso ~ /ngx_http_aim_module/ && sym ~ /sha256|SHA256/) part = "SHA-256 (cache key, signing input)"
+            else if (dso ~ /ngx_http_aim_module/)                       part = "libaim (parse, claims, cache, audit)"
+            else if (dso ~ /libjansson/)                               part = "jansson (JSON of header, claims)"
+            else if (dso ~ /libcrypto/ && sym ~ /sha256|SHA256/)         part = "SHA-256 (cache key, signing input)"
+            else if (dso ~ /libcrypto/)                                part = "OpenSSL: ECDSA P-256 and EVP"
+            else if (dso ~ /libc/ && sym ~ /malloc|free|alloc|cfree/)  part = "malloc/free"
+            else if (dso ~ /kernel/)                                   part = "kernel (network, syscalls)"
+            else if (dso ~ /nginx/)                                    part = "nginx (HTTP)"
+            else                                                       part = "other (libc, ...)"
+            share[part] += p; total += p
+        }
+        END {
+            for (k in share) printf "%8.1f us %5.1f%%  %s\n", cpu * share[k] / total, share[k], k
+        }' | sort -rn > "$W/breakdown"
+    printf '\ncold request: %s us of worker CPU; where it goes (perf samples of the worker):\n' "$cpu"
+    cat "$W/breakdown"
+}
+if command -v perf > /dev/null && perf record -q -o "$W/perf.test" -- true > /dev/null 2>&1; then
+    breakdown
+else
+    echo; echo "CPU breakdown: skipped (perf is missing or not permitted here)"
+fi
 
 # ------------------------------------------------------------------ memory
 
