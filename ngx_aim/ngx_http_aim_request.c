@@ -577,7 +577,7 @@ ngx_http_aim_scopes(ngx_http_request_t *r, ngx_http_aim_loc_conf_t *alcf,
 {
     u_char                *p;
     size_t                 i, n, len;
-    ngx_str_t             *values;
+    ngx_str_t              v;
     const char           **scopes;
     ngx_http_aim_scope_t  *sc;
 
@@ -590,35 +590,37 @@ ngx_http_aim_scopes(ngx_http_request_t *r, ngx_http_aim_loc_conf_t *alcf,
     n = alcf->scopes->nelts;
     sc = alcf->scopes->elts;
 
-    scopes = ngx_palloc(r->pool, n * (sizeof(char *) + sizeof(ngx_str_t)));
+    scopes = ngx_palloc(r->pool, n * sizeof(char *));
     if (scopes == NULL) {
         return NGX_ERROR;
     }
 
-    values = (ngx_str_t *) (scopes + n);
     len = 0;
 
     for (i = 0; i < n; i++) {
-        if (sc[i].fixed) {
-            values[i].data = (u_char *) sc[i].fixed;
-            values[i].len = ngx_strlen(sc[i].fixed);
+        scopes[i] = sc[i].fixed;
 
-        } else if (ngx_http_complex_value(r, &sc[i].value, &values[i])
-                   != NGX_OK)
-        {
-            return NGX_ERROR;
+        if (scopes[i] == NULL) {
+            if (ngx_http_complex_value(r, &sc[i].value, &v) != NGX_OK) {
+                return NGX_ERROR;
+            }
+
+            if (!aim_scope_valid((const char *) v.data, v.len)) {
+                req->host_status = AIM_INSUFFICIENT_SCOPE;
+                req->host_message = "a required scope evaluated to an empty "
+                                    "or invalid value";
+            }
+
+            scopes[i] = ngx_http_aim_cstr(r->pool, &v);
+            if (scopes[i] == NULL) {
+                return NGX_ERROR;
+            }
         }
 
-        len += values[i].len + 1;
-
-        if (!aim_scope_valid((const char *) values[i].data, values[i].len)) {
-            req->host_status = AIM_INSUFFICIENT_SCOPE;
-            req->host_message = "a required scope evaluated to an empty or "
-                                "invalid value";
-        }
+        len += ngx_strlen(scopes[i]) + 1;
     }
 
-    /* one buffer: the scopes NUL-separated, then joined with spaces */
+    /* for the challenge's scope= and for comparisons */
 
     p = ngx_pnalloc(r->pool, len);
     if (p == NULL) {
@@ -628,34 +630,18 @@ ngx_http_aim_scopes(ngx_http_request_t *r, ngx_http_aim_loc_conf_t *alcf,
     joined->data = p;
 
     for (i = 0; i < n; i++) {
-        scopes[i] = (const char *) p;
-        p = ngx_cpymem(p, values[i].data, values[i].len);
-        *p++ = '\0';
+        if (i) {
+            *p++ = ' ';
+        }
+
+        p = ngx_cpymem(p, scopes[i], ngx_strlen(scopes[i]));
     }
 
-    joined->len = len - 1;
+    joined->len = p - joined->data;
 
     req->scopes = scopes;
     req->nscopes = n;
     req->any = alcf->scope_any;
-
-    if (n > 1) {
-        /* the joined form is for the challenge and for comparisons */
-        p = ngx_pnalloc(r->pool, len);
-        if (p == NULL) {
-            return NGX_ERROR;
-        }
-
-        joined->data = p;
-
-        for (i = 0; i < n; i++) {
-            if (i) {
-                *p++ = ' ';
-            }
-
-            p = ngx_cpymem(p, values[i].data, values[i].len);
-        }
-    }
 
     return NGX_OK;
 }

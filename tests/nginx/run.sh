@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 #
 # tests/nginx/run.sh -- ngx_http_aim_module in a real nginx on 127.0.0.1,
-# driven by curl.  Ports 18600, 18601 (its small upstream) and 18604 (a
-# server with a server_name).  NGINX and MODULE choose the nginx binary and
+# driven by curl.  Ports 18600, 18601 (its small upstream), 18604 (a
+# server with a server_name) and 18605 (TLS with client certificates).  NGINX and MODULE choose the nginx binary and
 # the module built for it (tests/nginx/versions.sh runs every version).
 #
 # What it asserts: each response of the error contract (401 without a
@@ -33,6 +33,7 @@ OPTIONS=$B/tests/ngx-options
 PORT=18600
 UP=18601
 NAMED=18604
+TLS=18605
 ISS=https://issuer.test
 AUD=https://api.test
 SUITE=${SUITE:-test-nginx}
@@ -108,6 +109,18 @@ printf '<p>start</p><!--# include virtual="/secret/ssi" --><p>end</p>\n' > "$W/h
 printf '<p>the page</p>\n' > "$W/html/add/page.html"
 printf '0123456789' > "$W/html/files/ten"
 chmod -R a+rX "$W/html"
+
+# TLS: a client CA, two client certificates it signed, a server certificate.
+tlsgen() { local n=$1; shift; openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$W/$n.key" "$@" 2> /dev/null; }
+tlsgen ca -x509 -out "$W/ca.pem" -subj /CN=aim-test-ca -days 2 > /dev/null
+tlsgen srv -x509 -out "$W/srv.pem" -subj /CN=127.0.0.1 -days 2 > /dev/null
+for c in cli1 cli2; do
+    tlsgen "$c" -out "$W/$c.csr" -subj "/CN=$c" > /dev/null
+    openssl x509 -req -in "$W/$c.csr" -CA "$W/ca.pem" -CAkey "$W/ca.key" -CAcreateserial \
+        -out "$W/$c.pem" -days 2 2> /dev/null
+done
+X5T=$(openssl x509 -in "$W/cli1.pem" -outform DER | openssl dgst -sha256 -binary | base64 -w0 \
+      | tr '+/' '-_' | tr -d '=')
 
 # ----------------------------------------------------------------- nginx
 
@@ -293,6 +306,19 @@ http {
             aim             on;
             aim_dpop        required;
             aim_dpop_origin https://public.example;
+            proxy_pass http://127.0.0.1:$UP;
+        }
+    }
+
+    server {
+        listen 127.0.0.1:$TLS ssl;
+        ssl_certificate        $W/srv.pem;
+        ssl_certificate_key    $W/srv.key;
+        ssl_client_certificate $W/ca.pem;
+        ssl_verify_client      optional;
+
+        location /mtls/ {
+            aim on;
             proxy_pass http://127.0.0.1:$UP;
         }
     }
@@ -882,6 +908,19 @@ check "DPoP: aim_dpop_origin is the origin" 200 "$CODE"
 P=$(proof d1 GET "$URL/dpop/x")
 dpop GET /dpop/x "$P"
 check "DPoP: a fresh proof" 200 "$CODE"
+
+# ------------------------------------------ mTLS-bound tokens (RFC 8705)
+
+T_X5T=$(issue --sub spiffe://test/agent/mtls --claim "cnf={\"x5t#S256\":\"$X5T\"}")
+tls() { curl -sk -o /dev/null -w '%{http_code}' "$@" "https://127.0.0.1:$TLS/mtls/x"; }
+check "mTLS: a bound token with its client certificate: 200" 200 \
+    "$(tls --cert "$W/cli1.pem" --key "$W/cli1.key" -H "$(bearer "$T_X5T")")"
+check "mTLS: a bound token with another certificate: 401" 401 \
+    "$(tls --cert "$W/cli2.pem" --key "$W/cli2.key" -H "$(bearer "$T_X5T")")"
+check "mTLS: a bound token without a certificate: 401" 401 "$(tls -H "$(bearer "$T_X5T")")"
+check "mTLS: a bound token over plain HTTP: 401" 401 \
+    "$(curl -s -o /dev/null -w '%{http_code}' -H "$(bearer "$T_X5T")" "$URL/kb/x")"
+check "mTLS: an unbound token without a certificate: 200" 200 "$(tls -H "$(bearer "$T")")"
 
 # ----------------------------------------------- a list workers cannot read
 
