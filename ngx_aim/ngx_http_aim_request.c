@@ -797,9 +797,25 @@ ngx_http_aim_challenge(ngx_http_request_t *r, ngx_http_aim_loc_conf_t *alcf,
 
     h->value.len = p - h->value.data;
 
+#if (nginx_version >= 1023000)
+    {
+        ngx_table_elt_t  **ph;
+
+        /* since 1.23.0 a header's values are a list auth_request follows */
+
+        h->next = NULL;
+
+        for (ph = &r->headers_out.www_authenticate; *ph; ph = &(*ph)->next) {
+            /* void */
+        }
+
+        *ph = h;
+    }
+#else
     if (r->headers_out.www_authenticate == NULL) {
         r->headers_out.www_authenticate = h;
     }
+#endif
 
     return NGX_OK;
 }

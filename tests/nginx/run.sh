@@ -231,6 +231,15 @@ http {
             auth_request /secret/auth;
             proxy_pass http://127.0.0.1:$UP;
         }
+        location /secret-dpop/ {
+            aim      on;
+            aim_dpop on;
+            proxy_pass http://127.0.0.1:$UP;
+        }
+        location /ar2/ {
+            auth_request /secret-dpop/auth;
+            proxy_pass http://127.0.0.1:$UP;
+        }
         location /ssi/ {
             ssi on;
             default_type text/html;
@@ -821,6 +830,17 @@ subreq() { # kind path resource body-needle
     audited "$kind, admin" "$res" ok "$before"
 }
 subreq auth_request /ar/x /secret/auth
+# Two challenges (Bearer and DPoP): nginx 1.23 and later keep a header's
+# values in a list, which auth_request passes on whole.
+http GET /ar2/x
+check "auth_request, two challenges: 401" 401 "$CODE"
+NGX_VERSION=$("$NGINX" -v 2>&1 | sed 's,.*/,,')
+if [ "$(printf '%s\n1.23.0\n' "$NGX_VERSION" | sort -V | head -1)" = 1.23.0 ]; then
+    check "auth_request, two challenges: both reach the client" \
+        'Bearer realm="aim-test"#DPoP realm="aim-test", algs="ES256 ES384 EdDSA RS256 PS256"' "$WWWA"
+else
+    check "auth_request, two challenges: nginx $NGX_VERSION passes the first" 'Bearer realm="aim-test"' "$WWWA"
+fi
 subreq ssi /ssi/page.html /secret/ssi
 subreq addition /add/page.html /secret/add
 subreq mirror /mir/x /secret/mirror
