@@ -25,7 +25,7 @@ NGX_CC_OPT   := -g $(OPT) -fPIC -fstack-protector-strong -D_FORTIFY_SOURCE=2 \
                 -Wno-missing-field-initializers
 NGX_LD_OPT   := -Wl,-z,relro -Wl,-z,now -fPIC
 
-$(NGX_BUILD)/objs/Makefile: ngx_aim/config ngx_aim/ngx_aim.mk $(LIBAIM)
+$(NGX_BUILD)/objs/Makefile: ngx_aim/config ngx_aim/ngx_aim.mk | $(LIBAIM)
 	@test -f $(NGX_SRC)/conf_flags || { echo "ngx_aim: $(NGX_SRC) is missing; install nginx-dev (./deps.sh)"; exit 1; }
 	@rm -rf $(NGX_BUILD)
 	@mkdir -p $(B)
