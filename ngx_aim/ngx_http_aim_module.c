@@ -83,10 +83,16 @@ static char *ngx_http_aim_config(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_aim_scope(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
-static char *ngx_http_aim_dpop(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
 static char *ngx_http_aim_set_param(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+
+
+static ngx_conf_enum_t  ngx_http_aim_dpop_modes[] = {
+    { ngx_string("off"), AIM_DPOP_OFF },
+    { ngx_string("on"), AIM_DPOP_ON },
+    { ngx_string("required"), AIM_DPOP_REQUIRED },
+    { ngx_null_string, 0 }
+};
 
 
 #define NGX_HTTP_AIM_CONF                                                    \
@@ -145,10 +151,10 @@ static ngx_command_t  ngx_http_aim_commands[] = {
 
     { ngx_string("aim_dpop"),
       NGX_HTTP_AIM_CONF|NGX_CONF_TAKE1,
-      ngx_http_aim_dpop,
+      ngx_conf_set_enum_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_aim_loc_conf_t, dpop),
-      NULL },
+      &ngx_http_aim_dpop_modes },
 
     { ngx_string("aim_dpop_origin"),
       NGX_HTTP_AIM_CONF|NGX_CONF_TAKE1,
@@ -1659,40 +1665,6 @@ ngx_http_aim_scope(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         if (sc->fixed == NULL) {
             return NGX_CONF_ERROR;
         }
-    }
-
-    return NGX_CONF_OK;
-}
-
-
-static char *
-ngx_http_aim_dpop(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
-{
-    ngx_http_aim_loc_conf_t *alcf = conf;
-
-    ngx_str_t  *value;
-
-    if (alcf->dpop != NGX_CONF_UNSET_UINT) {
-        return "is duplicate";
-    }
-
-    value = cf->args->elts;
-
-    if (ngx_strcmp(value[1].data, "off") == 0) {
-        alcf->dpop = AIM_DPOP_OFF;
-
-    } else if (ngx_strcmp(value[1].data, "on") == 0) {
-        alcf->dpop = AIM_DPOP_ON;
-
-    } else if (ngx_strcmp(value[1].data, "required") == 0) {
-        alcf->dpop = AIM_DPOP_REQUIRED;
-
-    } else {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid value \"%V\" in \"%V\" directive, "
-                           "it must be \"off\", \"on\" or \"required\"",
-                           &value[1], &cmd->name);
-        return NGX_CONF_ERROR;
     }
 
     return NGX_CONF_OK;

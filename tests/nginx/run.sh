@@ -981,8 +981,8 @@ stop_nginx
 leaks=0
 for tok in "$T" "$T2" "$TD" "$T_OTHER" "$T_JTI"; do
     for f in "$W/error.log" "$W/access.log"; do
-        grep -qF "${tok##*.}" "$f" && leaks=$((leaks + 1))
-        grep -qF "$tok" "$f" && leaks=$((leaks + 1))
+        grep -qF -e "${tok##*.}" "$f" && leaks=$((leaks + 1))
+        grep -qF -e "$tok" "$f" && leaks=$((leaks + 1))
     done
 done
 check "no token or signature in the error or access log" 0 "$leaks"
@@ -1033,7 +1033,7 @@ conftest "a missing key file fails" fail "\"aim_keys\" directive: cannot open \"
     "aim_keys $W/t/nope.json; aim_issuer $ISS; aim_audience $AUD;"
 conftest "a bad revocation file fails" fail "\"aim_revoked\" directive" \
     "$GOOD aim_revoked $W/t/bad-revoked;"
-conftest "aim_dpop with an unknown value fails" fail '"aim_dpop" directive' "$GOOD aim_dpop maybe;"
+conftest "aim_dpop with an unknown value fails" fail 'invalid value "maybe"' "$GOOD aim_dpop maybe;"
 conftest "aim_leeway out of range fails" fail '"aim_leeway" directive' "$GOOD aim_leeway 2h;"
 conftest "aim_leeway not a time fails" fail '"aim_leeway"' "$GOOD aim_leeway soon;"
 conftest "aim_cache not a number fails" fail '"aim_cache" directive' "$GOOD aim_cache lots;"
