@@ -295,6 +295,27 @@ http {
             aim     on;
             proxy_pass http://127.0.0.1:$UP;
         }
+        # one DPoP proof, two decisions of one request: not a replay
+        location /dpop-redir/ {
+            aim      on;
+            aim_dpop required;
+            try_files /nonexistent @dpop2;
+        }
+        location @dpop2 {
+            aim       on;
+            aim_dpop  required;
+            aim_scope kb:GET;
+            proxy_pass http://127.0.0.1:$UP;
+        }
+        location /dpop-ident/ {
+            satisfy  any;
+            deny     all;
+            aim      on;
+            aim_dpop required;
+            limit_req zone=agents burst=5;
+            proxy_pass http://127.0.0.1:$UP;
+        }
+
         location /cookie/ {
             aim       on;
             aim_token \$cookie_agent_token;
@@ -924,10 +945,20 @@ http GET /behind/x -H "Authorization: DPoP $TD" -H "DPoP: $(proof d1 GET https:/
     --connect-to "::127.0.0.1:$NAMED"
 check "DPoP: aim_dpop_origin is the origin" 200 "$CODE"
 
-# One proof, two locations of one request (an internal redirect): one use.
-P=$(proof d1 GET "$URL/dpop/x")
-dpop GET /dpop/x "$P"
-check "DPoP: a fresh proof" 200 "$CODE"
+# One proof, two decisions of one request: an internal redirect to a
+# second protected location, and an identification ($aim_agent for
+# limit_req, before a "satisfy any" decision) then the decision.
+P=$(proof d1 GET "$URL/dpop-redir/x")
+dpop GET /dpop-redir/x "$P"
+check "DPoP: redirected to a second protected location, one proof: 200" 200 "$CODE"
+has "DPoP: ... the second location decided" "$BODY" "agent=spiffe://test/agent/bound|"
+dpop GET /dpop-redir/x "$P"
+check "DPoP: ... and the proof is used up" 401 "$CODE"
+P=$(proof d1 GET "$URL/dpop-ident/x")
+dpop GET /dpop-ident/x "$P"
+check "DPoP: identified for limit_req, then decided, one proof: 200" 200 "$CODE"
+dpop GET /dpop-ident/x "$P"
+check "DPoP: ... and the proof is used up" 401 "$CODE"
 
 # ------------------------------------------ mTLS-bound tokens (RFC 8705)
 
