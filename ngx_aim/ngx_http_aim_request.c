@@ -61,6 +61,7 @@ static ngx_int_t ngx_http_aim_challenge(ngx_http_request_t *r,
 static u_char *ngx_http_aim_quoted(u_char *p, ngx_str_t *s);
 static void ngx_http_aim_ctx_cleanup(void *data);
 static void ngx_http_aim_main_cleanup(void *data);
+static void ngx_http_aim_token_cleanup(void *data);
 static void ngx_http_aim_audit_line(void *ud, const char *line);
 
 
@@ -79,6 +80,7 @@ ngx_http_aim_decide(ngx_http_request_t *r, ngx_http_aim_loc_conf_t *alcf,
 {
     ngx_str_t             joined;
     aim_request           req;
+    ngx_pool_cleanup_t   *cln;
     ngx_http_aim_main_t  *mn;
 
     if (ngx_http_aim_describe(r, alcf, &req) != NGX_OK
@@ -90,6 +92,20 @@ ngx_http_aim_decide(ngx_http_request_t *r, ngx_http_aim_loc_conf_t *alcf,
     mn = ngx_http_aim_get_main(r);
     if (mn == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ctx->decision.token) {
+
+        /* decided again: variables read before may point into the token */
+
+        cln = ngx_pool_cleanup_add(r->pool, 0);
+        if (cln == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        cln->handler = ngx_http_aim_token_cleanup;
+        cln->data = ctx->decision.token;
+        ctx->decision.token = NULL;
     }
 
     aim_decision_clear(&ctx->decision);
@@ -911,6 +927,13 @@ ngx_http_aim_ctx_cleanup(void *data)
 
     aim_decision_clear(&ctx->decision);
     aim_decision_clear(&ctx->identity);
+}
+
+
+static void
+ngx_http_aim_token_cleanup(void *data)
+{
+    aim_token_free(data);
 }
 
 

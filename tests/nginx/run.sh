@@ -153,6 +153,7 @@ http {
     server {
         listen 127.0.0.1:$PORT reuseport;
         add_header X-Worker \$pid always;
+        set \$verb GET;
 
         proxy_set_header X-Aim-Agent  \$aim_agent;
         proxy_set_header X-Aim-Owner  \$aim_owner;
@@ -313,6 +314,15 @@ http {
             aim      on;
             aim_dpop required;
             limit_req zone=agents burst=5;
+            proxy_pass http://127.0.0.1:$UP;
+        }
+
+        # scopes from a variable the location's "set" changes after the
+        # rewrite-phase decision: the access phase decides again
+        location /setscope/ {
+            aim       on;
+            aim_scope kb:\$verb;
+            set       \$verb PUT;
             proxy_pass http://127.0.0.1:$UP;
         }
 
@@ -903,6 +913,13 @@ http PUT /lmt/x -H "$(bearer "$T")"
 check "limit_except: PUT needs admin" 403 "$CODE"
 http PUT /lmt/x -H "$(bearer "$T_ADMIN")"
 check "limit_except: PUT with admin" 200 "$CODE"
+
+http GET /setscope/x -H "$(bearer "$T")"
+check "scope changed by set after the first decision: decided again, allowed" 200 "$CODE"
+T_GETONLY=$(issue --sub spiffe://test/agent/getonly --scope kb:GET)
+http GET /setscope/x -H "$(bearer "$T_GETONLY")"
+check "scope changed by set after the first decision: kb:PUT enforced" 403 "$CODE"
+has "scope changed by set: the challenge names kb:PUT" "$WWWA" 'scope="kb:PUT"'
 
 http GET /satisfy/x
 check "satisfy any: not allowed by address, no token: 401" 401 "$CODE"

@@ -85,6 +85,7 @@ http {
         add_header X-Agent  \$aim_agent always;
         add_header X-Team   \$aim_claim_team always;
         add_header X-Reason \$aim_reason always;
+        set \$verb GET;
 
         location /kb/ {
             aim       on;
@@ -117,6 +118,12 @@ http {
         location /ret/ {
             aim on;
             return 200 "answered";
+        }
+        location /setscope/ {
+            aim       on;
+            aim_scope kb:\$verb;
+            set       \$verb DELETE;
+            empty_gif;
         }
     }
 }
@@ -161,6 +168,9 @@ check "auth_request subrequest into aim, 20 requests" "200:20 " \
 
 mapfile -t urls < <(many 20 "$U/mir/x")
 check "mirror subrequests into aim, 20 requests" "200:20 " \
+    "$(codes -H "Authorization: Bearer $T" "${urls[@]}")"
+mapfile -t urls < <(many 20 "$U/setscope/x")
+check "decided again after set changed the scope, 20 requests" "403:20 " \
     "$(codes -H "Authorization: Bearer $T" "${urls[@]}")"
 mapfile -t urls < <(many 20 "$U/ret/x")
 check "return in a protected location, no token, 20 requests" "401:20 " "$(codes "${urls[@]}")"
