@@ -6,7 +6,7 @@ set -eu
 PKGS="build-essential pkg-config clang llvm libclang-rt-14-dev
       libssl-dev openssl libjansson-dev libjwt-dev zlib1g-dev libcurl4-openssl-dev
       libpam0g-dev libpam-modules libpam-wrapper libnss-wrapper pamtester
-      nginx nginx-dev
+      nginx nginx-dev libnginx-mod-http-echo
       postgresql-15 postgresql-server-dev-15 postgresql-contrib libkrb5-dev pgbouncer
       openssh-server openssh-client
       curl python3 python3-cryptography valgrind wrk procps jq

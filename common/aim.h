@@ -245,9 +245,27 @@ void aim_verifier_set_audit(aim_verifier *v, aim_audit_fn fn, void *ud);
 /*
  * Re-read key, revocation and policy files whose mtime changed, at most
  * once per reload_interval.  Called by aim_verify(); adapters may call it
- * from a timer.  A bad new file keeps the old contents and logs why.
+ * from a timer.  A bad new key or policy file keeps the old contents and
+ * logs why; a revocation list or status list that cannot be re-read
+ * refuses every token until it can (fail closed).
  */
 void aim_verifier_refresh(aim_verifier *v);
+
+/*
+ * automatic 0: aim_verify and the decisions no longer refresh on their
+ * own; the host calls aim_verifier_refresh from a timer, so a big file
+ * is never re-read while a request waits.  The default is 1.
+ */
+void aim_verifier_set_auto_refresh(aim_verifier *v, int automatic);
+
+/*
+ * The files a verifier re-reads while it runs, one per call, i from 0:
+ * key sources, the revocation list, the policy, status lists, then the
+ * state file (*write set: it is reopened read-write if replaced).  NULL
+ * past the last.  A host that drops privileges checks them with the
+ * identity that will re-read them.
+ */
+const char *aim_verifier_watched(const aim_verifier *v, size_t i, int *write);
 
 /*
  * Verify a compact JWS token: structure, key, signature, header, claims,

@@ -19,27 +19,38 @@
 #                     own 1024-token cache, one token; and cycled
 #
 # plus `openssl speed ecdsap256` (one ES256 verification, same run) and the
-# worker's RSS over a million cold requests.  Targets (issue 4): cached >=
-# 0.90 of plain; cold per request <= 1.2 x (plain + one ES256
-# verification); aim cached >= 5x auth_request; memory flat.
+# worker's RSS over a million cold requests.  Targets (issue 11): cached >=
+# 0.95 of plain; a cold request costs at most 10 us of worker CPU beyond
+# plain nginx and the one ES256 verification it needs; aim cached >= 5x
+# auth_request; memory flat.  Then, where perf works, where a cold
+# request's CPU goes (perf samples of the worker, per part, in us).
 #
 # Misses are printed, not fatal; the exit status is non-zero only when
 # something does not work (a non-2xx answer, a tool missing).
 #
 # Knobs: BENCH_NGINX_SECONDS (5), BENCH_NGINX_ROUNDS (3),
 # BENCH_NGINX_CONNECTIONS (32), BENCH_NGINX_TOKENS (10000),
-# BENCH_NGINX_MEMORY_REQUESTS (1000000; 0 skips).  Ports: free ones
-# (tests/lib/aimtest.sh), or AIM_BENCH_NGINX_PORT and
-# AIM_BENCH_VALIDATOR_PORTS ("PORT PORT").
+# BENCH_NGINX_MEMORY_REQUESTS (1000000; 0 skips).  Ports 18620-18622.
 
 set -eu
-. "$(dirname "$0")/../../tests/lib/aimtest.sh"
-HERE=$AT_ROOT/bench/nginx
+
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+B=${B:-$ROOT/build}
+AIMCTL=$B/bin/aimctl
+MODULE=$B/ngx_http_aim_module.so
+NGINX=${NGINX:-/usr/sbin/nginx}
+# nginx reads an exported NGINX as sockets inherited from a binary upgrade
+# (and then does not daemonize): keep the variable to this script.
+export -n NGINX
+HERE=$ROOT/bench/nginx
 SECS=${BENCH_NGINX_SECONDS:-5}
 ROUNDS=${BENCH_NGINX_ROUNDS:-3}
 CONNS=${BENCH_NGINX_CONNECTIONS:-32}
 NTOK=${BENCH_NGINX_TOKENS:-10000}
 MEMREQ=${BENCH_NGINX_MEMORY_REQUESTS:-1000000}
+PORT=18620
+VPORT=18621
+VPORT2=18622
 ISS=https://issuer.bench.example
 AUD=https://api.bench.example
 
@@ -47,28 +58,23 @@ die() { echo "bench-nginx: $*" >&2; exit 1; }
 
 PY=/usr/bin/python3
 [ -x "$PY" ] || PY=$(command -v python3 || true)
-for t in "$AIMCTL" "$NGX_MODULE" "$NGINX"; do [ -e "$t" ] || die "missing $t (make build-all)"; done
+for t in "$AIMCTL" "$MODULE" "$NGINX"; do [ -e "$t" ] || die "missing $t (make build-all)"; done
 command -v wrk > /dev/null || die "wrk is missing (./deps.sh)"
 command -v openssl > /dev/null || die "openssl is missing (./deps.sh)"
 [ -n "$PY" ] && "$PY" -c 'import cryptography' 2> /dev/null \
     || die "python3 with the cryptography package is missing (python3-cryptography, ./deps.sh)"
 
-at_rundir nginx-bench || die "no run directory"
-W=$AT_RUN
-at_port PORT AIM_BENCH_NGINX_PORT || die "no port for nginx"
-if [ -n "${AIM_BENCH_VALIDATOR_PORTS-}" ]; then
-    read -r VPORT VPORT2 <<< "$AIM_BENCH_VALIDATOR_PORTS"
-else
-    at_port VPORT || die "no port for the validator"
-    at_port VPORT2 || die "no port for the second validator"
-fi
+W=$(mktemp -d /tmp/aim-nginx-bench.XXXXXX)
+chmod 755 "$W"
 VPID= VPID2=
-stop_validators() {
-    [ -z "$VPID" ] || kill "$VPID" 2> /dev/null
-    [ -z "$VPID2" ] || kill "$VPID2" 2> /dev/null
-    return 0
+cleanup() {
+    [ -n "$VPID" ] && kill "$VPID" 2> /dev/null
+    [ -n "$VPID2" ] && kill "$VPID2" 2> /dev/null
+    [ -f "$W/nginx.pid" ] && kill -QUIT "$(cat "$W/nginx.pid")" 2> /dev/null
+    sleep 0.3
+    [ -n "${KEEP:-}" ] && echo "files kept in $W" || rm -rf "$W"
 }
-at_defer stop_validators
+trap cleanup EXIT
 
 load() { echo "load average $1: $(cut -d' ' -f1-3 /proc/loadavg) ($(nproc) CPUs)"; }
 
@@ -79,7 +85,7 @@ load "at start"
 # ------------------------------------------------------------------ setup
 
 "$AIMCTL" keygen --alg ES256 --kid bench-1 --out "$W/issuer.pem" > /dev/null
-mint_jwks "$W/jwks.json" "$W/issuer.pem"
+"$AIMCTL" jwks "$W/issuer.pem" > "$W/jwks.json"
 "$PY" "$HERE/aimbench.py" mint "$W/issuer.pem" bench-1 "$ISS" "$AUD" "$NTOK" "$W/tokens"
 TOKEN=$(head -1 "$W/tokens")
 chmod -R a+rX "$W"
@@ -109,10 +115,21 @@ else
     AFFINITY=auto WRK=wrk SPEEDCPU=
 fi
 
-NGX_LOG_LEVEL=warn NGX_CONNECTIONS=4096 \
-    ngx_conf "$W" "worker_processes 1;" "worker_cpu_affinity $AFFINITY;" <<EOF
+cat > "$W/nginx.conf" <<EOF
+load_module $MODULE;
+worker_processes 1;
+worker_cpu_affinity $AFFINITY;
+pid $W/nginx.pid;
+error_log $W/error.log warn;
+events { worker_connections 4096; }
+http {
     access_log off;
     keepalive_requests 100000000;
+    client_body_temp_path $W/body;
+    proxy_temp_path $W/proxy;
+    fastcgi_temp_path $W/fastcgi;
+    uwsgi_temp_path $W/uwsgi;
+    scgi_temp_path $W/scgi;
 
     aim_keys     $W/jwks.json;
     aim_issuer   $ISS;
@@ -165,9 +182,10 @@ NGX_LOG_LEVEL=warn NGX_CONNECTIONS=4096 \
             proxy_set_header Connection "";
         }
     }
+}
 EOF
 
-ngx_start "$PORT" || die "nginx did not start: $(cat "$W/start.err")"
+"$NGINX" -p "$W" -c "$W/nginx.conf" || die "nginx did not start"
 "$PY" "$HERE/aimbench.py" validate "$VPORT" "$W/jwks.json" "$ISS" "$AUD" cache &
 VPID=$!
 "$PY" "$HERE/aimbench.py" validate "$VPORT2" "$W/jwks.json" "$ISS" "$AUD" nocache &
@@ -185,20 +203,22 @@ for p in plain aim ar arv; do
 done
 code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/aim/ok")
 [ "$code" = 401 ] || die "/aim/ok without a token answered $code, not 401"
-WORKER=$(pgrep -P "$(ngx_pid)" | head -1)
+WORKER=$(pgrep -P "$(cat "$W/nginx.pid")" | head -1)
 
 # ------------------------------------------------------------ measurement
 
 # CPU time the worker has used, in clock ticks (utime + stime).
 ticks() { awk '{ print $14 + $15 }' "/proc/$WORKER/stat"; }
+uticks() { awk '{ print $14 }' "/proc/$WORKER/stat"; }     # user time only
 HZ=$(getconf CLK_TCK)
 
 # run NAME PATH MODE(one|cycle) SECONDS -> "req/s us-of-worker-CPU/request"
 # (and the request count in $W/last).  The worker's own CPU time per
 # request does not depend on what else the machine runs; req/s does.
 run() {
-    local out reqs t0 t1
+    local out reqs t0 t1 u0 u1
     t0=$(ticks)
+    u0=$(uticks)
     if [ "$3" = one ]; then
         out=$($WRK -t1 -c"$CONNS" -d"$4"s -H "Authorization: Bearer $TOKEN" \
               "http://127.0.0.1:$PORT$2" 2>&1)
@@ -211,17 +231,18 @@ run() {
         die "$1: errors or non-2xx answers"
     fi
     t1=$(ticks)
+    u1=$(uticks)
     reqs=$(echo "$out" | awk '/requests in/ { print $1 }')
     echo "$reqs" > "$W/last"
-    echo "$out" | awk -v t="$((t1 - t0))" -v hz="$HZ" -v n="$reqs" \
-        '/^Requests\/sec/ { printf "%s %.2f\n", $2, 1e6 * t / hz / n }'
+    echo "$out" | awk -v t="$((t1 - t0))" -v u="$((u1 - u0))" -v hz="$HZ" -v n="$reqs" \
+        '/^Requests\/sec/ { printf "%s %.2f %.2f\n", $2, 1e6 * t / hz / n, 1e6 * u / hz / n }'
 }
 median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
 NAMES=(plain_return plain aim_cached plain_cycled aim_cold ar_verify ar_cached ar_cold)
 PATHS=(/ret/ok /plain/ok /aim/ok /plain/ok /aim/ok /arv/ok /ar/ok /ar/ok)
 MODES=(one one one cycle cycle one one cycle)
-declare -A RPS CPU VCPU
+declare -A RPS CPU UCPU VCPU
 SPEED=""
 
 vticks() { awk '{ s += $14 + $15 } END { print s }' "/proc/$VPID/stat" "/proc/$VPID2/stat"; }
@@ -244,10 +265,11 @@ for round in $(seq "$ROUNDS"); do
             line+=" openssl-verify ${sp}/s"
         fi
         v0=$(vticks)
-        read -r rps cpu < <(run "$n" "${PATHS[$i]}" "${MODES[$i]}" "$SECS")
+        read -r rps cpu ucpu < <(run "$n" "${PATHS[$i]}" "${MODES[$i]}" "$SECS")
         v1=$(vticks)
         RPS[$n]+="$rps "
         CPU[$n]+="$cpu "
+        UCPU[$n]+="$ucpu "
         VCPU[$n]+="$(awk -v t="$((v1 - v0))" -v hz="$HZ" -v n="$(cat "$W/last")" \
                      'BEGIN { printf "%.2f", 1e6 * t / hz / n }') "
         line+=" $n $(printf '%.0f' "$rps")/s"
@@ -259,10 +281,19 @@ done
 # shellcheck disable=SC2086
 paired=$(paste <(printf '%s\n' ${CPU[aim_cold]}) <(printf '%s\n' ${CPU[plain_cycled]}) \
                <(printf '%s\n' $SPEED) \
-         | awk '{ printf "%.1f ", 100 * ($1 / ($2 + 1e6 / $3) - 1) }')
+         | awk '{ printf "%.1f ", $1 - $2 - 1e6 / $3 }')
+# shellcheck disable=SC2086
+upaired=$(paste <(printf '%s\n' ${UCPU[aim_cold]}) <(printf '%s\n' ${UCPU[plain_cycled]}) \
+                <(printf '%s\n' $SPEED) \
+          | awk '{ printf "%.1f ", $1 - $2 - 1e6 / $3 }')
+# shellcheck disable=SC2086
+cpaired=$(paste <(printf '%s\n' ${RPS[aim_cached]}) <(printf '%s\n' ${RPS[plain]}) \
+          | awk '{ printf "%.3f ", $1 / $2 }')
 for n in "${NAMES[@]}"; do
     # shellcheck disable=SC2086
     RPS[$n]=$(median ${RPS[$n]}); CPU[$n]=$(median ${CPU[$n]}); VCPU[$n]=$(median ${VCPU[$n]})
+    # shellcheck disable=SC2086
+    UCPU[$n]=$(median ${UCPU[$n]})
 done
 
 # shellcheck disable=SC2086
@@ -281,7 +312,7 @@ target() { # label measured target-text verdict-expression
     printf '%-54s %10s %10s %s\n' "$1" "$2" "$3" "$v"
 }
 
-printf '\n%-38s %11s %11s %14s\n' "set-up" "requests/s" "wall us/req" "worker CPU us/req"
+printf '\n%-38s %11s %11s %14s %9s\n' "set-up" "requests/s" "wall us/req" "worker CPU us/req" "(of which user)"
 for n in "${NAMES[@]}"; do
     case $n in
         plain_return) label="plain nginx, return 200 (reference)" ;;
@@ -295,38 +326,89 @@ for n in "${NAMES[@]}"; do
     esac
     extra=""
     case $n in ar_*) extra="  (+ validator $(calc %.1f "${VCPU[$n]}"))" ;; esac
-    printf '%-38s %11.0f %11s %14s%s\n' "$label" "${RPS[$n]}" "$(us "${RPS[$n]}")" "${CPU[$n]}" "$extra"
+    printf '%-38s %11.0f %11s %14s %9s%s\n' "$label" "${RPS[$n]}" "$(us "${RPS[$n]}")" "${CPU[$n]}" \
+        "${UCPU[$n]}" "$extra"
 done
 printf '%-38s %11.0f %11s %14s\n' "openssl speed ecdsap256 verify/s" "$speed" "" "$verify_us"
 
 cached_rps=$(calc %.3f "${RPS[aim_cached]} / ${RPS[plain]}")
 cached_cpu=$(calc %.3f "${CPU[plain]} / ${CPU[aim_cached]}")
-cold_budget=$(calc %.1f "1.2 * (${CPU[plain_cycled]} + $verify_us)")
-cold_extra=$(calc %.1f "100 * (${CPU[aim_cold]} / (${CPU[plain_cycled]} + $verify_us) - 1)")
 cold_wall=$(us "${RPS[aim_cold]}")
-cold_wall_budget=$(calc %.1f "1.2 * (1e6 / ${RPS[plain_cycled]} + $verify_us)")
 ar_rps=$(calc %.1f "${RPS[aim_cached]} / ${RPS[ar_verify]}")
 ar_cpu=$(calc %.1f "(${CPU[ar_verify]} + ${VCPU[ar_verify]}) / ${CPU[aim_cached]}")
 arc_rps=$(calc %.1f "${RPS[aim_cached]} / ${RPS[ar_cached]}")
 arc_cpu=$(calc %.1f "(${CPU[ar_cached]} + ${VCPU[ar_cached]}) / ${CPU[aim_cached]}")
 ar_cold_rps=$(calc %.1f "${RPS[aim_cold]} / ${RPS[ar_cold]}")
 
-printf '\n%-54s %10s %10s\n' "target (issue 4)" "measured" "target"
-target "cached / plain, throughput" "$cached_rps" ">= 0.90" "$cached_rps >= 0.90"
+printf '\n%-54s %10s %10s\n' "target (issue 11)" "measured" "target"
+# shellcheck disable=SC2086
+cached_paired=$(median $cpaired)
+target "cached / plain, throughput (paired per round)" "$cached_paired" ">= 0.95" "$cached_paired >= 0.95"
+printf '%-54s %10s\n' "  per round" "$cpaired"
+printf '%-54s %10s\n' "  medians" "$cached_rps"
 printf '%-54s %10s\n' "  the same in worker CPU per request" "$cached_cpu"
 # shellcheck disable=SC2086
 paired_median=$(median $paired)
-target "cold CPU above plain + one ES256 verify (per round)" "${paired_median}%" "<= 20%" \
-    "$paired_median <= 20"
+target "cold CPU beyond plain + one ES256 verify, us/req" "$paired_median" "<= 10" \
+    "$paired_median <= 10"
 printf '%-54s %10s\n' "  per round" "$paired"
-printf '%-54s %10s %10s\n' "  medians: cold CPU us/req vs 1.2 x (plain + verify)" "${CPU[aim_cold]}" "$cold_budget"
-printf '%-54s %9s%%\n' "  medians: cold CPU above plain + one verification" "$cold_extra"
-printf '%-54s %10s %10s\n' "  wall us/req vs 1.2 x (plain + verify)" "$cold_wall" "$cold_wall_budget"
+# shellcheck disable=SC2086
+upaired_median=$(median $upaired)
+target "  in user CPU (openssl speed's measure), us/req" "$upaired_median" "<= 10" \
+    "$upaired_median <= 10"
+printf '%-54s %10s\n' "  per round" "$upaired"
+printf '%-54s %10s %10s\n' "  medians: cold CPU us/req vs plain + verify + 10" "${CPU[aim_cold]}" \
+    "$(calc %.1f "${CPU[plain_cycled]} + $verify_us + 10")"
+printf '%-54s %10s\n' "  wall us/req, cold" "$cold_wall"
 target "aim cached / auth_request (validator verifies)" "${ar_rps}x" ">= 5x" "$ar_rps >= 5"
 printf '%-54s %9sx\n' "  the same in CPU per request (nginx + validator)" "$ar_cpu"
 printf '%-54s %9sx\n' "  aim cached / auth_request, caching validator" "$arc_rps"
 printf '%-54s %9sx\n' "  the same in CPU per request (nginx + validator)" "$arc_cpu"
 printf '%-54s %9sx\n' "  aim cold / auth_request cold, throughput" "$ar_cold_rps"
+
+# ------------------------------------------------------- CPU breakdown
+
+# Where a cold request's worker CPU goes: perf samples of the worker
+# during one more cold run, each symbol put in one part, the shares scaled
+# by the measured CPU per request.
+breakdown() {
+    local reqs t0 t1 cpu
+    perf record -q -F 1999 -p "$WORKER" -o "$W/perf.data" -- sleep "$SECS" > /dev/null 2>&1 &
+    local ppid=$!
+    sleep 0.2
+    t0=$(ticks)
+    run breakdown /aim/ok cycle "$SECS" > /dev/null
+    t1=$(ticks)
+    wait "$ppid"
+    reqs=$(cat "$W/last")
+    cpu=$(awk -v t="$((t1 - t0))" -v hz="$HZ" -v n="$reqs" 'BEGIN { printf "%.2f", 1e6 * t / hz / n }')
+    perf report -i "$W/perf.data" --stdio --no-children --sort dso,sym -g none 2> /dev/null \
+        | awk -v cpu="$cpu" '
+        /^ *[0-9.]+%/ {
+            p = $1; sub("%", "", p); dso = $2; sym = $NF
+            if (sym ~ /^(ngx_http_aim_)/)                              part = "ngx_aim glue (module)"
+            else if (dso ~ /ngx_http_aim_module/ && sym ~ /sha256|SHA256/) part = "SHA-256 (cache key, signing input)"
+            else if (dso ~ /ngx_http_aim_module/)                       part = "libaim (parse, claims, cache, audit)"
+            else if (dso ~ /libjansson/)                               part = "jansson (JSON of header, claims)"
+            else if (dso ~ /libcrypto/ && sym ~ /sha256|SHA256/)         part = "SHA-256 (cache key, signing input)"
+            else if (dso ~ /libcrypto/)                                part = "OpenSSL: ECDSA P-256 and EVP"
+            else if (dso ~ /libc/ && sym ~ /malloc|free|alloc|cfree/)  part = "malloc/free"
+            else if (dso ~ /kernel/)                                   part = "kernel (network, syscalls)"
+            else if (dso ~ /nginx/)                                    part = "nginx (HTTP)"
+            else                                                       part = "other (libc, ...)"
+            share[part] += p; total += p
+        }
+        END {
+            for (k in share) printf "%8.1f us %5.1f%%  %s\n", cpu * share[k] / total, share[k], k
+        }' | sort -rn > "$W/breakdown"
+    printf '\ncold request: %s us of worker CPU; where it goes (perf samples of the worker):\n' "$cpu"
+    cat "$W/breakdown"
+}
+if command -v perf > /dev/null && perf record -q -o "$W/perf.test" -- true > /dev/null 2>&1; then
+    breakdown
+else
+    echo; echo "CPU breakdown: skipped (perf is missing or not permitted here)"
+fi
 
 # ------------------------------------------------------------------ memory
 

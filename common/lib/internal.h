@@ -131,6 +131,9 @@ struct aim_verifier {
     struct stat        key_st[AIM_MAX_KEY_SOURCES];
     aim_revlist       *revoked;
     struct stat        rev_st;
+    char               rev_error[200]; /* the list cannot be re-read:
+                                        * refuse every token (fail closed) */
+    int                auto_refresh;   /* aim_verify refreshes (default) */
     aim_policy        *policy;
     struct stat        pol_st;
     int64_t            last_refresh;

@@ -73,13 +73,22 @@ aim_set_clock(int64_t (*clock)(void))
     aim_clock = clock;
 }
 
-/* A configuration error of option opt: err->option names it. */
+/* A configuration error that names its option (err->option). */
 static aim_status
-option_error(aim_error *err, const char *opt)
+config_fail(aim_error *err, const char *option, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static aim_status
+config_fail(aim_error *err, const char *option, const char *fmt, ...)
 {
+    va_list ap;
+
     if (err != NULL) {
-        err->option = opt;
-        err->line = 0;
+        err->status = AIM_CONFIG;
+        err->option = option;
+        va_start(ap, fmt);
+        vsnprintf(err->message, sizeof(err->message), fmt, ap);
+        va_end(ap);
     }
     return AIM_CONFIG;
 }
@@ -87,17 +96,17 @@ option_error(aim_error *err, const char *opt)
 aim_status
 aim_config_check(const aim_config *cfg, aim_error *err)
 {
+    if (err != NULL) {
+        err->option = NULL;
+    }
     if (cfg->nkeys == 0) {
-        aim_fail(err, AIM_CONFIG, "keys: no key source configured");
-        return option_error(err, "keys");
+        return config_fail(err, "keys", "keys: no key source configured");
     }
     if (cfg->nissuers == 0) {
-        aim_fail(err, AIM_CONFIG, "issuer: no issuer configured");
-        return option_error(err, "issuer");
+        return config_fail(err, "issuer", "issuer: no issuer configured");
     }
     if (cfg->audience == NULL) {
-        aim_fail(err, AIM_CONFIG, "audience: no audience configured");
-        return option_error(err, "audience");
+        return config_fail(err, "audience", "audience: no audience configured");
     }
     {
         size_t i, j;
@@ -106,10 +115,9 @@ aim_config_check(const aim_config *cfg, aim_error *err)
             if (cfg->key_issuers[i] == NULL) {
                 if (cfg->nissuers > 1) {
                     /* Otherwise any issuer's key could sign for another. */
-                    aim_fail(err, AIM_CONFIG, "keys: with more than one "
-                             "issuer, bind every key source to its issuer "
-                             "(\"ISSUER PATH\")");
-                    return option_error(err, "keys");
+                    return config_fail(err, "keys", "keys: with more than one "
+                                       "issuer, bind every key source to its "
+                                       "issuer (\"ISSUER PATH\")");
                 }
                 continue;
             }
@@ -119,9 +127,9 @@ aim_config_check(const aim_config *cfg, aim_error *err)
                 }
             }
             if (j == cfg->nissuers) {
-                aim_fail(err, AIM_CONFIG, "keys: issuer \"%.100s\" is not "
-                         "a configured issuer", cfg->key_issuers[i]);
-                return option_error(err, "keys");
+                config_fail(err, "keys", "keys: issuer \"%.100s\" is not a "
+                            "configured issuer", cfg->key_issuers[i]);
+                return AIM_CONFIG;
             }
         }
     }
@@ -225,11 +233,18 @@ aim_verifier_new(const aim_config *cfg, aim_error *err)
         return NULL;
     }
     v->audit_fd = -1;
+    v->auto_refresh = 1;
+    if (err != NULL) {
+        err->option = "keys";
+    }
 
     opt = "keys";
     v->keys = load_keys(&v->cfg, v->key_st, &i, err);
     if (v->keys == NULL) {
         goto fail;
+    }
+    if (err != NULL) {
+        err->option = "revoked";
     }
     if (v->cfg.revoked != NULL) {
         opt = "revoked";
@@ -238,12 +253,18 @@ aim_verifier_new(const aim_config *cfg, aim_error *err)
             goto fail;
         }
     }
+    if (err != NULL) {
+        err->option = "policy";
+    }
     if (v->cfg.policy != NULL) {
         opt = "policy";
         v->policy = aim_policy_load_st(v->cfg.policy, &v->pol_st, err);
         if (v->policy == NULL) {
             goto fail;
         }
+    }
+    if (err != NULL) {
+        err->option = "audit";
     }
     if (v->cfg.audit != NULL) {
         opt = "audit";
@@ -255,6 +276,9 @@ aim_verifier_new(const aim_config *cfg, aim_error *err)
             goto fail;
         }
     }
+    if (err != NULL) {
+        err->option = "status_list";
+    }
     for (i = 0; i < v->cfg.nstatus; i++) {
         opt = "status_list";
         v->status[i].uri = v->cfg.status_uris[i];
@@ -263,12 +287,18 @@ aim_verifier_new(const aim_config *cfg, aim_error *err)
             goto fail;
         }
     }
+    if (err != NULL) {
+        err->option = "state";
+    }
     if (v->cfg.state != NULL) {
         opt = "state";
         v->state = aim_state_open(v->cfg.state, err);
         if (v->state == NULL) {
             goto fail;
         }
+    }
+    if (err != NULL) {
+        err->option = NULL;
     }
     if (aim_cache_init(&v->cache, v->cfg.cache) != 0) {
         aim_fail(err, AIM_INTERNAL, "out of memory for the token cache");
@@ -363,12 +393,16 @@ aim_verifier_refresh(aim_verifier *v)
 
         v->rev_st = nst;            /* exactly what was read; zero: retry */
         if (r == NULL) {
-            aim_vlog(v, AIM_LOG_ERR, "revocation reload failed, keeping the %zu "
-                     "entries loaded before: %s", aim_revlist_count(v->revoked),
-                     err.message);
+            /* The new list may revoke the very token in hand: until it can
+             * be read, every token is refused (fail closed). */
+            snprintf(v->rev_error, sizeof(v->rev_error), "%s", err.message);
+            v->generation++;
+            aim_vlog(v, AIM_LOG_ERR, "revocation reload failed; every token is "
+                     "refused until the list can be read: %s", err.message);
         } else {
             aim_revlist_free(v->revoked);
             v->revoked = r;
+            v->rev_error[0] = '\0';
             v->generation++;
             aim_vlog(v, AIM_LOG_INFO, "revocation list reloaded: %zu entries",
                      aim_revlist_count(r));
@@ -409,6 +443,41 @@ aim_verifier_refresh(aim_verifier *v)
             aim_vlog(v, AIM_LOG_INFO, "policy reloaded");
         }
     }
+}
+
+void
+aim_verifier_set_auto_refresh(aim_verifier *v, int automatic)
+{
+    v->auto_refresh = automatic != 0;
+}
+
+const char *
+aim_verifier_watched(const aim_verifier *v, size_t i, int *write)
+{
+    if (write != NULL) {
+        *write = 0;
+    }
+    if (i < v->cfg.nkeys) {
+        return aim_keyspec_path(v->cfg.keys[i]);
+    }
+    i -= v->cfg.nkeys;
+    if (v->cfg.revoked != NULL && i-- == 0) {
+        return v->cfg.revoked;
+    }
+    if (v->cfg.policy != NULL && i-- == 0) {
+        return v->cfg.policy;
+    }
+    if (i < v->cfg.nstatus) {
+        return v->cfg.status_paths[i];
+    }
+    i -= v->cfg.nstatus;
+    if (v->cfg.state != NULL && i == 0) {
+        if (write != NULL) {
+            *write = 1;
+        }
+        return v->cfg.state;
+    }
+    return NULL;
 }
 
 /* ------------------------------------------------------------------ */
@@ -488,6 +557,10 @@ check_revoked(aim_verifier *v, const aim_token *t, aim_error *err)
     const char *p, *e;
     char        id[1025];
 
+    if (v->rev_error[0] != '\0') {
+        return aim_fail(err, AIM_REVOKED, "the revocation list cannot be read: "
+                        "%s", v->rev_error);
+    }
     if (what != NULL) {
         return aim_fail(err, AIM_REVOKED, "%s is revoked", what);
     }
@@ -633,7 +706,9 @@ aim_verify(aim_verifier *v, const char *token, size_t len, aim_token **out,
                         "%d allowed", len, AIM_MAX_TOKEN_LEN);
     }
 
-    aim_verifier_refresh(v);
+    if (v->auto_refresh) {
+        aim_verifier_refresh(v);
+    }
 
     if (v->cache.slots != NULL) {
         hashed = aim_sha256(token, len, hash);
@@ -683,7 +758,9 @@ aim_recheck(aim_verifier *v, const aim_token *t, aim_error *err)
 {
     aim_status s;
 
-    aim_verifier_refresh(v);
+    if (v->auto_refresh) {
+        aim_verifier_refresh(v);
+    }
     if ((s = aim_check_time(&v->cfg, t, aim_now(), err)) != AIM_OK
         || (s = check_revoked(v, t, err)) != AIM_OK
         || (s = check_signals(v, t, err)) != AIM_OK)

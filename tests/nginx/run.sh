@@ -1,63 +1,146 @@
 #!/usr/bin/env bash
 #
 # tests/nginx/run.sh -- ngx_http_aim_module in a real nginx on 127.0.0.1,
-# driven by curl.  Two free ports (nginx and its small upstream), or
-# AIM_NGINX_PORT and AIM_NGINX_UPSTREAM_PORT; files in a run directory
-# under /tmp (tests/lib/aimtest.sh).
+# driven by curl.  Ports 18600, 18601 (its small upstream), 18604 (a
+# server with a server_name) and 18605 (TLS with client certificates).  NGINX and MODULE choose the nginx binary and
+# the module built for it (tests/nginx/versions.sh runs every version).
 #
 # What it asserts: each response of the error contract (401 without a
 # token, 401 invalid_token with the reason, 403 insufficient_scope with
 # scope=), variables reaching the upstream, per-method scopes, OPTIONS not a
 # bypass, limit_req keyed by $aim_agent, key rotation on disk under traffic,
 # revocation within two seconds, DPoP (valid, replayed across workers, wrong
-# method, URL, key, no ath, stale), "nginx -t" on bad configurations, and
-# that the token never reaches a log.  nginx runs with two workers.
+# method, URL, key, no ath, stale, the server's own origin), every kind of
+# subrequest into a protected location (auth_request, SSI, addition,
+# mirror, slice, echo), "return" in a protected location, internal
+# redirects to a stricter location, limit_except, unreadable watched files,
+# "nginx -t" on bad configurations, and that the token never reaches a
+# log.  nginx runs with two workers.
 #
 # Usage: tests/nginx/run.sh        (make test-nginx; KEEP=1 keeps the files)
 
 set -u
-. "$(dirname "$0")/../lib/aimtest.sh"
-at_suite test-nginx
 
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+B=${B:-$ROOT/build}
+AIMCTL=$B/bin/aimctl
+MODULE=${MODULE:-$B/ngx_http_aim_module.so}
+NGINX=${NGINX:-/usr/sbin/nginx}
+# nginx reads an exported NGINX as sockets inherited from a binary upgrade
+# (and then does not daemonize): keep the variable to this script.
+export -n NGINX
+OPTIONS=$B/tests/ngx-options
+PORT=18600
+UP=18601
+NAMED=18604
+TLS=18605
 ISS=https://issuer.test
 AUD=https://api.test
-ISSUE_ARGS=(--ttl 3600)
+SUITE=${SUITE:-test-nginx}
 
-at_need_files "$AIMCTL" "$NGX_MODULE" "$NGINX"
-at_need_cmds curl
-at_rundir nginx-test || bail "a run directory"
-W=$AT_RUN                       # workers run as nobody and re-read the key files
-at_port PORT AIM_NGINX_PORT || bail "a port for nginx"
-at_port UP AIM_NGINX_UPSTREAM_PORT || bail "a port for the upstream"
-TRAFFIC_PID=
-stop_traffic() { [ -z "$TRAFFIC_PID" ] || kill "$TRAFFIC_PID" 2> /dev/null; }
-at_defer stop_traffic
+pass=0 fail=0 skip=0
+
+ok()     { pass=$((pass + 1)); echo "ok   - $1"; }
+not_ok() { fail=$((fail + 1)); echo "FAIL - $1"; [ -n "${2:-}" ] && printf '       %s\n' "$2"; }
+check()  { if [ "$2" = "$3" ]; then ok "$1"; else not_ok "$1" "expected [$2], got [$3]"; fi; }
+has()    { case "$2" in *"$3"*) ok "$1" ;; *) not_ok "$1" "[$3] not in [$2]" ;; esac; }
+hasnt()  { case "$2" in *"$3"*) not_ok "$1" "[$3] found in [$2]" ;; *) ok "$1" ;; esac; }
+finish() { echo "$SUITE: $pass passed, $fail failed, $skip skipped"; [ "$fail" -eq 0 ]; exit $?; }
+
+for f in "$AIMCTL" "$MODULE" "$NGINX" "$OPTIONS"; do
+    if [ ! -x "$f" ] && [ ! -f "$f" ]; then
+        echo "$SUITE: missing $f (make build-all; nginx from ./deps.sh)"
+        fail=1; finish
+    fi
+done
+command -v curl > /dev/null || { echo "$SUITE: curl is missing"; fail=1; finish; }
+
+W=$(mktemp -d /tmp/aim-nginx-test.XXXXXX)
+chmod 755 "$W"      # workers run as nobody and re-read the key files
+
+stop_nginx() {
+    local pid
+    pid=$(cat "$W/nginx.pid" 2>/dev/null) || return 0
+    kill -QUIT "$pid" 2>/dev/null
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null
+    rm -f "$W/nginx.pid"
+}
+cleanup() {
+    [ -n "${TRAFFIC_PID:-}" ] && kill "$TRAFFIC_PID" 2>/dev/null
+    stop_nginx
+    if [ -n "${KEEP:-}" ]; then echo "files kept in $W"; else rm -rf "$W"; fi
+}
+trap cleanup EXIT
 
 # ------------------------------------------------------------------ keys
 
 A() { "$AIMCTL" "$@"; }
-mint_key "$W/k1.pem" --kid k1
-mint_key "$W/k2.pem" --kid k2
-mint_key "$W/forger.pem" --kid k1                 # same kid, other key
-mint_key "$W/d1.pem"                              # DPoP keys
-mint_key "$W/d2.pem"
-mint_jwks "$W/jwks.json" "$W/k1.pem"
-mint_jwks "$W/jwks.k1" "$W/k1.pem"
+A keygen --alg ES256 --kid k1 --out "$W/k1.pem" > /dev/null
+A keygen --alg ES256 --kid k2 --out "$W/k2.pem" > /dev/null
+A keygen --alg ES256 --kid k1 --out "$W/forger.pem" > /dev/null   # same kid, other key
+A keygen --alg ES256 --out "$W/d1.pem" > /dev/null                # DPoP keys
+A keygen --alg ES256 --out "$W/d2.pem" > /dev/null
+A jwks "$W/k1.pem" > "$W/jwks.json"
+cp "$W/jwks.json" "$W/jwks.k1"
 : > "$W/revoked"
-chmod 644 "$W/revoked"
-ISSUER_KEY=$W/k1.pem
+chmod 644 "$W"/*.json "$W/revoked"
+
+issue() { A issue --key "$W/k1.pem" --iss "$ISS" --aud "$AUD" --ttl 3600 "$@"; }
 NOW=$(date +%s)
 
 T=$(issue --sub spiffe://test/agent/reader --owner alice@test --scope "kb:GET kb:PUT kb:OPTIONS" \
           --claim team=blue)
 T_OTHER=$(issue --sub spiffe://test/agent/other --scope "kb:GET")
 T_REPORTS=$(issue --sub spiffe://test/agent/reports --scope "reports:read")
+T_ADMIN=$(issue --sub spiffe://test/agent/admin --scope "admin kb:GET")
+
+# Debian's echo module makes subrequests too (echo_location); it is built
+# for Debian's nginx only.
+ECHO_SO=/usr/lib/nginx/modules/ngx_http_echo_module.so
+ECHO_LOAD= ECHO_LOC=
+if [ "$NGINX" = /usr/sbin/nginx ] && [ -f "$ECHO_SO" ]; then
+    ECHO_LOAD="load_module $ECHO_SO;"
+    ECHO_LOC="location /echo/ { default_type text/plain; echo before; echo_location /secret/echo; echo after; }"
+fi
+
+mkdir -p "$W/html/ssi" "$W/html/add" "$W/html/files" "$W/logs"
+printf '<p>start</p><!--# include virtual="/secret/ssi" --><p>end</p>\n' > "$W/html/ssi/page.html"
+printf '<p>the page</p>\n' > "$W/html/add/page.html"
+printf '0123456789' > "$W/html/files/ten"
+chmod -R a+rX "$W/html"
+
+# TLS: a client CA, two client certificates it signed, a server certificate.
+tlsgen() { local n=$1; shift; openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$W/$n.key" "$@" 2> /dev/null; }
+tlsgen ca -x509 -out "$W/ca.pem" -subj /CN=aim-test-ca -days 2 > /dev/null
+tlsgen srv -x509 -out "$W/srv.pem" -subj /CN=127.0.0.1 -days 2 > /dev/null
+for c in cli1 cli2; do
+    tlsgen "$c" -out "$W/$c.csr" -subj "/CN=$c" > /dev/null
+    openssl x509 -req -in "$W/$c.csr" -CA "$W/ca.pem" -CAkey "$W/ca.key" -CAcreateserial \
+        -out "$W/$c.pem" -days 2 2> /dev/null
+done
+X5T=$(openssl x509 -in "$W/cli1.pem" -outform DER | openssl dgst -sha256 -binary | base64 -w0 \
+      | tr '+/' '-_' | tr -d '=')
 
 # ----------------------------------------------------------------- nginx
 
-ngx_conf "$W" "worker_processes 2;" <<EOF
+cat > "$W/nginx.conf" <<EOF
+load_module $MODULE;
+$ECHO_LOAD
+worker_processes 2;
+pid $W/nginx.pid;
+error_log $W/error.log info;
+events { worker_connections 256; }
+
+http {
     log_format aim '\$request_method \$uri \$status agent=\$aim_agent reason=\$aim_reason';
+    log_format upstream '\$uri';
     access_log $W/access.log aim;
+    client_body_temp_path $W/body;
+    proxy_temp_path $W/proxy;
+    fastcgi_temp_path $W/fastcgi;
+    uwsgi_temp_path $W/uwsgi;
+    scgi_temp_path $W/scgi;
 
     aim_keys     $W/jwks.json;
     aim_issuer   $ISS;
@@ -70,6 +153,7 @@ ngx_conf "$W" "worker_processes 2;" <<EOF
     server {
         listen 127.0.0.1:$PORT reuseport;
         add_header X-Worker \$pid always;
+        set \$verb GET;
 
         proxy_set_header X-Aim-Agent  \$aim_agent;
         proxy_set_header X-Aim-Owner  \$aim_owner;
@@ -137,26 +221,177 @@ ngx_conf "$W" "worker_processes 2;" <<EOF
         location /open/ {
             proxy_pass http://127.0.0.1:$UP;
         }
+
+        # subrequests into a protected location: each one is decided
+        location /secret/ {
+            aim       on;
+            aim_scope admin;
+            proxy_pass http://127.0.0.1:$UP;
+        }
+        location /ar/ {
+            auth_request /secret/auth;
+            proxy_pass http://127.0.0.1:$UP;
+        }
+        location /secret-dpop/ {
+            aim      on;
+            aim_dpop on;
+            proxy_pass http://127.0.0.1:$UP;
+        }
+        location /ar2/ {
+            auth_request /secret-dpop/auth;
+            proxy_pass http://127.0.0.1:$UP;
+        }
+        location /ssi/ {
+            ssi on;
+            default_type text/html;
+            root $W/html;
+        }
+        location /add/ {
+            add_before_body /secret/add;
+            default_type text/html;
+            root $W/html;
+        }
+        location /mir/ {
+            mirror /secret/mirror;
+            proxy_pass http://127.0.0.1:$UP;
+        }
+        location /slice/ {
+            aim       on;
+            aim_scope kb:GET;
+            slice     4;
+            proxy_set_header Range \$slice_range;
+            proxy_pass http://127.0.0.1:$UP/files/;
+        }
+        $ECHO_LOC
+
+        # "return" answers in the rewrite phase: aim decides before it
+        location /ret/ {
+            aim on;
+            return 200 "answered\n";
+        }
+
+        # an internal redirect to a stricter location is decided afresh
+        location /lax/ {
+            aim       on;
+            aim_scope kb:GET;
+            try_files /nonexistent @strict;
+        }
+        location @strict {
+            aim       on;
+            aim_scope admin;
+            proxy_pass http://127.0.0.1:$UP;
+        }
+
+        location /lmt/ {
+            limit_except GET {
+                aim       on;
+                aim_scope admin;
+            }
+            proxy_pass http://127.0.0.1:$UP;
+        }
+        location /satisfy/ {
+            satisfy any;
+            allow   127.0.0.2;
+            deny    all;
+            aim     on;
+            proxy_pass http://127.0.0.1:$UP;
+        }
+        # one DPoP proof, two decisions of one request: not a replay
+        location /dpop-redir/ {
+            aim      on;
+            aim_dpop required;
+            try_files /nonexistent @dpop2;
+        }
+        location @dpop2 {
+            aim       on;
+            aim_dpop  required;
+            aim_scope kb:GET;
+            proxy_pass http://127.0.0.1:$UP;
+        }
+        location /dpop-ident/ {
+            satisfy  any;
+            deny     all;
+            aim      on;
+            aim_dpop required;
+            limit_req zone=agents burst=5;
+            proxy_pass http://127.0.0.1:$UP;
+        }
+
+        # scopes from a variable the location's "set" changes after the
+        # rewrite-phase decision: the access phase decides again
+        location /setscope/ {
+            aim       on;
+            aim_scope kb:\$verb;
+            set       \$verb PUT;
+            proxy_pass http://127.0.0.1:$UP;
+        }
+
+        location /cookie/ {
+            aim       on;
+            aim_token \$cookie_agent_token;
+            proxy_pass http://127.0.0.1:$UP;
+        }
+    }
+
+    server {
+        listen 127.0.0.1:$NAMED;
+        server_name api.test;
+
+        location /dpop/ {
+            aim      on;
+            aim_dpop required;
+            proxy_pass http://127.0.0.1:$UP;
+        }
+        location /behind/ {
+            aim             on;
+            aim_dpop        required;
+            aim_dpop_origin https://public.example;
+            proxy_pass http://127.0.0.1:$UP;
+        }
+    }
+
+    server {
+        listen 127.0.0.1:$TLS ssl;
+        ssl_certificate        $W/srv.pem;
+        ssl_certificate_key    $W/srv.key;
+        ssl_client_certificate $W/ca.pem;
+        ssl_verify_client      optional;
+
+        location /mtls/ {
+            aim on;
+            proxy_pass http://127.0.0.1:$UP;
+        }
     }
 
     server {
         listen 127.0.0.1:$UP;
         default_type text/plain;
+        access_log $W/up.log upstream;
+        location /files/ {
+            root $W/html;
+        }
         location / {
             return 200 "agent=\$http_x_aim_agent|owner=\$http_x_aim_owner|scope=\$http_x_aim_scope|jti=\$http_x_aim_jti|chain=\$http_x_aim_chain|team=\$http_x_aim_team|note=\$http_x_aim_note|reason=\$http_x_aim_reason|evil=\$http_x_evil|method=\$request_method\n";
         }
     }
+}
 EOF
 
-if ! out=$(ngx_test); then
+if ! out=$("$NGINX" -t -p "$W" -c "$W/nginx.conf" 2>&1); then
     not_ok "nginx -t accepts the test configuration" "$out"
     finish
 fi
 ok "nginx -t accepts the test configuration"
-hasnt "no rewrite-phase warning for a location without aim" "$out" '"return"'
 
-ngx_start "$PORT" || bail "nginx starts with the module" "$(cat "$W/start.err")"
-MASTER=$(ngx_pid)
+if ! "$NGINX" -p "$W" -c "$W/nginx.conf" 2> "$W/start.err"; then
+    not_ok "nginx starts with the module" "$(cat "$W/start.err")"
+    finish
+fi
+for _ in $(seq 50); do
+    curl -s -o /dev/null "http://127.0.0.1:$PORT/open/" && break
+    sleep 0.1
+done
+MASTER=$(cat "$W/nginx.pid")
 check "two worker processes" 2 "$(pgrep -P "$MASTER" | wc -l)"
 
 # http METHOD PATH [curl args...]: sets CODE, WWWA (challenges), BODY, WORKER
@@ -220,7 +455,7 @@ invalid "alg none" unsupported_alg "$(printf '%s' '{"alg":"none","typ":"aim+jwt"
 
 http GET /kb/doc -H "Authorization: Bearer"
 check "empty credentials: 401" 401 "$CODE"
-has "empty credentials: invalid_token" "$WWWA" 'error="invalid_token"'
+check "empty credentials: no token, a bare challenge" 'Bearer realm="aim-test"' "$WWWA"
 
 http DELETE /kb/doc -H "$(bearer "$T")"
 check "missing scope: 403" 403 "$CODE"
@@ -580,6 +815,201 @@ else
     not_ok "rotation under traffic: only 200 and 401" "$codes"
 fi
 
+# ------------------------------------------------------------ subrequests
+
+# Every subrequest into an "aim on" location is decided (nginx runs no
+# access phase for subrequests) and writes its audit line.
+audits() { # resource reason -> audit lines so far
+    grep -c "aim audit: .*\"reason\":\"$2\".*\"resource\":\"$1\"" "$W/error.log"
+}
+audited() { # name resource reason before
+    local n
+    for _ in $(seq 20); do
+        n=$(audits "$2" "$3")
+        [ "$n" -gt "$4" ] && break
+        sleep 0.1
+    done
+    check "$1: one audit line ($3)" $(($4 + 1)) "$n"
+}
+subreq() { # kind path resource body-needle
+    local kind=$1 path=$2 res=$3 before
+    before=$(audits "$res" no_token)
+    http GET "$path"
+    case $kind in
+        auth_request)
+            check "$kind without a token: 401" 401 "$CODE"
+            check "$kind without a token: the challenge" 'Bearer realm="aim-test"' "$WWWA" ;;
+        mirror) check "$kind without a token: the main request answers" 200 "$CODE" ;;
+        *) hasnt "$kind without a token: no protected content" "$BODY" "agent=" ;;
+    esac
+    audited "$kind without a token" "$res" no_token "$before"
+    before=$(audits "$res" insufficient_scope)
+    http GET "$path" -H "$(bearer "$T")"
+    case $kind in
+        auth_request) check "$kind, scope too low: 403" 403 "$CODE" ;;
+        mirror) ;;
+        *) hasnt "$kind, scope too low: no protected content" "$BODY" "agent=" ;;
+    esac
+    audited "$kind, scope too low" "$res" insufficient_scope "$before"
+    before=$(audits "$res" ok)
+    http GET "$path" -H "$(bearer "$T_ADMIN")"
+    case $kind in
+        auth_request) check "$kind, admin: 200" 200 "$CODE" ;;
+        mirror) ;;
+        *) has "$kind, admin: the protected content" "$BODY" "agent=spiffe://test/agent/admin|" ;;
+    esac
+    audited "$kind, admin" "$res" ok "$before"
+}
+subreq auth_request /ar/x /secret/auth
+# Two challenges (Bearer and DPoP): nginx 1.23 and later keep a header's
+# values in a list, which auth_request passes on whole.
+http GET /ar2/x
+check "auth_request, two challenges: 401" 401 "$CODE"
+NGX_VERSION=$("$NGINX" -v 2>&1 | sed 's,.*/,,')
+if [ "$(printf '%s\n1.23.0\n' "$NGX_VERSION" | sort -V | head -1)" = 1.23.0 ]; then
+    check "auth_request, two challenges: both reach the client" \
+        'Bearer realm="aim-test"#DPoP realm="aim-test", algs="ES256 ES384 EdDSA RS256 PS256"' "$WWWA"
+else
+    check "auth_request, two challenges: nginx $NGX_VERSION passes the first" 'Bearer realm="aim-test"' "$WWWA"
+fi
+subreq ssi /ssi/page.html /secret/ssi
+subreq addition /add/page.html /secret/add
+subreq mirror /mir/x /secret/mirror
+mirrored=$(grep -c '^/secret/mirror$' "$W/up.log")
+check "mirror: only the admin's mirrored request reached the upstream" 1 "$mirrored"
+if [ -n "$ECHO_LOC" ]; then
+    subreq echo_location /echo/x /secret/echo
+else
+    skip=$((skip + 3)); echo "skip - echo_location: Debian's echo module serves Debian's nginx only"
+fi
+
+# slice makes its subrequests as clones of a request decided in the same
+# location: the main request is refused before any slice is fetched.
+http GET /slice/ten
+check "slice without a token: 401" 401 "$CODE"
+http GET /slice/ten -H "$(bearer "$T_REPORTS")"
+check "slice, scope too low: 403" 403 "$CODE"
+http GET /slice/ten -H "$(bearer "$T")"
+check "slice: the whole body from 3 slices" "0123456789" "$BODY"
+
+# ----------------------------------------- the rewrite phase, redirects
+
+http GET /ret/x
+check "return in a protected location: no token, 401 (aim decides first)" 401 "$CODE"
+hasnt "return in a protected location: not answered" "$BODY" "answered"
+http GET /ret/x -H "$(bearer "$T")"
+check "return in a protected location: a valid token, the return" "answered" "$BODY"
+
+http GET /lax/x -H "$(bearer "$T")"
+check "redirect to a stricter location: decided afresh, 403" 403 "$CODE"
+http GET /lax/x -H "$(bearer "$T_ADMIN")"
+check "redirect to a stricter location: admin, 200" 200 "$CODE"
+
+http GET /lmt/x
+check "limit_except: GET is not limited" 200 "$CODE"
+http PUT /lmt/x
+check "limit_except: PUT needs a token" 401 "$CODE"
+http PUT /lmt/x -H "$(bearer "$T")"
+check "limit_except: PUT needs admin" 403 "$CODE"
+http PUT /lmt/x -H "$(bearer "$T_ADMIN")"
+check "limit_except: PUT with admin" 200 "$CODE"
+
+http GET /setscope/x -H "$(bearer "$T")"
+check "scope changed by set after the first decision: decided again, allowed" 200 "$CODE"
+T_GETONLY=$(issue --sub spiffe://test/agent/getonly --scope kb:GET)
+http GET /setscope/x -H "$(bearer "$T_GETONLY")"
+check "scope changed by set after the first decision: kb:PUT enforced" 403 "$CODE"
+has "scope changed by set: the challenge names kb:PUT" "$WWWA" 'scope="kb:PUT"'
+
+http GET /satisfy/x
+check "satisfy any: not allowed by address, no token: 401" 401 "$CODE"
+http GET /satisfy/x -H "$(bearer "$T")"
+check "satisfy any: a token suffices" 200 "$CODE"
+
+http GET /cookie/x -H "Cookie: agent_token=$T"
+check "aim_token \$cookie_...: the token from the cookie" 200 "$CODE"
+has "aim_token: the agent" "$BODY" "agent=spiffe://test/agent/reader|"
+http GET /cookie/x -H "$(bearer "$T")"
+check "aim_token: the Authorization header is not read" 401 "$CODE"
+
+# \$aim_reason is empty ("-") for a request refused before any decision.
+( trap '' PIPE
+  exec 3<> "/dev/tcp/127.0.0.1/$PORT"
+  printf 'GET /kb/reason-%s HTTP/1.1\r\nHost: a\r\nHost: b\r\nConnection: close\r\n\r\n' $$ >&3
+  timeout 5 cat <&3 ) > /dev/null 2>&1
+sleep 0.2
+has "\$aim_reason: - for a request nginx refused first (400)" \
+    "$(grep "reason-$$" "$W/access.log")" "400 agent=- reason=-"
+
+# ------------------------------------------------- DPoP: the server's origin
+
+dpop GET /dpop/x "$(proof d1 GET http://other.example/dpop/x)" -H "Host: other.example"
+check "DPoP: an htu naming the client's Host, not this server: 401" 401 "$CODE"
+NURL=http://127.0.0.1:$NAMED
+P=$(proof d1 GET http://api.test:$NAMED/dpop/x)
+http GET /dpop/x -H "Authorization: DPoP $TD" -H "DPoP: $P" --connect-to "::127.0.0.1:$NAMED"
+check "DPoP: the server_name and port: 200" 200 "$CODE"
+http GET /dpop/x -H "Authorization: DPoP $TD" -H "DPoP: $(proof d1 GET "$NURL/dpop/x")" \
+    --connect-to "::127.0.0.1:$NAMED"
+check "DPoP: with a server_name, the address is not the origin" 401 "$CODE"
+code=$(curl -s -0 -o /dev/null -w '%{http_code}' -H "Host:" -H "Authorization: DPoP $TD" \
+       -H "DPoP: $(proof d1 GET http://api.test:$NAMED/dpop/y)" "$NURL/dpop/y")
+check "DPoP: a request without Host (HTTP/1.0): 200, not 500" 200 "$code"
+code=$(curl -s -0 -o /dev/null -w '%{http_code}' -H "Host:" -H "Authorization: DPoP $TD" \
+       -H "DPoP: $(proof d1 GET http://other.example/dpop/y)" "$NURL/dpop/y")
+check "DPoP: a request without Host, a wrong proof: 401" 401 "$code"
+http GET /behind/x -H "Authorization: DPoP $TD" -H "DPoP: $(proof d1 GET https://public.example/behind/x)" \
+    --connect-to "::127.0.0.1:$NAMED"
+check "DPoP: aim_dpop_origin is the origin" 200 "$CODE"
+
+# One proof, two decisions of one request: an internal redirect to a
+# second protected location, and an identification ($aim_agent for
+# limit_req, before a "satisfy any" decision) then the decision.
+P=$(proof d1 GET "$URL/dpop-redir/x")
+dpop GET /dpop-redir/x "$P"
+check "DPoP: redirected to a second protected location, one proof: 200" 200 "$CODE"
+has "DPoP: ... the second location decided" "$BODY" "agent=spiffe://test/agent/bound|"
+dpop GET /dpop-redir/x "$P"
+check "DPoP: ... and the proof is used up" 401 "$CODE"
+P=$(proof d1 GET "$URL/dpop-ident/x")
+dpop GET /dpop-ident/x "$P"
+check "DPoP: identified for limit_req, then decided, one proof: 200" 200 "$CODE"
+dpop GET /dpop-ident/x "$P"
+check "DPoP: ... and the proof is used up" 401 "$CODE"
+
+# ------------------------------------------ mTLS-bound tokens (RFC 8705)
+
+T_X5T=$(issue --sub spiffe://test/agent/mtls --claim "cnf={\"x5t#S256\":\"$X5T\"}")
+tls() { curl -sk -o /dev/null -w '%{http_code}' "$@" "https://127.0.0.1:$TLS/mtls/x"; }
+check "mTLS: a bound token with its client certificate: 200" 200 \
+    "$(tls --cert "$W/cli1.pem" --key "$W/cli1.key" -H "$(bearer "$T_X5T")")"
+check "mTLS: a bound token with another certificate: 401" 401 \
+    "$(tls --cert "$W/cli2.pem" --key "$W/cli2.key" -H "$(bearer "$T_X5T")")"
+check "mTLS: a bound token without a certificate: 401" 401 "$(tls -H "$(bearer "$T_X5T")")"
+check "mTLS: a bound token over plain HTTP: 401" 401 \
+    "$(curl -s -o /dev/null -w '%{http_code}' -H "$(bearer "$T_X5T")" "$URL/kb/x")"
+check "mTLS: an unbound token without a certificate: 200" 200 "$(tls -H "$(bearer "$T")")"
+
+# ----------------------------------------------- a list workers cannot read
+
+T_RD=$(issue --sub spiffe://test/agent/reader2 --scope kb:GET)
+http GET /kb/doc -H "$(bearer "$T_RD")"
+check "unreadable revocation list: the token works before" 200 "$CODE"
+cp "$W/revoked" "$W/revoked.new" && chmod 600 "$W/revoked.new" && mv -f "$W/revoked.new" "$W/revoked"
+sleep 2.2
+n=0
+for _ in $(seq 6); do
+    http GET /kb/doc -H "$(bearer "$T_RD")"
+    [[ "$CODE" = 401 && "$WWWA" == *'"revoked"'* ]] && n=$((n + 1))
+done
+check "unreadable revocation list: every worker refuses (fail closed)" 6 "$n"
+has "unreadable revocation list: the error log says why" "$(cat "$W/error.log")" \
+    "every token is refused until the list can be read"
+chmod 644 "$W/revoked"
+sleep 2.2
+http GET /kb/doc -H "$(bearer "$T_RD")"
+check "unreadable revocation list: readable again, allowed" 200 "$CODE"
+
 # ------------------------------------------------------------- reload
 
 kill -HUP "$MASTER"
@@ -595,12 +1025,12 @@ check "nginx -s reload: the replay cache still works" 401 "$CODE"
 
 # ------------------------------------------------------ tokens never logged
 
-ngx_stop
+stop_nginx
 leaks=0
 for tok in "$T" "$T2" "$TD" "$T_OTHER" "$T_JTI"; do
     for f in "$W/error.log" "$W/access.log"; do
-        grep -qF "${tok##*.}" "$f" && leaks=$((leaks + 1))
-        grep -qF "$tok" "$f" && leaks=$((leaks + 1))
+        grep -qF -e "${tok##*.}" "$f" && leaks=$((leaks + 1))
+        grep -qF -e "$tok" "$f" && leaks=$((leaks + 1))
     done
 done
 check "no token or signature in the error or access log" 0 "$leaks"
@@ -608,12 +1038,12 @@ check "no alert or crash in the error log" 0 "$(grep -c '\[alert\]\|\[emerg\]\|e
 
 # -------------------------------------------------- nginx -t, bad configs
 
-mkdir -p "$W/t"
+mkdir -p "$W/t/logs"     # a source build logs under its prefix by default
 conftest() { # name expect(ok|fail) needle http-body...
     local name=$1 expect=$2 needle=$3 out rc
     shift 3
     cat > "$W/t/nginx.conf" <<EOF
-load_module $NGX_MODULE;
+load_module $MODULE;
 pid $W/t/nginx.pid;
 error_log $W/t/error.log;
 events { }
@@ -651,7 +1081,7 @@ conftest "a missing key file fails" fail "\"aim_keys\" directive: cannot open \"
     "aim_keys $W/t/nope.json; aim_issuer $ISS; aim_audience $AUD;"
 conftest "a bad revocation file fails" fail "\"aim_revoked\" directive" \
     "$GOOD aim_revoked $W/t/bad-revoked;"
-conftest "aim_dpop with an unknown value fails" fail '"aim_dpop" directive' "$GOOD aim_dpop maybe;"
+conftest "aim_dpop with an unknown value fails" fail 'invalid value "maybe"' "$GOOD aim_dpop maybe;"
 conftest "aim_leeway out of range fails" fail '"aim_leeway" directive' "$GOOD aim_leeway 2h;"
 conftest "aim_leeway not a time fails" fail '"aim_leeway"' "$GOOD aim_leeway soon;"
 conftest "aim_cache not a number fails" fail '"aim_cache" directive' "$GOOD aim_cache lots;"
@@ -660,19 +1090,43 @@ conftest "aim_scope and aim_scope_any in one block fail" fail 'is duplicate' \
     "$GOOD aim_scope a; aim_scope_any b c;"
 conftest "two issuers with an unbound key source fail" fail 'bind every key source' \
     "aim_keys $W/jwks.both; aim_issuer $ISS; aim_issuer https://two.test; aim_audience $AUD;"
-conftest "aim_keys issuer= must be a configured issuer" fail 'not a configured issuer' \
-    "aim_keys $W/jwks.both issuer=https://three.test; aim_issuer $ISS; aim_audience $AUD;"
+conftest "aim_keys ISSUER FILE: ISSUER must be a configured issuer" fail 'not a configured issuer' \
+    "aim_keys https://three.test $W/jwks.both; aim_issuer $ISS; aim_audience $AUD;"
 conftest "two issuers, each key source bound: ok" ok "" \
-    "aim_keys $W/jwks.k2 issuer=https://two.test; aim_keys $W/jwks.k1 issuer=$ISS; aim_issuer $ISS; aim_issuer https://two.test; aim_audience $AUD;"
-conftest "an unknown aim_keys parameter fails" fail 'invalid parameter "iss=x"' \
-    "aim_keys $W/jwks.both iss=x; aim_issuer $ISS; aim_audience $AUD;"
+    "aim_keys https://two.test $W/jwks.k2; aim_keys $ISS $W/jwks.k1; aim_issuer $ISS; aim_issuer https://two.test; aim_audience $AUD;"
+conftest "the old issuer= form says how to write it" fail 'write "aim_keys ISSUER FILE;"' \
+    "aim_keys $W/jwks.both issuer=$ISS; aim_issuer $ISS; aim_audience $AUD;"
+conftest "aim_keys with three words fails, naming the option" fail '"aim_keys" directive: keys: takes 1 to 2 values' \
+    "aim_keys a b c; aim_issuer $ISS; aim_audience $AUD;"
+mkdir -p "$W/t/with space"
+cp "$W/jwks.both" "$W/t/with space/jwks.json"
+conftest "a key file whose path has a space" ok "" \
+    "aim_keys '$W/t/with space/jwks.json'; aim_issuer $ISS; aim_audience $AUD;"
+conftest "aim_dpop_max_age is bounded by the core" fail '"aim_dpop_max_age" directive' \
+    "$GOOD aim_dpop_max_age 100y;"
+cp "$W/revoked" "$W/t/private-revoked"; chmod 600 "$W/t/private-revoked"
+conftest "a revocation file the worker user cannot read fails" fail \
+    "the worker user \"nobody\" cannot read \"$W/t/private-revoked\"" "$GOOD aim_revoked $W/t/private-revoked;"
+printf 'keys %s\nissuer %s\naudience %s\n' "$W/jwks.both" "$ISS" "$AUD" > "$W/t/aim.conf"
+conftest "aim_config: the host configuration file alone" ok "" "aim_config $W/t/aim.conf;"
+conftest "aim_config: a direct setting wins over the file" fail "\"aim_keys\" directive: $W/t/garbage.json" \
+    "aim_config $W/t/aim.conf; aim_keys $W/t/garbage.json;"
+printf 'keys %s\nleeway soon\n' "$W/jwks.both" > "$W/t/bad.conf"
+conftest "aim_config: an error names the file, its line and the directive" fail \
+    "\"aim_config\" directive: $W/t/bad.conf:2: leeway" "aim_config $W/t/bad.conf;"
 conftest "aim_audit to an unwritable place fails" fail '"aim_audit" directive' \
     "$GOOD aim_audit /proc/aim-audit.log;"
-conftest "a return in a protected location warns" ok \
-    'answers in the rewrite phase, before "aim on"' \
-    "$GOOD server { listen 127.0.0.1:$UP; location /x { aim on; return 200 ok; } }"
-conftest "a return inside if in a protected location warns" ok \
-    '"return" in location "/y"' \
-    "$GOOD server { listen 127.0.0.1:$UP; location /y { aim on; if (\$request_method = OPTIONS) { return 204; } proxy_pass http://127.0.0.1:1; } }"
+conftest "aim in limit_except" ok "" \
+    "$GOOD server { listen 127.0.0.1:$UP; location /x { limit_except GET { aim on; } proxy_pass http://127.0.0.1:1; } }"
+
+# Every option of the core is a directive (and the module checks it too).
+missing=""
+while read -r name min _; do
+    args=$(printf ' x%.0s' $(seq "$min"))
+    out=$(printf 'load_module %s;\npid %s;\nevents { }\nhttp { aim_%s%s; }\n' "$MODULE" \
+          "$W/t/nginx.pid" "$name" "$args" > "$W/t/opt.conf"; "$NGINX" -t -q -p "$W/t" -c "$W/t/opt.conf" 2>&1)
+    case $out in *"unknown directive"*) missing="$missing aim_$name" ;; esac
+done < <("$OPTIONS")
+check "every option of the core is a directive" "" "$missing"
 
 finish

@@ -950,11 +950,94 @@ test_audit_and_decide(void)
     free(tok);
 }
 
+/*
+ * What a host needs to run the verifier off its request path: reloads
+ * from a timer only, the files to check as the worker's user, errors
+ * that name their option, and a revocation list that cannot be re-read
+ * refusing every token (never the old list).
+ */
+static void
+test_host_refresh(void)
+{
+    aim_verifier *v;
+    const char   *rp, *pp, *w;
+    char         *tok;
+    int           wr;
+
+    t_section("reload/revocation unreadable fails closed");
+    rp = tu_write("fc.revoked", "agent someone-else\n", (size_t) -1);
+    v = tu_verifier("revoked", rp, NULL);
+    aim_verifier_set_log(v, log_sink, NULL);
+    tok = tu_token(NULL, "{\"jti\":\"jti-fc\"}");
+    CHECK_ST(verify(v, tok), AIM_OK, &err);
+    CHECK_ST(verify(v, tok), AIM_OK, &err);             /* cached */
+    /* A directory where the list was: it cannot be read. */
+    unlink(rp);
+    CHECK(mkdir(rp, 0700) == 0);
+    tu_now += 1;
+    log_count = 0;
+    CHECK_ST(verify(v, tok), AIM_REVOKED, &err);        /* the cache too */
+    CHECK(tu_contains(err.message, "revocation list cannot be read"));
+    CHECK(log_count == 1 && log_level == AIM_LOG_ERR
+          && tu_contains(log_msg, "every token is refused"));
+    tu_now += 1;
+    CHECK_ST(verify(v, tok), AIM_REVOKED, &err);        /* still */
+    rmdir(rp);
+    tu_write("fc.revoked", "agent someone-else\n", (size_t) -1);
+    tu_now += 1;
+    CHECK_ST(verify(v, tok), AIM_OK, &err);             /* readable again */
+    /* Content that does not parse is refused the same way. */
+    tu_write("fc.revoked", "revoke everyone\n", (size_t) -1);
+    tu_now += 1;
+    CHECK_ST(verify(v, tok), AIM_REVOKED, &err);
+    aim_verifier_free(v);
+
+    t_section("reload/auto_refresh off: only the host's timer reloads");
+    tu_write("fc.revoked", "\n", (size_t) -1);
+    v = tu_verifier("revoked", rp, NULL);
+    aim_verifier_set_auto_refresh(v, 0);
+    CHECK_ST(verify(v, tok), AIM_OK, &err);
+    tu_write("fc.revoked", "jti jti-fc\n", (size_t) -1);
+    tu_now += 5;
+    CHECK_ST(verify(v, tok), AIM_OK, &err);             /* not re-read */
+    aim_verifier_refresh(v);
+    CHECK_ST(verify(v, tok), AIM_REVOKED, &err);
+    aim_verifier_set_auto_refresh(v, 1);
+    tu_write("fc.revoked", "\n", (size_t) -1);
+    tu_now += 5;
+    CHECK_ST(verify(v, tok), AIM_OK, &err);             /* re-read again */
+    aim_verifier_free(v);
+
+    t_section("verifier: watched files");
+    pp = tu_write("fc.policy", "allow agent-1 kb:read\n", (size_t) -1);
+    v = tu_verifier("revoked", rp, "policy", pp, "state", tu_path("fc.state"), NULL);
+    w = aim_verifier_watched(v, 0, &wr);
+    CHECK(w != NULL && wr == 0 && strcmp(w, tu_std_jwks()) == 0);
+    w = aim_verifier_watched(v, 1, &wr);
+    CHECK_STR(w, rp);
+    w = aim_verifier_watched(v, 2, &wr);
+    CHECK_STR(w, pp);
+    w = aim_verifier_watched(v, 3, &wr);
+    CHECK(w != NULL && wr == 1 && tu_contains(w, "fc.state"));
+    CHECK(aim_verifier_watched(v, 4, &wr) == NULL);
+    aim_verifier_free(v);
+
+    t_section("verifier: errors name their option");
+    v = tu_verifier_try(&err, "revoked", tu_path("missing.revoked"), NULL);
+    CHECK(v == NULL && err.option != NULL && strcmp(err.option, "revoked") == 0);
+    v = tu_verifier_try(&err, "policy", tu_path("missing.policy"), NULL);
+    CHECK(v == NULL && err.option != NULL && strcmp(err.option, "policy") == 0);
+    v = tu_verifier_try(&err, "keys", tu_path("missing.jwks"), NULL);
+    CHECK(v == NULL && err.option != NULL && strcmp(err.option, "keys") == 0);
+    free(tok);
+}
+
 void
 test_runtime(void)
 {
     test_config();
     test_reload();
+    test_host_refresh();
     test_policy_intersection();
     test_cache();
     test_audit_and_decide();

@@ -1,0 +1,123 @@
+/*
+ * ngx_http_aim.h -- what the sources of ngx_http_aim_module share: the
+ * location configuration, the per-request context and the one call that
+ * describes a request to libaim and enforces its answer.  A later source
+ * (a body mode, a receiver) builds on ngx_http_aim_decide() and never
+ * calls the core's lower levels.
+ */
+
+
+#ifndef _NGX_HTTP_AIM_H_INCLUDED_
+#define _NGX_HTTP_AIM_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "aim.h"
+
+
+#define NGX_HTTP_AIM_AUDIT_LOG      0       /* the error log (default) */
+#define NGX_HTTP_AIM_AUDIT_OFF      1
+#define NGX_HTTP_AIM_AUDIT_FILE     2       /* the core's "audit" option */
+
+
+/* One set of core options: one verifier, shared by the locations using it. */
+/* A core option as a directive wrote it, and where. */
+typedef struct {
+    const aim_option           *option;
+    const char                **args;       /* the core's words */
+    ngx_uint_t                  nargs;
+    ngx_str_t                   file;
+    ngx_uint_t                  line;
+} ngx_http_aim_opt_t;
+
+
+/* One set of core options: one verifier, shared by the locations using it. */
+typedef struct {
+    aim_verifier               *verifier;
+    ngx_array_t                *options;    /* what it was built from */
+    ngx_http_aim_opt_t         *config;
+    ngx_uint_t                  audit;
+    ngx_log_t                  *log;        /* where the core writes now */
+} ngx_http_aim_verifier_t;
+
+
+typedef struct {
+    ngx_http_complex_value_t    value;
+    char                       *fixed;      /* no variables: checked once */
+} ngx_http_aim_scope_t;
+
+
+typedef struct {
+    ngx_flag_t                  enable;
+    ngx_str_t                   enable_file;
+    ngx_uint_t                  enable_line;
+
+    ngx_array_t                *options;    /* ngx_http_aim_opt_t */
+    ngx_http_aim_opt_t         *config;     /* aim_config FILE */
+    ngx_uint_t                  audit;
+
+    ngx_array_t                *scopes;     /* ngx_http_aim_scope_t */
+    ngx_flag_t                  scope_any;
+    ngx_uint_t                  dpop;       /* aim_dpop_mode */
+    ngx_http_complex_value_t   *dpop_origin;
+    ngx_http_complex_value_t   *token;      /* aim_token */
+
+    ngx_str_t                   realm;
+    ngx_str_t                   resource_metadata;
+    ngx_flag_t                  bypass_preflight;
+
+    ngx_http_aim_verifier_t    *verifier;
+} ngx_http_aim_loc_conf_t;
+
+
+/*
+ * One request's (or subrequest's) dealings with the core.  Reset by an
+ * internal redirect, as every module context is: the next location is
+ * decided afresh.  What the main request decided last stays reachable
+ * (ngx_http_aim_main_t) for variables in an error_page location.
+ */
+typedef struct {
+    ngx_http_request_t         *request;
+    ngx_http_aim_loc_conf_t    *conf;       /* what was decided for */
+    ngx_str_t                   scopes;     /* ... with these scopes */
+    ngx_int_t                   rc;         /* NGX_OK or a status */
+    aim_decision                decision;
+    aim_decision                identity;   /* aim_identify, for variables */
+    unsigned                    decided:1;
+    unsigned                    identified:1;
+} ngx_http_aim_ctx_t;
+
+
+/* Shared by a main request and its subrequests, across redirects. */
+typedef struct {
+    ngx_http_aim_ctx_t         *last;       /* the latest decision */
+    u_char                      proofs[2][32];  /* DPoP proofs recorded */
+    ngx_uint_t                  nproofs;
+} ngx_http_aim_main_t;
+
+
+/* shared by the module's sources, exported by none (only the module is) */
+#pragma GCC visibility push(hidden)
+
+ngx_int_t ngx_http_aim_decide(ngx_http_request_t *r,
+    ngx_http_aim_loc_conf_t *alcf, ngx_http_aim_ctx_t *ctx);
+ngx_int_t ngx_http_aim_identify(ngx_http_request_t *r,
+    ngx_http_aim_loc_conf_t *alcf, ngx_http_aim_ctx_t *ctx);
+ngx_int_t ngx_http_aim_scopes(ngx_http_request_t *r,
+    ngx_http_aim_loc_conf_t *alcf, aim_request *req, ngx_str_t *joined);
+ngx_http_aim_ctx_t *ngx_http_aim_get_ctx(ngx_http_request_t *r);
+ngx_http_aim_main_t *ngx_http_aim_get_main(ngx_http_request_t *r);
+ngx_int_t ngx_http_aim_replay_init(ngx_conf_t *cf, size_t size);
+void ngx_http_aim_enter(ngx_http_aim_verifier_t *av, ngx_log_t *log);
+char *ngx_http_aim_cstr(ngx_pool_t *pool, ngx_str_t *s);
+
+#pragma GCC visibility pop
+
+
+extern ngx_module_t  ngx_http_aim_module;
+
+
+#endif /* _NGX_HTTP_AIM_H_INCLUDED_ */
