@@ -1092,6 +1092,17 @@ aim_ssf_receiver_set_audit(aim_ssf_receiver *r, aim_audit_fn fn, void *ud)
     r->audit_ud = ud;
 }
 
+const char *
+aim_ssf_receiver_watched(const aim_ssf_receiver *r, size_t i, int *write)
+{
+    *write = 0;
+    if (i < r->cfg.nssf_keys) {
+        return aim_keyspec_path(r->cfg.ssf_keys[i]);
+    }
+    *write = 1;
+    return i == r->cfg.nssf_keys ? aim_journal_path(r->journal) : NULL;
+}
+
 /* Transmitters rotate keys: re-read a changed source, keep the old set
  * when the new one is bad. */
 static void
