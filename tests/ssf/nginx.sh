@@ -43,7 +43,7 @@ at_rundir ssf-nginx || bail "a run directory"
 T=$AT_RUN
 cd "$T" || exit 1
 umask 022
-for v in PA PB PC PT PG_PORT; do at_port "$v" || bail "a free port"; done
+for v in PA PB PC PT PD PG_PORT; do at_port "$v" || bail "a free port"; done
 
 A() { "$AIMCTL" "$@"; }
 jqo() { printf '%s' "$OUT" | jq -e "$@" > /dev/null 2>&1; }
@@ -270,6 +270,13 @@ host_conf a "$PA" "    server {
         ssl_client_certificate  $T/ca.pem;
         ssl_verify_client       on;
         location = /ssf/poll { aim_ssf_publish; }
+    }
+    server {
+        listen 127.0.0.1:$PD;
+        location = /ssf/events-on-disk {
+            client_body_in_file_only clean;
+            aim_ssf_receiver;
+        }
     }"
 host_start a "$PA"
 NGX_A=$NGX_DIR
@@ -433,6 +440,10 @@ check "a body over 16 KiB: 413" 413 \
 check "... sent chunked, without a length: 413" 413 \
     "$(status "${AUTH[@]}" -H 'Content-Type: application/secevent+jwt' -H 'Transfer-Encoding: chunked' \
        --data-binary @big.set "$RX_URL")"
+check "a SET nginx wrote to a temporary file is read back: 202" 202 \
+    "$(status -H 'Content-Type: application/secevent+jwt' \
+       --data-binary "$(sign verification --subject '{"format":"opaque","id":"s2"}')" \
+       "http://127.0.0.1:$PD/ssf/events-on-disk")"
 check "a push without a token: 401 (aim on)" 401 \
     "$(status -H 'Content-Type: application/secevent+jwt' --data-binary "$(dis_y)" "$RX_URL")"
 check "a push with a token lacking ssf:push: 403" 403 \
