@@ -170,6 +170,19 @@ ngx_module_t  ngx_http_aim_ssf_module = {
 };
 
 
+/* by mode */
+static ngx_http_handler_pt  ngx_http_aim_ssf_handlers[] = {
+    NULL,
+    ngx_http_aim_ssf_receiver_handler,
+    ngx_http_aim_ssf_publish_handler,
+    ngx_http_aim_ssf_jwks_handler
+};
+
+static const char  *ngx_http_aim_ssf_names[] = {
+    NULL, "aim_ssf_receiver", "aim_ssf_publish", "aim_ssf_jwks"
+};
+
+
 static ngx_str_t  ngx_http_aim_ssf_set_type = ngx_string(AIM_SSF_MEDIA_TYPE);
 static ngx_str_t  ngx_http_aim_ssf_json_type = ngx_string("application/json");
 static ngx_str_t  ngx_http_aim_ssf_jwks_type =
@@ -956,9 +969,22 @@ ngx_http_aim_ssf_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_aim_loc_conf_t   *alcf;
     ngx_http_core_loc_conf_t  *clcf;
 
-    if (conf->mode == NGX_CONF_UNSET_UINT) {
-        clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
 
+    if (conf->mode != NGX_CONF_UNSET_UINT && conf->mode != 0
+        && clcf->handler != ngx_http_aim_ssf_handlers[conf->mode])
+    {
+        /* a later proxy_pass, fastcgi_pass, ... took the location over */
+
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"%s\" in %V:%ui conflicts with another directive of "
+                      "this location that answers requests",
+                      ngx_http_aim_ssf_names[conf->mode], &conf->file,
+                      conf->line);
+        return NGX_CONF_ERROR;
+    }
+
+    if (conf->mode == NGX_CONF_UNSET_UINT) {
         if (clcf->noname && prev->mode != NGX_CONF_UNSET_UINT) {
             conf->mode = prev->mode;
             conf->file = prev->file;
@@ -1195,10 +1221,8 @@ ngx_http_aim_ssf_config_error(ngx_conf_t *cf,
     }
 
     ngx_log_error(NGX_LOG_EMERG, cf->log, 0, "\"%s\" in %V:%ui: %s",
-                  slcf->mode == NGX_HTTP_AIM_SSF_RECEIVER ? "aim_ssf_receiver"
-                  : slcf->mode == NGX_HTTP_AIM_SSF_PUBLISH ? "aim_ssf_publish"
-                  : "aim_ssf_jwks",
-                  &slcf->file, slcf->line, err->message);
+                  ngx_http_aim_ssf_names[slcf->mode], &slcf->file, slcf->line,
+                  err->message);
 }
 
 
@@ -1234,20 +1258,7 @@ ngx_http_aim_ssf(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     slcf->file = cf->conf_file->file.name;
     slcf->line = cf->conf_file->line;
 
-    switch (slcf->mode) {
-
-    case NGX_HTTP_AIM_SSF_RECEIVER:
-        clcf->handler = ngx_http_aim_ssf_receiver_handler;
-        break;
-
-    case NGX_HTTP_AIM_SSF_PUBLISH:
-        clcf->handler = ngx_http_aim_ssf_publish_handler;
-        break;
-
-    default:
-        clcf->handler = ngx_http_aim_ssf_jwks_handler;
-        break;
-    }
+    clcf->handler = ngx_http_aim_ssf_handlers[slcf->mode];
 
     return NGX_CONF_OK;
 }

@@ -158,6 +158,9 @@ host_conf() {
             aim        on;
             aim_scope  ssf:push;
             aim_ssf_receiver;
+            if (\$arg_via_if) {
+                set \$via_if 1;
+            }
         }
         location = /ssf/poll {
             aim        on;
@@ -251,6 +254,10 @@ conftest "a signing key others can read is refused" fail 'ssf_sign_key' \
     "aim_state $T/t/state; aim_ssf_sign_key $T/t/open.pem; aim_ssf_publish_issuer https://a.test; aim_ssf_publish_audience x; $(LOC 'aim_ssf_jwks;')"
 conftest "the receiver and proxy_pass in one location" fail 'conflicts' \
     "$RXOPT $(LOC 'proxy_pass http://127.0.0.1:1; aim_ssf_receiver;')"
+conftest "... the other way round" fail '"aim_ssf_receiver" in' \
+    "$RXOPT $(LOC 'aim_ssf_receiver; proxy_pass http://127.0.0.1:1;')"
+conftest "the publisher and return in one location (return answers in the rewrite phase)" ok "" \
+    "$STATE $PUBOPT $(LOC 'aim_ssf_publish; if ($arg_x) { return 404; }')"
 conftest "two of them in one location" fail 'is duplicate' \
     "$RXOPT $PUBOPT $(LOC 'aim_ssf_receiver; aim_ssf_publish;')"
 conftest "aim_ssf_receiver outside a location" fail 'is not allowed here' \
@@ -440,6 +447,11 @@ check "a body over 16 KiB: 413" 413 \
 check "... sent chunked, without a length: 413" 413 \
     "$(status "${AUTH[@]}" -H 'Content-Type: application/secevent+jwt' -H 'Transfer-Encoding: chunked' \
        --data-binary @big.set "$RX_URL")"
+check "a push answered inside the location's \"if\" block: 202" 202 \
+    "$(status "${AUTH[@]}" -H 'Content-Type: application/secevent+jwt' \
+       --data-binary "$(sign verification --subject '{"format":"opaque","id":"s3"}')" "$RX_URL?via_if=1")"
+check "... and refused there too" 400 \
+    "$(status "${AUTH[@]}" -H 'Content-Type: application/secevent+jwt' --data-binary "$(dis_y --aud x)" "$RX_URL?via_if=1")"
 check "a SET nginx wrote to a temporary file is read back: 202" 202 \
     "$(status -H 'Content-Type: application/secevent+jwt' \
        --data-binary "$(sign verification --subject '{"format":"opaque","id":"s2"}')" \
