@@ -13,12 +13,13 @@
 #              replayed and non-SET pushes change nothing and get RFC 8935's
 #              answers; 405, 415, 413, 401, 403 and 503 (journal busy) at
 #              the HTTP level.  The poll publisher (aim_ssf_publish) and the
-#              key set (aim_ssf_jwks) at the HTTP level, a poller named by
-#              its client certificate, nginx -t on bad configurations.
+#              key set (aim_ssf_jwks) at the HTTP level; a poller named by
+#              its client certificate and a push over mutual TLS; nginx -t
+#              on bad configurations.
 #   a fleet    hosts A, B and C: three state files, three nginx instances,
 #              each publishing its own signals and polling the other two
-#              with aimctl ssf poll --interval 1.  X probes A until A
-#              distrusts it: B and C refuse X within the poll interval (the
+#              with aimctl ssf poll --interval 1.  An agent probes A until A
+#              distrusts it: B and C refuse it within the poll interval (the
 #              time is measured and printed); nobody echoes the signal.  An
 #              agent revoked on C with aimctl revoke is refused by A and B.
 #
@@ -277,6 +278,7 @@ host_conf a "$PA" "    server {
         ssl_client_certificate  $T/ca.pem;
         ssl_verify_client       on;
         location = /ssf/poll { aim_ssf_publish; }
+        location = /ssf/events { aim_ssf_receiver; }
     }
     server {
         listen 127.0.0.1:$PD;
@@ -516,6 +518,13 @@ assert "... and is known by its certificate's subject" \
     jqo '[.pollers[].name] | index("O=fleet,CN=poller-m") != null'
 check "without a certificate: refused by nginx (400)" 400 \
     "$(status --cacert ca.pem -H 'Content-Type: application/json' -d '{}' "https://127.0.0.1:$PT/ssf/poll")"
+check "a push over mutual TLS, with a client certificate: 202" 202 \
+    "$(status --cacert ca.pem --cert poller-m.pem --key poller-m.key -H 'Content-Type: application/secevent+jwt' \
+       --data-binary "$(sign verification --subject '{"format":"opaque","id":"s4"}')" "https://127.0.0.1:$PT/ssf/events")"
+check "... without one: refused by nginx (400), nothing applied" 400 \
+    "$(status --cacert ca.pem -H 'Content-Type: application/secevent+jwt' \
+       --data-binary "$(dis_y)" "https://127.0.0.1:$PT/ssf/events")"
+check "... Y untouched" "$NOMARK" "$(marks a/state "$Y")"
 
 # =============================================================== a fleet
 for h in b c; do
