@@ -252,10 +252,8 @@ ngx_http_aim_ssf_receive(ngx_http_request_t *r)
                                     aim_ssf_err_code(res.err), res.message);
 
     } else {
-        /* not acknowledged: neither applied nor refused */
-
-        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                      "aim: SET \"%s\" deferred: %s", res.jti, res.message);
+        /* not acknowledged, neither applied nor refused (the core said
+         * why in the error log) */
 
         ngx_str_set(&retry, NGX_HTTP_AIM_SSF_RETRY);
 
@@ -279,9 +277,34 @@ static ngx_int_t
 ngx_http_aim_ssf_publish_handler(ngx_http_request_t *r)
 {
     ngx_int_t  rc;
+    ngx_str_t  name;
 
     if (!(r->method & NGX_HTTP_POST)) {
         return ngx_http_aim_ssf_not_allowed(r, "POST");
+    }
+
+    /* who polls, before a body is read for no one */
+
+    if (ngx_http_aim_ssf_poller(r, &name) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (name.len == 0 || name.len > AIM_SSF_MAX_CONSUMER) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "aim: a poll of this host's signals from a poller %s: "
+                      "protect the location with \"aim on\" and a scope, or "
+                      "with client certificates",
+                      name.len ? "whose name is too long"
+                               : "that is not authenticated");
+
+        rc = ngx_http_discard_request_body(r);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+
+        return ngx_http_aim_ssf_error(r, NGX_HTTP_FORBIDDEN,
+                                   aim_ssf_err_code(AIM_SSF_ERR_ACCESS_DENIED),
+                                   "the poller is not authenticated");
     }
 
     if (!ngx_http_aim_ssf_media_type(r, &ngx_http_aim_ssf_json_type)) {
@@ -326,21 +349,6 @@ ngx_http_aim_ssf_poll(ngx_http_request_t *r)
 
     if (ngx_http_aim_ssf_poller(r, &name) != NGX_OK) {
         ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
-    }
-
-    if (name.len == 0 || name.len > AIM_SSF_MAX_CONSUMER) {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "aim: a poll of this host's signals from a poller %s: "
-                      "protect the location with \"aim on\" and a scope, or "
-                      "with client certificates",
-                      name.len ? "whose name is too long"
-                               : "that is not authenticated");
-
-        ngx_http_finalize_request(r,
-            ngx_http_aim_ssf_error(r, NGX_HTTP_FORBIDDEN,
-                                   aim_ssf_err_code(AIM_SSF_ERR_ACCESS_DENIED),
-                                   "the poller is not authenticated"));
         return;
     }
 

@@ -286,6 +286,9 @@ host_conf a "$PA" "    server {
             client_body_in_file_only clean;
             aim_ssf_receiver;
         }
+        location = /ssf/open-poll {
+            aim_ssf_publish;
+        }
     }"
 host_start a "$PA"
 NGX_A=$NGX_DIR
@@ -496,6 +499,10 @@ out=$(curl -s -w ' %{http_code}' "${POLL_AUTH[@]}" -H 'Content-Type: application
       -d '{"maxEvents":"many"}' "$POLL_URL")
 check "a malformed poll: 400 invalid_request" "invalid_request 400" \
     "$(printf '%s' "$out" | sed 's/ [0-9]*$//' | jq -r .err) ${out##* }"
+out=$(curl -s -w ' %{http_code}' -H 'Content-Type: application/json' -d '{}' "http://127.0.0.1:$PD/ssf/open-poll")
+check "a publisher that authenticates no one: 403 access_denied" "access_denied 403" \
+    "$(printf '%s' "$out" | sed 's/ [0-9]*$//' | jq -r .err) ${out##* }"
+in_file "... and the error log says how to protect it" 'protect the location with "aim on"' a/nginx/error.log
 out=$(curl -s "${POLL_AUTH[@]}" -H 'Content-Type: application/json' -d '{"returnImmediately":true}' "$POLL_URL")
 check "a poll of a host with no signals yet: no SETs, nothing more" '{"sets":{},"moreAvailable":false}' "$out"
 
