@@ -113,6 +113,7 @@ LIBAIM_LDFLAGS = $(LIBAIM) $(PKG_LIBS)
 -include ngx_aim/ngx_aim.mk
 -include tests/nginx/trust.mk
 -include pg_aim/pg_aim.mk
+-include tests/ssf/nginx.mk
 -include bench/trust/trust.mk
 -include tests/demo/demo.mk
 -include debian/deb.mk

@@ -501,6 +501,8 @@ void *aim_unseal(const void *ctx, size_t ctxlen, const char *text, size_t *len);
 #define AIM_SSF_MAX_AGE_LIMIT   (30 * 86400)  /* the largest ssf_max_age */
 #define AIM_SSF_MAX_POLL_LEN    (1024 * 1024) /* bytes of a poll response */
 #define AIM_SSF_POLL_MAX_EVENTS 64     /* SETs in one poll answer */
+#define AIM_SSF_MAX_POLL_REQUEST (256 * 1024) /* bytes of a poll request */
+#define AIM_SSF_MAX_CONSUMER    200    /* bytes of a poller's name */
 
 /* The JWS "typ" of a SET (RFC 8417 section 2.3) and the media type a
  * pushed SET arrives with (RFC 8935). */
@@ -576,6 +578,16 @@ void aim_ssf_receiver_set_log(aim_ssf_receiver *r, aim_log_fn fn, void *ud);
 void aim_ssf_receiver_set_audit(aim_ssf_receiver *r, aim_audit_fn fn, void *ud);
 
 /*
+ * The files a receiver re-reads or writes while it runs, one per call, i
+ * from 0, as aim_verifier_watched(): the transmitters' key sources, then
+ * the journal beside the state file (*write set), which every process
+ * opens for itself.  NULL past the last.  A host that forks workers under
+ * another identity checks them with that identity.
+ */
+const char *aim_ssf_receiver_watched(const aim_ssf_receiver *r, size_t i,
+                                     int *write);
+
+/*
  * Verify one SET (compact JWS, len bytes) and apply it.  Returns
  * res->status.  A refused, replayed or malformed SET changes nothing in
  * the state file.  Transmitter key files are re-read when they change.
@@ -643,6 +655,10 @@ aim_ssf_publisher *aim_ssf_publisher_new(const aim_config *cfg,
                                          aim_error *err);
 void aim_ssf_publisher_free(aim_ssf_publisher *p);
 void aim_ssf_publisher_set_log(aim_ssf_publisher *p, aim_log_fn fn, void *ud);
+/* Its files, as aim_ssf_receiver_watched(): the journal (*write set).  The
+ * key is read once, by aim_ssf_publisher_new(). */
+const char *aim_ssf_publisher_watched(const aim_ssf_publisher *p, size_t i,
+                                      int *write);
 
 /* The JWKS ({"keys":[...]}) receivers verify this host's SETs with: what
  * to serve at the jwks_uri.  malloc()ed. */
@@ -658,7 +674,8 @@ aim_status aim_ssf_publish_next(aim_ssf_publisher *p, uint64_t after,
 
 /*
  * The transmitting side of RFC 8936 for one poller (consumer: the name
- * the adapter authenticated it as): take the request's "ack" and
+ * the adapter authenticated it as, 1-AIM_SSF_MAX_CONSUMER bytes; request:
+ * at most AIM_SSF_MAX_POLL_REQUEST bytes): take the request's "ack" and
  * "setErrs", answer {"sets":{...},"moreAvailable":...} with at most
  * "maxEvents" (default 16, at most AIM_SSF_POLL_MAX_EVENTS) SETs not yet
  * acknowledged by this poller.  AIM answers at once whatever

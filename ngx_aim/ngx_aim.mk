@@ -38,7 +38,8 @@ $(NGX_BUILD)/objs/Makefile: ngx_aim/config ngx_aim/ngx_aim.mk | $(LIBAIM)
 	    || { tail -20 $(NGX_BUILD)/configure.log; exit 1; }
 
 # The module links the core statically and must export none of it: only
-# ngx_http_aim_module and nginx's module tables are dynamic symbols.
+# the modules (ngx_http_aim_module, ngx_http_aim_ssf_module) and nginx's
+# module tables are dynamic symbols.
 NGX_AIM_SRCS := $(wildcard ngx_aim/*.c) $(wildcard ngx_aim/*.h)
 
 $(NGX_AIM): $(NGX_AIM_SRCS) $(LIBAIM) common/aim.h $(NGX_BUILD)/objs/Makefile
@@ -47,7 +48,7 @@ $(NGX_AIM): $(NGX_AIM_SRCS) $(LIBAIM) common/aim.h $(NGX_BUILD)/objs/Makefile
 	$(Q)$(MAKE) --no-print-directory -s -C $(NGX_BUILD) -f objs/Makefile modules > $(NGX_BUILD)/make.log 2>&1 \
 	    || { cat $(NGX_BUILD)/make.log; exit 1; }
 	$(Q)if nm -D --defined-only $(NGX_BUILD)/objs/ngx_http_aim_module.so | awk '{print $$3}' \
-	        | grep -v -E '^(ngx_http_aim_module|ngx_modules|ngx_module_names|ngx_module_order|_init|_fini)$$'; then \
+	        | grep -v -E '^(ngx_http_aim_module|ngx_http_aim_ssf_module|ngx_modules|ngx_module_names|ngx_module_order|_init|_fini)$$'; then \
 	    echo "ngx_aim: the module exports the symbols above"; exit 1; fi
 	$(Q)install -m 644 $(NGX_BUILD)/objs/ngx_http_aim_module.so $@
 

@@ -16,9 +16,7 @@
 #include "util.h"
 
 #define PUB_DEFAULT_EVENTS  16
-#define PUB_MAX_REQUEST     (256 * 1024)
 #define PUB_MAX_ACKS        1024
-#define PUB_MAX_CONSUMER    200
 
 #define CAEP "https://schemas.openid.net/secevent/caep/event-type/"
 #define RISC "https://schemas.openid.net/secevent/risc/event-type/"
@@ -191,6 +189,13 @@ aim_ssf_publisher_set_log(aim_ssf_publisher *p, aim_log_fn fn, void *ud)
     p->log_ud = ud;
 }
 
+const char *
+aim_ssf_publisher_watched(const aim_ssf_publisher *p, size_t i, int *write)
+{
+    *write = 1;
+    return i == 0 ? aim_journal_path(p->journal) : NULL;
+}
+
 char *
 aim_ssf_publisher_jwks(const aim_ssf_publisher *p)
 {
@@ -359,11 +364,13 @@ aim_ssf_poll(aim_ssf_publisher *p, const char *consumer, const char *request,
 
     *response = NULL;
     *code = AIM_SSF_ERR_NONE;
-    if (consumer == NULL || consumer[0] == '\0' || strlen(consumer) > PUB_MAX_CONSUMER) {
+    if (consumer == NULL || consumer[0] == '\0'
+        || strlen(consumer) > AIM_SSF_MAX_CONSUMER)
+    {
         *code = AIM_SSF_ERR_ACCESS_DENIED;
         return aim_fail(err, AIM_NO_TOKEN, "poll: the poller is not identified");
     }
-    if (request == NULL || len == 0 || len > PUB_MAX_REQUEST) {
+    if (request == NULL || len == 0 || len > AIM_SSF_MAX_POLL_REQUEST) {
         return bad_request(code, err, "empty or too large");
     }
     req = aim_json_parse_object(request, len, "poll request", err);

@@ -1092,6 +1092,17 @@ aim_ssf_receiver_set_audit(aim_ssf_receiver *r, aim_audit_fn fn, void *ud)
     r->audit_ud = ud;
 }
 
+const char *
+aim_ssf_receiver_watched(const aim_ssf_receiver *r, size_t i, int *write)
+{
+    *write = 0;
+    if (i < r->cfg.nssf_keys) {
+        return aim_keyspec_path(r->cfg.ssf_keys[i]);
+    }
+    *write = 1;
+    return i == r->cfg.nssf_keys ? aim_journal_path(r->journal) : NULL;
+}
+
 /* Transmitters rotate keys: re-read a changed source, keep the old set
  * when the new one is bad. */
 static void
@@ -1336,12 +1347,14 @@ apply_set(aim_ssf_receiver *r, const char *set, size_t len,
     err.message[0] = '\0';
     if (set == NULL || len == 0) {
         aim_fail(&err, AIM_NO_TOKEN, "no SET in the request");
-        return refuse(res, AIM_NO_TOKEN, AIM_SSF_ERR_INVALID_REQUEST, &err);
+        s = refuse(res, AIM_NO_TOKEN, AIM_SSF_ERR_INVALID_REQUEST, &err);
+        goto done;
     }
     if (len > AIM_SSF_MAX_SET_LEN) {
         aim_fail(&err, AIM_MALFORMED, "the SET is %zu bytes, more than the %d "
                  "allowed", len, AIM_SSF_MAX_SET_LEN);
-        return refuse(res, AIM_MALFORMED, AIM_SSF_ERR_INVALID_REQUEST, &err);
+        s = refuse(res, AIM_MALFORMED, AIM_SSF_ERR_INVALID_REQUEST, &err);
+        goto done;
     }
     receiver_refresh(r);
     /* A state file replaced on disk (an operator's rm to start afresh) is
@@ -1355,8 +1368,9 @@ apply_set(aim_ssf_receiver *r, const char *set, size_t len,
     /* The same strict JWS profile as tokens, typed as a SET. */
     s = aim_jws_parse_max(set, len, AIM_SSF_MAX_SET_LEN, &jws, &err);
     if (s != AIM_OK) {
-        return refuse(res, s, s == AIM_UNKNOWN_KEY ? AIM_SSF_ERR_INVALID_KEY
-                              : AIM_SSF_ERR_INVALID_REQUEST, &err);
+        s = refuse(res, s, s == AIM_UNKNOWN_KEY ? AIM_SSF_ERR_INVALID_KEY
+                           : AIM_SSF_ERR_INVALID_REQUEST, &err);
+        goto done;
     }
     if (!typ_is_set(jws.typ)) {
         aim_fail(&err, AIM_BAD_TYPE, "typ %s%.32s%s is not \"%s\"",

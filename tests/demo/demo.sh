@@ -7,9 +7,11 @@
 #
 # Every adapter shares one state file (trust) and one audit file.  The
 # story: each agent does its job; one reaches beyond its scopes; one
-# probes and loses trust everywhere; an operator revokes one.  Prints a
-# table, says where the logs are, leaves nothing running.  Exit status 0
-# when every step had the expected outcome.
+# probes and loses trust everywhere; an operator revokes one; the identity
+# provider disables one by a shared signal (a RISC account-disabled Security
+# Event Token pushed to nginx's receiver, RFC 8935).  Prints a table, says
+# where the logs are, leaves nothing running.  Exit status 0 when every
+# step had the expected outcome.
 #
 # The servers' files live in a run directory under /tmp that nginx's
 # workers and postgres can reach wherever the checkout is (a 0700 home
@@ -41,7 +43,10 @@ step() {
 
 at_need_files "$AIMCTL" "$B/pam_aim.so" "$NGX_MODULE" "$B/pg_aim.so" "$PG_CONFIG"
 at_pam_wrapper || bail "libpam-wrapper is not installed: run ./deps.sh"
-at_need_cmds pamtester curl
+at_need_cmds pamtester curl python3
+python3 -c 'import cryptography' 2>/dev/null || bail "python3-cryptography is not installed: run ./deps.sh"
+TXPY=$AT_ROOT/tests/ssf/transmitter.py
+SSF_AUD=https://aim-demo.example/ssf
 at_port NGX_PORT AIM_DEMO_NGINX_PORT || bail "a port for nginx"
 at_port API_PORT AIM_DEMO_API_PORT || bail "a port for the API"
 at_port PG_PORT AIM_DEMO_PG_PORT || bail "a port for PostgreSQL"
@@ -62,6 +67,7 @@ cat > "$W/policy" <<'EOF'
 allow spiffe://demo.example/agent/reporter  kb:GET pg:role:reporting pg:login:*
 allow spiffe://demo.example/agent/deployer  kb:* pam:login:nobody
 allow spiffe://demo.example/agent/scraper   kb:GET pam:login:nobody pg:role:reporting
+allow https://idp.demo.example              ssf:push
 EOF
 chmod 644 "$W"/{jwks.json,revoked,policy}
 chmod 666 "$W/audit.log"
@@ -78,11 +84,22 @@ note "reporter       owner alice@finance  token scopes: kb:GET kb:DELETE pg:role
 note "deployer       owner bob@sre        token scopes: kb:GET kb:PUT pam:login:nobody"
 note "scraper        owner carol@growth   token scopes: kb:GET pam:login:nobody pg:role:reporting"
 note "host policy    reporter may not hold kb:DELETE here (policy file copied to $OUT)"
+# The identity provider also transmits shared signals (OpenID SSF 1.0):
+# its SET signing key, and a token to push them to nginx with.
+python3 "$TXPY" jwks --key "$W/idp-ssf.key" --out "$W/idp-ssf.jwks" || bail "the identity provider's SET key"
+chmod 644 "$W/idp-ssf.jwks"
+IDP_PUSH=$(issue --sub https://idp.demo.example --scope ssf:push)
+note "signals       the identity provider signs SETs (ES256) and may push them (scope ssf:push)"
 
 COMMON_FILES="revoked=$W/revoked policy=$W/policy state=$W/state audit=$W/audit.log"
 
 # ---------------------------------------------------------------------
 say "2. Starting nginx + ngx_aim, PostgreSQL + pg_aim, and PAM"
+# The state file and its shared signals journal beside it: nginx workers
+# (nobody), postgres and PAM (root) all write them.  In production a group
+# owns them (docs/operations.md); here they are made world-writable first.
+: > "$W/state" && : > "$W/state.ssf"
+chown nobody "$W/state" "$W/state.ssf" && chmod 666 "$W/state" "$W/state.ssf"
 ngx_conf "$W/nginx" "worker_processes 2;" "daemon on;" <<EOF
     access_log $W/nginx/access.log;
 
@@ -94,8 +111,17 @@ ngx_conf "$W/nginx" "worker_processes 2;" "daemon on;" <<EOF
     aim_state     $W/state;
     aim_audit     $W/audit.log;
 
+    aim_ssf_keys      $W/idp-ssf.jwks;
+    aim_ssf_issuer    $ISS;
+    aim_ssf_audience  $SSF_AUD;
+
     server {
         listen 127.0.0.1:$NGX_PORT;
+        location = /ssf/events {   # RFC 8935 push, for the identity provider
+            aim        on;
+            aim_scope  ssf:push;
+            aim_ssf_receiver;
+        }
         location /kb/ {
             aim        on;
             aim_scope  kb:\$request_method;
@@ -119,7 +145,6 @@ ngx_start "$NGX_PORT" || bail "nginx starts" "$(cat "$W/nginx/start.err")"
 note "nginx     http://127.0.0.1:$NGX_PORT"
 
 # PostgreSQL: a throwaway cluster owned by the postgres account.
-touch "$W/state" && chmod 666 "$W/state"
 pg_init "$W/pg" "$PG_PORT" || bail "initdb" "$(cat "$W/pg/initdb.log")"
 pg_conf <<EOF
 shared_preload_libraries = 'pg_aim'
@@ -236,8 +261,29 @@ step deployer pam "log in as nobody" "refused revoked" "$(pam "$DEPLOYER")"
 step reporter pg "count visible docs (unaffected)" "2" \
     "$(sql "$REPORTER" reporting 'SELECT count(*) FROM docs;')"
 
+say "7. The identity provider disables the reporter with a shared signal"
+push() {   # a SET, pushed as the identity provider -> "202" or "400 <err>"
+    local code
+    code=$(curl -s -o "$W/push-body" -w '%{http_code}' -X POST -H "Authorization: Bearer $IDP_PUSH" \
+           -H "Content-Type: application/secevent+jwt" --data-binary "$1" \
+           "http://127.0.0.1:$NGX_PORT/ssf/events")
+    echo "$code$(sed -n 's/.*"err": *"\([a-z_]*\)".*/ \1/p' "$W/push-body")"
+}
+DISABLE=$(python3 "$TXPY" sign --key "$W/idp-ssf.key" --iss "$ISS" --aud "$SSF_AUD" \
+          account-disabled --agent spiffe://demo.example/agent/reporter)
+FORGED=$(python3 "$TXPY" sign --key "$W/rogue-ssf.key" --iss "$ISS" --aud "$SSF_AUD" \
+         account-disabled --agent spiffe://demo.example/agent/deployer)
+note "RISC account-disabled for the reporter, signed by the identity provider,"
+note "POSTed to http://127.0.0.1:$NGX_PORT/ssf/events (aim_ssf_receiver) at $(date +%T)"
+step idp nginx "a SET signed by an unknown key" "400 invalid_key" "$(push "$FORGED")"
+step idp nginx "push account-disabled for the reporter" "202" "$(push "$DISABLE")"
+step reporter nginx "GET /kb/q3-report" "401 revoked" "$(http "$REPORTER" GET /kb/q3-report)"
+step reporter pam "log in as nobody" "refused revoked" "$(pam "$REPORTER")"
+step reporter pg "bind as role reporting" "ERROR revoked" \
+    "$(sql "$REPORTER" reporting 'SELECT count(*) FROM docs;')"
+
 # ---------------------------------------------------------------------
-say "7. The audit trail: who did what, where"
+say "8. The audit trail: who did what, where"
 "$AIMCTL" audit "$W/audit.log" 2>/dev/null | sed 's/^/   /'
 echo
 "$AIMCTL" stats --state "$W/state" 2>/dev/null | sed 's/^/   /'

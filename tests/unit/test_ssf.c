@@ -268,6 +268,18 @@ test_config(void)
     snprintf(jpath, sizeof(jpath), "%s.ssf", st);
     CHECKF(stat(jpath, &sb) == 0 && (sb.st_mode & 0777) == 0660,
            "the journal is created beside the state file, mode 0660");
+    {
+        int         rw = -1;
+        const char *w0 = aim_ssf_receiver_watched(r, 0, &rw);
+        const char *w1;
+
+        CHECKF(w0 != NULL && rw == 0 && strcmp(w0, tx_jwks) == 0,
+               "watched 0: the transmitter's keys, read: %s", w0 ? w0 : "NULL");
+        w1 = aim_ssf_receiver_watched(r, 1, &rw);
+        CHECKF(w1 != NULL && strcmp(w1, jpath) == 0 && rw == 1,
+               "watched 1: the journal, read-write: %s", w1 ? w1 : "NULL");
+        CHECK(aim_ssf_receiver_watched(r, 2, &rw) == NULL);
+    }
     aim_ssf_receiver_free(r);
 
     CHECK_STR(aim_ssf_err_code(AIM_SSF_ERR_INVALID_KEY), "invalid_key");
@@ -1315,6 +1327,22 @@ test_audit(void)
            && tu_contains(audit_line, "\"reason\":\"bad_signature\"")
            && tu_contains(audit_line, "\"err\":\"authentication_failed\"")
            && !tu_contains(audit_line, "\"agent\""), "%s", audit_line);
+
+    /* what is not even a JWS is audited too, as is an empty push */
+    free(audit_line);
+    audit_line = NULL;
+    {
+        CHECK_ST(aim_ssf_apply(r, "hello", 5, &res), AIM_MALFORMED, NULL);
+        CHECKF(audit_line != NULL && tu_contains(audit_line, "\"decision\":\"deny\"")
+               && tu_contains(audit_line, "\"reason\":\"malformed\"")
+               && tu_contains(audit_line, "\"err\":\"invalid_request\""), "%s",
+               audit_line ? audit_line : "(no audit line)");
+        free(audit_line);
+        audit_line = NULL;
+        CHECK_ST(aim_ssf_apply(r, "", 0, &res), AIM_NO_TOKEN, NULL);
+        CHECKF(audit_line != NULL && tu_contains(audit_line, "\"reason\":\"no_token\""),
+               "%s", audit_line ? audit_line : "(no audit line)");
+    }
     free(audit_line);
     audit_line = NULL;
     aim_ssf_receiver_free(r);
@@ -1440,6 +1468,14 @@ test_publish(void)
     t_section("ssf: this host's signals, signed and received by another host");
     p = aim_ssf_publisher_new(cfg, &err);
     CHECKF(p != NULL, "%s", err.message);
+    {
+        int rw = -1;
+
+        CHECK(aim_ssf_publisher_watched(p, 0, &rw) != NULL && rw == 1
+              && tu_contains(aim_ssf_publisher_watched(p, 0, &rw),
+                             "ssf-host-a.state.ssf"));
+        CHECK(aim_ssf_publisher_watched(p, 1, &rw) == NULL);
+    }
     jwks = aim_ssf_publisher_jwks(p);
     rb = host_b(sb, tu_write("host-a-jwks.json", jwks, (size_t) -1));
     free(jwks);
