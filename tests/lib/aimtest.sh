@@ -22,11 +22,12 @@
 #   ports     at_port VAR [ENV]: a free loopback port, reserved against
 #             other AIM runs on this machine (other checkouts), or the
 #             one ENV names.  at_wait_port PORT [SECONDS] [PID].
-#   nginx     ngx_conf DIR [MAIN-LINE...] < http-body; ngx_start PORT
-#             [WRAPPER...]; ngx_stop.
-#   postgres  pg_init DIR PORT; pg_conf, pg_hba (stdin); pg_start
-#             [VAR=VALUE...]; pg_stop; pg_as CMD; pg_give FILE; pg_install;
-#             PG_PSQL (an array).
+#   nginx     ngx_conf DIR [MAIN-LINE...] < http-body; ngx_test; ngx_start
+#             PORT [WRAPPER...]; ngx_pid; ngx_stop; ngx_version.
+#   postgres  pg_private DIR; pg_init DIR PORT; pg_conf, pg_hba (stdin);
+#             pg_start [VAR=VALUE...]; pg_stop; pg_as CMD; pg_give FILE;
+#             pg_pam_service DIR KEYS; PG_PSQL (an array).
+#   PgBouncer pgb_start DIR PORT DB USER... < extra lines; pgb_stop.
 #   PAM       at_pam_wrapper: PAM_WRAPPER_LIB, PAM_WRAPPER_MODS; pam_env
 #             DIR fills PAM_ENV (an array for env) to read services there.
 #   sshd      sshd_start DIR PORT SERVICES [PRELOAD] < extra sshd_config
@@ -46,6 +47,10 @@ AT_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 AT_BUILD=${AIM_BUILD:-$AT_ROOT/build}
 AIMCTL=${AIMCTL:-$AT_BUILD/bin/aimctl}
 NGINX=${NGINX:-/usr/sbin/nginx}
+# nginx reads an NGINX in its environment as the listening sockets of a
+# binary upgrade (and then does not daemonize): make test-nginx-versions
+# passes the binary in that variable, and it must go no further.
+export -n NGINX
 NGX_MODULE=${NGX_MODULE:-$AT_BUILD/ngx_http_aim_module.so}
 PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
 SSHD=${SSHD:-/usr/sbin/sshd}
@@ -334,8 +339,12 @@ ngx_conf() {
     } > "$d/nginx.conf"
 }
 
-# ngx_test: nginx -t on NGX_DIR's configuration; its output on stdout.
-ngx_test() { "$NGINX" -t -p "$NGX_DIR" -e "$NGX_DIR/error.log" -c "$NGX_DIR/nginx.conf" 2>&1; }
+# ngx_test [ARG...]: nginx -t (with ARGs: -q, say) on NGX_DIR's
+# configuration; its output on stdout, its exit status returned.
+ngx_test() { "$NGINX" -t "$@" -p "$NGX_DIR" -e "$NGX_DIR/error.log" -c "$NGX_DIR/nginx.conf" 2>&1; }
+
+# ngx_version: NGINX's version (1.22.1, say).
+ngx_version() { "$NGINX" -v 2>&1 | sed 's,.*/,,'; }
 
 # ngx_start PORT [WRAPPER...]: starts nginx on NGX_DIR's configuration and
 # waits until PORT listens.  With a WRAPPER (valgrind ...), nginx runs in
@@ -386,31 +395,78 @@ ngx_stop() {
 
 # --------------------------------------------------------------- postgres
 
-PG_DIR= PG_DATA= PG_PORT= PG_LOG=
+PG_DIR= PG_DATA= PG_PORT= PG_LOG= PG_INST= PGBIN=
 PG_AS=()
 [ -n "$AT_IS_ROOT" ] && PG_AS=(runuser -u postgres --)
 PG_PSQL=()
 
-_pg_bindir() { "$PG_CONFIG" --bindir; }
-
 # pg_as CMD...: CMD as the cluster's owner (postgres when we are root),
 # from a directory it can enter (the checkout may be under a 0700 home).
-pg_as() { (cd "$PG_DIR" && "${PG_AS[@]}" "$@"); }
+pg_as() { (cd "${PG_DIR:-/}" && "${PG_AS[@]}" "$@"); }
 
 # pg_give PATH...: hands PATH over to the cluster's owner.
 pg_give() { [ ${#PG_AS[@]} -eq 0 ] || chown -R postgres "$@"; }
 
+# pg_private DIR: a private PostgreSQL installation in DIR with this
+# tree's pg_aim; every cluster made afterwards runs it (PGBIN is its
+# bindir, PG_INST is DIR).  PostgreSQL's own programs are copied into
+# DIR/<bindir> (a server finds its library and share directories from
+# where its binary is), the system's libraries and share files are linked
+# beside them, and pg_aim is installed there by "make install
+# DESTDIR=DIR".  Nothing is written to the system's PostgreSQL
+# directories: runs from other checkouts, and packages installed
+# meanwhile, never replace this run's pg_aim, and the server loads it
+# from under /tmp, which it reaches wherever the checkout is.  make's
+# output: DIR.log.
+pg_private() {
+    local dir=$1 bindir libdir sharedir f
+    bindir=$("$PG_CONFIG" --bindir) || return 1
+    libdir=$("$PG_CONFIG" --pkglibdir)
+    sharedir=$("$PG_CONFIG" --sharedir)
+    mkdir -p "$dir$bindir" "$dir$libdir" "$dir$sharedir/extension" || return 1
+    for f in postgres pg_ctl initdb; do
+        cp "$bindir/$f" "$dir$bindir/" || return 1
+    done
+    for f in "$bindir"/*; do
+        [ -e "$dir$bindir/${f##*/}" ] || ln -s "$f" "$dir$bindir/"
+    done
+    # Directories are made, not linked: an install would write through a link.
+    mkdir -p "$dir$libdir/bitcode"
+    for f in "$libdir"/* "$libdir"/bitcode/*; do
+        case ${f#"$libdir"/} in
+            pg_aim* | bitcode/pg_aim* | bitcode) ;;
+            *) ln -s "$f" "$dir$libdir/${f#"$libdir"/}" ;;
+        esac
+    done
+    for f in "$sharedir"/*; do
+        [ "${f##*/}" = extension ] || ln -s "$f" "$dir$sharedir/"
+    done
+    for f in "$sharedir"/extension/*; do
+        case ${f##*/} in pg_aim*) ;; *) ln -s "$f" "$dir$sharedir/extension/" ;; esac
+    done
+    make --no-print-directory -s -C "$AT_ROOT/pg_aim" PG_CONFIG="$PG_CONFIG" \
+        install DESTDIR="$dir" > "$dir.log" 2>&1 || return 1
+    chmod -R a+rX "$dir"
+    PG_INST=$dir PGBIN=$dir$bindir
+}
+
 # pg_init DIR PORT [INITDB-ARG...]: a throwaway cluster in DIR/data with
 # its socket in DIR and its log in DIR/server.log, listening on
-# 127.0.0.1:PORT, fsync off; stopped at exit.  PG_PSQL runs psql on it
-# (-X -q -At, over the socket).  initdb's output: DIR/initdb.log.
+# 127.0.0.1:PORT, fsync off; stopped at exit.  It runs the private
+# installation (pg_private), made in DIR/install when there is none yet.
+# PG_PSQL runs psql on it (-X -q -At, over the socket).  What failed
+# (the installation or initdb) is in DIR/initdb.log.
 pg_init() {
     PG_DIR=$1 PG_PORT=$2
     shift 2
     PG_DATA=$PG_DIR/data PG_LOG=$PG_DIR/server.log
-    PGBIN=$(_pg_bindir)
     mkdir -p "$PG_DIR"
     chmod 755 "$PG_DIR"
+    if [ -z "$PG_INST" ] && ! pg_private "$PG_DIR/install"; then
+        { echo "the private installation in $PG_DIR/install failed:"; cat "$PG_DIR/install.log"; } \
+            > "$PG_DIR/initdb.log" 2>&1
+        return 1
+    fi
     pg_give "$PG_DIR"
     PG_PSQL=("$PGBIN/psql" -X -q -At -h "$PG_DIR" -p "$PG_PORT")
     pg_as "$PGBIN/initdb" -D "$PG_DATA" -U postgres -A trust -E UTF8 --locale=C "$@" \
@@ -430,9 +486,9 @@ pg_conf() { cat >> "$PG_DATA/postgresql.conf"; }
 pg_hba() { cat > "$PG_DATA/pg_hba.conf"; }
 
 # pg_start [VAR=VALUE...]: pg_ctl start with those in the server's
-# environment; waits up to 20 s.  pg_ctl's output: PG_DIR/pg_ctl.out.
+# environment; waits up to 30 s.  pg_ctl's output: PG_DIR/pg_ctl.out.
 pg_start() {
-    pg_as env "$@" "$PGBIN/pg_ctl" -D "$PG_DATA" -l "$PG_LOG" -w -t 20 start \
+    pg_as env "$@" "$PGBIN/pg_ctl" -D "$PG_DATA" -l "$PG_LOG" -w -t 30 start \
         > "$PG_DIR/pg_ctl.out" 2>&1
 }
 # pg_stop [MODE]: fast by default; nothing when the cluster is not running.
@@ -457,9 +513,51 @@ EOF
     pam_env "$dir"
 }
 
-# pg_install: pg_aim into PostgreSQL's own directories (needs root).
-pg_install() {
-    make --no-print-directory -s -C "$AT_ROOT/pg_aim" PG_CONFIG="$PG_CONFIG" install
+# -------------------------------------------------------------- PgBouncer
+
+PGBOUNCER=${PGBOUNCER:-$(command -v pgbouncer || echo /usr/sbin/pgbouncer)}
+PGB_DIR=
+
+# pgb_start DIR PORT DB USER... < LINES: PgBouncer (PGBOUNCER) on
+# 127.0.0.1:PORT in front of the cluster's database DB (over its socket),
+# pooling by transaction, trust for the USERs; its configuration, log
+# (DIR/pgbouncer.log) and pid file in DIR, and LINES (pool sizes, reset
+# queries) added to its [pgbouncer] section.  Runs as the cluster's
+# owner; stopped at exit.  Its output: DIR/pgbouncer.out.
+pgb_start() {
+    local d=$1 port=$2 db=$3 u
+    shift 3
+    PGB_DIR=$d
+    mkdir -p "$d"
+    for u in "$@"; do printf '"%s" ""\n' "$u"; done > "$d/userlist.txt"
+    {
+        cat <<EOF
+[databases]
+$db = host=$PG_DIR port=$PG_PORT dbname=$db
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = $port
+unix_socket_dir =
+auth_type = trust
+auth_file = $d/userlist.txt
+pool_mode = transaction
+logfile = $d/pgbouncer.log
+pidfile = $d/pgbouncer.pid
+EOF
+        cat
+    } > "$d/pgbouncer.ini"
+    pg_give "$d"
+    at_defer pgb_stop
+    pg_as "$PGBOUNCER" -d "$d/pgbouncer.ini" > "$d/pgbouncer.out" 2>&1
+}
+# pgb_stop: stops it (SIGTERM).
+pgb_stop() {
+    local pid
+    [ -n "$PGB_DIR" ] || return 0
+    pid=$(cat "$PGB_DIR/pgbouncer.pid" 2> /dev/null) || return 0
+    kill "$pid" 2> /dev/null || true
+    for _ in $(seq 1 20); do kill -0 "$pid" 2> /dev/null || break; sleep 0.1; done
+    return 0
 }
 
 # -------------------------------------------------------------------- PAM
