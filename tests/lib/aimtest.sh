@@ -320,11 +320,13 @@ NGX_FG_PID=
 # module, pid file and error log (DIR/error.log, level NGX_LOG_LEVEL or
 # info) in DIR, the MAIN-LINEs, an events block (NGX_CONNECTIONS, 256)
 # and an http block with every temporary path in DIR around HTTP-BODY.
+# DIR/logs is made too: an nginx built from source logs there by default
+# (access_log where the body names none).
 ngx_conf() {
     local d=$1 line
     shift
     NGX_DIR=$d
-    mkdir -p "$d"
+    mkdir -p "$d/logs"
     {
         echo "load_module $NGX_MODULE;"
         echo "pid $d/nginx.pid;"
