@@ -24,7 +24,7 @@
 #             one ENV names.  at_wait_port PORT [SECONDS] [PID].
 #   nginx     ngx_conf DIR [MAIN-LINE...] < http-body; ngx_test; ngx_start
 #             PORT [WRAPPER...]; ngx_pid; ngx_stop; ngx_version.
-#   postgres  pg_private DIR; pg_init DIR PORT; pg_conf, pg_hba (stdin);
+#   postgres  pg_private DIR or pg_system; pg_init DIR PORT; pg_conf, pg_hba;
 #             pg_start [VAR=VALUE...]; pg_stop; pg_as CMD; pg_give FILE;
 #             pg_pam_service DIR KEYS; PG_PSQL (an array).
 #   PgBouncer pgb_start DIR PORT DB USER... < extra lines; pgb_stop.
@@ -315,20 +315,22 @@ at_wait_port() {
 
 NGX_DIR=
 NGX_FG_PID=
+# What loads the module (the packages' test includes modules-enabled).
+NGX_LOAD=${NGX_LOAD:-"load_module $NGX_MODULE;"}
 
 # ngx_conf DIR [MAIN-LINE...] < HTTP-BODY: writes DIR/nginx.conf: the
-# module, pid file and error log (DIR/error.log, level NGX_LOG_LEVEL or
-# info) in DIR, the MAIN-LINEs, an events block (NGX_CONNECTIONS, 256)
-# and an http block with every temporary path in DIR around HTTP-BODY.
-# DIR/logs is made too: an nginx built from source logs there by default
-# (access_log where the body names none).
+# module (NGX_LOAD), pid file and error log (DIR/error.log, level
+# NGX_LOG_LEVEL or info) in DIR, the MAIN-LINEs, an events block
+# (NGX_CONNECTIONS, 256) and an http block with every temporary path in
+# DIR around HTTP-BODY.  DIR/logs is made too: an nginx built from source
+# logs there by default (access_log where the body names none).
 ngx_conf() {
     local d=$1 line
     shift
     NGX_DIR=$d
     mkdir -p "$d/logs"
     {
-        echo "load_module $NGX_MODULE;"
+        echo "$NGX_LOAD"
         echo "pid $d/nginx.pid;"
         echo "error_log $d/error.log ${NGX_LOG_LEVEL:-info};"
         for line in "$@"; do echo "$line"; done
@@ -341,9 +343,22 @@ ngx_conf() {
     } > "$d/nginx.conf"
 }
 
+# _ngx_cmd [WRAPPER...] -- [ARG...]: NGX_CMD, the command line of NGINX
+# (under WRAPPER, with ARGs) on NGX_DIR's configuration and error log,
+# with NGX_DIR as its prefix -- or NGX_PREFIX; NGX_PREFIX= keeps the one
+# nginx was built with, where a packaged snippet's relative
+# "modules/..." path leads.
+_ngx_cmd() {
+    local p=${NGX_PREFIX-$NGX_DIR}
+    NGX_CMD=()
+    while [ "$1" != -- ]; do NGX_CMD+=("$1"); shift; done
+    shift
+    NGX_CMD+=("$NGINX" "$@" ${p:+-p "$p"} -e "$NGX_DIR/error.log" -c "$NGX_DIR/nginx.conf")
+}
+
 # ngx_test [ARG...]: nginx -t (with ARGs: -q, say) on NGX_DIR's
 # configuration; its output on stdout, its exit status returned.
-ngx_test() { "$NGINX" -t "$@" -p "$NGX_DIR" -e "$NGX_DIR/error.log" -c "$NGX_DIR/nginx.conf" 2>&1; }
+ngx_test() { _ngx_cmd -- -t "$@"; "${NGX_CMD[@]}" 2>&1; }
 
 # ngx_version: NGINX's version (1.22.1, say).
 ngx_version() { "$NGINX" -v 2>&1 | sed 's,.*/,,'; }
@@ -356,16 +371,15 @@ ngx_version() { "$NGINX" -v 2>&1 | sed 's,.*/,,'; }
 ngx_start() {
     local port=$1
     shift
+    _ngx_cmd "$@" --
     if [ $# -gt 0 ]; then
-        "$@" "$NGINX" -p "$NGX_DIR" -e "$NGX_DIR/error.log" -c "$NGX_DIR/nginx.conf" \
-            2> "$NGX_DIR/start.err" &
+        "${NGX_CMD[@]}" 2> "$NGX_DIR/start.err" &
         NGX_FG_PID=$!
         at_defer ngx_stop
         at_wait_port "$port" 60 "$NGX_FG_PID"
         return
     fi
-    "$NGINX" -p "$NGX_DIR" -e "$NGX_DIR/error.log" -c "$NGX_DIR/nginx.conf" \
-        2> "$NGX_DIR/start.err" || return 1
+    "${NGX_CMD[@]}" 2> "$NGX_DIR/start.err" || return 1
     at_defer ngx_stop
     at_wait_port "$port" 10
 }
@@ -450,6 +464,14 @@ pg_private() {
         install DESTDIR="$dir" > "$dir.log" 2>&1 || return 1
     chmod -R a+rX "$dir"
     PG_INST=$dir PGBIN=$dir$bindir
+}
+
+# pg_system: clusters made afterwards run the system's PostgreSQL and the
+# pg_aim installed in it (tests/deb: the package's), not a private
+# installation.
+pg_system() {
+    PGBIN=$("$PG_CONFIG" --bindir) || return 1
+    PG_INST=/
 }
 
 # pg_init DIR PORT [INITDB-ARG...]: a throwaway cluster in DIR/data with
