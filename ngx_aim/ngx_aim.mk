@@ -89,7 +89,7 @@ test-nginx-versions: $(NGX_VMODULES) $(AIMCTL) $(NGX_OPTIONS)
 	@rc=0; for v in $(NGX_VERSIONS); do \
 	    echo "--- nginx $$v"; \
 	    NGINX=$(abspath $(B))/nginx-$$v/objs/nginx \
-	    MODULE=$(abspath $(B))/nginx-$$v/ngx_http_aim_module.so \
+	    NGX_MODULE=$(abspath $(B))/nginx-$$v/ngx_http_aim_module.so \
 	    SUITE=test-nginx-$$v tests/nginx/run.sh || rc=1; \
 	done; exit $$rc
 

@@ -30,27 +30,19 @@
 #
 # Knobs: BENCH_NGINX_SECONDS (5), BENCH_NGINX_ROUNDS (3),
 # BENCH_NGINX_CONNECTIONS (32), BENCH_NGINX_TOKENS (10000),
-# BENCH_NGINX_MEMORY_REQUESTS (1000000; 0 skips).  Ports 18620-18622.
+# BENCH_NGINX_MEMORY_REQUESTS (1000000; 0 skips).  Free ports
+# (tests/lib/aimtest.sh), or AIM_BENCH_NGINX_PORT for nginx and
+# AIM_BENCH_VALIDATOR_PORT, AIM_BENCH_VALIDATOR_NOCACHE_PORT for the two
+# validators; the files in a run directory under /tmp (KEEP=1 keeps it).
 
 set -eu
-
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-B=${B:-$ROOT/build}
-AIMCTL=$B/bin/aimctl
-MODULE=$B/ngx_http_aim_module.so
-NGINX=${NGINX:-/usr/sbin/nginx}
-# nginx reads an exported NGINX as sockets inherited from a binary upgrade
-# (and then does not daemonize): keep the variable to this script.
-export -n NGINX
-HERE=$ROOT/bench/nginx
+. "$(dirname "$0")/../../tests/lib/aimtest.sh"
+HERE=$AT_ROOT/bench/nginx
 SECS=${BENCH_NGINX_SECONDS:-5}
 ROUNDS=${BENCH_NGINX_ROUNDS:-3}
 CONNS=${BENCH_NGINX_CONNECTIONS:-32}
 NTOK=${BENCH_NGINX_TOKENS:-10000}
 MEMREQ=${BENCH_NGINX_MEMORY_REQUESTS:-1000000}
-PORT=18620
-VPORT=18621
-VPORT2=18622
 ISS=https://issuer.bench.example
 AUD=https://api.bench.example
 
@@ -58,34 +50,28 @@ die() { echo "bench-nginx: $*" >&2; exit 1; }
 
 PY=/usr/bin/python3
 [ -x "$PY" ] || PY=$(command -v python3 || true)
-for t in "$AIMCTL" "$MODULE" "$NGINX"; do [ -e "$t" ] || die "missing $t (make build-all)"; done
+for t in "$AIMCTL" "$NGX_MODULE" "$NGINX"; do [ -e "$t" ] || die "missing $t (make build-all)"; done
 command -v wrk > /dev/null || die "wrk is missing (./deps.sh)"
 command -v openssl > /dev/null || die "openssl is missing (./deps.sh)"
 [ -n "$PY" ] && "$PY" -c 'import cryptography' 2> /dev/null \
     || die "python3 with the cryptography package is missing (python3-cryptography, ./deps.sh)"
 
-W=$(mktemp -d /tmp/aim-nginx-bench.XXXXXX)
-chmod 755 "$W"
-VPID= VPID2=
-cleanup() {
-    [ -n "$VPID" ] && kill "$VPID" 2> /dev/null
-    [ -n "$VPID2" ] && kill "$VPID2" 2> /dev/null
-    [ -f "$W/nginx.pid" ] && kill -QUIT "$(cat "$W/nginx.pid")" 2> /dev/null
-    sleep 0.3
-    [ -n "${KEEP:-}" ] && echo "files kept in $W" || rm -rf "$W"
-}
-trap cleanup EXIT
+at_port PORT AIM_BENCH_NGINX_PORT || die "no port for nginx"
+at_port VPORT AIM_BENCH_VALIDATOR_PORT || die "no port for the validator"
+at_port VPORT2 AIM_BENCH_VALIDATOR_NOCACHE_PORT || die "no port for the second validator"
+at_rundir nginx-bench || die "no run directory"
+W=$AT_RUN
 
 load() { echo "load average $1: $(cut -d' ' -f1-3 /proc/loadavg) ($(nproc) CPUs)"; }
 
-echo "ngx_aim benchmark: nginx $("$NGINX" -v 2>&1 | sed 's,.*/,,'), one worker; wrk -t1 -c$CONNS," \
+echo "ngx_aim benchmark: nginx $(ngx_version), one worker; wrk -t1 -c$CONNS," \
      "${SECS}s per measurement, median of $ROUNDS rounds"
 load "at start"
 
 # ------------------------------------------------------------------ setup
 
-"$AIMCTL" keygen --alg ES256 --kid bench-1 --out "$W/issuer.pem" > /dev/null
-"$AIMCTL" jwks "$W/issuer.pem" > "$W/jwks.json"
+mint_key "$W/issuer.pem" --kid bench-1
+mint_jwks "$W/jwks.json" "$W/issuer.pem"
 "$PY" "$HERE/aimbench.py" mint "$W/issuer.pem" bench-1 "$ISS" "$AUD" "$NTOK" "$W/tokens"
 TOKEN=$(head -1 "$W/tokens")
 chmod -R a+rX "$W"
@@ -115,21 +101,10 @@ else
     AFFINITY=auto WRK=wrk SPEEDCPU=
 fi
 
-cat > "$W/nginx.conf" <<EOF
-load_module $MODULE;
-worker_processes 1;
-worker_cpu_affinity $AFFINITY;
-pid $W/nginx.pid;
-error_log $W/error.log warn;
-events { worker_connections 4096; }
-http {
+NGX_LOG_LEVEL=warn NGX_CONNECTIONS=4096
+ngx_conf "$W" "worker_processes 1;" "worker_cpu_affinity $AFFINITY;" <<EOF
     access_log off;
     keepalive_requests 100000000;
-    client_body_temp_path $W/body;
-    proxy_temp_path $W/proxy;
-    fastcgi_temp_path $W/fastcgi;
-    uwsgi_temp_path $W/uwsgi;
-    scgi_temp_path $W/scgi;
 
     aim_keys     $W/jwks.json;
     aim_issuer   $ISS;
@@ -182,14 +157,15 @@ http {
             proxy_set_header Connection "";
         }
     }
-}
 EOF
 
-"$NGINX" -p "$W" -c "$W/nginx.conf" || die "nginx did not start"
+ngx_start "$PORT" || die "nginx did not start: $(cat "$W/start.err" "$W/error.log" 2> /dev/null)"
 "$PY" "$HERE/aimbench.py" validate "$VPORT" "$W/jwks.json" "$ISS" "$AUD" cache &
 VPID=$!
+at_defer kill "$VPID"
 "$PY" "$HERE/aimbench.py" validate "$VPORT2" "$W/jwks.json" "$ISS" "$AUD" nocache &
 VPID2=$!
+at_defer kill "$VPID2"
 for _ in $(seq 50); do
     curl -sf -o /dev/null -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$PORT/ar/ok" \
         && curl -sf -o /dev/null -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$PORT/arv/ok" \
@@ -203,7 +179,7 @@ for p in plain aim ar arv; do
 done
 code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/aim/ok")
 [ "$code" = 401 ] || die "/aim/ok without a token answered $code, not 401"
-WORKER=$(pgrep -P "$(cat "$W/nginx.pid")" | head -1)
+WORKER=$(pgrep -P "$(ngx_pid)" | head -1)
 
 # ------------------------------------------------------------ measurement
 

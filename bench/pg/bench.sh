@@ -16,60 +16,45 @@
 #   5. connect + bind (trust + session_init, and a PAM agent login through
 #      pam_aim) vs a scram-sha-256 login, with pgbench -C.
 #
-# pg_aim runs from a private installation (tests/pg/lib.sh).  Ports 55442
-# (AIM_PG_BENCH_PORT) and the next one for PgBouncer; AIM_PG_BENCH_SECONDS
-# per run (default 10), AIM_PG_BENCH_CLIENTS (default 2); comparisons run
-# AIM_PG_BENCH_ROUNDS times (default 3) in a rotated order and report the
-# median of each; removed on exit.
+# The cluster, pg_aim's private installation and PgBouncer are the
+# fixtures of tests/lib/aimtest.sh (pg_init, pg_private, pgb_start), in a
+# run directory under /tmp removed on exit (KEEP=1 keeps it); free ports,
+# or AIM_PG_BENCH_PORT and AIM_PG_BENCH_BOUNCER_PORT.
+# AIM_PG_BENCH_SECONDS per run (default 10), AIM_PG_BENCH_CLIENTS (default
+# 2); comparisons run AIM_PG_BENCH_ROUNDS times (default 3) in a rotated
+# order and report the median of each.
 set -u
-
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-T=$(mktemp -d /tmp/pg_aim_bench.XXXXXX)
-chmod 755 "$T"
-. "$ROOT/tests/pg/lib.sh"
-PORT=${AIM_PG_BENCH_PORT:-55442}
-BPORT=$((PORT + 1))
+. "$(dirname "$0")/../../tests/lib/aimtest.sh"
 SECS=${AIM_PG_BENCH_SECONDS:-10}
 CLIENTS=${AIM_PG_BENCH_CLIENTS:-2}
-AIMCTL=$ROOT/build/bin/aimctl
-PAM_MODULE=${AIM_PAM_MODULE:-$ROOT/build/pam_aim.so}
-WRAPPER=$(ls /usr/lib/*/libpam_wrapper.so 2>/dev/null | head -1)
-PGBOUNCER=$(command -v pgbouncer || echo /usr/sbin/pgbouncer)
 ISS=https://idp.bench
 AUD=pg:bench
 
-cleanup() {
-    [ ! -f "$T/bouncer.pid" ] || kill "$(cat "$T/bouncer.pid")" 2>/dev/null
-    pg_stop "$T/data" immediate
-    rm -rf "$T"
-}
-trap cleanup EXIT
-die() { echo "bench-pg: $*" >&2; [ -f "$T/server.log" ] && tail -20 "$T/server.log" >&2; exit 1; }
+die() { echo "bench-pg: $*" >&2; [ -f "${PG_LOG:-/nonexistent}" ] && tail -20 "$PG_LOG" >&2; exit 1; }
 
-pg_private_install "$T/inst" || die "private installation failed: $(cat "$T/inst.log")"
-"$AIMCTL" keygen --alg ES256 --kid k1 --out "$T/issuer.key" >/dev/null || die "keygen"
-"$AIMCTL" jwks "$T/issuer.key" > "$T/jwks.json"
-issue() { "$AIMCTL" issue --key "$T/issuer.key" --iss "$ISS" --aud "$AUD" "$@"; }
+for f in "$AIMCTL" "$PG_CONFIG" "$PGBOUNCER"; do [ -e "$f" ] || die "missing $f (make build-all; ./deps.sh)"; done
+at_port PORT AIM_PG_BENCH_PORT || die "no port for PostgreSQL"
+at_port BPORT AIM_PG_BENCH_BOUNCER_PORT || die "no port for PgBouncer"
+at_rundir pg-bench || die "no run directory"
+T=$AT_RUN
+
+mint_key "$T/issuer.key" --kid k1 || die "keygen"
+mint_jwks "$T/jwks.json" "$T/issuer.key"
+ISSUER_KEY=$T/issuer.key
 AGENT=spiffe://bench/agent/7
 TOK=$(issue --sub "$AGENT" --scope "pg:role:r_aim pg:login:nobody kb:read" --ttl 7200)
 CLAIMS="{\"sub\":\"$AGENT\",\"role\":\"r_jwt\",\"scope\":\"kb:read\"}"
 
-mkdir -p "$T/services"
-# The server loads the module: a copy it can read (the tree may be under a 0700 home).
-if [ -f "$PAM_MODULE" ]; then cp "$PAM_MODULE" "$T/pam_aim.so"; PAM_MODULE=$T/pam_aim.so; fi
-cat > "$T/services/postgresql" <<EOF
-auth     required $PAM_MODULE keys=$T/jwks.json issuer=$ISS audience=$AUD scope=pg:login:%u handoff=AIM_PG_TOKEN
-account  required $PAM_MODULE keys=$T/jwks.json issuer=$ISS audience=$AUD scope=pg:login:%u
-EOF
-[ "${#AS[@]}" -eq 0 ] || chown -R postgres "$T"
-pg_initdb "$T/data" || die "initdb failed"
-cat >> "$T/data/postgresql.conf" <<EOF
-listen_addresses = '127.0.0.1'
-port = $PORT
-unix_socket_directories = '$T'
+# The PAM service of agent logins, when pam_wrapper and pam_aim.so are
+# there (the PAM login run is left out otherwise).
+PAM_ENV=() PAM=
+if at_pam_wrapper && [ -f "$AT_BUILD/pam_aim.so" ]; then
+    pg_pam_service "$T/services" "$T/jwks.json" && PAM=1
+fi
+pg_init "$T" "$PORT" || die "initdb failed: $(cat "$T/initdb.log")"
+pg_conf <<EOF
 shared_preload_libraries = 'pg_aim'
 max_connections = 50
-fsync = off
 synchronous_commit = off
 pg_aim.keys = '$T/jwks.json'
 pg_aim.issuer = '$ISS'
@@ -77,17 +62,15 @@ pg_aim.audience = '$AUD'
 pg_aim.pam_handoff = 'AIM_PG_TOKEN'
 pg_aim.trust_min = 0
 EOF
-cat > "$T/data/pg_hba.conf" <<EOF
+pg_hba <<EOF
 local all all                      trust
 host  all bench_scram 127.0.0.1/32 scram-sha-256
 host  all nobody      127.0.0.1/32 pam pamservice=postgresql
 host  all all         127.0.0.1/32 trust
 EOF
-[ "${#AS[@]}" -eq 0 ] || chown -R postgres "$T"
-pg_start "$T/data" "$T/server.log" LD_PRELOAD="$WRAPPER" PAM_WRAPPER=1 \
-    PAM_WRAPPER_SERVICE_DIR="$T/services" || die "server did not start"
+pg_start "${PAM_ENV[@]}" || die "server did not start"
 
-PSQL=("$PGI/psql" -X -q -At -h "$T" -p "$PORT")
+PSQL=("${PG_PSQL[@]}")
 "${PSQL[@]}" -U postgres -d postgres -c "CREATE DATABASE bench" >/dev/null
 "${PSQL[@]}" -U postgres -d bench -v ON_ERROR_STOP=1 >/dev/null <<EOF || die "setup failed"
 CREATE EXTENSION pg_aim;
@@ -188,7 +171,7 @@ declare -A TPS
 run() {
     local name=$1 user=$2 out tps
     shift 2
-    out=$("$PGI/pgbench" -n -h "${HOSTARG:-$T}" -p "${PORTARG:-$PORT}" -U "$user" -c "$CLIENTS" \
+    out=$("$PGBIN/pgbench" -n -h "${HOSTARG:-$T}" -p "${PORTARG:-$PORT}" -U "$user" -c "$CLIENTS" \
           -j "$CLIENTS" -T "$SECS" -M "${MODE:-prepared}" -D bound=0 -D "tok=$TOK" -D "claims=$CLAIMS" \
           -D "qtok='$TOK'" -D "qclaims='$CLAIMS'" "$@" bench 2>&1)
     tps=$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' <<<"$out" | head -1)
@@ -210,7 +193,7 @@ cpu_run() {
     local name=$1 user=$2 pid="" ticks=0 t hz tx
     shift 2
     sql "TRUNCATE bench_pids"
-    "$PGI/pgbench" -n -h "$T" -p "$PORT" -U "$user" -c 1 -j 1 -T "$SECS" -M prepared \
+    "$PGBIN/pgbench" -n -h "$T" -p "$PORT" -U "$user" -c 1 -j 1 -T "$SECS" -M prepared \
         -D bound=0 -D "tok=$TOK" "$@" bench >"$T/cpu_run.out" 2>&1 &
     local bench=$!
     while kill -0 "$bench" 2>/dev/null; do
@@ -280,7 +263,7 @@ n_jwt=$("${PSQL[@]}" -U bench_login -d bench -c "SELECT set_config('request.jwt.
 "${PSQL[@]}" -U postgres -d bench -c "SELECT count(*) FROM items" -c "SELECT count(*) FROM scan" \
     -c "SELECT count(*) FROM plain" >/dev/null
 
-echo "pg_aim benchmark: PostgreSQL $("$PGI/postgres" -V | awk '{print $3}'), $CLIENTS clients, $SECS s per run, $(nproc) cores"
+echo "pg_aim benchmark: PostgreSQL $("$PGBIN/postgres" -V | awk '{print $3}'), $CLIENTS clients, $SECS s per run, $(nproc) cores"
 echo "RLS, 1000 of 100000 rows through an index, policy (SELECT f()):"
 VARIANT["rls-initplan aim.agent_id()"]="bench_login|-f $T/aim_items.sql"
 VARIANT["rls-initplan request.jwt.claims->>sub"]="bench_login|-f $T/jwt_items.sql"
@@ -305,27 +288,13 @@ run "aim.session_init() (same session)" bench_login -f "$T/init.sql"
 run "SELECT 1 (same session, reference)" bench_login -f "$T/select1.sql"
 
 echo "Through PgBouncer, transaction mode (a bind per transaction, point query with RLS):"
-cat > "$T/userlist.txt" <<EOF
-"bench_login" ""
-EOF
-cat > "$T/pgbouncer.ini" <<EOF
-[databases]
-bench = host=$T port=$PORT dbname=bench
-[pgbouncer]
-listen_addr = 127.0.0.1
-listen_port = $BPORT
-unix_socket_dir =
-auth_type = trust
-auth_file = $T/userlist.txt
-pool_mode = transaction
+if ! pgb_start "$T/bouncer" "$BPORT" bench bench_login <<EOF
 default_pool_size = $CLIENTS
 max_client_conn = 50
-logfile = $T/pgbouncer.log
-pidfile = $T/bouncer.pid
 EOF
-[ "${#AS[@]}" -eq 0 ] || chown postgres "$T/userlist.txt" "$T/pgbouncer.ini"
-"${AS[@]}" "$PGBOUNCER" -d "$T/pgbouncer.ini" >"$T/pgbouncer.out" 2>&1 \
-    || die "pgbouncer did not start: $(cat "$T/pgbouncer.out")"
+then
+    die "pgbouncer did not start: $(cat "$T/bouncer/pgbouncer.out")"
+fi
 VARIANT["pgbouncer: aim.transaction_init() + query"]="bench_login|-f $T/pool_aim.sql"
 VARIANT["pgbouncer: set_config(claims), set_config(role) + query"]="bench_login|-f $T/pool_jwt.sql"
 HOSTARG=127.0.0.1 PORTARG=$BPORT MODE=simple compare "pgbouncer: aim.transaction_init() + query" \
@@ -336,10 +305,10 @@ HOSTARG=127.0.0.1
 run "connect trust + SELECT 1" bench_login -C -f "$T/select1.sql"
 PGPASSWORD=bench-scram-password run "connect scram-sha-256 + SELECT 1" bench_scram -C -f "$T/select1.sql"
 run "connect trust + aim.session_init()" bench_login -C -f "$T/init.sql"
-if [ -n "$WRAPPER" ] && [ -f "$PAM_MODULE" ]; then
+if [ -n "$PAM" ]; then
     PGPASSWORD=$TOK run "connect PAM (pam_aim) agent login + agent_id()" nobody -C -f "$T/agent.sql"
 else
-    echo "  (PAM agent login skipped: libpam_wrapper or $PAM_MODULE missing)"
+    echo "  (PAM agent login left out: libpam_wrapper or $AT_BUILD/pam_aim.so missing)"
 fi
 unset HOSTARG
 

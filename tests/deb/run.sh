@@ -13,51 +13,46 @@
 # that no package owns (a source install, "make install" or the pg suite's
 # "make -C pg_aim install") are saved first and put back after the purge;
 # an exit at any point purges what this run installed.  Runs of this
-# suite in other worktrees wait on a lock; nginx and PostgreSQL listen on
-# free loopback ports and only processes started here are stopped.
+# suite in other worktrees wait on a lock; nginx and PostgreSQL (the
+# fixtures of tests/lib/aimtest.sh, run on the system's programs and the
+# packages' modules) listen on free loopback ports (or AIM_DEB_NGINX_PORT,
+# AIM_DEB_PG_PORT) and only processes started here are stopped.
 # Needs root (dpkg).  KEEP=1 keeps the work directory.
 # Last line: "deb: N passed, N failed, N skipped".
 set -u
-cd "$(dirname "$0")/../.."
-ROOT=$PWD
-OUT=$ROOT/build/deb
-AIMCTL=${AIMCTL:-$ROOT/build/bin/aimctl}
+. "$(dirname "$0")/../lib/aimtest.sh"
+at_suite deb
+cd "$AT_ROOT"
+ROOT=$AT_ROOT
+OUT=$AT_BUILD/deb
 PKGS=(aim-tools libpam-aim libnginx-mod-http-aim postgresql-15-aim)
-PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
+# Debian's nginx, loading the packaged module as a user's does: through
+# the snippet in modules-enabled, whose "modules/..." is relative to the
+# prefix nginx was built with.
 NGINX=/usr/sbin/nginx
-WRAPPER=$(ls /usr/lib/*/libpam_wrapper.so 2>/dev/null | head -1)
+NGX_LOAD="include /etc/nginx/modules-enabled/*.conf;"
+NGX_PREFIX=
 LOCK=/run/lock/aim-test-deb.lock
 APT=(apt-get -q -y -o DPkg::Lock::Timeout=300 -o APT::Sandbox::User=root)
 ISS=https://issuer.deb.test
 AUD=deb-test
-SUITE=deb
-
-pass=0 fail=0 skip=0
-ok()      { pass=$((pass + 1)); echo "ok   - $1"; }
-not_ok()  { fail=$((fail + 1)); echo "FAIL - $1"; [ -z "${2-}" ] || printf '%s\n' "$2" | sed 's/^/       /'; }
-skipped() { skip=$((skip + 1)); echo "SKIP - $1"; }
-check()   { if [ "$2" = "$3" ]; then ok "$1"; else not_ok "$1" "expected [$2], got [$3]"; fi; }
-has()     { case "$2" in *"$3"*) ok "$1" ;; *) not_ok "$1" "[$3] not in [$2]" ;; esac; }
-summary() { echo "$SUITE: $pass passed, $fail failed, $skip skipped"; }
-finish()  { summary; [ "$fail" -eq 0 ]; exit $?; }
 
 for tool in dpkg-buildpackage lintian "$NGINX" pamtester curl "$PG_CONFIG"; do
     if ! command -v "$tool" > /dev/null; then
         not_ok "$tool is installed (./deps.sh)"; finish
     fi
 done
-if [ -z "$WRAPPER" ]; then not_ok "libpam-wrapper is installed (./deps.sh)"; finish; fi
+at_pam_wrapper || { not_ok "libpam-wrapper is installed (./deps.sh)"; finish; }
 [ -x "$AIMCTL" ] || { not_ok "$AIMCTL is built (make)"; finish; }
-PGBIN=$("$PG_CONFIG" --bindir)
 PKGLIBDIR=$("$PG_CONFIG" --pkglibdir)
 EXTDIR=$("$PG_CONFIG" --sharedir)/extension
 MA=$(dpkg-architecture -qDEB_HOST_MULTIARCH)
 
-T=$(mktemp -d /tmp/aim_deb_test.XXXXXX)
-chmod 755 "$T"
-# The postgres account may not enter the checkout (a 0700 home).
-as_pg() { (cd "$T" && runuser -u postgres -- "$@"); }
-NGINX_PID="" PG_DATA="" INSTALLED=0 SAVED=0
+at_port NPORT AIM_DEB_NGINX_PORT || bail "a port for nginx"
+at_port PPORT AIM_DEB_PG_PORT || bail "a port for PostgreSQL"
+at_rundir deb || bail "a run directory"
+T=$AT_RUN
+INSTALLED=0 SAVED=0
 
 # ---------------------------------------------------------------- build
 
@@ -65,7 +60,7 @@ start=$(date +%s)
 if make --no-print-directory -C "$ROOT" deb > "$T/make-deb.log" 2>&1; then
     ok "make deb ($(( $(date +%s) - start )) s)"
 else
-    not_ok "make deb" "$(tail -30 "$T/make-deb.log")"; rm -rf "$T"; finish
+    not_ok "make deb" "$(tail -30 "$T/make-deb.log")"; finish
 fi
 VERSION=$(dpkg-parsechangelog -l "$ROOT/debian/changelog" -SVersion)
 DEBS=()
@@ -73,7 +68,7 @@ for p in "${PKGS[@]}"; do
     f=$OUT/${p}_${VERSION}_$(dpkg --print-architecture).deb
     if [ -f "$f" ]; then DEBS+=("$f"); else not_ok "$f was built"; fi
 done
-[ "${#DEBS[@]}" -eq 4 ] && ok "four packages in build/deb/" || { rm -rf "$T"; finish; }
+[ "${#DEBS[@]}" -eq 4 ] && ok "four packages in build/deb/" || finish
 check "debian/changelog's version is aimctl's" "aimctl $VERSION" "$("$AIMCTL" --version)"
 
 # lintian on the .changes: every tag, info and pedantic included, fails
@@ -107,16 +102,16 @@ has "pam_aim(8)" "$(files libpam-aim)" "/usr/share/man/man8/pam_aim.8.gz"
 # ---------------------------------------------------------------- install
 
 if [ "$(id -u)" -ne 0 ]; then
-    skipped "install, use and purge: needs root (dpkg)"; rm -rf "$T"; finish
+    skip "install, use and purge: needs root (dpkg)"; finish
 fi
 exec 9> "$LOCK"
-if ! flock -w 600 9; then not_ok "the lock $LOCK (another test-deb run?)"; rm -rf "$T"; finish; fi
+if ! flock -w 600 9; then not_ok "the lock $LOCK (another test-deb run?)"; finish; fi
 
 for p in "${PKGS[@]}"; do
     st=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null)
     if [ -n "$st" ] && [ "$st" != not-installed ]; then
-        skipped "install, use and purge: $p is already on this system ($st); purge it to run them"
-        rm -rf "$T"; finish
+        skip "install, use and purge: $p is already on this system ($st); purge it to run them"
+        finish
     fi
 done
 
@@ -158,20 +153,15 @@ snapshot() {
 }
 snapshot > "$T/snapshot.before"
 
-cleanup() {
-    if [ -n "$NGINX_PID" ] && kill -0 "$NGINX_PID" 2>/dev/null; then
-        kill -QUIT "$NGINX_PID"; for _ in $(seq 50); do kill -0 "$NGINX_PID" 2>/dev/null || break; sleep 0.1; done
-    fi
-    if [ -n "$PG_DATA" ] && [ -f "$PG_DATA/postmaster.pid" ]; then
-        as_pg "$PGBIN/pg_ctl" -D "$PG_DATA" -m immediate -w stop > /dev/null 2>&1
-    fi
+# At exit, after the servers are stopped (they are registered later, so
+# stopped first): purge what this run installed, put back what it saved.
+undo_install() {
     if [ "$INSTALLED" -eq 1 ]; then
         "${APT[@]}" purge "${PKGS[@]}" > "$T/purge-cleanup.log" 2>&1
     fi
     if [ "$SAVED" -eq 1 ]; then tar -x -P -p -f "$T/saved.tar"; fi
-    [ -n "${KEEP-}" ] && echo "workdir $T" || rm -rf "$T"
 }
-trap cleanup EXIT
+at_defer undo_install
 
 export DEBIAN_FRONTEND=noninteractive
 INSTALLED=1
@@ -211,34 +201,13 @@ TOK_ROGUE=$(/usr/bin/aimctl issue --key "$T/rogue.key" --iss "$ISS" --aud "$AUD"
     --sub spiffe://deb.test/agent/ok --scope "kb:read pam:login:nobody")
 [ -n "$TOK" ] && ok "aimctl keygen, jwks and issue" || not_ok "aimctl issue"
 
-# A free loopback port (another helper's server may hold any fixed one).
-free_port() {
-    local p
-    for _ in $(seq 100); do
-        p=$((20000 + RANDOM % 20000))
-        if ! (exec 3<> "/dev/tcp/127.0.0.1/$p") 2> /dev/null; then echo "$p"; return 0; fi
-    done
-    return 1
-}
-
 # ---------------------------------------------------------------- nginx
 
-NPORT=$(free_port)
 mkdir -p "$T/www/kb"
 echo "the protected document" > "$T/www/kb/doc.txt"
-cat > "$T/nginx.conf" <<EOF
-include /etc/nginx/modules-enabled/*.conf;
-worker_processes 1;
-pid $T/nginx.pid;
-error_log $T/nginx-error.log info;
-events { worker_connections 64; }
-http {
-    access_log $T/nginx-access.log;
-    client_body_temp_path $T/nginx-body;
-    proxy_temp_path $T/nginx-proxy;
-    fastcgi_temp_path $T/nginx-fastcgi;
-    uwsgi_temp_path $T/nginx-uwsgi;
-    scgi_temp_path $T/nginx-scgi;
+NGX_CONNECTIONS=64
+ngx_conf "$T/nginx" "worker_processes 1;" <<EOF
+    access_log $T/nginx/access.log;
 
     aim_keys     $T/jwks.json;
     aim_issuer   $ISS;
@@ -253,16 +222,13 @@ http {
             aim_scope kb:read;
         }
     }
-}
 EOF
-if out=$("$NGINX" -t -c "$T/nginx.conf" -e "$T/nginx-error.log" 2>&1); then
+if out=$(ngx_test); then
     ok "nginx -t: the enabled module's directives are known"
 else
     not_ok "nginx -t" "$out"
 fi
-if "$NGINX" -c "$T/nginx.conf" -e "$T/nginx-error.log" 2> "$T/nginx-start.err"; then
-    for _ in $(seq 50); do [ -s "$T/nginx.pid" ] && break; sleep 0.1; done
-    NGINX_PID=$(cat "$T/nginx.pid" 2>/dev/null)
+if ngx_start "$NPORT"; then
     url=http://127.0.0.1:$NPORT/kb/doc.txt
     for _ in $(seq 50); do curl -s -o /dev/null "$url" && break; sleep 0.1; done
     check "no token: 401" 401 "$(curl -s -o /dev/null -w '%{http_code}' "$url")"
@@ -272,36 +238,27 @@ if "$NGINX" -c "$T/nginx.conf" -e "$T/nginx-error.log" 2> "$T/nginx-start.err"; 
     check "token without kb:read: 403" 403 "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $TOK_NOSCOPE" "$url")"
     check "token of another key: 401" 401 "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $TOK_ROGUE" "$url")"
     has "the module's audit line names the agent" "$(cat "$T/nginx-audit.log" 2>&1)" "spiffe://deb.test/agent/ok"
-    kill -QUIT "$NGINX_PID"
-    for _ in $(seq 50); do kill -0 "$NGINX_PID" 2>/dev/null || break; sleep 0.1; done
+    ngx_stop
 else
-    not_ok "nginx starts with modules-enabled/*.conf" "$(cat "$T/nginx-start.err")"
+    not_ok "nginx starts with modules-enabled/*.conf" "$(cat "$T/nginx/start.err" "$T/nginx/error.log" 2> /dev/null)"
 fi
 
 # ---------------------------------------------------------------- PostgreSQL
 
-PPORT=$(free_port)
-PG_DATA=$T/pg/data
-mkdir -p "$T/pg"
-chown postgres "$T/pg"
-if as_pg "$PGBIN/initdb" -D "$PG_DATA" -U postgres -A trust -E UTF8 --locale=C \
-        > "$T/initdb.log" 2>&1; then
-    cat >> "$PG_DATA/postgresql.conf" <<EOF
-listen_addresses = '127.0.0.1'
-port = $PPORT
-unix_socket_directories = '$T/pg'
+# The system's PostgreSQL, with the package's pg_aim.
+pg_system
+if pg_init "$T/pg" "$PPORT"; then
+    pg_conf <<EOF
 shared_preload_libraries = 'pg_aim'
-fsync = off
 pg_aim.keys = '$ISS $T/jwks.json'
 pg_aim.issuer = '$ISS'
 pg_aim.audience = '$AUD'
 EOF
-    if as_pg "$PGBIN/pg_ctl" -D "$PG_DATA" -l "$T/pg/server.log" -w -t 30 start > "$T/pg_ctl.log" 2>&1; then
+    if pg_start; then
         ok "postgres starts with the packaged pg_aim preloaded"
-        psql() { as_pg "$PGBIN/psql" -X -q -A -t -v ON_ERROR_STOP=1 \
-                     -h "$T/pg" -p "$PPORT" -U postgres -d postgres "$@"; }
-        check "CREATE EXTENSION pg_aim (the control file's default version)" \
-            "$(sed -n "s/^default_version = '\\(.*\\)'/\\1/p" "$ROOT/pg_aim/pg_aim.control")" \
+        psql() { "${PG_PSQL[@]}" -v ON_ERROR_STOP=1 -U postgres -d postgres "$@"; }
+        check "CREATE EXTENSION pg_aim" \
+            "$(sed -n "s/^default_version = '\(.*\)'$/\1/p" pg_aim/pg_aim.control)" \
             "$(psql -c 'CREATE EXTENSION pg_aim' -c "SELECT extversion FROM pg_extension WHERE extname = 'pg_aim'" 2>&1)"
         check "aim.session_init(token) binds the agent" "spiffe://deb.test/agent/ok" \
             "$(psql -v tok="$TOK" <<< "SELECT aim.session_init(:'tok');" 2>&1)"
@@ -310,12 +267,12 @@ EOF
         PG_SO=$(psql -c "SELECT setting FROM pg_config WHERE name = 'PKGLIBDIR'" 2>&1)
         check "the server's pkglibdir holds the packaged module" "postgresql-15-aim" \
             "$(dpkg -S "$PG_SO/pg_aim.so" 2>&1 | cut -d: -f1)"
-        as_pg "$PGBIN/pg_ctl" -D "$PG_DATA" -m fast -w stop > /dev/null 2>&1
+        pg_stop
     else
-        not_ok "postgres starts with pg_aim" "$(cat "$T/pg_ctl.log" "$T/pg/server.log" 2>/dev/null | tail -20)"
+        not_ok "postgres starts with pg_aim" "$(cat "$T/pg/pg_ctl.out" "$T/pg/server.log" 2>/dev/null | tail -20)"
     fi
 else
-    not_ok "initdb" "$(tail -20 "$T/initdb.log")"
+    not_ok "initdb" "$(tail -20 "$T/pg/initdb.log")"
 fi
 
 # ---------------------------------------------------------------- PAM
@@ -324,16 +281,15 @@ mkdir -p "$T/services"
 PAMARGS="keys=$T/jwks.json issuer=$ISS audience=$AUD token_env=AIM_TOKEN audit=$T/pam-audit.log"
 printf '%s\n' "auth     required pam_aim.so $PAMARGS" \
               "account  required pam_aim.so $PAMARGS" > "$T/services/aim-deb"
+pam_env "$T/services"
 pamw() {   # TOKEN, then pamtester's arguments
     local tok=$1; shift
-    env LD_PRELOAD="$WRAPPER" PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$T/services" \
-        AIM_TOKEN="$tok" pamtester -v aim-deb "$@" < /dev/null 2>&1
+    env "${PAM_ENV[@]}" AIM_TOKEN="$tok" pamtester -v aim-deb "$@" < /dev/null 2>&1
 }
 out=$(pamw "$TOK" nobody authenticate acct_mgmt)
 has "pamtester: the installed pam_aim.so logs an agent in" "$out" "successfully authenticated"
 out=$(pamw "$TOK_NOSCOPE" nobody authenticate)
-# auth refuses with PAM_AUTH_ERR whatever the reason (pam_aim(8)); the
-# reason is in syslog and the audit line.
+# auth refuses every token it does not accept with PAM_AUTH_ERR (docs/pam_aim.md).
 has "pamtester: no pam:login:nobody scope, no login" "$out" "Authentication failure"
 out=$(pamw "$TOK_ROGUE" nobody authenticate)
 has "pamtester: a token of another key, no login" "$out" "Authentication failure"

@@ -144,7 +144,8 @@ EOF
 ngx_start "$NGX_PORT" || bail "nginx starts" "$(cat "$W/nginx/start.err")"
 note "nginx     http://127.0.0.1:$NGX_PORT"
 
-# PostgreSQL: a throwaway cluster owned by the postgres account.
+# PostgreSQL: a throwaway cluster owned by the postgres account, running
+# pg_aim from a private installation in $W/pg/install (pg_init).
 pg_init "$W/pg" "$PG_PORT" || bail "initdb" "$(cat "$W/pg/initdb.log")"
 pg_conf <<EOF
 shared_preload_libraries = 'pg_aim'

@@ -22,11 +22,12 @@
 #   ports     at_port VAR [ENV]: a free loopback port, reserved against
 #             other AIM runs on this machine (other checkouts), or the
 #             one ENV names.  at_wait_port PORT [SECONDS] [PID].
-#   nginx     ngx_conf DIR [MAIN-LINE...] < http-body; ngx_start PORT
-#             [WRAPPER...]; ngx_stop.
-#   postgres  pg_init DIR PORT; pg_conf, pg_hba (stdin); pg_start
-#             [VAR=VALUE...]; pg_stop; pg_as CMD; pg_give FILE; pg_install;
-#             PG_PSQL (an array).
+#   nginx     ngx_conf DIR [MAIN-LINE...] < http-body; ngx_test; ngx_start
+#             PORT [WRAPPER...]; ngx_pid; ngx_stop; ngx_version.
+#   postgres  pg_private DIR or pg_system; pg_init DIR PORT; pg_conf, pg_hba;
+#             pg_start [VAR=VALUE...]; pg_stop; pg_as CMD; pg_give FILE;
+#             pg_pam_service DIR KEYS; PG_PSQL (an array).
+#   PgBouncer pgb_start DIR PORT DB USER... < extra lines; pgb_stop.
 #   PAM       at_pam_wrapper: PAM_WRAPPER_LIB, PAM_WRAPPER_MODS; pam_env
 #             DIR fills PAM_ENV (an array for env) to read services there.
 #   sshd      sshd_start DIR PORT SERVICES [PRELOAD] < extra sshd_config
@@ -46,6 +47,10 @@ AT_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 AT_BUILD=${AIM_BUILD:-$AT_ROOT/build}
 AIMCTL=${AIMCTL:-$AT_BUILD/bin/aimctl}
 NGINX=${NGINX:-/usr/sbin/nginx}
+# nginx reads an NGINX in its environment as the listening sockets of a
+# binary upgrade (and then does not daemonize): make test-nginx-versions
+# passes the binary in that variable, and it must go no further.
+export -n NGINX
 NGX_MODULE=${NGX_MODULE:-$AT_BUILD/ngx_http_aim_module.so}
 PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
 SSHD=${SSHD:-/usr/sbin/sshd}
@@ -310,18 +315,22 @@ at_wait_port() {
 
 NGX_DIR=
 NGX_FG_PID=
+# What loads the module (the packages' test includes modules-enabled).
+NGX_LOAD=${NGX_LOAD:-"load_module $NGX_MODULE;"}
 
 # ngx_conf DIR [MAIN-LINE...] < HTTP-BODY: writes DIR/nginx.conf: the
-# module, pid file and error log (DIR/error.log, level NGX_LOG_LEVEL or
-# info) in DIR, the MAIN-LINEs, an events block (NGX_CONNECTIONS, 256)
-# and an http block with every temporary path in DIR around HTTP-BODY.
+# module (NGX_LOAD), pid file and error log (DIR/error.log, level
+# NGX_LOG_LEVEL or info) in DIR, the MAIN-LINEs, an events block
+# (NGX_CONNECTIONS, 256) and an http block with every temporary path in
+# DIR around HTTP-BODY.  DIR/logs is made too: an nginx built from source
+# logs there by default (access_log where the body names none).
 ngx_conf() {
     local d=$1 line
     shift
     NGX_DIR=$d
-    mkdir -p "$d"
+    mkdir -p "$d/logs"
     {
-        echo "load_module $NGX_MODULE;"
+        echo "$NGX_LOAD"
         echo "pid $d/nginx.pid;"
         echo "error_log $d/error.log ${NGX_LOG_LEVEL:-info};"
         for line in "$@"; do echo "$line"; done
@@ -334,8 +343,25 @@ ngx_conf() {
     } > "$d/nginx.conf"
 }
 
-# ngx_test: nginx -t on NGX_DIR's configuration; its output on stdout.
-ngx_test() { "$NGINX" -t -p "$NGX_DIR" -e "$NGX_DIR/error.log" -c "$NGX_DIR/nginx.conf" 2>&1; }
+# _ngx_cmd [WRAPPER...] -- [ARG...]: NGX_CMD, the command line of NGINX
+# (under WRAPPER, with ARGs) on NGX_DIR's configuration and error log,
+# with NGX_DIR as its prefix -- or NGX_PREFIX; NGX_PREFIX= keeps the one
+# nginx was built with, where a packaged snippet's relative
+# "modules/..." path leads.
+_ngx_cmd() {
+    local p=${NGX_PREFIX-$NGX_DIR}
+    NGX_CMD=()
+    while [ "$1" != -- ]; do NGX_CMD+=("$1"); shift; done
+    shift
+    NGX_CMD+=("$NGINX" "$@" ${p:+-p "$p"} -e "$NGX_DIR/error.log" -c "$NGX_DIR/nginx.conf")
+}
+
+# ngx_test [ARG...]: nginx -t (with ARGs: -q, say) on NGX_DIR's
+# configuration; its output on stdout, its exit status returned.
+ngx_test() { _ngx_cmd -- -t "$@"; "${NGX_CMD[@]}" 2>&1; }
+
+# ngx_version: NGINX's version (1.22.1, say).
+ngx_version() { "$NGINX" -v 2>&1 | sed 's,.*/,,'; }
 
 # ngx_start PORT [WRAPPER...]: starts nginx on NGX_DIR's configuration and
 # waits until PORT listens.  With a WRAPPER (valgrind ...), nginx runs in
@@ -345,16 +371,15 @@ ngx_test() { "$NGINX" -t -p "$NGX_DIR" -e "$NGX_DIR/error.log" -c "$NGX_DIR/ngin
 ngx_start() {
     local port=$1
     shift
+    _ngx_cmd "$@" --
     if [ $# -gt 0 ]; then
-        "$@" "$NGINX" -p "$NGX_DIR" -e "$NGX_DIR/error.log" -c "$NGX_DIR/nginx.conf" \
-            2> "$NGX_DIR/start.err" &
+        "${NGX_CMD[@]}" 2> "$NGX_DIR/start.err" &
         NGX_FG_PID=$!
         at_defer ngx_stop
         at_wait_port "$port" 60 "$NGX_FG_PID"
         return
     fi
-    "$NGINX" -p "$NGX_DIR" -e "$NGX_DIR/error.log" -c "$NGX_DIR/nginx.conf" \
-        2> "$NGX_DIR/start.err" || return 1
+    "${NGX_CMD[@]}" 2> "$NGX_DIR/start.err" || return 1
     at_defer ngx_stop
     at_wait_port "$port" 10
 }
@@ -386,31 +411,86 @@ ngx_stop() {
 
 # --------------------------------------------------------------- postgres
 
-PG_DIR= PG_DATA= PG_PORT= PG_LOG=
+PG_DIR= PG_DATA= PG_PORT= PG_LOG= PG_INST= PGBIN=
 PG_AS=()
 [ -n "$AT_IS_ROOT" ] && PG_AS=(runuser -u postgres --)
 PG_PSQL=()
 
-_pg_bindir() { "$PG_CONFIG" --bindir; }
-
 # pg_as CMD...: CMD as the cluster's owner (postgres when we are root),
 # from a directory it can enter (the checkout may be under a 0700 home).
-pg_as() { (cd "$PG_DIR" && "${PG_AS[@]}" "$@"); }
+pg_as() { (cd "${PG_DIR:-/}" && "${PG_AS[@]}" "$@"); }
 
 # pg_give PATH...: hands PATH over to the cluster's owner.
 pg_give() { [ ${#PG_AS[@]} -eq 0 ] || chown -R postgres "$@"; }
 
+# pg_private DIR: a private PostgreSQL installation in DIR with this
+# tree's pg_aim; every cluster made afterwards runs it (PGBIN is its
+# bindir, PG_INST is DIR).  PostgreSQL's own programs are copied into
+# DIR/<bindir> (a server finds its library and share directories from
+# where its binary is), the system's libraries and share files are linked
+# beside them, and pg_aim is installed there by "make install
+# DESTDIR=DIR".  Nothing is written to the system's PostgreSQL
+# directories: runs from other checkouts, and packages installed
+# meanwhile, never replace this run's pg_aim, and the server loads it
+# from under /tmp, which it reaches wherever the checkout is.  make's
+# output: DIR.log.
+pg_private() {
+    local dir=$1 bindir libdir sharedir f
+    bindir=$("$PG_CONFIG" --bindir) || return 1
+    libdir=$("$PG_CONFIG" --pkglibdir)
+    sharedir=$("$PG_CONFIG" --sharedir)
+    mkdir -p "$dir$bindir" "$dir$libdir" "$dir$sharedir/extension" || return 1
+    for f in postgres pg_ctl initdb; do
+        cp "$bindir/$f" "$dir$bindir/" || return 1
+    done
+    for f in "$bindir"/*; do
+        [ -e "$dir$bindir/${f##*/}" ] || ln -s "$f" "$dir$bindir/"
+    done
+    # Directories are made, not linked: an install would write through a link.
+    mkdir -p "$dir$libdir/bitcode"
+    for f in "$libdir"/* "$libdir"/bitcode/*; do
+        case ${f#"$libdir"/} in
+            pg_aim* | bitcode/pg_aim* | bitcode) ;;
+            *) ln -s "$f" "$dir$libdir/${f#"$libdir"/}" ;;
+        esac
+    done
+    for f in "$sharedir"/*; do
+        [ "${f##*/}" = extension ] || ln -s "$f" "$dir$sharedir/"
+    done
+    for f in "$sharedir"/extension/*; do
+        case ${f##*/} in pg_aim*) ;; *) ln -s "$f" "$dir$sharedir/extension/" ;; esac
+    done
+    make --no-print-directory -s -C "$AT_ROOT/pg_aim" PG_CONFIG="$PG_CONFIG" \
+        install DESTDIR="$dir" > "$dir.log" 2>&1 || return 1
+    chmod -R a+rX "$dir"
+    PG_INST=$dir PGBIN=$dir$bindir
+}
+
+# pg_system: clusters made afterwards run the system's PostgreSQL and the
+# pg_aim installed in it (tests/deb: the package's), not a private
+# installation.
+pg_system() {
+    PGBIN=$("$PG_CONFIG" --bindir) || return 1
+    PG_INST=/
+}
+
 # pg_init DIR PORT [INITDB-ARG...]: a throwaway cluster in DIR/data with
 # its socket in DIR and its log in DIR/server.log, listening on
-# 127.0.0.1:PORT, fsync off; stopped at exit.  PG_PSQL runs psql on it
-# (-X -q -At, over the socket).  initdb's output: DIR/initdb.log.
+# 127.0.0.1:PORT, fsync off; stopped at exit.  It runs the private
+# installation (pg_private), made in DIR/install when there is none yet.
+# PG_PSQL runs psql on it (-X -q -At, over the socket).  What failed
+# (the installation or initdb) is in DIR/initdb.log.
 pg_init() {
     PG_DIR=$1 PG_PORT=$2
     shift 2
     PG_DATA=$PG_DIR/data PG_LOG=$PG_DIR/server.log
-    PGBIN=$(_pg_bindir)
     mkdir -p "$PG_DIR"
     chmod 755 "$PG_DIR"
+    if [ -z "$PG_INST" ] && ! pg_private "$PG_DIR/install"; then
+        { echo "the private installation in $PG_DIR/install failed:"; cat "$PG_DIR/install.log"; } \
+            > "$PG_DIR/initdb.log" 2>&1
+        return 1
+    fi
     pg_give "$PG_DIR"
     PG_PSQL=("$PGBIN/psql" -X -q -At -h "$PG_DIR" -p "$PG_PORT")
     pg_as "$PGBIN/initdb" -D "$PG_DATA" -U postgres -A trust -E UTF8 --locale=C "$@" \
@@ -430,9 +510,9 @@ pg_conf() { cat >> "$PG_DATA/postgresql.conf"; }
 pg_hba() { cat > "$PG_DATA/pg_hba.conf"; }
 
 # pg_start [VAR=VALUE...]: pg_ctl start with those in the server's
-# environment; waits up to 20 s.  pg_ctl's output: PG_DIR/pg_ctl.out.
+# environment; waits up to 30 s.  pg_ctl's output: PG_DIR/pg_ctl.out.
 pg_start() {
-    pg_as env "$@" "$PGBIN/pg_ctl" -D "$PG_DATA" -l "$PG_LOG" -w -t 20 start \
+    pg_as env "$@" "$PGBIN/pg_ctl" -D "$PG_DATA" -l "$PG_LOG" -w -t 30 start \
         > "$PG_DIR/pg_ctl.out" 2>&1
 }
 # pg_stop [MODE]: fast by default; nothing when the cluster is not running.
@@ -457,9 +537,51 @@ EOF
     pam_env "$dir"
 }
 
-# pg_install: pg_aim into PostgreSQL's own directories (needs root).
-pg_install() {
-    make --no-print-directory -s -C "$AT_ROOT/pg_aim" PG_CONFIG="$PG_CONFIG" install
+# -------------------------------------------------------------- PgBouncer
+
+PGBOUNCER=${PGBOUNCER:-$(command -v pgbouncer || echo /usr/sbin/pgbouncer)}
+PGB_DIR=
+
+# pgb_start DIR PORT DB USER... < LINES: PgBouncer (PGBOUNCER) on
+# 127.0.0.1:PORT in front of the cluster's database DB (over its socket),
+# pooling by transaction, trust for the USERs; its configuration, log
+# (DIR/pgbouncer.log) and pid file in DIR, and LINES (pool sizes, reset
+# queries) added to its [pgbouncer] section.  Runs as the cluster's
+# owner; stopped at exit.  Its output: DIR/pgbouncer.out.
+pgb_start() {
+    local d=$1 port=$2 db=$3 u
+    shift 3
+    PGB_DIR=$d
+    mkdir -p "$d"
+    for u in "$@"; do printf '"%s" ""\n' "$u"; done > "$d/userlist.txt"
+    {
+        cat <<EOF
+[databases]
+$db = host=$PG_DIR port=$PG_PORT dbname=$db
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = $port
+unix_socket_dir =
+auth_type = trust
+auth_file = $d/userlist.txt
+pool_mode = transaction
+logfile = $d/pgbouncer.log
+pidfile = $d/pgbouncer.pid
+EOF
+        cat
+    } > "$d/pgbouncer.ini"
+    pg_give "$d"
+    at_defer pgb_stop
+    pg_as "$PGBOUNCER" -d "$d/pgbouncer.ini" > "$d/pgbouncer.out" 2>&1
+}
+# pgb_stop: stops it (SIGTERM).
+pgb_stop() {
+    local pid
+    [ -n "$PGB_DIR" ] || return 0
+    pid=$(cat "$PGB_DIR/pgbouncer.pid" 2> /dev/null) || return 0
+    kill "$pid" 2> /dev/null || true
+    for _ in $(seq 1 20); do kill -0 "$pid" 2> /dev/null || break; sleep 0.1; done
+    return 0
 }
 
 # -------------------------------------------------------------------- PAM

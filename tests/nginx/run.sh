@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 #
 # tests/nginx/run.sh -- ngx_http_aim_module in a real nginx on 127.0.0.1,
-# driven by curl.  Ports 18600, 18601 (its small upstream), 18604 (a
-# server with a server_name) and 18605 (TLS with client certificates).  NGINX and MODULE choose the nginx binary and
-# the module built for it (tests/nginx/versions.sh runs every version).
+# driven by curl.  Four free ports (tests/lib/aimtest.sh; or the ones
+# AIM_NGINX_PORT, AIM_NGINX_UPSTREAM_PORT (its small upstream),
+# AIM_NGINX_NAMED_PORT (a server with a server_name) and
+# AIM_NGINX_TLS_PORT (TLS with client certificates) name), the prefix,
+# keys, logs and temporary paths in a run directory under /tmp.  NGINX
+# and NGX_MODULE choose the nginx binary and the module built for it
+# (make test-nginx-versions runs every version; SUITE names the summary).
 #
 # What it asserts: each response of the error contract (401 without a
 # token, 401 invalid_token with the reason, 403 insufficient_scope with
@@ -20,73 +24,36 @@
 # Usage: tests/nginx/run.sh        (make test-nginx; KEEP=1 keeps the files)
 
 set -u
-
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-B=${B:-$ROOT/build}
-AIMCTL=$B/bin/aimctl
-MODULE=${MODULE:-$B/ngx_http_aim_module.so}
-NGINX=${NGINX:-/usr/sbin/nginx}
-# nginx reads an exported NGINX as sockets inherited from a binary upgrade
-# (and then does not daemonize): keep the variable to this script.
-export -n NGINX
-OPTIONS=$B/tests/ngx-options
-PORT=18600
-UP=18601
-NAMED=18604
-TLS=18605
+. "$(dirname "$0")/../lib/aimtest.sh"
+at_suite "${SUITE:-test-nginx}"
+OPTIONS=$AT_BUILD/tests/ngx-options
 ISS=https://issuer.test
 AUD=https://api.test
-SUITE=${SUITE:-test-nginx}
 
-pass=0 fail=0 skip=0
-
-ok()     { pass=$((pass + 1)); echo "ok   - $1"; }
-not_ok() { fail=$((fail + 1)); echo "FAIL - $1"; [ -n "${2:-}" ] && printf '       %s\n' "$2"; }
-check()  { if [ "$2" = "$3" ]; then ok "$1"; else not_ok "$1" "expected [$2], got [$3]"; fi; }
-has()    { case "$2" in *"$3"*) ok "$1" ;; *) not_ok "$1" "[$3] not in [$2]" ;; esac; }
-hasnt()  { case "$2" in *"$3"*) not_ok "$1" "[$3] found in [$2]" ;; *) ok "$1" ;; esac; }
-finish() { echo "$SUITE: $pass passed, $fail failed, $skip skipped"; [ "$fail" -eq 0 ]; exit $?; }
-
-for f in "$AIMCTL" "$MODULE" "$NGINX" "$OPTIONS"; do
-    if [ ! -x "$f" ] && [ ! -f "$f" ]; then
-        echo "$SUITE: missing $f (make build-all; nginx from ./deps.sh)"
-        fail=1; finish
-    fi
-done
-command -v curl > /dev/null || { echo "$SUITE: curl is missing"; fail=1; finish; }
-
-W=$(mktemp -d /tmp/aim-nginx-test.XXXXXX)
-chmod 755 "$W"      # workers run as nobody and re-read the key files
-
-stop_nginx() {
-    local pid
-    pid=$(cat "$W/nginx.pid" 2>/dev/null) || return 0
-    kill -QUIT "$pid" 2>/dev/null
-    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null
-    rm -f "$W/nginx.pid"
-}
-cleanup() {
-    [ -n "${TRAFFIC_PID:-}" ] && kill "$TRAFFIC_PID" 2>/dev/null
-    stop_nginx
-    if [ -n "${KEEP:-}" ]; then echo "files kept in $W"; else rm -rf "$W"; fi
-}
-trap cleanup EXIT
+at_need_files "$AIMCTL" "$NGX_MODULE" "$NGINX" "$OPTIONS"
+at_need_cmds curl openssl
+at_port PORT AIM_NGINX_PORT || bail "a port for nginx"
+at_port UP AIM_NGINX_UPSTREAM_PORT || bail "a port for the upstream"
+at_port NAMED AIM_NGINX_NAMED_PORT || bail "a port for the named server"
+at_port TLS AIM_NGINX_TLS_PORT || bail "a port for the TLS server"
+at_rundir nginx || bail "a run directory"
+W=$AT_RUN      # workers run as nobody and re-read the key files
 
 # ------------------------------------------------------------------ keys
 
 A() { "$AIMCTL" "$@"; }
-A keygen --alg ES256 --kid k1 --out "$W/k1.pem" > /dev/null
-A keygen --alg ES256 --kid k2 --out "$W/k2.pem" > /dev/null
-A keygen --alg ES256 --kid k1 --out "$W/forger.pem" > /dev/null   # same kid, other key
-A keygen --alg ES256 --out "$W/d1.pem" > /dev/null                # DPoP keys
-A keygen --alg ES256 --out "$W/d2.pem" > /dev/null
-A jwks "$W/k1.pem" > "$W/jwks.json"
+mint_key "$W/k1.pem" --kid k1
+mint_key "$W/k2.pem" --kid k2
+mint_key "$W/forger.pem" --kid k1     # same kid, other key
+mint_key "$W/d1.pem"                  # DPoP keys
+mint_key "$W/d2.pem"
+mint_jwks "$W/jwks.json" "$W/k1.pem"
 cp "$W/jwks.json" "$W/jwks.k1"
 : > "$W/revoked"
-chmod 644 "$W"/*.json "$W/revoked"
+chmod 644 "$W/revoked"
 
-issue() { A issue --key "$W/k1.pem" --iss "$ISS" --aud "$AUD" --ttl 3600 "$@"; }
+ISSUER_KEY=$W/k1.pem
+ISSUE_ARGS=(--ttl 3600)
 NOW=$(date +%s)
 
 T=$(issue --sub spiffe://test/agent/reader --owner alice@test --scope "kb:GET kb:PUT kb:OPTIONS" \
@@ -96,15 +63,16 @@ T_REPORTS=$(issue --sub spiffe://test/agent/reports --scope "reports:read")
 T_ADMIN=$(issue --sub spiffe://test/agent/admin --scope "admin kb:GET")
 
 # Debian's echo module makes subrequests too (echo_location); it is built
-# for Debian's nginx only.
+# for Debian's nginx only (libnginx-mod-http-echo, ./deps.sh).
 ECHO_SO=/usr/lib/nginx/modules/ngx_http_echo_module.so
 ECHO_LOAD= ECHO_LOC=
-if [ "$NGINX" = /usr/sbin/nginx ] && [ -f "$ECHO_SO" ]; then
+if [ "$NGINX" = /usr/sbin/nginx ]; then
+    at_need_files "$ECHO_SO"
     ECHO_LOAD="load_module $ECHO_SO;"
     ECHO_LOC="location /echo/ { default_type text/plain; echo before; echo_location /secret/echo; echo after; }"
 fi
 
-mkdir -p "$W/html/ssi" "$W/html/add" "$W/html/files" "$W/logs"
+mkdir -p "$W/html/ssi" "$W/html/add" "$W/html/files"
 printf '<p>start</p><!--# include virtual="/secret/ssi" --><p>end</p>\n' > "$W/html/ssi/page.html"
 printf '<p>the page</p>\n' > "$W/html/add/page.html"
 printf '0123456789' > "$W/html/files/ten"
@@ -124,23 +92,10 @@ X5T=$(openssl x509 -in "$W/cli1.pem" -outform DER | openssl dgst -sha256 -binary
 
 # ----------------------------------------------------------------- nginx
 
-cat > "$W/nginx.conf" <<EOF
-load_module $MODULE;
-$ECHO_LOAD
-worker_processes 2;
-pid $W/nginx.pid;
-error_log $W/error.log info;
-events { worker_connections 256; }
-
-http {
+ngx_conf "$W" "$ECHO_LOAD" "worker_processes 2;" <<EOF
     log_format aim '\$request_method \$uri \$status agent=\$aim_agent reason=\$aim_reason';
     log_format upstream '\$uri';
     access_log $W/access.log aim;
-    client_body_temp_path $W/body;
-    proxy_temp_path $W/proxy;
-    fastcgi_temp_path $W/fastcgi;
-    uwsgi_temp_path $W/uwsgi;
-    scgi_temp_path $W/scgi;
 
     aim_keys     $W/jwks.json;
     aim_issuer   $ISS;
@@ -374,24 +329,21 @@ http {
             return 200 "agent=\$http_x_aim_agent|owner=\$http_x_aim_owner|scope=\$http_x_aim_scope|jti=\$http_x_aim_jti|chain=\$http_x_aim_chain|team=\$http_x_aim_team|note=\$http_x_aim_note|reason=\$http_x_aim_reason|evil=\$http_x_evil|method=\$request_method\n";
         }
     }
-}
 EOF
 
-if ! out=$("$NGINX" -t -p "$W" -c "$W/nginx.conf" 2>&1); then
+if ! out=$(ngx_test); then
     not_ok "nginx -t accepts the test configuration" "$out"
     finish
 fi
 ok "nginx -t accepts the test configuration"
 
-if ! "$NGINX" -p "$W" -c "$W/nginx.conf" 2> "$W/start.err"; then
-    not_ok "nginx starts with the module" "$(cat "$W/start.err")"
-    finish
-fi
+ngx_start "$PORT" || bail "nginx starts with the module" "$(cat "$W/start.err" "$W/error.log" 2> /dev/null)"
+# Listening comes before the workers: wait until one answers.
 for _ in $(seq 50); do
     curl -s -o /dev/null "http://127.0.0.1:$PORT/open/" && break
     sleep 0.1
 done
-MASTER=$(cat "$W/nginx.pid")
+MASTER=$(ngx_pid)
 check "two worker processes" 2 "$(pgrep -P "$MASTER" | wc -l)"
 
 # http METHOD PATH [curl args...]: sets CODE, WWWA (challenges), BODY, WORKER
@@ -750,6 +702,7 @@ for _ in $(seq 10); do urls+=(-o /dev/null "http://127.0.0.1:$PORT/kb/doc"); don
       sleep 0.05
   done ) &
 TRAFFIC_PID=$!
+at_defer kill "$TRAFFIC_PID"
 
 replace_keys() { cp "$1" "$W/jwks.new" && chmod 644 "$W/jwks.new" && mv -f "$W/jwks.new" "$W/jwks.json"; }
 until_code() { # code token -> seconds until a request answers code
@@ -865,7 +818,7 @@ subreq auth_request /ar/x /secret/auth
 # values in a list, which auth_request passes on whole.
 http GET /ar2/x
 check "auth_request, two challenges: 401" 401 "$CODE"
-NGX_VERSION=$("$NGINX" -v 2>&1 | sed 's,.*/,,')
+NGX_VERSION=$(ngx_version)
 if [ "$(printf '%s\n1.23.0\n' "$NGX_VERSION" | sort -V | head -1)" = 1.23.0 ]; then
     check "auth_request, two challenges: both reach the client" \
         'Bearer realm="aim-test"#DPoP realm="aim-test", algs="ES256 ES384 EdDSA RS256 PS256"' "$WWWA"
@@ -880,9 +833,9 @@ check "mirror: only the admin's mirrored request reached the upstream" 1 "$mirro
 if [ -n "$ECHO_LOC" ]; then
     subreq echo_location /echo/x /secret/echo
 else
-    # Not a skip: the echo module is Debian's binary, built for Debian's
-    # nginx only, and the same three checks run there (make test-nginx).
-    echo "note - echo_location: checked on Debian's nginx only (its echo module is built for it)"
+    # Not a skip: there is no echo module for an nginx built here
+    # (make test-nginx runs these checks with Debian's nginx).
+    echo "# echo_location: no echo module for nginx $NGX_VERSION (Debian's serves Debian's nginx only)"
 fi
 
 # slice makes its subrequests as clones of a request decided in the same
@@ -1027,7 +980,7 @@ check "nginx -s reload: the replay cache still works" 401 "$CODE"
 
 # ------------------------------------------------------ tokens never logged
 
-stop_nginx
+ngx_stop
 leaks=0
 for tok in "$T" "$T2" "$TD" "$T_OTHER" "$T_JTI"; do
     for f in "$W/error.log" "$W/access.log"; do
@@ -1040,21 +993,17 @@ check "no alert or crash in the error log" 0 "$(grep -c '\[alert\]\|\[emerg\]\|e
 
 # -------------------------------------------------- nginx -t, bad configs
 
-mkdir -p "$W/t/logs"     # a source build logs under its prefix by default
-conftest() { # name expect(ok|fail) needle http-body...
-    local name=$1 expect=$2 needle=$3 out rc
+# conftest NAME ok|fail NEEDLE HTTP-BODY...: nginx -t on a configuration
+# of its own in $W/t (NGX_DIR is local: the suite's nginx stays
+# NGX_DIR's), the body's directives on one line, a server after them.
+conftest() {
+    local name=$1 expect=$2 needle=$3 out rc NGX_DIR
     shift 3
-    cat > "$W/t/nginx.conf" <<EOF
-load_module $MODULE;
-pid $W/t/nginx.pid;
-error_log $W/t/error.log;
-events { }
-http {
+    ngx_conf "$W/t" <<EOF
 $*
     server { listen 127.0.0.1:$PORT; location / { aim on; proxy_pass http://127.0.0.1:$UP; } }
-}
 EOF
-    out=$("$NGINX" -t -q -p "$W/t" -c "$W/t/nginx.conf" 2>&1)
+    out=$(ngx_test -q)
     rc=$?
     if { [ "$expect" = ok ] && [ $rc -eq 0 ]; } || { [ "$expect" = fail ] && [ $rc -ne 0 ]; }; then
         has "nginx -t: $name" "$out" "$needle"
@@ -1063,12 +1012,14 @@ EOF
     fi
 }
 GOOD="aim_keys $W/jwks.both; aim_issuer $ISS; aim_audience $AUD;"
+# The line conftest's body stands on (the server is on the next).
+BODY_LINE=$(ngx_conf "$W/t" <<< "# the body"; grep -n '^# the body$' "$W/t/nginx.conf" | cut -d: -f1)
 printf 'not json\n' > "$W/t/garbage.json"
 printf 'block everything\n' > "$W/t/bad-revoked"
 
 conftest "a good configuration passes" ok "" "$GOOD"
 conftest "aim on without keys fails, naming aim on, its line and aim_keys" fail \
-    "\"aim on\" in $W/t/nginx.conf:7 needs \"aim_keys\"" \
+    "\"aim on\" in $W/t/nginx.conf:$((BODY_LINE + 1)) needs \"aim_keys\"" \
     "aim_issuer $ISS; aim_audience $AUD;"
 conftest "aim on without an issuer fails, naming aim_issuer" fail '"aim_issuer"' \
     "aim_keys $W/jwks.both; aim_audience $AUD;"
@@ -1077,7 +1028,7 @@ conftest "aim on without an audience fails, naming aim_audience" fail '"aim_audi
 conftest "a bad key file fails, naming aim_keys, the file and the line" fail \
     "\"aim_keys\" directive: $W/t/garbage.json" \
     "aim_keys $W/t/garbage.json; aim_issuer $ISS; aim_audience $AUD;"
-conftest "a bad key file: the line of aim_keys" fail "nginx.conf:6" \
+conftest "a bad key file: the line of aim_keys" fail "nginx.conf:$BODY_LINE" \
     "aim_keys $W/t/garbage.json; aim_issuer $ISS; aim_audience $AUD;"
 conftest "a missing key file fails" fail "\"aim_keys\" directive: cannot open \"$W/t/nope.json\"" \
     "aim_keys $W/t/nope.json; aim_issuer $ISS; aim_audience $AUD;"
@@ -1125,8 +1076,7 @@ conftest "aim in limit_except" ok "" \
 missing=""
 while read -r name min _; do
     args=$(printf ' x%.0s' $(seq "$min"))
-    out=$(printf 'load_module %s;\npid %s;\nevents { }\nhttp { aim_%s%s; }\n' "$MODULE" \
-          "$W/t/nginx.pid" "$name" "$args" > "$W/t/opt.conf"; "$NGINX" -t -q -p "$W/t" -c "$W/t/opt.conf" 2>&1)
+    out=$(ngx_conf "$W/t/opt" <<< "    aim_$name$args;"; ngx_test -q)
     case $out in *"unknown directive"*) missing="$missing aim_$name" ;; esac
 done < <("$OPTIONS")
 check "every option of the core is a directive" "" "$missing"

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 #
 # tests/nginx/valgrind.sh -- ngx_http_aim_module under valgrind (memcheck):
-# nginx in one process (master_process off) on 127.0.0.1:18602, hundreds of
+# nginx in one process (master_process off) on 127.0.0.1, a free port
+# (tests/lib/aimtest.sh) or AIM_NGINX_VALGRIND_PORT, its files in a run
+# directory under /tmp; hundreds of
 # requests through every path of the module (cached and evicted tokens,
 # invalid tokens, no token, scope denials, variables, claims, error_page
 # and subrequests (auth_request, mirror), return, DPoP valid and replayed, key and revocation reloads,
@@ -10,71 +12,35 @@
 # the requests (a leak record of 50 blocks or more).  nginx's and OpenSSL's
 # once-per-process allocations are left alone.
 #
-# Usage: tests/nginx/valgrind.sh       (make test-nginx-valgrind)
+# Usage: tests/nginx/valgrind.sh       (make test-nginx-valgrind; KEEP=1 keeps the files)
 
 set -u
+. "$(dirname "$0")/../lib/aimtest.sh"
+at_suite test-nginx-valgrind
 
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-B=${B:-$ROOT/build}
-AIMCTL=$B/bin/aimctl
-MODULE=$B/ngx_http_aim_module.so
-NGINX=${NGINX:-/usr/sbin/nginx}
-# nginx reads an exported NGINX as sockets inherited from a binary upgrade
-# (and then does not daemonize): keep the variable to this script.
-export -n NGINX
-PORT=18602
-SUITE=test-nginx-valgrind
+at_need_cmds valgrind curl
+at_need_files "$AIMCTL" "$NGX_MODULE" "$NGINX"
+at_port PORT AIM_NGINX_VALGRIND_PORT || bail "a port for nginx"
+at_rundir nginx-valgrind || bail "a run directory"
+W=$AT_RUN
 U=http://127.0.0.1:$PORT
 
-pass=0 fail=0 skip=0
-ok()     { pass=$((pass + 1)); echo "ok   - $1"; }
-not_ok() { fail=$((fail + 1)); echo "FAIL - $1"; [ -n "${2:-}" ] && printf '       %s\n' "$2"; }
-check()  { if [ "$2" = "$3" ]; then ok "$1"; else not_ok "$1" "expected [$2], got [$3]"; fi; }
-finish() { echo "$SUITE: $pass passed, $fail failed, $skip skipped"; [ "$fail" -eq 0 ]; exit $?; }
-
-if ! command -v valgrind > /dev/null; then
-    echo "$SUITE: SKIPPED: valgrind is not installed (./deps.sh)"
-    skip=1; finish
-fi
-for f in "$AIMCTL" "$MODULE" "$NGINX"; do
-    [ -e "$f" ] || { echo "$SUITE: missing $f"; fail=1; finish; }
-done
-
-W=$(mktemp -d /tmp/aim-nginx-valgrind.XXXXXX)
-chmod 755 "$W"
-VG=
-cleanup() {
-    [ -n "$VG" ] && kill "$VG" 2> /dev/null
-    if [ -n "${KEEP:-}" ]; then echo "files kept in $W"; else rm -rf "$W"; fi
-}
-trap cleanup EXIT
-
 A() { "$AIMCTL" "$@"; }
-A keygen --alg ES256 --kid k1 --out "$W/k1.pem" > /dev/null
-A keygen --alg ES256 --out "$W/d1.pem" > /dev/null
-A jwks "$W/k1.pem" > "$W/jwks.json"
+mint_key "$W/k1.pem" --kid k1
+mint_key "$W/d1.pem"
+mint_jwks "$W/jwks.json" "$W/k1.pem"
 : > "$W/revoked"
-chmod 644 "$W/jwks.json" "$W/revoked"
-issue() { A issue --key "$W/k1.pem" --iss https://i.test --aud https://a.test --ttl 3600 "$@"; }
+chmod 644 "$W/revoked"
+ISSUER_KEY=$W/k1.pem ISS=https://i.test AUD=https://a.test
+ISSUE_ARGS=(--ttl 3600)
 
-cat > "$W/nginx.conf" <<EOF
-load_module $MODULE;
-master_process off;
-daemon off;
-pid $W/nginx.pid;
-error_log $W/error.log info;
-events { worker_connections 128; }
-http {
+NGX_CONNECTIONS=128
+ngx_conf "$W" "master_process off;" "daemon off;" <<EOF
     access_log $W/access.log;
-    client_body_temp_path $W/body;
-    proxy_temp_path $W/proxy;
-    fastcgi_temp_path $W/fastcgi;
-    uwsgi_temp_path $W/uwsgi;
-    scgi_temp_path $W/scgi;
 
     aim_keys     $W/jwks.json;
-    aim_issuer   https://i.test;
-    aim_audience https://a.test;
+    aim_issuer   $ISS;
+    aim_audience $AUD;
     aim_revoked  $W/revoked;
     aim_cache    4;
 
@@ -126,16 +92,10 @@ http {
             empty_gif;
         }
     }
-}
 EOF
 
-valgrind --leak-check=full --num-callers=30 --child-silent-after-fork=yes --log-file="$W/valgrind.log" \
-    "$NGINX" -p "$W" -c "$W/nginx.conf" 2> "$W/start.err" &
-VG=$!
-for _ in $(seq 100); do
-    curl -s -o /dev/null "$U/kb/" && break
-    sleep 0.2
-done
+ngx_start "$PORT" valgrind --leak-check=full --num-callers=30 --child-silent-after-fork=yes \
+    --log-file="$W/valgrind.log" || bail "nginx starts under valgrind" "$(cat "$W/start.err" "$W/error.log" 2> /dev/null)"
 
 codes() { curl -s -o /dev/null -w '%{http_code}\n' "$@" | sort | uniq -c | awk '{printf "%s:%s ", $2, $1}'; }
 many() { local n=$1 u=$2 i; for ((i = 0; i < n; i++)); do printf '%s\n' "-o" "/dev/null" "$u"; done; }
@@ -200,10 +160,7 @@ sleep 1.5
 check "after a bad key file: the old keys" 200 \
     "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $T" "$U/kb/x")"
 
-kill -QUIT "$(cat "$W/nginx.pid")" 2> /dev/null
-for _ in $(seq 100); do kill -0 "$VG" 2> /dev/null || break; sleep 0.2; done
-wait "$VG" 2> /dev/null
-VG=
+ngx_stop    # a graceful exit: valgrind writes its report
 
 if ! grep -q "ERROR SUMMARY" "$W/valgrind.log"; then
     not_ok "valgrind ran to the end" "$(tail -5 "$W/valgrind.log")"

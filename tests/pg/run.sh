@@ -1,81 +1,49 @@
 #!/bin/bash
 # tests/pg/run.sh -- pg_aim against a throwaway PostgreSQL 15 cluster.
 #
-# pg_aim is installed into a private PostgreSQL installation in a temp
-# dir (tests/pg/lib.sh), never into the system's directories; the cluster
-# listens on 127.0.0.1:55432 (AIM_PG_PORT) and a Unix socket in the temp
-# dir, with PgBouncer in transaction mode on the next port
-# (AIM_PG_BOUNCER_PORT), run as the "postgres" account when started as
+# pg_aim is installed into a private PostgreSQL installation in the run
+# directory (pg_private in tests/lib/aimtest.sh), never into the system's
+# directories; the cluster (pg_init) listens on 127.0.0.1 on a free port
+# (or AIM_PG_PORT) and a Unix socket in the run directory under /tmp,
+# with PgBouncer in transaction mode (pgb_start) on another (or
+# AIM_PG_BOUNCER_PORT), run as the "postgres" account when started as
 # root.  pg_regress (installcheck, as a user runs it), scripted psql
-# sessions, and tests/pg/proto.c for what psql cannot send (Execute of an
-# open portal a few rows at a time, fast-path calls, two pooled clients).
-# Everything is stopped and removed on exit (AIM_PG_KEEP=1 keeps the files).
+# sessions, PAM logins through pam_aim (pam_wrapper), and
+# tests/pg/proto.c for what psql cannot send (Execute of an open portal a
+# few rows at a time, fast-path calls, two pooled clients).  Everything
+# is stopped and removed on exit (KEEP=1 keeps the files).
 # Last line: "pg: N passed, N failed, N skipped".
 set -u
-
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-T=$(mktemp -d /tmp/pg_aim_test.XXXXXX)
-chmod 755 "$T"
-. "$ROOT/tests/pg/lib.sh"
-PORT=${AIM_PG_PORT:-55432}
-BPORT=${AIM_PG_BOUNCER_PORT:-$((PORT + 1))}
-AIMCTL=$ROOT/build/bin/aimctl
-PAM_MODULE=${AIM_PAM_MODULE:-$ROOT/build/pam_aim.so}
-WRAPPER=$(ls /usr/lib/*/libpam_wrapper.so 2>/dev/null | head -1)
-PGBOUNCER=$(command -v pgbouncer || echo /usr/sbin/pgbouncer)
+. "$(dirname "$0")/../lib/aimtest.sh"
+at_suite pg
 ISS=https://idp.test
 AUD=pg:aimtest
 
-pass=0 fail=0 skip=0
-ok()   { pass=$((pass + 1)); echo "ok - $1"; }
-nok()  { fail=$((fail + 1)); echo "not ok - $1"; [ -z "${2-}" ] || printf '%s\n' "$2" | sed 's/^/#   /'; }
-skipped() { skip=$((skip + 1)); echo "SKIP - $1"; }
-summary() { echo "pg: $pass passed, $fail failed, $skip skipped"; }
+at_need_files "$AIMCTL" "$PGBOUNCER" "$PG_CONFIG" "$AT_BUILD/pam_aim.so"
+at_need_cmds cc jq
+at_pam_wrapper || bail "libpam_wrapper is not installed (libpam-wrapper; ./deps.sh)"
+at_port PORT AIM_PG_PORT || bail "a port for PostgreSQL"
+at_port BPORT AIM_PG_BOUNCER_PORT || bail "a port for PgBouncer"
+at_rundir pg || bail "a run directory"
+T=$AT_RUN
 
-# check NAME EXPECTED ACTUAL: exact match.
-check() {
-    if [ "$3" = "$2" ]; then ok "$1"; else nok "$1" "expected: $2
-got: $3"; fi
-}
-# check_re NAME REGEX TEXT: TEXT matches the extended regular expression.
-check_re() {
-    if printf '%s\n' "$3" | grep -Eq -- "$2"; then ok "$1"; else nok "$1" "expected /$2/ in:
-$3"; fi
-}
-# check_not NAME REGEX TEXT: TEXT does not match.
-check_not() {
-    if printf '%s\n' "$3" | grep -Eq -- "$2"; then nok "$1" "unexpected /$2/ in:
-$3"; else ok "$1"; fi
-}
 # line PREFIX TEXT: the first line of TEXT starting with PREFIX.
 line() { printf '%s\n' "$2" | grep -m1 -- "^$1" || true; }
 
-cleanup() {
-    [ ! -f "$T/bouncer.pid" ] || kill "$(cat "$T/bouncer.pid")" 2>/dev/null
-    pg_stop "$T/data" immediate
-    if [ -n "${AIM_PG_KEEP-}" ]; then echo "kept $T"; else rm -rf "$T"; fi
-}
-trap cleanup EXIT
-
-for f in "$AIMCTL" "$PGBOUNCER" "$PG_CONFIG"; do
-    if [ ! -x "$f" ]; then
-        echo "missing $f"; fail=1; summary; exit 1
-    fi
-done
-if ! pg_private_install "$T/inst"; then
-    cat "$T/inst.log"; nok "pg_aim installs into a private PostgreSQL installation"; summary; exit 1
+if ! pg_private "$T/inst"; then
+    bail "pg_aim installs into a private PostgreSQL installation" "$(cat "$T/inst.log")"
 fi
 ok "pg_aim installs into a private PostgreSQL installation (make install DESTDIR=)"
 
 # ---------------------------------------------------------------- keys, tokens
 mkdir -p "$T/key dir"
-"$AIMCTL" keygen --alg ES256 --kid k1 --out "$T/issuer.key" >/dev/null
-"$AIMCTL" keygen --alg ES256 --kid k1 --out "$T/rogue.key" >/dev/null
-"$AIMCTL" jwks "$T/issuer.key" > "$T/key dir/jwks.json"
+mint_key "$T/issuer.key" --kid k1
+mint_key "$T/rogue.key" --kid k1
+mint_jwks "$T/key dir/jwks.json" "$T/issuer.key"
 cp "$T/key dir/jwks.json" "$T/jwks.json"
 : > "$T/revoked"
 now=$(date +%s)
-issue() { "$AIMCTL" issue --key "$T/issuer.key" --iss "$ISS" --aud "$AUD" "$@"; }
+ISSUER_KEY=$T/issuer.key
 ROLES="pg:role:agent_reader pg:role:agent_writer pg:role:login_role pg:role:super_role pg:role:bypass_role pg:role:lonely_role pg:role:no_such_role"
 
 ALICE=$(issue --sub spiffe://test/agent/alice --owner team-a --jti jti-alice \
@@ -97,13 +65,9 @@ PAM_BYPASS=$(issue --sub spiffe://test/agent/pam-bypass --jti jti-pam-bypass --s
 export ALICE BOB
 
 # ---------------------------------------------------------------- cluster
-mkdir -p "$T/services"
-# The server loads the module: a copy it can read (the tree may be under a 0700 home).
-if [ -f "$PAM_MODULE" ]; then cp "$PAM_MODULE" "$T/pam_aim.so"; PAM_MODULE=$T/pam_aim.so; fi
-cat > "$T/services/postgresql" <<EOF
-auth     required $PAM_MODULE keys=$T/jwks.json issuer=$ISS audience=$AUD scope=pg:login:%u handoff=AIM_PG_TOKEN
-account  required $PAM_MODULE keys=$T/jwks.json issuer=$ISS audience=$AUD scope=pg:login:%u
-EOF
+# The PAM service of agent logins, with a copy of pam_aim.so in $T that
+# the server can load (the tree may be under a 0700 home).
+pg_pam_service "$T/services" "$T/jwks.json" || bail "the PAM service" "a copy of pam_aim.so in $T"
 # The host configuration file: options no pg_aim setting gives, and one
 # (audience) that pg_aim.audience overrides.
 cat > "$T/aim.conf" <<EOF
@@ -112,19 +76,13 @@ revoked $T/revoked
 audience pg:not-this-server
 types aim+jwt at+jwt
 EOF
-[ "${#AS[@]}" -eq 0 ] || chown -R postgres "$T"
 
-if ! pg_initdb "$T/data"; then
-    cat "$T/data.initdb.log"; nok "initdb"; summary; exit 1
-fi
-cat >> "$T/data/postgresql.conf" <<EOF
-listen_addresses = '127.0.0.1'
-port = $PORT
-unix_socket_directories = '$T'
+# The cluster in $T: data in $T/data, the socket in $T, the log in $T/server.log.
+pg_init "$T" "$PORT" || bail "initdb" "$(cat "$T/initdb.log")"
+pg_conf <<EOF
 shared_preload_libraries = 'pg_aim'
 max_connections = 40
 max_prepared_transactions = 4
-fsync = off
 pg_aim.keys = '$ISS "$T/key dir/jwks.json"'
 pg_aim.issuer = 'https://other.example, $ISS'
 pg_aim.audience = '$AUD'
@@ -135,7 +93,7 @@ pg_aim.state = '$T/state'
 pg_aim.trust_min = 0
 pg_aim.config = '$T/aim.conf'
 EOF
-cat > "$T/data/pg_hba.conf" <<EOF
+pg_hba <<EOF
 local all all                 trust
 host  all nobody 127.0.0.1/32 pam pamservice=postgresql
 host  all daemon 127.0.0.1/32 pam pamservice=postgresql
@@ -143,22 +101,15 @@ host  all bin    127.0.0.1/32 pam pamservice=postgresql
 host  all all    127.0.0.1/32 scram-sha-256
 EOF
 cp "$T/data/postgresql.conf" "$T/postgresql.conf.good"
-[ "${#AS[@]}" -eq 0 ] || chown -R postgres "$T"
+pg_give "$T"
 
-start() {
-    pg_start "$T/data" "$T/server.log" LD_PRELOAD="$WRAPPER" PAM_WRAPPER=1 \
-        PAM_WRAPPER_SERVICE_DIR="$T/services" "$@"
-}
-if [ -z "$WRAPPER" ] || [ ! -f "$PAM_MODULE" ]; then
-    echo "libpam_wrapper.so or $PAM_MODULE missing: the PAM login path will be skipped"
-fi
-if ! start; then
-    cat "$T/data.pg_ctl.log" "$T/server.log"; nok "server starts with pg_aim"; summary; exit 1
-fi
+# start [VAR=VALUE...]: the server, reading its PAM services from $T/services.
+start() { pg_start "${PAM_ENV[@]}" "$@"; }
+start || bail "server starts with pg_aim" "$(cat "$T/pg_ctl.out" "$T/server.log")"
 ok "server starts with pg_aim preloaded, the settings and the host configuration file"
 
-PSQL=("$PGI/psql" -X -q -At -h "$T" -p "$PORT")
-export PGBIN_PSQL=$PGI/psql PGSOCK=$T PGPORT_T=$PORT
+PSQL=("${PG_PSQL[@]}")
+export PGBIN_PSQL=$PGBIN/psql PGSOCK=$T PGPORT_T=$PORT
 # as USER DB: run standard input in one session; output and errors.
 as() { local u=$1 d=$2; shift 2; "${PSQL[@]}" -U "$u" -d "$d" "$@" -f - 2>&1; }
 su_sql() { "${PSQL[@]}" -U postgres -d aimtest -c "$1" 2>&1; }
@@ -215,20 +166,20 @@ GRANT SELECT ON ALL TABLES IN SCHEMA harvest TO PUBLIC;
 REVOKE EXECUTE ON FUNCTION aim.session_init(text, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION aim.session_init(text, text) TO app_login, agent_reader, agent_writer;
 EOF
-check_not "setup" "ERROR" "$(cat "$T/setup.out")"
+check_not_re "setup" "ERROR" "$(cat "$T/setup.out")"
 
 # ---------------------------------------------------------------- pg_regress, as a user runs it
 # A copy of pg_aim/ (the postgres account must write results there), and
 # "make installcheck": a temporary server of pg_regress's own that loads
 # the installed pg_aim, the settings in pg_aim/test/regress.conf, tokens
 # minted by the suite.  bindir= points at the private installation.
-mkdir -p "$T/src" && cp -r "$ROOT/pg_aim" "$T/src/" && rm -rf "$T/src/pg_aim/results"
-[ "${#AS[@]}" -eq 0 ] || chown -R postgres "$T/src"
-if "${AS[@]}" make --no-print-directory -s -C "$T/src/pg_aim" PG_CONFIG="$PG_CONFIG" \
-        bindir="$PGI" installcheck >"$T/regress.out" 2>&1; then
+mkdir -p "$T/src" && cp -r "$AT_ROOT/pg_aim" "$T/src/" && rm -rf "$T/src/pg_aim/results"
+pg_give "$T/src"
+if pg_as make --no-print-directory -s -C "$T/src/pg_aim" PG_CONFIG="$PG_CONFIG" \
+        bindir="$PGBIN" installcheck >"$T/regress.out" 2>&1; then
     ok "make installcheck (pg_regress on its own temporary server)"
 else
-    nok "make installcheck (pg_regress on its own temporary server)" \
+    not_ok "make installcheck (pg_regress on its own temporary server)" \
         "$(cat "$T/regress.out" "$T/src/pg_aim/regression.diffs" 2>/dev/null)"
 fi
 
@@ -474,9 +425,9 @@ EOF
 )
 check "short-lived token binds" "bound:spiffe://test/agent/short" "$(line bound: "$out")"
 check_re "expiry mid-session: next statement fails" "ERROR:  AIM agent \"spiffe://test/agent/short\" is no longer authorized: expired" "$out"
-check_not "expired agent reads nothing" "^after-expiry:" "$out"
+check_not_re "expired agent reads nothing" "^after-expiry:" "$out"
 check "every later statement fails, utility statements too (3 of 3)" "3" "$(grep -c 'is no longer authorized: expired' <<<"$out")"
-check_not "ROLLBACK still leaves the failed transaction" "current transaction is aborted" "$out"
+check_not_re "ROLLBACK still leaves the failed transaction" "current transaction is aborted" "$out"
 
 # A long PL/pgSQL loop: its statements are checked whenever one starts in a new second.
 LOOP=$(issue --sub spiffe://test/agent/loop --jti jti-loop --scope kb:read --ttl 2)
@@ -487,22 +438,22 @@ DO $$ BEGIN FOR i IN 1..10 LOOP PERFORM count(*) FROM docs; PERFORM pg_sleep(0.5
 EOF
 )
 check_re "a long loop is stopped once the token expires" "no longer authorized: expired" "$out"
-check_not "before its tenth iteration" "iteration 10" "$out"
+check_not_re "before its tenth iteration" "iteration 10" "$out"
 
 out=$( { echo "SELECT 'bound:' || aim.session_init(:'tok');"; echo "SELECT 'before:' || count(*) FROM docs;";
          echo "\\! echo 'agent spiffe://test/agent/carol' >> $T/revoked"; echo "SELECT pg_sleep(2);";
          echo "SELECT 'after:' || count(*) FROM docs;"; } | as app_login aimtest -v tok="$CAROL")
 check "revocation target binds" "bound:spiffe://test/agent/carol" "$(line bound: "$out")"
 check_re "revocation (file named by the host configuration file) mid-session: next statement fails" "ERROR:  AIM agent \"spiffe://test/agent/carol\" is no longer authorized: revoked" "$out"
-check_not "revoked agent reads nothing" "^after:" "$out"
+check_not_re "revoked agent reads nothing" "^after:" "$out"
 out=$(as app_login aimtest -v tok="$CAROL" <<<"SELECT aim.session_init(:'tok');")
 check_re "revoked agent cannot bind again" "AIM token refused: revoked" "$out"
 
 # ---------------------------------------------------------------- the protocol: portals, cursors, fast path
 PROTO=$T/proto
-if ! cc -std=c11 -D_DEFAULT_SOURCE -Wall -Wextra -Werror -o "$PROTO" "$ROOT/tests/pg/proto.c" \
+if ! cc -std=c11 -D_DEFAULT_SOURCE -Wall -Wextra -Werror -o "$PROTO" "$AT_ROOT/tests/pg/proto.c" \
         -I"$("$PG_CONFIG" --includedir)" -lpq 2>"$T/cc.log"; then
-    nok "tests/pg/proto.c builds" "$(cat "$T/cc.log")"
+    not_ok "tests/pg/proto.c builds" "$(cat "$T/cc.log")"
 else
     proto() { "$PROTO" 2>&1; }
     CONN="host=$T port=$PORT user=app_login dbname=aimtest"
@@ -624,7 +575,7 @@ EOF
     if [ "${events:-0}" -ge 11 ] && [ "${events:-0}" -le 12 ]; then
         ok "a bind and 10 Bind/Execute statements are 11 events"
     else
-        nok "a bind and 10 Bind/Execute statements are 11 events" "events: ${events:-none}
+        not_ok "a bind and 10 Bind/Execute statements are 11 events" "events: ${events:-none}
 $out"
     fi
 
@@ -671,9 +622,9 @@ check_re "parallel plan has workers scanning" "Parallel Seq Scan on big" "$out"
 check "parallel count with every reader in the filter" "count:50000" "$(line count: "$out")"
 check_re "force_parallel_mode plan runs in a worker" "Single Copy: true" "$out"
 w=$(line worker: "$out" | sed 's/^worker://'); l=$(line leader: "$out" | sed 's/^leader://')
-if [ -n "$w" ] && [ "$w" = "$l" ]; then ok "readers in a parallel worker equal the leader's"; else nok "readers in a parallel worker equal the leader's" "worker: $w
+if [ -n "$w" ] && [ "$w" = "$l" ]; then ok "readers in a parallel worker equal the leader's"; else not_ok "readers in a parallel worker equal the leader's" "worker: $w
 leader: $l"; fi
-check_not "the token in pg_aim.bound is never shown" "eyJ" "$out"
+check_not_re "the token in pg_aim.bound is never shown" "eyJ" "$out"
 # A worker verifies what it is given: a forged value gives it no agent.
 out=$(as postgres aimtest <<'EOF'
 SET force_parallel_mode = on;
@@ -683,41 +634,37 @@ EOF
 check_re "pg_aim.bound cannot be set by a superuser either" "pg_aim.bound is set only by pg_aim" "$out"
 
 # ---------------------------------------------------------------- PAM login path
-if [ -z "$WRAPPER" ] || [ ! -f "$PAM_MODULE" ]; then
-    skipped "PAM login path: libpam_wrapper or $PAM_MODULE missing"
-else
-    pam_sql() {  # pam_sql TOKEN SQL [USER]
-        PGPASSWORD=$1 "$PGI/psql" -X -q -At -h 127.0.0.1 -p "$PORT" -U "${3:-nobody}" -d aimtest -c "$2" 2>&1
-    }
-    out=$(pam_sql "$PAMTOK" "SELECT 'pam:' || aim.agent_id() || ' ' || aim.owner() || ' ' || current_user || ' ' || (SELECT count(*) FROM docs)")
-    check "PAM login binds the session to the same agent" "pam:spiffe://test/agent/pam team-p nobody 1" "$out"
-    out=$(pam_sql "$PAMTOK" "RESET ALL")
-    check_re "PAM-bound session refuses RESET ALL" "RESET ALL is not allowed while an AIM agent is bound" "$out"
-    out=$(pam_sql "$PAMTOK" "BEGIN; SELECT aim.transaction_init('$PAMTOK')")
-    check_re "PAM-bound session refuses transaction_init" "cannot be used while the session is bound" "$out"
-    out=$(pam_sql "$PAMTOK_ROOT" "SELECT aim.agent_id()")
-    check_re "PAM login refused without pg:login:<role>" "PAM authentication failed for user \"nobody\"" "$out"
-    out=$(pam_sql "$EXPIRED" "SELECT aim.agent_id()")
-    check_re "PAM login refused with an expired token" "PAM authentication failed" "$out"
-    out=$(pam_sql "$PAM_SUPER" "SELECT current_user" daemon)
-    check_re "PAM agent login as a superuser role refused" "AIM agent login refused: policy_denied" "$out"
-    check_re "naming why" "role \"daemon\" is a superuser" "$out"
-    out=$(pam_sql "$PAM_BYPASS" "SELECT current_user" bin)
-    check_re "PAM agent login as a BYPASSRLS role refused" "role \"bin\" bypasses row-level security" "$out"
-    out=$(PGPASSWORD=x PGOPTIONS="-c pg_aim.bound=forged" "$PGI/psql" -X -At -h "$T" -p "$PORT" -U app_login -d aimtest -c "SELECT coalesce(aim.agent_id(), 'none')" 2>&1)
-    check_re "pg_aim.bound cannot be set from the startup packet" "(pg_aim.bound is set only by pg_aim|permission denied to set parameter \"pg_aim.bound\")" "$out"
-    for opts in "-c role=agent_reader" "-ecrole=agent_reader" "--role=agent_reader" "-c session_authorization=app_login"; do
-        out=$(PGPASSWORD="$PAMTOK" PGOPTIONS="$opts" "$PGI/psql" -X -At -h 127.0.0.1 -p "$PORT" -U nobody -d aimtest -c "SELECT current_user" 2>&1)
-        check_re "PAM agent login refuses the startup option $opts" "(role|session_authorization) \"(agent_reader|app_login)\" is not allowed while an AIM agent is bound" "$out"
-    done
-    out=$(pam_sql "$PAMTOK" "ALTER ROLE nobody SET role = 'agent_reader'")
-    check_re "PAM-bound agent cannot give its login a default role" "role \"agent_reader\" is not allowed while an AIM agent is bound" "$out"
-    su_sql "ALTER ROLE nobody SET role = 'agent_reader'" >/dev/null
-    out=$(pam_sql "$PAMTOK" "SELECT 'pamrole:' || current_user || ' ' || (SELECT count(*) FROM docs)")
-    check "a role default planted for the agent's login is not applied" "pamrole:nobody 1" "$(line pamrole: "$out")"
-    check_re "and says so" "WARNING:  role \"agent_reader\" is not allowed while an AIM agent is bound" "$out"
-    su_sql "ALTER ROLE nobody RESET role" >/dev/null
-fi
+pam_sql() {  # pam_sql TOKEN SQL [USER]
+    PGPASSWORD=$1 "$PGBIN/psql" -X -q -At -h 127.0.0.1 -p "$PORT" -U "${3:-nobody}" -d aimtest -c "$2" 2>&1
+}
+out=$(pam_sql "$PAMTOK" "SELECT 'pam:' || aim.agent_id() || ' ' || aim.owner() || ' ' || current_user || ' ' || (SELECT count(*) FROM docs)")
+check "PAM login binds the session to the same agent" "pam:spiffe://test/agent/pam team-p nobody 1" "$out"
+out=$(pam_sql "$PAMTOK" "RESET ALL")
+check_re "PAM-bound session refuses RESET ALL" "RESET ALL is not allowed while an AIM agent is bound" "$out"
+out=$(pam_sql "$PAMTOK" "BEGIN; SELECT aim.transaction_init('$PAMTOK')")
+check_re "PAM-bound session refuses transaction_init" "cannot be used while the session is bound" "$out"
+out=$(pam_sql "$PAMTOK_ROOT" "SELECT aim.agent_id()")
+check_re "PAM login refused without pg:login:<role>" "PAM authentication failed for user \"nobody\"" "$out"
+out=$(pam_sql "$EXPIRED" "SELECT aim.agent_id()")
+check_re "PAM login refused with an expired token" "PAM authentication failed" "$out"
+out=$(pam_sql "$PAM_SUPER" "SELECT current_user" daemon)
+check_re "PAM agent login as a superuser role refused" "AIM agent login refused: policy_denied" "$out"
+check_re "naming why" "role \"daemon\" is a superuser" "$out"
+out=$(pam_sql "$PAM_BYPASS" "SELECT current_user" bin)
+check_re "PAM agent login as a BYPASSRLS role refused" "role \"bin\" bypasses row-level security" "$out"
+out=$(PGPASSWORD=x PGOPTIONS="-c pg_aim.bound=forged" "$PGBIN/psql" -X -At -h "$T" -p "$PORT" -U app_login -d aimtest -c "SELECT coalesce(aim.agent_id(), 'none')" 2>&1)
+check_re "pg_aim.bound cannot be set from the startup packet" "(pg_aim.bound is set only by pg_aim|permission denied to set parameter \"pg_aim.bound\")" "$out"
+for opts in "-c role=agent_reader" "-ecrole=agent_reader" "--role=agent_reader" "-c session_authorization=app_login"; do
+    out=$(PGPASSWORD="$PAMTOK" PGOPTIONS="$opts" "$PGBIN/psql" -X -At -h 127.0.0.1 -p "$PORT" -U nobody -d aimtest -c "SELECT current_user" 2>&1)
+    check_re "PAM agent login refuses the startup option $opts" "(role|session_authorization) \"(agent_reader|app_login)\" is not allowed while an AIM agent is bound" "$out"
+done
+out=$(pam_sql "$PAMTOK" "ALTER ROLE nobody SET role = 'agent_reader'")
+check_re "PAM-bound agent cannot give its login a default role" "role \"agent_reader\" is not allowed while an AIM agent is bound" "$out"
+su_sql "ALTER ROLE nobody SET role = 'agent_reader'" >/dev/null
+out=$(pam_sql "$PAMTOK" "SELECT 'pamrole:' || current_user || ' ' || (SELECT count(*) FROM docs)")
+check "a role default planted for the agent's login is not applied" "pamrole:nobody 1" "$(line pamrole: "$out")"
+check_re "and says so" "WARNING:  role \"agent_reader\" is not allowed while an AIM agent is bound" "$out"
+su_sql "ALTER ROLE nobody RESET role" >/dev/null
 
 # ---------------------------------------------------------------- role lock: routes no hook names
 # A trigger function is called without the object-access hook, and its SET
@@ -749,9 +696,9 @@ HARV=$(issue --sub spiffe://test/agent/harvester --jti jti-harvester --scope kb:
 out=$( { echo "SELECT aim.session_init(:'tok');"; for i in $(seq 1 80); do echo "SELECT count(*) FROM harvest.t$i;"; done;
          echo "INSERT INTO docs (agent, body) VALUES ('x', 'y');"; } | as app_login aimtest -v tok="$HARV")
 read -r events denied trust signal <<<"$(stats spiffe://test/agent/harvester)"
-if [ "${events:-0}" -ge 81 ]; then ok "every statement is an event of the agent's baseline ($events)"; else nok "every statement is an event of the agent's baseline" "events: ${events:-none}"; fi
+if [ "${events:-0}" -ge 81 ]; then ok "every statement is an event of the agent's baseline ($events)"; else not_ok "every statement is an event of the agent's baseline" "events: ${events:-none}"; fi
 check "walking 80 tables is seen as enumeration" "enumeration" "${signal:-none}"
-if awk -v t="${trust:-100}" 'BEGIN { exit !(t < 100) }'; then ok "and costs trust ($trust)"; else nok "and costs trust" "trust: ${trust:-none}"; fi
+if awk -v t="${trust:-100}" 'BEGIN { exit !(t < 100) }'; then ok "and costs trust ($trust)"; else not_ok "and costs trust" "trust: ${trust:-none}"; fi
 
 # ---------------------------------------------------------------- trust: probing costs, and keeps costing
 su_sql "ALTER SYSTEM SET pg_aim.trust_min = 50" >/dev/null
@@ -764,7 +711,7 @@ read -r events denied trust1 signal <<<"$(stats spiffe://test/agent/prober)"
 check "30 refused SET ROLE are 30 denials of the agent" "30" "${denied:-none}"
 check "probing is the signal" "probing" "${signal:-none}"
 check_re "then its statements are refused for low trust" "no longer authorized: low_trust" "$out"
-check_not "and it reads nothing" "^rows:" "$out"
+check_not_re "and it reads nothing" "^rows:" "$out"
 out=$( { for i in $(seq 1 10); do echo "SELECT aim.session_init(:'tok', 'agent_writer');"; done;
          echo "SELECT aim.session_init(:'tok', 'agent_reader');"; } | as app_login aimtest -v tok="$PROBER")
 read -r events denied trust2 signal <<<"$(stats spiffe://test/agent/prober)"
@@ -772,7 +719,7 @@ check_re "a new connection of the same agent is refused too" "refused: low_trust
 if awk -v a="${trust1:-0}" -v b="${trust2:-100}" 'BEGIN { exit !(b < a && b < 50) }'; then
     ok "probing while refused keeps lowering trust ($trust1 -> $trust2)"
 else
-    nok "probing while refused keeps lowering trust" "$trust1 -> $trust2"
+    not_ok "probing while refused keeps lowering trust" "$trust1 -> $trust2"
 fi
 ROLEPROBER=$(issue --sub spiffe://test/agent/roleprober --jti jti-roleprober --scope "kb:read pg:role:agent_reader" --ttl 3600)
 out=$( { for i in $(seq 1 25); do echo "SELECT aim.session_init(:'tok', 'agent_writer');"; done;
@@ -785,32 +732,16 @@ su_sql "ALTER SYSTEM SET pg_aim.trust_min = 0" >/dev/null
 su_sql "SELECT pg_reload_conf()" >/dev/null
 
 # ---------------------------------------------------------------- a transaction pooler: PgBouncer
-cat > "$T/userlist.txt" <<EOF
-"pool_login" ""
-"app_login" ""
-EOF
-cat > "$T/pgbouncer.ini" <<EOF
-[databases]
-aimtest = host=$T port=$PORT dbname=aimtest
-[pgbouncer]
-listen_addr = 127.0.0.1
-listen_port = $BPORT
-unix_socket_dir =
-auth_type = trust
-auth_file = $T/userlist.txt
-pool_mode = transaction
+if ! pgb_start "$T/bouncer" "$BPORT" aimtest pool_login app_login <<EOF
 server_reset_query = DISCARD ALL
 server_reset_query_always = 1
 default_pool_size = 1
 max_client_conn = 20
-logfile = $T/pgbouncer.log
-pidfile = $T/bouncer.pid
 EOF
-[ "${#AS[@]}" -eq 0 ] || chown postgres "$T/userlist.txt" "$T/pgbouncer.ini"
-if ! "${AS[@]}" "$PGBOUNCER" -d "$T/pgbouncer.ini" >"$T/pgbouncer.out" 2>&1; then
-    nok "pgbouncer starts (transaction mode)" "$(cat "$T/pgbouncer.out" "$T/pgbouncer.log" 2>/dev/null)"
+then
+    not_ok "pgbouncer starts (transaction mode)" "$(cat "$T/bouncer/pgbouncer.out" "$T/bouncer/pgbouncer.log" 2>/dev/null)"
 elif [ ! -x "$PROTO" ]; then
-    nok "pooler scenario needs tests/pg/proto.c"
+    not_ok "pooler scenario needs tests/pg/proto.c"
 else
     ok "pgbouncer starts (transaction mode, one server connection)"
     POOL_A=$(issue --sub spiffe://test/agent/alice --jti jti-pool-a --scope "kb:read pg:role:agent_reader" --ttl 3600)
@@ -859,7 +790,7 @@ EOF
     if [ -n "$(pid a3)" ] && [ "$(pid a3)" = "$(pid b3)" ] && [ "$(pid b3)" = "$(pid a8)" ] && [ "$(pid a8)" = "$(pid b10)" ]; then
         ok "both clients' transactions ran on one server connection (pid $(pid a3))"
     else
-        nok "both clients' transactions ran on one server connection" "$out"
+        not_ok "both clients' transactions ran on one server connection" "$out"
     fi
     check "agent A's transaction: its identity, role and rows" "spiffe://test/agent/alice|agent_reader|a1,a2" "$(show a3)"
     check "agent B's next transaction on that connection: its own" "spiffe://test/agent/bob|agent_writer|b1,bob-wrote" "$(show b3)"
@@ -905,7 +836,7 @@ SELECT name || '=' || setting || coalesce(unit, '') FROM pg_settings WHERE name 
 EOF
 )
 missing=""
-for o in $(grep -o '\[AIM_OPT_[A-Z_]*\] = { "[a-z_]*"' "$ROOT/common/lib/options.c" | sed 's/.*"\(.*\)"/\1/'); do
+for o in $(grep -o '\[AIM_OPT_[A-Z_]*\] = { "[a-z_]*"' "$AT_ROOT/common/lib/options.c" | sed 's/.*"\(.*\)"/\1/'); do
     printf '%s\n' "$out" | grep -q "^pg_aim\.$o=" || missing="$missing $o"
 done
 check "every option of the core's table is a setting (types, cache, reload_interval too)" "" "$missing"
@@ -941,27 +872,23 @@ check_re "a change of the host configuration file applies within a second, witho
 check "and its revert too" "after:spiffe://test/agent/alice" "$(line after: "$out")"
 
 # ---------------------------------------------------------------- audit
-pg_stop "$T/data"
+pg_stop
 log=$(cat "$T/server.log")
 check_re "audit: bind line" "AUDIT: AIM,\{.*\"action\":\"bind\".*spiffe://test/agent/alice" "$log"
 check_re "audit: role switch line" "AUDIT: AIM,\{.*\"action\":\"role\".*agent_reader" "$log"
 check_re "audit: refusal line" "AUDIT: AIM,\{.*\"action\":\"RESET ALL\"" "$log"
 check_re "audit: a refused statement names its action and relations" "AUDIT: AIM,\{.*\"reason\":\"expired\".*\"action\":\"SELECT\",\"resource\":\"public.docs\"" "$log"
 check_re "audit: a refused protocol Execute" "AUDIT: AIM,\{.*\"reason\":\"revoked\".*spiffe://test/agent/proto1" "$log"
-check_not "audit: statements allowed write no line" "AUDIT: AIM,\{\"[^}]*\"decision\":\"allow\"[^}]*\"action\":\"SELECT\"" "$log"
-if [ -z "$WRAPPER" ] || [ ! -f "$PAM_MODULE" ]; then
-    skipped "audit: PAM login line (no PAM)"
-else
-    check_re "audit: PAM login line" "AUDIT: AIM,\{.*\"action\":\"login\".*spiffe://test/agent/pam" "$log"
-    check_re "audit: refused superuser login" "AUDIT: AIM,\{.*\"reason\":\"policy_denied\".*\"action\":\"login\".*spiffe://test/agent/pam-super" "$log"
-    check_re "audit: a refused startup option" "AUDIT: AIM,\{.*\"action\":\"role \\\\\"agent_reader\\\\\"\"" "$log"
-fi
+check_not_re "audit: statements allowed write no line" "AUDIT: AIM,\{\"[^}]*\"decision\":\"allow\"[^}]*\"action\":\"SELECT\"" "$log"
+check_re "audit: PAM login line" "AUDIT: AIM,\{.*\"action\":\"login\".*spiffe://test/agent/pam" "$log"
+check_re "audit: refused superuser login" "AUDIT: AIM,\{.*\"reason\":\"policy_denied\".*\"action\":\"login\".*spiffe://test/agent/pam-super" "$log"
+check_re "audit: a refused startup option" "AUDIT: AIM,\{.*\"action\":\"role \\\\\"agent_reader\\\\\"\"" "$log"
 check_re "audit file written too" "\"adapter\":\"pg\"" "$(cat "$T/audit.log" 2>/dev/null)"
 leaked=""
 for tok in "$ALICE" "$BOB" "$PAMTOK" "${POOL_A-}" "${P1-}"; do
     sig=${tok##*.}
     [ -n "$sig" ] || continue
-    leaked="$leaked$(grep -hF -- "$sig" "$T/server.log" "$T/audit.log" "$T/pgbouncer.log" 2>/dev/null | cut -c1-300)"
+    leaked="$leaked$(grep -hF -- "$sig" "$T/server.log" "$T/audit.log" "$T/bouncer/pgbouncer.log" 2>/dev/null | cut -c1-300)"
 done
 check "no token in the logs" "" "$leaked"
 
@@ -971,7 +898,7 @@ bad_start() {  # bad_start NAME SETTING-LINE REGEX
     printf '%s\n' "$2" >> "$T/data/postgresql.conf"
     : > "$T/server.log"
     if start; then
-        nok "$1: server started"; pg_stop "$T/data"
+        not_ok "$1: server started"; pg_stop
     else
         check_re "$1" "$3" "$(cat "$T/server.log")"
     fi
@@ -983,7 +910,7 @@ bad_start "no audience refuses to start, naming pg_aim.audience" \
 pg_aim.config = ''" "FATAL: .*pg_aim\.audience"
 bad_start "no issuer refuses to start, naming pg_aim.issuer" \
     "pg_aim.issuer = ''" "FATAL: .*\"issuer\".*|HINT: .*pg_aim\.issuer"
-printf 'garbage line\n' > "$T/bad.revoked"; [ "${#AS[@]}" -eq 0 ] || chown postgres "$T/bad.revoked"
+printf 'garbage line\n' > "$T/bad.revoked"; pg_give "$T/bad.revoked"
 bad_start "bad revocation file refuses to start, naming pg_aim.revoked" \
     "pg_aim.revoked = '$T/bad.revoked'" "FATAL: .*pg_aim\.revoked"
 bad_start "out-of-range leeway refuses to start" \
@@ -994,10 +921,10 @@ bad_start "an unterminated quote in a list refuses to start" \
     "pg_aim.keys = '$ISS \"$T/key dir/jwks.json'" "FATAL: .*pg_aim\.keys.*|DETAIL: .*unterminated"
 bad_start "a missing host configuration file refuses to start" \
     "pg_aim.config = '$T/nope.conf'" "FATAL: .*nope\.conf"
-printf 'leeway 30\nno_such_option 1\n' > "$T/bad.conf"; [ "${#AS[@]}" -eq 0 ] || chown postgres "$T/bad.conf"
+printf 'leeway 30\nno_such_option 1\n' > "$T/bad.conf"; pg_give "$T/bad.conf"
 bad_start "a bad host configuration file refuses to start, naming file and line" \
     "pg_aim.config = '$T/bad.conf'" "bad\.conf:2: .*no_such_option"
-printf 'policy %s\n' "$T/nope.policy" > "$T/bad2.conf"; [ "${#AS[@]}" -eq 0 ] || chown postgres "$T/bad2.conf"
+printf 'policy %s\n' "$T/nope.policy" > "$T/bad2.conf"; pg_give "$T/bad2.conf"
 bad_start "a bad file the host configuration names refuses to start, naming the option and the host file" \
     "pg_aim.config = '$T/bad2.conf'" "FATAL: .*invalid AIM option \"policy\".*|HINT: .*bad2\.conf"
 cp "$T/postgresql.conf.good" "$T/data/postgresql.conf"
@@ -1008,10 +935,9 @@ if start AIM_PG_TOKEN="$PAMTOK"; then
     out=$("${PSQL[@]}" -U app_login -d aimtest -c "SELECT 'agent:' || coalesce(aim.agent_id(), 'none')" 2>&1)
     check "a hand-off variable inherited by the postmaster binds nobody" "agent:none" "$out"
     check_re "and the postmaster says it removed it" "removing \"AIM_PG_TOKEN\" from the server environment" "$(cat "$T/server.log")"
-    pg_stop "$T/data"
+    pg_stop
 else
-    nok "server starts with an inherited hand-off variable" "$(cat "$T/data.pg_ctl.log" "$T/server.log")"
+    not_ok "server starts with an inherited hand-off variable" "$(cat "$T/pg_ctl.out" "$T/server.log")"
 fi
 
-summary
-[ "$fail" -eq 0 ]
+finish
