@@ -6,7 +6,7 @@ VEC_BIN := $(ASAN_B)/vectors
 $(VEC_BIN): tests/vectors/vectors.c $(ASAN_LIB)
 	@mkdir -p $(dir $@)
 	@$(if $(V),,echo "  LD/SAN  $@")
-	$(Q)$(CLANG) $(SAN_CFLAGS) -o $@ $< $(ASAN_LIB) $(PKG_LIBS)
+	$(Q)$(CLANG) $(SAN_CFLAGS) $(TOOL_INCS) -o $@ $< $(ASAN_LIB) $(PKG_LIBS)
 
 test-vectors: $(VEC_BIN)
 	@$(SAN_ENV) tests/vectors/run.sh $(VEC_BIN)
