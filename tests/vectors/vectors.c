@@ -146,7 +146,10 @@ do_key(char **f, int n)
             json_object_set_new(jwk, f[i], a);
         }
     }
-    if (aim_key_from_jwk(jwk, &key, &err) == AIM_OK) {
+    /* As a key file's key is loaded: the JWK, then the load-time checks. */
+    if (aim_key_from_jwk(jwk, &key, &err) == AIM_OK
+        && (aim_key_validate(&key, &err) == AIM_OK || (aim_key_clear(&key), 0)))
+    {
         key_ok = 1;
     } else {
         snprintf(key_err, sizeof(key_err), "key refused at load: %s: %s",
