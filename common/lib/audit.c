@@ -37,49 +37,30 @@ put_str(outbuf *o, const char *s)
     put(o, s, strlen(s));
 }
 
-/* Length of the valid UTF-8 sequence at s (1-4), or 0 if invalid. */
-static size_t
-utf8_len(const unsigned char *s)
-{
-    if (s[0] < 0x80) return 1;
-    if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-        return (s[1] & 0xc0) == 0x80 ? 2 : 0;
-    }
-    if (s[0] >= 0xe0 && s[0] <= 0xef) {
-        if ((s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80) return 0;
-        if (s[0] == 0xe0 && s[1] < 0xa0) return 0;          /* overlong */
-        if (s[0] == 0xed && s[1] > 0x9f) return 0;          /* surrogates */
-        return 3;
-    }
-    if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-        if ((s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80
-            || (s[3] & 0xc0) != 0x80) return 0;
-        if (s[0] == 0xf0 && s[1] < 0x90) return 0;
-        if (s[0] == 0xf4 && s[1] > 0x8f) return 0;
-        return 4;
-    }
-    return 0;
-}
-
 /*
  * A JSON string value, escaped, at most AIM_AUDIT_FIELD_MAX source bytes,
  * always valid UTF-8: invalid bytes become U+FFFD and a cut never splits
  * a character.  Adapters' resources (URIs, SQL names) are not validated
- * upstream, so this is the last line before a SIEM's parser.
+ * upstream, so this is the last line before a SIEM's parser -- and
+ * before a terminal: C1 controls, bidirectional controls and line
+ * separators (what aim_text_unsafe names) are written as \uXXXX escapes,
+ * so the line means the same but shows no raw control.
  */
 static void
 put_json(outbuf *o, const char *s)
 {
     static const char         hex[] = "0123456789abcdef";
     const unsigned char      *p = (const unsigned char *) s;
-    size_t                    i = 0, n;
+    size_t                    i = 0, n, len = strlen(s);
     char                      esc[6];
+    unsigned long             cp = 0;
+    const char               *what;
 
     put(o, "\"", 1);
     while (p[i] != '\0') {
         unsigned char c = p[i];
 
-        n = utf8_len(p + i);
+        n = aim_utf8_decode(p + i, len - i, &cp);
         if (i + (n ? n : 1) > AIM_AUDIT_FIELD_MAX) {
             put_str(o, "...");
             break;
@@ -89,7 +70,14 @@ put_json(outbuf *o, const char *s)
             i++;
             continue;
         }
-        if (n > 1) {
+        if (n > 1 && aim_text_unsafe((const char *) p + i, n, 0, &what, &cp)) {
+            memcpy(esc, "\\u", 2);
+            esc[2] = hex[(cp >> 12) & 15];
+            esc[3] = hex[(cp >> 8) & 15];
+            esc[4] = hex[(cp >> 4) & 15];
+            esc[5] = hex[cp & 15];
+            put(o, esc, 6);
+        } else if (n > 1) {
             put(o, (const char *) p + i, n);
         } else if (c == '"' || c == '\\') {
             esc[0] = '\\';

@@ -128,37 +128,38 @@ aim_token_claims_json(const aim_token *t)
 
 /* ------------------------------------------------------------------ */
 
-/* No control characters (C0, DEL): ids reach logs, headers and shells. */
-static int
-id_ok(const char *s, size_t len)
+/*
+ * Identifiers reach audit lines, syslog, AIM_AGENT and terminals: no
+ * control character (C0, DEL, C1), bidirectional control or line
+ * separator in any (util.h); agent ids also go into whitespace-separated
+ * policy and revocation files and into the '>'-joined chain: no white
+ * space of any kind and no '>'.  NULL when s is acceptable, else why.
+ */
+static const char *
+id_problem(const char *s, size_t len, int agent, char *buf, size_t size)
 {
-    size_t i;
+    const char    *what;
+    unsigned long  cp;
 
-    for (i = 0; i < len; i++) {
-        if ((unsigned char) s[i] < 0x20 || s[i] == 0x7f) {
-            return 0;
-        }
+    if (aim_text_unsafe(s, len, agent ? AIM_TEXT_NO_SPACE : 0, &what, &cp)) {
+        snprintf(buf, size, "contains %s (U+%04lX)", what, cp);
+        return buf;
     }
-    return 1;
+    if (agent && memchr(s, '>', len) != NULL) {
+        return "contains '>' (it separates the delegation chain)";
+    }
+    return NULL;
 }
 
-/* Agent ids also go into whitespace-separated policy and revocation
- * files and into the delegation chain: no space, no '>'. */
-static int
-agent_id_ok(const char *s, size_t len)
-{
-    return id_ok(s, len) && memchr(s, ' ', len) == NULL
-           && memchr(s, '>', len) == NULL;
-}
-
-/* A string claim: 1..AIM_MAX_ID_LEN bytes, no control characters. */
+/* A string claim: 1..AIM_MAX_ID_LEN bytes, an acceptable identifier. */
 static aim_status
-id_claim(const json_t *claims, const char *name, int required, char **out,
-         aim_error *err)
+id_claim(const json_t *claims, const char *name, int required, int agent,
+         char **out, aim_error *err)
 {
     const json_t *v = json_object_get(claims, name);
-    const char   *s;
+    const char   *s, *why;
     size_t        len;
+    char          buf[96];
 
     *out = NULL;
     if (v == NULL) {
@@ -174,9 +175,8 @@ id_claim(const json_t *claims, const char *name, int required, char **out,
         return aim_fail(err, AIM_BAD_CLAIM, "\"%s\" must be 1 to %d bytes", name,
                         AIM_MAX_ID_LEN);
     }
-    if (!id_ok(s, len)) {
-        return aim_fail(err, AIM_BAD_CLAIM, "\"%s\" contains a control "
-                        "character", name);
+    if ((why = id_problem(s, len, agent, buf, sizeof(buf))) != NULL) {
+        return aim_fail(err, AIM_BAD_CLAIM, "\"%s\" %s", name, why);
     }
     *out = aim_strdup(s);
     return *out != NULL ? AIM_OK : aim_fail(err, AIM_INTERNAL, "out of memory");
@@ -256,9 +256,9 @@ static aim_status
 check_actors(aim_token *t, const json_t *claims, aim_error *err)
 {
     const json_t *act = json_object_get(claims, "act");
-    const char   *ids[AIM_MAX_ACT_DEPTH + 1];
+    const char   *ids[AIM_MAX_ACT_DEPTH + 1], *why;
     size_t        n = 0, i, len = 0;
-    char         *chain, *p;
+    char         *chain, *p, buf[96];
 
     while (act != NULL) {
         const json_t *sub;
@@ -272,10 +272,14 @@ check_actors(aim_token *t, const json_t *claims, aim_error *err)
         }
         sub = json_object_get(act, "sub");
         if (!json_is_string(sub) || json_string_length(sub) == 0
-            || json_string_length(sub) > AIM_MAX_ID_LEN
-            || !agent_id_ok(json_string_value(sub), json_string_length(sub)))
+            || json_string_length(sub) > AIM_MAX_ID_LEN)
         {
             return aim_fail(err, AIM_BAD_CLAIM, "\"act\" without a valid \"sub\"");
+        }
+        if ((why = id_problem(json_string_value(sub), json_string_length(sub), 1,
+                              buf, sizeof(buf))) != NULL)
+        {
+            return aim_fail(err, AIM_BAD_CLAIM, "\"act.sub\" %s", why);
         }
         ids[n++] = json_string_value(sub);
         act = json_object_get(act, "act");
@@ -348,7 +352,7 @@ aim_claims_to_token(const struct aim_config *cfg, json_t *claims,
     t->claims = json_incref(claims);
 
     /* Issuer first: nothing else matters if we do not know it. */
-    if ((s = id_claim(claims, "iss", 1, &t->issuer, err)) != AIM_OK) {
+    if ((s = id_claim(claims, "iss", 1, 0, &t->issuer, err)) != AIM_OK) {
         goto fail;
     }
     for (i = 0; i < cfg->nissuers; i++) {
@@ -362,18 +366,14 @@ aim_claims_to_token(const struct aim_config *cfg, json_t *claims,
         goto fail;
     }
 
-    if ((s = id_claim(claims, "sub", 1, &t->subject, err)) != AIM_OK
+    if ((s = id_claim(claims, "sub", 1, 1, &t->subject, err)) != AIM_OK
         || (s = check_audience(cfg, json_object_get(claims, "aud"), err)) != AIM_OK
         || (s = date_claim(claims, "exp", 1, &t->exp, err)) != AIM_OK
         || (s = date_claim(claims, "iat", 1, &t->iat, err)) != AIM_OK
         || (s = date_claim(claims, "nbf", 0, &t->nbf, err)) != AIM_OK
-        || (s = id_claim(claims, "jti", 1, &t->jti, err)) != AIM_OK
-        || (s = id_claim(claims, "owner", 0, &t->owner, err)) != AIM_OK)
+        || (s = id_claim(claims, "jti", 1, 0, &t->jti, err)) != AIM_OK
+        || (s = id_claim(claims, "owner", 0, 0, &t->owner, err)) != AIM_OK)
     {
-        goto fail;
-    }
-    if (!agent_id_ok(t->subject, strlen(t->subject))) {
-        s = aim_fail(err, AIM_BAD_CLAIM, "\"sub\" contains a space or '>'");
         goto fail;
     }
 
@@ -462,12 +462,22 @@ aim_claims_to_token(const struct aim_config *cfg, json_t *claims,
         const json_t *idx = json_object_get(sl, "idx");
         const json_t *uri = json_object_get(sl, "uri");
 
+        const char   *what;
+        unsigned long cp;
+
         if (!json_is_object(v) || !json_is_object(sl) || !json_is_integer(idx)
             || json_integer_value(idx) < 0 || !json_is_string(uri)
             || json_string_length(uri) == 0 || json_string_length(uri) > 2048)
         {
             s = aim_fail(err, AIM_BAD_CLAIM, "\"status\" is not {\"status_list\": "
                          "{\"idx\": N, \"uri\": \"...\"}}");
+            goto fail;
+        }
+        if (aim_text_unsafe(json_string_value(uri), json_string_length(uri),
+                            AIM_TEXT_NO_SPACE, &what, &cp))
+        {
+            s = aim_fail(err, AIM_BAD_CLAIM, "\"status.status_list.uri\" contains "
+                         "%s (U+%04lX)", what, cp);
             goto fail;
         }
         t->status_idx = (uint64_t) json_integer_value(idx);

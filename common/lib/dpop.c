@@ -118,8 +118,10 @@ aim_dpop_verify(aim_verifier *v, const char *proof, size_t proof_len,
     }
     alg = aim_alg_from_name(jws.alg);
     if (alg == AIM_ALG_NONE) {
-        s = aim_fail(err, AIM_BAD_BINDING, "DPoP proof algorithm \"%.16s\" is not "
-                     "accepted", jws.alg);
+        char q[80];
+
+        s = aim_fail(err, AIM_BAD_BINDING, "DPoP proof algorithm \"%s\" is not "
+                     "accepted", aim_quote(q, sizeof(q), jws.alg, 16));
         goto done;
     }
     jwk = json_object_get(jws.header, "jwk");

@@ -707,12 +707,22 @@ aim_key_from_jwk(const json_t *jwk, aim_key *out, aim_error *err)
     out->pkey = pkey;
     v = json_object_get(jwk, "kid");
     if (v != NULL) {
+        const char    *what;
+        unsigned long  cp;
+
         if (!json_is_string(v) || json_string_length(v) == 0
             || json_string_length(v) > 256)
         {
             aim_key_clear(out);
             return aim_fail(err, AIM_CONFIG, "JWK \"kid\" is not a string of "
                             "1 to 256 bytes");
+        }
+        if (aim_text_unsafe(json_string_value(v), json_string_length(v), 0,
+                            &what, &cp))
+        {
+            aim_key_clear(out);
+            return aim_fail(err, AIM_CONFIG, "JWK \"kid\" contains %s (U+%04lX)",
+                            what, cp);
         }
         out->kid = aim_strdup(json_string_value(v));
         if (out->kid == NULL) {

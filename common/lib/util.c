@@ -133,3 +133,128 @@ aim_trim(char *s)
     }
     return s;
 }
+
+size_t
+aim_utf8_decode(const unsigned char *s, size_t avail, unsigned long *cp)
+{
+    size_t n, i;
+
+    if (avail == 0) {
+        return 0;
+    }
+    if (s[0] < 0x80) {
+        *cp = s[0];
+        return 1;
+    }
+    if (s[0] >= 0xc2 && s[0] <= 0xdf) {
+        n = 2;
+        *cp = s[0] & 0x1f;
+    } else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+        n = 3;
+        *cp = s[0] & 0x0f;
+    } else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+        n = 4;
+        *cp = s[0] & 0x07;
+    } else {
+        return 0;
+    }
+    if (avail < n) {
+        return 0;
+    }
+    for (i = 1; i < n; i++) {
+        if ((s[i] & 0xc0) != 0x80) {
+            return 0;
+        }
+        *cp = (*cp << 6) | (s[i] & 0x3f);
+    }
+    /* Overlong forms, surrogates, beyond U+10FFFF. */
+    if ((n == 3 && *cp < 0x800) || (n == 4 && *cp < 0x10000)
+        || (*cp >= 0xd800 && *cp <= 0xdfff) || *cp > 0x10ffff)
+    {
+        return 0;
+    }
+    return n;
+}
+
+int
+aim_text_unsafe(const char *s, size_t len, unsigned flags, const char **what,
+                unsigned long *cp)
+{
+    const unsigned char *p = (const unsigned char *) s;
+    size_t               i = 0, n;
+    unsigned long        c = 0;
+
+    while (i < len) {
+        /* The common case: printable ASCII. */
+        if (p[i] > 0x20 && p[i] < 0x7f) {
+            i++;
+            continue;
+        }
+        n = aim_utf8_decode(p + i, len - i, &c);
+        if (n == 0) {
+            *what = "invalid UTF-8";
+            *cp = 0xfffd;
+            return 1;
+        }
+        if (c < 0x20 || (c >= 0x7f && c <= 0x9f)) {
+            *what = "a control character";
+        } else if (c == 0x61c || c == 0x200e || c == 0x200f
+                   || (c >= 0x202a && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069))
+        {
+            *what = "a bidirectional control";
+        } else if (c == 0x2028 || c == 0x2029) {
+            *what = "a line or paragraph separator";
+        } else if ((flags & AIM_TEXT_NO_SPACE)
+                   && (c == 0x20 || c == 0xa0 || c == 0x1680
+                       || (c >= 0x2000 && c <= 0x200b) || c == 0x202f
+                       || c == 0x205f || c == 0x3000 || c == 0xfeff))
+        {
+            *what = "white space";
+        } else {
+            i += n;
+            continue;
+        }
+        *cp = c;
+        return 1;
+    }
+    return 0;
+}
+
+const char *
+aim_quote(char *buf, size_t size, const char *s, size_t max)
+{
+    static const char    hex[] = "0123456789abcdef";
+    const unsigned char *p = (const unsigned char *) s;
+    size_t               len = strnlen(s, max + 1), i = 0, o = 0, n, k;
+    unsigned long        cp;
+    const char          *what;
+
+    while (i < len && i < max) {
+        n = aim_utf8_decode(p + i, len - i, &cp);
+        if (n == 0 || aim_text_unsafe((const char *) p + i, n, 0, &what, &cp)) {
+            n = n == 0 ? 1 : n;
+            if (o + 4 * n + 4 > size) {
+                break;
+            }
+            for (k = 0; k < n; k++) {
+                buf[o++] = '\\';
+                buf[o++] = 'x';
+                buf[o++] = hex[p[i + k] >> 4];
+                buf[o++] = hex[p[i + k] & 15];
+            }
+        } else {
+            if (o + n + 4 > size) {
+                break;
+            }
+            memcpy(buf + o, p + i, n);
+            o += n;
+        }
+        i += n;
+    }
+    if (i < len) {
+        memcpy(buf + o, "...", 3);
+        o += 3;
+    }
+    buf[o] = '\0';
+    return buf;
+}

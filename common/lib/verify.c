@@ -491,6 +491,7 @@ verify_uncached(aim_verifier *v, const char *token, size_t len,
     const aim_key *key;
     json_t        *claims;
     aim_token     *t;
+    char           q[300];
 
     s = aim_jws_parse(token, len, &jws, err);
     if (s != AIM_OK) {
@@ -499,13 +500,15 @@ verify_uncached(aim_verifier *v, const char *token, size_t len,
 
     alg = aim_alg_from_name(jws.alg);
     if (alg == AIM_ALG_NONE) {
-        s = aim_fail(err, AIM_UNSUPPORTED_ALG, "algorithm \"%.16s\" is not "
-                     "accepted (ES256 ES384 EdDSA RS256 PS256)", jws.alg);
+        s = aim_fail(err, AIM_UNSUPPORTED_ALG, "algorithm \"%s\" is not "
+                     "accepted (ES256 ES384 EdDSA RS256 PS256)",
+                     aim_quote(q, sizeof(q), jws.alg, 16));
         goto done;
     }
     if (!type_accepted(&v->cfg, jws.typ)) {
-        s = aim_fail(err, AIM_BAD_TYPE, "typ %s%.32s%s is not accepted",
-                     jws.typ ? "\"" : "(missing)", jws.typ ? jws.typ : "",
+        s = aim_fail(err, AIM_BAD_TYPE, "typ %s%s%s is not accepted",
+                     jws.typ ? "\"" : "(missing)",
+                     jws.typ ? aim_quote(q, sizeof(q), jws.typ, 32) : "",
                      jws.typ ? "\"" : "");
         goto done;
     }
@@ -515,8 +518,8 @@ verify_uncached(aim_verifier *v, const char *token, size_t len,
     }
     key = aim_keyset_find(v->keys, jws.kid);
     if (key == NULL) {
-        s = aim_fail(err, AIM_UNKNOWN_KEY, "no loaded key has kid \"%.64s\"",
-                     jws.kid);
+        s = aim_fail(err, AIM_UNKNOWN_KEY, "no loaded key has kid \"%s\"",
+                     aim_quote(q, sizeof(q), jws.kid, 64));
         goto done;
     }
     if (key->alg != alg) {

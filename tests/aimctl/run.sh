@@ -612,12 +612,32 @@ check "after the reset: trust 100, learning again, history forgotten" \
 check "the reset touched no other agent" jrow agent-calm ".events == $(jcount '.agent == "agent-calm"')"
 valid "after the reset the agent is allowed again" --state "$ST" --audit "$AL" --scope kb:read "$tokP"
 
-# Hostile agent ids: the core refuses C0 controls in "sub", not C1 ones
-# (U+009B is CSI) nor bidirectional overrides (U+202E): no raw control
-# reaches the terminal.
+# Hostile agent ids: the core refuses C0 and C1 controls (U+009B is CSI)
+# and bidirectional overrides (U+202E) in "sub", so no token brings one
+# into the state or audit file.
 EVIL=$'evil\xc2\x9b31m\xe2\x80\xaeagent'
 tokE=$(issue --key ES256.pem --sub agent-e --claim sub='"evil\u009b31m\u202eagent"')
-VS "$tokE" >/dev/null
+reject bad_claim "an agent id with C1 and bidirectional controls" --state "$ST" "$tokE"
+check "... the refusal names the claim and the character" jqt '.message | test("sub.*U\\+009B")'
+# aimctl shows what a file holds safely all the same (a file written by
+# an older core, or by hand): the agent put there directly, as a slot of
+# the state file and a line of the audit file.
+python3 - "$ST" "$EVIL" <<'PY'
+import hashlib, struct, sys, time
+path, agent = sys.argv[1], sys.argv[2].encode("utf-8", "surrogateescape")
+key = struct.unpack("<Q", hashlib.sha256(agent).digest()[:8])[0] or 1
+now = int(time.time())
+with open(path, "r+b") as f:
+    for i in range(32):
+        off = 4096 + ((key + i) % 4096) * 1024
+        f.seek(off)
+        if struct.unpack("<Q", f.read(8))[0] == 0:
+            break
+    f.seek(off)
+    f.write(struct.pack("<QII", key, 0, 0) + agent.ljust(208, b"\0"))
+    f.write(struct.pack("<5d3q3Q", 100.0, 0, 0, 0, 0, now, now, now, 1, 0, 0))
+PY
+jq -c --arg a "$EVIL" 'select(.agent == "agent-calm") | .agent = $a | .sub = $a | .trust = 100' "$AL" | head -1 >>"$AL"
 run "$AIMCTL" stats --state "$ST"
 check "stats: C1 and bidirectional controls in an agent id are shown escaped" \
     eval '[ $RC -eq 0 ] && ! LC_ALL=C grep -q $'"'"'\xc2\x9b\|\xe2\x80\xae'"'"' <<<"$OUT" && grep -qF "evil\\xc2\\x9b31m\\xe2\\x80\\xaeagent" <<<"$OUT"'

@@ -938,6 +938,19 @@ test_audit_and_decide(void)
         aim_audit_format(line, sizeof(line), &r, NULL, AIM_OK, 0, NULL, tu_now);
         j = check_line(line, NULL, __LINE__);
         json_decref(j);
+        /* C1 and bidirectional controls and line separators from an
+         * adapter (a percent-decoded URI) are escaped: the line means the
+         * same, and shows no raw control on a terminal. */
+        r.resource = "/kb/\xc2\x9b" "31m\xe2\x80\xae\xe2\x81\xa6\xe2\x80\xa8" "x";
+        aim_audit_format(line, sizeof(line), &r, NULL, AIM_OK, 0, NULL, tu_now);
+        CHECK(strstr(line, "\xc2\x9b") == NULL && strstr(line, "\xe2\x80\xae") == NULL
+              && strstr(line, "\xe2\x81\xa6") == NULL && strstr(line, "\xe2\x80\xa8") == NULL);
+        CHECK(strstr(line, "\\u009b31m\\u202e\\u2066\\u2028x") != NULL);
+        j = check_line(line, NULL, __LINE__);
+        if (j != NULL) {
+            CHECK_STR(jstr(j, "resource"), r.resource);
+            json_decref(j);
+        }
         /* UTF-8 passes through untouched. */
         r.resource = "/caf\xc3\xa9";
         aim_audit_format(line, sizeof(line), &r, NULL, AIM_OK, 0, NULL, tu_now);
