@@ -131,21 +131,26 @@ aim_token_claims_json(const aim_token *t)
 /*
  * Identifiers reach audit lines, syslog, AIM_AGENT and terminals: no
  * control character (C0, DEL, C1), bidirectional control or line
- * separator in any (util.h); agent ids also go into whitespace-separated
- * policy and revocation files and into the '>'-joined chain: no white
- * space of any kind and no '>'.  NULL when s is acceptable, else why.
+ * separator in any (util.h).  Words -- agent ids and jti, which are
+ * words of the whitespace-separated policy and revocation files -- hold
+ * no white space of any kind; agent ids no '>' either (it joins the
+ * delegation chain).  NULL when s is acceptable, else why.
  */
+enum { ID_TEXT = 0, ID_WORD = 1, ID_AGENT = 3 };
+
 static const char *
-id_problem(const char *s, size_t len, int agent, char *buf, size_t size)
+id_problem(const char *s, size_t len, int kind, char *buf, size_t size)
 {
     const char    *what;
     unsigned long  cp;
 
-    if (aim_text_unsafe(s, len, agent ? AIM_TEXT_NO_SPACE : 0, &what, &cp)) {
+    if (aim_text_unsafe(s, len, (kind & ID_WORD) ? AIM_TEXT_NO_SPACE : 0,
+                        &what, &cp))
+    {
         snprintf(buf, size, "contains %s (U+%04lX)", what, cp);
         return buf;
     }
-    if (agent && memchr(s, '>', len) != NULL) {
+    if (kind == ID_AGENT && memchr(s, '>', len) != NULL) {
         return "contains '>' (it separates the delegation chain)";
     }
     return NULL;
@@ -153,7 +158,7 @@ id_problem(const char *s, size_t len, int agent, char *buf, size_t size)
 
 /* A string claim: 1..AIM_MAX_ID_LEN bytes, an acceptable identifier. */
 static aim_status
-id_claim(const json_t *claims, const char *name, int required, int agent,
+id_claim(const json_t *claims, const char *name, int required, int kind,
          char **out, aim_error *err)
 {
     const json_t *v = json_object_get(claims, name);
@@ -175,7 +180,7 @@ id_claim(const json_t *claims, const char *name, int required, int agent,
         return aim_fail(err, AIM_BAD_CLAIM, "\"%s\" must be 1 to %d bytes", name,
                         AIM_MAX_ID_LEN);
     }
-    if ((why = id_problem(s, len, agent, buf, sizeof(buf))) != NULL) {
+    if ((why = id_problem(s, len, kind, buf, sizeof(buf))) != NULL) {
         return aim_fail(err, AIM_BAD_CLAIM, "\"%s\" %s", name, why);
     }
     *out = aim_strdup(s);
@@ -276,8 +281,8 @@ check_actors(aim_token *t, const json_t *claims, aim_error *err)
         {
             return aim_fail(err, AIM_BAD_CLAIM, "\"act\" without a valid \"sub\"");
         }
-        if ((why = id_problem(json_string_value(sub), json_string_length(sub), 1,
-                              buf, sizeof(buf))) != NULL)
+        if ((why = id_problem(json_string_value(sub), json_string_length(sub),
+                              ID_AGENT, buf, sizeof(buf))) != NULL)
         {
             return aim_fail(err, AIM_BAD_CLAIM, "\"act.sub\" %s", why);
         }
@@ -352,7 +357,7 @@ aim_claims_to_token(const struct aim_config *cfg, json_t *claims,
     t->claims = json_incref(claims);
 
     /* Issuer first: nothing else matters if we do not know it. */
-    if ((s = id_claim(claims, "iss", 1, 0, &t->issuer, err)) != AIM_OK) {
+    if ((s = id_claim(claims, "iss", 1, ID_TEXT, &t->issuer, err)) != AIM_OK) {
         goto fail;
     }
     for (i = 0; i < cfg->nissuers; i++) {
@@ -366,13 +371,13 @@ aim_claims_to_token(const struct aim_config *cfg, json_t *claims,
         goto fail;
     }
 
-    if ((s = id_claim(claims, "sub", 1, 1, &t->subject, err)) != AIM_OK
+    if ((s = id_claim(claims, "sub", 1, ID_AGENT, &t->subject, err)) != AIM_OK
         || (s = check_audience(cfg, json_object_get(claims, "aud"), err)) != AIM_OK
         || (s = date_claim(claims, "exp", 1, &t->exp, err)) != AIM_OK
         || (s = date_claim(claims, "iat", 1, &t->iat, err)) != AIM_OK
         || (s = date_claim(claims, "nbf", 0, &t->nbf, err)) != AIM_OK
-        || (s = id_claim(claims, "jti", 1, 0, &t->jti, err)) != AIM_OK
-        || (s = id_claim(claims, "owner", 0, 0, &t->owner, err)) != AIM_OK)
+        || (s = id_claim(claims, "jti", 1, ID_WORD, &t->jti, err)) != AIM_OK
+        || (s = id_claim(claims, "owner", 0, ID_TEXT, &t->owner, err)) != AIM_OK)
     {
         goto fail;
     }

@@ -717,8 +717,8 @@ aim_key_from_jwk(const json_t *jwk, aim_key *out, aim_error *err)
             return aim_fail(err, AIM_CONFIG, "JWK \"kid\" is not a string of "
                             "1 to 256 bytes");
         }
-        if (aim_text_unsafe(json_string_value(v), json_string_length(v), 0,
-                            &what, &cp))
+        if (aim_text_unsafe(json_string_value(v), json_string_length(v),
+                            AIM_TEXT_NO_SPACE, &what, &cp))
         {
             aim_key_clear(out);
             return aim_fail(err, AIM_CONFIG, "JWK \"kid\" contains %s (U+%04lX)",

@@ -672,6 +672,12 @@ test_claims(void)
         CHECK(tu_contains(verr.message, "white space (U+00A0)"));
         EXPECT(V(NULL, "{\"act\":{\"sub\":\"bot\\u3000\"}}"), AIM_BAD_CLAIM);
         EXPECT(V(NULL, "{\"sub\":\"\\ufeffagent\"}"), AIM_BAD_CLAIM);
+        /* A jti is a word of the revocation file: one with white space
+         * could never be revoked. */
+        EXPECT(V(NULL, "{\"jti\":\"jti 1\"}"), AIM_BAD_CLAIM);
+        EXPECT(V(NULL, "{\"jti\":\"jti-1\\u00a0\"}"), AIM_BAD_CLAIM);
+        CHECK(tu_contains(verr.message, "\"jti\" contains white space (U+00A0)"));
+        EXPECT(V(NULL, "{\"jti\":\"a>b\"}"), AIM_OK);
         EXPECT(V(NULL, "{\"owner\":\"Alice Smith\"}"), AIM_OK);
         EXPECT(V(NULL, "{\"owner\":\"Alice\\u00a0Smith\"}"), AIM_OK);
         /* Token content quoted in a message before it was validated is
@@ -696,6 +702,12 @@ test_claims(void)
 
             CHECK_ST(aim_key_from_jwk(j, &k, &verr), AIM_CONFIG, &verr);
             CHECK(tu_contains(verr.message, "kid") && tu_contains(verr.message, "U+001B"));
+            json_decref(j);
+            free(jwk);
+            jwk = tu_jwk(tu_key(AIM_ALG_ES256), AIM_ALG_ES256, "key 1");
+            j = tu_json(jwk);
+            CHECK_ST(aim_key_from_jwk(j, &k, &verr), AIM_CONFIG, &verr);
+            CHECK(tu_contains(verr.message, "white space (U+0020)"));
             json_decref(j);
             free(jwk);
         }
