@@ -382,13 +382,48 @@ slot_init(state_slot *s, uint64_t key, const char *agent, int64_t now)
     atomic_store(&s->key, key);
 }
 
+/* Seconds from then to now, 0 when then is not before now; never
+ * overflows, whatever a corrupt slot holds. */
+static double
+seconds_since(int64_t then, int64_t now)
+{
+    return then < now ? (double) ((uint64_t) now - (uint64_t) then) : 0;
+}
+
+/*
+ * The earliest time a slot can hold: the file's creation (in its
+ * checksummed header), and never before AIM_STATE_EPOCH; but not after
+ * now, for a clock that stepped back below it.
+ */
+#define AIM_STATE_EPOCH 1577836800        /* 2020-01-01T00:00:00Z */
+
+static int64_t
+state_floor(const aim_state *st, int64_t now)
+{
+    int64_t lo = ((const state_header *) st->map)->created;
+
+    if (lo < AIM_STATE_EPOCH) {
+        lo = AIM_STATE_EPOCH;
+    }
+    return lo < now ? lo : now;
+}
+
 /*
  * Out-of-range values come from a corrupt or foreign file, or a clock
- * that stepped back: repair them without ever raising trust.
+ * that stepped back: repair them without ever favouring the agent.
+ * Trust is clamped into 0..100 (a non-finite or negative one to 0).
+ * Times must read floor <= first_seen <= last_seen <= updated <= now;
+ * recovery is credited for the time since "updated", so an "updated" that
+ * cannot be right (in the future, before the file or the slot existed,
+ * or INT64_MIN) is set to now: no recovery for time that never passed.
+ * A first_seen out of range becomes the floor, the oldest it can be, so
+ * the agent is not handed a new learning period (learning is lenient).
  */
 static void
-slot_sanitise(state_slot *s, int64_t now)
+slot_sanitise(const aim_state *st, state_slot *s, int64_t now)
 {
+    int64_t lo = state_floor(st, now);
+
     s->agent[AIM_STATE_AGENT_MAX] = '\0';
     if (!isfinite(s->trust) || s->trust < 0) {
         s->trust = 0;
@@ -399,9 +434,15 @@ slot_sanitise(state_slot *s, int64_t now)
     if (!isfinite(s->rate_l) || s->rate_l < 0 || s->rate_l > 1e12) s->rate_l = 0;
     if (!isfinite(s->deny_s) || s->deny_s < 0 || s->deny_s > 1e12) s->deny_s = 0;
     if (!isfinite(s->new_s) || s->new_s < 0 || s->new_s > 1e12) s->new_s = 0;
-    if (s->updated > now) s->updated = now;
-    if (s->last_seen > now) s->last_seen = now;
-    if (s->first_seen > now) s->first_seen = now;
+    if (s->first_seen < lo || s->first_seen > now) {
+        s->first_seen = lo;
+    }
+    if (s->updated < s->first_seen || s->updated > now) {
+        s->updated = now;
+    }
+    if (s->last_seen < s->first_seen || s->last_seen > s->updated) {
+        s->last_seen = s->updated;
+    }
 }
 
 /* 64 bits of SHA-256 of the whole id: ids longer than the stored name
@@ -424,6 +465,20 @@ slot_is(const state_slot *s, const char *agent)
     return strncmp(s->agent, agent, AIM_STATE_AGENT_MAX) == 0;
 }
 
+/* Has the slot's trust fully recovered by now?  (Any slot, unlocked.) */
+static int
+slot_recovered(const aim_state *st, const state_slot *s, int64_t now)
+{
+    double credit = 0;
+
+    if (s->updated >= state_floor(st, now) && s->updated <= now
+        && s->updated >= s->first_seen)
+    {
+        credit = seconds_since(s->updated, now) * T_RECOVER_PER_S;
+    }
+    return isfinite(s->trust) && s->trust + credit >= 100;
+}
+
 /*
  * Find (or, with create, make) the agent's slot, returned locked.  NULL:
  * not found (without create), or no room and no lock (fail closed).
@@ -444,7 +499,7 @@ slot_find(aim_state *st, const char *agent, int create, int64_t now)
                 return NULL;
             }
             if (atomic_load(&s->key) == key && slot_is(s, agent)) {
-                slot_sanitise(s, now);
+                slot_sanitise(st, s, now);
                 return s;
             }
             if (atomic_load(&s->key) == key && s->agent[0] == '\0') {
@@ -468,15 +523,17 @@ slot_find(aim_state *st, const char *agent, int create, int64_t now)
                 return s;
             }
             if (k == key && slot_is(s, agent)) {
-                slot_sanitise(s, now);
+                slot_sanitise(st, s, now);
                 return s;
             }
             slot_unlock(s);
             continue;
         }
         /* Only an agent whose trust has fully recovered may be evicted:
-         * eviction must never hand a distrusted agent a clean slate. */
-        if (s->trust + (double) (now - s->updated) * T_RECOVER_PER_S >= 100
+         * eviction must never hand a distrusted agent a clean slate.  Read
+         * unlocked, so judged as slot_sanitise would: no recovery for an
+         * "updated" out of range. */
+        if (slot_recovered(st, s, now)
             && (victim == NULL || s->last_seen < victim->last_seen))
         {
             victim = s;
@@ -525,16 +582,16 @@ aim_action_class(const char *action)
 }
 
 static double
-decay(double v, int64_t dt, double half)
+decay(double v, double dt, double half)
 {
-    return dt > 0 ? v * exp2(-(double) dt / half) : v;
+    return dt > 0 ? v * exp2(-dt / half) : v;
 }
 
 /* Bring the slot's counters and trust forward to now. */
 static void
 slot_advance(state_slot *s, int64_t now)
 {
-    int64_t dt = now - s->updated;
+    double dt = seconds_since(s->updated, now);
 
     if (dt <= 0) {
         return;
@@ -543,7 +600,7 @@ slot_advance(state_slot *s, int64_t now)
     s->rate_l = decay(s->rate_l, dt, T_HALF_LONG);
     s->deny_s = decay(s->deny_s, dt, T_HALF_DENY);
     s->new_s = decay(s->new_s, dt, T_HALF_NEW);
-    s->trust += (double) dt * T_RECOVER_PER_S;
+    s->trust += dt * T_RECOVER_PER_S;
     if (s->trust > 100) {
         s->trust = 100;
     }
@@ -553,7 +610,8 @@ slot_advance(state_slot *s, int64_t now)
 static int
 slot_learning(const state_slot *s, int64_t now)
 {
-    return s->events < T_LEARN_EVENTS || now - s->first_seen < T_LEARN_SECONDS;
+    return s->events < T_LEARN_EVENTS
+           || seconds_since(s->first_seen, now) < T_LEARN_SECONDS;
 }
 
 /* Test-and-set the resource in the agent's Bloom filter; 1 if new. */
@@ -697,7 +755,6 @@ aim_state_trust(aim_state *st, const char *agent, int64_t now)
 {
     state_slot *s = slot_find(st, agent, 0, now);
     double      trust;
-    int64_t     dt;
 
     if (s == NULL) {
         /* Never seen -- or its slot is locked by a stuck process, which
@@ -705,8 +762,7 @@ aim_state_trust(aim_state *st, const char *agent, int64_t now)
          * closed if the agent is present but unreadable. */
         return state_present(st, agent) ? -1 : T_START;
     }
-    dt = now - s->updated;
-    trust = s->trust + (dt > 0 ? (double) dt * T_RECOVER_PER_S : 0);
+    trust = s->trust + seconds_since(s->updated, now) * T_RECOVER_PER_S;
     slot_unlock(s);
     return trust > 100 ? 100 : trust;
 }
@@ -742,7 +798,7 @@ aim_state_foreach(aim_state *st, int64_t now,
             continue;
         }
         if (atomic_load(&s->key) != 0 && s->agent[0] != '\0') {
-            slot_sanitise(s, now);
+            slot_sanitise(st, s, now);
             slot_advance(s, now);
             memset(&a, 0, sizeof(a));
             memcpy(a.agent, s->agent, AIM_STATE_AGENT_MAX);

@@ -15,5 +15,6 @@ void test_revoke(void);
 void test_runtime(void);
 void test_dpop(void);
 void test_decide(void);
+void test_state(void);
 
 #endif
