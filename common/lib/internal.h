@@ -33,6 +33,7 @@ enum {
     AIM_OPT_TRUST_MIN,
     AIM_OPT_RELOAD_INTERVAL,
     AIM_OPT_DPOP_MAX_AGE,
+    AIM_OPT_STRICT_MODES,
     AIM_OPT_COUNT
 };
 
@@ -62,6 +63,7 @@ struct aim_config {
     char    *status_paths[AIM_MAX_STATUS_LISTS];
     size_t   nstatus;
     int64_t  dpop_max_age;
+    int      strict_modes;              /* check files' owners and modes */
     unsigned char origin[AIM_OPT_COUNT];
 };
 

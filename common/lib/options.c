@@ -54,6 +54,9 @@ static const aim_option aim_option_table[AIM_OPT_COUNT] = {
     [AIM_OPT_DPOP_MAX_AGE] = { "dpop_max_age", AIM_OPTION_SECONDS, 0, 1, 1, 1,
         AIM_DPOP_MAX_AGE_LIMIT, "60", "SECONDS",
         "how old a DPoP proof's iat may be" },
+    [AIM_OPT_STRICT_MODES] = { "strict_modes", AIM_OPTION_STRING, 0, 1, 1, 0, 0,
+        "on", "on|off", "refuse key, list, policy and state files (or their "
+        "directories) that users other than root and this one can change" },
 };
 
 const aim_option *
@@ -139,6 +142,7 @@ aim_config_defaults(aim_config *cfg)
     cfg->cache = 1024;
     cfg->trust_min = 50;
     cfg->dpop_max_age = 60;
+    cfg->strict_modes = 1;
 }
 
 /* Forget one option's values (before a value from a stronger origin). */
@@ -411,6 +415,13 @@ set_args(aim_config *cfg, int id, const char *const *args, size_t nargs,
         return set_string(&cfg->audit, o, args[0], err);
     case AIM_OPT_STATE:
         return set_string(&cfg->state, o, args[0], err);
+    case AIM_OPT_STRICT_MODES:
+        if (strcmp(args[0], "on") != 0 && strcmp(args[0], "off") != 0) {
+            return opt_fail(err, o, AIM_CONFIG, "\"%.64s\" is neither on nor off",
+                            args[0]);
+        }
+        cfg->strict_modes = args[0][1] == 'n';
+        return AIM_OK;
 
     case AIM_OPT_TYPES: {
         char *types[AIM_MAX_TYPES];

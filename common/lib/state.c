@@ -823,3 +823,9 @@ aim_state_foreach(aim_state *st, int64_t now,
     }
     return n;
 }
+
+int
+aim_state_fstat(const aim_state *st, struct stat *sb)
+{
+    return fstat(st->fd, sb);
+}

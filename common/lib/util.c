@@ -3,6 +3,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,8 +90,11 @@ aim_file_changed(const char *path, const struct stat *st)
     if (stat(path, &now) != 0) {
         return 1;
     }
+    /* ctime too: a chmod or chown (strict_modes) changes only that. */
     return now.st_mtim.tv_sec != st->st_mtim.tv_sec
         || now.st_mtim.tv_nsec != st->st_mtim.tv_nsec
+        || now.st_ctim.tv_sec != st->st_ctim.tv_sec
+        || now.st_ctim.tv_nsec != st->st_ctim.tv_nsec
         || now.st_size != st->st_size
         || now.st_ino != st->st_ino
         || now.st_dev != st->st_dev;
@@ -257,4 +261,110 @@ aim_quote(char *buf, size_t size, const char *s, size_t max)
     }
     buf[o] = '\0';
     return buf;
+}
+
+/* Ownership and mode of one directory on the way to path. */
+static aim_status
+dir_check(const char *path, const char *dir, int parent, unsigned flags,
+          aim_error *err)
+{
+    struct stat st;
+    uid_t       me = geteuid();
+
+    if (stat(dir, &st) != 0) {
+        return aim_fail(err, AIM_CONFIG, "%.120s: cannot stat directory %.100s: %s",
+                        path, dir, strerror(errno));
+    }
+    if (st.st_uid != 0 && st.st_uid != me) {
+        return aim_fail(err, AIM_CONFIG, "%.120s: directory %.100s is owned by uid "
+                        "%lu, not by root or this process's user (uid %lu) "
+                        "(strict_modes)", path, dir, (unsigned long) st.st_uid,
+                        (unsigned long) me);
+    }
+    if (st.st_mode & S_ISVTX) {
+        return AIM_OK;      /* others may add entries, not replace ours */
+    }
+    if (st.st_mode & S_IWOTH) {
+        return aim_fail(err, AIM_CONFIG, "%.120s: directory %.100s is writable by "
+                        "others (mode %04o) (strict_modes)", path, dir,
+                        (unsigned) (st.st_mode & 07777));
+    }
+    if ((st.st_mode & S_IWGRP) && !(parent && (flags & AIM_FILE_GROUP_WRITE))) {
+        return aim_fail(err, AIM_CONFIG, "%.120s: directory %.100s is writable by "
+                        "its group (mode %04o) (strict_modes)", path, dir,
+                        (unsigned) (st.st_mode & 07777));
+    }
+    return AIM_OK;
+}
+
+/* Every directory of an absolute path, from / to its parent. */
+static aim_status
+dirs_check(const char *path, const char *abs, unsigned flags, aim_error *err)
+{
+    char       dir[PATH_MAX];
+    size_t     len = strlen(abs), i;
+    const char *last = strrchr(abs, '/');
+    aim_status s;
+
+    if (abs[0] != '/' || len >= sizeof(dir) || last == NULL) {
+        return aim_fail(err, AIM_CONFIG, "%.120s: cannot check its directories",
+                        path);
+    }
+    for (i = 0; i <= (size_t) (last - abs); i++) {
+        if (abs[i] != '/' || (i > 0 && abs[i - 1] == '/')) {
+            continue;
+        }
+        memcpy(dir, abs, i == 0 ? 1 : i);
+        dir[i == 0 ? 1 : i] = '\0';
+        s = dir_check(path, dir, abs + i == last, flags, err);
+        if (s != AIM_OK) {
+            return s;
+        }
+    }
+    return AIM_OK;
+}
+
+aim_status
+aim_file_check(const char *path, const struct stat *st, unsigned flags,
+               aim_error *err)
+{
+    uid_t       me = geteuid();
+    char        real[PATH_MAX], given[PATH_MAX];
+    aim_status  s;
+
+    if (st->st_uid != 0 && st->st_uid != me) {
+        return aim_fail(err, AIM_CONFIG, "%.120s: owned by uid %lu, not by root "
+                        "or this process's user (uid %lu) (strict_modes)", path,
+                        (unsigned long) st->st_uid, (unsigned long) me);
+    }
+    if (st->st_mode & S_IWOTH) {
+        return aim_fail(err, AIM_CONFIG, "%.120s: writable by others (mode %04o) "
+                        "(strict_modes)", path, (unsigned) (st->st_mode & 07777));
+    }
+    if ((st->st_mode & S_IWGRP) && !(flags & AIM_FILE_GROUP_WRITE)) {
+        return aim_fail(err, AIM_CONFIG, "%.120s: writable by its group (mode "
+                        "%04o) (strict_modes)", path, (unsigned) (st->st_mode & 07777));
+    }
+
+    /* The directories of the real path, where the file is... */
+    if (realpath(path, real) == NULL) {
+        return aim_fail(err, AIM_CONFIG, "%.120s: cannot resolve: %s", path,
+                        strerror(errno));
+    }
+    if ((s = dirs_check(path, real, flags, err)) != AIM_OK) {
+        return s;
+    }
+    /* ... and those of the path as given, where its symbolic links are. */
+    if (path[0] == '/') {
+        snprintf(given, sizeof(given), "%s", path);
+    } else if (getcwd(given, sizeof(given)) == NULL
+               || strlen(given) + 1 + strlen(path) >= sizeof(given))
+    {
+        return aim_fail(err, AIM_CONFIG, "%.120s: cannot check its directories",
+                        path);
+    } else {
+        strcat(given, "/");
+        strcat(given, path);
+    }
+    return strcmp(given, real) == 0 ? AIM_OK : dirs_check(path, given, flags, err);
 }

@@ -18,7 +18,23 @@ aim_status aim_fail(aim_error *err, aim_status status, const char *fmt, ...)
 char *aim_read_file(const char *path, size_t max, size_t *len,
                     struct stat *st, aim_error *err);
 
-/* Did the file change since st?  (mtime, size, inode) */
+/*
+ * StrictModes, as sshd checks a user's authorized_keys: may users other
+ * than root and this process's own (effective) user have changed the
+ * file that st describes (fstat of what was opened at path)?  Refused:
+ * a file owned by another user, or writable by others or by its group;
+ * a directory on the way to it (of the path as given and of its real
+ * path) owned by another user, or writable by others or its group
+ * without the sticky bit (/tmp is fine).  AIM_FILE_GROUP_WRITE allows a
+ * group-writable file and parent directory (the shared state file's
+ * model: a group the services share, docs/trust.md).  AIM_OK, or
+ * AIM_CONFIG with the file, the directory and the problem in err.
+ */
+#define AIM_FILE_GROUP_WRITE 1u
+aim_status aim_file_check(const char *path, const struct stat *st,
+                          unsigned flags, aim_error *err);
+
+/* Did the file change since st?  (mtime, ctime, size, inode) */
 int aim_file_changed(const char *path, const struct stat *st);
 
 char *aim_strdup(const char *s);

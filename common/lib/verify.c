@@ -143,6 +143,61 @@ aim_verifier_set_audit(aim_verifier *v, aim_audit_fn fn, void *ud)
 }
 
 /*
+ * strict_modes: refuse a file that users other than root and this
+ * process's own could have changed (util.h), st being fstat() of what
+ * was read.  The message starts with the option's name.
+ */
+static aim_status
+file_trusted(const aim_config *cfg, const char *option, const char *path,
+             const struct stat *st, unsigned flags, aim_error *err)
+{
+    aim_error e;
+
+    if (!cfg->strict_modes || aim_file_check(path, st, flags, &e) == AIM_OK) {
+        return AIM_OK;
+    }
+    return aim_fail(err, AIM_CONFIG, "%s: %s", option, e.message);
+}
+
+static aim_revlist *
+load_revoked(const aim_config *cfg, struct stat *st, aim_error *err)
+{
+    aim_revlist *r = aim_revlist_load_st(cfg->revoked, st, err);
+
+    if (r != NULL && file_trusted(cfg, "revoked", cfg->revoked, st, 0, err) != AIM_OK) {
+        aim_revlist_free(r);
+        return NULL;
+    }
+    return r;
+}
+
+static aim_policy *
+load_policy(const aim_config *cfg, struct stat *st, aim_error *err)
+{
+    aim_policy *p = aim_policy_load_st(cfg->policy, st, err);
+
+    if (p != NULL && file_trusted(cfg, "policy", cfg->policy, st, 0, err) != AIM_OK) {
+        aim_policy_free(p);
+        return NULL;
+    }
+    return p;
+}
+
+static aim_status
+load_status(const aim_config *cfg, aim_statuslist *sl, const aim_keyset *keys,
+            aim_error *err)
+{
+    aim_status s = aim_statuslist_load(sl, keys, err);
+
+    if (s == AIM_OK
+        && (s = file_trusted(cfg, "status_list", sl->path, &sl->st, 0, err)) != AIM_OK)
+    {
+        aim_statuslist_clear(sl);
+    }
+    return s;
+}
+
+/*
  * Load every key source into one set, each key bound to its issuer.
  * st[i] receives fstat() of what was read from source i; *failed the
  * index of the source that failed (sources after it were not read).
@@ -158,6 +213,12 @@ load_keys(const aim_config *cfg, struct stat *st, size_t *failed,
     for (i = 0; i < cfg->nkeys; i++) {
         *failed = i;
         ks = aim_keyset_load_st(cfg->keys[i], &st[i], err);
+        if (ks != NULL && file_trusted(cfg, "keys", aim_keyspec_path(cfg->keys[i]),
+                                       &st[i], 0, err) != AIM_OK)
+        {
+            aim_keyset_free(ks);
+            ks = NULL;
+        }
         if (ks == NULL) {
             aim_keyset_free(all);
             if (err != NULL) err->status = AIM_CONFIG;
@@ -208,13 +269,13 @@ aim_verifier_new(const aim_config *cfg, aim_error *err)
         goto fail;
     }
     if (v->cfg.revoked != NULL) {
-        v->revoked = aim_revlist_load_st(v->cfg.revoked, &v->rev_st, err);
+        v->revoked = load_revoked(&v->cfg, &v->rev_st, err);
         if (v->revoked == NULL) {
             goto fail;
         }
     }
     if (v->cfg.policy != NULL) {
-        v->policy = aim_policy_load_st(v->cfg.policy, &v->pol_st, err);
+        v->policy = load_policy(&v->cfg, &v->pol_st, err);
         if (v->policy == NULL) {
             goto fail;
         }
@@ -231,13 +292,27 @@ aim_verifier_new(const aim_config *cfg, aim_error *err)
     for (i = 0; i < v->cfg.nstatus; i++) {
         v->status[i].uri = v->cfg.status_uris[i];
         v->status[i].path = v->cfg.status_paths[i];
-        if (aim_statuslist_load(&v->status[i], v->keys, err) != AIM_OK) {
+        if (load_status(&v->cfg, &v->status[i], v->keys, err) != AIM_OK) {
             goto fail;
         }
     }
     if (v->cfg.state != NULL) {
+        struct stat sb;
+
         v->state = aim_state_open(v->cfg.state, err);
         if (v->state == NULL) {
+            goto fail;
+        }
+        /* The state file may be group-writable: the services share it
+         * through a group (docs/trust.md). */
+        if (aim_state_fstat(v->state, &sb) != 0) {
+            aim_fail(err, AIM_CONFIG, "state: cannot stat \"%.200s\": %s",
+                     v->cfg.state, strerror(errno));
+            goto fail;
+        }
+        if (file_trusted(&v->cfg, "state", v->cfg.state, &sb, AIM_FILE_GROUP_WRITE,
+                         err) != AIM_OK)
+        {
             goto fail;
         }
     }
@@ -328,7 +403,7 @@ aim_verifier_refresh(aim_verifier *v)
 
     if (v->cfg.revoked != NULL && aim_file_changed(v->cfg.revoked, &v->rev_st)) {
         struct stat  nst;
-        aim_revlist *r = aim_revlist_load_st(v->cfg.revoked, &nst, &err);
+        aim_revlist *r = load_revoked(&v->cfg, &nst, &err);
 
         v->rev_st = nst;            /* exactly what was read; zero: retry */
         if (r == NULL) {
@@ -348,7 +423,7 @@ aim_verifier_refresh(aim_verifier *v)
         aim_statuslist *sl = &v->status[i];
 
         if (changed || aim_file_changed(sl->path, &sl->st)) {
-            if (aim_statuslist_load(sl, v->keys, &err) != AIM_OK) {
+            if (load_status(&v->cfg, sl, v->keys, &err) != AIM_OK) {
                 /* A list that cannot be read or verified any more (new
                  * file, or its key removed) answers nothing: fail closed. */
                 aim_statuslist_clear(sl);
@@ -365,7 +440,7 @@ aim_verifier_refresh(aim_verifier *v)
 
     if (v->cfg.policy != NULL && aim_file_changed(v->cfg.policy, &v->pol_st)) {
         struct stat  nst;
-        aim_policy  *p = aim_policy_load_st(v->cfg.policy, &nst, &err);
+        aim_policy  *p = load_policy(&v->cfg, &nst, &err);
 
         v->pol_st = nst;
         if (p == NULL) {

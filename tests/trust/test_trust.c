@@ -699,6 +699,7 @@ main(int argc, char **argv)
         return 2;
     }
     dir = argv[1];
+    umask(022);                 /* strict_modes: files 0644 whatever the caller's */
     aim_set_clock(test_clock);
     setup_keys();
 

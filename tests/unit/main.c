@@ -2,7 +2,7 @@
  * main.c -- the core's unit tests.
  *
  * Usage: unit [GROUP...]     (no group: all; T_VERBOSE=1 lists every check)
- * Groups: b64 json keys jws verify scope policy revoke runtime dpop decide state
+ * Groups: b64 json keys jws verify scope policy revoke runtime dpop decide state files
  */
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +18,7 @@ static const struct {
     { "jws", test_jws },       { "verify", test_verify }, { "scope", test_scope },
     { "policy", test_policy }, { "revoke", test_revoke }, { "runtime", test_runtime },
     { "dpop", test_dpop },     { "decide", test_decide }, { "state", test_state },
+    { "files", test_files },
 };
 
 int

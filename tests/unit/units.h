@@ -16,5 +16,6 @@ void test_runtime(void);
 void test_dpop(void);
 void test_decide(void);
 void test_state(void);
+void test_files(void);
 
 #endif
