@@ -69,16 +69,20 @@ struct aim_config {
 
 struct aim_token {
     int            refs;
-    json_t        *claims;
-    char          *agent;
-    char          *subject;
-    char          *owner;
-    char          *issuer;
-    char          *jti;
-    char          *kid;
-    char          *chain;
-    char          *cnf_jkt;
-    char          *cnf_x5t;           /* cnf "x5t#S256" */
+    char          *text;              /* the claims' JSON as signed (owned) */
+    size_t         text_len;
+    json_t        *claims;            /* jansson's reading of text, made on
+                                       * first use by aim_token_claim */
+    /* The strings below live in one block after the structure. */
+    const char    *agent;             /* act.sub, or subject */
+    const char    *subject;
+    const char    *owner;
+    const char    *issuer;
+    const char    *jti;
+    const char    *kid;
+    const char    *chain;             /* "act>...>sub", or subject */
+    const char    *cnf_jkt;
+    const char    *cnf_x5t;           /* cnf "x5t#S256" */
     unsigned       cnf_other:1;       /* a cnf method no adapter checks */
     char          *scope;             /* effective scopes, joined */
     char          *scopes[AIM_MAX_SCOPES];
@@ -88,7 +92,7 @@ struct aim_token {
     int64_t        iat;
     int64_t        nbf;
     unsigned char  key_fp[32];        /* the verifying key's fingerprint */
-    char          *status_uri;        /* status.status_list, if present */
+    const char    *status_uri;        /* status.status_list, if present */
     uint64_t       status_idx;
 };
 
@@ -153,9 +157,13 @@ aim_status aim_dpop_verify(aim_verifier *v, const char *proof, size_t proof_len,
                            const aim_token *t, const aim_dpop_request *req,
                            unsigned char jti_hash[32], aim_error *err);
 
-/* claims.c: validate a claims object and build the token. */
-aim_status aim_claims_to_token(const struct aim_config *cfg, json_t *claims,
-                               aim_token **out, aim_error *err);
+/*
+ * claims.c: validate the claims (text, len bytes of JSON) and build the
+ * token, its kid set.  On AIM_OK the token owns text (malloc()ed).
+ */
+aim_status aim_claims_to_token(const struct aim_config *cfg, unsigned char *text,
+                               size_t len, const char *kid, aim_token **out,
+                               aim_error *err);
 aim_status aim_check_time(const struct aim_config *cfg, const aim_token *t,
                           int64_t now, aim_error *err);
 /* Apply local policy to the token's scopes (in place). */

@@ -5,19 +5,30 @@
 #include <stdlib.h>
 #include <string.h>
 #include "b64.h"
-#include "json.h"
 #include "jws.h"
 #include "util.h"
-
-#define AIM_MAX_HEADER_LEN 2048      /* encoded protected header */
 
 void
 aim_jws_clear(aim_jws *jws)
 {
-    json_decref(jws->header);
+    aim_jdoc_free(&jws->hdr);
     free(jws->payload);
-    free(jws->sig);
-    memset(jws, 0, sizeof(*jws));
+    if (jws->sig != jws->sig_inline) {
+        free(jws->sig);
+    }
+    jws->payload = NULL;
+    jws->sig = NULL;
+    jws->alg = jws->kid = jws->typ = NULL;
+    jws->payload_len = jws->sig_len = jws->header_len = 0;
+}
+
+unsigned char *
+aim_jws_take_payload(aim_jws *jws)
+{
+    unsigned char *p = jws->payload;
+
+    jws->payload = NULL;
+    return p;
 }
 
 aim_status
@@ -30,13 +41,20 @@ aim_status
 aim_jws_parse_max(const char *token, size_t len, size_t max, aim_jws *out,
                   aim_error *err)
 {
-    const char    *dot1, *dot2, *end = token + len;
-    size_t         hlen, plen, slen, n;
-    unsigned char *hbuf;
-    aim_status     s;
-    const json_t  *v;
+    const char      *dot1, *dot2, *end = token + len;
+    size_t           hlen, plen, slen;
+    aim_status       s;
+    const aim_jnode *root, *v;
 
-    memset(out, 0, sizeof(*out));
+    /* Everything aim_jws_clear looks at, and no more: the buffers are
+     * large and written as they are filled. */
+    out->hdr.node = out->hdr.inline_node;
+    out->hdr.str = out->hdr.inline_str;
+    out->hdr.n = out->hdr.slen = 0;
+    out->payload = NULL;
+    out->sig = NULL;
+    out->alg = out->kid = out->typ = NULL;
+    out->payload_len = out->sig_len = out->header_len = out->signing_input_len = 0;
 
     if (len == 0) {
         return aim_fail(err, AIM_NO_TOKEN, "empty token");
@@ -66,22 +84,30 @@ aim_jws_parse_max(const char *token, size_t len, size_t max, aim_jws *out,
 
     /* Decode all three before looking at any, so every shape error is
      * reported the same way, before any key lookup. */
-    hbuf = malloc(AIM_B64_DECODED_MAX(hlen) + 1);
     out->payload = malloc(AIM_B64_DECODED_MAX(plen) + 1);
-    out->sig = malloc(AIM_B64_DECODED_MAX(slen));
-    if (hbuf == NULL || out->payload == NULL || out->sig == NULL) {
-        free(hbuf);
+    /* slen * 3 / 4 bounds what slen characters decode to. */
+    out->sig = slen / 4 * 3 + 2 <= sizeof(out->sig_inline)
+               ? out->sig_inline : malloc(AIM_B64_DECODED_MAX(slen));
+    if (out->payload == NULL || out->sig == NULL) {
         aim_jws_clear(out);
         return aim_fail(err, AIM_INTERNAL, "out of memory");
     }
-    if (aim_b64url_decode(token, hlen, hbuf, &n) != 0) {
+    /* AIM_B64_DECODED_MAX(2048) is 1539: the header fits with its NUL. */
+    if (aim_b64url_decode(token, hlen, (unsigned char *) out->header,
+                          &out->header_len) != 0)
+    {
         s = aim_fail(err, AIM_MALFORMED, "JWS header is not strict base64url");
         goto fail;
     }
-    hbuf[n] = '\0';
-    out->header = aim_json_parse_object((const char *) hbuf, n, "JWS header", err);
-    if (out->header == NULL) {
-        s = AIM_MALFORMED;
+    out->header[out->header_len] = '\0';
+    s = aim_jdoc_parse(&out->hdr, out->header, out->header_len, AIM_MAX_JSON_DEPTH,
+                       "JWS header", err);
+    if (s != AIM_OK) {
+        goto fail;
+    }
+    root = AIM_JDOC_ROOT(&out->hdr);
+    if (root->type != AIM_JOBJECT) {
+        s = aim_fail(err, AIM_MALFORMED, "JWS header is not a JSON object");
         goto fail;
     }
     if (aim_b64url_decode(dot1 + 1, plen, out->payload, &out->payload_len) != 0) {
@@ -93,55 +119,55 @@ aim_jws_parse_max(const char *token, size_t len, size_t max, aim_jws *out,
         s = aim_fail(err, AIM_MALFORMED, "JWS signature is not strict base64url");
         goto fail;
     }
-    free(hbuf);
-    hbuf = NULL;
     out->signing_input_len = (size_t) (dot2 - token);
 
     /* Header members: types are checked here, values by the verifier. */
-    v = json_object_get(out->header, "alg");
+    v = aim_jdoc_get(&out->hdr, root, "alg");
     if (v == NULL) {
         s = aim_fail(err, AIM_UNSUPPORTED_ALG, "JWS header has no \"alg\"");
         goto fail;
     }
-    if (!json_is_string(v)) {
+    if (v->type != AIM_JSTRING) {
         s = aim_fail(err, AIM_MALFORMED, "JWS header \"alg\" is not a string");
         goto fail;
     }
-    out->alg = json_string_value(v);
+    out->alg = AIM_JDOC_STRING(&out->hdr, v);
 
-    v = json_object_get(out->header, "kid");
-    if (v != NULL && (!json_is_string(v) || json_string_length(v) == 0
-                      || json_string_length(v) > 256))
-    {
-        s = aim_fail(err, AIM_UNKNOWN_KEY, "JWS header \"kid\" is not a string "
-                     "of 1 to 256 bytes");
-        goto fail;
+    v = aim_jdoc_get(&out->hdr, root, "kid");
+    if (v != NULL) {
+        if (v->type != AIM_JSTRING || v->len == 0 || v->len > 256) {
+            s = aim_fail(err, AIM_UNKNOWN_KEY, "JWS header \"kid\" is not a string "
+                         "of 1 to 256 bytes");
+            goto fail;
+        }
+        out->kid = AIM_JDOC_STRING(&out->hdr, v);
     }
-    out->kid = json_string_value(v);
 
-    v = json_object_get(out->header, "typ");
-    if (v != NULL && !json_is_string(v)) {
-        s = aim_fail(err, AIM_MALFORMED, "JWS header \"typ\" is not a string");
-        goto fail;
+    v = aim_jdoc_get(&out->hdr, root, "typ");
+    if (v != NULL) {
+        if (v->type != AIM_JSTRING) {
+            s = aim_fail(err, AIM_MALFORMED, "JWS header \"typ\" is not a string");
+            goto fail;
+        }
+        out->typ = AIM_JDOC_STRING(&out->hdr, v);
     }
-    out->typ = json_string_value(v);
 
-    if (json_object_get(out->header, "crit") != NULL) {
+    if (aim_jdoc_get(&out->hdr, root, "crit") != NULL) {
         s = aim_fail(err, AIM_BAD_TYPE, "JWS header has \"crit\": no critical "
                      "extension is understood");
         goto fail;
     }
-    if (json_object_get(out->header, "b64") != NULL) {
+    if (aim_jdoc_get(&out->hdr, root, "b64") != NULL) {
         s = aim_fail(err, AIM_BAD_TYPE, "JWS header has \"b64\" (RFC 7797): "
                      "not supported");
         goto fail;
     }
-    /* "jku", "x5u", "jwk" and "x5c" are never read: only "kid" selects a
-     * key, and only among the keys loaded from configuration. */
+    /* "jku", "x5u", "jwk" and "x5c" are never read here: only "kid"
+     * selects a key, and only among the keys loaded from configuration
+     * (a DPoP proof's "jwk" is dpop.c's business). */
     return AIM_OK;
 
 fail:
-    free(hbuf);
     aim_jws_clear(out);
     return s;
 }

@@ -564,7 +564,6 @@ verify_uncached(aim_verifier *v, const char *token, size_t len,
     aim_status     s;
     aim_alg        alg;
     const aim_key *key;
-    json_t        *claims;
     aim_token     *t;
     char           q[300];
 
@@ -610,17 +609,11 @@ verify_uncached(aim_verifier *v, const char *token, size_t len,
         goto done;
     }
 
-    claims = aim_json_parse_object((const char *) jws.payload, jws.payload_len,
-                                   "claims", err);
-    if (claims == NULL) {
-        s = AIM_MALFORMED;
-        goto done;
-    }
-    s = aim_claims_to_token(&v->cfg, claims, &t, err);
-    json_decref(claims);
+    s = aim_claims_to_token(&v->cfg, jws.payload, jws.payload_len, jws.kid, &t, err);
     if (s != AIM_OK) {
         goto done;
     }
+    (void) aim_jws_take_payload(&jws);          /* the token has it now */
     if (key->issuer != NULL && strcmp(key->issuer, t->issuer) != 0) {
         s = aim_fail(err, AIM_BAD_ISSUER, "key \"%.64s\" does not sign for issuer "
                      "\"%.100s\"", jws.kid, aim_token_issuer(t));
@@ -629,12 +622,6 @@ verify_uncached(aim_verifier *v, const char *token, size_t len,
     }
     t->alg = alg;
     memcpy(t->key_fp, key->fp, sizeof(t->key_fp));
-    t->kid = aim_strdup(jws.kid);
-    if (t->kid == NULL) {
-        aim_token_free(t);
-        s = aim_fail(err, AIM_INTERNAL, "out of memory");
-        goto done;
-    }
     s = aim_token_apply_policy(t, v->policy, err);
     if (s != AIM_OK) {
         aim_token_free(t);

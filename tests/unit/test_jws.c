@@ -63,7 +63,7 @@ test_jws(void)
     CHECK(j.sig_len == 9 && memcmp(j.sig, "signature", 9) == 0);
     CHECK(j.signing_input_len == (size_t) (strrchr(good, '.') - good));
     aim_jws_clear(&j);
-    CHECK(j.header == NULL && j.payload == NULL && j.sig == NULL);
+    CHECK(j.alg == NULL && j.payload == NULL && j.sig == NULL);
 
     t_section("jws/segments");
     {

@@ -12,19 +12,21 @@
 #include "tu.h"
 #include "units.h"
 
+/* aim_scope_split works in place: on a copy (out[] points into it). */
+static char split_buf[64 * 300];
+
 static int
 split(const char *s, char **out)
 {
-    return aim_scope_split(s, out, AIM_MAX_SCOPES);
+    snprintf(split_buf, sizeof(split_buf), "%s", s);
+    return aim_scope_split(split_buf, out, AIM_MAX_SCOPES);
 }
 
 static void
 free_split(char **out, int n)
 {
-    int i;
-    for (i = 0; i < n; i++) {
-        free(out[i]);
-    }
+    (void) out;
+    (void) n;
 }
 
 void
@@ -98,7 +100,8 @@ test_scope(void)
     n = split(buf, out);
     CHECK(n == AIM_MAX_SCOPES);
     free_split(out, n > 0 ? n : 0);
-    CHECK(aim_scope_split("a b c", out, 2) == -1);
+    snprintf(split_buf, sizeof(split_buf), "a b c");
+    CHECK(aim_scope_split(split_buf, out, 2) == -1);
     big[AIM_MAX_SCOPE_LEN] = '\0';
     n = split(big, out);
     CHECK(n == 1);
