@@ -59,7 +59,19 @@ put_json(outbuf *o, const char *s)
     put(o, "\"", 1);
     while (p[i] != '\0') {
         unsigned char c = p[i];
+        size_t        run = i;
 
+        /* The common case: a run of printable ASCII, copied at once. */
+        while (c >= 0x20 && c < 0x7f && c != '"' && c != '\\'
+               && run < AIM_AUDIT_FIELD_MAX)
+        {
+            c = p[++run];
+        }
+        if (run > i) {
+            put(o, (const char *) p + i, run - i);
+            i = run;
+            continue;
+        }
         n = aim_utf8_decode(p + i, len - i, &cp);
         if (i + (n ? n : 1) > AIM_AUDIT_FIELD_MAX) {
             put_str(o, "...");
@@ -121,6 +133,53 @@ put_head(outbuf *o, const char *ts, aim_status status, int note)
     put_str(o, "\"");
 }
 
+/* "YYYY-MM-DDTHH:MM:SSZ" (what strftime's "%Y-%m-%dT%H:%M:%SZ" gives for
+ * years 0 to 9999, the range of NumericDates; strftime is a tenth of a
+ * cached decision). */
+static void
+format_ts(char ts[32], const struct tm *tm)
+{
+    int    v[6] = { tm->tm_year + 1900, tm->tm_mon + 1, tm->tm_mday,
+                    tm->tm_hour, tm->tm_min, tm->tm_sec };
+    char  *p = ts;
+    int    i;
+
+    if (v[0] < 0 || v[0] > 9999) {
+        snprintf(ts, 32, "%04d-%02d-%02dT%02d:%02d:%02dZ", v[0], v[1], v[2],
+                 v[3], v[4], v[5]);
+        return;
+    }
+    *p++ = (char) ('0' + v[0] / 1000);
+    *p++ = (char) ('0' + v[0] / 100 % 10);
+    *p++ = (char) ('0' + v[0] / 10 % 10);
+    *p++ = (char) ('0' + v[0] % 10);
+    for (i = 1; i < 6; i++) {
+        *p++ = "--T::"[i - 1];
+        *p++ = (char) ('0' + v[i] / 10 % 10);
+        *p++ = (char) ('0' + v[i] % 10);
+    }
+    *p++ = 'Z';
+    *p = '\0';
+}
+
+/* A whole number in decimal, into the end of buf[32]; returns its start. */
+static const char *
+format_int(char buf[32], int64_t v)
+{
+    char     *p = buf + 31;
+    uint64_t  u = v < 0 ? (uint64_t) 0 - (uint64_t) v : (uint64_t) v;
+
+    *p = '\0';
+    do {
+        *--p = (char) ('0' + u % 10);
+        u /= 10;
+    } while (u != 0);
+    if (v < 0) {
+        *--p = '-';
+    }
+    return p;
+}
+
 size_t
 aim_audit_format(char *buf, size_t size, const aim_request *req,
                  const aim_token *t, aim_status status, int note,
@@ -136,7 +195,7 @@ aim_audit_format(char *buf, size_t size, const aim_request *req,
         return 0;
     }
     gmtime_r(&tt, &tm);
-    strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    format_ts(ts, &tm);
 
     put_head(&o, ts, status, note);
     if (req != NULL) {
@@ -164,9 +223,8 @@ aim_audit_format(char *buf, size_t size, const aim_request *req,
         field(&o, "jti", t->jti);
         field(&o, "kid", t->kid);
         field(&o, "scope", t->scope);
-        snprintf(num, sizeof(num), "%lld", (long long) t->exp);
         put_str(&o, ",\"exp\":");
-        put_str(&o, num);
+        put_str(&o, format_int(num, t->exp));
     }
     if (message != NULL && message[0] != '\0') {
         field(&o, "message", message);

@@ -12,6 +12,7 @@
  * for a claim by name (aim_token_claim).
  */
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,7 +42,6 @@ aim_token_free(aim_token *t)
         return;
     }
     json_decref(t->claims);
-    free(t->text);
     free(t);
 }
 
@@ -168,10 +168,9 @@ id_problem(const char *s, size_t len, int kind, char *buf, size_t size)
 
 /* A string claim: 1..AIM_MAX_ID_LEN bytes, an acceptable identifier. */
 static aim_status
-id_claim(const aim_jdoc *d, const aim_jnode *claims, const char *name,
+id_claim(const aim_jdoc *d, const aim_jnode *v, const char *name,
          int required, int kind, const aim_jnode **out, aim_error *err)
 {
-    const aim_jnode *v = aim_jdoc_get(d, claims, name);
     const char      *why;
     char             buf[96];
 
@@ -198,11 +197,9 @@ id_claim(const aim_jdoc *d, const aim_jnode *claims, const char *name,
 
 /* A NumericDate: a JSON number, finite, 0..9999-12-31; fractions floor. */
 static aim_status
-date_claim(const aim_jdoc *d, const aim_jnode *claims, const char *name,
-           int required, int64_t *out, aim_error *err)
+date_claim(const aim_jnode *v, const char *name, int required, int64_t *out,
+           aim_error *err)
 {
-    const aim_jnode *v = aim_jdoc_get(d, claims, name);
-
     if (v == NULL) {
         *out = -1;
         return required ? aim_fail(err, AIM_MISSING_CLAIM, "\"%s\" is missing", name)
@@ -264,10 +261,10 @@ check_audience(const struct aim_config *cfg, const aim_jdoc *d,
  * prior one.  ids[] receives the actors' "sub" nodes, outermost first.
  */
 static aim_status
-check_actors(const aim_jdoc *d, const aim_jnode *claims,
+check_actors(const aim_jdoc *d, const aim_jnode *act,
              const aim_jnode *ids[AIM_MAX_ACT_DEPTH], size_t *n, aim_error *err)
 {
-    const aim_jnode *act = aim_jdoc_get(d, claims, "act"), *sub;
+    const aim_jnode *sub;
     const char      *why;
     char             buf[96];
 
@@ -295,6 +292,49 @@ check_actors(const aim_jdoc *d, const aim_jnode *claims,
         act = aim_jdoc_get(d, act, "act");
     }
     return AIM_OK;
+}
+
+/* The registered claims AIM reads, found in one pass over the members. */
+enum {
+    C_ISS, C_SUB, C_AUD, C_EXP, C_IAT, C_NBF, C_JTI, C_ACT, C_CNF, C_OWNER,
+    C_SCOPE, C_STATUS, C_COUNT
+};
+
+static void
+find_claims(const aim_jdoc *d, const aim_jnode *root, const aim_jnode *c[C_COUNT])
+{
+    static const char names3[][4] = {
+        [C_ISS] = "iss", [C_SUB] = "sub", [C_AUD] = "aud", [C_EXP] = "exp",
+        [C_IAT] = "iat", [C_NBF] = "nbf", [C_JTI] = "jti", [C_ACT] = "act",
+        [C_CNF] = "cnf",
+    };
+    const aim_jnode *m;
+    const char      *k;
+    size_t           i, j;
+
+    memset(c, 0, C_COUNT * sizeof(c[0]));
+    for (i = 0, m = AIM_JDOC_FIRST(root); i < root->len; i++, m = AIM_JDOC_NEXT(d, m)) {
+        k = AIM_JDOC_KEY(d, m);
+        switch (m->keylen) {
+        case 3:
+            for (j = 0; j <= C_CNF; j++) {
+                if (memcmp(k, names3[j], 3) == 0) {
+                    c[j] = m;
+                    break;
+                }
+            }
+            break;
+        case 5:
+            if (memcmp(k, "owner", 5) == 0) c[C_OWNER] = m;
+            else if (memcmp(k, "scope", 5) == 0) c[C_SCOPE] = m;
+            break;
+        case 6:
+            if (memcmp(k, "status", 6) == 0) c[C_STATUS] = m;
+            break;
+        default:
+            break;
+        }
+    }
 }
 
 /* The token's strings: one block after the structure. */
@@ -339,12 +379,13 @@ join_scopes(aim_token *t)
 }
 
 aim_status
-aim_claims_to_token(const struct aim_config *cfg, unsigned char *text,
+aim_claims_to_token(const struct aim_config *cfg, const unsigned char *text,
                     size_t len, const char *kid, aim_token **out,
                     aim_error *err)
 {
     aim_jdoc         d;
     const aim_jnode *root, *iss, *sub, *jti, *owner, *scope = NULL, *v;
+    const aim_jnode *cl[C_COUNT];
     const aim_jnode *actors[AIM_MAX_ACT_DEPTH], *jkt = NULL, *x5t = NULL;
     const aim_jnode *status_uri = NULL;
     char            *scopes[AIM_MAX_SCOPES];
@@ -370,8 +411,10 @@ aim_claims_to_token(const struct aim_config *cfg, unsigned char *text,
         goto done;
     }
 
+    find_claims(&d, root, cl);
+
     /* Issuer first: nothing else matters if we do not know it. */
-    if ((s = id_claim(&d, root, "iss", 1, ID_TEXT, &iss, err)) != AIM_OK) {
+    if ((s = id_claim(&d, cl[C_ISS], "iss", 1, ID_TEXT, &iss, err)) != AIM_OK) {
         goto done;
     }
     for (i = 0; i < cfg->nissuers; i++) {
@@ -385,13 +428,13 @@ aim_claims_to_token(const struct aim_config *cfg, unsigned char *text,
         goto done;
     }
 
-    if ((s = id_claim(&d, root, "sub", 1, ID_AGENT, &sub, err)) != AIM_OK
-        || (s = check_audience(cfg, &d, aim_jdoc_get(&d, root, "aud"), err)) != AIM_OK
-        || (s = date_claim(&d, root, "exp", 1, &exp, err)) != AIM_OK
-        || (s = date_claim(&d, root, "iat", 1, &iat, err)) != AIM_OK
-        || (s = date_claim(&d, root, "nbf", 0, &nbf, err)) != AIM_OK
-        || (s = id_claim(&d, root, "jti", 1, ID_WORD, &jti, err)) != AIM_OK
-        || (s = id_claim(&d, root, "owner", 0, ID_TEXT, &owner, err)) != AIM_OK)
+    if ((s = id_claim(&d, cl[C_SUB], "sub", 1, ID_AGENT, &sub, err)) != AIM_OK
+        || (s = check_audience(cfg, &d, cl[C_AUD], err)) != AIM_OK
+        || (s = date_claim(cl[C_EXP], "exp", 1, &exp, err)) != AIM_OK
+        || (s = date_claim(cl[C_IAT], "iat", 1, &iat, err)) != AIM_OK
+        || (s = date_claim(cl[C_NBF], "nbf", 0, &nbf, err)) != AIM_OK
+        || (s = id_claim(&d, cl[C_JTI], "jti", 1, ID_WORD, &jti, err)) != AIM_OK
+        || (s = id_claim(&d, cl[C_OWNER], "owner", 0, ID_TEXT, &owner, err)) != AIM_OK)
     {
         goto done;
     }
@@ -405,11 +448,11 @@ aim_claims_to_token(const struct aim_config *cfg, unsigned char *text,
                      (long long) cfg->max_lifetime);
         goto done;
     }
-    if ((s = check_actors(&d, root, actors, &nact, err)) != AIM_OK) {
+    if ((s = check_actors(&d, cl[C_ACT], actors, &nact, err)) != AIM_OK) {
         goto done;
     }
 
-    v = aim_jdoc_get(&d, root, "scope");
+    v = cl[C_SCOPE];
     if (v != NULL) {
         if (v->type != AIM_JSTRING) {
             s = aim_fail(err, AIM_BAD_CLAIM, "\"scope\" is not a space-separated "
@@ -428,7 +471,7 @@ aim_claims_to_token(const struct aim_config *cfg, unsigned char *text,
         scope = v;
     }
 
-    v = aim_jdoc_get(&d, root, "cnf");
+    v = cl[C_CNF];
     if (v != NULL) {
         const aim_jnode *m;
         unsigned char    raw[AIM_B64_DECODED_MAX(43)];
@@ -467,7 +510,7 @@ aim_claims_to_token(const struct aim_config *cfg, unsigned char *text,
         }
     }
 
-    v = aim_jdoc_get(&d, root, "status");
+    v = cl[C_STATUS];
     if (v != NULL) {
         const aim_jnode *sl = aim_jdoc_get(&d, v, "status_list");
         const aim_jnode *idx = aim_jdoc_get(&d, sl, "idx");
@@ -496,7 +539,7 @@ aim_claims_to_token(const struct aim_config *cfg, unsigned char *text,
     }
 
     /* Everything is checked but the scope grammar: build the token. */
-    size = iss->len + sub->len + jti->len + 3
+    size = len + 1 + iss->len + sub->len + jti->len + 3
            + (owner != NULL ? owner->len + 1 : 0)
            + (kid != NULL ? strlen(kid) + 1 : 0)
            + (status_uri != NULL ? status_uri->len + 1 : 0)
@@ -514,9 +557,12 @@ aim_claims_to_token(const struct aim_config *cfg, unsigned char *text,
         s = aim_fail(err, AIM_INTERNAL, "out of memory");
         goto done;
     }
-    memset(t, 0, sizeof(*t));
+    /* Zero all but the scope array (only nscopes entries are read). */
+    memset(t, 0, offsetof(aim_token, scopes));
     t->refs = 1;
     a.p = (char *) (t + 1);
+    t->text = put(&a, (const char *) text, len);
+    t->text_len = len;
     t->issuer = put_node(&a, &d, iss);
     t->subject = put_node(&a, &d, sub);
     t->jti = put_node(&a, &d, jti);
@@ -557,8 +603,6 @@ aim_claims_to_token(const struct aim_config *cfg, unsigned char *text,
     t->scope = a.p;
     a.p += scope != NULL ? scope->len + 1 : 1;
     join_scopes(t);
-    t->text = (char *) text;
-    t->text_len = len;
     *out = t;
     t = NULL;
     s = AIM_OK;

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <jansson.h>
 #include "aim.h"
+#include "jws.h"
 #include "keys.h"
 #include "policy.h"
 #include "revoke.h"
@@ -69,7 +70,7 @@ struct aim_config {
 
 struct aim_token {
     int            refs;
-    char          *text;              /* the claims' JSON as signed (owned) */
+    const char    *text;              /* the claims' JSON as signed */
     size_t         text_len;
     json_t        *claims;            /* jansson's reading of text, made on
                                        * first use by aim_token_claim */
@@ -85,7 +86,6 @@ struct aim_token {
     const char    *cnf_x5t;           /* cnf "x5t#S256" */
     unsigned       cnf_other:1;       /* a cnf method no adapter checks */
     char          *scope;             /* effective scopes, joined */
-    char          *scopes[AIM_MAX_SCOPES];
     size_t         nscopes;
     aim_alg        alg;
     int64_t        exp;
@@ -94,6 +94,7 @@ struct aim_token {
     unsigned char  key_fp[32];        /* the verifying key's fingerprint */
     const char    *status_uri;        /* status.status_list, if present */
     uint64_t       status_idx;
+    char          *scopes[AIM_MAX_SCOPES];  /* last: not zeroed */
 };
 
 typedef struct {
@@ -118,6 +119,8 @@ struct aim_verifier {
     int64_t            last_refresh;
     uint64_t           generation;   /* bumped when keys/lists change */
     aim_cache          cache;
+    EVP_MD_CTX        *cache_md;     /* SHA-256 of tokens, for the cache */
+    aim_jws_cache      jws_cache;    /* the last header that parsed */
     int                audit_fd;
     aim_log_fn         log;
     void              *log_ud;
@@ -159,10 +162,11 @@ aim_status aim_dpop_verify(aim_verifier *v, const char *proof, size_t proof_len,
 
 /*
  * claims.c: validate the claims (text, len bytes of JSON) and build the
- * token, its kid set.  On AIM_OK the token owns text (malloc()ed).
+ * token, its kid set; the token keeps a copy of text.
  */
-aim_status aim_claims_to_token(const struct aim_config *cfg, unsigned char *text,
-                               size_t len, const char *kid, aim_token **out,
+aim_status aim_claims_to_token(const struct aim_config *cfg,
+                               const unsigned char *text, size_t len,
+                               const char *kid, aim_token **out,
                                aim_error *err);
 aim_status aim_check_time(const struct aim_config *cfg, const aim_token *t,
                           int64_t now, aim_error *err);

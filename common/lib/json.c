@@ -151,13 +151,32 @@ jskip(jparser *ps)
 }
 
 /* A new node; its index, or -1 (out of memory). */
-static long
+static long jnode_grow(jparser *ps);
+
+static inline long
 jnode(jparser *ps, aim_jtype type)
 {
     aim_jdoc  *d = ps->d;
     aim_jnode *n;
 
-    if (d->n == d->cap) {
+    if (d->n == d->cap && jnode_grow(ps) < 0) {
+        return -1;
+    }
+    n = &d->node[d->n];
+    n->type = (unsigned char) type;
+    n->len = 0;
+    n->key = n->keylen = 0;
+    n->start = (uint32_t) (ps->p - ps->base);
+    return (long) d->n++;
+}
+
+/* Twice the room for nodes (the first time, off the inline array). */
+static long
+jnode_grow(jparser *ps)
+{
+    aim_jdoc  *d = ps->d;
+
+    {
         size_t     cap = d->cap * 2;
         aim_jnode *grown;
 
@@ -176,11 +195,7 @@ jnode(jparser *ps, aim_jtype type)
         d->node = grown;
         d->cap = cap;
     }
-    n = &d->node[d->n];
-    memset(n, 0, sizeof(*n));
-    n->type = (unsigned char) type;
-    n->start = (uint32_t) (ps->p - ps->base);
-    return (long) d->n++;
+    return 0;
 }
 
 static int
@@ -211,6 +226,35 @@ hex4(const unsigned char *p, const unsigned char *end)
     return v;
 }
 
+/* Does any byte of w equal b?  (The classic zero-byte test on w ^ b.) */
+static inline int
+has_byte(uint64_t w, unsigned char b)
+{
+    uint64_t x = w ^ (0x0101010101010101ULL * b);
+
+    return ((x - 0x0101010101010101ULL) & ~x & 0x8080808080808080ULL) != 0;
+}
+
+/* Bytes a string holds as they are: printable ASCII but '"' and '\\'. */
+static const unsigned char json_plain[256] = {
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+};
+
 /*
  * A string at ps->p (the opening quote), unescaped into the arena; its
  * offset there in *off and length in *len.  The arena holds len + 1
@@ -227,9 +271,22 @@ jstring(jparser *ps, uint32_t *off, uint32_t *len)
     size_t               n;
 
     for (;;) {
-        /* The common case: a run of printable ASCII. */
+        /* The common case: a run of printable ASCII, eight bytes at a
+         * time while none of them is '"', '\\', a control or not ASCII
+         * (the arena always has room for what was read: see above). */
         run = p;
-        while (p < end && *p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\') {
+        while (end - p >= 8) {
+            uint64_t w;
+
+            memcpy(&w, p, 8);
+            if (((w - 0x2020202020202020ULL) | w) & 0x8080808080808080ULL
+                || has_byte(w, 0x22) || has_byte(w, 0x5c))
+            {
+                break;
+            }
+            p += 8;
+        }
+        while (p < end && json_plain[*p]) {
             p++;
         }
         memcpy(o, run, (size_t) (p - run));
@@ -455,13 +512,21 @@ duplicate_keys(jparser *ps, const aim_jnode *o)
     uint32_t         small[64], *table = small, i, j, mask, h;
     int              dup = 0;
 
-    if (o->len <= 8) {
+    if (o->len <= 16) {
+        /* Few members (a token's claims): a word of each key's length and
+         * first bytes tells nearly all apart; memcmp only when two agree. */
+        uint64_t         sig[16];
+        const aim_jnode *m[16];
+
         for (i = 0, a = AIM_JDOC_FIRST(o); i < o->len; i++, a = AIM_JDOC_NEXT(d, a)) {
-            for (j = i + 1, b = AIM_JDOC_NEXT(d, a); j < o->len;
-                 j++, b = AIM_JDOC_NEXT(d, b))
-            {
-                if (a->keylen == b->keylen
-                    && memcmp(d->str + a->key, d->str + b->key, a->keylen) == 0)
+            uint64_t w = 0;
+
+            memcpy(&w, d->str + a->key, a->keylen < 7 ? a->keylen : 7);
+            sig[i] = (w << 8) ^ a->keylen;
+            m[i] = a;
+            for (j = 0; j < i; j++) {
+                if (sig[j] == sig[i] && m[j]->keylen == a->keylen
+                    && memcmp(d->str + m[j]->key, d->str + a->key, a->keylen) == 0)
                 {
                     return 1;
                 }

@@ -12,7 +12,9 @@ void
 aim_jws_clear(aim_jws *jws)
 {
     aim_jdoc_free(&jws->hdr);
-    free(jws->payload);
+    if (jws->payload != jws->payload_inline) {
+        free(jws->payload);
+    }
     if (jws->sig != jws->sig_inline) {
         free(jws->sig);
     }
@@ -22,14 +24,8 @@ aim_jws_clear(aim_jws *jws)
     jws->payload_len = jws->sig_len = jws->header_len = 0;
 }
 
-unsigned char *
-aim_jws_take_payload(aim_jws *jws)
-{
-    unsigned char *p = jws->payload;
-
-    jws->payload = NULL;
-    return p;
-}
+static aim_status jws_parse(const char *token, size_t len, size_t max,
+                            aim_jws_cache *cache, aim_jws *out, aim_error *err);
 
 aim_status
 aim_jws_parse(const char *token, size_t len, aim_jws *out, aim_error *err)
@@ -40,6 +36,46 @@ aim_jws_parse(const char *token, size_t len, aim_jws *out, aim_error *err)
 aim_status
 aim_jws_parse_max(const char *token, size_t len, size_t max, aim_jws *out,
                   aim_error *err)
+{
+    return jws_parse(token, len, max, NULL, out, err);
+}
+
+aim_status
+aim_jws_parse_cached(const char *token, size_t len, aim_jws_cache *c,
+                     aim_jws *out, aim_error *err)
+{
+    return jws_parse(token, len, AIM_MAX_TOKEN_LEN, c, out, err);
+}
+
+/* Remember a header that parsed, when its members fit. */
+static void
+cache_fill(aim_jws_cache *c, const char *enc, size_t enc_len, const aim_jws *j)
+{
+    size_t al = strlen(j->alg), kl = j->kid ? strlen(j->kid) : 0,
+           tl = j->typ ? strlen(j->typ) : 0;
+
+    c->enc_len = 0;
+    if (enc_len > sizeof(c->enc) || al >= sizeof(c->alg) || kl >= sizeof(c->kid)
+        || tl >= sizeof(c->typ))
+    {
+        return;
+    }
+    memcpy(c->alg, j->alg, al + 1);
+    c->has_kid = j->kid != NULL;
+    if (j->kid != NULL) {
+        memcpy(c->kid, j->kid, kl + 1);
+    }
+    c->has_typ = j->typ != NULL;
+    if (j->typ != NULL) {
+        memcpy(c->typ, j->typ, tl + 1);
+    }
+    memcpy(c->enc, enc, enc_len);
+    c->enc_len = enc_len;
+}
+
+static aim_status
+jws_parse(const char *token, size_t len, size_t max, aim_jws_cache *cache,
+          aim_jws *out, aim_error *err)
 {
     const char      *dot1, *dot2, *end = token + len;
     size_t           hlen, plen, slen;
@@ -84,13 +120,33 @@ aim_jws_parse_max(const char *token, size_t len, size_t max, aim_jws *out,
 
     /* Decode all three before looking at any, so every shape error is
      * reported the same way, before any key lookup. */
-    out->payload = malloc(AIM_B64_DECODED_MAX(plen) + 1);
+    out->payload = plen / 4 * 3 + 3 <= sizeof(out->payload_inline)
+                   ? out->payload_inline : malloc(AIM_B64_DECODED_MAX(plen) + 1);
     /* slen * 3 / 4 bounds what slen characters decode to. */
     out->sig = slen / 4 * 3 + 2 <= sizeof(out->sig_inline)
                ? out->sig_inline : malloc(AIM_B64_DECODED_MAX(slen));
     if (out->payload == NULL || out->sig == NULL) {
         aim_jws_clear(out);
         return aim_fail(err, AIM_INTERNAL, "out of memory");
+    }
+    if (cache != NULL && cache->enc_len == hlen
+        && memcmp(cache->enc, token, hlen) == 0)
+    {
+        /* The header parsed before, byte for byte: what it said then. */
+        if (aim_b64url_decode(dot1 + 1, plen, out->payload, &out->payload_len) != 0) {
+            s = aim_fail(err, AIM_MALFORMED, "JWS payload is not strict base64url");
+            goto fail;
+        }
+        out->payload[out->payload_len] = '\0';
+        if (aim_b64url_decode(dot2 + 1, slen, out->sig, &out->sig_len) != 0) {
+            s = aim_fail(err, AIM_MALFORMED, "JWS signature is not strict base64url");
+            goto fail;
+        }
+        out->signing_input_len = (size_t) (dot2 - token);
+        out->alg = cache->alg;
+        out->kid = cache->has_kid ? cache->kid : NULL;
+        out->typ = cache->has_typ ? cache->typ : NULL;
+        return AIM_OK;
     }
     /* AIM_B64_DECODED_MAX(2048) is 1539: the header fits with its NUL. */
     if (aim_b64url_decode(token, hlen, (unsigned char *) out->header,
@@ -165,6 +221,9 @@ aim_jws_parse_max(const char *token, size_t len, size_t max, aim_jws *out,
     /* "jku", "x5u", "jwk" and "x5c" are never read here: only "kid"
      * selects a key, and only among the keys loaded from configuration
      * (a DPoP proof's "jwk" is dpop.c's business). */
+    if (cache != NULL) {
+        cache_fill(cache, token, hlen, out);
+    }
     return AIM_OK;
 
 fail:

@@ -52,6 +52,30 @@ aim_md(aim_alg alg)
     return alg == AIM_ALG_ES384 ? md_sha384 : md_sha256;
 }
 
+EVP_MD_CTX *
+aim_digest_ctx_new(aim_alg alg)
+{
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+
+    if (ctx != NULL && EVP_DigestInit_ex2(ctx, aim_md(alg), NULL) != 1) {
+        EVP_MD_CTX_free(ctx);
+        ERR_clear_error();
+        ctx = NULL;
+    }
+    return ctx;
+}
+
+int
+aim_digest_again(EVP_MD_CTX *ctx, const void *data, size_t len,
+                 unsigned char *out, unsigned int *outlen)
+{
+    /* A NULL type starts the digest the context had over again, without
+     * the allocation and fetch a new context costs. */
+    return EVP_DigestInit_ex2(ctx, NULL, NULL) == 1
+           && EVP_DigestUpdate(ctx, data, len) == 1
+           && EVP_DigestFinal_ex(ctx, out, outlen) == 1;
+}
+
 int
 aim_sha256(const void *data, size_t len, unsigned char out[32])
 {
@@ -572,10 +596,32 @@ key_prepare(aim_key *k, aim_error *err)
     const EVP_MD *md;
 
     k->vctx = NULL;
+    k->ed_ctx = NULL;
+    k->md_ctx = NULL;
     if (k->alg == AIM_ALG_EDDSA) {
+        /* One context for all of this key's verifications: pure EdDSA is
+         * one-shot, and initialising (a provider fetch) costs as much as
+         * a tenth of the verification itself. */
+        k->ed_ctx = EVP_MD_CTX_new();
+        if (k->ed_ctx == NULL
+            || EVP_DigestVerifyInit_ex(k->ed_ctx, NULL, NULL, NULL, NULL, k->pkey,
+                                       NULL) != 1)
+        {
+            EVP_MD_CTX_free(k->ed_ctx);
+            k->ed_ctx = NULL;
+            ERR_clear_error();
+            aim_fail(err, AIM_CONFIG, "cannot prepare EdDSA verification");
+            return -1;
+        }
         return 0;
     }
     md = aim_md(k->alg);
+    k->md_ctx = aim_digest_ctx_new(k->alg);
+    if (k->md_ctx == NULL) {
+        aim_fail(err, AIM_CONFIG, "cannot prepare %s verification",
+                 aim_alg_name(k->alg));
+        return -1;
+    }
     ctx = EVP_PKEY_CTX_new_from_pkey(NULL, k->pkey, NULL);
     if (ctx == NULL || EVP_PKEY_verify_init(ctx) <= 0) {
         goto fail;
@@ -600,6 +646,8 @@ key_prepare(aim_key *k, aim_error *err)
 
 fail:
     EVP_PKEY_CTX_free(ctx);
+    EVP_MD_CTX_free(k->md_ctx);
+    k->md_ctx = NULL;
     ERR_clear_error();
     aim_fail(err, AIM_CONFIG, "cannot prepare %s verification", aim_alg_name(k->alg));
     return -1;
@@ -752,6 +800,8 @@ void
 aim_key_clear(aim_key *k)
 {
     EVP_PKEY_CTX_free(k->vctx);
+    EVP_MD_CTX_free(k->ed_ctx);
+    EVP_MD_CTX_free(k->md_ctx);
     EVP_PKEY_free(k->pkey);
     free(k->kid);
     memset(k, 0, sizeof(*k));
@@ -1207,39 +1257,79 @@ aim_keyset_merge(aim_keyset *a, aim_keyset *b, aim_error *err)
 
 /* ------------------------------------------------------------------ */
 
-/* Raw r||s (JWS) -> DER (OpenSSL), each half exactly flen bytes. */
+/*
+ * Raw r||s (JWS) -> DER (OpenSSL): SEQUENCE { INTEGER r, INTEGER s }, each
+ * half exactly flen bytes (at most 66) big-endian.  Written by hand: the
+ * BIGNUM and ECDSA_SIG objects cost four allocations per verification.
+ * r or s zero is refused here (OpenSSL refuses them too, and r, s >= n).
+ */
+static int
+der_integer(const unsigned char *v, size_t flen, unsigned char *out)
+{
+    size_t i = 0, n;
+
+    while (i < flen && v[i] == 0) {
+        i++;
+    }
+    if (i == flen) {
+        return -1;                          /* zero */
+    }
+    n = flen - i;
+    out[0] = 0x02;
+    if (v[i] & 0x80) {                      /* keep it positive */
+        out[1] = (unsigned char) (n + 1);
+        out[2] = 0x00;
+        memcpy(out + 3, v + i, n);
+        return (int) n + 3;
+    }
+    out[1] = (unsigned char) n;
+    memcpy(out + 2, v + i, n);
+    return (int) n + 2;
+}
+
 static int
 ecdsa_raw_to_der(const unsigned char *sig, size_t flen, unsigned char *der,
                  size_t *derlen)
 {
-    ECDSA_SIG     *es;
-    BIGNUM        *r, *s;
-    unsigned char *p = der;
-    int            n;
+    unsigned char body[2 * (3 + 66)];
+    int           r, s;
+    size_t        len;
 
-    r = BN_bin2bn(sig, (int) flen, NULL);
-    s = BN_bin2bn(sig + flen, (int) flen, NULL);
-    es = ECDSA_SIG_new();
-    if (r == NULL || s == NULL || es == NULL || BN_is_zero(r) || BN_is_zero(s)) {
-        BN_free(r);
-        BN_free(s);
-        ECDSA_SIG_free(es);
+    if (flen > 66 || (r = der_integer(sig, flen, body)) < 0
+        || (s = der_integer(sig + flen, flen, body + r)) < 0)
+    {
         return -1;
     }
-    ECDSA_SIG_set0(es, r, s);
-    n = i2d_ECDSA_SIG(es, &p);
-    ECDSA_SIG_free(es);
-    if (n <= 0) {
-        return -1;
+    len = (size_t) (r + s);
+    der[0] = 0x30;
+    if (len < 0x80) {
+        der[1] = (unsigned char) len;
+        memcpy(der + 2, body, len);
+        *derlen = len + 2;
+    } else {
+        der[1] = 0x81;
+        der[2] = (unsigned char) len;
+        memcpy(der + 3, body, len);
+        *derlen = len + 3;
     }
-    *derlen = (size_t) n;
     return 0;
 }
 
+/* Clear OpenSSL's error queue when a call left something there (a
+ * bad signature usually leaves nothing: peeking is cheaper). */
+static void
+clear_errors(void)
+{
+    if (ERR_peek_error() != 0) {
+        ERR_clear_error();
+    }
+}
+
 static aim_status
-verify_with(EVP_PKEY *pkey, EVP_PKEY_CTX *vctx, aim_alg alg,
-            const unsigned char *msg, size_t msglen,
-            const unsigned char *sig, size_t siglen, aim_error *err)
+verify_with(EVP_PKEY *pkey, EVP_PKEY_CTX *vctx, EVP_MD_CTX *ed_ctx,
+            EVP_MD_CTX *md_ctx, aim_alg alg, const unsigned char *msg,
+            size_t msglen, const unsigned char *sig, size_t siglen,
+            aim_error *err)
 {
     unsigned char  digest[EVP_MAX_MD_SIZE], der[160];
     unsigned int   dlen = 0;
@@ -1253,14 +1343,27 @@ verify_with(EVP_PKEY *pkey, EVP_PKEY_CTX *vctx, aim_alg alg,
             return aim_fail(err, AIM_BAD_SIGNATURE, "EdDSA signature is %zu bytes, "
                             "not 64", siglen);
         }
-        mctx = EVP_MD_CTX_new();
-        rc = mctx != NULL
-             && EVP_DigestVerifyInit_ex(mctx, NULL, NULL, NULL, NULL, pkey, NULL) == 1
-             && EVP_DigestVerify(mctx, sig, siglen, msg, msglen) == 1;
-        EVP_MD_CTX_free(mctx);
-        ERR_clear_error();
-        return rc ? AIM_OK : aim_fail(err, AIM_BAD_SIGNATURE, "EdDSA signature "
-                                      "does not verify");
+        rc = -1;
+        if (ed_ctx != NULL) {
+            /* The key's context, again (see key_prepare).  Should an
+             * OpenSSL refuse a second use, that is an error, not a
+             * verdict: then a fresh context decides. */
+            rc = EVP_DigestVerify(ed_ctx, sig, siglen, msg, msglen);
+            if (rc != 1 && ERR_peek_error() != 0) {
+                rc = -1;
+            }
+        }
+        if (rc < 0) {
+            mctx = EVP_MD_CTX_new();
+            rc = mctx != NULL
+                 && EVP_DigestVerifyInit_ex(mctx, NULL, NULL, NULL, NULL, pkey,
+                                            NULL) == 1
+                 && EVP_DigestVerify(mctx, sig, siglen, msg, msglen) == 1;
+            EVP_MD_CTX_free(mctx);
+        }
+        clear_errors();
+        return rc == 1 ? AIM_OK : aim_fail(err, AIM_BAD_SIGNATURE, "EdDSA "
+                                           "signature does not verify");
 
     case AIM_ALG_ES256:
     case AIM_ALG_ES384:
@@ -1290,7 +1393,9 @@ verify_with(EVP_PKEY *pkey, EVP_PKEY_CTX *vctx, aim_alg alg,
         return aim_fail(err, AIM_UNSUPPORTED_ALG, "no such algorithm");
     }
 
-    if (EVP_Digest(msg, msglen, digest, &dlen, aim_md(alg), NULL) != 1) {
+    if (md_ctx != NULL ? !aim_digest_again(md_ctx, msg, msglen, digest, &dlen)
+                       : EVP_Digest(msg, msglen, digest, &dlen, aim_md(alg), NULL) != 1)
+    {
         ERR_clear_error();
         return aim_fail(err, AIM_INTERNAL, "digest failed");
     }
@@ -1309,8 +1414,10 @@ verify_with(EVP_PKEY *pkey, EVP_PKEY_CTX *vctx, aim_alg alg,
         }
         rc = EVP_PKEY_verify(tmp.vctx, sig, siglen, digest, dlen);
         EVP_PKEY_CTX_free(tmp.vctx);
+        EVP_MD_CTX_free(tmp.ed_ctx);
+        EVP_MD_CTX_free(tmp.md_ctx);
     }
-    ERR_clear_error();
+    clear_errors();
     return rc == 1 ? AIM_OK : aim_fail(err, AIM_BAD_SIGNATURE, "%s signature does "
                                        "not verify", aim_alg_name(alg));
 }
@@ -1347,15 +1454,15 @@ aim_sig_verify(EVP_PKEY *pkey, aim_alg alg, const unsigned char *msg,
                             "curve", aim_alg_name(alg));
         }
     }
-    return verify_with(pkey, NULL, alg, msg, msglen, sig, siglen, err);
+    return verify_with(pkey, NULL, NULL, NULL, alg, msg, msglen, sig, siglen, err);
 }
 
 aim_status
 aim_key_verify(const aim_key *key, const unsigned char *msg, size_t msglen,
                const unsigned char *sig, size_t siglen, aim_error *err)
 {
-    return verify_with(key->pkey, key->vctx, key->alg, msg, msglen, sig, siglen,
-                       err);
+    return verify_with(key->pkey, key->vctx, key->ed_ctx, key->md_ctx, key->alg,
+                       msg, msglen, sig, siglen, err);
 }
 
 aim_status

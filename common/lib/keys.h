@@ -41,6 +41,9 @@ typedef struct {
     unsigned char fp[32];   /* SHA-256 of the DER public key */
     EVP_PKEY_CTX *vctx;     /* verify context prepared at load; NULL for
                              * EdDSA, which has no pre-hashed form */
+    EVP_MD_CTX   *ed_ctx;   /* EdDSA: the one-shot verify context, prepared
+                             * at load and used again; NULL for the others */
+    EVP_MD_CTX   *md_ctx;   /* the others: the digest context, used again */
 } aim_key;
 
 typedef struct aim_keyset aim_keyset;
@@ -96,6 +99,11 @@ aim_status aim_key_verify(const aim_key *key, const unsigned char *msg,
 
 /* Digest helpers on fetched-once implementations. */
 int aim_sha256(const void *data, size_t len, unsigned char out[32]);
+/* A digest context for alg's hash (SHA-256, or SHA-384 for ES384) to use
+ * again and again with aim_digest_again (1 on success); NULL: no memory. */
+EVP_MD_CTX *aim_digest_ctx_new(aim_alg alg);
+int aim_digest_again(EVP_MD_CTX *ctx, const void *data, size_t len,
+                     unsigned char *out, unsigned int *outlen);
 
 /* Keys skipped while loading (unsupported alg, "use":"enc"), for logs. */
 size_t aim_keyset_skipped(const aim_keyset *ks, const char **first_reason);

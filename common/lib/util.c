@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -189,7 +190,19 @@ aim_text_unsafe(const char *s, size_t len, unsigned flags, const char **what,
     unsigned long        c = 0;
 
     while (i < len) {
-        /* The common case: printable ASCII. */
+        /* The common case: printable ASCII, eight bytes at a time (every
+         * byte above 0x20 and below 0x7f), then one at a time. */
+        if (len - i >= 8) {
+            uint64_t w;
+
+            memcpy(&w, p + i, 8);
+            if ((((w - 0x2121212121212121ULL) | (w + 0x0101010101010101ULL) | w)
+                 & 0x8080808080808080ULL) == 0)
+            {
+                i += 8;
+                continue;
+            }
+        }
         if (p[i] > 0x20 && p[i] < 0x7f) {
             i++;
             continue;

@@ -13,6 +13,7 @@
 #include <strings.h>
 #include <time.h>
 #include <unistd.h>
+#include <openssl/err.h>
 #include "internal.h"
 #include "json.h"
 #include "jws.h"
@@ -316,7 +317,10 @@ aim_verifier_new(const aim_config *cfg, aim_error *err)
             goto fail;
         }
     }
-    if (aim_cache_init(&v->cache, v->cfg.cache) != 0) {
+    if (aim_cache_init(&v->cache, v->cfg.cache) != 0
+        || (v->cache.slots != NULL
+            && (v->cache_md = aim_digest_ctx_new(AIM_ALG_ES256)) == NULL))
+    {
         aim_fail(err, AIM_INTERNAL, "out of memory for the token cache");
         goto fail;
     }
@@ -339,6 +343,7 @@ aim_verifier_free(aim_verifier *v)
         return;
     }
     aim_cache_free(&v->cache);
+    EVP_MD_CTX_free(v->cache_md);
     aim_keyset_free(v->keys);
     aim_revlist_free(v->revoked);
     aim_policy_free(v->policy);
@@ -567,7 +572,7 @@ verify_uncached(aim_verifier *v, const char *token, size_t len,
     aim_token     *t;
     char           q[300];
 
-    s = aim_jws_parse(token, len, &jws, err);
+    s = aim_jws_parse_cached(token, len, &v->jws_cache, &jws, err);
     if (s != AIM_OK) {
         return s;
     }
@@ -613,7 +618,6 @@ verify_uncached(aim_verifier *v, const char *token, size_t len,
     if (s != AIM_OK) {
         goto done;
     }
-    (void) aim_jws_take_payload(&jws);          /* the token has it now */
     if (key->issuer != NULL && strcmp(key->issuer, t->issuer) != 0) {
         s = aim_fail(err, AIM_BAD_ISSUER, "key \"%.64s\" does not sign for issuer "
                      "\"%.100s\"", jws.kid, aim_token_issuer(t));
@@ -659,7 +663,12 @@ aim_verify(aim_verifier *v, const char *token, size_t len, aim_token **out,
     aim_verifier_refresh(v);
 
     if (v->cache.slots != NULL) {
-        hashed = aim_sha256(token, len, hash);
+        unsigned int hlen = 0;
+
+        hashed = aim_digest_again(v->cache_md, token, len, hash, &hlen) && hlen == 32;
+        if (!hashed) {
+            ERR_clear_error();          /* uncached, then */
+        }
         if (hashed) {
             t = aim_cache_get(&v->cache, hash, v->generation);
             if (t != NULL) {

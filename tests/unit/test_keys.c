@@ -160,6 +160,7 @@ test_jwk_members(void)
         CHECK_STR(k.kid, "x");
         CHECK(k.pkey != NULL);
         CHECK((k.vctx != NULL) == (algs[i] != AIM_ALG_EDDSA));
+        CHECK((k.ed_ctx != NULL) == (algs[i] == AIM_ALG_EDDSA));
         aim_key_clear(&k);
         free(s);
     }
