@@ -552,15 +552,17 @@ aim_claims_to_token(const struct aim_config *cfg, const unsigned char *text,
         chain_len += sub->len + 1;
         size += actors[0]->len + 1 + chain_len;
     }
-    t = malloc(sizeof(*t) + size);
+    /* The block: the structure, the scope pointers, then the strings
+     * (small enough, for a usual token, for the allocator's fast path). */
+    t = malloc(sizeof(*t) + nscopes * sizeof(char *) + size);
     if (t == NULL) {
         s = aim_fail(err, AIM_INTERNAL, "out of memory");
         goto done;
     }
-    /* Zero all but the scope array (only nscopes entries are read). */
-    memset(t, 0, offsetof(aim_token, scopes));
+    memset(t, 0, sizeof(*t));
     t->refs = 1;
-    a.p = (char *) (t + 1);
+    t->scopes = (char **) (t + 1);
+    a.p = (char *) (t->scopes + nscopes);
     t->text = put(&a, (const char *) text, len);
     t->text_len = len;
     t->issuer = put_node(&a, &d, iss);

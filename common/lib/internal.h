@@ -94,7 +94,7 @@ struct aim_token {
     unsigned char  key_fp[32];        /* the verifying key's fingerprint */
     const char    *status_uri;        /* status.status_list, if present */
     uint64_t       status_idx;
-    char          *scopes[AIM_MAX_SCOPES];  /* last: not zeroed */
+    char         **scopes;            /* nscopes of them, in the block */
 };
 
 typedef struct {

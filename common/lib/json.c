@@ -265,7 +265,7 @@ static int
 jstring(jparser *ps, uint32_t *off, uint32_t *len)
 {
     aim_jdoc            *d = ps->d;
-    const unsigned char *p = ps->p + 1, *end = ps->end, *run;
+    const unsigned char *p = ps->p + 1, *end = ps->end;
     char                *o = d->str + d->slen;
     unsigned long        cp;
     size_t               n;
@@ -274,7 +274,6 @@ jstring(jparser *ps, uint32_t *off, uint32_t *len)
         /* The common case: a run of printable ASCII, eight bytes at a
          * time while none of them is '"', '\\', a control or not ASCII
          * (the arena always has room for what was read: see above). */
-        run = p;
         while (end - p >= 8) {
             uint64_t w;
 
@@ -284,13 +283,13 @@ jstring(jparser *ps, uint32_t *off, uint32_t *len)
             {
                 break;
             }
+            memcpy(o, &w, 8);
+            o += 8;
             p += 8;
         }
         while (p < end && json_plain[*p]) {
-            p++;
+            *o++ = (char) *p++;
         }
-        memcpy(o, run, (size_t) (p - run));
-        o += p - run;
         if (p == end) {
             return jfail(ps, p, "premature end of input in a string");
         }
@@ -519,10 +518,13 @@ duplicate_keys(jparser *ps, const aim_jnode *o)
         const aim_jnode *m[16];
 
         for (i = 0, a = AIM_JDOC_FIRST(o); i < o->len; i++, a = AIM_JDOC_NEXT(d, a)) {
-            uint64_t w = 0;
+            const unsigned char *k = (const unsigned char *) d->str + a->key;
+            uint64_t             w = a->keylen;
 
-            memcpy(&w, d->str + a->key, a->keylen < 7 ? a->keylen : 7);
-            sig[i] = (w << 8) ^ a->keylen;
+            for (j = 0; j < 7 && j < a->keylen; j++) {
+                w = (w << 8) | k[j];
+            }
+            sig[i] = w;
             m[i] = a;
             for (j = 0; j < i; j++) {
                 if (sig[j] == sig[i] && m[j]->keylen == a->keylen
