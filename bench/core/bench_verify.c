@@ -1,8 +1,10 @@
 /*
- * bench_verify.c -- the core benchmark (issue 2): verifications per
- * second per algorithm, cache off against `openssl speed` for the same
- * primitive, cache on, libjwt 1.10 on the same tokens, and the cost of
- * one cached aim_decide.
+ * bench_verify.c -- the core benchmark (issues 2 and 13): verifications
+ * per second per algorithm, cache off against `openssl speed` for the
+ * same primitive and against that primitive timed in this process
+ * (target: 0.90 of it), cache on, libjwt 1.10 on the same tokens, and
+ * the cost of one cached aim_decide (target: a million a second).  The
+ * in-process figures are this thread's CPU time (see now_s).
  *
  *   bench_verify [SECONDS]     (each measurement; default 1.5)
  *   bench_verify SECONDS ALG   only ALG's cold verification, for profilers
@@ -32,7 +34,8 @@
 
 #define NTOKENS        1000
 #define RUNS           3
-#define TARGET_COLD    0.85
+#define TARGET_COLD    0.85      /* of openssl speed (another process) */
+#define TARGET_INPROC  0.90      /* of the same primitive in this process */
 #define TARGET_CACHED  1000000.0
 #define TARGET_LIBJWT  1.5
 
@@ -682,19 +685,22 @@ main(int argc, char **argv)
     }
 
     printf("\nVerifications per second, cache off (%d distinct tokens cycled) "
-           "against `openssl speed` (target >= 0.85 of it)\n", NTOKENS);
-    printf("%-6s %11s %-10s %11s %6s %-5s | %11s %6s %9s\n", "alg",
+           "against `openssl speed` (target >= %.2f of it)\nand against the "
+           "same primitive in this process (target >= %.2f of it)\n", NTOKENS,
+           TARGET_COLD, TARGET_INPROC);
+    printf("%-6s %11s %-10s %11s %6s %-5s | %11s %6s %-5s %9s\n", "alg",
            "aim cold/s", "primitive", "openssl/s", "ratio", "", "in-proc/s",
-           "ratio", "overhead");
+           "ratio", "", "overhead");
     for (i = 0; i < NALGS; i++) {
         const bench_alg *a = &algs[i];
         double ratio = a->cold / a->openssl;
 
         misses += ratio < TARGET_COLD;
-        printf("%-6s %11.0f %-10s %11.0f %6.3f %-5s | %11.0f %6.3f %6.0f ns\n",
+        misses += a->prim_ratio < TARGET_INPROC;
+        printf("%-6s %11.0f %-10s %11.0f %6.3f %-5s | %11.0f %6.3f %-5s %6.0f ns\n",
                aim_alg_name(a->alg), a->cold, a->speed_name, a->openssl, ratio,
                verdict(ratio, TARGET_COLD), a->prim, a->prim_ratio,
-               a->prim_over);
+               verdict(a->prim_ratio, TARGET_INPROC), a->prim_over);
     }
     printf("in-proc = the same primitive timed in this process (prepared context, "
            "pre-hashed input,\nas openssl speed does), in %d pairs of %.2f s "
@@ -735,9 +741,11 @@ main(int argc, char **argv)
            "line to a discarding sink)\n");
     printf("  aim_verify (hit)  %10.0f /s  %7.1f ns\n", verify_cached,
            1e9 / verify_cached);
-    printf("  aim_decide        %10.0f /s  %7.1f ns  (audit line ~%zu bytes)\n",
-           decide_rate, 1e9 / decide_rate,
-           audit.lines > 0 ? audit.bytes / audit.lines : (size_t) 0);
+    misses += decide_rate < TARGET_CACHED;
+    printf("  aim_decide        %10.0f /s  %7.1f ns  (audit line ~%zu bytes)  %s "
+           "(target >= 1,000,000/s)\n", decide_rate, 1e9 / decide_rate,
+           audit.lines > 0 ? audit.bytes / audit.lines : (size_t) 0,
+           verdict(decide_rate, TARGET_CACHED));
     printf("\n");
     print_load("at end");
     printf("bench-core: %d target(s) missed\n", misses);
