@@ -9,7 +9,7 @@ PKGS="build-essential pkg-config clang llvm libclang-rt-14-dev
       nginx nginx-dev libnginx-mod-http-echo
       postgresql-15 postgresql-server-dev-15 postgresql-contrib libkrb5-dev pgbouncer
       openssh-server openssh-client
-      curl python3 python3-cryptography valgrind wrk procps jq
+      curl python3 python3-cryptography valgrind wrk procps jq locales
       debhelper dpkg-dev fakeroot lintian
       git iproute2 clang-format bear"
 missing=""

@@ -47,8 +47,19 @@ $(UNIT_BIN): $(UNIT_SRCS) $(UNIT_HDRS) $(ISSUER_LIB) $(LIBAIM)
 	@$(if $(V),,echo "  LD      $@")
 	$(Q)$(CC) $(TOOL_CFLAGS) $(UNIT_DEFS) -Itests/unit -o $@ $(UNIT_SRCS) $(ISSUER_LIB) $(LIBAIM) $(PKG_LIBS)
 
-test-unit: $(UNIT_BIN) ## unit tests of the core
-	@tests/run-suite.sh unit $(UNIT_BIN)
+# A locale with a decimal comma, compiled into the build tree (locales'
+# sources, no system change), for the JSON parser's locale test.
+TEST_LOCALE  := $(B)/locale
+TEST_ENV      = LOCPATH=$(abspath $(TEST_LOCALE))
+
+$(TEST_LOCALE)/stamp:
+	@mkdir -p $(TEST_LOCALE)
+	@localedef -i de_DE -f UTF-8 $(TEST_LOCALE)/de_DE.UTF-8 >/dev/null 2>&1 || \
+	    echo "  (no de_DE locale sources: the JSON locale test will say it skipped)"
+	@touch $@
+
+test-unit: $(UNIT_BIN) $(TEST_LOCALE)/stamp ## unit tests of the core
+	@$(TEST_ENV) tests/run-suite.sh unit $(UNIT_BIN)
 
 $(ASAN_B)/obj/%.o: common/lib/%.c $(CORE_HDRS)
 	@mkdir -p $(dir $@)
@@ -68,12 +79,12 @@ $(ASAN_UNIT): $(UNIT_SRCS) $(UNIT_HDRS) $(ASAN_LIB)
 	@$(if $(V),,echo "  LD/SAN  $@")
 	$(Q)$(CLANG) $(SAN_CFLAGS) $(TOOL_INCS) $(UNIT_DEFS) -Itests/unit -o $@ $(UNIT_SRCS) $(ASAN_LIB) $(PKG_LIBS)
 
-test-asan: $(ASAN_UNIT) ## unit tests under ASan + UBSan (clang)
-	@$(SAN_ENV) T_SUITE=unit-asan tests/run-suite.sh unit-asan $(ASAN_UNIT)
+test-asan: $(ASAN_UNIT) $(TEST_LOCALE)/stamp ## unit tests under ASan + UBSan (clang)
+	@$(SAN_ENV) $(TEST_ENV) T_SUITE=unit-asan tests/run-suite.sh unit-asan $(ASAN_UNIT)
 
 # About 45 s on two cores: cheap enough to run in make test.
-test-valgrind: $(UNIT_BIN) ## unit tests under valgrind
-	@T_SUITE=unit-valgrind tests/run-suite.sh unit-valgrind valgrind -q \
+test-valgrind: $(UNIT_BIN) $(TEST_LOCALE)/stamp ## unit tests under valgrind
+	@$(TEST_ENV) T_SUITE=unit-valgrind tests/run-suite.sh unit-valgrind valgrind -q \
 	    --error-exitcode=99 --leak-check=full \
 	    --errors-for-leak-kinds=definite,indirect $(UNIT_BIN)
 

@@ -1,8 +1,10 @@
 /*
- * bench_verify.c -- the core benchmark (issue 2): verifications per
- * second per algorithm, cache off against `openssl speed` for the same
- * primitive, cache on, libjwt 1.10 on the same tokens, and the cost of
- * one cached aim_decide.
+ * bench_verify.c -- the core benchmark (issues 2 and 13): verifications
+ * per second per algorithm, cache off against `openssl speed` for the
+ * same primitive and against that primitive timed in this process
+ * (target: 0.90 of it), cache on, libjwt 1.10 on the same tokens, and
+ * the cost of one cached aim_decide (target: a million a second).  The
+ * in-process figures are this thread's CPU time (see now_s).
  *
  *   bench_verify [SECONDS]     (each measurement; default 1.5)
  *   bench_verify SECONDS ALG   only ALG's cold verification, for profilers
@@ -32,7 +34,8 @@
 
 #define NTOKENS        1000
 #define RUNS           3
-#define TARGET_COLD    0.85
+#define TARGET_COLD    0.85      /* of openssl speed (another process) */
+#define TARGET_INPROC  0.90      /* of the same primitive in this process */
 #define TARGET_CACHED  1000000.0
 #define TARGET_LIBJWT  1.5
 
@@ -57,6 +60,7 @@ typedef struct {
     size_t       pem_len;
     char         jwks[128];
     char        *tokens[NTOKENS];
+    size_t       token_len[NTOKENS];    /* as an adapter has it: no strlen */
     char        *jwt_tokens[NTOKENS];   /* the same with "typ":"JWT" */
     /* The bare primitive, as AIM's loaded key calls it: the key's prepared
      * verify context, a signature (DER for ECDSA) and the SHA-256/384
@@ -76,12 +80,18 @@ static bench_alg algs[] = {
 };
 #define NALGS (sizeof(algs) / sizeof(algs[0]))
 
+/*
+ * The clock of every in-process figure: this thread's CPU time, not the
+ * wall clock, so that time the scheduler gives other work on a shared
+ * machine (the usual noise: other jobs running) is not charged to what
+ * is measured.  openssl speed, a separate process, reports its own.
+ */
 static double
 now_s(void)
 {
     struct timespec ts;
 
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
     return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
 }
 
@@ -109,7 +119,7 @@ measure_once(int (*fn)(void *ctx, size_t i), void *ctx)
     size_t  n = 0, k;
 
     do {
-        for (k = 0; k < 64; k++, n++) {      /* read the clock rarely */
+        for (k = 0; k < 256; k++, n++) {     /* read the clock rarely */
             if (fn(ctx, n) != 0) {
                 failures++;
                 return 0;
@@ -299,6 +309,7 @@ setup_alg(bench_alg *a)
         if (a->tokens[i] == NULL) {
             die("sign", err.message);
         }
+        a->token_len[i] = strlen(a->tokens[i]);
         if (a->with_libjwt) {
             a->jwt_tokens[i] = aim_jws_sign(a->pkey, a->alg, jwt_hdr, claims, &err);
             if (a->jwt_tokens[i] == NULL) {
@@ -354,7 +365,7 @@ op_verify(void *p, size_t i)
     aim_error   err;
     aim_status  s;
 
-    s = aim_verify(c->v, tok, strlen(tok), &t, &err);
+    s = aim_verify(c->v, tok, c->a->token_len[i % c->ntokens], &t, &err);
     if (s != AIM_OK) {
         fprintf(stderr, "bench-core: %s token refused: %s: %s\n",
                 aim_alg_name(c->a->alg), aim_reason(s), err.message);
@@ -402,7 +413,7 @@ op_decide(void *p, size_t i)
     aim_status   s;
 
     r.token = tok;
-    r.token_len = strlen(tok);
+    r.token_len = c->a->token_len[i % c->ntokens];
     s = aim_decide(c->v, &r, &d);
     if (s != AIM_OK) {
         fprintf(stderr, "bench-core: decision refused: %s: %s\n",
@@ -566,9 +577,10 @@ print_machine(void)
     print_load("at start");
     printf("OpenSSL: %s; libjwt (Debian libjwt0): %s; libaim %s\n",
            OpenSSL_version(OPENSSL_VERSION), jwtver, AIM_VERSION);
-    printf("each figure: median of %d runs of %.1f s (cold: of %d alternating "
-           "pairs of %.2f s),\none thread, not pinned; cold = %d distinct tokens "
-           "cycled, cache off\n\n", RUNS, seconds, PAIRS, seconds / 2, NTOKENS);
+    printf("each figure: median of %d runs of %.1f s of this thread's CPU time (cold: "
+           "of %d alternating\npairs of %.2f s), one thread, not pinned; cold = %d "
+           "distinct tokens cycled, cache off\n\n", RUNS, seconds, PAIRS, seconds / 2,
+           NTOKENS);
 }
 
 static const char *
@@ -673,19 +685,22 @@ main(int argc, char **argv)
     }
 
     printf("\nVerifications per second, cache off (%d distinct tokens cycled) "
-           "against `openssl speed` (target >= 0.85 of it)\n", NTOKENS);
-    printf("%-6s %11s %-10s %11s %6s %-5s | %11s %6s %9s\n", "alg",
+           "against `openssl speed` (target >= %.2f of it)\nand against the "
+           "same primitive in this process (target >= %.2f of it)\n", NTOKENS,
+           TARGET_COLD, TARGET_INPROC);
+    printf("%-6s %11s %-10s %11s %6s %-5s | %11s %6s %-5s %9s\n", "alg",
            "aim cold/s", "primitive", "openssl/s", "ratio", "", "in-proc/s",
-           "ratio", "overhead");
+           "ratio", "", "overhead");
     for (i = 0; i < NALGS; i++) {
         const bench_alg *a = &algs[i];
         double ratio = a->cold / a->openssl;
 
         misses += ratio < TARGET_COLD;
-        printf("%-6s %11.0f %-10s %11.0f %6.3f %-5s | %11.0f %6.3f %6.0f ns\n",
+        misses += a->prim_ratio < TARGET_INPROC;
+        printf("%-6s %11.0f %-10s %11.0f %6.3f %-5s | %11.0f %6.3f %-5s %6.0f ns\n",
                aim_alg_name(a->alg), a->cold, a->speed_name, a->openssl, ratio,
                verdict(ratio, TARGET_COLD), a->prim, a->prim_ratio,
-               a->prim_over);
+               verdict(a->prim_ratio, TARGET_INPROC), a->prim_over);
     }
     printf("in-proc = the same primitive timed in this process (prepared context, "
            "pre-hashed input,\nas openssl speed does), in %d pairs of %.2f s "
@@ -726,9 +741,11 @@ main(int argc, char **argv)
            "line to a discarding sink)\n");
     printf("  aim_verify (hit)  %10.0f /s  %7.1f ns\n", verify_cached,
            1e9 / verify_cached);
-    printf("  aim_decide        %10.0f /s  %7.1f ns  (audit line ~%zu bytes)\n",
-           decide_rate, 1e9 / decide_rate,
-           audit.lines > 0 ? audit.bytes / audit.lines : (size_t) 0);
+    misses += decide_rate < TARGET_CACHED;
+    printf("  aim_decide        %10.0f /s  %7.1f ns  (audit line ~%zu bytes)  %s "
+           "(target >= 1,000,000/s)\n", decide_rate, 1e9 / decide_rate,
+           audit.lines > 0 ? audit.bytes / audit.lines : (size_t) 0,
+           verdict(decide_rate, TARGET_CACHED));
     printf("\n");
     print_load("at end");
     printf("bench-core: %d target(s) missed\n", misses);

@@ -37,49 +37,42 @@ put_str(outbuf *o, const char *s)
     put(o, s, strlen(s));
 }
 
-/* Length of the valid UTF-8 sequence at s (1-4), or 0 if invalid. */
-static size_t
-utf8_len(const unsigned char *s)
-{
-    if (s[0] < 0x80) return 1;
-    if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-        return (s[1] & 0xc0) == 0x80 ? 2 : 0;
-    }
-    if (s[0] >= 0xe0 && s[0] <= 0xef) {
-        if ((s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80) return 0;
-        if (s[0] == 0xe0 && s[1] < 0xa0) return 0;          /* overlong */
-        if (s[0] == 0xed && s[1] > 0x9f) return 0;          /* surrogates */
-        return 3;
-    }
-    if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-        if ((s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80
-            || (s[3] & 0xc0) != 0x80) return 0;
-        if (s[0] == 0xf0 && s[1] < 0x90) return 0;
-        if (s[0] == 0xf4 && s[1] > 0x8f) return 0;
-        return 4;
-    }
-    return 0;
-}
-
 /*
  * A JSON string value, escaped, at most AIM_AUDIT_FIELD_MAX source bytes,
  * always valid UTF-8: invalid bytes become U+FFFD and a cut never splits
  * a character.  Adapters' resources (URIs, SQL names) are not validated
- * upstream, so this is the last line before a SIEM's parser.
+ * upstream, so this is the last line before a SIEM's parser -- and
+ * before a terminal: C1 controls, bidirectional controls and line
+ * separators (what aim_text_unsafe names) are written as \uXXXX escapes,
+ * so the line means the same but shows no raw control.
  */
 static void
 put_json(outbuf *o, const char *s)
 {
     static const char         hex[] = "0123456789abcdef";
     const unsigned char      *p = (const unsigned char *) s;
-    size_t                    i = 0, n;
+    size_t                    i = 0, n, len = strlen(s);
     char                      esc[6];
+    unsigned long             cp = 0;
+    const char               *what;
 
     put(o, "\"", 1);
     while (p[i] != '\0') {
         unsigned char c = p[i];
+        size_t        run = i;
 
-        n = utf8_len(p + i);
+        /* The common case: a run of printable ASCII, copied at once. */
+        while (c >= 0x20 && c < 0x7f && c != '"' && c != '\\'
+               && run < AIM_AUDIT_FIELD_MAX)
+        {
+            c = p[++run];
+        }
+        if (run > i) {
+            put(o, (const char *) p + i, run - i);
+            i = run;
+            continue;
+        }
+        n = aim_utf8_decode(p + i, len - i, &cp);
         if (i + (n ? n : 1) > AIM_AUDIT_FIELD_MAX) {
             put_str(o, "...");
             break;
@@ -89,7 +82,14 @@ put_json(outbuf *o, const char *s)
             i++;
             continue;
         }
-        if (n > 1) {
+        if (n > 1 && aim_text_unsafe((const char *) p + i, n, 0, &what, &cp)) {
+            memcpy(esc, "\\u", 2);
+            esc[2] = hex[(cp >> 12) & 15];
+            esc[3] = hex[(cp >> 8) & 15];
+            esc[4] = hex[(cp >> 4) & 15];
+            esc[5] = hex[cp & 15];
+            put(o, esc, 6);
+        } else if (n > 1) {
             put(o, (const char *) p + i, n);
         } else if (c == '"' || c == '\\') {
             esc[0] = '\\';
@@ -133,6 +133,53 @@ put_head(outbuf *o, const char *ts, aim_status status, int note)
     put_str(o, "\"");
 }
 
+/* "YYYY-MM-DDTHH:MM:SSZ" (what strftime's "%Y-%m-%dT%H:%M:%SZ" gives for
+ * years 0 to 9999, the range of NumericDates; strftime is a tenth of a
+ * cached decision). */
+static void
+format_ts(char ts[32], const struct tm *tm)
+{
+    int    v[6] = { tm->tm_year + 1900, tm->tm_mon + 1, tm->tm_mday,
+                    tm->tm_hour, tm->tm_min, tm->tm_sec };
+    char  *p = ts;
+    int    i;
+
+    if (v[0] < 0 || v[0] > 9999) {
+        snprintf(ts, 32, "%04d-%02d-%02dT%02d:%02d:%02dZ", v[0], v[1], v[2],
+                 v[3], v[4], v[5]);
+        return;
+    }
+    *p++ = (char) ('0' + v[0] / 1000);
+    *p++ = (char) ('0' + v[0] / 100 % 10);
+    *p++ = (char) ('0' + v[0] / 10 % 10);
+    *p++ = (char) ('0' + v[0] % 10);
+    for (i = 1; i < 6; i++) {
+        *p++ = "--T::"[i - 1];
+        *p++ = (char) ('0' + v[i] / 10 % 10);
+        *p++ = (char) ('0' + v[i] % 10);
+    }
+    *p++ = 'Z';
+    *p = '\0';
+}
+
+/* A whole number in decimal, into the end of buf[32]; returns its start. */
+static const char *
+format_int(char buf[32], int64_t v)
+{
+    char     *p = buf + 31;
+    uint64_t  u = v < 0 ? (uint64_t) 0 - (uint64_t) v : (uint64_t) v;
+
+    *p = '\0';
+    do {
+        *--p = (char) ('0' + u % 10);
+        u /= 10;
+    } while (u != 0);
+    if (v < 0) {
+        *--p = '-';
+    }
+    return p;
+}
+
 size_t
 aim_audit_format(char *buf, size_t size, const aim_request *req,
                  const aim_token *t, aim_status status, int note,
@@ -148,7 +195,7 @@ aim_audit_format(char *buf, size_t size, const aim_request *req,
         return 0;
     }
     gmtime_r(&tt, &tm);
-    strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    format_ts(ts, &tm);
 
     put_head(&o, ts, status, note);
     if (req != NULL) {
@@ -176,9 +223,8 @@ aim_audit_format(char *buf, size_t size, const aim_request *req,
         field(&o, "jti", t->jti);
         field(&o, "kid", t->kid);
         field(&o, "scope", t->scope);
-        snprintf(num, sizeof(num), "%lld", (long long) t->exp);
         put_str(&o, ",\"exp\":");
-        put_str(&o, num);
+        put_str(&o, format_int(num, t->exp));
     }
     if (message != NULL && message[0] != '\0') {
         field(&o, "message", message);

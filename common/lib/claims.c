@@ -4,8 +4,15 @@
  * The agent is the current actor: the "sub" of the outermost "act"
  * (RFC 8693 section 4.1: the top-level "act" is the current actor, nested
  * ones are prior actors) or, without "act", the token's "sub".
+ *
+ * This runs for every token that verifies, so it reads the claims with
+ * the request-path parser (json.h) and builds the token in one
+ * allocation: the structure and every string it holds.  The claims' text
+ * as signed stays with the token; jansson reads it only if someone asks
+ * for a claim by name (aim_token_claim).
  */
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,26 +38,10 @@ aim_token_ref(aim_token *t)
 void
 aim_token_free(aim_token *t)
 {
-    size_t i;
-
     if (t == NULL || --t->refs > 0) {
         return;
     }
     json_decref(t->claims);
-    free(t->agent);
-    free(t->subject);
-    free(t->owner);
-    free(t->issuer);
-    free(t->jti);
-    free(t->kid);
-    free(t->chain);
-    free(t->cnf_jkt);
-    free(t->cnf_x5t);
-    free(t->scope);
-    free(t->status_uri);
-    for (i = 0; i < t->nscopes; i++) {
-        free(t->scopes[i]);
-    }
     free(t);
 }
 
@@ -91,10 +82,27 @@ aim_token_has_scope(const aim_token *t, const char *scope)
     return 0;
 }
 
+/*
+ * jansson's reading of the claims, made on first use and kept (a cache:
+ * the token is otherwise immutable, and a verifier and its tokens are
+ * used by one thread).  The text passed the strict parser, which accepts
+ * exactly what this one does (tests/fuzz/fuzz_json.c).
+ */
+static const json_t *
+claims_json(const aim_token *t)
+{
+    aim_token *m = (aim_token *) t;
+
+    if (m->claims == NULL && t->text != NULL) {
+        m->claims = aim_json_parse_object(t->text, t->text_len, "claims", NULL);
+    }
+    return m->claims;
+}
+
 char *
 aim_token_claim(const aim_token *t, const char *name)
 {
-    const json_t *v = json_object_get(t->claims, name);
+    const json_t *v = json_object_get(claims_json(t), name);
 
     if (v == NULL) {
         return NULL;
@@ -103,6 +111,14 @@ aim_token_claim(const aim_token *t, const char *name)
         return aim_strdup(json_string_value(v));
     }
     return aim_json_compact(v);
+}
+
+char *
+aim_token_claims_json(const aim_token *t)
+{
+    const json_t *c = claims_json(t);
+
+    return c != NULL ? aim_json_compact(c) : NULL;
 }
 
 aim_status
@@ -120,127 +136,119 @@ aim_token_may_refresh(const aim_token *bound, const aim_token *t,
     return AIM_OK;
 }
 
-char *
-aim_token_claims_json(const aim_token *t)
-{
-    return aim_json_compact(t->claims);
-}
-
 /* ------------------------------------------------------------------ */
 
-/* No control characters (C0, DEL): ids reach logs, headers and shells. */
-static int
-id_ok(const char *s, size_t len)
-{
-    size_t i;
+/*
+ * Identifiers reach audit lines, syslog, AIM_AGENT and terminals: no
+ * control character (C0, DEL, C1), bidirectional control or line
+ * separator in any (util.h).  Words -- agent ids and jti, which are
+ * words of the whitespace-separated policy and revocation files -- hold
+ * no white space of any kind; agent ids no '>' either (it joins the
+ * delegation chain).  NULL when s is acceptable, else why.
+ */
+enum { ID_TEXT = 0, ID_WORD = 1, ID_AGENT = 3 };
 
-    for (i = 0; i < len; i++) {
-        if ((unsigned char) s[i] < 0x20 || s[i] == 0x7f) {
-            return 0;
-        }
+static const char *
+id_problem(const char *s, size_t len, int kind, char *buf, size_t size)
+{
+    const char    *what;
+    unsigned long  cp;
+
+    if (aim_text_unsafe(s, len, (kind & ID_WORD) ? AIM_TEXT_NO_SPACE : 0,
+                        &what, &cp))
+    {
+        snprintf(buf, size, "contains %s (U+%04lX)", what, cp);
+        return buf;
     }
-    return 1;
+    if (kind == ID_AGENT && memchr(s, '>', len) != NULL) {
+        return "contains '>' (it separates the delegation chain)";
+    }
+    return NULL;
 }
 
-/* Agent ids also go into whitespace-separated policy and revocation
- * files and into the delegation chain: no space, no '>'. */
-static int
-agent_id_ok(const char *s, size_t len)
-{
-    return id_ok(s, len) && memchr(s, ' ', len) == NULL
-           && memchr(s, '>', len) == NULL;
-}
-
-/* A string claim: 1..AIM_MAX_ID_LEN bytes, no control characters. */
+/* A string claim: 1..AIM_MAX_ID_LEN bytes, an acceptable identifier. */
 static aim_status
-id_claim(const json_t *claims, const char *name, int required, char **out,
-         aim_error *err)
+id_claim(const aim_jdoc *d, const aim_jnode *v, const char *name,
+         int required, int kind, const aim_jnode **out, aim_error *err)
 {
-    const json_t *v = json_object_get(claims, name);
-    const char   *s;
-    size_t        len;
+    const char      *why;
+    char             buf[96];
 
     *out = NULL;
     if (v == NULL) {
         return required ? aim_fail(err, AIM_MISSING_CLAIM, "\"%s\" is missing", name)
                         : AIM_OK;
     }
-    if (!json_is_string(v)) {
+    if (v->type != AIM_JSTRING) {
         return aim_fail(err, AIM_BAD_CLAIM, "\"%s\" is not a string", name);
     }
-    s = json_string_value(v);
-    len = json_string_length(v);
-    if (len == 0 || len > AIM_MAX_ID_LEN) {
+    if (v->len == 0 || v->len > AIM_MAX_ID_LEN) {
         return aim_fail(err, AIM_BAD_CLAIM, "\"%s\" must be 1 to %d bytes", name,
                         AIM_MAX_ID_LEN);
     }
-    if (!id_ok(s, len)) {
-        return aim_fail(err, AIM_BAD_CLAIM, "\"%s\" contains a control "
-                        "character", name);
+    if ((why = id_problem(AIM_JDOC_STRING(d, v), v->len, kind, buf, sizeof(buf)))
+        != NULL)
+    {
+        return aim_fail(err, AIM_BAD_CLAIM, "\"%s\" %s", name, why);
     }
-    *out = aim_strdup(s);
-    return *out != NULL ? AIM_OK : aim_fail(err, AIM_INTERNAL, "out of memory");
+    *out = v;
+    return AIM_OK;
 }
 
 /* A NumericDate: a JSON number, finite, 0..9999-12-31; fractions floor. */
 static aim_status
-date_claim(const json_t *claims, const char *name, int required, int64_t *out,
+date_claim(const aim_jnode *v, const char *name, int required, int64_t *out,
            aim_error *err)
 {
-    const json_t *v = json_object_get(claims, name);
-    double        d;
-
     if (v == NULL) {
         *out = -1;
         return required ? aim_fail(err, AIM_MISSING_CLAIM, "\"%s\" is missing", name)
                         : AIM_OK;
     }
-    if (json_is_integer(v)) {
-        json_int_t i = json_integer_value(v);
-        if (i < 0 || i > AIM_MAX_NUMERIC_DATE) {
+    if (v->type == AIM_JINT) {
+        if (v->v.i < 0 || v->v.i > AIM_MAX_NUMERIC_DATE) {
             return aim_fail(err, AIM_BAD_CLAIM, "\"%s\" is out of range", name);
         }
-        *out = (int64_t) i;
+        *out = v->v.i;
         return AIM_OK;
     }
-    if (json_is_real(v)) {
-        d = json_real_value(v);
-        if (!isfinite(d) || d < 0 || d > (double) AIM_MAX_NUMERIC_DATE) {
+    if (v->type == AIM_JREAL) {
+        if (!isfinite(v->v.d) || v->v.d < 0 || v->v.d > (double) AIM_MAX_NUMERIC_DATE) {
             return aim_fail(err, AIM_BAD_CLAIM, "\"%s\" is out of range", name);
         }
-        *out = (int64_t) d;             /* d >= 0: truncation is floor */
+        *out = (int64_t) v->v.d;        /* d >= 0: truncation is floor */
         return AIM_OK;
     }
     return aim_fail(err, AIM_BAD_CLAIM, "\"%s\" is not a number", name);
 }
 
 static aim_status
-check_audience(const struct aim_config *cfg, const json_t *aud, aim_error *err)
+check_audience(const struct aim_config *cfg, const aim_jdoc *d,
+               const aim_jnode *aud, aim_error *err)
 {
-    size_t i;
+    const aim_jnode *a;
+    size_t           i;
 
     if (aud == NULL) {
         return aim_fail(err, AIM_MISSING_CLAIM, "\"aud\" is missing");
     }
-    if (json_is_string(aud)) {
-        return strcmp(json_string_value(aud), cfg->audience) == 0
+    if (aud->type == AIM_JSTRING) {
+        return strcmp(AIM_JDOC_STRING(d, aud), cfg->audience) == 0
                ? AIM_OK
                : aim_fail(err, AIM_BAD_AUDIENCE, "\"aud\" is not \"%.100s\"",
                           cfg->audience);
     }
-    if (!json_is_array(aud) || json_array_size(aud) == 0
-        || json_array_size(aud) > AIM_MAX_AUDIENCES)
-    {
+    if (aud->type != AIM_JARRAY || aud->len == 0 || aud->len > AIM_MAX_AUDIENCES) {
         return aim_fail(err, AIM_BAD_CLAIM, "\"aud\" is neither a string nor an "
                         "array of 1 to %d strings", AIM_MAX_AUDIENCES);
     }
-    for (i = 0; i < json_array_size(aud); i++) {
-        if (!json_is_string(json_array_get(aud, i))) {
+    for (i = 0, a = AIM_JDOC_FIRST(aud); i < aud->len; i++, a = AIM_JDOC_NEXT(d, a)) {
+        if (a->type != AIM_JSTRING) {
             return aim_fail(err, AIM_BAD_CLAIM, "\"aud\" holds a non-string");
         }
     }
-    for (i = 0; i < json_array_size(aud); i++) {
-        if (strcmp(json_string_value(json_array_get(aud, i)), cfg->audience) == 0) {
+    for (i = 0, a = AIM_JDOC_FIRST(aud); i < aud->len; i++, a = AIM_JDOC_NEXT(d, a)) {
+        if (strcmp(AIM_JDOC_STRING(d, a), cfg->audience) == 0) {
             return AIM_OK;
         }
     }
@@ -250,179 +258,231 @@ check_audience(const struct aim_config *cfg, const json_t *aud, aim_error *err)
 
 /*
  * Walk "act": the outermost is the current actor, each nested "act" a
- * prior one.  chain = current>prior>...>sub.
+ * prior one.  ids[] receives the actors' "sub" nodes, outermost first.
  */
 static aim_status
-check_actors(aim_token *t, const json_t *claims, aim_error *err)
+check_actors(const aim_jdoc *d, const aim_jnode *act,
+             const aim_jnode *ids[AIM_MAX_ACT_DEPTH], size_t *n, aim_error *err)
 {
-    const json_t *act = json_object_get(claims, "act");
-    const char   *ids[AIM_MAX_ACT_DEPTH + 1];
-    size_t        n = 0, i, len = 0;
-    char         *chain, *p;
+    const aim_jnode *sub;
+    const char      *why;
+    char             buf[96];
 
+    *n = 0;
     while (act != NULL) {
-        const json_t *sub;
-
-        if (!json_is_object(act)) {
+        if (act->type != AIM_JOBJECT) {
             return aim_fail(err, AIM_BAD_CLAIM, "\"act\" is not an object");
         }
-        if (n == AIM_MAX_ACT_DEPTH) {
+        if (*n == AIM_MAX_ACT_DEPTH) {
             return aim_fail(err, AIM_BAD_CLAIM, "\"act\" chain deeper than %d",
                             AIM_MAX_ACT_DEPTH);
         }
-        sub = json_object_get(act, "sub");
-        if (!json_is_string(sub) || json_string_length(sub) == 0
-            || json_string_length(sub) > AIM_MAX_ID_LEN
-            || !agent_id_ok(json_string_value(sub), json_string_length(sub)))
+        sub = aim_jdoc_get(d, act, "sub");
+        if (sub == NULL || sub->type != AIM_JSTRING || sub->len == 0
+            || sub->len > AIM_MAX_ID_LEN)
         {
             return aim_fail(err, AIM_BAD_CLAIM, "\"act\" without a valid \"sub\"");
         }
-        ids[n++] = json_string_value(sub);
-        act = json_object_get(act, "act");
+        if ((why = id_problem(AIM_JDOC_STRING(d, sub), sub->len, ID_AGENT, buf,
+                              sizeof(buf))) != NULL)
+        {
+            return aim_fail(err, AIM_BAD_CLAIM, "\"act.sub\" %s", why);
+        }
+        ids[(*n)++] = sub;
+        act = aim_jdoc_get(d, act, "act");
     }
-    ids[n++] = t->subject;
-
-    for (i = 0; i < n; i++) {
-        len += strlen(ids[i]) + 1;
-    }
-    chain = malloc(len);
-    t->agent = aim_strdup(ids[0]);
-    if (chain == NULL || t->agent == NULL) {
-        free(chain);
-        return aim_fail(err, AIM_INTERNAL, "out of memory");
-    }
-    for (i = 0, p = chain; i < n; i++) {
-        size_t l = strlen(ids[i]);
-        memcpy(p, ids[i], l);
-        p += l;
-        *p++ = i + 1 < n ? '>' : '\0';
-    }
-    t->chain = chain;
     return AIM_OK;
 }
 
-static aim_status
-join_scopes(aim_token *t, aim_error *err)
+/* The registered claims AIM reads, found in one pass over the members. */
+enum {
+    C_ISS, C_SUB, C_AUD, C_EXP, C_IAT, C_NBF, C_JTI, C_ACT, C_CNF, C_OWNER,
+    C_SCOPE, C_STATUS, C_COUNT
+};
+
+static void
+find_claims(const aim_jdoc *d, const aim_jnode *root, const aim_jnode *c[C_COUNT])
 {
-    size_t i, len = 1;
-    char  *p;
+    static const char names3[][4] = {
+        [C_ISS] = "iss", [C_SUB] = "sub", [C_AUD] = "aud", [C_EXP] = "exp",
+        [C_IAT] = "iat", [C_NBF] = "nbf", [C_JTI] = "jti", [C_ACT] = "act",
+        [C_CNF] = "cnf",
+    };
+    const aim_jnode *m;
+    const char      *k;
+    size_t           i, j;
+
+    memset(c, 0, C_COUNT * sizeof(c[0]));
+    for (i = 0, m = AIM_JDOC_FIRST(root); i < root->len; i++, m = AIM_JDOC_NEXT(d, m)) {
+        k = AIM_JDOC_KEY(d, m);
+        switch (m->keylen) {
+        case 3:
+            for (j = 0; j <= C_CNF; j++) {
+                if (memcmp(k, names3[j], 3) == 0) {
+                    c[j] = m;
+                    break;
+                }
+            }
+            break;
+        case 5:
+            if (memcmp(k, "owner", 5) == 0) c[C_OWNER] = m;
+            else if (memcmp(k, "scope", 5) == 0) c[C_SCOPE] = m;
+            break;
+        case 6:
+            if (memcmp(k, "status", 6) == 0) c[C_STATUS] = m;
+            break;
+        default:
+            break;
+        }
+    }
+}
+
+/* The token's strings: one block after the structure. */
+typedef struct {
+    char *p;
+} arena;
+
+static char *
+put(arena *a, const char *s, size_t len)
+{
+    char *r = a->p;
+
+    memcpy(r, s, len);
+    r[len] = '\0';
+    a->p += len + 1;
+    return r;
+}
+
+static const char *
+put_node(arena *a, const aim_jdoc *d, const aim_jnode *n)
+{
+    return n != NULL ? put(a, AIM_JDOC_STRING(d, n), n->len) : NULL;
+}
+
+/* t->scope = the effective scopes joined by single spaces, in place: the
+ * buffer holds the token's own scope string, which is at least as long. */
+static void
+join_scopes(aim_token *t)
+{
+    char   *p = t->scope;
+    size_t  i, l;
 
     for (i = 0; i < t->nscopes; i++) {
-        len += strlen(t->scopes[i]) + 1;
-    }
-    free(t->scope);
-    t->scope = malloc(len);
-    if (t->scope == NULL) {
-        return aim_fail(err, AIM_INTERNAL, "out of memory");
-    }
-    p = t->scope;
-    *p = '\0';
-    for (i = 0; i < t->nscopes; i++) {
-        size_t l = strlen(t->scopes[i]);
+        l = strlen(t->scopes[i]);
         if (i > 0) {
             *p++ = ' ';
         }
-        memcpy(p, t->scopes[i], l);
+        memmove(p, t->scopes[i], l);
         p += l;
-        *p = '\0';
     }
-    return AIM_OK;
+    *p = '\0';
 }
 
 aim_status
-aim_claims_to_token(const struct aim_config *cfg, json_t *claims,
-                    aim_token **out, aim_error *err)
+aim_claims_to_token(const struct aim_config *cfg, const unsigned char *text,
+                    size_t len, const char *kid, aim_token **out,
+                    aim_error *err)
 {
-    aim_token    *t;
-    aim_status    s;
-    const json_t *v;
-    size_t        i;
-    int           n;
+    aim_jdoc         d;
+    const aim_jnode *root, *iss, *sub, *jti, *owner, *scope = NULL, *v;
+    const aim_jnode *cl[C_COUNT];
+    const aim_jnode *actors[AIM_MAX_ACT_DEPTH], *jkt = NULL, *x5t = NULL;
+    const aim_jnode *status_uri = NULL;
+    char            *scopes[AIM_MAX_SCOPES];
+    size_t           nscopes = 0;
+    aim_token       *t = NULL;
+    aim_status       s;
+    int64_t          exp, iat, nbf;
+    uint64_t         status_idx = 0;
+    size_t           nact = 0, i, size, chain_len = 0;
+    unsigned         cnf_other = 0;
+    arena            a;
+    int              n;
 
     *out = NULL;
-    t = calloc(1, sizeof(*t));
-    if (t == NULL) {
-        return aim_fail(err, AIM_INTERNAL, "out of memory");
+    s = aim_jdoc_parse(&d, (const char *) text, len, AIM_MAX_JSON_DEPTH, "claims",
+                       err);
+    if (s != AIM_OK) {
+        goto done;
     }
-    t->refs = 1;
-    t->claims = json_incref(claims);
+    root = AIM_JDOC_ROOT(&d);
+    if (root->type != AIM_JOBJECT) {
+        s = aim_fail(err, AIM_MALFORMED, "claims is not a JSON object");
+        goto done;
+    }
+
+    find_claims(&d, root, cl);
 
     /* Issuer first: nothing else matters if we do not know it. */
-    if ((s = id_claim(claims, "iss", 1, &t->issuer, err)) != AIM_OK) {
-        goto fail;
+    if ((s = id_claim(&d, cl[C_ISS], "iss", 1, ID_TEXT, &iss, err)) != AIM_OK) {
+        goto done;
     }
     for (i = 0; i < cfg->nissuers; i++) {
-        if (strcmp(t->issuer, cfg->issuers[i]) == 0) {
+        if (strcmp(AIM_JDOC_STRING(&d, iss), cfg->issuers[i]) == 0) {
             break;
         }
     }
     if (i == cfg->nissuers) {
         s = aim_fail(err, AIM_BAD_ISSUER, "issuer \"%.100s\" is not accepted",
-                     t->issuer);
-        goto fail;
+                     AIM_JDOC_STRING(&d, iss));
+        goto done;
     }
 
-    if ((s = id_claim(claims, "sub", 1, &t->subject, err)) != AIM_OK
-        || (s = check_audience(cfg, json_object_get(claims, "aud"), err)) != AIM_OK
-        || (s = date_claim(claims, "exp", 1, &t->exp, err)) != AIM_OK
-        || (s = date_claim(claims, "iat", 1, &t->iat, err)) != AIM_OK
-        || (s = date_claim(claims, "nbf", 0, &t->nbf, err)) != AIM_OK
-        || (s = id_claim(claims, "jti", 1, &t->jti, err)) != AIM_OK
-        || (s = id_claim(claims, "owner", 0, &t->owner, err)) != AIM_OK)
+    if ((s = id_claim(&d, cl[C_SUB], "sub", 1, ID_AGENT, &sub, err)) != AIM_OK
+        || (s = check_audience(cfg, &d, cl[C_AUD], err)) != AIM_OK
+        || (s = date_claim(cl[C_EXP], "exp", 1, &exp, err)) != AIM_OK
+        || (s = date_claim(cl[C_IAT], "iat", 1, &iat, err)) != AIM_OK
+        || (s = date_claim(cl[C_NBF], "nbf", 0, &nbf, err)) != AIM_OK
+        || (s = id_claim(&d, cl[C_JTI], "jti", 1, ID_WORD, &jti, err)) != AIM_OK
+        || (s = id_claim(&d, cl[C_OWNER], "owner", 0, ID_TEXT, &owner, err)) != AIM_OK)
     {
-        goto fail;
+        goto done;
     }
-    if (!agent_id_ok(t->subject, strlen(t->subject))) {
-        s = aim_fail(err, AIM_BAD_CLAIM, "\"sub\" contains a space or '>'");
-        goto fail;
-    }
-
-    if (t->exp <= t->iat) {
+    if (exp <= iat) {
         s = aim_fail(err, AIM_BAD_CLAIM, "\"exp\" is not after \"iat\"");
-        goto fail;
+        goto done;
     }
-    if (t->exp - t->iat > cfg->max_lifetime) {
+    if (exp - iat > cfg->max_lifetime) {
         s = aim_fail(err, AIM_LIFETIME_TOO_LONG, "lifetime of %lld s exceeds the "
-                     "maximum of %lld s", (long long) (t->exp - t->iat),
+                     "maximum of %lld s", (long long) (exp - iat),
                      (long long) cfg->max_lifetime);
-        goto fail;
+        goto done;
+    }
+    if ((s = check_actors(&d, cl[C_ACT], actors, &nact, err)) != AIM_OK) {
+        goto done;
     }
 
-    if ((s = check_actors(t, claims, err)) != AIM_OK) {
-        goto fail;
-    }
-
-    v = json_object_get(claims, "scope");
+    v = cl[C_SCOPE];
     if (v != NULL) {
-        if (!json_is_string(v)) {
+        if (v->type != AIM_JSTRING) {
             s = aim_fail(err, AIM_BAD_CLAIM, "\"scope\" is not a space-separated "
                          "string");
-            goto fail;
+            goto done;
         }
-        n = aim_scope_split(json_string_value(v), t->scopes, AIM_MAX_SCOPES);
+        /* Split in the parser's own copy of the string (ours to change). */
+        n = aim_scope_split(d.str + v->v.s, scopes, AIM_MAX_SCOPES);
         if (n < 0) {
             s = aim_fail(err, AIM_BAD_CLAIM, "\"scope\" is not a valid scope list "
                          "(at most %d tokens of printable ASCII, single spaces)",
                          AIM_MAX_SCOPES);
-            goto fail;
+            goto done;
         }
-        t->nscopes = (size_t) n;
-    }
-    if ((s = join_scopes(t, err)) != AIM_OK) {
-        goto fail;
+        nscopes = (size_t) n;
+        scope = v;
     }
 
-    v = json_object_get(claims, "cnf");
+    v = cl[C_CNF];
     if (v != NULL) {
-        const char   *m;
-        const json_t *mv;
+        const aim_jnode *m;
+        unsigned char    raw[AIM_B64_DECODED_MAX(43)];
+        size_t           rawlen = 0;
 
         /* An empty cnf names no key: the issuer meant a binding it did
          * not write, so the token is not taken as a bearer token. */
-        if (!json_is_object(v) || json_object_size(v) == 0) {
+        if (v->type != AIM_JOBJECT || v->len == 0) {
             s = aim_fail(err, AIM_BAD_CLAIM, "\"cnf\" is not an object with a "
                          "confirmation method");
-            goto fail;
+            goto done;
         }
         /*
          * RFC 7800: every member names a way the token is bound to a key.
@@ -430,62 +490,131 @@ aim_claims_to_token(const struct aim_config *cfg, json_t *claims,
          * ...) marks the token as bound by a method no adapter checks, and
          * the decision refuses it rather than treat it as a bearer token.
          */
-        json_object_foreach((json_t *) v, m, mv) {
-            char          **slot = NULL;
-            unsigned char   raw[AIM_B64_DECODED_MAX(43)];
-            size_t          rawlen = 0;
+        for (i = 0, m = AIM_JDOC_FIRST(v); i < v->len; i++, m = AIM_JDOC_NEXT(&d, m)) {
+            const char *name = AIM_JDOC_KEY(&d, m);
 
-            if (strcmp(m, "jkt") == 0) {
-                slot = &t->cnf_jkt;
-            } else if (strcmp(m, "x5t#S256") == 0) {
-                slot = &t->cnf_x5t;
-            } else {
-                t->cnf_other = 1;
+            if (strcmp(name, "jkt") != 0 && strcmp(name, "x5t#S256") != 0) {
+                cnf_other = 1;
                 continue;
             }
-            if (!json_is_string(mv) || json_string_length(mv) != 43
-                || aim_b64url_decode(json_string_value(mv), 43, raw, &rawlen) != 0
+            if (m->type != AIM_JSTRING || m->len != 43
+                || aim_b64url_decode(AIM_JDOC_STRING(&d, m), 43, raw, &rawlen) != 0
                 || rawlen != 32)
             {
                 s = aim_fail(err, AIM_BAD_CLAIM, "\"cnf.%s\" is not a SHA-256 "
-                             "thumbprint", m);
-                goto fail;
+                             "thumbprint", name[0] == 'j' ? "jkt" : "x5t#S256");
+                goto done;
             }
-            *slot = aim_strdup(json_string_value(mv));
-            if (*slot == NULL) {
-                s = aim_fail(err, AIM_INTERNAL, "out of memory");
-                goto fail;
+            if (name[0] == 'j') {
+                jkt = m;
+            } else {
+                x5t = m;
             }
         }
     }
 
-    v = json_object_get(claims, "status");
+    v = cl[C_STATUS];
     if (v != NULL) {
-        const json_t *sl = json_object_get(v, "status_list");
-        const json_t *idx = json_object_get(sl, "idx");
-        const json_t *uri = json_object_get(sl, "uri");
+        const aim_jnode *sl = aim_jdoc_get(&d, v, "status_list");
+        const aim_jnode *idx = aim_jdoc_get(&d, sl, "idx");
+        const aim_jnode *uri = aim_jdoc_get(&d, sl, "uri");
+        const char      *what;
+        unsigned long    cp;
 
-        if (!json_is_object(v) || !json_is_object(sl) || !json_is_integer(idx)
-            || json_integer_value(idx) < 0 || !json_is_string(uri)
-            || json_string_length(uri) == 0 || json_string_length(uri) > 2048)
+        if (v->type != AIM_JOBJECT || sl == NULL || sl->type != AIM_JOBJECT
+            || idx == NULL || idx->type != AIM_JINT || idx->v.i < 0
+            || uri == NULL || uri->type != AIM_JSTRING || uri->len == 0
+            || uri->len > 2048)
         {
             s = aim_fail(err, AIM_BAD_CLAIM, "\"status\" is not {\"status_list\": "
                          "{\"idx\": N, \"uri\": \"...\"}}");
-            goto fail;
+            goto done;
         }
-        t->status_idx = (uint64_t) json_integer_value(idx);
-        t->status_uri = aim_strdup(json_string_value(uri));
-        if (t->status_uri == NULL) {
-            s = aim_fail(err, AIM_INTERNAL, "out of memory");
-            goto fail;
+        if (aim_text_unsafe(AIM_JDOC_STRING(&d, uri), uri->len, AIM_TEXT_NO_SPACE,
+                            &what, &cp))
+        {
+            s = aim_fail(err, AIM_BAD_CLAIM, "\"status.status_list.uri\" contains "
+                         "%s (U+%04lX)", what, cp);
+            goto done;
         }
+        status_idx = (uint64_t) idx->v.i;
+        status_uri = uri;
     }
 
-    *out = t;
-    return AIM_OK;
+    /* Everything is checked but the scope grammar: build the token. */
+    size = len + 1 + iss->len + sub->len + jti->len + 3
+           + (owner != NULL ? owner->len + 1 : 0)
+           + (kid != NULL ? strlen(kid) + 1 : 0)
+           + (status_uri != NULL ? status_uri->len + 1 : 0)
+           + (jkt != NULL ? 44 : 0) + (x5t != NULL ? 44 : 0)
+           + (scope != NULL ? 2 * (scope->len + 1) : 1);
+    if (nact > 0) {
+        for (i = 0; i < nact; i++) {
+            chain_len += actors[i]->len + 1;
+        }
+        chain_len += sub->len + 1;
+        size += actors[0]->len + 1 + chain_len;
+    }
+    /* The block: the structure, the scope pointers, then the strings
+     * (small enough, for a usual token, for the allocator's fast path). */
+    t = malloc(sizeof(*t) + nscopes * sizeof(char *) + size);
+    if (t == NULL) {
+        s = aim_fail(err, AIM_INTERNAL, "out of memory");
+        goto done;
+    }
+    memset(t, 0, sizeof(*t));
+    t->refs = 1;
+    t->scopes = (char **) (t + 1);
+    a.p = (char *) (t->scopes + nscopes);
+    t->text = put(&a, (const char *) text, len);
+    t->text_len = len;
+    t->issuer = put_node(&a, &d, iss);
+    t->subject = put_node(&a, &d, sub);
+    t->jti = put_node(&a, &d, jti);
+    t->owner = put_node(&a, &d, owner);
+    t->kid = kid != NULL ? put(&a, kid, strlen(kid)) : NULL;
+    t->status_uri = put_node(&a, &d, status_uri);
+    t->status_idx = status_idx;
+    t->cnf_jkt = put_node(&a, &d, jkt);
+    t->cnf_x5t = put_node(&a, &d, x5t);
+    t->cnf_other = cnf_other;
+    t->exp = exp;
+    t->iat = iat;
+    t->nbf = nbf;
+    if (nact == 0) {
+        t->agent = t->subject;
+        t->chain = t->subject;
+    } else {
+        char *p;
 
-fail:
-    aim_token_free(t);
+        t->agent = put_node(&a, &d, actors[0]);
+        t->chain = p = a.p;
+        for (i = 0; i < nact; i++) {
+            memcpy(p, AIM_JDOC_STRING(&d, actors[i]), actors[i]->len);
+            p += actors[i]->len;
+            *p++ = '>';
+        }
+        memcpy(p, t->subject, sub->len + 1);
+        a.p += chain_len;
+    }
+
+    /* The scopes, then t->scope: them joined with single spaces, in room
+     * for the claim as it was (duplicates are dropped, policy may drop
+     * more, so it never grows). */
+    for (i = 0; i < nscopes; i++) {
+        t->scopes[i] = put(&a, scopes[i], strlen(scopes[i]));
+    }
+    t->nscopes = nscopes;
+    t->scope = a.p;
+    a.p += scope != NULL ? scope->len + 1 : 1;
+    join_scopes(t);
+    *out = t;
+    t = NULL;
+    s = AIM_OK;
+
+done:
+    free(t);
+    aim_jdoc_free(&d);
     return s;
 }
 
@@ -513,16 +642,16 @@ aim_token_apply_policy(aim_token *t, const aim_policy *p, aim_error *err)
 {
     size_t i, kept = 0;
 
+    (void) err;
     if (p == NULL) {
         return AIM_OK;
     }
     for (i = 0; i < t->nscopes; i++) {
         if (aim_policy_allows(p, t->agent, t->scopes[i])) {
             t->scopes[kept++] = t->scopes[i];
-        } else {
-            free(t->scopes[i]);
         }
     }
     t->nscopes = kept;
-    return join_scopes(t, err);
+    join_scopes(t);
+    return AIM_OK;
 }

@@ -96,7 +96,7 @@ aim_dpop_verify_hash(aim_verifier *v, const char *proof, size_t proof_len,
     aim_alg        alg;
     aim_status     s;
     const json_t  *jwk, *v_htm, *v_htu, *v_jti, *v_ath;
-    json_t        *claims = NULL;
+    json_t        *claims = NULL, *header = NULL;
     char           jkt[44], ath[44];
     int64_t        iat, now = aim_now();
     const json_t  *iatv;
@@ -131,11 +131,17 @@ aim_dpop_verify_hash(aim_verifier *v, const char *proof, size_t proof_len,
     }
     alg = aim_alg_from_name(jws.alg);
     if (alg == AIM_ALG_NONE) {
-        s = aim_fail(err, AIM_BAD_BINDING, "DPoP proof algorithm \"%.16s\" is not "
-                     "accepted", jws.alg);
+        char q[80];
+
+        s = aim_fail(err, AIM_BAD_BINDING, "DPoP proof algorithm \"%s\" is not "
+                     "accepted", aim_quote(q, sizeof(q), jws.alg, 16));
         goto done;
     }
-    jwk = json_object_get(jws.header, "jwk");
+    /* The header's jwk, through jansson (the key code reads JWKs): the
+     * header passed the strict parser, which accepts what jansson does. */
+    header = aim_json_parse_object(jws.header, jws.header_len, "DPoP header",
+                                   &inner);
+    jwk = json_object_get(header, "jwk");
     if (!json_is_object(jwk)) {
         s = aim_fail(err, AIM_BAD_BINDING, "DPoP proof has no \"jwk\" header");
         goto done;
@@ -241,6 +247,7 @@ aim_dpop_verify_hash(aim_verifier *v, const char *proof, size_t proof_len,
 
 done:
     json_decref(claims);
+    json_decref(header);
     aim_key_clear(&key);
     aim_jws_clear(&jws);
     return s;

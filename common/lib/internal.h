@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <jansson.h>
 #include "aim.h"
+#include "jws.h"
 #include "keys.h"
 #include "policy.h"
 #include "revoke.h"
@@ -40,6 +41,7 @@ enum {
     AIM_OPT_SSF_SIGN_KEY,
     AIM_OPT_SSF_PUBLISH_ISSUER,
     AIM_OPT_SSF_PUBLISH_AUDIENCE,
+    AIM_OPT_STRICT_MODES,
     AIM_OPT_COUNT
 };
 
@@ -82,24 +84,28 @@ struct aim_config {
     char    *ssf_sign_key;
     char    *ssf_publish_issuer;
     char    *ssf_publish_audience;
+    int      strict_modes;              /* check files' owners and modes */
     unsigned char origin[AIM_OPT_COUNT];
 };
 
 struct aim_token {
     int            refs;
-    json_t        *claims;
-    char          *agent;
-    char          *subject;
-    char          *owner;
-    char          *issuer;
-    char          *jti;
-    char          *kid;
-    char          *chain;
-    char          *cnf_jkt;
-    char          *cnf_x5t;           /* cnf "x5t#S256" */
+    const char    *text;              /* the claims' JSON as signed */
+    size_t         text_len;
+    json_t        *claims;            /* jansson's reading of text, made on
+                                       * first use by aim_token_claim */
+    /* The strings below live in one block after the structure. */
+    const char    *agent;             /* act.sub, or subject */
+    const char    *subject;
+    const char    *owner;
+    const char    *issuer;
+    const char    *jti;
+    const char    *kid;
+    const char    *chain;             /* "act>...>sub", or subject */
+    const char    *cnf_jkt;
+    const char    *cnf_x5t;           /* cnf "x5t#S256" */
     unsigned       cnf_other:1;       /* a cnf method no adapter checks */
     char          *scope;             /* effective scopes, joined */
-    char          *scopes[AIM_MAX_SCOPES];
     size_t         nscopes;
     aim_alg        alg;
     int64_t        exp;
@@ -110,8 +116,9 @@ struct aim_token {
                                        * DPoP proof's ath is checked
                                        * against the token decided */
     unsigned       hashed:1;
-    char          *status_uri;        /* status.status_list, if present */
+    const char    *status_uri;        /* status.status_list, if present */
     uint64_t       status_idx;
+    char         **scopes;            /* nscopes of them, in the block */
 };
 
 typedef struct {
@@ -139,6 +146,8 @@ struct aim_verifier {
     int64_t            last_refresh;
     uint64_t           generation;   /* bumped when keys/lists change */
     aim_cache          cache;
+    EVP_MD_CTX        *cache_md;     /* SHA-256 of tokens, for the cache */
+    aim_jws_cache      jws_cache;    /* the last header that parsed */
     int                audit_fd;
     aim_log_fn         log;
     void              *log_ud;
@@ -192,9 +201,14 @@ aim_status aim_dpop_verify_hash(aim_verifier *v, const char *proof,
                                 const aim_dpop_request *req,
                                 unsigned char jti_hash[32], aim_error *err);
 
-/* claims.c: validate a claims object and build the token. */
-aim_status aim_claims_to_token(const struct aim_config *cfg, json_t *claims,
-                               aim_token **out, aim_error *err);
+/*
+ * claims.c: validate the claims (text, len bytes of JSON) and build the
+ * token, its kid set; the token keeps a copy of text.
+ */
+aim_status aim_claims_to_token(const struct aim_config *cfg,
+                               const unsigned char *text, size_t len,
+                               const char *kid, aim_token **out,
+                               aim_error *err);
 aim_status aim_check_time(const struct aim_config *cfg, const aim_token *t,
                           int64_t now, aim_error *err);
 /* Apply local policy to the token's scopes (in place). */

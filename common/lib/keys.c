@@ -50,6 +50,30 @@ aim_md(aim_alg alg)
     return alg == AIM_ALG_ES384 ? md_sha384 : md_sha256;
 }
 
+EVP_MD_CTX *
+aim_digest_ctx_new(aim_alg alg)
+{
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+
+    if (ctx != NULL && EVP_DigestInit_ex2(ctx, aim_md(alg), NULL) != 1) {
+        EVP_MD_CTX_free(ctx);
+        ERR_clear_error();
+        ctx = NULL;
+    }
+    return ctx;
+}
+
+int
+aim_digest_again(EVP_MD_CTX *ctx, const void *data, size_t len,
+                 unsigned char *out, unsigned int *outlen)
+{
+    /* A NULL type starts the digest the context had over again, without
+     * the allocation and fetch a new context costs. */
+    return EVP_DigestInit_ex2(ctx, NULL, NULL) == 1
+           && EVP_DigestUpdate(ctx, data, len) == 1
+           && EVP_DigestFinal_ex(ctx, out, outlen) == 1;
+}
+
 int
 aim_sha256(const void *data, size_t len, unsigned char out[32])
 {
@@ -194,6 +218,286 @@ jwk_ec(const json_t *jwk, const char *crv, aim_alg *alg, aim_error *err)
     return pkey;
 }
 
+/* ------------------------------------------------------------------ */
+/* Weak keys                                                           */
+
+/*
+ * The y coordinates (little endian, sign bit clear) of Ed25519's eight
+ * points of small order: y = 1 (the identity), p - 1 (order 2), 0 (order
+ * 4, both signs of x) and the two of order 8.  Their other encodings
+ * (y + p for y < 19, x = 0 with the sign bit) are not canonical, and
+ * refused as such.  With one of these as a public key, [k]A takes at
+ * most eight values, so a signature made without the private key
+ * verifies any message (with the identity, always the same signature).
+ */
+static const unsigned char ed25519_small_order_y[5][32] = {
+    { 0x01 },
+    { 0xec, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+      0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+      0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f },
+    { 0x00 },
+    { 0x26, 0xe8, 0x95, 0x8f, 0xc2, 0xb2, 0x27, 0xb0, 0x45, 0xc3, 0xf4, 0x89,
+      0xf2, 0xef, 0x98, 0xf0, 0xd5, 0xdf, 0xac, 0x05, 0xd3, 0xc6, 0x33, 0x39,
+      0xb1, 0x38, 0x02, 0x88, 0x6d, 0x53, 0xfc, 0x05 },
+    { 0xc7, 0x17, 0x6a, 0x70, 0x3d, 0x4d, 0xd8, 0x4f, 0xba, 0x3c, 0x0b, 0x76,
+      0x0d, 0x10, 0x67, 0x0f, 0x2a, 0x20, 0x53, 0xfa, 0x2c, 0x39, 0xcc, 0xc6,
+      0x4e, 0xc7, 0xfd, 0x77, 0x92, 0xac, 0x03, 0x7a },
+};
+
+/*
+ * The checks every Ed25519 key gets, also a DPoP proof's on each request
+ * (they cost a few comparisons): y below p = 2^255 - 19, and not one of
+ * the small-order points.
+ */
+static int
+ed25519_weak(const unsigned char x[32], aim_error *err)
+{
+    unsigned char y[32];
+    size_t        i;
+    int           ge_p;
+
+    memcpy(y, x, 32);
+    y[31] &= 0x7f;
+    /* y >= p: bytes 1..30 all 0xff, byte 31 0x7f, byte 0 >= 0xed. */
+    ge_p = y[0] >= 0xed && y[31] == 0x7f;
+    for (i = 1; i < 31 && ge_p; i++) {
+        ge_p = y[i] == 0xff;
+    }
+    if (ge_p) {
+        aim_fail(err, AIM_CONFIG, "Ed25519 public key is not canonical "
+                 "(y is not below 2^255 - 19)");
+        return -1;
+    }
+    for (i = 0; i < sizeof(ed25519_small_order_y) / 32; i++) {
+        if (memcmp(y, ed25519_small_order_y[i], 32) == 0) {
+            aim_fail(err, AIM_CONFIG, "Ed25519 public key is a point of small "
+                     "order: a signature made without any private key would "
+                     "verify");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/*
+ * Ed25519 point arithmetic for the load-time check, on OpenSSL's BIGNUM:
+ * slow (about a millisecond a key) and never on a request's path.
+ * Curve -x^2 + y^2 = 1 + d x^2 y^2 over GF(p); points in extended
+ * coordinates (X:Y:Z:T), x = X/Z, y = Y/Z, xy = T/Z.
+ */
+typedef struct {
+    BIGNUM *x, *y, *z, *t;
+} ed_point;
+
+typedef struct {
+    BN_CTX *ctx;
+    BIGNUM *p, *d2, *t[8];
+} ed_field;
+
+/* r = a * b mod p, and the other operations, 1 on success. */
+#define ED_MUL(f, r, a, b) BN_mod_mul((r), (a), (b), (f)->p, (f)->ctx)
+#define ED_ADD(f, r, a, b) BN_mod_add_quick((r), (a), (b), (f)->p)
+#define ED_SUB(f, r, a, b) BN_mod_sub_quick((r), (a), (b), (f)->p)
+
+/*
+ * r = a + b (r may be a or b): add-2008-hwcd-3, complete on this curve
+ * (a = -1 is a square, d is not), so it also doubles.
+ */
+static int
+ed_add(ed_field *f, ed_point *r, const ed_point *a, const ed_point *b)
+{
+    BIGNUM **t = f->t;
+
+    return ED_SUB(f, t[0], a->y, a->x) && ED_SUB(f, t[1], b->y, b->x)
+        && ED_MUL(f, t[0], t[0], t[1])                        /* A */
+        && ED_ADD(f, t[1], a->y, a->x) && ED_ADD(f, t[2], b->y, b->x)
+        && ED_MUL(f, t[1], t[1], t[2])                        /* B */
+        && ED_MUL(f, t[2], a->t, b->t) && ED_MUL(f, t[2], t[2], f->d2) /* C */
+        && ED_MUL(f, t[3], a->z, b->z) && ED_ADD(f, t[3], t[3], t[3])  /* D */
+        && ED_SUB(f, t[4], t[1], t[0])                        /* E = B - A */
+        && ED_SUB(f, t[5], t[3], t[2])                        /* F = D - C */
+        && ED_ADD(f, t[6], t[3], t[2])                        /* G = D + C */
+        && ED_ADD(f, t[7], t[1], t[0])                        /* H = B + A */
+        && ED_MUL(f, r->x, t[4], t[5]) && ED_MUL(f, r->y, t[6], t[7])
+        && ED_MUL(f, r->t, t[4], t[7]) && ED_MUL(f, r->z, t[5], t[6]);
+}
+
+/*
+ * The load-time check of an Ed25519 key (after ed25519_weak): a point on
+ * the curve, canonically encoded, in the subgroup of prime order L.  A
+ * key with a small-order component ("mixed order") verifies differently
+ * under cofactored and cofactorless verifiers; no honest key has one.
+ */
+static int
+ed25519_validate(const unsigned char enc[32], aim_error *err)
+{
+    static const char d_hex[] =
+        "52036CEE2B6FFE738CC740797779E89800700A4D4141D8AB75EB4DCA135978A3";
+    static const char l_hex[] =
+        "1000000000000000000000000000000014DEF9DEA2F79CD65812631A5CF5D3ED";
+    unsigned char be[32];
+    ed_field      f;
+    ed_point      pt, acc;
+    BIGNUM       *y, *d = NULL, *l = NULL, *u, *v, *x;
+    int           i, sign, ok = -1;
+    const char   *why = NULL;
+
+    memset(&f, 0, sizeof(f));
+    memset(&pt, 0, sizeof(pt));
+    memset(&acc, 0, sizeof(acc));
+    f.ctx = BN_CTX_new();
+    if (f.ctx == NULL) {
+        goto oom;
+    }
+    BN_CTX_start(f.ctx);
+    f.p = BN_CTX_get(f.ctx);
+    f.d2 = BN_CTX_get(f.ctx);
+    for (i = 0; i < 8; i++) {
+        f.t[i] = BN_CTX_get(f.ctx);
+    }
+    y = BN_CTX_get(f.ctx);
+    u = BN_CTX_get(f.ctx);
+    v = BN_CTX_get(f.ctx);
+    pt.x = BN_CTX_get(f.ctx); pt.y = BN_CTX_get(f.ctx);
+    pt.z = BN_CTX_get(f.ctx); pt.t = BN_CTX_get(f.ctx);
+    acc.x = BN_CTX_get(f.ctx); acc.y = BN_CTX_get(f.ctx);
+    acc.z = BN_CTX_get(f.ctx); acc.t = BN_CTX_get(f.ctx);
+    if (acc.t == NULL
+        || !BN_set_bit(f.p, 255) || !BN_sub_word(f.p, 19)
+        || !BN_hex2bn(&d, d_hex) || !BN_hex2bn(&l, l_hex)
+        || !ED_ADD(&f, f.d2, d, d))
+    {
+        goto oom;
+    }
+
+    /* Decode: y little endian, the top bit is the sign of x. */
+    for (i = 0; i < 32; i++) {
+        be[i] = enc[31 - i];
+    }
+    sign = be[0] >> 7;
+    be[0] &= 0x7f;
+    if (BN_bin2bn(be, 32, y) == NULL) {
+        goto oom;
+    }
+    if (BN_cmp(y, f.p) >= 0) {
+        why = "is not canonical (y is not below 2^255 - 19)";
+        goto done;
+    }
+    /* x^2 = (y^2 - 1) / (d y^2 + 1); the denominator is never 0. */
+    if (!ED_MUL(&f, u, y, y) || !ED_MUL(&f, v, u, d)
+        || !BN_sub_word(u, 1) || !BN_add_word(v, 1)
+        || !BN_nnmod(u, u, f.p, f.ctx) || !BN_nnmod(v, v, f.p, f.ctx)
+        || BN_mod_inverse(v, v, f.p, f.ctx) == NULL || !ED_MUL(&f, u, u, v))
+    {
+        goto oom;
+    }
+    x = BN_mod_sqrt(pt.x, u, f.p, f.ctx);
+    ERR_clear_error();
+    if (x == NULL) {
+        why = "is not a point on the curve";
+        goto done;
+    }
+    if (BN_is_zero(pt.x) && sign) {
+        why = "is not canonical (x = 0 with the sign bit set)";
+        goto done;
+    }
+    if (BN_is_odd(pt.x) != sign && !BN_sub(pt.x, f.p, pt.x)) {
+        goto oom;
+    }
+    if (!BN_copy(pt.y, y) || !BN_one(pt.z) || !ED_MUL(&f, pt.t, pt.x, pt.y)) {
+        goto oom;
+    }
+
+    /* [L]P by double and add, from the top bit of L. */
+    BN_zero(acc.x);
+    BN_zero(acc.t);
+    if (!BN_one(acc.y) || !BN_one(acc.z)) {
+        goto oom;
+    }
+    for (i = BN_num_bits(l) - 1; i >= 0; i--) {
+        if (!ed_add(&f, &acc, &acc, &acc)
+            || (BN_is_bit_set(l, i) && !ed_add(&f, &acc, &acc, &pt)))
+        {
+            goto oom;
+        }
+    }
+    /* The identity is (0 : Z : Z). */
+    if (!BN_is_zero(acc.x) || BN_cmp(acc.y, acc.z) != 0) {
+        why = "has a small-order component (it is outside the subgroup of "
+              "prime order)";
+        goto done;
+    }
+    /* The identity itself passes that test; ed25519_weak refused it. */
+    ok = 0;
+    goto done;
+
+oom:
+    aim_fail(err, AIM_INTERNAL, "out of memory checking an Ed25519 key");
+    ok = -2;
+done:
+    if (why != NULL) {
+        aim_fail(err, AIM_CONFIG, "Ed25519 public key %s", why);
+    }
+    ERR_clear_error();
+    BN_free(d);
+    BN_free(l);
+    if (f.ctx != NULL) {
+        BN_CTX_end(f.ctx);
+        BN_CTX_free(f.ctx);
+    }
+    return ok;
+}
+
+/*
+ * RSA moduli with a small prime factor: trial division by every prime
+ * below 2^14 (a sieve, then BN_mod_word).  SP 800-56B asks for no factor
+ * below 752; this costs a fraction of a millisecond at load.
+ */
+#define AIM_RSA_TRIAL_LIMIT 16384
+
+/* Bit i/2 set: the odd number i is composite. */
+static unsigned char  rsa_composite[AIM_RSA_TRIAL_LIMIT / 16];
+static pthread_once_t rsa_sieve_once = PTHREAD_ONCE_INIT;
+
+#define RSA_COMPOSITE(i) (rsa_composite[(i) / 16] & (1u << (((i) / 2) % 8)))
+
+static void
+rsa_sieve(void)
+{
+    unsigned long i, j;
+
+    for (i = 3; i * i < AIM_RSA_TRIAL_LIMIT; i += 2) {
+        if (!RSA_COMPOSITE(i)) {
+            for (j = i * i; j < AIM_RSA_TRIAL_LIMIT; j += 2 * i) {
+                rsa_composite[j / 16] |= (unsigned char) (1u << ((j / 2) % 8));
+            }
+        }
+    }
+}
+
+static int
+rsa_small_factor(const BIGNUM *n, unsigned long *factor)
+{
+    unsigned long i;
+    BN_ULONG      r;
+
+    (void) pthread_once(&rsa_sieve_once, rsa_sieve);
+    for (i = 3; i < AIM_RSA_TRIAL_LIMIT; i += 2) {
+        if (RSA_COMPOSITE(i)) {
+            continue;
+        }
+        r = BN_mod_word(n, (BN_ULONG) i);
+        if (r == (BN_ULONG) -1) {
+            return -1;
+        }
+        if (r == 0) {
+            *factor = i;
+            return 1;
+        }
+    }
+    return 0;
+}
+
 static EVP_PKEY *
 jwk_okp(const json_t *jwk, const char *crv, aim_alg *alg, aim_error *err)
 {
@@ -206,7 +510,9 @@ jwk_okp(const json_t *jwk, const char *crv, aim_alg *alg, aim_error *err)
                  "(Ed25519)", crv);
         return NULL;
     }
-    if (jwk_bytes(jwk, "x", x, 32, 32, &n, err) != 0) {
+    if (jwk_bytes(jwk, "x", x, 32, 32, &n, err) != 0
+        || ed25519_weak(x, err) != 0)
+    {
         return NULL;
     }
     pkey = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, x, 32);
@@ -288,10 +594,32 @@ key_prepare(aim_key *k, aim_error *err)
     const EVP_MD *md;
 
     k->vctx = NULL;
+    k->ed_ctx = NULL;
+    k->md_ctx = NULL;
     if (k->alg == AIM_ALG_EDDSA) {
+        /* One context for all of this key's verifications: pure EdDSA is
+         * one-shot, and initialising (a provider fetch) costs as much as
+         * a tenth of the verification itself. */
+        k->ed_ctx = EVP_MD_CTX_new();
+        if (k->ed_ctx == NULL
+            || EVP_DigestVerifyInit_ex(k->ed_ctx, NULL, NULL, NULL, NULL, k->pkey,
+                                       NULL) != 1)
+        {
+            EVP_MD_CTX_free(k->ed_ctx);
+            k->ed_ctx = NULL;
+            ERR_clear_error();
+            aim_fail(err, AIM_CONFIG, "cannot prepare EdDSA verification");
+            return -1;
+        }
         return 0;
     }
     md = aim_md(k->alg);
+    k->md_ctx = aim_digest_ctx_new(k->alg);
+    if (k->md_ctx == NULL) {
+        aim_fail(err, AIM_CONFIG, "cannot prepare %s verification",
+                 aim_alg_name(k->alg));
+        return -1;
+    }
     ctx = EVP_PKEY_CTX_new_from_pkey(NULL, k->pkey, NULL);
     if (ctx == NULL || EVP_PKEY_verify_init(ctx) <= 0) {
         goto fail;
@@ -316,6 +644,8 @@ key_prepare(aim_key *k, aim_error *err)
 
 fail:
     EVP_PKEY_CTX_free(ctx);
+    EVP_MD_CTX_free(k->md_ctx);
+    k->md_ctx = NULL;
     ERR_clear_error();
     aim_fail(err, AIM_CONFIG, "cannot prepare %s verification", aim_alg_name(k->alg));
     return -1;
@@ -423,12 +753,22 @@ aim_key_from_jwk(const json_t *jwk, aim_key *out, aim_error *err)
     out->pkey = pkey;
     v = json_object_get(jwk, "kid");
     if (v != NULL) {
+        const char    *what;
+        unsigned long  cp;
+
         if (!json_is_string(v) || json_string_length(v) == 0
             || json_string_length(v) > 256)
         {
             aim_key_clear(out);
             return aim_fail(err, AIM_CONFIG, "JWK \"kid\" is not a string of "
                             "1 to 256 bytes");
+        }
+        if (aim_text_unsafe(json_string_value(v), json_string_length(v),
+                            AIM_TEXT_NO_SPACE, &what, &cp))
+        {
+            aim_key_clear(out);
+            return aim_fail(err, AIM_CONFIG, "JWK \"kid\" contains %s (U+%04lX)",
+                            what, cp);
         }
         out->kid = aim_strdup(json_string_value(v));
         if (out->kid == NULL) {
@@ -458,6 +798,8 @@ void
 aim_key_clear(aim_key *k)
 {
     EVP_PKEY_CTX_free(k->vctx);
+    EVP_MD_CTX_free(k->ed_ctx);
+    EVP_MD_CTX_free(k->md_ctx);
     EVP_PKEY_free(k->pkey);
     free(k->kid);
     memset(k, 0, sizeof(*k));
@@ -522,13 +864,65 @@ aim_keyset_find(const aim_keyset *ks, const char *kid)
     return NULL;
 }
 
+aim_status
+aim_key_validate(const aim_key *k, aim_error *err)
+{
+    unsigned char  raw[32];
+    size_t         len = sizeof(raw);
+    BIGNUM        *n = NULL;
+    unsigned long  factor = 0;
+    int            rc;
+
+    switch (k->alg) {
+    case AIM_ALG_EDDSA:
+        if (EVP_PKEY_get_raw_public_key(k->pkey, raw, &len) != 1 || len != 32) {
+            ERR_clear_error();
+            return aim_fail(err, AIM_INTERNAL, "cannot read an Ed25519 key");
+        }
+        if (ed25519_weak(raw, err) != 0) {
+            return AIM_CONFIG;
+        }
+        rc = ed25519_validate(raw, err);
+        return rc == 0 ? AIM_OK : rc == -1 ? AIM_CONFIG : AIM_INTERNAL;
+
+    case AIM_ALG_RS256:
+    case AIM_ALG_PS256:
+        if (EVP_PKEY_get_bn_param(k->pkey, OSSL_PKEY_PARAM_RSA_N, &n) != 1) {
+            ERR_clear_error();
+            return aim_fail(err, AIM_INTERNAL, "cannot read an RSA modulus");
+        }
+        rc = rsa_small_factor(n, &factor);
+        BN_free(n);
+        if (rc < 0) {
+            return aim_fail(err, AIM_INTERNAL, "cannot check an RSA modulus");
+        }
+        if (rc > 0) {
+            return aim_fail(err, AIM_CONFIG, "RSA modulus has the small prime "
+                            "factor %lu: it can be factored", factor);
+        }
+        return AIM_OK;
+
+    default:
+        /* EC keys were validated when they were built (jwk_ec). */
+        return AIM_OK;
+    }
+}
+
 static aim_status
 keyset_add(aim_keyset *ks, aim_key *k, const char *source, aim_error *err)
 {
+    aim_error verr;
+
     if (k->kid == NULL) {
         aim_key_clear(k);
         return aim_fail(err, AIM_CONFIG, "%s: a key has no \"kid\" "
                         "(every key needs one)", source);
+    }
+    if (aim_key_validate(k, &verr) != AIM_OK) {
+        aim_fail(err, verr.status == AIM_INTERNAL ? AIM_INTERNAL : AIM_CONFIG,
+                 "%s: key \"%.64s\": %s", source, k->kid, verr.message);
+        aim_key_clear(k);
+        return err != NULL ? err->status : AIM_CONFIG;
     }
     if (aim_keyset_find(ks, k->kid) != NULL) {
         aim_fail(err, AIM_CONFIG, "%s: duplicate kid \"%.64s\"", source, k->kid);
@@ -601,7 +995,12 @@ aim_keyset_parse_jwks(const char *json, size_t len, const char *source,
             continue;
         }
         if (s != AIM_OK) {
-            aim_fail(err, AIM_CONFIG, "%s: key %zu: %s", source, i, kerr.message);
+            const char *kid = json_string_value(json_object_get(json_array_get(arr, i),
+                                                                "kid"));
+
+            aim_fail(err, s == AIM_INTERNAL ? AIM_INTERNAL : AIM_CONFIG,
+                     "%s: key %zu%s%.64s%s: %s", source, i, kid ? " (\"" : "",
+                     kid ? kid : "", kid ? "\")" : "", kerr.message);
             goto fail;
         }
         if (keyset_add(ks, &k, source, err) != AIM_OK) {
@@ -856,39 +1255,79 @@ aim_keyset_merge(aim_keyset *a, aim_keyset *b, aim_error *err)
 
 /* ------------------------------------------------------------------ */
 
-/* Raw r||s (JWS) -> DER (OpenSSL), each half exactly flen bytes. */
+/*
+ * Raw r||s (JWS) -> DER (OpenSSL): SEQUENCE { INTEGER r, INTEGER s }, each
+ * half exactly flen bytes (at most 66) big-endian.  Written by hand: the
+ * BIGNUM and ECDSA_SIG objects cost four allocations per verification.
+ * r or s zero is refused here (OpenSSL refuses them too, and r, s >= n).
+ */
+static int
+der_integer(const unsigned char *v, size_t flen, unsigned char *out)
+{
+    size_t i = 0, n;
+
+    while (i < flen && v[i] == 0) {
+        i++;
+    }
+    if (i == flen) {
+        return -1;                          /* zero */
+    }
+    n = flen - i;
+    out[0] = 0x02;
+    if (v[i] & 0x80) {                      /* keep it positive */
+        out[1] = (unsigned char) (n + 1);
+        out[2] = 0x00;
+        memcpy(out + 3, v + i, n);
+        return (int) n + 3;
+    }
+    out[1] = (unsigned char) n;
+    memcpy(out + 2, v + i, n);
+    return (int) n + 2;
+}
+
 static int
 ecdsa_raw_to_der(const unsigned char *sig, size_t flen, unsigned char *der,
                  size_t *derlen)
 {
-    ECDSA_SIG     *es;
-    BIGNUM        *r, *s;
-    unsigned char *p = der;
-    int            n;
+    unsigned char body[2 * (3 + 66)];
+    int           r, s;
+    size_t        len;
 
-    r = BN_bin2bn(sig, (int) flen, NULL);
-    s = BN_bin2bn(sig + flen, (int) flen, NULL);
-    es = ECDSA_SIG_new();
-    if (r == NULL || s == NULL || es == NULL || BN_is_zero(r) || BN_is_zero(s)) {
-        BN_free(r);
-        BN_free(s);
-        ECDSA_SIG_free(es);
+    if (flen > 66 || (r = der_integer(sig, flen, body)) < 0
+        || (s = der_integer(sig + flen, flen, body + r)) < 0)
+    {
         return -1;
     }
-    ECDSA_SIG_set0(es, r, s);
-    n = i2d_ECDSA_SIG(es, &p);
-    ECDSA_SIG_free(es);
-    if (n <= 0) {
-        return -1;
+    len = (size_t) (r + s);
+    der[0] = 0x30;
+    if (len < 0x80) {
+        der[1] = (unsigned char) len;
+        memcpy(der + 2, body, len);
+        *derlen = len + 2;
+    } else {
+        der[1] = 0x81;
+        der[2] = (unsigned char) len;
+        memcpy(der + 3, body, len);
+        *derlen = len + 3;
     }
-    *derlen = (size_t) n;
     return 0;
 }
 
+/* Clear OpenSSL's error queue when a call left something there (a
+ * bad signature usually leaves nothing: peeking is cheaper). */
+static void
+clear_errors(void)
+{
+    if (ERR_peek_error() != 0) {
+        ERR_clear_error();
+    }
+}
+
 static aim_status
-verify_with(EVP_PKEY *pkey, EVP_PKEY_CTX *vctx, aim_alg alg,
-            const unsigned char *msg, size_t msglen,
-            const unsigned char *sig, size_t siglen, aim_error *err)
+verify_with(EVP_PKEY *pkey, EVP_PKEY_CTX *vctx, EVP_MD_CTX *ed_ctx,
+            EVP_MD_CTX *md_ctx, aim_alg alg, const unsigned char *msg,
+            size_t msglen, const unsigned char *sig, size_t siglen,
+            aim_error *err)
 {
     unsigned char  digest[EVP_MAX_MD_SIZE], der[160];
     unsigned int   dlen = 0;
@@ -902,14 +1341,27 @@ verify_with(EVP_PKEY *pkey, EVP_PKEY_CTX *vctx, aim_alg alg,
             return aim_fail(err, AIM_BAD_SIGNATURE, "EdDSA signature is %zu bytes, "
                             "not 64", siglen);
         }
-        mctx = EVP_MD_CTX_new();
-        rc = mctx != NULL
-             && EVP_DigestVerifyInit_ex(mctx, NULL, NULL, NULL, NULL, pkey, NULL) == 1
-             && EVP_DigestVerify(mctx, sig, siglen, msg, msglen) == 1;
-        EVP_MD_CTX_free(mctx);
-        ERR_clear_error();
-        return rc ? AIM_OK : aim_fail(err, AIM_BAD_SIGNATURE, "EdDSA signature "
-                                      "does not verify");
+        rc = -1;
+        if (ed_ctx != NULL) {
+            /* The key's context, again (see key_prepare).  Should an
+             * OpenSSL refuse a second use, that is an error, not a
+             * verdict: then a fresh context decides. */
+            rc = EVP_DigestVerify(ed_ctx, sig, siglen, msg, msglen);
+            if (rc != 1 && ERR_peek_error() != 0) {
+                rc = -1;
+            }
+        }
+        if (rc < 0) {
+            mctx = EVP_MD_CTX_new();
+            rc = mctx != NULL
+                 && EVP_DigestVerifyInit_ex(mctx, NULL, NULL, NULL, NULL, pkey,
+                                            NULL) == 1
+                 && EVP_DigestVerify(mctx, sig, siglen, msg, msglen) == 1;
+            EVP_MD_CTX_free(mctx);
+        }
+        clear_errors();
+        return rc == 1 ? AIM_OK : aim_fail(err, AIM_BAD_SIGNATURE, "EdDSA "
+                                           "signature does not verify");
 
     case AIM_ALG_ES256:
     case AIM_ALG_ES384:
@@ -939,7 +1391,9 @@ verify_with(EVP_PKEY *pkey, EVP_PKEY_CTX *vctx, aim_alg alg,
         return aim_fail(err, AIM_UNSUPPORTED_ALG, "no such algorithm");
     }
 
-    if (EVP_Digest(msg, msglen, digest, &dlen, aim_md(alg), NULL) != 1) {
+    if (md_ctx != NULL ? !aim_digest_again(md_ctx, msg, msglen, digest, &dlen)
+                       : EVP_Digest(msg, msglen, digest, &dlen, aim_md(alg), NULL) != 1)
+    {
         ERR_clear_error();
         return aim_fail(err, AIM_INTERNAL, "digest failed");
     }
@@ -958,8 +1412,10 @@ verify_with(EVP_PKEY *pkey, EVP_PKEY_CTX *vctx, aim_alg alg,
         }
         rc = EVP_PKEY_verify(tmp.vctx, sig, siglen, digest, dlen);
         EVP_PKEY_CTX_free(tmp.vctx);
+        EVP_MD_CTX_free(tmp.ed_ctx);
+        EVP_MD_CTX_free(tmp.md_ctx);
     }
-    ERR_clear_error();
+    clear_errors();
     return rc == 1 ? AIM_OK : aim_fail(err, AIM_BAD_SIGNATURE, "%s signature does "
                                        "not verify", aim_alg_name(alg));
 }
@@ -996,15 +1452,15 @@ aim_sig_verify(EVP_PKEY *pkey, aim_alg alg, const unsigned char *msg,
                             "curve", aim_alg_name(alg));
         }
     }
-    return verify_with(pkey, NULL, alg, msg, msglen, sig, siglen, err);
+    return verify_with(pkey, NULL, NULL, NULL, alg, msg, msglen, sig, siglen, err);
 }
 
 aim_status
 aim_key_verify(const aim_key *key, const unsigned char *msg, size_t msglen,
                const unsigned char *sig, size_t siglen, aim_error *err)
 {
-    return verify_with(key->pkey, key->vctx, key->alg, msg, msglen, sig, siglen,
-                       err);
+    return verify_with(key->pkey, key->vctx, key->ed_ctx, key->md_ctx, key->alg,
+                       msg, msglen, sig, siglen, err);
 }
 
 aim_status

@@ -5,7 +5,9 @@
  * Keys are parsed once, at load.  Each key pins exactly one algorithm:
  * EC P-256 -> ES256, P-384 -> ES384, OKP Ed25519 -> EdDSA, RSA -> the
  * JWK's "alg" (RS256 or PS256; RS256 when absent).  RSA keys outside
- * 2048-8192 bits, small exponents, private or symmetric keys are refused;
+ * 2048-8192 bits, small exponents, moduli with small factors, Ed25519
+ * points of small order or outside the prime-order subgroup, EC points
+ * off the curve or at infinity, private or symmetric keys are refused;
  * in a JWKS, keys that are well formed but not for AIM ("use" other than
  * "sig", key_ops without "verify", other algorithms) are skipped.
  */
@@ -43,6 +45,9 @@ typedef struct {
     unsigned char fp[32];   /* SHA-256 of the DER public key */
     EVP_PKEY_CTX *vctx;     /* verify context prepared at load; NULL for
                              * EdDSA, which has no pre-hashed form */
+    EVP_MD_CTX   *ed_ctx;   /* EdDSA: the one-shot verify context, prepared
+                             * at load and used again; NULL for the others */
+    EVP_MD_CTX   *md_ctx;   /* the others: the digest context, used again */
 } aim_key;
 
 typedef struct aim_keyset aim_keyset;
@@ -50,6 +55,15 @@ typedef struct aim_keyset aim_keyset;
 /* One public JWK (a JSON object) -> key.  kid may be absent here (DPoP). */
 aim_status aim_key_from_jwk(const json_t *jwk, aim_key *out, aim_error *err);
 void aim_key_clear(aim_key *k);
+
+/*
+ * The checks a configured key gets when its file is loaded, beyond those
+ * of aim_key_from_jwk (which every key, a DPoP proof's too, gets): an
+ * Ed25519 point on the curve, canonical and in the prime-order subgroup;
+ * an RSA modulus without a prime factor below 2^14.  About a millisecond
+ * a key: never on a request's path.  AIM_OK or AIM_CONFIG with why.
+ */
+aim_status aim_key_validate(const aim_key *k, aim_error *err);
 
 /* A JWKS document ({"keys":[...]}) or a single JWK; source names it in
  * error messages.  Every key needs a unique kid. */
@@ -89,6 +103,11 @@ aim_status aim_key_verify(const aim_key *key, const unsigned char *msg,
 
 /* Digest helpers on fetched-once implementations. */
 int aim_sha256(const void *data, size_t len, unsigned char out[32]);
+/* A digest context for alg's hash (SHA-256, or SHA-384 for ES384) to use
+ * again and again with aim_digest_again (1 on success); NULL: no memory. */
+EVP_MD_CTX *aim_digest_ctx_new(aim_alg alg);
+int aim_digest_again(EVP_MD_CTX *ctx, const void *data, size_t len,
+                     unsigned char *out, unsigned int *outlen);
 
 /* Keys skipped while loading (unsupported alg, "use":"enc"), for logs. */
 size_t aim_keyset_skipped(const aim_keyset *ks, const char **first_reason);

@@ -75,6 +75,9 @@ static const aim_option aim_option_table[AIM_OPT_COUNT] = {
     [AIM_OPT_SSF_PUBLISH_AUDIENCE] = { "ssf_publish_audience", AIM_OPTION_STRING,
         0, 1, 1, 0, 0, NULL, "AUDIENCE",
         "\"aud\" of the Security Event Tokens this host publishes" },
+    [AIM_OPT_STRICT_MODES] = { "strict_modes", AIM_OPTION_STRING, 0, 1, 1, 0, 0,
+        "on", "on|off", "refuse key, list, policy and state files (or their "
+        "directories) that users other than root and this one can change" },
 };
 
 const aim_option *
@@ -161,6 +164,7 @@ aim_config_defaults(aim_config *cfg)
     cfg->trust_min = 50;
     cfg->dpop_max_age = 60;
     cfg->ssf_max_age = 604800;
+    cfg->strict_modes = 1;
 }
 
 /* Forget one option's values (before a value from a stronger origin). */
@@ -500,6 +504,13 @@ set_args(aim_config *cfg, int id, const char *const *args, size_t nargs,
         return set_string(&cfg->ssf_publish_issuer, o, args[0], err);
     case AIM_OPT_SSF_PUBLISH_AUDIENCE:
         return set_string(&cfg->ssf_publish_audience, o, args[0], err);
+    case AIM_OPT_STRICT_MODES:
+        if (strcmp(args[0], "on") != 0 && strcmp(args[0], "off") != 0) {
+            return opt_fail(err, o, AIM_CONFIG, "\"%.64s\" is neither on nor off",
+                            args[0]);
+        }
+        cfg->strict_modes = args[0][1] == 'n';
+        return AIM_OK;
 
     case AIM_OPT_TYPES: {
         char *types[AIM_MAX_TYPES];

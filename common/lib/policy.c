@@ -108,6 +108,17 @@ aim_policy_parse(const char *text, size_t len, const char *source,
                      "least one scope", source, lineno);
             goto fail;
         }
+        {
+            const char    *what;
+            unsigned long  cp;
+
+            if (aim_text_unsafe(tok, strlen(tok), AIM_TEXT_NO_SPACE, &what, &cp)) {
+                aim_fail(err, AIM_CONFIG, "%s:%zu: the agent contains %s "
+                         "(U+%04lX), which no agent id holds: the rule could "
+                         "never match", source, lineno, what, cp);
+                goto fail;
+            }
+        }
         rule->agent = aim_strdup(tok);
         p->n++;
         if (rule->agent == NULL) {

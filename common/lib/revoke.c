@@ -74,6 +74,8 @@ aim_revlist_parse(const char *text, size_t len, const char *source,
     const char  *p = text, *end = text + len, *eol, *q, *id;
     size_t       line = 0, llen, idlen, kw;
     int          kind, k;
+    const char  *what;
+    unsigned long cp;
 
     if (memchr(text, '\0', len) != NULL) {
         aim_fail(err, AIM_CONFIG, "%s: contains a NUL byte", source);
@@ -124,6 +126,25 @@ aim_revlist_parse(const char *text, size_t len, const char *source,
             aim_fail(err, AIM_CONFIG, "%s:%zu: %s needs exactly one identifier of "
                      "1 to %d bytes", source, line, rev_kind_names[kind],
                      AIM_REVOKE_MAX_ID);
+            goto fail;
+        }
+        /*
+         * A character no identifier in a token can hold (a trailing
+         * vertical tab, a no-break space, a control, invalid UTF-8) would
+         * make an entry that never matches: a revocation that silently
+         * does nothing.  Refused, naming the line.
+         */
+        if (aim_text_unsafe(id, idlen, AIM_TEXT_NO_SPACE, &what, &cp)) {
+            aim_fail(err, AIM_CONFIG, "%s:%zu: the %s identifier contains %s "
+                     "(U+%04lX), which no token's %s holds: the line could "
+                     "never match", source, line, rev_kind_names[kind], what, cp,
+                     rev_kind_names[kind]);
+            goto fail;
+        }
+        if (kind == REV_AGENT && memchr(id, '>', idlen) != NULL) {
+            aim_fail(err, AIM_CONFIG, "%s:%zu: an agent id never contains '>' "
+                     "(it separates a delegation chain): the line could never "
+                     "match", source, line);
             goto fail;
         }
         if (rev_add(r, kind, id, idlen) != 0) {

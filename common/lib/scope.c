@@ -35,11 +35,11 @@ aim_scope_pattern_match(const char *pattern, const char *scope)
 }
 
 int
-aim_scope_split(const char *s, char **out, size_t max)
+aim_scope_split(char *s, char **out, size_t max)
 {
-    const char *p = s, *e;
-    size_t      n = 0, len, i;
-    int         dup;
+    char   *p = s, *e;
+    size_t  n = 0, len, i;
+    int     dup;
 
     if (*s == '\0') {
         return 0;
@@ -48,37 +48,27 @@ aim_scope_split(const char *s, char **out, size_t max)
         e = strchr(p, ' ');
         len = e != NULL ? (size_t) (e - p) : strlen(p);
         if (!aim_scope_valid(p, len)) {
-            goto fail;
+            return -1;
+        }
+        if (e != NULL) {
+            *e = '\0';
         }
         dup = 0;
         for (i = 0; i < n; i++) {
-            if (strlen(out[i]) == len && memcmp(out[i], p, len) == 0) {
+            if (strcmp(out[i], p) == 0) {
                 dup = 1;
                 break;
             }
         }
         if (!dup) {
             if (n == max) {
-                goto fail;
+                return -1;
             }
-            out[n] = malloc(len + 1);
-            if (out[n] == NULL) {
-                goto fail;
-            }
-            memcpy(out[n], p, len);
-            out[n][len] = '\0';
-            n++;
+            out[n++] = p;
         }
         if (e == NULL) {
             return (int) n;
         }
         p = e + 1;
     }
-
-fail:
-    for (i = 0; i < n; i++) {
-        free(out[i]);
-        out[i] = NULL;
-    }
-    return -1;
 }

@@ -16,12 +16,12 @@
 int aim_scope_pattern_match(const char *pattern, const char *scope);
 
 /*
- * Split a space-separated scope string into at most max tokens, each
- * malloc()ed into out[].  Returns the count, or -1 when the string is
- * not a valid scope list (bad character, empty token from double
- * spaces, leading/trailing space, too many, too long).  Duplicates are
- * dropped.
+ * Split a space-separated scope string in place (each space becomes a
+ * NUL) into at most max tokens; out[] points into s.  Returns the count,
+ * or -1 when the string is not a valid scope list (bad character, empty
+ * token from double spaces, leading/trailing space, too many, too long).
+ * Duplicates are dropped.
  */
-int aim_scope_split(const char *s, char **out, size_t max);
+int aim_scope_split(char *s, char **out, size_t max);
 
 #endif

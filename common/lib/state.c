@@ -564,13 +564,48 @@ slot_init(state_slot *s, uint64_t key, const char *agent, int64_t now)
     atomic_store(&s->key, key);
 }
 
+/* Seconds from then to now, 0 when then is not before now; never
+ * overflows, whatever a corrupt slot holds. */
+static double
+seconds_since(int64_t then, int64_t now)
+{
+    return then < now ? (double) ((uint64_t) now - (uint64_t) then) : 0;
+}
+
+/*
+ * The earliest time a slot can hold: the file's creation (in its
+ * checksummed header), and never before AIM_STATE_EPOCH; but not after
+ * now, for a clock that stepped back below it.
+ */
+#define AIM_STATE_EPOCH 1577836800        /* 2020-01-01T00:00:00Z */
+
+static int64_t
+state_floor(const aim_state *st, int64_t now)
+{
+    int64_t lo = ((const state_header *) st->map)->created;
+
+    if (lo < AIM_STATE_EPOCH) {
+        lo = AIM_STATE_EPOCH;
+    }
+    return lo < now ? lo : now;
+}
+
 /*
  * Out-of-range values come from a corrupt or foreign file, or a clock
- * that stepped back: repair them without ever raising trust.
+ * that stepped back: repair them without ever favouring the agent.
+ * Trust is clamped into 0..100 (a non-finite or negative one to 0).
+ * Times must read floor <= first_seen <= last_seen <= updated <= now;
+ * recovery is credited for the time since "updated", so an "updated" that
+ * cannot be right (in the future, before the file or the slot existed,
+ * or INT64_MIN) is set to now: no recovery for time that never passed.
+ * A first_seen out of range becomes the floor, the oldest it can be, so
+ * the agent is not handed a new learning period (learning is lenient).
  */
 static void
-slot_sanitise(state_slot *s, int64_t now)
+slot_sanitise(const aim_state *st, state_slot *s, int64_t now)
 {
+    int64_t lo = state_floor(st, now);
+
     s->agent[AIM_STATE_AGENT_MAX] = '\0';
     if (!isfinite(s->trust) || s->trust < 0) {
         s->trust = 0;
@@ -584,9 +619,15 @@ slot_sanitise(state_slot *s, int64_t now)
     /* A peak of NaN or infinity would make no pace a burst. */
     if (!isfinite(s->peak_s) || s->peak_s < 0 || s->peak_s > 1e12) s->peak_s = 0;
     if (s->peak_at > now) s->peak_at = now;
-    if (s->updated > now) s->updated = now;
-    if (s->last_seen > now) s->last_seen = now;
-    if (s->first_seen > now) s->first_seen = now;
+    if (s->first_seen < lo || s->first_seen > now) {
+        s->first_seen = lo;
+    }
+    if (s->updated < s->first_seen || s->updated > now) {
+        s->updated = now;
+    }
+    if (s->last_seen < s->first_seen || s->last_seen > s->updated) {
+        s->last_seen = s->updated;
+    }
 }
 
 /* 64 bits of SHA-256 of the whole id: ids longer than the stored name
@@ -618,6 +659,20 @@ ssf_holds(state_slot *s, uint64_t k, int64_t now)
                || atomic_load(&s->ssf_hold_until) > now);
 }
 
+/* Has the slot's trust fully recovered by now?  (Any slot, unlocked.) */
+static int
+slot_recovered(const aim_state *st, const state_slot *s, int64_t now)
+{
+    double credit = 0;
+
+    if (s->updated >= state_floor(st, now) && s->updated <= now
+        && s->updated >= s->first_seen)
+    {
+        credit = seconds_since(s->updated, now) * T_RECOVER_PER_S;
+    }
+    return isfinite(s->trust) && s->trust + credit >= 100;
+}
+
 /*
  * Find (or, with create, make) the agent's slot, returned locked.  NULL:
  * not found (without create), or no room and no lock (fail closed).
@@ -641,7 +696,7 @@ slot_find(aim_state *st, const char *agent, int create, int64_t now)
                 return NULL;
             }
             if (atomic_load(&s->key) == key && slot_is(s, agent)) {
-                slot_sanitise(s, now);
+                slot_sanitise(st, s, now);
                 return s;
             }
             if (atomic_load(&s->key) == key && s->agent[0] == '\0') {
@@ -665,7 +720,7 @@ slot_find(aim_state *st, const char *agent, int create, int64_t now)
                 return s;
             }
             if (k == key && slot_is(s, agent)) {
-                slot_sanitise(s, now);
+                slot_sanitise(st, s, now);
                 return s;
             }
             slot_unlock(s);
@@ -673,9 +728,10 @@ slot_find(aim_state *st, const char *agent, int create, int64_t now)
         }
         /* Only an agent whose trust has fully recovered may be evicted:
          * eviction must never hand a distrusted agent a clean slate, nor
-         * drop what a shared signal holds against it. */
-        if (s->trust + (double) (now - s->updated) * T_RECOVER_PER_S >= 100
-            && !ssf_holds(s, k, now)
+         * drop what a shared signal holds against it.  Read unlocked, so
+         * judged as slot_sanitise would: no recovery for an "updated" out
+         * of range. */
+        if (slot_recovered(st, s, now) && !ssf_holds(s, k, now)
             && (victim == NULL || s->last_seen < victim->last_seen))
         {
             victim = s;
@@ -724,16 +780,16 @@ aim_action_class(const char *action)
 }
 
 static double
-decay(double v, int64_t dt, double half)
+decay(double v, double dt, double half)
 {
-    return dt > 0 ? v * exp2(-(double) dt / half) : v;
+    return dt > 0 ? v * exp2(-dt / half) : v;
 }
 
 /* Bring the slot's counters and trust forward to now. */
 static void
 slot_advance(state_slot *s, int64_t now)
 {
-    int64_t dt = now - s->updated;
+    double dt = seconds_since(s->updated, now);
 
     if (dt <= 0) {
         return;
@@ -742,7 +798,7 @@ slot_advance(state_slot *s, int64_t now)
     s->rate_l = decay(s->rate_l, dt, T_HALF_LONG);
     s->deny_s = decay(s->deny_s, dt, T_HALF_DENY);
     s->new_s = decay(s->new_s, dt, T_HALF_NEW);
-    s->trust += (double) dt * T_RECOVER_PER_S;
+    s->trust += dt * T_RECOVER_PER_S;
     if (s->trust > 100) {
         s->trust = 100;
     }
@@ -752,7 +808,8 @@ slot_advance(state_slot *s, int64_t now)
 static int
 slot_learning(const state_slot *s, int64_t now)
 {
-    return s->events < T_LEARN_EVENTS || now - s->first_seen < T_LEARN_SECONDS;
+    return s->events < T_LEARN_EVENTS
+           || seconds_since(s->first_seen, now) < T_LEARN_SECONDS;
 }
 
 /* Test-and-set the resource in the agent's Bloom filter; 1 if new. */
@@ -921,7 +978,6 @@ aim_state_trust(aim_state *st, const char *agent, int64_t now)
 {
     state_slot *s = slot_find(st, agent, 0, now);
     double      trust;
-    int64_t     dt;
 
     if (st->flags & AIM_STATE_RDONLY) {
         return -1;
@@ -932,8 +988,7 @@ aim_state_trust(aim_state *st, const char *agent, int64_t now)
          * closed if the agent is present but unreadable. */
         return state_present(st, agent) ? -1 : T_START;
     }
-    dt = now - s->updated;
-    trust = s->trust + (dt > 0 ? (double) dt * T_RECOVER_PER_S : 0);
+    trust = s->trust + seconds_since(s->updated, now) * T_RECOVER_PER_S;
     slot_unlock(s);
     return trust > 100 ? 100 : trust;
 }
@@ -995,7 +1050,7 @@ aim_state_foreach(aim_state *st, int64_t now,
             continue;
         }
         if (atomic_load(&s->key) != 0 && s->agent[0] != '\0') {
-            slot_sanitise(s, now);
+            slot_sanitise(st, s, now);
             slot_advance(s, now);
             memset(&a, 0, sizeof(a));
             memcpy(a.agent, s->agent, AIM_STATE_AGENT_MAX);
@@ -1190,4 +1245,10 @@ aim_state_distrust_due(aim_state *st, const char *agent, int64_t now,
     }
     slot_unlock(s);
     return due;
+}
+
+int
+aim_state_fstat(const aim_state *st, struct stat *sb)
+{
+    return fstat(st->fd, sb);
 }

@@ -21,6 +21,7 @@
 #define AIM_STATE_H
 
 #include <stdint.h>
+#include <sys/stat.h>
 #include "aim.h"
 
 #define AIM_STATE_SLOTS      4096
@@ -78,6 +79,9 @@ aim_state *aim_state_open(const char *path, aim_error *err);
 aim_state *aim_state_open_existing(const char *path, unsigned flags,
                                    aim_error *err);
 void aim_state_close(aim_state *st);
+
+/* fstat() of the file that is mapped (for the strict_modes check). */
+int aim_state_fstat(const aim_state *st, struct stat *sb);
 
 /* Re-validate the mapping (file replaced, truncated or corrupted by
  * someone else); called at most once a second by the verifier. */

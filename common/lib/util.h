@@ -18,13 +18,58 @@ aim_status aim_fail(aim_error *err, aim_status status, const char *fmt, ...)
 char *aim_read_file(const char *path, size_t max, size_t *len,
                     struct stat *st, aim_error *err);
 
-/* Did the file change since st?  (mtime, size, inode) */
+/*
+ * StrictModes, as sshd checks a user's authorized_keys: may users other
+ * than root and this process's own (effective) user have changed the
+ * file that st describes (fstat of what was opened at path)?  Refused:
+ * a file owned by another user, or writable by others or by its group;
+ * a directory on the way to it (of the path as given and of its real
+ * path) owned by another user, or writable by others or its group
+ * without the sticky bit (/tmp is fine).  AIM_FILE_GROUP_WRITE allows a
+ * group-writable file and parent directory (the shared state file's
+ * model: a group the services share, docs/trust.md).  AIM_OK, or
+ * AIM_CONFIG with the file, the directory and the problem in err.
+ */
+#define AIM_FILE_GROUP_WRITE 1u
+aim_status aim_file_check(const char *path, const struct stat *st,
+                          unsigned flags, aim_error *err);
+
+/* Did the file change since st?  (mtime, ctime, size, inode) */
 int aim_file_changed(const char *path, const struct stat *st);
 
 char *aim_strdup(const char *s);
 
 /* Constant-time equality of two byte strings of the same length. */
 int aim_ct_equal(const void *a, const void *b, size_t len);
+
+/*
+ * Identifiers (agent ids, iss, jti, owner, kid, revocation entries) reach
+ * audit lines, syslog, environment variables and terminals.  The first
+ * character of s (len bytes) that none may hold -- invalid UTF-8, a C0 or
+ * C1 control or DEL, a bidirectional control (U+061C, U+200E, U+200F,
+ * U+202A-U+202E, U+2066-U+2069) or a line or paragraph separator (U+2028,
+ * U+2029); with AIM_TEXT_NO_SPACE also white space of any kind (U+0020,
+ * U+00A0, U+1680, U+2000-U+200B, U+202F, U+205F, U+3000, U+FEFF) --
+ * is described in *what ("a control character", ...) with its code
+ * point in *cp (U+FFFD for invalid UTF-8).  Returns 1 when one was
+ * found, 0 when s is clean.
+ */
+#define AIM_TEXT_NO_SPACE 1u
+int aim_text_unsafe(const char *s, size_t len, unsigned flags,
+                    const char **what, unsigned long *cp);
+
+/*
+ * s made safe to quote in a message: at most max bytes of it, each byte
+ * of what aim_text_unsafe refuses (flags 0) written as \xNN, "..." when
+ * cut; always NUL-terminated in buf (size > 4).  Returns buf.  For
+ * token content that reaches a message before it was validated (an
+ * unknown alg, typ or kid).
+ */
+const char *aim_quote(char *buf, size_t size, const char *s, size_t max);
+
+/* Length of the valid UTF-8 sequence at s (1-4) and its code point, or 0
+ * when s does not start one (avail bytes are readable). */
+size_t aim_utf8_decode(const unsigned char *s, size_t avail, unsigned long *cp);
 
 /* Trim ASCII spaces/tabs in place at both ends; returns the start. */
 char *aim_trim(char *s);

@@ -13,6 +13,7 @@
 #include <strings.h>
 #include <time.h>
 #include <unistd.h>
+#include <openssl/err.h>
 #include "internal.h"
 #include "json.h"
 #include "jws.h"
@@ -169,6 +170,61 @@ aim_verifier_set_audit(aim_verifier *v, aim_audit_fn fn, void *ud)
 }
 
 /*
+ * strict_modes: refuse a file that users other than root and this
+ * process's own could have changed (util.h), st being fstat() of what
+ * was read.  The message starts with the option's name.
+ */
+static aim_status
+file_trusted(const aim_config *cfg, const char *option, const char *path,
+             const struct stat *st, unsigned flags, aim_error *err)
+{
+    aim_error e;
+
+    if (!cfg->strict_modes || aim_file_check(path, st, flags, &e) == AIM_OK) {
+        return AIM_OK;
+    }
+    return aim_fail(err, AIM_CONFIG, "%s: %s", option, e.message);
+}
+
+static aim_revlist *
+load_revoked(const aim_config *cfg, struct stat *st, aim_error *err)
+{
+    aim_revlist *r = aim_revlist_load_st(cfg->revoked, st, err);
+
+    if (r != NULL && file_trusted(cfg, "revoked", cfg->revoked, st, 0, err) != AIM_OK) {
+        aim_revlist_free(r);
+        return NULL;
+    }
+    return r;
+}
+
+static aim_policy *
+load_policy(const aim_config *cfg, struct stat *st, aim_error *err)
+{
+    aim_policy *p = aim_policy_load_st(cfg->policy, st, err);
+
+    if (p != NULL && file_trusted(cfg, "policy", cfg->policy, st, 0, err) != AIM_OK) {
+        aim_policy_free(p);
+        return NULL;
+    }
+    return p;
+}
+
+static aim_status
+load_status(const aim_config *cfg, aim_statuslist *sl, const aim_keyset *keys,
+            aim_error *err)
+{
+    aim_status s = aim_statuslist_load(sl, keys, err);
+
+    if (s == AIM_OK
+        && (s = file_trusted(cfg, "status_list", sl->path, &sl->st, 0, err)) != AIM_OK)
+    {
+        aim_statuslist_clear(sl);
+    }
+    return s;
+}
+
+/*
  * Load every key source into one set, each key bound to its issuer.
  * st[i] receives fstat() of what was read from source i; *failed the
  * index of the source that failed (sources after it were not read).
@@ -184,6 +240,12 @@ load_keys(const aim_config *cfg, struct stat *st, size_t *failed,
     for (i = 0; i < cfg->nkeys; i++) {
         *failed = i;
         ks = aim_keyset_load_st(cfg->keys[i], &st[i], err);
+        if (ks != NULL && file_trusted(cfg, "keys", aim_keyspec_path(cfg->keys[i]),
+                                       &st[i], 0, err) != AIM_OK)
+        {
+            aim_keyset_free(ks);
+            ks = NULL;
+        }
         if (ks == NULL) {
             aim_keyset_free(all);
             if (err != NULL) err->status = AIM_CONFIG;
@@ -234,37 +296,25 @@ aim_verifier_new(const aim_config *cfg, aim_error *err)
     }
     v->audit_fd = -1;
     v->auto_refresh = 1;
-    if (err != NULL) {
-        err->option = "keys";
-    }
 
     opt = "keys";
     v->keys = load_keys(&v->cfg, v->key_st, &i, err);
     if (v->keys == NULL) {
         goto fail;
     }
-    if (err != NULL) {
-        err->option = "revoked";
-    }
     if (v->cfg.revoked != NULL) {
         opt = "revoked";
-        v->revoked = aim_revlist_load_st(v->cfg.revoked, &v->rev_st, err);
+        v->revoked = load_revoked(&v->cfg, &v->rev_st, err);
         if (v->revoked == NULL) {
             goto fail;
         }
     }
-    if (err != NULL) {
-        err->option = "policy";
-    }
     if (v->cfg.policy != NULL) {
         opt = "policy";
-        v->policy = aim_policy_load_st(v->cfg.policy, &v->pol_st, err);
+        v->policy = load_policy(&v->cfg, &v->pol_st, err);
         if (v->policy == NULL) {
             goto fail;
         }
-    }
-    if (err != NULL) {
-        err->option = "audit";
     }
     if (v->cfg.audit != NULL) {
         opt = "audit";
@@ -276,31 +326,40 @@ aim_verifier_new(const aim_config *cfg, aim_error *err)
             goto fail;
         }
     }
-    if (err != NULL) {
-        err->option = "status_list";
-    }
     for (i = 0; i < v->cfg.nstatus; i++) {
         opt = "status_list";
         v->status[i].uri = v->cfg.status_uris[i];
         v->status[i].path = v->cfg.status_paths[i];
-        if (aim_statuslist_load(&v->status[i], v->keys, err) != AIM_OK) {
+        if (load_status(&v->cfg, &v->status[i], v->keys, err) != AIM_OK) {
             goto fail;
         }
     }
-    if (err != NULL) {
-        err->option = "state";
-    }
     if (v->cfg.state != NULL) {
+        struct stat sb;
+
         opt = "state";
         v->state = aim_state_open(v->cfg.state, err);
         if (v->state == NULL) {
             goto fail;
         }
+        /* The state file may be group-writable: the services share it
+         * through a group (docs/trust.md). */
+        if (aim_state_fstat(v->state, &sb) != 0) {
+            aim_fail(err, AIM_CONFIG, "state: cannot stat \"%.200s\": %s",
+                     v->cfg.state, strerror(errno));
+            goto fail;
+        }
+        if (file_trusted(&v->cfg, "state", v->cfg.state, &sb, AIM_FILE_GROUP_WRITE,
+                         err) != AIM_OK)
+        {
+            goto fail;
+        }
     }
-    if (err != NULL) {
-        err->option = NULL;
-    }
-    if (aim_cache_init(&v->cache, v->cfg.cache) != 0) {
+    opt = NULL;
+    if (aim_cache_init(&v->cache, v->cfg.cache) != 0
+        || (v->cache.slots != NULL
+            && (v->cache_md = aim_digest_ctx_new(AIM_ALG_ES256)) == NULL))
+    {
         aim_fail(err, AIM_INTERNAL, "out of memory for the token cache");
         goto fail;
     }
@@ -324,6 +383,7 @@ aim_verifier_free(aim_verifier *v)
         return;
     }
     aim_cache_free(&v->cache);
+    EVP_MD_CTX_free(v->cache_md);
     aim_keyset_free(v->keys);
     aim_revlist_free(v->revoked);
     aim_policy_free(v->policy);
@@ -389,7 +449,7 @@ aim_verifier_refresh(aim_verifier *v)
 
     if (v->cfg.revoked != NULL && aim_file_changed(v->cfg.revoked, &v->rev_st)) {
         struct stat  nst;
-        aim_revlist *r = aim_revlist_load_st(v->cfg.revoked, &nst, &err);
+        aim_revlist *r = load_revoked(&v->cfg, &nst, &err);
 
         v->rev_st = nst;            /* exactly what was read; zero: retry */
         if (r == NULL) {
@@ -413,7 +473,7 @@ aim_verifier_refresh(aim_verifier *v)
         aim_statuslist *sl = &v->status[i];
 
         if (changed || aim_file_changed(sl->path, &sl->st)) {
-            if (aim_statuslist_load(sl, v->keys, &err) != AIM_OK) {
+            if (load_status(&v->cfg, sl, v->keys, &err) != AIM_OK) {
                 /* A list that cannot be read or verified any more (new
                  * file, or its key removed) answers nothing: fail closed. */
                 aim_statuslist_clear(sl);
@@ -430,7 +490,7 @@ aim_verifier_refresh(aim_verifier *v)
 
     if (v->cfg.policy != NULL && aim_file_changed(v->cfg.policy, &v->pol_st)) {
         struct stat  nst;
-        aim_policy  *p = aim_policy_load_st(v->cfg.policy, &nst, &err);
+        aim_policy  *p = load_policy(&v->cfg, &nst, &err);
 
         v->pol_st = nst;
         if (p == NULL) {
@@ -604,23 +664,25 @@ verify_uncached(aim_verifier *v, const char *token, size_t len,
     aim_status     s;
     aim_alg        alg;
     const aim_key *key;
-    json_t        *claims;
     aim_token     *t;
+    char           q[300];
 
-    s = aim_jws_parse(token, len, &jws, err);
+    s = aim_jws_parse_cached(token, len, &v->jws_cache, &jws, err);
     if (s != AIM_OK) {
         return s;
     }
 
     alg = aim_alg_from_name(jws.alg);
     if (alg == AIM_ALG_NONE) {
-        s = aim_fail(err, AIM_UNSUPPORTED_ALG, "algorithm \"%.16s\" is not "
-                     "accepted (ES256 ES384 EdDSA RS256 PS256)", jws.alg);
+        s = aim_fail(err, AIM_UNSUPPORTED_ALG, "algorithm \"%s\" is not "
+                     "accepted (ES256 ES384 EdDSA RS256 PS256)",
+                     aim_quote(q, sizeof(q), jws.alg, 16));
         goto done;
     }
     if (!type_accepted(&v->cfg, jws.typ)) {
-        s = aim_fail(err, AIM_BAD_TYPE, "typ %s%.32s%s is not accepted",
-                     jws.typ ? "\"" : "(missing)", jws.typ ? jws.typ : "",
+        s = aim_fail(err, AIM_BAD_TYPE, "typ %s%s%s is not accepted",
+                     jws.typ ? "\"" : "(missing)",
+                     jws.typ ? aim_quote(q, sizeof(q), jws.typ, 32) : "",
                      jws.typ ? "\"" : "");
         goto done;
     }
@@ -630,8 +692,8 @@ verify_uncached(aim_verifier *v, const char *token, size_t len,
     }
     key = aim_keyset_find(v->keys, jws.kid);
     if (key == NULL) {
-        s = aim_fail(err, AIM_UNKNOWN_KEY, "no loaded key has kid \"%.64s\"",
-                     jws.kid);
+        s = aim_fail(err, AIM_UNKNOWN_KEY, "no loaded key has kid \"%s\"",
+                     aim_quote(q, sizeof(q), jws.kid, 64));
         goto done;
     }
     if (key->alg != alg) {
@@ -647,14 +709,7 @@ verify_uncached(aim_verifier *v, const char *token, size_t len,
         goto done;
     }
 
-    claims = aim_json_parse_object((const char *) jws.payload, jws.payload_len,
-                                   "claims", err);
-    if (claims == NULL) {
-        s = AIM_MALFORMED;
-        goto done;
-    }
-    s = aim_claims_to_token(&v->cfg, claims, &t, err);
-    json_decref(claims);
+    s = aim_claims_to_token(&v->cfg, jws.payload, jws.payload_len, jws.kid, &t, err);
     if (s != AIM_OK) {
         goto done;
     }
@@ -666,12 +721,6 @@ verify_uncached(aim_verifier *v, const char *token, size_t len,
     }
     t->alg = alg;
     memcpy(t->key_fp, key->fp, sizeof(t->key_fp));
-    t->kid = aim_strdup(jws.kid);
-    if (t->kid == NULL) {
-        aim_token_free(t);
-        s = aim_fail(err, AIM_INTERNAL, "out of memory");
-        goto done;
-    }
     s = aim_token_apply_policy(t, v->policy, err);
     if (s != AIM_OK) {
         aim_token_free(t);
@@ -711,7 +760,12 @@ aim_verify(aim_verifier *v, const char *token, size_t len, aim_token **out,
     }
 
     if (v->cache.slots != NULL) {
-        hashed = aim_sha256(token, len, hash);
+        unsigned int hlen = 0;
+
+        hashed = aim_digest_again(v->cache_md, token, len, hash, &hlen) && hlen == 32;
+        if (!hashed) {
+            ERR_clear_error();          /* uncached, then */
+        }
         if (hashed) {
             t = aim_cache_get(&v->cache, hash, v->generation);
             if (t != NULL) {

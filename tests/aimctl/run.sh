@@ -678,12 +678,32 @@ damage extended "too long" truncate -s +4096
 damage foreign "not an AIM state file" poke 0 'PK\x03\x04'
 damage empty "is empty" truncate -s 0
 
-# Hostile agent ids: the core refuses C0 controls in "sub", not C1 ones
-# (U+009B is CSI) nor bidirectional overrides (U+202E): no raw control
-# reaches the terminal.
+# Hostile agent ids: the core refuses C0 and C1 controls (U+009B is CSI)
+# and bidirectional overrides (U+202E) in "sub", so no token brings one
+# into the state or audit file.
 EVIL=$'evil\xc2\x9b31m\xe2\x80\xaeagent'
 tokE=$(issue --key ES256.pem --sub agent-e --claim sub='"evil\u009b31m\u202eagent"')
-VS "$tokE" >/dev/null
+reject bad_claim "an agent id with C1 and bidirectional controls" --state "$ST" "$tokE"
+assert "... the refusal names the claim and the character" jqt '.message | test("sub.*U\\+009B")'
+# aimctl shows what a file holds safely all the same (a file written by
+# an older core, or by hand): the agent put there directly, as a slot of
+# the state file and a line of the audit file.
+python3 - "$ST" "$EVIL" <<'PY'
+import hashlib, struct, sys, time
+path, agent = sys.argv[1], sys.argv[2].encode("utf-8", "surrogateescape")
+key = struct.unpack("<Q", hashlib.sha256(agent).digest()[:8])[0] or 1
+now = int(time.time())
+with open(path, "r+b") as f:
+    for i in range(32):
+        off = 4096 + ((key + i) % 4096) * 1024
+        f.seek(off)
+        if struct.unpack("<Q", f.read(8))[0] == 0:
+            break
+    f.seek(off)
+    f.write(struct.pack("<QII", key, 0, 0) + agent.ljust(208, b"\0"))
+    f.write(struct.pack("<5d3q3Q", 100.0, 0, 0, 0, 0, now, now, now, 1, 0, 0))
+PY
+jq -c --arg a "$EVIL" 'select(.agent == "agent-calm") | .agent = $a | .sub = $a | .trust = 100' "$AL" | head -1 >>"$AL"
 run "$AIMCTL" stats --state "$ST"
 assert "stats: C1 and bidirectional controls in an agent id are shown escaped" \
     eval '[ $RC -eq 0 ] && ! LC_ALL=C grep -q $'"'"'\xc2\x9b\|\xe2\x80\xae'"'"' <<<"$OUT" && grep -qF "evil\\xc2\\x9b31m\\xe2\\x80\\xaeagent" <<<"$OUT"'
@@ -973,6 +993,8 @@ R agent agent-rv >/dev/null
 assert "revoke keeps the file's mode (0640) and owner ($owner)" \
     eval '[ "$(stat -c %a "$RF")" = 640 ] && [ "$(stat -c %u:%g "$RF")" = "$owner" ]'
 assert "no temporary file left, one lock file" eval '[ "$(ls "$RF".* | tr "\n" " ")" = "$RF.lock " ]'
+# Back to root's: a list owned by another user is refused (strict_modes).
+if [ "$(id -u)" -eq 0 ]; then chown 0:0 "$RF"; fi
 
 # Refusals: nothing written.
 printf 'agent a\nrevoke everything\n' >bad-rev
@@ -1045,7 +1067,7 @@ assert "no temporary files left behind" eval '[ "$(ls "$RF".* | tr "\n" " ")" = 
 # The core's option table, as every adapter takes it.
 run "$AIMCTL" options --json
 assert "options: every core option, once, with its documentation" \
-    eval '[ "$(printf "%s\n" "$OUT" | jq -r .name | sort | tr "\n" " ")" = "audience audit cache dpop_max_age issuer keys leeway max_lifetime policy reload_interval revoked ssf_audience ssf_issuer ssf_keys ssf_max_age ssf_publish_audience ssf_publish_issuer ssf_sign_key state status_list trust_min types " ] && ! printf "%s\n" "$OUT" | jq -e "select(.doc == \"\" or .doc == null)" | grep -q .'
+    eval '[ "$(printf "%s\n" "$OUT" | jq -r .name | sort | tr "\n" " ")" = "audience audit cache dpop_max_age issuer keys leeway max_lifetime policy reload_interval revoked ssf_audience ssf_issuer ssf_keys ssf_max_age ssf_publish_audience ssf_publish_issuer ssf_sign_key state status_list strict_modes trust_min types " ] && ! printf "%s\n" "$OUT" | jq -e "select(.doc == \"\" or .doc == null)" | grep -q .'
 assert "options: numbers carry their bounds" \
     eval 'printf "%s\n" "$OUT" | jq -se "map(select(.name == \"trust_min\"))[0] | .min == 0 and .max == 100 and .default == \"50\"" >/dev/null'
 # The host configuration file: a path with a space, a comment, a quoted value.

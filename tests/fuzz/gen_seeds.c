@@ -1,7 +1,7 @@
 /*
  * gen_seeds.c -- write the seed corpora for the harnesses:
  *     gen_seeds DIR   ->  DIR/token DIR/claims DIR/jwks DIR/revoke DIR/policy DIR/dpop
- *                         DIR/ssf DIR/config DIR/decide
+ *                         DIR/ssf DIR/config DIR/decide DIR/json
  * Tokens are signed by the same fixed keys the harnesses load, so the
  * fuzzer starts from inputs that get all the way through verification.
  */
@@ -351,6 +351,31 @@ decide_seeds(void)
     }
 }
 
+/* JSON for the differential harness: the tricky corners of the grammar. */
+static void
+json_seeds(void)
+{
+    static const char *const s[] = {
+        "{\"iss\":\"" FUZZ_ISS "\",\"sub\":\"agent-1\",\"aud\":[\"api\",\"x\"],"
+        "\"exp\":1800000600,\"iat\":1800000000.5,\"jti\":\"j\",\"act\":{\"sub\":\"a\"},"
+        "\"scope\":\"kb:read\",\"n\":null,\"t\":true,\"f\":false}",
+        "[1,-0,-0.0,0e0,1E400,1e-400,9223372036854775807,9223372036854775808,"
+        "-9223372036854775808,-9223372036854775809,1.7976931348623157e308,4.9e-324]",
+        "\"\\u00e9\\ud83d\\ude00\\uDBFF\\uDFFF\\/\\b\\f\\n\\r\\t\\\\\\\"\"",
+        "\"\\ud800\"", "\"\\udc00\"", "\"\\u0000\"", "{\"a\\u0000\":1}",
+        "\"\xc3\xa9\xf0\x9f\x98\x80\xed\x9f\xbf\"", "\"\xc0\x80\"", "\"\xed\xa0\x80\"",
+        "{\"a\":1,\"a\":1}", "{\"a\":1,\"b\":2,\"c\":3,\"d\":4,\"e\":5,\"f\":6,"
+        "\"g\":7,\"h\":8,\"i\":9,\"j\":10,\"a\":11}",
+        "[[[[[[[[1]]]]]]]]", "[[[[[[[[[1]]]]]]]]]", " \t\r\n{ } ", "[1,]", "{\"a\":1,}",
+        "01", "1.", ".5", "-", "1e", "1e+", "tru", "nulll", "\xef\xbb\xbf{}",
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof(s) / sizeof(s[0]); i++) {
+        seeds("json", s[i]);
+    }
+}
+
 int
 main(int argc, char **argv)
 {
@@ -370,6 +395,7 @@ main(int argc, char **argv)
     ssf_seeds();
     config_seeds();
     decide_seeds();
+    json_seeds();
     printf("gen_seeds: %d seeds in %s\n", nseeds, outdir);
     return 0;
 }

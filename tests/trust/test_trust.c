@@ -707,6 +707,98 @@ test_status_list(void)
     aim_verifier_free(v);
 }
 
+/* A verifier with two status lists, or NULL with why in e. */
+static aim_verifier *
+verifier_two_lists(const char *list1, const char *list2, aim_error *e)
+{
+    aim_config   *c = aim_config_new();
+    aim_verifier *v = NULL;
+
+    if (aim_config_set(c, "keys", path_of("jwks.json"), e) == AIM_OK
+        && aim_config_set(c, "issuer", "https://issuer.test", e) == AIM_OK
+        && aim_config_set(c, "audience", "api", e) == AIM_OK
+        && aim_config_set(c, "status_list", list1, e) == AIM_OK
+        && aim_config_set(c, "status_list", list2, e) == AIM_OK)
+    {
+        v = aim_verifier_new(c, e);
+    }
+    aim_config_free(c);
+    return v;
+}
+
+/*
+ * Two lists for one URI: which one answered would be an accident of the
+ * configuration's order.  Configured twice, or two files that both claim
+ * one URI (the "sub" of a list must be the URI it is configured for):
+ * refused at start, and on reload the list that changed its claim stops
+ * answering for anyone.
+ */
+static void
+test_status_duplicates(void)
+{
+    const char    *u1 = "https://issuer.test/status/a", *u2 = "https://issuer.test/status/b";
+    char          *f1 = path_of("dup-a.jwt"), *f2 = path_of("dup-b.jwt");
+    char           o1[600], o2[600];
+    unsigned char  valid[4] = { 0 }, revoked[4] = { 0xff, 0xff, 0xff, 0xff };
+    aim_verifier  *v;
+    aim_error      e;
+    aim_token     *t;
+    char          *ta, *tb;
+
+    write_status_list(f1, u1, valid, sizeof(valid), 1, now_value + 3600);
+    write_status_list(f2, u2, valid, sizeof(valid), 1, now_value + 3600);
+
+    /* One URI configured twice (options.c). */
+    snprintf(o1, sizeof(o1), "%s %s", u1, f1);
+    snprintf(o2, sizeof(o2), "%s %s", u1, f2);
+    v = verifier_two_lists(o1, o2, &e);
+    CHECK(v == NULL && e.status == AIM_CONFIG && strstr(e.message, "twice") != NULL,
+          "one URI configured twice: %s", v ? "accepted" : e.message);
+    aim_verifier_free(v);
+
+    /* Two URIs, the second file claiming the first's. */
+    write_status_list(f2, u1, revoked, sizeof(revoked), 1, now_value + 3600);
+    snprintf(o2, sizeof(o2), "%s %s", u2, f2);
+    v = verifier_two_lists(o1, o2, &e);
+    CHECK(v == NULL && e.status == AIM_CONFIG && strstr(e.message, "dup-b.jwt") != NULL
+          && strstr(e.message, u2) != NULL,
+          "a second file claiming the first URI: %s", v ? "accepted" : e.message);
+    aim_verifier_free(v);
+    /* The same file for two URIs: one of them is not its sub. */
+    snprintf(o2, sizeof(o2), "%s %s", u2, f1);
+    v = verifier_two_lists(o1, o2, &e);
+    CHECK(v == NULL && e.status == AIM_CONFIG, "one file for two URIs: %s",
+          v ? "accepted" : e.message);
+    aim_verifier_free(v);
+
+    /* On reload: the second list starts claiming the first URI. */
+    write_status_list(f2, u2, valid, sizeof(valid), 1, now_value + 3600);
+    snprintf(o2, sizeof(o2), "%s %s", u2, f2);
+    v = verifier_two_lists(o1, o2, &e);
+    CHECK(v != NULL, "two lists, each its own URI: %s", v ? "" : e.message);
+    if (v == NULL) {
+        return;
+    }
+    ta = issue("agent-dup-a", "kb:read", "{\"status\":{\"status_list\":{\"idx\":0,\"uri\":\"https://issuer.test/status/a\"}}}");
+    tb = issue("agent-dup-b", "kb:read", "{\"status\":{\"status_list\":{\"idx\":0,\"uri\":\"https://issuer.test/status/b\"}}}");
+    CHECK(aim_verify(v, ta, strlen(ta), &t, &e) == AIM_OK, "a valid: %s", e.message);
+    aim_token_free(t);
+    CHECK(aim_verify(v, tb, strlen(tb), &t, &e) == AIM_OK, "b valid: %s", e.message);
+    aim_token_free(t);
+    sleep(1);
+    write_status_list(f2, u1, revoked, sizeof(revoked), 1, now_value + 3600);
+    now_value += 2;
+    CHECK(aim_verify(v, tb, strlen(tb), &t, &e) == AIM_REVOKED
+          && strstr(e.message, "not available") != NULL,
+          "b's file now claims a's URI: b answers nothing (%s)", e.message);
+    CHECK(aim_verify(v, ta, strlen(ta), &t, &e) == AIM_OK,
+          "a is still answered by its own file, not by b's: %s", e.message);
+    aim_token_free(t);
+    free(ta);
+    free(tb);
+    aim_verifier_free(v);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -715,6 +807,7 @@ main(int argc, char **argv)
         return 2;
     }
     dir = argv[1];
+    umask(022);                 /* strict_modes: files 0644 whatever the caller's */
     aim_set_clock(test_clock);
     setup_keys();
 
@@ -730,6 +823,7 @@ main(int argc, char **argv)
     test_peak();
     test_missing_dir();
     test_status_list();
+    test_status_duplicates();
 
     EVP_PKEY_free(issuer_key);
     printf("trust: %d passed, %d failed, 0 skipped\n", passed, failed);

@@ -2,6 +2,8 @@
  * test_b64_json.c -- strict base64url (b64.h) and strict JSON (json.h).
  */
 #include <stdlib.h>
+#include <locale.h>
+#include <stdint.h>
 #include <string.h>
 #include "b64.h"
 #include "json.h"
@@ -116,6 +118,169 @@ parse_obj(const char *s, size_t len, aim_error *err)
     return AIM_OK;
 }
 
+/* aim_jdoc_parse and jansson (AIM's strict settings) on the same text:
+ * both accept or both refuse.  Returns the jdoc status. */
+static aim_status
+both(const char *s, size_t len, aim_jdoc *d)
+{
+    aim_error   e1, e2;
+    aim_status  st = aim_jdoc_parse(d, s, len, AIM_MAX_JSON_DEPTH, "t", &e1);
+    json_t     *j = aim_json_parse_strict(s, len, AIM_MAX_JSON_DEPTH, &e2);
+
+    CHECKF((st == AIM_OK) == (j != NULL), "\"%.60s\": aim_jdoc %s, jansson %s", s,
+           st == AIM_OK ? "accepts" : e1.message, j != NULL ? "accepts" : e2.message);
+    json_decref(j);
+    return st;
+}
+
+static aim_status
+jd(const char *s)
+{
+    aim_jdoc   d;
+    aim_status st = both(s, strlen(s), &d);
+
+    aim_jdoc_free(&d);
+    return st;
+}
+
+static void
+test_jdoc(void)
+{
+    static const char *const refused[] = {
+        "", " ", "{", "}", "[", "[1", "[1,]", "{\"a\":1,}", "{\"a\"}", "{\"a\" 1}",
+        "{1:1}", "{'a':1}", "01", "-01", "1.", ".5", "-", "+1", "1e", "1e+", "1E-",
+        "0x10", "tru", "nul", "nulll", "truee", "NaN", "Infinity", "-Infinity",
+        "\"", "\"abc", "\"\\x\"", "\"\\u12\"", "\"\\u12G4\"", "\"\t\"", "\"\x01\"",
+        "\"\\ud800\"", "\"\\udc00\"", "\"\\ud800\\u0041\"", "\"\\ud800\\\"", "\"\\u0000\"",
+        "{\"a\\u0000\":1}", "\"\xc0\x80\"", "\"\xed\xa0\x80\"", "\"\xf4\x90\x80\x80\"",
+        "\"\xff\"", "\"\xc3\"", "\xef\xbb\xbf{}", "1 2", "{} {}", "[] x", "1E400", "-1e999",
+        "9223372036854775808", "-9223372036854775809", "99999999999999999999",
+        "{\"a\":1,\"a\":2}", "{\"a\":1,\"b\":{\"c\":1,\"c\":1}}",
+        "[[[[[[[[[1]]]]]]]]]", "{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{}}}}}}}}}",
+    };
+    static const char *const accepted[] = {
+        "{}", " {} ", "\t\r\n[]\n", "0", "-0", "-0.0", "0e0", "1E+2", "1e-400",
+        "9223372036854775807", "-9223372036854775808", "1.7976931348623157e308",
+        "\"\"", "\"\x7f\"", "\"\\/\\b\\f\\n\\r\\t\\\\\\\"\"", "\"\\u00e9\\ud83d\\ude00\"",
+        "\"\xf4\x8f\xbf\xbf\"", "[[[[[[[[1]]]]]]]]", "{\"a\":1,\"A\":2,\"a \":3}",
+        "true", "false", "null", "[true,false,null]",
+    };
+    aim_jdoc         d;
+    aim_error        err;
+    const aim_jnode *r, *n;
+    size_t           i;
+    char            *big;
+
+    t_section("json/jdoc-accept-refuse");
+    for (i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+        CHECKF(jd(refused[i]) != AIM_OK, "refused: \"%s\"", refused[i]);
+    }
+    for (i = 0; i < sizeof(accepted) / sizeof(accepted[0]); i++) {
+        CHECKF(jd(accepted[i]) == AIM_OK, "accepted: \"%s\"", accepted[i]);
+    }
+    CHECK_ST(aim_jdoc_parse(&d, "{\"a\":\"b\0c\"}", 10, 8, "claims", &err), AIM_MALFORMED,
+             &err);
+    aim_jdoc_free(&d);
+    CHECK(tu_contains(err.message, "claims") && tu_contains(err.message, "NUL"));
+    CHECK_ST(aim_jdoc_parse(&d, "[[[1]]]", 7, 2, "x", &err), AIM_MALFORMED, &err);
+    CHECK(tu_contains(err.message, "nested deeper than 2"));
+    aim_jdoc_free(&d);
+    CHECK_ST(aim_jdoc_parse(&d, "{\"a\":SECRETSECRET}", 18, 8, "claims", &err),
+             AIM_MALFORMED, &err);
+    CHECK(tu_contains(err.message, "claims: invalid JSON at offset 5")
+          && !tu_contains(err.message, "SECRET"));
+    aim_jdoc_free(&d);
+
+    t_section("json/jdoc-values");
+    {
+        static const char doc[] =
+            "{\"i\":-9223372036854775808,\"j\":9223372036854775807,\"z\":-0,"
+            "\"r\":1.5e3,\"u\":1e-400,\"s\":\"a\\u00e9\\ud83d\\ude00\\n\",\"k\\\"\":true,"
+            "\"o\":{\"x\":[1,{\"y\":null}],\"w\":false},\"e\":[]}";
+
+        CHECK_ST(both(doc, strlen(doc), &d), AIM_OK, NULL);
+    }
+    r = AIM_JDOC_ROOT(&d);
+    CHECK(r->type == AIM_JOBJECT && r->len == 9 && r->next == d.n);
+    n = aim_jdoc_get(&d, r, "i");
+    CHECK(n != NULL && n->type == AIM_JINT && n->v.i == INT64_MIN);
+    n = aim_jdoc_get(&d, r, "j");
+    CHECK(n != NULL && n->type == AIM_JINT && n->v.i == INT64_MAX);
+    n = aim_jdoc_get(&d, r, "z");
+    CHECK(n != NULL && n->type == AIM_JINT && n->v.i == 0);
+    n = aim_jdoc_get(&d, r, "r");
+    CHECK(n != NULL && n->type == AIM_JREAL && n->v.d == 1500.0);
+    n = aim_jdoc_get(&d, r, "u");
+    CHECK(n != NULL && n->type == AIM_JREAL && n->v.d == 0.0);
+    n = aim_jdoc_get(&d, r, "s");
+    CHECK(n != NULL && n->type == AIM_JSTRING && n->len == 8
+          && strcmp(AIM_JDOC_STRING(&d, n), "a\xc3\xa9\xf0\x9f\x98\x80\n") == 0);
+    n = aim_jdoc_get(&d, r, "k\"");
+    CHECK(n != NULL && n->type == AIM_JTRUE);
+    n = aim_jdoc_get(&d, r, "o");
+    CHECK(n != NULL && n->type == AIM_JOBJECT && n->len == 2);
+    CHECK(aim_jdoc_get(&d, n, "w") != NULL && aim_jdoc_get(&d, n, "w")->type == AIM_JFALSE);
+    n = aim_jdoc_get(&d, n, "x");
+    CHECK(n != NULL && n->type == AIM_JARRAY && n->len == 2
+          && AIM_JDOC_FIRST(n)->v.i == 1
+          && AIM_JDOC_NEXT(&d, AIM_JDOC_FIRST(n))->type == AIM_JOBJECT);
+    n = aim_jdoc_get(&d, r, "e");
+    CHECK(n != NULL && n->type == AIM_JARRAY && n->len == 0 && AIM_JDOC_FIRST(n) == NULL
+          && n->next == d.n);
+    CHECK(aim_jdoc_get(&d, r, "missing") == NULL && aim_jdoc_get(&d, n, "e") == NULL);
+    aim_jdoc_free(&d);
+
+    t_section("json/jdoc-large");
+    /* Past the inline node and string capacity, and an object of many
+     * members (the duplicate check by hash): heap, same answers. */
+    big = malloc(40000);
+    {
+        size_t len = 0;
+
+        len += (size_t) sprintf(big + len, "{");
+        for (i = 0; i < 1000; i++) {
+            len += (size_t) sprintf(big + len, "%s\"member-%zu\":\"value %zu\"", i ? "," : "",
+                                    i, i);
+        }
+        len += (size_t) sprintf(big + len, "}");
+        CHECK_ST(both(big, len, &d), AIM_OK, NULL);
+        CHECK(AIM_JDOC_ROOT(&d)->len == 1000 && d.node != d.inline_node
+              && d.str != d.inline_str);
+        n = aim_jdoc_get(&d, AIM_JDOC_ROOT(&d), "member-999");
+        CHECK(n != NULL && strcmp(AIM_JDOC_STRING(&d, n), "value 999") == 0);
+        aim_jdoc_free(&d);
+        /* The last member repeats the first: found by the hash. */
+        memcpy(big + len - 1, ",\"member-0\":1}", 15);
+        CHECK(both(big, len + 13, &d) == AIM_MALFORMED);
+        aim_jdoc_free(&d);
+    }
+    free(big);
+
+    t_section("json/jdoc-locale");
+    {
+        /* strtod follows LC_NUMERIC; the parser must not. */
+        static const char *const comma[] = { "de_DE.UTF-8", "fr_FR.UTF-8", "de_DE", "fr_FR",
+                                              "ru_RU.UTF-8", NULL };
+        const char *old = setlocale(LC_NUMERIC, NULL);
+        char        saved[64];
+        const char *got = NULL;
+
+        snprintf(saved, sizeof(saved), "%s", old != NULL ? old : "C");
+        for (i = 0; comma[i] != NULL && got == NULL; i++) {
+            got = setlocale(LC_NUMERIC, comma[i]);
+        }
+        if (got == NULL) {
+            t_skip("json/jdoc-locale: no locale with a decimal comma is installed "
+                   "(de_DE, fr_FR, ru_RU)");
+        } else {
+            CHECK_ST(aim_jdoc_parse(&d, "[1.5,2e-1]", 10, 8, "x", &err), AIM_OK, &err);
+            CHECK(d.node[1].v.d == 1.5 && d.node[2].v.d == 0.2);
+            aim_jdoc_free(&d);
+        }
+        setlocale(LC_NUMERIC, saved);
+    }
+}
+
 void
 test_json(void)
 {
@@ -209,4 +374,5 @@ test_json(void)
     free(s);
     json_decref(j);
     (void) i;
+    test_jdoc();
 }

@@ -63,7 +63,47 @@ test_jws(void)
     CHECK(j.sig_len == 9 && memcmp(j.sig, "signature", 9) == 0);
     CHECK(j.signing_input_len == (size_t) (strrchr(good, '.') - good));
     aim_jws_clear(&j);
-    CHECK(j.header == NULL && j.payload == NULL && j.sig == NULL);
+    CHECK(j.alg == NULL && j.payload == NULL && j.sig == NULL);
+
+    t_section("jws/header-cache");
+    {
+        /* A header parsed once is answered from the cache, byte for byte
+         * the same; a refused one is never cached. */
+        static aim_jws_cache cache;
+        char *crit = with_header("{\"alg\":\"ES256\",\"crit\":[\"x\"]}");
+        char *other = with_header("{\"alg\":\"EdDSA\",\"typ\":\"at+jwt\"}");
+
+        memset(&cache, 0, sizeof(cache));
+        for (i = 0; i < 2; i++) {
+            CHECK_ST(aim_jws_parse_cached(good, strlen(good), &cache, &j, &err), AIM_OK, &err);
+            CHECK_STR(j.alg, "ES256");
+            CHECK_STR(j.kid, "k");
+            CHECK_STR(j.typ, "aim+jwt");
+            CHECK(j.payload_len == 11 && memcmp(j.payload, "{\"sub\":\"x\"}", 11) == 0);
+            CHECK(j.sig_len == 9 && memcmp(j.sig, "signature", 9) == 0);
+            CHECK(i == 0 ? j.alg != cache.alg : j.alg == cache.alg);
+            aim_jws_clear(&j);
+        }
+        for (i = 0; i < 2; i++) {
+            CHECK_ST(aim_jws_parse_cached(crit, strlen(crit), &cache, &j, &err), AIM_BAD_TYPE,
+                     &err);
+        }
+        CHECK_ST(aim_jws_parse_cached(other, strlen(other), &cache, &j, &err), AIM_OK, &err);
+        aim_jws_clear(&j);
+        CHECK_ST(aim_jws_parse_cached(other, strlen(other), &cache, &j, &err), AIM_OK, &err);
+        CHECK(j.alg == cache.alg && strcmp(j.alg, "EdDSA") == 0 && j.kid == NULL
+              && strcmp(j.typ, "at+jwt") == 0);
+        aim_jws_clear(&j);
+        /* A cached header with a payload or signature that is not
+         * base64url: refused as ever. */
+        tok = strdup(other);
+        p = strchr(tok, '.');
+        p[1] = '=';
+        CHECK_ST(aim_jws_parse_cached(tok, strlen(tok), &cache, &j, &err), AIM_MALFORMED, &err);
+        free(tok);
+        free(crit);
+        free(other);
+    }
 
     t_section("jws/segments");
     {

@@ -160,6 +160,7 @@ test_jwk_members(void)
         CHECK_STR(k.kid, "x");
         CHECK(k.pkey != NULL);
         CHECK((k.vctx != NULL) == (algs[i] != AIM_ALG_EDDSA));
+        CHECK((k.ed_ctx != NULL) == (algs[i] == AIM_ALG_EDDSA));
         aim_key_clear(&k);
         free(s);
     }
@@ -791,10 +792,270 @@ test_signatures(void)
     aim_key_clear(&k);
 }
 
+/* ------------------------------------------------------------------ */
+/* Weak keys                                                           */
+
+static void
+hex_bytes(const char *hex, unsigned char *out, size_t n)
+{
+    size_t i;
+    unsigned int b;
+
+    for (i = 0; i < n; i++) {
+        sscanf(hex + 2 * i, "%2x", &b);
+        out[i] = (unsigned char) b;
+    }
+}
+
+/* An Ed25519 JWK whose "x" is the 32 bytes of hex. */
+static char *
+ed_jwk(const char *hex, const char *kid)
+{
+    unsigned char raw[32];
+    char         *x, *out;
+
+    hex_bytes(hex, raw, 32);
+    x = tu_b64(raw, 32);
+    out = malloc(strlen(x) + 128);
+    sprintf(out, "{\"kty\":\"OKP\",\"crv\":\"Ed25519\",\"kid\":\"%s\",\"x\":\"%s\"}",
+            kid, x);
+    free(x);
+    return out;
+}
+
+/* A JWKS of one JWK, loaded from a file as configuration is. */
+static aim_keyset *
+load_one(const char *jwk, aim_error *err)
+{
+    char        *doc = malloc(strlen(jwk) + 16);
+    const char  *path;
+    aim_keyset  *ks;
+
+    sprintf(doc, "{\"keys\":[%s]}", jwk);
+    path = tu_write("weak.jwks", doc, (size_t) -1);
+    free(doc);
+    ks = aim_keyset_load(path, err);
+    return ks;
+}
+
+/* The smallest odd prime factor of m below 2^15 (0: none), by trial. */
+static unsigned long
+smallest_factor(const BIGNUM *m)
+{
+    unsigned long f, g;
+
+    for (f = 3; f < 32768; f += 2) {
+        for (g = 3; g * g <= f && f % g != 0; g += 2) {
+        }
+        if ((g * g > f) && BN_mod_word(m, f) == 0) {
+            return f;
+        }
+    }
+    return 0;
+}
+
+static void
+test_weak_keys(void)
+{
+    /*
+     * Every encoding of Ed25519's eight points of small order: the
+     * canonical ones (order 1, 2, 4, 4, 8, 8, 8, 8: derived independently
+     * in Python from the curve equation), the identity and order-2 point
+     * with the sign bit set (x = 0 is never negative), and y + p for
+     * y = 0, 1 (non-canonical), with either sign.
+     */
+    static const char *const small_order[] = {
+        "0100000000000000000000000000000000000000000000000000000000000000",
+        "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+        "0000000000000000000000000000000000000000000000000000000000000000",
+        "0000000000000000000000000000000000000000000000000000000000000080",
+        "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05",
+        "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc85",
+        "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a",
+        "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac03fa",
+        "0100000000000000000000000000000000000000000000000000000000000080",
+        "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff",
+        "edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+        "edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff",
+        "eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+        "eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff",
+    };
+    /* RFC 8032 7.1 test 1's public key: a good one. */
+    static const char good[] =
+        "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a";
+    /* That key plus a point of order 8 (computed in Python): on the
+     * curve, not of small order, outside the prime-order subgroup. */
+    static const char mixed[] =
+        "b2a4b8a3b47d22ea8d86603ab90b393fc1b87399ab55b3806ba4cb815cd509f2";
+    /* y = 2: no x satisfies the curve equation. */
+    static const char off_curve[] =
+        "0200000000000000000000000000000000000000000000000000000000000000";
+    /* y = p + 18: not canonical, and not one of the small-order points. */
+    static const char y_ge_p[] =
+        "ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f";
+    aim_error    err;
+    aim_keyset  *ks;
+    aim_key      k;
+    char        *s;
+    size_t       i;
+
+    t_section("keys/weak-ed25519");
+    {
+        /* Why: OpenSSL verifies a constant signature (R = identity, S = 0)
+         * over any message with the identity as public key. */
+        unsigned char pk[32] = { 1 }, sig[64] = { 1 };
+        EVP_PKEY     *raw = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, pk, 32);
+
+        CHECK_ST(aim_sig_verify(raw, AIM_ALG_EDDSA, (const unsigned char *) "any", 3,
+                                sig, 64, &err), AIM_OK, &err);
+        CHECK_ST(aim_sig_verify(raw, AIM_ALG_EDDSA, (const unsigned char *) "token", 5,
+                                sig, 64, &err), AIM_OK, &err);
+        EVP_PKEY_free(raw);
+    }
+    for (i = 0; i < sizeof(small_order) / sizeof(small_order[0]); i++) {
+        s = ed_jwk(small_order[i], "weak");
+        /* Refused by every Ed25519 key's checks (a DPoP proof's too)... */
+        CHECKF(jwk_status(s, &err) == AIM_CONFIG
+               && (tu_contains(err.message, "small order")
+                   || tu_contains(err.message, "not canonical")),
+               "small-order key %s: %s (%s)", small_order[i],
+               aim_reason(err.status), err.message);
+        /* ... and in a key file, naming the file and the key. */
+        ks = load_one(s, &err);
+        CHECKF(ks == NULL && err.status == AIM_CONFIG
+               && tu_contains(err.message, "weak.jwks")
+               && tu_contains(err.message, "\"weak\""),
+               "small-order key %s in a JWKS: %s", small_order[i], err.message);
+        aim_keyset_free(ks);
+        free(s);
+    }
+    s = ed_jwk(small_order[0], "weak");
+    CHECK_ST(jwk_status(s, &err), AIM_CONFIG, &err);
+    CHECK(tu_contains(err.message, "Ed25519 public key is a point of small order"));
+    free(s);
+    s = ed_jwk(small_order[10], "weak");
+    CHECK_ST(jwk_status(s, &err), AIM_CONFIG, &err);
+    CHECK(tu_contains(err.message, "not canonical"));
+    free(s);
+    s = ed_jwk(y_ge_p, "weak");
+    CHECK_ST(jwk_status(s, &err), AIM_CONFIG, &err);
+    CHECK(tu_contains(err.message, "not canonical"));
+    free(s);
+
+    /* The load-time checks: on the curve, in the prime-order subgroup. */
+    s = ed_jwk(good, "good");
+    CHECK_ST(jwk_status(s, &err), AIM_OK, &err);
+    ks = load_one(s, &err);
+    CHECKF(ks != NULL, "a good Ed25519 key loads: %s", err.message);
+    aim_keyset_free(ks);
+    free(s);
+    s = ed_jwk(mixed, "mixed");
+    ks = load_one(s, &err);
+    CHECKF(ks == NULL && tu_contains(err.message, "small-order component")
+           && tu_contains(err.message, "\"mixed\""), "mixed order: %s", err.message);
+    aim_keyset_free(ks);
+    free(s);
+    s = ed_jwk(off_curve, "off");
+    ks = load_one(s, &err);
+    CHECKF(ks == NULL && tu_contains(err.message, "not a point on the curve"),
+           "off the curve: %s", err.message);
+    aim_keyset_free(ks);
+    free(s);
+    {
+        /* The cached test key and fresh ones load (no false refusal). */
+        for (i = 0; i < 16; i++) {
+            EVP_PKEY *fresh = i == 0 ? tu_key(AIM_ALG_EDDSA) : tu_key_new(AIM_ALG_EDDSA, 0);
+
+            s = tu_jwk(fresh, AIM_ALG_EDDSA, "fresh");
+            CHECK_ST(load_jwk(s, &k, &err), AIM_OK, &err);
+            CHECK_ST(aim_key_validate(&k, &err), AIM_OK, &err);
+            aim_key_clear(&k);
+            free(s);
+            if (i != 0) {
+                EVP_PKEY_free(fresh);
+            }
+        }
+    }
+    {
+        /* A PEM file goes through the same checks. */
+        unsigned char pk[32];
+        EVP_PKEY     *raw;
+        char          spec[600];
+
+        hex_bytes(small_order[6], pk, 32);
+        raw = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, pk, 32);
+        snprintf(spec, sizeof(spec), "pem:EdDSA:%s", write_pem("weak.pem", raw, 0));
+        ks = aim_keyset_load(spec, &err);
+        CHECKF(ks == NULL && tu_contains(err.message, "small order")
+               && tu_contains(err.message, "weak.pem"), "PEM: %s", err.message);
+        aim_keyset_free(ks);
+        EVP_PKEY_free(raw);
+        hex_bytes(mixed, pk, 32);
+        raw = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, pk, 32);
+        snprintf(spec, sizeof(spec), "pem:EdDSA:%s", write_pem("mixed.pem", raw, 0));
+        ks = aim_keyset_load(spec, &err);
+        CHECKF(ks == NULL && tu_contains(err.message, "small-order component"),
+               "PEM: %s", err.message);
+        aim_keyset_free(ks);
+        EVP_PKEY_free(raw);
+    }
+
+    t_section("keys/weak-rsa");
+    {
+        static const unsigned long factors[] = { 3, 5, 751, 16381 };
+        EVP_PKEY      *pk = tu_key(AIM_ALG_RS256);
+        BIGNUM        *n = NULL, *e = NULL;
+        unsigned char  buf[600];
+        char          *nb, *eb, *doc, want[32];
+        int            len;
+
+        EVP_PKEY_get_bn_param(pk, OSSL_PKEY_PARAM_RSA_N, &n);
+        EVP_PKEY_get_bn_param(pk, OSSL_PKEY_PARAM_RSA_E, &e);
+        len = BN_bn2bin(e, buf);
+        eb = tu_b64(buf, (size_t) len);
+        for (i = 0; i < sizeof(factors) / sizeof(factors[0]); i++) {
+            BIGNUM *m = BN_dup(n);
+
+            /* An odd multiple of factor just below n (2048 bits) whose
+             * smallest prime factor is factor. */
+            BN_sub_word(m, BN_mod_word(m, factors[i]));
+            if (!BN_is_odd(m)) {
+                BN_sub_word(m, factors[i]);
+            }
+            while (smallest_factor(m) != factors[i]) {
+                BN_sub_word(m, 2 * factors[i]);
+            }
+            len = BN_bn2bin(m, buf);
+            nb = tu_b64(buf, (size_t) len);
+            doc = malloc(strlen(nb) + strlen(eb) + 64);
+            sprintf(doc, "{\"kty\":\"RSA\",\"kid\":\"f\",\"n\":\"%s\",\"e\":\"%s\"}", nb, eb);
+            CHECK_INT(BN_num_bits(m), 2048);
+            ks = load_one(doc, &err);
+            snprintf(want, sizeof(want), "factor %lu", factors[i]);
+            CHECKF(ks == NULL && err.status == AIM_CONFIG && tu_contains(err.message, want),
+                   "modulus with factor %lu: %s", factors[i], err.message);
+            aim_keyset_free(ks);
+            free(doc);
+            free(nb);
+            BN_free(m);
+        }
+        /* The real modulus loads. */
+        s = rsa_jwk(pk, NULL, 0, "real");
+        ks = load_one(s, &err);
+        CHECKF(ks != NULL, "a real RSA key loads: %s", err.message);
+        aim_keyset_free(ks);
+        free(s);
+        free(eb);
+        BN_free(n);
+        BN_free(e);
+    }
+}
+
 void
 test_keys(void)
 {
     test_jwk_members();
     test_jwks();
     test_signatures();
+    test_weak_keys();
 }

@@ -12,19 +12,21 @@
 #include "tu.h"
 #include "units.h"
 
+/* aim_scope_split works in place: on a copy (out[] points into it). */
+static char split_buf[64 * 300];
+
 static int
 split(const char *s, char **out)
 {
-    return aim_scope_split(s, out, AIM_MAX_SCOPES);
+    snprintf(split_buf, sizeof(split_buf), "%s", s);
+    return aim_scope_split(split_buf, out, AIM_MAX_SCOPES);
 }
 
 static void
 free_split(char **out, int n)
 {
-    int i;
-    for (i = 0; i < n; i++) {
-        free(out[i]);
-    }
+    (void) out;
+    (void) n;
 }
 
 void
@@ -98,7 +100,8 @@ test_scope(void)
     n = split(buf, out);
     CHECK(n == AIM_MAX_SCOPES);
     free_split(out, n > 0 ? n : 0);
-    CHECK(aim_scope_split("a b c", out, 2) == -1);
+    snprintf(split_buf, sizeof(split_buf), "a b c");
+    CHECK(aim_scope_split(split_buf, out, 2) == -1);
     big[AIM_MAX_SCOPE_LEN] = '\0';
     n = split(big, out);
     CHECK(n == 1);
@@ -171,6 +174,11 @@ test_policy(void)
     CHECK(aim_policy_parse("allow a b\0allow * *\n", 20, "policy", &err) == NULL
           && err.status == AIM_CONFIG);
     CHECK(pol("Allow agent-1 kb:read\n", &err) == NULL);
+    /* An agent no token can name: refused, not a rule that never applies. */
+    CHECK(pol("allow agent-1\v kb:read\n", &err) == NULL
+          && tu_contains(err.message, "policy:1") && tu_contains(err.message, "U+000B"));
+    CHECK(pol("allow agent-1\xc2\xa0 kb:read\n", &err) == NULL
+          && tu_contains(err.message, "U+00A0"));
     {
         char line[64 * 4 + 64];
         size_t n = (size_t) sprintf(line, "allow a");
@@ -244,6 +252,64 @@ test_revoke(void)
     CHECK(rev("AGENT x\n", &err) == NULL);
     CHECK(rev("jti\n", &err) == NULL);
     CHECK(aim_revlist_parse("agent a\0agent b\n", 16, "revoked", &err) == NULL);
+    {
+        /*
+         * A line must match exactly what it names or be refused: trailing
+         * or embedded characters that no token's identifier holds made
+         * entries that never matched (a revocation doing nothing).
+         */
+        static const struct { const char *line, *cp; } never[] = {
+            { "jti jti-42\v\n", "U+000B" },             /* vertical tab */
+            { "jti jti-42\f\n", "U+000C" },             /* form feed */
+            { "jti jti-42\xc2\xa0\n", "U+00A0" },        /* no-break space */
+            { "agent agent-9\xe3\x80\x80\n", "U+3000" }, /* ideographic space */
+            { "agent agent-9\xe2\x80\x8b\n", "U+200B" }, /* zero width space */
+            { "agent \xef\xbb\xbf" "agent-9\n", "U+FEFF" }, /* BOM */
+            { "kid old\x1b[0mkey\n", "U+001B" },
+            { "agent agent\xe2\x80\xae" "9\n", "U+202E" },
+            { "agent agent-9\xc2\x85\n", "U+0085" },     /* NEL */
+            { "jti jti-\xff\n", "U+FFFD" },              /* not UTF-8 */
+            { "jti jti-\xc3\n", "U+FFFD" },
+        };
+        char want[64];
+
+        for (i = 0; i < sizeof(never) / sizeof(never[0]); i++) {
+            char text[80];
+
+            snprintf(text, sizeof(text), "# ok\nagent a\n%s", never[i].line);
+            r = rev(text, &err);
+            snprintf(want, sizeof(want), "(%s)", never[i].cp);
+            CHECKF(r == NULL && err.status == AIM_CONFIG
+                   && tu_contains(err.message, "revoked:3")
+                   && tu_contains(err.message, want)
+                   && tu_contains(err.message, "never match"),
+                   "line %zu: %s", i, r ? "accepted" : err.message);
+            aim_revlist_free(r);
+        }
+        CHECK(rev("agent a>b\n", &err) == NULL && tu_contains(err.message, "'>'"));
+        /* CRLF line ends, blanks and tabs around: still exact. */
+        r = rev("jti jti-42 \t\r\nagent\t\tagent-9\r\n", &err);
+        CHECK(r != NULL && aim_revlist_match(r, NULL, NULL, "jti-42", NULL) != NULL
+              && aim_revlist_match(r, "agent-9", NULL, NULL, NULL) != NULL);
+        aim_revlist_free(r);
+        /* Letters of any script are identifiers like any other. */
+        r = rev("agent \xd0\xb0\xd0\xb3\xd0\xb5\xd0\xbd\xd1\x82\n", &err);
+        CHECK(r != NULL && aim_revlist_match(r, "\xd0\xb0\xd0\xb3\xd0\xb5\xd0\xbd\xd1\x82",
+                                             NULL, NULL, NULL) != NULL);
+        aim_revlist_free(r);
+    }
+    {
+        /* End to end: the file is refused at load, naming file and line,
+         * rather than let the token it names through. */
+        aim_verifier *v;
+        const char   *nbsp = tu_write("nbsp.revoked", "jti jti-1\xc2\xa0\n", (size_t) -1);
+
+        v = tu_verifier_try(&err, "revoked", nbsp, NULL);
+        CHECKF(v == NULL && err.status == AIM_CONFIG
+               && tu_contains(err.message, "nbsp.revoked:1")
+               && tu_contains(err.message, "U+00A0"), "%s", v ? "loaded" : err.message);
+        aim_verifier_free(v);
+    }
     memset(id, 'i', 1024);
     id[1024] = '\0';
     big = malloc(2100);

@@ -938,6 +938,37 @@ test_audit_and_decide(void)
         aim_audit_format(line, sizeof(line), &r, NULL, AIM_OK, 0, NULL, tu_now);
         j = check_line(line, NULL, __LINE__);
         json_decref(j);
+        /* C1 and bidirectional controls and line separators from an
+         * adapter (a percent-decoded URI) are escaped: the line means the
+         * same, and shows no raw control on a terminal. */
+        r.resource = "/kb/\xc2\x9b" "31m\xe2\x80\xae\xe2\x81\xa6\xe2\x80\xa8" "x";
+        aim_audit_format(line, sizeof(line), &r, NULL, AIM_OK, 0, NULL, tu_now);
+        CHECK(strstr(line, "\xc2\x9b") == NULL && strstr(line, "\xe2\x80\xae") == NULL
+              && strstr(line, "\xe2\x81\xa6") == NULL && strstr(line, "\xe2\x80\xa8") == NULL);
+        CHECK(strstr(line, "\\u009b31m\\u202e\\u2066\\u2028x") != NULL);
+        j = check_line(line, NULL, __LINE__);
+        if (j != NULL) {
+            CHECK_STR(jstr(j, "resource"), r.resource);
+            json_decref(j);
+        }
+        /* The time stamp, formatted by hand: what strftime would give. */
+        {
+            static const int64_t when[] = { 0, 951782400, 1800000000, 4102444799LL,
+                                            253402300799LL, 86399, 1709251199 };
+            size_t w;
+
+            for (w = 0; w < sizeof(when) / sizeof(when[0]); w++) {
+                char       want[64];
+                struct tm  tm;
+                time_t     tt = (time_t) when[w];
+
+                gmtime_r(&tt, &tm);
+                strftime(want, sizeof(want), "{\"ts\":\"%Y-%m-%dT%H:%M:%SZ\",", &tm);
+                aim_audit_format(line, sizeof(line), &r, NULL, AIM_OK, 0, NULL, when[w]);
+                CHECKF(strncmp(line, want, strlen(want)) == 0, "%lld: %.40s, want %s",
+                       (long long) when[w], line, want);
+            }
+        }
         /* UTF-8 passes through untouched. */
         r.resource = "/caf\xc3\xa9";
         aim_audit_format(line, sizeof(line), &r, NULL, AIM_OK, 0, NULL, tu_now);

@@ -625,6 +625,98 @@ test_claims(void)
     EXPECT(V(NULL, "{\"owner\":\"\"}"), AIM_BAD_CLAIM);
     EXPECT(V(NULL, "{\"owner\":[\"alice\"]}"), AIM_BAD_CLAIM);
 
+    t_section("claims/identifiers");
+    {
+        /* Characters no identifier may hold: they would reach audit
+         * lines, syslog, AIM_AGENT and terminals.  Each in sub, act.sub,
+         * owner, jti and iss: bad_claim naming the claim and the code
+         * point. */
+        static const struct { const char *json, *cp; } bad[] = {
+            { "\\n", "U+000A" }, { "\\u001b[31m", "U+001B" }, { "\\u007f", "U+007F" },
+            { "\\u0085", "U+0085" }, { "\\u009b31m", "U+009B" },
+            { "\\u061c", "U+061C" }, { "\\u200e", "U+200E" }, { "\\u200f", "U+200F" },
+            { "\\u202a", "U+202A" }, { "\\u202b", "U+202B" }, { "\\u202c", "U+202C" },
+            { "\\u202d", "U+202D" }, { "\\u202e", "U+202E" }, { "\\u2066", "U+2066" },
+            { "\\u2067", "U+2067" }, { "\\u2068", "U+2068" }, { "\\u2069", "U+2069" },
+            { "\\u2028", "U+2028" }, { "\\u2029", "U+2029" },
+        };
+        static const char *const claims[] = {
+            "{\"sub\":\"agent%s-1\"}", "{\"act\":{\"sub\":\"bot%s\"}}",
+            "{\"owner\":\"alice%s\"}", "{\"jti\":\"j%s\"}",
+            "{\"iss\":\"https://issuer.test%s\"}",
+        };
+        static const char *const names[] = {
+            "\"sub\"", "\"act.sub\"", "\"owner\"", "\"jti\"", "\"iss\"",
+        };
+        size_t b, c;
+
+        for (b = 0; b < sizeof(bad) / sizeof(bad[0]); b++) {
+            for (c = 0; c < sizeof(claims) / sizeof(claims[0]); c++) {
+                char *tok;
+                aim_token *t = NULL;
+                aim_status s;
+
+                snprintf(buf, sizeof(buf), claims[c], bad[b].json);
+                tok = tu_token(NULL, buf);
+                s = aim_verify(dv, tok, strlen(tok), &t, &verr);
+                CHECKF(s == AIM_BAD_CLAIM && tu_contains(verr.message, names[c])
+                       && tu_contains(verr.message, bad[b].cp),
+                       "%s: %s (%s)", buf, aim_reason(s), verr.message);
+                aim_token_free(t);
+                free(tok);
+            }
+        }
+        /* Agent ids hold no white space of any kind either (they are
+         * words in policy and revocation files); other ids may. */
+        EXPECT(V(NULL, "{\"sub\":\"agent\\u00a0x\"}"), AIM_BAD_CLAIM);
+        CHECK(tu_contains(verr.message, "white space (U+00A0)"));
+        EXPECT(V(NULL, "{\"act\":{\"sub\":\"bot\\u3000\"}}"), AIM_BAD_CLAIM);
+        EXPECT(V(NULL, "{\"sub\":\"\\ufeffagent\"}"), AIM_BAD_CLAIM);
+        /* A jti is a word of the revocation file: one with white space
+         * could never be revoked. */
+        EXPECT(V(NULL, "{\"jti\":\"jti 1\"}"), AIM_BAD_CLAIM);
+        EXPECT(V(NULL, "{\"jti\":\"jti-1\\u00a0\"}"), AIM_BAD_CLAIM);
+        CHECK(tu_contains(verr.message, "\"jti\" contains white space (U+00A0)"));
+        EXPECT(V(NULL, "{\"jti\":\"a>b\"}"), AIM_OK);
+        EXPECT(V(NULL, "{\"owner\":\"Alice Smith\"}"), AIM_OK);
+        EXPECT(V(NULL, "{\"owner\":\"Alice\\u00a0Smith\"}"), AIM_OK);
+        /* Token content quoted in a message before it was validated is
+         * escaped there: the message reaches logs. */
+        EXPECT(V("{\"kid\":\"k\\n\\u001b[2J\\u202e\"}", NULL), AIM_UNKNOWN_KEY);
+        CHECKF(strchr(verr.message, '\n') == NULL && strchr(verr.message, 0x1b) == NULL
+               && strstr(verr.message, "\xe2\x80\xae") == NULL
+               && tu_contains(verr.message, "k\\x0a\\x1b[2J\\xe2\\x80\\xae"),
+               "kid quoted as: %s", verr.message);
+        EXPECT(V("{\"alg\":\"ES256\\r\\n\"}", NULL), AIM_UNSUPPORTED_ALG);
+        CHECK(strchr(verr.message, '\r') == NULL && tu_contains(verr.message, "ES256\\x0d\\x0a"));
+        EXPECT(V("{\"typ\":\"aim+jwt\\u009b\"}", NULL), AIM_BAD_TYPE);
+        CHECK(strstr(verr.message, "\xc2\x9b") == NULL && tu_contains(verr.message, "\\xc2\\x9b"));
+        EXPECT(V(NULL, "{\"status\":{\"status_list\":{\"idx\":0,\"uri\":\"https://x.test/l\\u001b\"}}}"),
+               AIM_BAD_CLAIM);
+        CHECK(tu_contains(verr.message, "U+001B"));
+        {
+            /* A configured key's kid holds none either. */
+            char *jwk = tu_jwk(tu_key(AIM_ALG_ES256), AIM_ALG_ES256, "k\x1b[31m");
+            json_t *j = tu_json(jwk);
+            aim_key k;
+
+            CHECK_ST(aim_key_from_jwk(j, &k, &verr), AIM_CONFIG, &verr);
+            CHECK(tu_contains(verr.message, "kid") && tu_contains(verr.message, "U+001B"));
+            json_decref(j);
+            free(jwk);
+            jwk = tu_jwk(tu_key(AIM_ALG_ES256), AIM_ALG_ES256, "key 1");
+            j = tu_json(jwk);
+            CHECK_ST(aim_key_from_jwk(j, &k, &verr), AIM_CONFIG, &verr);
+            CHECK(tu_contains(verr.message, "white space (U+0020)"));
+            json_decref(j);
+            free(jwk);
+        }
+        /* Letters of any script, and joiners inside words, are fine. */
+        EXPECT(V(NULL, "{\"sub\":\"\\u0430\\u0433\\u0435\\u043d\\u0442\"}"), AIM_OK);
+        EXPECT(V(NULL, "{\"sub\":\"\\u0645\\u0633\\u0627\\u0639\\u062f\"}"), AIM_OK);
+        EXPECT(V(NULL, "{\"owner\":\"\\u0928\\u094d\\u200d\\u092f\"}"), AIM_OK);
+    }
+
     t_section("claims/dates");
     EXPECT(V(NULL, "{\"exp\":\"__delete__\"}"), AIM_MISSING_CLAIM);
     EXPECT(V(NULL, "{\"iat\":\"__delete__\"}"), AIM_MISSING_CLAIM);

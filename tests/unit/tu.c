@@ -50,6 +50,9 @@ tu_init(void)
 {
     const char *tmp = getenv("TMPDIR");
 
+    /* Files the tests write are 0644 whatever the caller's umask (0002
+     * would make them group-writable, which strict_modes refuses). */
+    umask(022);
     snprintf(tu_dir, sizeof(tu_dir), "%s/aim-unit.XXXXXX",
              tmp != NULL && tmp[0] != '\0' ? tmp : "/tmp");
     if (mkdtemp(tu_dir) == NULL) {

@@ -18,5 +18,7 @@ void test_decide(void);
 void test_state(void);
 void test_ssf(void);
 void test_decide_attack(void);
+void test_files(void);
+void test_state_repair(void);
 
 #endif

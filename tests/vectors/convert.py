@@ -80,6 +80,83 @@ def emit_key(label, jwk):
     emit("KEY", label, *fields)
 
 
+# ------------------------------------------------------------------ weak keys
+# An independent reading of the load-time key checks (keys.c does the same
+# with OpenSSL's BIGNUM): Ed25519 points on the curve, canonical, neither
+# of small order nor outside the prime-order subgroup; RSA moduli without
+# a prime factor below 2^14.  Python's integers, straight from the curve
+# equation (RFC 8032 5.1), nothing shared with the C code.
+
+ED_P = 2 ** 255 - 19
+ED_D = (-121665 * pow(121666, ED_P - 2, ED_P)) % ED_P
+ED_L = 2 ** 252 + 27742317777372353535851937790883648493
+ED_SQRT_M1 = pow(2, (ED_P - 1) // 4, ED_P)
+ED_ID = (0, 1)
+
+
+def ed_sqrt(a):
+    x = pow(a, (ED_P + 3) // 8, ED_P)
+    if (x * x - a) % ED_P:
+        x = x * ED_SQRT_M1 % ED_P
+    return x if (x * x - a) % ED_P == 0 else None
+
+
+def ed_add(p1, p2):
+    (x1, y1), (x2, y2) = p1, p2
+    t = ED_D * x1 * x2 * y1 * y2 % ED_P
+    return ((x1 * y2 + y1 * x2) * pow(1 + t, ED_P - 2, ED_P) % ED_P,
+            (y1 * y2 + x1 * x2) * pow(1 - t, ED_P - 2, ED_P) % ED_P)
+
+
+def ed_mul(k, pt):
+    acc = ED_ID
+    while k:
+        if k & 1:
+            acc = ed_add(acc, pt)
+        pt = ed_add(pt, pt)
+        k >>= 1
+    return acc
+
+
+def ed_decode(raw):
+    """(point, None) or (None, why)."""
+    v = int.from_bytes(raw, "little")
+    sign, y = v >> 255, v & (2 ** 255 - 1)
+    if y >= ED_P:
+        return None, "not canonical (y >= p)"
+    x = ed_sqrt((y * y - 1) * pow(ED_D * y * y + 1, ED_P - 2, ED_P) % ED_P)
+    if x is None:
+        return None, "not a point on the curve"
+    if x == 0 and sign:
+        return None, "not canonical (x = 0 with the sign bit)"
+    if x & 1 != sign:
+        x = ED_P - x
+    return (x, y), None
+
+
+def ed_encode(pt):
+    x, y = pt
+    return (y | (x & 1) << 255).to_bytes(32, "little")
+
+
+def ed25519_refusal(raw):
+    pt, why = ed_decode(raw)
+    if why:
+        return "Ed25519 key " + why
+    if ed_mul(8, pt) == ED_ID:
+        return "Ed25519 key of small order"
+    if ed_mul(ED_L, pt) != ED_ID:
+        return "Ed25519 key outside the prime-order subgroup (small-order component)"
+    return None
+
+
+def small_factor(n):
+    for f in range(3, 16384, 2):
+        if all(f % g for g in range(3, int(f ** 0.5) + 1, 2)) and n % f == 0:
+            return f
+    return None
+
+
 def key_refusal(jwk):
     """Why AIM refuses this JWK at load, or None."""
     kty = jwk.get("kty")
@@ -102,6 +179,9 @@ def key_refusal(jwk):
     elif kty == "OKP":
         if jwk.get("crv") != "Ed25519":
             return "curve %s is not in AIM's profile (Ed25519)" % jwk.get("crv")
+        raw = b64d(jwk["x"])
+        if len(raw) == 32:
+            return ed25519_refusal(raw)
     elif kty == "RSA":
         n = int.from_bytes(b64d(jwk["n"]), "big")
         e = int.from_bytes(b64d(jwk["e"]), "big")
@@ -110,6 +190,8 @@ def key_refusal(jwk):
         if e < 65537 or e % 2 == 0 or e.bit_length() > 33:
             return ("RSA public exponent e=%d: AIM's small-exponent policy accepts "
                     "odd e from 65537 to 2^32+1 only" % e)
+        if n % 2 == 0 or small_factor(n):
+            return "RSA modulus with a small prime factor"
     else:
         return "key type %s is not supported" % kty
     return None
@@ -297,6 +379,70 @@ def wycheproof_jws(vec):
                        "base64url refuses it")
             emit("JWS", "tc %d (%s %s)" % (t["tcId"], g.get("comment", ""), clean(t["comment"])),
                  t["result"], expect_of(t["result"], refusal), token, jws_shape(token), why)
+
+
+def weak_keys(vec, outdir):
+    """Ed25519 keys no one may load, found by arithmetic here (every point
+    of order dividing 8, in every encoding that decodes to one; a point of
+    each Wycheproof key plus one of order 8), and the Wycheproof keys
+    themselves, which must load: each as a one-key JWKS file."""
+    emit("SUITE", "weak keys (Ed25519 small order, mixed order; Wycheproof keys)")
+    small = set()
+    # The torsion points: y = 0, 1, p-1, and the y of the order-8 points,
+    # y^2 = (-1 +- sqrt(1 + d)) / d (from [2]P having y = 0).
+    ys = {0, 1, ED_P - 1}
+    r = ed_sqrt((1 + ED_D) % ED_P)
+    for s in (1, -1):
+        y = ed_sqrt((-1 + s * r) * pow(ED_D, ED_P - 2, ED_P) % ED_P)
+        if y is not None:
+            ys |= {y, ED_P - y}
+    for y in ys:
+        for enc_y in (y, y + ED_P):
+            if enc_y >= 2 ** 255:
+                continue
+            for sign in (0, 1):
+                small.add((enc_y | sign << 255).to_bytes(32, "little"))
+    torsion = [ed_decode(r)[0] for r in small if ed_decode(r)[0] is not None]
+    if len(set(torsion)) != 8 or any(ed_mul(8, t) != ED_ID for t in torsion):
+        raise SystemExit("the torsion subgroup does not have 8 points")
+    order8 = [t for t in torsion if ed_mul(4, t) != ED_ID][0]
+    n = 0
+    for raw in sorted(small):
+        n += 1
+        why = ed25519_refusal(raw) or ""
+        if not why:
+            raise SystemExit("small-order encoding %s passes the Python check" % raw.hex())
+        write_jwks(outdir, "weak-%d" % n, raw)
+        emit("JWKS", "small order %s" % raw.hex(), "refuse",
+             os.path.join(outdir, "weak-%d.jwks" % n), 0, why)
+    path = os.path.join(vec, "wycheproof", "ed25519_test.json")
+    if not os.path.exists(path):
+        emit("MISSING", "wycheproof/ed25519_test (for the weak-key suite)")
+        return
+    seen = set()
+    for g in json.load(open(path))["testGroups"]:
+        raw = b64d(g["publicKeyJwk"]["x"])
+        if raw in seen:
+            continue
+        seen.add(raw)
+        n += 1
+        why = ed25519_refusal(raw)
+        write_jwks(outdir, "wp-%d" % n, raw)
+        emit("JWKS", "Wycheproof key %s" % raw.hex(), "refuse" if why else "load",
+             os.path.join(outdir, "wp-%d.jwks" % n), 0 if why else 1, why or "-")
+        mixed = ed_encode(ed_add(ed_decode(raw)[0], order8))
+        why = ed25519_refusal(mixed)
+        if not why:
+            raise SystemExit("mixed-order key %s passes the Python check" % mixed.hex())
+        write_jwks(outdir, "mixed-%d" % n, mixed)
+        emit("JWKS", "Wycheproof key %s + a point of order 8" % raw.hex(), "refuse",
+             os.path.join(outdir, "mixed-%d.jwks" % n), 0, why)
+
+
+def write_jwks(outdir, name, raw):
+    with open(os.path.join(outdir, name + ".jwks"), "w") as f:
+        json.dump({"keys": [{"kty": "OKP", "crv": "Ed25519", "kid": name,
+                             "x": b64e(raw)}]}, f)
 
 
 # ------------------------------------------------------------------ RFC 7515 / 7520
@@ -503,6 +649,7 @@ def main():
     wycheproof_sig(vec, outdir, "rsa_signature_2048_sha256_test", "RS256", 0)
     wycheproof_sig(vec, outdir, "rsa_pss_2048_sha256_mgf1_32_test", "PS256", 0)
     wycheproof_jws(vec)
+    weak_keys(vec, outdir)
     rfc7515(vec)
     cookbook(vec)
     json_suite(vec)
