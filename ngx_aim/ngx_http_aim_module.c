@@ -134,6 +134,7 @@ static ngx_command_t  ngx_http_aim_commands[] = {
     NGX_HTTP_AIM_OPTION("ssf_sign_key"),
     NGX_HTTP_AIM_OPTION("ssf_publish_issuer"),
     NGX_HTTP_AIM_OPTION("ssf_publish_audience"),
+    NGX_HTTP_AIM_OPTION("strict_modes"),
 
     { ngx_string("aim_config"),
       NGX_HTTP_AIM_CONF|NGX_CONF_TAKE1,

@@ -95,12 +95,11 @@ COMMON_FILES="revoked=$W/revoked policy=$W/policy state=$W/state audit=$W/audit.
 
 # ---------------------------------------------------------------------
 say "2. Starting nginx + ngx_aim, PostgreSQL + pg_aim, and PAM"
-# The state file and its shared signals journal beside it: nginx workers
-# (nobody), postgres and PAM (root) all write them.  In production a group
-# owns them (docs/operations.md); here they are made world-writable first.
-: > "$W/state" && : > "$W/state.ssf"
-chown nobody "$W/state" "$W/state.ssf" && chmod 666 "$W/state" "$W/state.ssf"
-ngx_conf "$W/nginx" "worker_processes 2;" "daemon on;" <<EOF
+# The state file and its shared signals journal beside it: nginx workers,
+# postgres and PAM (root) all write them, through a group they share, as
+# in production (docs/trust.md; strict_modes refuses a world-writable one).
+at_shared "$W/state" "$W/state.ssf" || bail "the shared state file"
+ngx_conf "$W/nginx" "$AT_NGX_USER" "worker_processes 2;" "daemon on;" <<EOF
     access_log $W/nginx/access.log;
 
     aim_keys      $W/jwks.json;

@@ -35,6 +35,8 @@
 #   keys      mint_key FILE [keygen args]; mint_jwks OUT KEY...;
 #             issue [aimctl issue args] with ISSUER_KEY, ISS, AUD and
 #             ISSUE_ARGS (an array of defaults).
+#   shared    at_shared FILE...: state file and journal, root:postgres
+#             0660; AT_NGX_USER puts nginx's workers in that group.
 #   checks    at_need_files FILE...; at_need_cmds CMD...: a missing piece
 #             fails the suite (never a skip) and says how to get it.
 #
@@ -309,6 +311,23 @@ at_wait_port() {
         n=$((n - 1))
     done
     return 1
+}
+
+# --------------------------------------------------------- shared files
+
+# at_shared FILE...: files that every enforcing service writes -- the
+# state file and its shared-signals journal -- made as docs/trust.md
+# recommends: owned by root, group-writable (0660) by a group the
+# services share.  Here postgres's own group stands in for the "aim"
+# group (no system account changes): postgres is in it, PAM runs as
+# root, and nginx's workers join it with AT_NGX_USER in the main
+# context ("user nobody postgres;").  strict_modes accepts exactly this.
+AT_NGX_USER="user nobody postgres;"
+at_shared() {
+    local f
+    for f in "$@"; do
+        : > "$f" && chown root:postgres "$f" && chmod 0660 "$f" || return 1
+    done
 }
 
 # ------------------------------------------------------------------ nginx

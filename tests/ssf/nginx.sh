@@ -96,19 +96,14 @@ IDP_TOK=$(issue --sub spiffe://fleet.test/idp --scope ssf:push)
 NOSCOPE_TOK=$(issue --sub spiffe://fleet.test/idp --scope api:GET)
 
 # --------------------------------------------------------------- hosts
-# host_dir H: its state file and journal made here, world-writable and
-# owned by nobody (the workers' user), as PostgreSQL's backends must
-# write them too (in production: a group, docs/operations.md); its
-# revocation list and audit file; its aim.conf for aimctl (the receiver
-# of its peers' signals).
+# host_dir H: its state file and journal, shared by nginx's workers,
+# PostgreSQL's backends and PAM through a group (at_shared, as
+# docs/trust.md recommends); its revocation list and audit file; its
+# aim.conf for aimctl (the receiver of its peers' signals).
 host_dir() {
     local h=$1 p
     mkdir -p "$T/$h"
-    : > "$T/$h/state"
-    : > "$T/$h/state.ssf"
-    : > "$T/$h/audit.log"
-    chown nobody "$T/$h/state" "$T/$h/state.ssf" "$T/$h/audit.log"
-    chmod 666 "$T/$h/state" "$T/$h/state.ssf" "$T/$h/audit.log"
+    at_shared "$T/$h/state" "$T/$h/state.ssf" "$T/$h/audit.log"
     printf '# none\n' > "$T/$h/revoked"
     {
         echo "issuer   $ISS"
@@ -130,7 +125,7 @@ host_dir() {
 # identity provider, the poll publisher and the key set of H's signals.
 host_conf() {
     local h=$1 port=$2 extra=${3-}
-    ngx_conf "$T/$h/nginx" "worker_processes 2;" <<EOF
+    ngx_conf "$T/$h/nginx" "$AT_NGX_USER" "worker_processes 2;" <<EOF
     access_log $T/$h/nginx/access.log;
 
     aim_keys      $T/iss.jwks;
@@ -220,10 +215,10 @@ NOMARK='{"disabled":false,"revoked_before":null}'
 mkdir -p "$T/t" "$T/t/priv" peers
 chmod 700 "$T/t/priv"
 cp a.pem t/open.pem && chmod 644 t/open.pem
-: > t/state && : > t/state.ssf && chown nobody t/state t/state.ssf && chmod 666 t/state t/state.ssf
+at_shared t/state t/state.ssf
 conftest() {   # NAME ok|fail NEEDLE HTTP-BODY
     local saved=$NGX_DIR out
-    ngx_conf "$T/t" <<< "$4"
+    ngx_conf "$T/t" "$AT_NGX_USER" <<< "$4"
     out=$(ngx_test)
     NGX_DIR=$saved
     case $2 in
@@ -293,12 +288,8 @@ host_conf a "$PA" "    server {
 host_start a "$PA"
 NGX_A=$NGX_DIR
 
-# PostgreSQL with pg_aim, from a private installation (tests/pg/lib.sh):
+# PostgreSQL with pg_aim, from a private installation (pg_init makes one):
 # nothing is written to the system's PostgreSQL directories.
-( ROOT=$AT_ROOT; . "$AT_ROOT/tests/pg/lib.sh"; pg_private_install "$T/pginst" ) \
-    || bail "pg_aim installs into a private PostgreSQL installation" "$(tail -20 "$T/pginst.log")"
-PGI=$T/pginst$("$PG_CONFIG" --bindir)
-_pg_bindir() { echo "$PGI"; }
 pg_init "$T/pg" "$PG_PORT" || bail "initdb" "$(cat "$T/pg/initdb.log")"
 pg_conf <<EOF
 shared_preload_libraries = 'pg_aim'
