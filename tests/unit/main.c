@@ -3,7 +3,7 @@
  *
  * Usage: unit [GROUP...]     (no group: all; T_VERBOSE=1 lists every check)
  * Groups: b64 json keys jws verify scope policy revoke runtime dpop decide state ssf
- *         decide-attack
+ *         decide-attack mcp
  */
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +22,7 @@ static const struct {
     { "state", test_state },
     { "ssf", test_ssf },
     { "decide-attack", test_decide_attack },
+    { "mcp", test_mcp },
 };
 
 int

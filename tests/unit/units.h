@@ -18,5 +18,6 @@ void test_decide(void);
 void test_state(void);
 void test_ssf(void);
 void test_decide_attack(void);
+void test_mcp(void);
 
 #endif
