@@ -127,6 +127,13 @@ static ngx_command_t  ngx_http_aim_commands[] = {
     NGX_HTTP_AIM_OPTION("trust_min"),
     NGX_HTTP_AIM_OPTION("reload_interval"),
     NGX_HTTP_AIM_OPTION("dpop_max_age"),
+    NGX_HTTP_AIM_OPTION("ssf_keys"),
+    NGX_HTTP_AIM_OPTION("ssf_issuer"),
+    NGX_HTTP_AIM_OPTION("ssf_audience"),
+    NGX_HTTP_AIM_OPTION("ssf_max_age"),
+    NGX_HTTP_AIM_OPTION("ssf_sign_key"),
+    NGX_HTTP_AIM_OPTION("ssf_publish_issuer"),
+    NGX_HTTP_AIM_OPTION("ssf_publish_audience"),
 
     { ngx_string("aim_config"),
       NGX_HTTP_AIM_CONF|NGX_CONF_TAKE1,
