@@ -111,6 +111,7 @@ LIBAIM_LDFLAGS = $(LIBAIM) $(PKG_LIBS)
 -include tests/ssf/ssf.mk
 -include pam_aim/pam_aim.mk
 -include ngx_aim/ngx_aim.mk
+-include tests/mcp/mcp.mk
 -include pg_aim/pg_aim.mk
 -include bench/trust/trust.mk
 -include tests/demo/demo.mk
