@@ -89,8 +89,9 @@ ngx_http_aim_send_error(ngx_http_request_t *r, ngx_int_t status)
         reason = aim_reason(ctx->decision.status);
 
     } else {
-        error = (status == NGX_HTTP_BAD_REQUEST) ? "invalid_request"
-                                                 : "server_error";
+        /* nginx's own refusal (a body it would not read), or a failure */
+        error = (status < NGX_HTTP_INTERNAL_SERVER_ERROR) ? "invalid_request"
+                                                          : "server_error";
         reason = (ctx && ctx->decided && status == ctx->rc)
                  ? aim_reason(ctx->decision.status) : NULL;
     }

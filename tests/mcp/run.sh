@@ -24,8 +24,9 @@
 #   streams       an open GET (SSE) stream ends within 2 s of a
 #                 revocation, of the token's expiry, of a shared-signal
 #                 session revocation and of trust falling below the
-#                 threshold; an upgraded connection (WebSocket) within 2 s
-#                 of a revocation; a stream of another agent goes on
+#                 threshold; an upgraded connection (WebSocket) and an
+#                 HTTP/2 download within 2 s of a revocation; all through
+#                 a reload; a stream of another agent goes on
 #
 #   tests/mcp/run.sh          (make test-mcp; KEEP=1 keeps the run directory)
 #
@@ -64,8 +65,10 @@ umask 022
 
 at_port NPORT AIM_MCP_PORT || bail "a free port for nginx"
 at_port UPORT AIM_MCP_UPSTREAM_PORT || bail "a free port for the MCP server"
+at_port NPORT2 AIM_MCP_PORT2 || bail "a second free port for nginx"
 
 BASE=http://127.0.0.1:$NPORT
+BASE2=http://127.0.0.1:$NPORT2
 ISS=$BASE/idp
 AUD=$BASE/mcp
 AUD_ADMIN=$BASE/mcp/admin
@@ -79,6 +82,9 @@ ISSUER_KEY=$W/issuer.pem
 ISSUE_ARGS=(--quiet --ttl 600)
 : > "$W/revoked"
 chmod 644 "$W/revoked"
+mkdir -p "$W/files"
+head -c 400000 /dev/zero | tr '\0' x > "$W/files/big.txt"
+chmod -R go+rX "$W/files"
 
 tok() { # AGENT SCOPES [AUDIENCE] [issue args...]
     local agent=$1 scopes=$2 aud=${3:-$AUD}
@@ -237,6 +243,26 @@ NGX_LOG_LEVEL=info ngx_conf "$W" "worker_processes 2;" <<EOF
         location = /.well-known/oauth-authorization-server/idp {
             default_type application/json;
             return 200 '{"issuer":"$ISS","authorization_endpoint":"$ISS/authorize","token_endpoint":"$ISS/token","response_types_supported":["code"],"grant_types_supported":["authorization_code"],"code_challenge_methods_supported":["S256"]}';
+        }
+    }
+
+    # HTTP/2 (h2c), and a server that reads \$aim_mcp_* before the body
+    server {
+        listen 127.0.0.1:$NPORT2 http2;
+        aim_audience $AUD;
+        set \$early \$aim_mcp_tool;
+
+        location /mcp {
+            aim on;
+            aim_mcp on;
+            aim_scope \$mcp_scope;
+            return 200 "decided\n";
+        }
+        location /slow/ {
+            aim on;
+            aim_scope kb:read;
+            alias $W/files/;
+            limit_rate 40k;
         }
     }
 EOF
@@ -408,6 +434,11 @@ rpc "$READER" "{\"jsonrpc\":\"2.0\",\"id\":6,\"method\":\"tools/call\",\"params\
     -H "Mcp-Session-Id: $SID"
 check "... a spooled delete_doc of the reader: 403" 403 "$CODE"
 
+code=$(curl -s -o /dev/null -w '%{http_code}' --http2-prior-knowledge "${JSONRPC[@]}" \
+    -H "Authorization: Bearer $READER" --data-binary "$INIT" "$BASE2/mcp")
+check "\$aim_mcp_* read before the body (a server-level set): refused, 500" 500 "$code"
+in_file "... and the error log says why" 'aim: $aim_mcp_* was read before ngx_aim read the body' "$W/error.log"
+
 # ------------------------------------------------------------ challenges
 
 RM="resource_metadata=\"$BASE/.well-known/oauth-protected-resource/mcp\""
@@ -552,6 +583,7 @@ S_EXP_AT=$((exp * 1000))
 S_SSF=$(tok stream-ssf kb:read)
 S_RISK=$(tok stream-risk kb:read)
 S_WS=$(tok stream-ws kb:read)
+S_H2=$(tok stream-h2 kb:read)
 S_OK=$(tok stream-ok kb:read)
 
 SPIDS=()
@@ -562,6 +594,10 @@ for s in REV EXP SSF RISK OK; do
 done
 AIM_TOKEN=$S_WS node "$M/upgrade.mjs" "$BASE/ws" 60 > "$W/stream-WS.json" 2>> "$W/client.err" &
 SPIDS+=($!)
+# a slow download over HTTP/2 (10 s at 40 KB/s)
+( curl -s --http2-prior-knowledge -o "$W/h2.out" -H "Authorization: Bearer $S_H2" "$BASE2/slow/big.txt"
+  echo "$? $(date +%s%3N)" > "$W/h2.end" ) &
+H2PID=$!
 for _ in $(seq 300); do      # every stream open at the server
     [ "$(grep -cE '"seen":"(GET|UPGRADE)".*spiffe://test/agent/stream-' "$W/upstream.log")" -ge 6 ] && break
     sleep 0.1
@@ -577,6 +613,8 @@ sleep 0.5
 REV_AT=$(ms)
 "$AIMCTL" revoke --file "$W/revoked" agent spiffe://test/agent/stream-ws > /dev/null
 WS_AT=$(ms)
+"$AIMCTL" revoke --file "$W/revoked" agent spiffe://test/agent/stream-h2 > /dev/null
+H2_AT=$(ms)
 set_() { python3 "$TXPY" sign --key "$W/tx.pem" --iss "$TXISS" --aud "$TXAUD" "$@"; }
 "$AIMCTL" ssf apply --keys "$W/tx.jwks" --issuer "$TXISS" --audience "$TXAUD" --state "$W/state" \
     "$(set_ session-revoked --agent spiffe://test/agent/stream-ssf)" > "$W/ssf1.json"
@@ -593,7 +631,7 @@ last_event=$(( S_EXP_AT > RISK_AT ? S_EXP_AT : RISK_AT ))
 while [ "$(ms)" -lt $((last_event + 2500)) ]; do sleep 0.1; done
 END_AT=$(ms)
 kill -TERM "${SPIDS[@]}" 2> /dev/null
-wait "${SPIDS[@]}"
+wait "${SPIDS[@]}" "$H2PID"
 
 within() { # NAME FILE SINCE-MS: delivering before SINCE, nothing 2 s after
     local f=$W/stream-$2.json n first last
@@ -614,6 +652,14 @@ within "a shared signal's session revocation" SSF "$SSF_AT"
 within "trust falling below the threshold (risk-level-change HIGH)" RISK "$RISK_AT"
 within "an upgraded connection (WebSocket), revoked" WS "$WS_AT"
 check "... the upgrade was accepted first (101)" 101 "$(jq -r .status "$W/stream-WS.json")"
+read -r h2rc h2end < "$W/h2.end"
+h2size=$(stat -c %s "$W/h2.out" 2> /dev/null || echo 0)
+if [ "$h2rc" -ne 0 ] && [ "$h2size" -gt 0 ] && [ "$h2size" -lt 400000 ] && [ $((h2end - H2_AT)) -le 2000 ]; then
+    ok "an HTTP/2 download, revoked: its stream reset $((h2end - H2_AT)) ms after ($h2size bytes, curl exit $h2rc)"
+else
+    not_ok "an HTTP/2 download, revoked: its stream reset within 2 s" \
+        "curl exit $h2rc, $h2size bytes, ended $((h2end - H2_AT)) ms after"
+fi
 n=$(jq -r .messages "$W/stream-OK.json")
 last=$(jq -r .last_at "$W/stream-OK.json")
 if [ "${n:-0}" -ge 8 ] && [ $((END_AT - last)) -lt 1000 ]; then

@@ -6,7 +6,8 @@
 # (single, batches, refused batches), refused bodies (malformed, too big,
 # empty), a body nginx spooled to a temporary file, JSON error answers,
 # the RFC 9728 document, and responses still open ended by a revocation
-# and by an expiry -- then a graceful exit.  Any invalid access, use of
+# and by an expiry (and one kept, with aim_recheck off) -- then a
+# graceful exit.  Any invalid access, use of
 # uninitialised memory or bad free fails, and so does a leak that grows
 # with the requests (a record of 50 blocks or more).
 #
@@ -72,6 +73,13 @@ ngx_conf "$W" "master_process off;" "daemon off;" <<EOF
         location /slow/ {
             aim on;
             aim_scope kb:read;
+            alias $W/;
+            limit_rate 20k;
+        }
+        location /kept/ {
+            aim on;
+            aim_scope kb:read;
+            aim_recheck off;
             alias $W/;
             limit_rate 20k;
         }
@@ -148,6 +156,9 @@ curl -s -o "$W/slow-exp" -H "Authorization: Bearer $E" "$U/slow/big.txt" &
 S+=($!)
 curl -s -o "$W/slow-ok" -H "Authorization: Bearer $R" "$U/slow/big.txt" &
 S+=($!)
+curl -s -o "$W/kept" -H "Authorization: Bearer $(issue --sub spiffe://t/streamer --scope kb:read)" \
+    "$U/kept/big.txt" &
+S+=($!)
 sleep 2
 "$AIMCTL" revoke --file "$W/revoked" agent spiffe://t/streamer > /dev/null
 sleep 6
@@ -158,6 +169,11 @@ check "three slow responses of a revoked agent, ended" 3 \
 check "a slow response whose token expired, ended" 1 \
     "$(grep -c 'for agent "spiffe://t/expiring": expired' "$W/error.log")"
 check "... and none of another agent's" 0 "$(grep -c 'for agent "spiffe://t/reader"' "$W/error.log")"
+check "... nor the revoked agent's where aim_recheck is off" 0 \
+    "$(grep -c 'ending the response to "/kept/' "$W/error.log")"
+kept=$(stat -c %s "$W/kept" 2> /dev/null || echo 0)
+if [ "$kept" -gt 100000 ]; then ok "... which went on after the revocation ($kept bytes)"; else
+    not_ok "... which went on after the revocation" "$kept bytes"; fi
 
 kill -QUIT "$(ngx_pid)" 2> /dev/null
 ngx_stop
