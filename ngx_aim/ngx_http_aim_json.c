@@ -350,12 +350,12 @@ ngx_http_aim_metadata_build(ngx_conf_t *cf, ngx_http_aim_loc_conf_t *conf)
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
 
+    n = sizeof(NGX_HTTP_AIM_WELL_KNOWN) - 1;
+
     if (clcf->exact_match
-        && (clcf->name.len != sizeof(NGX_HTTP_AIM_WELL_KNOWN) - 1 + path.len
-            || ngx_strncmp(clcf->name.data, NGX_HTTP_AIM_WELL_KNOWN,
-                           sizeof(NGX_HTTP_AIM_WELL_KNOWN) - 1) != 0
-            || ngx_strncmp(clcf->name.data + sizeof(NGX_HTTP_AIM_WELL_KNOWN) - 1,
-                           path.data, path.len) != 0))
+        && (clcf->name.len != n + path.len
+            || ngx_strncmp(clcf->name.data, NGX_HTTP_AIM_WELL_KNOWN, n) != 0
+            || ngx_strncmp(clcf->name.data + n, path.data, path.len) != 0))
     {
         ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
                       "\"aim_resource_metadata_document\" in %V:%ui: the "

@@ -1240,7 +1240,7 @@ ngx_http_aim_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     }
 
     if (conf->metadata_scopes == NGX_CONF_UNSET_PTR) {
-        conf->metadata_scopes = NULL;      /* a content handler's, not inherited */
+        conf->metadata_scopes = NULL;    /* a content handler's: not inherited */
 
     } else if (ngx_http_aim_metadata_build(cf, conf) != NGX_CONF_OK) {
         return NGX_CONF_ERROR;

@@ -803,8 +803,12 @@ ngx_http_aim_answer(ngx_http_request_t *r, ngx_http_aim_loc_conf_t *alcf,
         ctx->error = ctx->decision.proof_error ? "invalid_dpop_proof"
                                                : "invalid_token";
 
+        if (!ngx_http_aim_challenge_scope(alcf)) {
+            want = NULL;
+        }
+
         if (ngx_http_aim_challenge(r, alcf, scheme, ctx->error, aim_reason(s),
-                                   ngx_http_aim_challenge_scope(alcf) ? want : NULL)
+                                   want)
             != NGX_OK)
         {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;

@@ -94,8 +94,8 @@ read_message(const json_t *v, aim_mcp_message *m, aim_error *err)
                         "object)");
     }
     jsonrpc = json_object_get(v, "jsonrpc");
-    if (!json_is_string(jsonrpc) || strcmp(json_string_value(jsonrpc), "2.0") != 0
-        || json_string_length(jsonrpc) != 3)
+    if (!json_is_string(jsonrpc) || json_string_length(jsonrpc) != 3
+        || strcmp(json_string_value(jsonrpc), "2.0") != 0)
     {
         return aim_fail(err, AIM_MALFORMED, "\"jsonrpc\" is not \"2.0\"");
     }
