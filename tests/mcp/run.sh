@@ -37,6 +37,9 @@
 
 set -u
 . "$(dirname "$0")/../lib/aimtest.sh"
+# nginx reads an exported NGINX as sockets inherited from a binary upgrade
+# (and then does not daemonize): keep the variable to this script.
+export -n NGINX
 at_suite test-mcp
 
 M=$AT_ROOT/tests/mcp
@@ -77,6 +80,9 @@ at_port NPORT2 AIM_MCP_PORT2 || bail "a second free port for nginx"
 
 BASE=http://127.0.0.1:$NPORT
 BASE2=http://127.0.0.1:$NPORT2
+# HTTP/2 where this nginx has it (Debian's does; make test runs that one)
+H2=
+"$NGINX" -V 2>&1 | grep -q -- --with-http_v2_module && H2=http2
 ISS=$BASE/idp
 AUD=$BASE/mcp
 AUD_ADMIN=$BASE/mcp/admin
@@ -256,7 +262,7 @@ NGX_LOG_LEVEL=info ngx_conf "$W" "worker_processes 2;" <<EOF
 
     # HTTP/2 (h2c), and a server that reads \$aim_mcp_* before the body
     server {
-        listen 127.0.0.1:$NPORT2 http2;
+        listen 127.0.0.1:$NPORT2 $H2;
         aim_audience $AUD;
         set \$early \$aim_mcp_tool;
 
@@ -442,7 +448,7 @@ rpc "$READER" "{\"jsonrpc\":\"2.0\",\"id\":6,\"method\":\"tools/call\",\"params\
     -H "Mcp-Session-Id: $SID"
 check "... a spooled delete_doc of the reader: 403" 403 "$CODE"
 
-code=$(curl -s -o /dev/null -w '%{http_code}' --http2-prior-knowledge "${JSONRPC[@]}" \
+code=$(curl -s -o /dev/null -w '%{http_code}' ${H2:+--http2-prior-knowledge} "${JSONRPC[@]}" \
     -H "Authorization: Bearer $READER" --data-binary "$INIT" "$BASE2/mcp")
 check "\$aim_mcp_* read before the body (a server-level set): refused, 500" 500 "$code"
 in_file "... and the error log says why" 'aim: $aim_mcp_* was read before ngx_aim read the body' "$W/error.log"
@@ -527,7 +533,7 @@ conftest() { # NAME EXPECTED-MESSAGE SERVER-BODY
     cat >> "$d/nginx.conf" <<CONF
     client_body_temp_path $d/body; proxy_temp_path $d/proxy;
     fastcgi_temp_path $d/fastcgi; uwsgi_temp_path $d/uwsgi; scgi_temp_path $d/scgi;
-    aim_keys $W/jwks.json; aim_issuer $ISS;
+    access_log off; aim_keys $W/jwks.json; aim_issuer $ISS;
     server { listen 127.0.0.1:$NPORT; $3 }
 }
 CONF
@@ -603,7 +609,7 @@ done
 AIM_TOKEN=$S_WS node "$M/upgrade.mjs" "$BASE/ws" 60 > "$W/stream-WS.json" 2>> "$W/client.err" &
 SPIDS+=($!)
 # a slow download over HTTP/2 (10 s at 40 KB/s)
-( curl -s --http2-prior-knowledge -o "$W/h2.out" -H "Authorization: Bearer $S_H2" "$BASE2/slow/big.txt"
+( curl -s ${H2:+--http2-prior-knowledge} -o "$W/h2.out" -H "Authorization: Bearer $S_H2" "$BASE2/slow/big.txt"
   echo "$? $(date +%s%3N)" > "$W/h2.end" ) &
 H2PID=$!
 for _ in $(seq 300); do      # every stream open at the server
@@ -662,12 +668,15 @@ within "an upgraded connection (WebSocket), revoked" WS "$WS_AT"
 check "... the upgrade was accepted first (101)" 101 "$(jq -r .status "$W/stream-WS.json")"
 read -r h2rc h2end < "$W/h2.end"
 h2size=$(stat -c %s "$W/h2.out" 2> /dev/null || echo 0)
+proto=${H2:+HTTP/2}
 if [ "$h2rc" -ne 0 ] && [ "$h2size" -gt 0 ] && [ "$h2size" -lt 400000 ] && [ $((h2end - H2_AT)) -le 2000 ]; then
-    ok "an HTTP/2 download, revoked: its stream reset $((h2end - H2_AT)) ms after ($h2size bytes, curl exit $h2rc)"
+    ok "a ${proto:-HTTP/1.1} download, revoked: ended $((h2end - H2_AT)) ms after ($h2size bytes, curl exit $h2rc)"
 else
-    not_ok "an HTTP/2 download, revoked: its stream reset within 2 s" \
+    not_ok "a ${proto:-HTTP/1.1} download, revoked: ended within 2 s" \
         "curl exit $h2rc, $h2size bytes, ended $((h2end - H2_AT)) ms after"
 fi
+[ -n "$H2" ] || skip "HTTP/2: $NGINX was built without http_v2"
+
 n=$(jq -r .messages "$W/stream-OK.json")
 last=$(jq -r .last_at "$W/stream-OK.json")
 if [ "${n:-0}" -ge 8 ] && [ $((END_AT - last)) -lt 1000 ]; then

@@ -17,6 +17,9 @@
 
 set -u
 . "$(dirname "$0")/../lib/aimtest.sh"
+# nginx reads an exported NGINX as sockets inherited from a binary upgrade
+# (and then does not daemonize): keep the variable to this script.
+export -n NGINX
 at_suite test-mcp-valgrind
 
 at_need_cmds valgrind curl
