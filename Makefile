@@ -112,6 +112,7 @@ LIBAIM_LDFLAGS = $(LIBAIM) $(PKG_LIBS)
 -include pam_aim/pam_aim.mk
 -include ngx_aim/ngx_aim.mk
 -include tests/nginx/trust.mk
+-include tests/mcp/mcp.mk
 -include pg_aim/pg_aim.mk
 -include tests/ssf/nginx.mk
 -include bench/trust/trust.mk

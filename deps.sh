@@ -12,6 +12,10 @@ PKGS="build-essential pkg-config clang llvm libclang-rt-14-dev
       curl python3 python3-cryptography valgrind wrk procps jq locales
       debhelper dpkg-dev fakeroot lintian
       git iproute2 clang-format bear"
+# The MCP tests run the MCP SDK on node (tests/mcp): Debian's nodejs and
+# npm, unless they are installed already (NodeSource's node brings npm).
+command -v node >/dev/null 2>&1 || PKGS="$PKGS nodejs"
+command -v npm >/dev/null 2>&1 || PKGS="$PKGS npm"
 missing=""
 for p in $PKGS; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

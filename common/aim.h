@@ -385,6 +385,13 @@ typedef struct {
 
     aim_audit_mode      audit;
     aim_observe_mode    observe;
+
+    /* aim_decide_token only: 1 when this decision continues an event whose
+     * key binding was checked when it began (nginx re-checking a response
+     * that is still streaming).  The token is re-checked in full; the
+     * binding is not, since a DPoP proof is fresh only once.  Refused with
+     * AIM_INTERNAL by aim_identify and aim_decide. */
+    int                 continued;
 } aim_request;
 
 /*
@@ -449,6 +456,70 @@ aim_status aim_decide_token(aim_verifier *v, const aim_token *t,
  */
 void aim_note(aim_verifier *v, const aim_request *req, const aim_token *t,
               const char *event);
+
+/* ------------------------------------------------------------------ */
+/* MCP: what a JSON-RPC request body asks for                          */
+
+/*
+ * The Model Context Protocol puts the method and the tool, resource or
+ * prompt a client asks for in a JSON-RPC 2.0 body.  aim_mcp_parse reads
+ * such a body -- one message or a batch -- so that an adapter can require
+ * a scope per method, tool, resource and prompt (and decide a batch as
+ * every one of its messages).  The parse is strict: one JSON text (no
+ * duplicate member, no NUL, valid UTF-8, nesting at most AIM_MCP_MAX_DEPTH),
+ * "jsonrpc":"2.0" in every message, a request or notification with a
+ * method, or a response with an id and a result or an error; the names of
+ * tools/call, prompts/get and resources/read|subscribe|unsubscribe must be
+ * there.  Anything else is refused, never guessed.
+ */
+
+#define AIM_MCP_MAX_BODY     (8 * 1024 * 1024)  /* bytes of one body */
+#define AIM_MCP_MAX_BATCH    64      /* messages in one batch */
+#define AIM_MCP_MAX_DEPTH    64      /* nesting of the body's JSON */
+#define AIM_MCP_MAX_NAME     1024    /* bytes of a method, name or URI */
+
+/* The JSON-RPC error code an adapter answers a refused body with. */
+#define AIM_MCP_PARSE_ERROR      (-32700)   /* not one JSON text */
+#define AIM_MCP_INVALID_REQUEST  (-32600)   /* JSON, not a JSON-RPC message */
+
+typedef enum {
+    AIM_MCP_REQUEST = 0,     /* a method and an id */
+    AIM_MCP_NOTIFICATION,    /* a method, no id */
+    AIM_MCP_RESPONSE         /* an id and a result or an error */
+} aim_mcp_kind;
+
+/* One message.  The strings belong to the aim_mcp they were read from;
+ * none is empty or holds a control character. */
+typedef struct {
+    aim_mcp_kind  kind;
+    const char   *method;    /* "tools/call", ...; NULL for a response */
+    const char   *tool;      /* tools/call: params.name; else NULL */
+    const char   *prompt;    /* prompts/get: params.name; completion/complete
+                              * of a ref/prompt: its name; else NULL */
+    const char   *resource;  /* resources/read, subscribe, unsubscribe:
+                              * params.uri; completion/complete of a
+                              * ref/resource: its uri; else NULL */
+} aim_mcp_message;
+
+typedef struct aim_mcp aim_mcp;
+
+/*
+ * Parse a body of len bytes (at most AIM_MCP_MAX_BODY).  AIM_OK with *out
+ * (free it with aim_mcp_free); AIM_MALFORMED with *code the JSON-RPC
+ * error to answer (AIM_MCP_PARSE_ERROR, AIM_MCP_INVALID_REQUEST) and
+ * err->message what was wrong, naming the message of a batch by its
+ * position (never quoting the body); AIM_INTERNAL when out of memory.
+ */
+aim_status aim_mcp_parse(const char *body, size_t len, aim_mcp **out,
+                         int *code, aim_error *err);
+void aim_mcp_free(aim_mcp *m);
+
+/* The messages: 1, or a batch's (1..AIM_MCP_MAX_BATCH). */
+size_t aim_mcp_count(const aim_mcp *m);
+/* 1 when the body was an array (a batch), even of one message. */
+int aim_mcp_is_batch(const aim_mcp *m);
+/* Message i (0 <= i < count), or NULL. */
+const aim_mcp_message *aim_mcp_at(const aim_mcp *m, size_t i);
 
 /* ------------------------------------------------------------------ */
 /* Sealed hand-off                                                     */

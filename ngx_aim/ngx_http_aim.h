@@ -2,8 +2,15 @@
  * ngx_http_aim.h -- what the sources of ngx_http_aim_module share: the
  * location configuration, the per-request context and the one call that
  * describes a request to libaim and enforces its answer.  A later source
- * (a body mode, a receiver) builds on ngx_http_aim_decide() and never
- * calls the core's lower levels.
+ * builds on ngx_http_aim_decide() and never calls the core's lower
+ * levels:
+ *
+ *   ngx_http_aim_module.c    configuration, phases, variables
+ *   ngx_http_aim_request.c   the request as the core sees it, the answer
+ *   ngx_http_aim_mcp.c       MCP: the JSON-RPC body read, each message
+ *                            decided
+ *   ngx_http_aim_recheck.c   responses still open, decided again
+ *   ngx_http_aim_json.c      JSON error bodies, the RFC 9728 document
  */
 
 
@@ -21,6 +28,9 @@
 #define NGX_HTTP_AIM_AUDIT_LOG      0       /* the error log (default) */
 #define NGX_HTTP_AIM_AUDIT_OFF      1
 #define NGX_HTTP_AIM_AUDIT_FILE     2       /* the core's "audit" option */
+
+#define NGX_HTTP_AIM_ERRORS_HTML    0       /* nginx's error pages */
+#define NGX_HTTP_AIM_ERRORS_JSON    1
 
 
 /* One set of core options: one verifier, shared by the locations using it. */
@@ -66,11 +76,36 @@ typedef struct {
     ngx_http_complex_value_t   *token;      /* aim_token */
 
     ngx_str_t                   realm;
+    ngx_flag_t                  realm_audience; /* ... the audience's */
     ngx_str_t                   resource_metadata;
+    ngx_flag_t                  metadata_auto;  /* ... derived from the
+                                                 * audience */
     ngx_flag_t                  bypass_preflight;
+    ngx_flag_t                  challenge_scope;  /* unset: aim_mcp's */
+    ngx_uint_t                  errors;     /* NGX_HTTP_AIM_ERRORS_*;
+                                             * unset: JSON with aim_mcp */
+
+    ngx_flag_t                  mcp;
+    size_t                      mcp_max_body;
+    ngx_flag_t                  recheck;
+
+    ngx_array_t                *metadata_scopes;  /* ngx_str_t; the RFC 9728
+                                                   * document served here */
+    ngx_str_t                   metadata;         /* ... as built */
+    ngx_str_t                   metadata_file;
+    ngx_uint_t                  metadata_line;
 
     ngx_http_aim_verifier_t    *verifier;
 } ngx_http_aim_loc_conf_t;
+
+
+#define ngx_http_aim_challenge_scope(alcf)                                   \
+    ((alcf)->challenge_scope == NGX_CONF_UNSET ? (alcf)->mcp                 \
+                                               : (alcf)->challenge_scope)
+
+#define ngx_http_aim_json_errors(alcf)                                       \
+    ((alcf)->errors == NGX_CONF_UNSET_UINT ? (alcf)->mcp                     \
+                                : (alcf)->errors == NGX_HTTP_AIM_ERRORS_JSON)
 
 
 /*
@@ -86,9 +121,27 @@ typedef struct {
     ngx_int_t                   rc;         /* NGX_OK or a status */
     aim_decision                decision;
     aim_decision                identity;   /* aim_identify, for variables */
+    const char                 *error;      /* the refusal's RFC 6750 code */
+
+    const char                 *resource;   /* decided, when not the URI:
+                                             * an MCP message */
+    aim_status                  host_status;  /* the module's own denial
+                                               * (an MCP body refused) */
+    const char                 *host_message;
+    ngx_int_t                   host_rc;    /* ... answered with */
+    ngx_int_t                   rpc_code;   /* ... and a JSON-RPC error */
+
+    ngx_array_t                *allowed;    /* aim_request: what was
+                                             * allowed, re-checked while
+                                             * the response is open */
+    ngx_str_t                   mcp_scopes; /* each MCP message's scopes */
+
     unsigned                    decided:1;
     unsigned                    identified:1;
 } ngx_http_aim_ctx_t;
+
+
+typedef struct ngx_http_aim_mcp_s  ngx_http_aim_mcp_t;
 
 
 /* Shared by a main request and its subrequests, across redirects. */
@@ -96,6 +149,13 @@ typedef struct {
     ngx_http_aim_ctx_t         *last;       /* the latest decision */
     u_char                      proofs[2][32];  /* DPoP proofs recorded */
     ngx_uint_t                  nproofs;
+
+    ngx_http_aim_mcp_t         *mcp;        /* the JSON-RPC body */
+
+    ngx_http_request_t         *request;    /* re-checked while open */
+    ngx_queue_t                 open;
+    aim_status                  ended;      /* why a re-check ended it */
+    unsigned                    watched:1;
 } ngx_http_aim_main_t;
 
 
@@ -113,6 +173,29 @@ ngx_http_aim_main_t *ngx_http_aim_get_main(ngx_http_request_t *r);
 ngx_int_t ngx_http_aim_replay_init(ngx_conf_t *cf, size_t size);
 void ngx_http_aim_enter(ngx_http_aim_verifier_t *av, ngx_log_t *log);
 char *ngx_http_aim_cstr(ngx_pool_t *pool, ngx_str_t *s);
+ngx_http_aim_opt_t *ngx_http_aim_find(ngx_array_t *a, ngx_uint_t n,
+    const char *name);
+
+ngx_int_t ngx_http_aim_mcp_read(ngx_http_request_t *r,
+    ngx_http_aim_loc_conf_t *alcf, ngx_http_aim_ctx_t *ctx);
+ngx_int_t ngx_http_aim_mcp_decide(ngx_http_request_t *r,
+    ngx_http_aim_loc_conf_t *alcf, ngx_http_aim_ctx_t *ctx);
+ngx_int_t ngx_http_aim_mcp_same(ngx_http_request_t *r,
+    ngx_http_aim_loc_conf_t *alcf, ngx_http_aim_ctx_t *ctx);
+ngx_int_t ngx_http_aim_mcp_add_variables(ngx_conf_t *cf);
+
+void ngx_http_aim_recheck_init(void);
+void ngx_http_aim_watch(ngx_http_request_t *r, ngx_http_aim_main_t *mn);
+void ngx_http_aim_unwatch(ngx_http_aim_main_t *mn);
+void ngx_http_aim_recheck(void);
+
+ngx_int_t ngx_http_aim_send_error(ngx_http_request_t *r, ngx_int_t status);
+char *ngx_http_aim_metadata_url(ngx_conf_t *cf, ngx_http_aim_loc_conf_t *conf,
+    ngx_http_aim_loc_conf_t *prev);
+char *ngx_http_aim_metadata_build(ngx_conf_t *cf,
+    ngx_http_aim_loc_conf_t *conf);
+char *ngx_http_aim_metadata_document(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 
 #pragma GCC visibility pop
 

@@ -16,7 +16,9 @@
  *   precontent      a subrequest whose location "if" switched to.
  *
  * The decision itself, the request as the core sees it and the answer
- * are in ngx_http_aim_request.c.
+ * are in ngx_http_aim_request.c; an MCP location's body in
+ * ngx_http_aim_mcp.c; responses still open, decided again, in
+ * ngx_http_aim_recheck.c; JSON answers in ngx_http_aim_json.c.
  */
 
 
@@ -42,6 +44,8 @@ static ngx_int_t ngx_http_aim_check(ngx_http_request_t *r,
 static ngx_int_t ngx_http_aim_same(ngx_http_request_t *r,
     ngx_http_aim_ctx_t *ctx, ngx_http_aim_loc_conf_t *alcf);
 static ngx_int_t ngx_http_aim_preflight(ngx_http_request_t *r);
+static ngx_int_t ngx_http_aim_refuse(ngx_http_request_t *r,
+    ngx_http_aim_loc_conf_t *alcf, ngx_int_t rc);
 
 static aim_decision *ngx_http_aim_variable_decision(ngx_http_request_t *r);
 static aim_token *ngx_http_aim_variable_token(ngx_http_request_t *r);
@@ -67,8 +71,6 @@ static char *ngx_http_aim_merge_loc_conf(ngx_conf_t *cf, void *parent,
 static ngx_int_t ngx_http_aim_merge_options(ngx_conf_t *cf,
     ngx_http_aim_loc_conf_t *conf, ngx_http_aim_loc_conf_t *prev,
     ngx_uint_t own_audit);
-static ngx_http_aim_opt_t *ngx_http_aim_find(ngx_array_t *a, ngx_uint_t n,
-    const char *name);
 static ngx_http_aim_verifier_t *ngx_http_aim_get_verifier(ngx_conf_t *cf,
     ngx_http_aim_loc_conf_t *alcf);
 static void ngx_http_aim_config_error(ngx_conf_t *cf,
@@ -91,6 +93,13 @@ static ngx_conf_enum_t  ngx_http_aim_dpop_modes[] = {
     { ngx_string("off"), AIM_DPOP_OFF },
     { ngx_string("on"), AIM_DPOP_ON },
     { ngx_string("required"), AIM_DPOP_REQUIRED },
+    { ngx_null_string, 0 }
+};
+
+
+static ngx_conf_enum_t  ngx_http_aim_error_formats[] = {
+    { ngx_string("html"), NGX_HTTP_AIM_ERRORS_HTML },
+    { ngx_string("json"), NGX_HTTP_AIM_ERRORS_JSON },
     { ngx_null_string, 0 }
 };
 
@@ -206,6 +215,48 @@ static ngx_command_t  ngx_http_aim_commands[] = {
       offsetof(ngx_http_aim_loc_conf_t, bypass_preflight),
       NULL },
 
+    { ngx_string("aim_challenge_scope"),
+      NGX_HTTP_AIM_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_aim_loc_conf_t, challenge_scope),
+      NULL },
+
+    { ngx_string("aim_errors"),
+      NGX_HTTP_AIM_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_aim_loc_conf_t, errors),
+      &ngx_http_aim_error_formats },
+
+    { ngx_string("aim_recheck"),
+      NGX_HTTP_AIM_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_aim_loc_conf_t, recheck),
+      NULL },
+
+    { ngx_string("aim_mcp"),
+      NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_aim_loc_conf_t, mcp),
+      NULL },
+
+    { ngx_string("aim_mcp_max_body"),
+      NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_aim_loc_conf_t, mcp_max_body),
+      NULL },
+
+    { ngx_string("aim_resource_metadata_document"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_ANY,
+      ngx_http_aim_metadata_document,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
       ngx_null_command
 };
 
@@ -308,14 +359,16 @@ ngx_http_aim_rewrite_handler(ngx_http_request_t *r)
 
     rc = ngx_http_aim_check(r, alcf);
 
-    return (rc == NGX_OK) ? NGX_DECLINED : rc;
+    return (rc == NGX_OK) ? NGX_DECLINED : ngx_http_aim_refuse(r, alcf, rc);
 }
 
 
 static ngx_int_t
 ngx_http_aim_access_handler(ngx_http_request_t *r)
 {
-    ngx_http_aim_loc_conf_t  *alcf;
+    ngx_int_t                  rc;
+    ngx_http_aim_loc_conf_t   *alcf;
+    ngx_http_core_loc_conf_t  *clcf;
 
     alcf = ngx_http_get_module_loc_conf(r, ngx_http_aim_module);
 
@@ -323,7 +376,16 @@ ngx_http_aim_access_handler(ngx_http_request_t *r)
         return NGX_DECLINED;
     }
 
-    return ngx_http_aim_check(r, alcf);
+    rc = ngx_http_aim_check(r, alcf);
+
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+
+    if (rc == NGX_OK || clcf->satisfy == NGX_HTTP_SATISFY_ANY) {
+        /* one vote among the access modules: nginx answers a refusal */
+        return rc;
+    }
+
+    return ngx_http_aim_refuse(r, alcf, rc);
 }
 
 
@@ -347,19 +409,42 @@ ngx_http_aim_precontent_handler(ngx_http_request_t *r)
 
     rc = ngx_http_aim_check(r, alcf);
 
-    return (rc == NGX_OK) ? NGX_DECLINED : rc;
+    return (rc == NGX_OK) ? NGX_DECLINED : ngx_http_aim_refuse(r, alcf, rc);
+}
+
+
+/*
+ * A refusal, answered by nginx (its error pages, error_page) or, with
+ * "aim_errors json", here with a JSON body for a main request.
+ */
+
+static ngx_int_t
+ngx_http_aim_refuse(ngx_http_request_t *r, ngx_http_aim_loc_conf_t *alcf,
+    ngx_int_t rc)
+{
+    if (rc < NGX_HTTP_SPECIAL_RESPONSE
+        || !ngx_http_aim_json_errors(alcf)
+        || r != r->main)
+    {
+        return rc;
+    }
+
+    ngx_http_finalize_request(r, ngx_http_aim_send_error(r, rc));
+
+    return NGX_DONE;
 }
 
 
 /*
  * Decide, unless this request was decided in an earlier phase for the
- * same requirements: NGX_OK, NGX_DECLINED (a CORS preflight let through)
- * or the status to refuse with.
+ * same requirements: NGX_OK, NGX_DECLINED (a CORS preflight let through),
+ * NGX_DONE (an MCP body is being read) or the status to refuse with.
  */
 
 static ngx_int_t
 ngx_http_aim_check(ngx_http_request_t *r, ngx_http_aim_loc_conf_t *alcf)
 {
+    ngx_int_t            rc;
     ngx_http_aim_ctx_t  *ctx;
 
     if (alcf->bypass_preflight
@@ -375,6 +460,13 @@ ngx_http_aim_check(ngx_http_request_t *r, ngx_http_aim_loc_conf_t *alcf)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
+    if (alcf->mcp) {
+        rc = ngx_http_aim_mcp_read(r, alcf, ctx);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+    }
+
     if (ctx->decided) {
         switch (ngx_http_aim_same(r, ctx, alcf)) {
         case NGX_OK:
@@ -384,6 +476,10 @@ ngx_http_aim_check(ngx_http_request_t *r, ngx_http_aim_loc_conf_t *alcf)
         default:
             break;
         }
+    }
+
+    if (alcf->mcp) {
+        return ngx_http_aim_mcp_decide(r, alcf, ctx);
     }
 
     return ngx_http_aim_decide(r, alcf, ctx);
@@ -436,6 +532,10 @@ ngx_http_aim_same(ngx_http_request_t *r, ngx_http_aim_ctx_t *ctx,
     }
 
     /* scopes built from variables: the same values? */
+
+    if (ctx->mcp_scopes.data) {
+        return ngx_http_aim_mcp_same(r, alcf, ctx);
+    }
 
     ngx_memzero(&req, sizeof(aim_request));
 
@@ -606,6 +706,13 @@ ngx_http_aim_reason_variable(ngx_http_request_t *r,
         return NGX_OK;
     }
 
+    mn = ngx_http_aim_get_main(r);
+
+    if (mn && mn->ended != AIM_OK) {
+        /* a re-check ended the response */
+        return ngx_http_aim_set_value(r, v, aim_reason(mn->ended), 0);
+    }
+
     return ngx_http_aim_set_value(r, v, aim_reason(ctx->decision.status), 0);
 }
 
@@ -749,7 +856,7 @@ ngx_http_aim_preconfiguration(ngx_conf_t *cf)
         var->data = v->data;
     }
 
-    return NGX_OK;
+    return ngx_http_aim_mcp_add_variables(cf);
 }
 
 
@@ -894,7 +1001,7 @@ ngx_http_aim_init_module(ngx_cycle_t *cycle)
 /*
  * Each worker re-reads changed files from a timer, off the request path:
  * a request never waits for a reload (the core is told not to refresh on
- * its own).
+ * its own); then the responses still open are decided again.
  */
 
 static ngx_int_t
@@ -915,6 +1022,8 @@ ngx_http_aim_init_process(ngx_cycle_t *cycle)
     for (i = 0; i < amcf->verifiers.nelts; i++) {
         aim_verifier_set_auto_refresh(avp[i]->verifier, 0);
     }
+
+    ngx_http_aim_recheck_init();
 
     ngx_http_aim_refresh_event.handler = ngx_http_aim_refresh;
     ngx_http_aim_refresh_event.log = cycle->log;
@@ -943,9 +1052,15 @@ ngx_http_aim_refresh(ngx_event_t *ev)
         aim_verifier_refresh(avp[i]->verifier);
     }
 
-    if (!ngx_exiting && !ngx_quit) {
-        ngx_add_timer(ev, 500);
-    }
+    ngx_http_aim_recheck();
+
+    /*
+     * A worker shutting down gracefully (a reload) still serves the
+     * streams it has open, and keeps deciding them; the timer is
+     * cancelable, so it never keeps the worker alive.
+     */
+
+    ngx_add_timer(ev, 500);
 }
 
 
@@ -1010,6 +1125,8 @@ ngx_http_aim_create_loc_conf(ngx_conf_t *cf)
      *     conf->token = NULL;
      *     conf->realm = { 0, NULL };
      *     conf->resource_metadata = { 0, NULL };
+     *     conf->metadata = { 0, NULL };
+     *     conf->metadata_file = { 0, NULL };
      *     conf->verifier = NULL;
      */
 
@@ -1019,6 +1136,12 @@ ngx_http_aim_create_loc_conf(ngx_conf_t *cf)
     conf->scope_any = NGX_CONF_UNSET;
     conf->dpop = NGX_CONF_UNSET_UINT;
     conf->bypass_preflight = NGX_CONF_UNSET;
+    conf->challenge_scope = NGX_CONF_UNSET;
+    conf->errors = NGX_CONF_UNSET_UINT;
+    conf->mcp = NGX_CONF_UNSET;
+    conf->mcp_max_body = NGX_CONF_UNSET_SIZE;
+    conf->recheck = NGX_CONF_UNSET;
+    conf->metadata_scopes = NGX_CONF_UNSET_PTR;
 
     return conf;
 }
@@ -1068,22 +1191,60 @@ ngx_http_aim_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         conf->token = prev->token;
     }
 
-    ngx_conf_merge_str_value(conf->resource_metadata,
-                             prev->resource_metadata, "");
     ngx_conf_merge_value(conf->bypass_preflight, prev->bypass_preflight, 0);
+
+    ngx_conf_merge_value(conf->mcp, prev->mcp, 0);
+    ngx_conf_merge_size_value(conf->mcp_max_body, prev->mcp_max_body,
+                              1024 * 1024);
+    ngx_conf_merge_value(conf->recheck, prev->recheck, 1);
+
+    /*
+     * Unset, these follow aim_mcp where it is used (an MCP location speaks
+     * to OAuth clients), so they stay unset through enclosing blocks.
+     */
+
+    if (conf->challenge_scope == NGX_CONF_UNSET) {
+        conf->challenge_scope = prev->challenge_scope;
+    }
+
+    if (conf->errors == NGX_CONF_UNSET_UINT) {
+        conf->errors = prev->errors;
+    }
+
+    if (conf->mcp_max_body == 0 || conf->mcp_max_body > AIM_MCP_MAX_BODY) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"aim_mcp_max_body\" must be between 1 and %uzk",
+                           (size_t) AIM_MCP_MAX_BODY / 1024);
+        return NGX_CONF_ERROR;
+    }
 
     if (conf->realm.data == NULL) {
         conf->realm = prev->realm;
+        conf->realm_audience = prev->realm_audience;
     }
 
-    if (conf->realm.data == NULL && conf->options) {
-        /* the realm of challenges: the audience this service is */
+    if ((conf->realm.data == NULL || conf->realm_audience) && conf->options) {
+        /* the realm of challenges: the audience this block is */
         aud = ngx_http_aim_find(conf->options, conf->options->nelts,
                                 "audience");
         if (aud) {
             conf->realm.data = (u_char *) aud->args[0];
             conf->realm.len = ngx_strlen(aud->args[0]);
+            conf->realm_audience = 1;
         }
+    }
+
+    /* RFC 9728: where this resource's metadata is; the document, here */
+
+    if (ngx_http_aim_metadata_url(cf, conf, prev) != NGX_CONF_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (conf->metadata_scopes == NGX_CONF_UNSET_PTR) {
+        conf->metadata_scopes = NULL;    /* a content handler's: not inherited */
+
+    } else if (ngx_http_aim_metadata_build(cf, conf) != NGX_CONF_OK) {
+        return NGX_CONF_ERROR;
     }
 
     if (!conf->enable) {
@@ -1155,7 +1316,7 @@ ngx_http_aim_merge_options(ngx_conf_t *cf, ngx_http_aim_loc_conf_t *conf,
 }
 
 
-static ngx_http_aim_opt_t *
+ngx_http_aim_opt_t *
 ngx_http_aim_find(ngx_array_t *a, ngx_uint_t n, const char *name)
 {
     ngx_uint_t           i;

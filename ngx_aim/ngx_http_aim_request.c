@@ -7,7 +7,8 @@
  * DPoP headers, the server's own URL, a verified TLS client certificate)
  * and a replay store in shared memory.  libaim decides and audits; this
  * file turns the decision into a status and an RFC 6750 / RFC 9449
- * challenge.
+ * challenge, and keeps what was allowed for the re-checks of a response
+ * still open (ngx_http_aim_recheck.c).
  */
 
 
@@ -79,7 +80,7 @@ ngx_http_aim_decide(ngx_http_request_t *r, ngx_http_aim_loc_conf_t *alcf,
     ngx_http_aim_ctx_t *ctx)
 {
     ngx_str_t             joined;
-    aim_request           req;
+    aim_request           req, *kept;
     ngx_pool_cleanup_t   *cln;
     ngx_http_aim_main_t  *mn;
 
@@ -87,6 +88,15 @@ ngx_http_aim_decide(ngx_http_request_t *r, ngx_http_aim_loc_conf_t *alcf,
         || ngx_http_aim_scopes(r, alcf, &req, &joined) != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ctx->resource) {
+        req.resource = ctx->resource;
+    }
+
+    if (ctx->host_status != AIM_OK) {
+        req.host_status = ctx->host_status;
+        req.host_message = ctx->host_message;
     }
 
     mn = ngx_http_aim_get_main(r);
@@ -121,6 +131,29 @@ ngx_http_aim_decide(ngx_http_request_t *r, ngx_http_aim_loc_conf_t *alcf,
 
     if (r == r->main) {
         mn->last = ctx;
+    }
+
+    if (ctx->rc == NGX_OK && alcf->recheck) {
+
+        /* what the response was allowed for, to be decided again */
+
+        if (ctx->allowed == NULL) {
+            ctx->allowed = ngx_array_create(r->pool, 1, sizeof(aim_request));
+            if (ctx->allowed == NULL) {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+        }
+
+        kept = ngx_array_push(ctx->allowed);
+        if (kept == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        *kept = req;
+
+        if (r == r->main) {
+            ngx_http_aim_watch(r, mn);
+        }
     }
 
     return ctx->rc;
@@ -668,21 +701,45 @@ ngx_http_aim_scopes(ngx_http_request_t *r, ngx_http_aim_loc_conf_t *alcf,
  * challenge; a token that does not verify, 401 invalid_token (a DPoP proof
  * that does not, invalid_dpop_proof); a valid token without the rights,
  * 403 insufficient_scope.  error_description is the core's stable reason
- * code; the body is nginx's own error page and never carries the token.
+ * code; the body (nginx's error page, or JSON, ngx_http_aim_json.c) never
+ * carries the token.  With aim_challenge_scope, every challenge of a
+ * location that requires scopes says which (RFC 6750 3), and of an
+ * aim_scope_any list the first, so an OAuth client asks for what
+ * suffices, not for all of them.  An MCP body refused is the module's own
+ * denial: its status, no challenge.
  */
 
 static ngx_int_t
 ngx_http_aim_answer(ngx_http_request_t *r, ngx_http_aim_loc_conf_t *alcf,
     aim_request *req, ngx_http_aim_ctx_t *ctx, ngx_str_t *scope)
 {
+    u_char      *sp;
+    ngx_str_t    hint, *want;
     aim_status   s;
     aim_scheme   scheme;
 
     s = ctx->decision.status;
+    ctx->error = NULL;
 
     if (s == AIM_OK) {
         return NGX_OK;
     }
+
+    if (ctx->host_rc && ctx->decision.token && s == ctx->host_status) {
+        return ctx->host_rc;
+    }
+
+    hint = *scope;
+
+    if (ngx_http_aim_challenge_scope(alcf) && alcf->scope_any) {
+        sp = ngx_strlchr(hint.data, hint.data + hint.len, ' ');
+        if (sp) {
+            hint.len = sp - hint.data;
+        }
+    }
+
+    /* a scope that evaluated to nothing valid is not shown */
+    want = (req->host_status == AIM_OK && hint.len) ? &hint : NULL;
 
     if (alcf->dpop == AIM_DPOP_REQUIRED) {
         scheme = AIM_SCHEME_DPOP;
@@ -695,9 +752,15 @@ ngx_http_aim_answer(ngx_http_request_t *r, ngx_http_aim_loc_conf_t *alcf,
 
     case AIM_NO_TOKEN:
 
+        ctx->error = "invalid_token";
+
+        if (!ngx_http_aim_challenge_scope(alcf)) {
+            want = NULL;
+        }
+
         if (alcf->dpop != AIM_DPOP_REQUIRED
             && ngx_http_aim_challenge(r, alcf, AIM_SCHEME_BEARER, NULL, NULL,
-                                      NULL)
+                                      want)
                != NGX_OK)
         {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -705,7 +768,7 @@ ngx_http_aim_answer(ngx_http_request_t *r, ngx_http_aim_loc_conf_t *alcf,
 
         if (alcf->dpop != AIM_DPOP_OFF
             && ngx_http_aim_challenge(r, alcf, AIM_SCHEME_DPOP, NULL, NULL,
-                                      NULL)
+                                      want)
                != NGX_OK)
         {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -717,11 +780,13 @@ ngx_http_aim_answer(ngx_http_request_t *r, ngx_http_aim_loc_conf_t *alcf,
     case AIM_POLICY_DENIED:
     case AIM_LOW_TRUST:
 
-        if (ngx_http_aim_challenge(r, alcf, scheme, "insufficient_scope",
-                                   aim_reason(s),
-                                   s == AIM_INSUFFICIENT_SCOPE
-                                   && req->host_status == AIM_OK
-                                   ? scope : NULL)
+        ctx->error = "insufficient_scope";
+
+        if (ngx_http_aim_challenge(r, alcf, scheme, ctx->error, aim_reason(s),
+                                   s != AIM_INSUFFICIENT_SCOPE ? NULL
+                                   : ngx_http_aim_challenge_scope(alcf) ? want
+                                   : req->host_status == AIM_OK ? scope
+                                   : NULL)
             != NGX_OK)
         {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -735,10 +800,15 @@ ngx_http_aim_answer(ngx_http_request_t *r, ngx_http_aim_loc_conf_t *alcf,
 
     default:
 
-        if (ngx_http_aim_challenge(r, alcf, scheme,
-                                   ctx->decision.proof_error
-                                   ? "invalid_dpop_proof" : "invalid_token",
-                                   aim_reason(s), NULL)
+        ctx->error = ctx->decision.proof_error ? "invalid_dpop_proof"
+                                               : "invalid_token";
+
+        if (!ngx_http_aim_challenge_scope(alcf)) {
+            want = NULL;
+        }
+
+        if (ngx_http_aim_challenge(r, alcf, scheme, ctx->error, aim_reason(s),
+                                   want)
             != NGX_OK)
         {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -940,7 +1010,11 @@ ngx_http_aim_token_cleanup(void *data)
 static void
 ngx_http_aim_main_cleanup(void *data)
 {
-    /* nothing to free: the handler marks the shared part */
+    ngx_http_aim_main_t  *mn = data;
+
+    /* the handler also marks the shared part */
+
+    ngx_http_aim_unwatch(mn);
 }
 
 

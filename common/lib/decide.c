@@ -304,6 +304,11 @@ aim_identify(aim_verifier *v, const aim_request *req, aim_decision *d)
     if (check_request(req, d) != AIM_OK) {
         return d->status;
     }
+    if (req->continued) {
+        /* a presented token has had no binding checked yet */
+        return refuse(d, AIM_INTERNAL, "the adapter described a presented "
+                      "token as the continuation of an earlier decision");
+    }
     s = aim_verify(v, req->token, req->token_len, &d->token, &err);
     if (s != AIM_OK) {
         return take(d, &err, s);
@@ -371,7 +376,11 @@ aim_decide_token(aim_verifier *v, const aim_token *t, const aim_request *req,
     if (take(d, &err, aim_recheck(v, t, &err)) != AIM_OK) {
         return finish(v, req, d, 0);
     }
-    check_binding(v, t, req, d);
+    /* A continuation: the binding was checked when the event began (a
+     * DPoP proof is fresh once, not for as long as a stream stays open). */
+    if (!req->continued) {
+        check_binding(v, t, req, d);
+    }
     return finish(v, req, d, 1);
 }
 

@@ -3,7 +3,7 @@
 #   make fuzz              each harness FUZZ_SECONDS (300)
 # Corpora grow in build/fuzz/corpus-NAME from seeds generated at build time
 # (build/fuzz/seeds/NAME); crashes are saved as build/fuzz/artifacts/NAME-*.
-FUZZ_HARNESSES     := token claims jwks revoke policy dpop ssf config decide json
+FUZZ_HARNESSES     := token claims jwks revoke policy dpop ssf config decide json mcp
 FUZZ_SECONDS       ?= 300
 FUZZ_SMOKE_SECONDS ?= 8
 FUZZ_FLAGS         := -fsanitize=address,undefined -fno-sanitize-recover=all \

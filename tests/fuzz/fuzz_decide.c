@@ -10,8 +10,10 @@
  *
  * Input: 16 bytes choose the shape (entry point, token, scheme, DPoP
  * mode, proof count, proof, method, URL, certificate, scopes, any, host
- * status, audit mode, store, repeats); the rest is raw bytes used as the
- * token or the proof when those choices say so.
+ * status, audit mode, store, repeats, continuation); the rest is raw
+ * bytes used as the token or the proof when those choices say so.  A
+ * continuation (aim_request.continued) of a held token is allowed without
+ * its binding; of a presented one, never.
  */
 #include "b64.h"
 #include "fuzz_common.h"
@@ -294,7 +296,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char         *rawbuf = NULL;
     size_t        rawlen = 0;
     int           entry, tk, scheme, dpop, nproofs, pr, method, url, certc, sc,
-                  any, host, audit, repeats, rep;
+                  any, host, audit, repeats, rep, continued;
     const aim_token *use_held;
 
     memset(b, 0, sizeof(b));
@@ -324,6 +326,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     audit = b[12] % 3;
     store_mode = b[13] % ST_COUNT;
     repeats = 1 + b[14] % 3;
+    continued = b[15] & 1;
     store_n = 0;
 
     for (rep = 0; rep < repeats; rep++) {
@@ -363,6 +366,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                         : host == 2 ? AIM_INTERNAL : (aim_status) 99;
         r.host_message = "host";
         r.audit = audit == 2 ? (aim_audit_mode) 5 : (aim_audit_mode) audit;
+        r.continued = continued;
 
         nlines = 0;
         store_said_ok = 0;
@@ -373,6 +377,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
         if (s != d.status) {
             fuzz_die("decision", "returned status differs from d.status");
+        }
+        if (continued && (entry != 2 || tk == TK_COUNT) && s == AIM_OK) {
+            fuzz_die("continued", "a presented token taken as a continuation");
         }
         if (s == AIM_OK) {
             const aim_token *t = d.token;
@@ -388,14 +395,17 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (scheme > AIM_SCHEME_DPOP || dpop > AIM_DPOP_REQUIRED || audit == 2) {
                 fuzz_die("allow", "of a request with values outside the enums");
             }
-            if (r.scheme == AIM_SCHEME_DPOP
-                ? (r.dpop == AIM_DPOP_OFF || !jkt || !proof_ok)
-                : (jkt || r.dpop == AIM_DPOP_REQUIRED))
+            /* a continuation of a held token: its binding was checked
+             * when the event began */
+            if (!continued
+                && (r.scheme == AIM_SCHEME_DPOP
+                    ? (r.dpop == AIM_DPOP_OFF || !jkt || !proof_ok)
+                    : (jkt || r.dpop == AIM_DPOP_REQUIRED)))
             {
                 fuzz_die("allow", "a bound token without its proof, or DPoP where "
                          "it does not apply");
             }
-            if (x5t && certc != 1) {
+            if (x5t && certc != 1 && !continued) {
                 fuzz_die("allow", "an x5t#S256 token without its certificate");
             }
             if (entry != 0 && (host != 0 || !scopes_ok(&r, t))) {

@@ -1,7 +1,7 @@
 /*
  * gen_seeds.c -- write the seed corpora for the harnesses:
  *     gen_seeds DIR   ->  DIR/token DIR/claims DIR/jwks DIR/revoke DIR/policy DIR/dpop
- *                         DIR/ssf DIR/config DIR/decide DIR/json
+ *                         DIR/ssf DIR/config DIR/decide DIR/json DIR/mcp
  * Tokens are signed by the same fixed keys the harnesses load, so the
  * fuzzer starts from inputs that get all the way through verification.
  */
@@ -376,6 +376,38 @@ json_seeds(void)
     }
 }
 
+/* MCP bodies: the SDK's own messages, a batch, and near misses. */
+static void
+mcp_seeds(void)
+{
+    static const char *const bodies[] = {
+        "{\"jsonrpc\":\"2.0\",\"id\":0,\"method\":\"initialize\",\"params\":"
+        "{\"protocolVersion\":\"2025-06-18\",\"capabilities\":{},"
+        "\"clientInfo\":{\"name\":\"c\",\"version\":\"1\"}}}",
+        "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}",
+        "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":"
+        "{\"name\":\"search\",\"arguments\":{\"q\":\"x\"},\"_meta\":{\"progressToken\":1}}}",
+        "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"resources/read\",\"params\":{\"uri\":\"doc://4\"}}",
+        "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"prompts/get\",\"params\":"
+        "{\"name\":\"summarize\",\"arguments\":{\"id\":\"7\"}}}",
+        "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"completion/complete\",\"params\":"
+        "{\"ref\":{\"type\":\"ref/prompt\",\"name\":\"summarize\"}}}",
+        "{\"jsonrpc\":\"2.0\",\"id\":\"s1\",\"result\":{}}",
+        "{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":{\"code\":-32600,\"message\":\"x\"}}",
+        "[{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"a\"}},"
+        "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/call\",\"params\":{\"name\":\"b\"}}]",
+        "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":"
+        "{\"name\":\"a\",\"name\":\"b\"}}",
+        "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"a\\u0000\"}}",
+        "[]",
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
+        seeds("mcp", bodies[i]);
+    }
+}
+
 int
 main(int argc, char **argv)
 {
@@ -396,6 +428,7 @@ main(int argc, char **argv)
     config_seeds();
     decide_seeds();
     json_seeds();
+    mcp_seeds();
     printf("gen_seeds: %d seeds in %s\n", nseeds, outdir);
     return 0;
 }

@@ -12,7 +12,7 @@ for h in "$@"; do
     mkdir -p "$corpus"
     log=$b/$h.log
     maxlen=4096
-    case $h in token|dpop|ssf|decide) maxlen=20000 ;; jwks|claims|json) maxlen=16384 ;; config) maxlen=8192 ;; esac
+    case $h in token|dpop|ssf|decide) maxlen=20000 ;; jwks|claims|json) maxlen=16384 ;; mcp|config) maxlen=8192 ;; esac
     start=$(date +%s)
     "$b/fuzz_$h" "$corpus" "$b/seeds/$h" -max_total_time="$secs" -max_len=$maxlen \
         -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \

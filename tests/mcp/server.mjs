@@ -5,14 +5,21 @@
 // log notification every 250 ms, so a test can see whether a stream
 // outlives the agent.  Every request that reaches it is logged on stdout
 // as one JSON line: {"seen": METHOD, "tool": NAME, "agent": X-Agent}.
+// An HTTP upgrade to /ws (a WebSocket through nginx's proxy) is answered
+// with 101 and then a line every 250 ms, raw: what nginx relays after an
+// upgrade is bytes, whatever the protocol.
 //
 // Usage: node server.mjs PORT
+import { randomUUID, webcrypto } from 'node:crypto';
 import { createServer } from 'node:http';
-import { randomUUID } from 'node:crypto';
 import { McpServer, ResourceTemplate } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
+
+// Node 18 (Debian 12's) has Web Crypto only as node:crypto's webcrypto;
+// the SDK uses the global, as Node 20 has it.
+if (!globalThis.crypto) globalThis.crypto = webcrypto;
 
 const port = Number(process.argv[2] || 18700);
 const sessions = new Map();   // session id -> { transport, server, timer }
@@ -130,6 +137,20 @@ const http = createServer(async (req, res) => {
             res.end();
         }
     }
+});
+
+http.on('upgrade', (req, socket) => {
+    log({ seen: 'UPGRADE', tool: null, agent: req.headers['x-agent'] || null });
+    if (req.url !== '/ws') {
+        socket.end('HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n');
+        return;
+    }
+    socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n'
+                 + 'Connection: Upgrade\r\n\r\n');
+    let n = 0;
+    const timer = setInterval(() => socket.write(`tick ${++n}\n`), 250);
+    socket.on('close', () => clearInterval(timer));
+    socket.on('error', () => clearInterval(timer));
 });
 
 http.listen(port, '127.0.0.1', () => log({ listening: port }));

@@ -3,7 +3,7 @@
  *
  * Usage: unit [GROUP...]     (no group: all; T_VERBOSE=1 lists every check)
  * Groups: b64 json keys jws verify scope policy revoke runtime dpop decide state ssf
- *         decide-attack files state-repair
+ *         decide-attack files state-repair mcp
  */
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +24,7 @@ static const struct {
     { "decide-attack", test_decide_attack },
     { "files", test_files },
     { "state-repair", test_state_repair },
+    { "mcp", test_mcp },
 };
 
 int

@@ -299,6 +299,54 @@ test_dpop(void)
         free(pc);
     }
 
+    t_section("dpop/continued");
+    {
+        /* A held token re-checked while its request goes on (nginx: a
+         * response still streaming): the binding was checked when the
+         * request began, and a proof is fresh only once. */
+        char        *pc = std_claims("cont-1", "GET", HTU, now, ath);
+        char        *pp = proof_by(holder, AIM_ALG_ES256, h, pc);
+        aim_request  r = { .adapter = "test", .action = "GET", .resource = "/kb/42",
+                           .scheme = AIM_SCHEME_DPOP, .dpop = AIM_DPOP_ON,
+                           .proof = pp, .proof_len = strlen(pp), .nproofs = 1,
+                           .method = "GET", .url = HTU, .replay = store_replay,
+                           .audit = AIM_AUDIT_DENIALS, .observe = AIM_OBSERVE_READ,
+                           .continued = 1 };
+        aim_decision d;
+        long long    t0 = tu_now;
+
+        store_reset();
+        CHECK_ST(aim_decide_token(v, bound, &r, &d), AIM_OK, NULL);
+        aim_decision_clear(&d);
+        CHECK_INT(store_n, 0);           /* the proof was not spent again */
+        /* long after the proof's iat: still the same request */
+        tu_now = t0 + 300;
+        CHECK_ST(aim_decide_token(v, bound, &r, &d), AIM_OK, NULL);
+        aim_decision_clear(&d);
+        /* ... which a re-check that is not a continuation refuses */
+        r.continued = 0;
+        CHECK_ST(aim_decide_token(v, bound, &r, &d), AIM_BAD_BINDING, NULL);
+        CHECK(d.proof_error);
+        aim_decision_clear(&d);
+        r.continued = 1;
+        /* the token itself is checked in full: past exp + leeway, expired */
+        tu_now = t0 + 600 + 31;
+        CHECK_ST(aim_decide_token(v, bound, &r, &d), AIM_EXPIRED, NULL);
+        aim_decision_clear(&d);
+        tu_now = t0;
+        /* a presented token is never a continuation */
+        r.token = bound_tok;
+        r.token_len = strlen(bound_tok);
+        CHECK_ST(aim_decide(v, &r, &d), AIM_INTERNAL, NULL);
+        CHECK(d.token == NULL && tu_contains(d.message, "continuation"));
+        aim_decision_clear(&d);
+        CHECK_ST(aim_identify(v, &r, &d), AIM_INTERNAL, NULL);
+        aim_decision_clear(&d);
+        CHECK_INT(store_n, 0);
+        free(pp);
+        free(pc);
+    }
+
     t_section("dpop/time");
     c = std_claims("p", "GET", HTU, now - 60 - 30, ath);
     CHECK_ST(try_proof(holder, AIM_ALG_ES256, h, c), AIM_OK, &err);

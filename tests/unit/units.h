@@ -20,5 +20,6 @@ void test_ssf(void);
 void test_decide_attack(void);
 void test_files(void);
 void test_state_repair(void);
+void test_mcp(void);
 
 #endif

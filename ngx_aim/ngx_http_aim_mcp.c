@@ -1,0 +1,716 @@
+/*
+ * ngx_http_aim_mcp.c -- "aim_mcp on": least privilege per MCP tool.
+ *
+ * The Model Context Protocol puts what a client asks for -- the method,
+ * the tool, the resource, the prompt -- in the JSON-RPC body of a POST.
+ * In an aim_mcp location ngx_aim reads that body (at most
+ * aim_mcp_max_body bytes, kept for the upstream: proxy_pass sends it as
+ * read) before it decides, has the core read it (aim_mcp_parse), and
+ * decides each message with the location's scopes evaluated for that
+ * message: $aim_mcp_method, $aim_mcp_tool, $aim_mcp_resource and
+ * $aim_mcp_prompt, so "aim_scope" with a "map" requires a scope per
+ * tool.  A batch is allowed only if every message is; the first refusal
+ * refuses it, and it never reaches the upstream.  A body that is not one
+ * JSON-RPC message or batch, or is too big, is refused (400, 413) with a
+ * JSON-RPC error, and audited as the module's own denial.
+ *
+ * The token is identified before the body is read: a request without a
+ * valid one is refused at once, with its challenge, and its body is never
+ * buffered.  Other requests of the location (the GET stream, DELETE) have
+ * no body and are decided as any request, the variables empty.
+ */
+
+
+#include "ngx_http_aim.h"
+
+
+#define NGX_HTTP_AIM_MCP_NONE     0
+#define NGX_HTTP_AIM_MCP_READING  1
+#define NGX_HTTP_AIM_MCP_READ     2
+#define NGX_HTTP_AIM_MCP_PARSED   3
+#define NGX_HTTP_AIM_MCP_REFUSED  4
+
+
+struct ngx_http_aim_mcp_s {
+    ngx_uint_t                  state;
+    aim_mcp                    *messages;
+    ngx_int_t                   current;    /* being decided, or -1 */
+    ngx_int_t                   status;     /* refused: 400 or 413 */
+    ngx_int_t                   code;       /* ... the JSON-RPC error */
+    const char                 *message;
+    unsigned                    early:1;    /* a variable read too soon */
+};
+
+
+static ngx_http_aim_mcp_t *ngx_http_aim_mcp_get(ngx_http_request_t *r);
+static void ngx_http_aim_mcp_cleanup(void *data);
+static void ngx_http_aim_mcp_body_handler(ngx_http_request_t *r);
+static void ngx_http_aim_mcp_parse(ngx_http_request_t *r,
+    ngx_http_aim_loc_conf_t *alcf, ngx_http_aim_mcp_t *mcp);
+static void ngx_http_aim_mcp_refuse(ngx_http_aim_mcp_t *mcp, ngx_int_t status,
+    ngx_int_t code, const char *message);
+static ngx_int_t ngx_http_aim_mcp_scopes(ngx_http_request_t *r,
+    ngx_http_aim_loc_conf_t *alcf, ngx_http_aim_mcp_t *mcp, ngx_str_t *all);
+static ngx_uint_t ngx_http_aim_mcp_seen(aim_mcp *m, ngx_uint_t i);
+static const char *ngx_http_aim_mcp_resource(ngx_http_request_t *r,
+    const aim_mcp_message *msg);
+static ngx_int_t ngx_http_aim_mcp_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+
+
+static ngx_http_variable_t  ngx_http_aim_mcp_vars[] = {
+
+    { ngx_string("aim_mcp_method"), NULL, ngx_http_aim_mcp_variable,
+      offsetof(aim_mcp_message, method), NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("aim_mcp_tool"), NULL, ngx_http_aim_mcp_variable,
+      offsetof(aim_mcp_message, tool), NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("aim_mcp_resource"), NULL, ngx_http_aim_mcp_variable,
+      offsetof(aim_mcp_message, resource), NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("aim_mcp_prompt"), NULL, ngx_http_aim_mcp_variable,
+      offsetof(aim_mcp_message, prompt), NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+      ngx_http_null_variable
+};
+
+
+/*
+ * Before the decision: NGX_OK when the messages are known (or there are
+ * none to read: not a POST, or a token that does not identify, refused
+ * without reading the body), NGX_DONE while the body is read, or a status.
+ */
+
+ngx_int_t
+ngx_http_aim_mcp_read(ngx_http_request_t *r, ngx_http_aim_loc_conf_t *alcf,
+    ngx_http_aim_ctx_t *ctx)
+{
+    ngx_int_t            rc;
+    ngx_http_aim_mcp_t  *mcp;
+
+    if (r->main->method != NGX_HTTP_POST) {
+        return NGX_OK;
+    }
+
+    mcp = ngx_http_aim_mcp_get(r);
+    if (mcp == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    switch (mcp->state) {
+
+    case NGX_HTTP_AIM_MCP_NONE:
+        break;
+
+    case NGX_HTTP_AIM_MCP_READING:
+        return NGX_DONE;
+
+    case NGX_HTTP_AIM_MCP_READ:
+        ngx_http_aim_mcp_parse(r, alcf, mcp);
+        return NGX_OK;
+
+    default:
+        return NGX_OK;
+    }
+
+    /* who is this?  no body is read for a token that does not verify */
+
+    if (!ctx->identified && ngx_http_aim_identify(r, alcf, ctx) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ctx->identity.status != AIM_OK) {
+        return NGX_OK;
+    }
+
+    if (r->headers_in.content_length_n > (off_t) alcf->mcp_max_body) {
+        ngx_http_aim_mcp_refuse(mcp, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+                                AIM_MCP_INVALID_REQUEST,
+                                "the body is larger than aim_mcp_max_body");
+        return NGX_OK;
+    }
+
+    if (r != r->main) {
+        /* a subrequest: the client's body, if the main request read it */
+        mcp->state = NGX_HTTP_AIM_MCP_READ;
+        ngx_http_aim_mcp_parse(r, alcf, mcp);
+        return NGX_OK;
+    }
+
+    mcp->state = NGX_HTTP_AIM_MCP_READING;
+
+    rc = ngx_http_read_client_request_body(r, ngx_http_aim_mcp_body_handler);
+    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        return rc;
+    }
+
+    ngx_http_finalize_request(r, NGX_DONE);
+    return NGX_DONE;
+}
+
+
+/* The body is read: decide, as the mirror module resumes its phase. */
+
+static void
+ngx_http_aim_mcp_body_handler(ngx_http_request_t *r)
+{
+    ngx_http_aim_mcp_t  *mcp;
+
+    mcp = ngx_http_aim_mcp_get(r);
+
+    if (mcp && mcp->state == NGX_HTTP_AIM_MCP_READING) {
+        mcp->state = NGX_HTTP_AIM_MCP_READ;
+    }
+
+    r->write_event_handler = ngx_http_core_run_phases;
+    ngx_http_core_run_phases(r);
+}
+
+
+/*
+ * The body as read (in memory, or in the temporary file nginx wrote it
+ * to), whole, to the core.  The buffers stay as they are for the upstream.
+ */
+
+static void
+ngx_http_aim_mcp_parse(ngx_http_request_t *r, ngx_http_aim_loc_conf_t *alcf,
+    ngx_http_aim_mcp_t *mcp)
+{
+    int                       code;
+    off_t                     len;
+    u_char                   *body, *p;
+    size_t                    size;
+    ssize_t                   n;
+    ngx_buf_t                *b;
+    aim_error                 err;
+    ngx_chain_t              *cl;
+    aim_status                s;
+    ngx_http_request_body_t  *rb;
+
+    rb = r->request_body;
+    len = 0;
+
+    for (cl = rb ? rb->bufs : NULL; cl; cl = cl->next) {
+        b = cl->buf;
+        len += ngx_buf_in_memory(b) ? b->last - b->pos
+               : b->in_file ? b->file_last - b->file_pos : 0;
+    }
+
+    if (len > (off_t) alcf->mcp_max_body) {
+        ngx_http_aim_mcp_refuse(mcp, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+                                AIM_MCP_INVALID_REQUEST,
+                                "the body is larger than aim_mcp_max_body");
+        return;
+    }
+
+    body = ngx_pnalloc(r->pool, len ? (size_t) len : 1);
+    if (body == NULL) {
+        ngx_http_aim_mcp_refuse(mcp, NGX_HTTP_INTERNAL_SERVER_ERROR, 0, NULL);
+        return;
+    }
+
+    p = body;
+
+    for (cl = rb ? rb->bufs : NULL; cl; cl = cl->next) {
+        b = cl->buf;
+
+        if (ngx_buf_in_memory(b)) {
+            p = ngx_cpymem(p, b->pos, b->last - b->pos);
+            continue;
+        }
+
+        if (!b->in_file) {
+            continue;
+        }
+
+        size = (size_t) (b->file_last - b->file_pos);
+        n = ngx_read_file(b->file, p, size, b->file_pos);
+
+        if (n != (ssize_t) size) {
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "aim: cannot read the request body back from \"%V\"",
+                          &b->file->name);
+            ngx_http_aim_mcp_refuse(mcp, NGX_HTTP_INTERNAL_SERVER_ERROR, 0,
+                                    NULL);
+            return;
+        }
+
+        p += size;
+    }
+
+    ngx_memzero(&err, sizeof(aim_error));
+
+    s = aim_mcp_parse((const char *) body, (size_t) len, &mcp->messages, &code,
+                      &err);
+
+    if (s == AIM_OK) {
+        mcp->state = NGX_HTTP_AIM_MCP_PARSED;
+        return;
+    }
+
+    if (s != AIM_MALFORMED) {
+        ngx_http_aim_mcp_refuse(mcp, NGX_HTTP_INTERNAL_SERVER_ERROR, 0, NULL);
+        return;
+    }
+
+    p = ngx_pnalloc(r->pool, ngx_strlen(err.message) + 1);
+    if (p == NULL) {
+        ngx_http_aim_mcp_refuse(mcp, NGX_HTTP_INTERNAL_SERVER_ERROR, 0, NULL);
+        return;
+    }
+
+    ngx_cpystrn(p, (u_char *) err.message, ngx_strlen(err.message) + 1);
+
+    ngx_http_aim_mcp_refuse(mcp, NGX_HTTP_BAD_REQUEST, code, (char *) p);
+}
+
+
+static void
+ngx_http_aim_mcp_refuse(ngx_http_aim_mcp_t *mcp, ngx_int_t status,
+    ngx_int_t code, const char *message)
+{
+    mcp->state = NGX_HTTP_AIM_MCP_REFUSED;
+    mcp->status = status;
+    mcp->code = code;
+    mcp->message = message;
+}
+
+
+/*
+ * The decision: each message with the scopes the location requires of
+ * it, in order, the first refusal refusing all.  For a batch each message
+ * is decided with nginx's variable cache as it was before the first, so a
+ * "map" of $aim_mcp_tool, cached for one message, is evaluated afresh for
+ * the next; messages that ask for the same thing are decided once.
+ */
+
+ngx_int_t
+ngx_http_aim_mcp_decide(ngx_http_request_t *r, ngx_http_aim_loc_conf_t *alcf,
+    ngx_http_aim_ctx_t *ctx)
+{
+    u_char                     *p;
+    size_t                      size;
+    ngx_int_t                   rc;
+    ngx_uint_t                  i, n;
+    ngx_str_t                   all;
+    ngx_http_aim_mcp_t         *mcp;
+    ngx_http_variable_value_t  *saved, *scratch;
+    ngx_http_core_main_conf_t  *cmcf;
+
+    mcp = (r->main->method == NGX_HTTP_POST) ? ngx_http_aim_mcp_get(r) : NULL;
+
+    if (mcp && mcp->state == NGX_HTTP_AIM_MCP_REFUSED) {
+        if (mcp->code == 0) {
+            return mcp->status;
+        }
+
+        ctx->host_status = AIM_MALFORMED;
+        ctx->host_message = mcp->message;
+        ctx->host_rc = mcp->status;
+        ctx->rpc_code = mcp->code;
+
+        return ngx_http_aim_decide(r, alcf, ctx);
+    }
+
+    if (mcp == NULL || mcp->state != NGX_HTTP_AIM_MCP_PARSED) {
+        /* no body (GET, DELETE), or a token refused before reading one */
+        return ngx_http_aim_decide(r, alcf, ctx);
+    }
+
+    if (mcp->early) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "aim: $aim_mcp_* was read before ngx_aim read the body "
+                      "(in a server-level \"set\" or \"if\"?): a value "
+                      "derived from it may be stale; refusing");
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    n = aim_mcp_count(mcp->messages);
+
+    cmcf = ngx_http_get_module_main_conf(r, ngx_http_core_module);
+    size = cmcf->variables.nelts * sizeof(ngx_http_variable_value_t);
+
+    saved = r->variables;
+    scratch = NULL;
+
+    if (n > 1) {
+        scratch = ngx_palloc(r->pool, size ? size : 1);
+        if (scratch == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+
+    all.len = 0;
+    all.data = NULL;
+    rc = NGX_OK;
+
+    for (i = 0; i < n && rc == NGX_OK; i++) {
+
+        if (ngx_http_aim_mcp_seen(mcp->messages, i)) {
+            continue;
+        }
+
+        mcp->current = i;
+
+        ctx->resource = ngx_http_aim_mcp_resource(r,
+                                           aim_mcp_at(mcp->messages, i));
+        if (ctx->resource == NULL) {
+            rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
+            break;
+        }
+
+        if (scratch) {
+            ngx_memcpy(scratch, saved, size);
+            r->variables = scratch;
+        }
+
+        rc = ngx_http_aim_decide(r, alcf, ctx);
+
+        r->variables = saved;
+
+        /* what each message was decided with, for a later phase */
+
+        p = ngx_pnalloc(r->pool, all.len + ctx->scopes.len + 1);
+        if (p == NULL) {
+            rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
+            break;
+        }
+
+        if (all.len) {
+            ngx_memcpy(p, all.data, all.len);
+        }
+
+        ngx_memcpy(p + all.len, ctx->scopes.data, ctx->scopes.len);
+        p[all.len + ctx->scopes.len] = '\n';
+
+        all.data = p;
+        all.len += ctx->scopes.len + 1;
+    }
+
+    mcp->current = -1;
+    ctx->resource = NULL;
+    ctx->mcp_scopes = all;
+
+    return rc;
+}
+
+
+/*
+ * A later phase: were the messages decided with the scopes the location
+ * requires of them now (a "set" may have changed a variable)?  NGX_OK,
+ * NGX_DECLINED (decide again) or NGX_ERROR.
+ */
+
+ngx_int_t
+ngx_http_aim_mcp_same(ngx_http_request_t *r, ngx_http_aim_loc_conf_t *alcf,
+    ngx_http_aim_ctx_t *ctx)
+{
+    ngx_str_t            all;
+    ngx_http_aim_mcp_t  *mcp;
+
+    mcp = ngx_http_aim_mcp_get(r);
+
+    if (mcp == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (mcp->state != NGX_HTTP_AIM_MCP_PARSED) {
+        return NGX_DECLINED;
+    }
+
+    if (ngx_http_aim_mcp_scopes(r, alcf, mcp, &all) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (all.len == ctx->mcp_scopes.len
+        && ngx_memcmp(all.data, ctx->mcp_scopes.data, all.len) == 0)
+    {
+        return NGX_OK;
+    }
+
+    return NGX_DECLINED;
+}
+
+
+/* Each message's scopes now, as ngx_http_aim_mcp_decide() records them. */
+
+static ngx_int_t
+ngx_http_aim_mcp_scopes(ngx_http_request_t *r, ngx_http_aim_loc_conf_t *alcf,
+    ngx_http_aim_mcp_t *mcp, ngx_str_t *all)
+{
+    u_char                     *p;
+    size_t                      size;
+    ngx_int_t                   rc;
+    ngx_uint_t                  i, n;
+    ngx_str_t                   joined;
+    aim_request                 req;
+    ngx_http_variable_value_t  *saved, *scratch;
+    ngx_http_core_main_conf_t  *cmcf;
+
+    n = aim_mcp_count(mcp->messages);
+
+    cmcf = ngx_http_get_module_main_conf(r, ngx_http_core_module);
+    size = cmcf->variables.nelts * sizeof(ngx_http_variable_value_t);
+
+    saved = r->variables;
+    scratch = ngx_palloc(r->pool, size ? size : 1);
+    if (scratch == NULL) {
+        return NGX_ERROR;
+    }
+
+    all->len = 0;
+    all->data = NULL;
+    rc = NGX_OK;
+
+    for (i = 0; i < n; i++) {
+
+        if (ngx_http_aim_mcp_seen(mcp->messages, i)) {
+            continue;
+        }
+
+        mcp->current = i;
+        ngx_memcpy(scratch, saved, size);
+        r->variables = scratch;
+
+        ngx_memzero(&req, sizeof(aim_request));
+        rc = ngx_http_aim_scopes(r, alcf, &req, &joined);
+
+        r->variables = saved;
+
+        if (rc != NGX_OK) {
+            break;
+        }
+
+        p = ngx_pnalloc(r->pool, all->len + joined.len + 1);
+        if (p == NULL) {
+            rc = NGX_ERROR;
+            break;
+        }
+
+        if (all->len) {
+            ngx_memcpy(p, all->data, all->len);
+        }
+
+        ngx_memcpy(p + all->len, joined.data, joined.len);
+        p[all->len + joined.len] = '\n';
+
+        all->data = p;
+        all->len += joined.len + 1;
+    }
+
+    mcp->current = -1;
+
+    return rc;
+}
+
+
+/* Does an earlier message of the batch ask for the same thing? */
+
+static ngx_uint_t
+ngx_http_aim_mcp_seen(aim_mcp *m, ngx_uint_t i)
+{
+    ngx_uint_t              j;
+    const aim_mcp_message  *a, *b;
+
+#define ngx_http_aim_same_str(x, y)                                          \
+    ((x) == (y) || ((x) && (y) && ngx_strcmp(x, y) == 0))
+
+    a = aim_mcp_at(m, i);
+
+    for (j = 0; j < i; j++) {
+        b = aim_mcp_at(m, j);
+
+        if (ngx_http_aim_same_str(a->method, b->method)
+            && ngx_http_aim_same_str(a->tool, b->tool)
+            && ngx_http_aim_same_str(a->resource, b->resource)
+            && ngx_http_aim_same_str(a->prompt, b->prompt))
+        {
+            return 1;
+        }
+    }
+
+#undef ngx_http_aim_same_str
+
+    return 0;
+}
+
+
+/* The resource an audit line names: "/mcp tools/call delete_doc". */
+
+static const char *
+ngx_http_aim_mcp_resource(ngx_http_request_t *r, const aim_mcp_message *msg)
+{
+    u_char      *p, *last;
+    size_t       len;
+    const char  *method, *name;
+
+    method = msg->method ? msg->method : "(response)";
+    name = msg->tool ? msg->tool : msg->prompt ? msg->prompt : msg->resource;
+
+    len = r->uri.len + 1 + ngx_strlen(method) + 1
+          + (name ? ngx_strlen(name) + 1 : 0);
+
+    p = ngx_pnalloc(r->pool, len);
+    if (p == NULL) {
+        return NULL;
+    }
+
+    last = ngx_sprintf(p, "%V %s", &r->uri, method);
+
+    if (name) {
+        last = ngx_sprintf(last, " %s", name);
+    }
+
+    *last = '\0';
+
+    return (const char *) p;
+}
+
+
+/*
+ * $aim_mcp_method, _tool, _resource, _prompt: of the message being
+ * decided; outside a decision, of the single message, or a batch's values
+ * joined with commas (for logs).  Empty without a parsed body.
+ */
+
+static ngx_int_t
+ngx_http_aim_mcp_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
+    uintptr_t data)
+{
+    u_char                 *p;
+    size_t                  len;
+    ngx_uint_t              i, n;
+    const char             *s;
+    ngx_http_aim_mcp_t     *mcp;
+    const aim_mcp_message  *msg;
+
+    v->not_found = 1;
+
+    mcp = (r->main->method == NGX_HTTP_POST) ? ngx_http_aim_mcp_get(r) : NULL;
+
+    if (mcp == NULL) {
+        return NGX_OK;
+    }
+
+    if (mcp->state != NGX_HTTP_AIM_MCP_PARSED) {
+        if (mcp->state != NGX_HTTP_AIM_MCP_REFUSED) {
+            mcp->early = 1;
+        }
+
+        return NGX_OK;
+    }
+
+    n = aim_mcp_count(mcp->messages);
+
+    if (mcp->current >= 0 || n == 1) {
+        msg = aim_mcp_at(mcp->messages, mcp->current >= 0 ? mcp->current : 0);
+        s = *(const char **) ((char *) msg + data);
+
+        if (s) {
+            v->data = (u_char *) s;
+            v->len = ngx_strlen(s);
+            v->valid = 1;
+            v->no_cacheable = 0;
+            v->not_found = 0;
+        }
+
+        return NGX_OK;
+    }
+
+    len = 0;
+
+    for (i = 0; i < n; i++) {
+        s = *(const char **) ((char *) aim_mcp_at(mcp->messages, i) + data);
+        len += (s ? ngx_strlen(s) : 0) + 1;
+    }
+
+    p = ngx_pnalloc(r->pool, len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    v->data = p;
+
+    for (i = 0; i < n; i++) {
+        s = *(const char **) ((char *) aim_mcp_at(mcp->messages, i) + data);
+
+        if (i) {
+            *p++ = ',';
+        }
+
+        if (s) {
+            p = ngx_cpymem(p, s, ngx_strlen(s));
+        }
+    }
+
+    v->len = p - v->data;
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_aim_mcp_add_variables(ngx_conf_t *cf)
+{
+    ngx_http_variable_t  *var, *v;
+
+    for (v = ngx_http_aim_mcp_vars; v->name.len; v++) {
+        var = ngx_http_add_variable(cf, &v->name, v->flags);
+        if (var == NULL) {
+            return NGX_ERROR;
+        }
+
+        var->get_handler = v->get_handler;
+        var->data = v->data;
+    }
+
+    return NGX_OK;
+}
+
+
+/* The main request's MCP state, kept across internal redirects. */
+
+static ngx_http_aim_mcp_t *
+ngx_http_aim_mcp_get(ngx_http_request_t *r)
+{
+    ngx_pool_cleanup_t   *cln;
+    ngx_http_aim_main_t  *mn;
+    ngx_http_aim_mcp_t   *mcp;
+
+    mn = ngx_http_aim_get_main(r);
+    if (mn == NULL) {
+        return NULL;
+    }
+
+    if (mn->mcp) {
+        return mn->mcp;
+    }
+
+    cln = ngx_pool_cleanup_add(r->pool, sizeof(ngx_http_aim_mcp_t));
+    if (cln == NULL) {
+        return NULL;
+    }
+
+    mcp = cln->data;
+    ngx_memzero(mcp, sizeof(ngx_http_aim_mcp_t));
+    mcp->current = -1;
+
+    cln->handler = ngx_http_aim_mcp_cleanup;
+
+    mn->mcp = mcp;
+
+    return mcp;
+}
+
+
+static void
+ngx_http_aim_mcp_cleanup(void *data)
+{
+    ngx_http_aim_mcp_t  *mcp = data;
+
+    aim_mcp_free(mcp->messages);
+}
