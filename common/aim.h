@@ -136,6 +136,19 @@ typedef struct {
     const char      *doc;        /* one line */
 } aim_option;
 
+/*
+ * The options' names, in the table's order, as an X-macro: an adapter
+ * that needs them at compile time (nginx's static directive table)
+ * expands AIM_OPTION_NAMES(X) and so cannot miss one.  The core checks
+ * that this list and the table agree (tests/unit: decide/options).
+ */
+#define AIM_OPTION_NAMES(X)                                               \
+    X(keys) X(issuer) X(audience) X(leeway) X(max_lifetime) X(types)     \
+    X(revoked) X(policy) X(audit) X(cache) X(status_list) X(state)       \
+    X(trust_min) X(reload_interval) X(dpop_max_age) X(ssf_keys)          \
+    X(ssf_issuer) X(ssf_audience) X(ssf_max_age) X(ssf_sign_key)         \
+    X(ssf_publish_issuer) X(ssf_publish_audience) X(strict_modes)
+
 /* The table (count entries) and one entry by name (NULL: unknown). */
 const aim_option *aim_options(size_t *count);
 const aim_option *aim_option_find(const char *name);

@@ -121,29 +121,10 @@ static ngx_command_t  ngx_http_aim_commands[] = {
       offsetof(ngx_http_aim_loc_conf_t, enable),
       NULL },
 
-    NGX_HTTP_AIM_OPTION("keys"),
-    NGX_HTTP_AIM_OPTION("issuer"),
-    NGX_HTTP_AIM_OPTION("audience"),
-    NGX_HTTP_AIM_OPTION("leeway"),
-    NGX_HTTP_AIM_OPTION("max_lifetime"),
-    NGX_HTTP_AIM_OPTION("types"),
-    NGX_HTTP_AIM_OPTION("revoked"),
-    NGX_HTTP_AIM_OPTION("policy"),
-    NGX_HTTP_AIM_OPTION("audit"),
-    NGX_HTTP_AIM_OPTION("cache"),
-    NGX_HTTP_AIM_OPTION("status_list"),
-    NGX_HTTP_AIM_OPTION("state"),
-    NGX_HTTP_AIM_OPTION("trust_min"),
-    NGX_HTTP_AIM_OPTION("reload_interval"),
-    NGX_HTTP_AIM_OPTION("dpop_max_age"),
-    NGX_HTTP_AIM_OPTION("ssf_keys"),
-    NGX_HTTP_AIM_OPTION("ssf_issuer"),
-    NGX_HTTP_AIM_OPTION("ssf_audience"),
-    NGX_HTTP_AIM_OPTION("ssf_max_age"),
-    NGX_HTTP_AIM_OPTION("ssf_sign_key"),
-    NGX_HTTP_AIM_OPTION("ssf_publish_issuer"),
-    NGX_HTTP_AIM_OPTION("ssf_publish_audience"),
-    NGX_HTTP_AIM_OPTION("strict_modes"),
+    /* one directive per core option, from the core's own list */
+#define NGX_HTTP_AIM_OPTION_X(name)  NGX_HTTP_AIM_OPTION(#name),
+    AIM_OPTION_NAMES(NGX_HTTP_AIM_OPTION_X)
+#undef NGX_HTTP_AIM_OPTION_X
 
     { ngx_string("aim_config"),
       NGX_HTTP_AIM_CONF|NGX_CONF_TAKE1,

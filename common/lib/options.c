@@ -80,6 +80,12 @@ static const aim_option aim_option_table[AIM_OPT_COUNT] = {
         "directories) that users other than root and this one can change" },
 };
 
+/* AIM_OPTION_NAMES (aim.h) lists exactly these, in this order. */
+#define AIM_COUNT_ONE(n) + 1
+_Static_assert(0 AIM_OPTION_NAMES(AIM_COUNT_ONE) == AIM_OPT_COUNT,
+               "AIM_OPTION_NAMES and the option table differ in length");
+#undef AIM_COUNT_ONE
+
 const aim_option *
 aim_options(size_t *count)
 {

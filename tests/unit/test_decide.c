@@ -447,6 +447,17 @@ test_options(void)
         CHECK(o[i].doc != NULL && o[i].args != NULL && o[i].min_args >= 1);
     }
     CHECK(aim_option_find("nope") == NULL);
+    {
+        /* The compile-time list adapters expand names the same options
+         * in the same order. */
+#define NAME_OF(x) #x,
+        static const char *const names[] = { AIM_OPTION_NAMES(NAME_OF) };
+#undef NAME_OF
+        CHECK_INT(sizeof(names) / sizeof(names[0]), n);
+        for (i = 0; i < n && i < sizeof(names) / sizeof(names[0]); i++) {
+            CHECK_STR(names[i], o[i].name);
+        }
+    }
 
     cfg = aim_config_new();
     /* A failing option is named in its own field. */
