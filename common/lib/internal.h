@@ -238,7 +238,37 @@ size_t aim_audit_format(char *buf, size_t size, const aim_request *req,
 size_t aim_audit_format_ssf(char *buf, size_t size, const aim_ssf_result *r,
                             int64_t now);
 
-void aim_vlog(aim_verifier *v, int level, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+/*
+ * The key sources of option keys (AIM_OPT_KEYS, signed for the issuers
+ * of "issuer") or ssf_keys (AIM_OPT_SSF_KEYS, for the transmitters of
+ * "ssf_issuer"), as configured: views into cfg.
+ */
+typedef struct {
+    const char  *option;          /* "keys", "ssf_keys" */
+    const char  *issuer_option;   /* "issuer", "ssf_issuer" */
+    const char  *signer;          /* who signs: "issuer", "transmitter" */
+    char *const *specs;           /* JWKS paths or pem: specs */
+    char *const *bound;           /* the issuer each is bound to, or NULL */
+    size_t       n;
+    char *const *issuers;
+    size_t       nissuers;
+} aim_key_sources;
+
+aim_key_sources aim_config_key_sources(const aim_config *cfg, int opt);
+/* Every source bound to a configured issuer, or unbound with only one. */
+aim_status aim_key_sources_check(const aim_key_sources *ks, aim_error *err);
+/*
+ * Every source loaded into one set, each key bound to its issuer (the
+ * only one for an unbound source; NULL: not bound).  strict: a file
+ * aim_file_check refuses is refused.  st[i] receives fstat() of what was
+ * read from source i; *failed (when not NULL) the index of the source
+ * that failed, sources after it unread.  AIM_CONFIG errors.
+ */
+aim_keyset *aim_key_sources_load(const aim_key_sources *ks, int strict,
+                                 struct stat *st, size_t *failed,
+                                 aim_error *err);
+
+/* A message to the verifier's log sink (aim_logf). */
+#define aim_vlog(v, ...)  aim_logf((v)->log, (v)->log_ud, __VA_ARGS__)
 
 #endif

@@ -112,31 +112,8 @@ aim_option_find(const char *name)
 }
 
 /* Set err for option o: the option's name goes in its own field. */
-static aim_status
-opt_fail(aim_error *err, const aim_option *o, aim_status s, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static aim_status
-opt_fail(aim_error *err, const aim_option *o, aim_status s, const char *fmt, ...)
-{
-    va_list ap;
-    int     n;
-
-    if (err != NULL) {
-        err->status = s;
-        err->option = o != NULL ? o->name : NULL;
-        err->line = 0;
-        n = snprintf(err->message, sizeof(err->message), "%s: ",
-                     o != NULL ? o->name : "option");
-        if (n < 0 || (size_t) n >= sizeof(err->message)) {
-            n = 0;
-        }
-        va_start(ap, fmt);
-        vsnprintf(err->message + n, sizeof(err->message) - (size_t) n, fmt, ap);
-        va_end(ap);
-    }
-    return s;
-}
+#define opt_fail(err, o, s, ...) \
+    aim_fail_option((err), (s), (o) != NULL ? (o)->name : NULL, __VA_ARGS__)
 
 /* ------------------------------------------------------------------ */
 /* Configuration objects                                               */

@@ -919,63 +919,21 @@ struct aim_ssf_receiver {
     void              *audit_ud;
 };
 
-static void
-rlog(aim_ssf_receiver *r, int level, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-rlog(aim_ssf_receiver *r, int level, const char *fmt, ...)
-{
-    char    msg[512];
-    va_list ap;
-
-    if (r->log == NULL) {
-        return;
-    }
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    r->log(r->log_ud, level, msg);
-}
+#define rlog(r, ...)  aim_logf((r)->log, (r)->log_ud, __VA_ARGS__)
 
 /* Every transmitter key source, each key bound to its transmitter. */
 static aim_keyset *
 load_ssf_keys(const struct aim_config *cfg, struct stat *st, aim_error *err)
 {
-    aim_keyset *all = NULL, *ks;
-    const char *issuer;
-    size_t      i, k;
+    aim_key_sources ks = aim_config_key_sources(cfg, AIM_OPT_SSF_KEYS);
 
-    for (i = 0; i < cfg->nssf_keys; i++) {
-        ks = aim_keyset_load_st(cfg->ssf_keys[i], &st[i], err);
-        if (ks == NULL) {
-            aim_keyset_free(all);
-            return NULL;
-        }
-        issuer = cfg->ssf_key_issuers[i] != NULL ? cfg->ssf_key_issuers[i]
-                 : cfg->nssf_issuers == 1 ? cfg->ssf_issuers[0] : NULL;
-        for (k = 0; k < aim_keyset_count(ks); k++) {
-            aim_keyset_at(ks, k)->issuer = issuer;
-        }
-        if (all == NULL) {
-            all = ks;
-        } else {
-            aim_status s = aim_keyset_merge(all, ks, err);
-
-            aim_keyset_free(ks);
-            if (s != AIM_OK) {
-                aim_keyset_free(all);
-                return NULL;
-            }
-        }
-    }
-    return all;
+    return aim_key_sources_load(&ks, 0, st, NULL, err);
 }
 
 static aim_status
 receiver_check(const struct aim_config *cfg, aim_error *err)
 {
-    size_t i, j;
+    aim_key_sources ks;
 
     if (cfg->nssf_keys == 0) {
         return aim_fail(err, AIM_CONFIG, "ssf_keys: no transmitter key source "
@@ -991,26 +949,8 @@ receiver_check(const struct aim_config *cfg, aim_error *err)
         return aim_fail(err, AIM_CONFIG, "state: shared signals act through the "
                         "state file, and none is configured");
     }
-    for (i = 0; i < cfg->nssf_keys; i++) {
-        if (cfg->ssf_key_issuers[i] == NULL) {
-            if (cfg->nssf_issuers > 1) {
-                return aim_fail(err, AIM_CONFIG, "ssf_keys: with more than one "
-                                "transmitter, bind every key source to its "
-                                "issuer (\"ISSUER PATH\")");
-            }
-            continue;
-        }
-        for (j = 0; j < cfg->nssf_issuers; j++) {
-            if (strcmp(cfg->ssf_key_issuers[i], cfg->ssf_issuers[j]) == 0) {
-                break;
-            }
-        }
-        if (j == cfg->nssf_issuers) {
-            return aim_fail(err, AIM_CONFIG, "ssf_keys: issuer \"%.100s\" is not "
-                            "a configured ssf_issuer", cfg->ssf_key_issuers[i]);
-        }
-    }
-    return AIM_OK;
+    ks = aim_config_key_sources(cfg, AIM_OPT_SSF_KEYS);
+    return aim_key_sources_check(&ks, err);
 }
 
 aim_ssf_receiver *

@@ -26,6 +26,44 @@ aim_fail(aim_error *err, aim_status status, const char *fmt, ...)
     return status;
 }
 
+aim_status
+aim_fail_option(aim_error *err, aim_status status, const char *option,
+                const char *fmt, ...)
+{
+    va_list ap;
+    int     n;
+
+    if (err != NULL) {
+        err->status = status;
+        err->option = option;
+        err->line = 0;
+        n = snprintf(err->message, sizeof(err->message), "%s: ",
+                     option != NULL ? option : "option");
+        if (n < 0 || (size_t) n >= sizeof(err->message)) {
+            n = 0;
+        }
+        va_start(ap, fmt);
+        vsnprintf(err->message + n, sizeof(err->message) - (size_t) n, fmt, ap);
+        va_end(ap);
+    }
+    return status;
+}
+
+void
+aim_logf(aim_log_fn fn, void *ud, int level, const char *fmt, ...)
+{
+    char    msg[512];
+    va_list ap;
+
+    if (fn == NULL) {
+        return;
+    }
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    fn(ud, level, msg);
+}
+
 char *
 aim_read_file(const char *path, size_t max, size_t *len, struct stat *st,
               aim_error *err)

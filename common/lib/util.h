@@ -13,6 +13,17 @@
 aim_status aim_fail(aim_error *err, aim_status status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* The same for a configuration option: err->option names it (NULL when
+ * option is), err->line is 0 and the message starts "option: ". */
+aim_status aim_fail_option(aim_error *err, aim_status status,
+                           const char *option, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* Format a message and hand it to fn (nothing when fn is NULL): the
+ * log sinks adapters install on verifiers, receivers and publishers. */
+void aim_logf(aim_log_fn fn, void *ud, int level, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
 /* Read a whole regular file (at most max bytes) into a NUL-terminated
  * malloc()ed buffer; st receives its stat.  NULL with err set. */
 char *aim_read_file(const char *path, size_t max, size_t *len,
