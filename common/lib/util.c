@@ -164,19 +164,45 @@ aim_ct_equal(const void *a, const void *b, size_t len)
     return CRYPTO_memcmp(a, b, len) == 0;
 }
 
-char *
-aim_trim(char *s)
+aim_status
+aim_lines_init(aim_lines *it, const char *text, size_t len, const char *source,
+               aim_error *err)
 {
-    char *e;
+    it->p = text;
+    it->end = text + len;
+    it->lineno = 0;
+    if (memchr(text, '\0', len) != NULL) {
+        return aim_fail(err, AIM_CONFIG, "%s: contains a NUL byte", source);
+    }
+    return AIM_OK;
+}
 
-    while (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\n') {
-        s++;
+int
+aim_lines_next(aim_lines *it, const char **line, size_t *len)
+{
+    const char *q, *eol;
+    size_t      n;
+
+    while (it->p < it->end) {
+        it->lineno++;
+        eol = memchr(it->p, '\n', (size_t) (it->end - it->p));
+        q = it->p;
+        n = eol != NULL ? (size_t) (eol - q) : (size_t) (it->end - q);
+        it->p = eol != NULL ? eol + 1 : it->end;
+        while (n > 0 && (*q == ' ' || *q == '\t')) {
+            q++;
+            n--;
+        }
+        while (n > 0 && (q[n - 1] == ' ' || q[n - 1] == '\t' || q[n - 1] == '\r')) {
+            n--;
+        }
+        if (n > 0 && *q != '#') {
+            *line = q;
+            *len = n;
+            return 1;
+        }
     }
-    e = s + strlen(s);
-    while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r' || e[-1] == '\n')) {
-        *--e = '\0';
-    }
-    return s;
+    return 0;
 }
 
 size_t

@@ -82,7 +82,20 @@ const char *aim_quote(char *buf, size_t size, const char *s, size_t max);
  * when s does not start one (avail bytes are readable). */
 size_t aim_utf8_decode(const unsigned char *s, size_t avail, unsigned long *cp);
 
-/* Trim ASCII spaces/tabs in place at both ends; returns the start. */
-char *aim_trim(char *s);
+/*
+ * The lines of a line-oriented file (revocation list, policy): text of
+ * len bytes, which must hold no NUL (aim_lines_init refuses it, naming
+ * source).  aim_lines_next gives the next line that is neither blank nor
+ * a '#' comment, without the blanks (spaces, tabs) around it and the CR
+ * of a CRLF line end: 1 with *line, *len and lineno set, 0 at the end.
+ */
+typedef struct {
+    const char *p, *end;
+    size_t      lineno;
+} aim_lines;
+
+aim_status aim_lines_init(aim_lines *it, const char *text, size_t len,
+                          const char *source, aim_error *err);
+int aim_lines_next(aim_lines *it, const char **line, size_t *len);
 
 #endif
