@@ -324,7 +324,11 @@ aim_config_copy(aim_config *dst, const aim_config *src)
             ok &= list_dup(str, 1);
         }
     }
-    return ok ? 0 : -1;
+    if (!ok) {
+        aim_config_clear(dst);
+        return -1;
+    }
+    return 0;
 }
 
 /* ------------------------------------------------------------------ */

@@ -126,10 +126,7 @@ aim_ssf_publisher_new(const aim_config *cfg, aim_error *err)
     }
     p = calloc(1, sizeof(*p));
     if (p == NULL || aim_config_copy(&p->cfg, cfg) != 0) {
-        if (p != NULL) {
-            aim_config_clear(&p->cfg);
-            free(p);
-        }
+        free(p);
         aim_fail(err, AIM_INTERNAL, "out of memory");
         return NULL;
     }

@@ -912,11 +912,9 @@ struct aim_ssf_receiver {
     aim_state         *state;
     int64_t            state_checked; /* when the mapping was last checked */
     aim_journal       *journal;
-    int                audit_fd;
+    aim_audit_sink     audit;
     aim_log_fn         log;
     void              *log_ud;
-    aim_audit_fn       audit;
-    void              *audit_ud;
 };
 
 #define rlog(r, ...)  aim_logf((r)->log, (r)->log_ud, __VA_ARGS__)
@@ -963,14 +961,11 @@ aim_ssf_receiver_new(const aim_config *cfg, aim_error *err)
     }
     r = calloc(1, sizeof(*r));
     if (r == NULL || aim_config_copy(&r->cfg, cfg) != 0) {
-        if (r != NULL) {
-            aim_config_clear(&r->cfg);
-            free(r);
-        }
+        free(r);
         aim_fail(err, AIM_INTERNAL, "out of memory");
         return NULL;
     }
-    r->audit_fd = -1;
+    r->audit.fd = -1;
     r->keys = load_ssf_keys(&r->cfg, r->key_st, err);
     if (r->keys == NULL) {
         goto fail;
@@ -983,14 +978,8 @@ aim_ssf_receiver_new(const aim_config *cfg, aim_error *err)
     if (r->journal == NULL) {
         goto fail;
     }
-    if (r->cfg.audit != NULL) {
-        r->audit_fd = open(r->cfg.audit, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC
-                           | O_NOCTTY, 0640);
-        if (r->audit_fd < 0) {
-            aim_fail(err, AIM_CONFIG, "audit: cannot open \"%.200s\": %s",
-                     r->cfg.audit, strerror(errno));
-            goto fail;
-        }
+    if (aim_audit_open(&r->audit, r->cfg.audit, err) != AIM_OK) {
+        goto fail;
     }
     return r;
 
@@ -1011,9 +1000,7 @@ aim_ssf_receiver_free(aim_ssf_receiver *r)
     aim_keyset_free(r->keys);
     aim_state_close(r->state);
     aim_journal_close(r->journal);
-    if (r->audit_fd >= 0) {
-        close(r->audit_fd);
-    }
+    aim_audit_close(&r->audit);
     aim_config_clear(&r->cfg);
     free(r);
 }
@@ -1028,8 +1015,8 @@ aim_ssf_receiver_set_log(aim_ssf_receiver *r, aim_log_fn fn, void *ud)
 void
 aim_ssf_receiver_set_audit(aim_ssf_receiver *r, aim_audit_fn fn, void *ud)
 {
-    r->audit = fn;
-    r->audit_ud = ud;
+    r->audit.fn = fn;
+    r->audit.ud = ud;
 }
 
 const char *
@@ -1235,28 +1222,14 @@ receiver_audit(aim_ssf_receiver *r, const aim_ssf_result *res)
 {
     char    line[2048];
     size_t  len;
-    ssize_t n;
 
-    if (r->audit == NULL && r->audit_fd < 0) {
+    if (r->audit.fn == NULL && r->audit.fd < 0) {
         return;
     }
     len = aim_audit_format_ssf(line, sizeof(line) - 1, res, aim_now());
-    if (len == 0) {
-        return;
-    }
-    if (r->audit != NULL) {
-        r->audit(r->audit_ud, line);
-    }
-    if (r->audit_fd >= 0) {
-        line[len] = '\n';
-        do {
-            n = write(r->audit_fd, line, len + 1);
-        } while (n < 0 && errno == EINTR);
-        line[len] = '\0';
-        if (n < 0) {
-            rlog(r, AIM_LOG_ERR, "audit file \"%s\": %s", r->cfg.audit,
-                 strerror(errno));
-        }
+    if (len > 0 && aim_audit_write(&r->audit, line, len) != 0) {
+        rlog(r, AIM_LOG_ERR, "audit file \"%s\": %s", r->cfg.audit,
+             strerror(errno));
     }
 }
 

@@ -231,8 +231,8 @@ aim_verifier_set_log(aim_verifier *v, aim_log_fn fn, void *ud)
 void
 aim_verifier_set_audit(aim_verifier *v, aim_audit_fn fn, void *ud)
 {
-    v->audit = fn;
-    v->audit_ud = ud;
+    v->audit.fn = fn;
+    v->audit.ud = ud;
 }
 
 static aim_revlist *
@@ -305,14 +305,11 @@ aim_verifier_new(const aim_config *cfg, aim_error *err)
     }
     v = calloc(1, sizeof(*v));
     if (v == NULL || aim_config_copy(&v->cfg, cfg) != 0) {
-        if (v != NULL) {
-            aim_config_clear(&v->cfg);
-            free(v);
-        }
+        free(v);
         aim_fail(err, AIM_INTERNAL, "out of memory");
         return NULL;
     }
-    v->audit_fd = -1;
+    v->audit.fd = -1;
     v->auto_refresh = 1;
 
     opt = "keys";
@@ -336,11 +333,7 @@ aim_verifier_new(const aim_config *cfg, aim_error *err)
     }
     if (v->cfg.audit != NULL) {
         opt = "audit";
-        v->audit_fd = open(v->cfg.audit, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC
-                           | O_NOCTTY, 0640);
-        if (v->audit_fd < 0) {
-            aim_fail(err, AIM_CONFIG, "audit: cannot open \"%.200s\": %s",
-                     v->cfg.audit, strerror(errno));
+        if (aim_audit_open(&v->audit, v->cfg.audit, err) != AIM_OK) {
             goto fail;
         }
     }
@@ -410,9 +403,7 @@ aim_verifier_free(aim_verifier *v)
     for (size_t i = 0; i < AIM_MAX_STATUS_LISTS; i++) {
         aim_statuslist_clear(&v->status[i]);
     }
-    if (v->audit_fd >= 0) {
-        close(v->audit_fd);
-    }
+    aim_audit_close(&v->audit);
     aim_config_clear(&v->cfg);
     free(v);
 }
