@@ -611,6 +611,81 @@ aim_config_set(aim_config *cfg, const char *name, const char *value,
     return aim_config_set_args(cfg, name, args, n, err);
 }
 
+aim_status
+aim_config_set_list(aim_config *cfg, const char *name, const char *value,
+                    aim_error *err)
+{
+    const aim_option *o = aim_option_find(name);
+    const char       *args[AIM_MAX_TYPES + 2];
+    char             *copy, *p;
+    size_t            n = 0;
+    int               all, last;
+    aim_status        s = AIM_OK;
+
+    if (o == NULL) {
+        return aim_fail_option(err, AIM_CONFIG, NULL, "unknown option \"%.64s\"",
+                               name != NULL ? name : "");
+    }
+    if (value == NULL) {
+        return opt_fail(err, o, AIM_CONFIG, "missing value");
+    }
+    if ((copy = aim_strdup(value)) == NULL) {
+        return opt_fail(err, o, AIM_INTERNAL, "out of memory");
+    }
+    all = o->type == AIM_OPTION_WORDS;
+    for (p = copy; s == AIM_OK; ) {
+        while (*p == ' ' || *p == '\t') {
+            p++;
+        }
+        if (*p != '\0' && *p != ',') {
+            if (n == sizeof(args) / sizeof(args[0])) {
+                s = opt_fail(err, o, AIM_CONFIG, "too many values in one item");
+                break;
+            }
+            if (*p == '"') {
+                args[n++] = ++p;
+                if ((p = strchr(p, '"')) == NULL) {
+                    s = opt_fail(err, o, AIM_CONFIG, "unterminated quoted value");
+                    break;
+                }
+                *p++ = '\0';
+                if (*p != '\0' && *p != ',' && *p != ' ' && *p != '\t') {
+                    s = opt_fail(err, o, AIM_CONFIG, "text right after a closing "
+                                 "quote");
+                    break;
+                }
+            } else {
+                args[n++] = p;
+                p += strcspn(p, ", \t\"");
+                if (*p == '"') {
+                    s = opt_fail(err, o, AIM_CONFIG, "a quote inside a value "
+                                 "(quote the whole value)");
+                    break;
+                }
+            }
+            if (*p == ' ' || *p == '\t') {
+                *p++ = '\0';
+                continue;
+            }
+        }
+        /* The end of an item: a comma or the end of the setting. */
+        last = *p == '\0';
+        *p++ = '\0';
+        if (n > 0 && !all) {
+            s = aim_config_set_args(cfg, name, args, n, err);
+            n = 0;
+        }
+        if (last) {
+            break;
+        }
+    }
+    if (s == AIM_OK && n > 0) {
+        s = aim_config_set_args(cfg, name, args, n, err);
+    }
+    free(copy);
+    return s;
+}
+
 /* ------------------------------------------------------------------ */
 /* The host configuration file                                         */
 
