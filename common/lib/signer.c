@@ -92,10 +92,10 @@ ecdsa_der_to_raw(const unsigned char *der, size_t derlen, size_t flen,
     return ok ? 0 : -1;
 }
 
-/* The JWS signature of msg: malloc()ed into *sigout. */
-static aim_status
-sign_bytes(EVP_PKEY *pkey, aim_alg alg, const unsigned char *msg, size_t msglen,
-           unsigned char **sigout, size_t *siglenout, aim_error *err)
+aim_status
+aim_jws_signature(EVP_PKEY *pkey, aim_alg alg, const unsigned char *msg,
+                  size_t msglen, unsigned char **sigout, size_t *siglenout,
+                  aim_error *err)
 {
     EVP_MD_CTX    *mctx;
     EVP_PKEY_CTX  *pctx = NULL;
@@ -169,12 +169,37 @@ b64_json(const json_t *v, size_t json_flags)
 }
 
 char *
+aim_jws_sign_input(EVP_PKEY *pkey, aim_alg alg, const char *input, size_t len,
+                   aim_error *err)
+{
+    unsigned char *sig = NULL;
+    size_t         siglen = 0;
+    char          *token;
+
+    if (aim_jws_signature(pkey, alg, (const unsigned char *) input, len, &sig,
+                          &siglen, err) != AIM_OK)
+    {
+        return NULL;
+    }
+    token = malloc(len + 1 + AIM_B64_ENCODED_LEN(siglen));
+    if (token == NULL) {
+        free(sig);
+        aim_fail(err, AIM_INTERNAL, "out of memory");
+        return NULL;
+    }
+    memcpy(token, input, len);
+    token[len] = '.';
+    aim_b64url_encode(sig, siglen, token + len + 1);
+    free(sig);
+    return token;
+}
+
+char *
 aim_jws_sign_compact(EVP_PKEY *pkey, aim_alg alg, const json_t *header,
                      const json_t *payload, size_t json_flags, aim_error *err)
 {
-    char          *h, *p, *token = NULL;
-    unsigned char *sig = NULL;
-    size_t         hlen, plen, siglen = 0, inlen;
+    char   *h, *p, *input = NULL, *token = NULL;
+    size_t  hlen, plen;
 
     h = b64_json(header, json_flags);
     p = b64_json(payload, json_flags);
@@ -184,36 +209,17 @@ aim_jws_sign_compact(EVP_PKEY *pkey, aim_alg alg, const json_t *header,
     }
     hlen = strlen(h);
     plen = strlen(p);
-    inlen = hlen + 1 + plen;
-    /* Room for the signature of the largest key (RSA 8192: 1024 bytes). */
-    token = malloc(inlen + 1 + AIM_B64_ENCODED_LEN(AIM_RSA_MAX_BITS / 8));
-    if (token == NULL) {
+    if ((input = malloc(hlen + 1 + plen)) == NULL) {
         aim_fail(err, AIM_INTERNAL, "out of memory");
         goto done;
     }
-    memcpy(token, h, hlen);
-    token[hlen] = '.';
-    memcpy(token + hlen + 1, p, plen);
-    token[inlen] = '\0';
-
-    if (sign_bytes(pkey, alg, (const unsigned char *) token, inlen, &sig,
-                   &siglen, err) != AIM_OK)
-    {
-        free(token);
-        token = NULL;
-        goto done;
-    }
-    if (siglen > AIM_RSA_MAX_BITS / 8) {
-        aim_fail(err, AIM_INTERNAL, "signature of %zu bytes is too long", siglen);
-        free(token);
-        token = NULL;
-        goto done;
-    }
-    token[inlen] = '.';
-    aim_b64url_encode(sig, siglen, token + inlen + 1);
+    memcpy(input, h, hlen);
+    input[hlen] = '.';
+    memcpy(input + hlen + 1, p, plen);
+    token = aim_jws_sign_input(pkey, alg, input, hlen + 1 + plen, err);
 
 done:
-    free(sig);
+    free(input);
     free(h);
     free(p);
     return token;

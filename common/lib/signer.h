@@ -27,6 +27,23 @@ EVP_PKEY *aim_privkey_read(const char *path, size_t max, unsigned flags,
                            aim_error *err);
 
 /*
+ * The JWS signature of msg by pkey with alg (ECDSA as raw r||s): a
+ * malloc()ed *sig of *siglen bytes, or an error.
+ */
+aim_status aim_jws_signature(EVP_PKEY *pkey, aim_alg alg,
+                             const unsigned char *msg, size_t len,
+                             unsigned char **sig, size_t *siglen,
+                             aim_error *err);
+
+/*
+ * A compact JWS from its signing input (base64url header "." base64url
+ * payload, len bytes, as given: hostile bytes too): the input, "." and
+ * base64url(signature).  malloc()ed, or NULL with err set.
+ */
+char *aim_jws_sign_input(EVP_PKEY *pkey, aim_alg alg, const char *input,
+                         size_t len, aim_error *err);
+
+/*
  * base64url(header) "." base64url(payload) "." base64url(signature): the
  * header and payload serialised compactly (json_dumps with json_flags
  * added: JSON_SORT_KEYS for the same bytes from the same claims), signed

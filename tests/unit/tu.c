@@ -11,9 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <openssl/ec.h>
 #include <openssl/err.h>
-#include <openssl/rsa.h>
 #include "b64.h"
 #include "sign.h"
 #include "tu.h"
@@ -221,46 +219,13 @@ tu_b64(const void *data, size_t len)
 unsigned char *
 tu_sig(EVP_PKEY *k, aim_alg alg, const void *msg, size_t len, size_t *siglen)
 {
-    EVP_MD_CTX    *mctx = EVP_MD_CTX_new();
-    EVP_PKEY_CTX  *pctx = NULL;
-    const char    *md = alg == AIM_ALG_ES384 ? "SHA384"
-                      : alg == AIM_ALG_EDDSA ? NULL : "SHA256";
-    unsigned char *sig = NULL;
-    size_t         n = 0;
-    int            ok;
+    unsigned char *sig;
+    aim_error      err;
 
-    ok = mctx != NULL && EVP_DigestSignInit_ex(mctx, &pctx, md, NULL, NULL, k, NULL) == 1;
-    if (ok && alg == AIM_ALG_PS256) {
-        ok = EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) > 0
-             && EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) > 0;
-    }
-    ok = ok && EVP_DigestSign(mctx, NULL, &n, msg, len) == 1
-         && (sig = malloc(n)) != NULL
-         && EVP_DigestSign(mctx, sig, &n, msg, len) == 1;
-    EVP_MD_CTX_free(mctx);
-    if (!ok) {
-        fprintf(stderr, "tu_sig failed\n");
+    if (aim_jws_signature(k, alg, msg, len, &sig, siglen, &err) != AIM_OK) {
+        fprintf(stderr, "tu_sig: %s\n", err.message);
         exit(2);
     }
-    if (alg == AIM_ALG_ES256 || alg == AIM_ALG_ES384) {
-        size_t               flen = alg == AIM_ALG_ES256 ? 32 : 48;
-        const unsigned char *p = sig;
-        ECDSA_SIG           *es = d2i_ECDSA_SIG(NULL, &p, (long) n);
-        unsigned char       *raw = malloc(2 * flen);
-        const BIGNUM        *r, *s;
-
-        if (es == NULL || raw == NULL) {
-            exit(2);
-        }
-        ECDSA_SIG_get0(es, &r, &s);
-        BN_bn2binpad(r, raw, (int) flen);
-        BN_bn2binpad(s, raw + flen, (int) flen);
-        ECDSA_SIG_free(es);
-        free(sig);
-        sig = raw;
-        n = 2 * flen;
-    }
-    *siglen = n;
     return sig;
 }
 
@@ -268,20 +233,23 @@ char *
 tu_sign_raw(EVP_PKEY *k, aim_alg alg, const char *header, size_t hlen,
             const char *payload, size_t plen)
 {
-    char          *h = tu_b64(header, hlen), *p = tu_b64(payload, plen), *tok, *s;
-    size_t         n = strlen(h) + 1 + strlen(p), siglen;
-    unsigned char *sig;
+    char      *h = tu_b64(header, hlen), *p = tu_b64(payload, plen), *input, *tok;
+    size_t     n = strlen(h) + 1 + strlen(p);
+    aim_error  err;
 
-    tok = malloc(n + 1 + 2048);
-    snprintf(tok, n + 1, "%s.%s", h, p);
-    sig = tu_sig(k, alg, tok, n, &siglen);
-    s = tu_b64(sig, siglen);
-    tok[n] = '.';
-    strcpy(tok + n + 1, s);
+    input = malloc(n + 1);
+    if (input == NULL) {
+        abort();
+    }
+    snprintf(input, n + 1, "%s.%s", h, p);
+    tok = aim_jws_sign_input(k, alg, input, n, &err);
+    if (tok == NULL) {
+        fprintf(stderr, "tu_sign_raw: %s\n", err.message);
+        exit(2);
+    }
+    free(input);
     free(h);
     free(p);
-    free(s);
-    free(sig);
     return tok;
 }
 

@@ -1,8 +1,8 @@
 /*
  * tu.h -- helpers shared by the unit tests: a temporary directory, the
  * test clock, keys, JWKS files, token signing (through sign.h and, for
- * hostile bytes sign.h cannot produce, a raw signer on OpenSSL) and a
- * verifier with the test configuration.
+ * hostile bytes sign.h cannot produce, the library's signer of raw
+ * signing input) and a verifier with the test configuration.
  */
 #ifndef AIM_TU_H
 #define AIM_TU_H
