@@ -44,13 +44,23 @@ tu_cleanup(void)
 }
 
 void
+tu_init_in(const char *dir)
+{
+    /* Files the tests write are 0644 whatever the caller's umask (0002
+     * would make them group-writable, which strict_modes refuses). */
+    umask(022);
+    if (dir != tu_dir) {
+        snprintf(tu_dir, sizeof(tu_dir), "%s", dir);
+    }
+    aim_set_clock(tu_clock);
+    tu_now = TU_T0;
+}
+
+void
 tu_init(void)
 {
     const char *tmp = getenv("TMPDIR");
 
-    /* Files the tests write are 0644 whatever the caller's umask (0002
-     * would make them group-writable, which strict_modes refuses). */
-    umask(022);
     snprintf(tu_dir, sizeof(tu_dir), "%s/aim-unit.XXXXXX",
              tmp != NULL && tmp[0] != '\0' ? tmp : "/tmp");
     if (mkdtemp(tu_dir) == NULL) {
@@ -58,8 +68,7 @@ tu_init(void)
         exit(2);
     }
     atexit(tu_cleanup);
-    aim_set_clock(tu_clock);
-    tu_now = TU_T0;
+    tu_init_in(tu_dir);
 }
 
 const char *
@@ -330,6 +339,48 @@ char *
 tu_token(const char *header_extra, const char *claims_extra)
 {
     return tu_token_alg(AIM_ALG_ES256, header_extra, claims_extra);
+}
+
+char *
+tu_agent_token(const char *sub, const char *scope, long long lifetime,
+               const char *claims_extra)
+{
+    json_t *c = json_pack("{s:s, s:s, s:s, s:I}", "sub", sub, "jti", sub,
+                          "scope", scope, "exp", (json_int_t) (tu_now + lifetime));
+    char   *claims, *tok;
+
+    merge(c, claims_extra);
+    claims = json_dumps(c, JSON_COMPACT);
+    json_decref(c);
+    tok = tu_token(NULL, claims);
+    free(claims);
+    return tok;
+}
+
+char *
+tu_statuslist_token(EVP_PKEY *key, const char *uri, const unsigned char *bytes,
+                    size_t n, int bits, long long exp)
+{
+    char      *lst = aim_statuslist_encode(bytes, n), *jwt;
+    json_t    *h, *c;
+    aim_error  err;
+
+    h = json_pack("{s:s, s:s, s:s}", "alg", "ES256", "typ", "statuslist+jwt",
+                  "kid", tu_kid(AIM_ALG_ES256));
+    c = json_pack("{s:s, s:I, s:{s:i, s:s}}", "sub", uri, "iat", (json_int_t) tu_now,
+                  "status_list", "bits", bits, "lst", lst);
+    if (exp > 0) {
+        json_object_set_new(c, "exp", json_integer(exp));
+    }
+    jwt = aim_jws_sign(key, AIM_ALG_ES256, h, c, &err);
+    if (jwt == NULL) {
+        fprintf(stderr, "tu_statuslist_token: %s\n", err.message);
+        exit(2);
+    }
+    json_decref(h);
+    json_decref(c);
+    free(lst);
+    return jwt;
 }
 
 static aim_verifier *

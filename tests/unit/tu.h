@@ -21,6 +21,9 @@
 extern long long tu_now;           /* what aim_now() returns */
 
 void tu_init(void);               /* temp dir, clock, keys */
+/* The same in dir, which the caller made and removes (test_trust, the
+ * trust scenarios). */
+void tu_init_in(const char *dir);
 int64_t tu_clock(void);
 
 /* dir/name in the test's temporary directory (rotating buffers). */
@@ -64,6 +67,15 @@ char *tu_with_sig(const char *token, const void *sig, size_t siglen);
 char *tu_token_alg(aim_alg alg, const char *header_extra,
                    const char *claims_extra);
 char *tu_token(const char *header_extra, const char *claims_extra);
+/* The standard token of agent sub (also its jti) with scope, valid for
+ * lifetime seconds from now, claims_extra merged. */
+char *tu_agent_token(const char *sub, const char *scope, long long lifetime,
+                     const char *claims_extra);
+/* A Token Status List token for uri (n bytes of bits-bit statuses; exp
+ * 0: none), signed by key as tu_key(AIM_ALG_ES256) with its kid. */
+char *tu_statuslist_token(EVP_PKEY *key, const char *uri,
+                          const unsigned char *bytes, size_t n, int bits,
+                          long long exp);
 
 json_t *tu_json(const char *text);          /* json_loads or abort */
 
