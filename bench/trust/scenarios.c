@@ -318,23 +318,35 @@ hostile_prober(agent *a)
     time_refused(a, "GET", "/api/item-1", "api:GET");
 }
 
-/* Hostile: a harvester walking URLs it may read, two a second. */
+/*
+ * Hostile, through nginx with kb:GET, after a normal week: GET
+ * /kb/doc-(first + i), or of i modulo distinct (when not 0), for
+ * HOSTILE_EVENTS requests, tick_s seconds passing after every per_tick.
+ */
 static void
-hostile_harvester_urls(agent *a)
+nginx_walk(agent *a, const char *name, int first, int distinct, int per_tick,
+           int tick_s)
 {
     char uri[64];
     int  i;
 
-    agent_init(a, "harvester-urls", 1, "nginx", "kb:GET");
+    agent_init(a, name, 1, "nginx", "kb:GET");
     learn(a, "GET", "/kb/doc-", "kb:GET");
     for (i = 0; i < HOSTILE_EVENTS; i++) {
-        snprintf(uri, sizeof(uri), "/kb/doc-%d", 1000 + i);
+        snprintf(uri, sizeof(uri), "/kb/doc-%d", first + (distinct ? i % distinct : i));
         event(a, "GET", uri, "kb:GET");
-        if (i % 2 == 1) {
-            tu_now += 1;
+        if (i % per_tick == per_tick - 1) {
+            tu_now += tick_s;
         }
     }
     time_refused(a, "GET", "/kb/doc-1", "kb:GET");
+}
+
+/* Hostile: a harvester walking URLs it may read, two a second. */
+static void
+hostile_harvester_urls(agent *a)
+{
+    nginx_walk(a, "harvester-urls", 1000, 0, 2, 1);
 }
 
 /* Hostile: a harvester walking tables through PostgreSQL, one a second. */
@@ -355,23 +367,12 @@ hostile_harvester_tables(agent *a)
     time_refused(a, "SELECT", "app_table_1", NULL);
 }
 
-/* Hostile: a stolen token used in a burst on the usual resources. */
+/* Hostile: a stolen token used in a burst on the usual resources, 20
+ * requests a second. */
 static void
 hostile_burst(agent *a)
 {
-    char uri[64];
-    int  i;
-
-    agent_init(a, "burst", 1, "nginx", "kb:GET");
-    learn(a, "GET", "/kb/doc-", "kb:GET");
-    for (i = 0; i < HOSTILE_EVENTS; i++) {
-        snprintf(uri, sizeof(uri), "/kb/doc-%d", i % 25);
-        event(a, "GET", uri, "kb:GET");
-        if (i % 20 == 19) {
-            tu_now += 1;              /* 20 requests a second */
-        }
-    }
-    time_refused(a, "GET", "/kb/doc-1", "kb:GET");
+    nginx_walk(a, "burst", 0, 25, 20, 1);
 }
 
 /* Hostile: a slow drip, one new document every 6 s during office hours:
@@ -380,17 +381,7 @@ hostile_burst(agent *a)
 static void
 hostile_slow_drip(agent *a)
 {
-    char uri[64];
-    int  i;
-
-    agent_init(a, "slow-drip", 1, "nginx", "kb:GET");
-    learn(a, "GET", "/kb/doc-", "kb:GET");
-    for (i = 0; i < HOSTILE_EVENTS; i++) {
-        snprintf(uri, sizeof(uri), "/kb/doc-%d", 5000 + i);
-        event(a, "GET", uri, "kb:GET");
-        tu_now += 6;
-    }
-    time_refused(a, "GET", "/kb/doc-1", "kb:GET");
+    nginx_walk(a, "slow-drip", 5000, 0, 1, 6);
 }
 
 /* Hostile: the credentials of a nightly batch agent, retired six weeks

@@ -429,6 +429,26 @@ test_reload(void)
     free(tok);
 }
 
+/* The token with claims verifies, for agent (NULL: not checked), with
+ * the effective scopes scope. */
+static void
+effective(aim_verifier *v, const char *claims, const char *agent,
+          const char *scope)
+{
+    char      *tok = tu_token(NULL, claims);
+    aim_token *t = NULL;
+
+    CHECK_ST(aim_verify(v, tok, strlen(tok), &t, &err), AIM_OK, &err);
+    if (t != NULL) {
+        if (agent != NULL) {
+            CHECK_STR(aim_token_agent(t), agent);
+        }
+        CHECK_STR(aim_token_scope(t), scope);
+        aim_token_free(t);
+    }
+    free(tok);
+}
+
 static void
 test_policy_intersection(void)
 {
@@ -486,42 +506,13 @@ test_policy_intersection(void)
     }
     free(tok);
     /* Delegation: the policy applies to the current actor, not the sub. */
-    tok = tu_token(NULL, "{\"act\":{\"sub\":\"orchestrator\"}}");
-    t = NULL;
-    CHECK_ST(aim_verify(v, tok, strlen(tok), &t, &err), AIM_OK, &err);
-    if (t != NULL) {
-        CHECK_STR(aim_token_agent(t), "orchestrator");
-        CHECK_STR(aim_token_scope(t), "kb:read");
-        aim_token_free(t);
-    }
-    free(tok);
-    tok = tu_token(NULL, "{\"sub\":\"bot-3\",\"act\":{\"sub\":\"stranger\"}}");
-    t = NULL;
-    CHECK_ST(aim_verify(v, tok, strlen(tok), &t, &err), AIM_OK, &err);
-    if (t != NULL) {
-        CHECK_STR(aim_token_scope(t), "");
-        aim_token_free(t);
-    }
-    free(tok);
-    tok = tu_token(NULL, "{\"sub\":\"bot-3\"}");
-    t = NULL;
-    CHECK_ST(aim_verify(v, tok, strlen(tok), &t, &err), AIM_OK, &err);
-    if (t != NULL) {
-        CHECK_STR(aim_token_scope(t), "kb:read kb:write");
-        aim_token_free(t);
-    }
-    free(tok);
+    effective(v, "{\"act\":{\"sub\":\"orchestrator\"}}", "orchestrator", "kb:read");
+    effective(v, "{\"sub\":\"bot-3\",\"act\":{\"sub\":\"stranger\"}}", NULL, "");
+    effective(v, "{\"sub\":\"bot-3\"}", NULL, "kb:read kb:write");
     aim_verifier_free(v);
     /* Without a policy the token's scopes stand as they are. */
     v = tu_verifier(NULL);
-    tok = tu_token(NULL, "{\"sub\":\"stranger\"}");
-    t = NULL;
-    CHECK_ST(aim_verify(v, tok, strlen(tok), &t, &err), AIM_OK, &err);
-    if (t != NULL) {
-        CHECK_STR(aim_token_scope(t), "kb:read kb:write");
-        aim_token_free(t);
-    }
-    free(tok);
+    effective(v, "{\"sub\":\"stranger\"}", NULL, "kb:read kb:write");
     aim_verifier_free(v);
 }
 
