@@ -230,16 +230,16 @@ normal_reader(agent *a)
     }
 }
 
-/* Normal: a nightly batch job on PostgreSQL, 14 nights: at 02:00 a bind,
- * then 2,000 statements in five minutes (reads of three tables, writes
- * to one), quiet the rest of the day. */
+static const char *const batch_tables[] = { "orders", "customers", "invoices" };
+
+/* The nightly batch's 14 nights on PostgreSQL: at 02:00 a bind, then
+ * 2,000 statements in five minutes (reads of three tables, writes to
+ * one), quiet the rest of the day. */
 static void
-normal_batch(agent *a)
+batch_nights(agent *a)
 {
-    static const char *const tables[] = { "orders", "customers", "invoices" };
     int night, i;
 
-    agent_init(a, "batch", 0, "pg", "pg:login:batch pg:role:etl");
     for (night = 0; night < 14; night++) {
         tu_now = day_start(T0) + (night + 1) * DAY + 2 * 3600;
         aim_token_free(a->held);
@@ -249,13 +249,21 @@ normal_batch(agent *a)
             if (i % 4 == 3) {
                 event(a, "INSERT", "ledger", NULL);
             } else {
-                event(a, "SELECT", tables[i % 3], NULL);
+                event(a, "SELECT", batch_tables[i % 3], NULL);
             }
             if (i % 7 == 0) {
                 tu_now += 1;          /* ~6.7 statements a second */
             }
         }
     }
+}
+
+/* Normal: a nightly batch job. */
+static void
+normal_batch(agent *a)
+{
+    agent_init(a, "batch", 0, "pg", "pg:login:batch pg:role:etl");
+    batch_nights(a);
 }
 
 /* Normal: a deploy agent that uses sudo once a week, logging in a few
@@ -391,23 +399,10 @@ hostile_slow_drip(agent *a)
 static void
 hostile_dormant(agent *a)
 {
-    static const char *const tables[] = { "orders", "customers", "invoices" };
-    int night, i;
+    int i;
 
     agent_init(a, "dormant", 1, "pg", "pg:login:batch pg:role:etl");
-    for (night = 0; night < 14; night++) {
-        tu_now = day_start(T0) + (night + 1) * DAY + 2 * 3600;
-        aim_token_free(a->held);
-        a->held = NULL;
-        event(a, "bind", "role etl", "pg:role:etl");
-        for (i = 0; i < 2000; i++) {
-            event(a, i % 4 == 3 ? "INSERT" : "SELECT",
-                  i % 4 == 3 ? "ledger" : tables[i % 3], NULL);
-            if (i % 7 == 0) {
-                tu_now += 1;
-            }
-        }
-    }
+    batch_nights(a);
     tu_now = day_start(T0) + 57 * DAY + 14 * 3600;
     free(a->tok);
     a->tok = issue(a->name, "pg:login:batch pg:role:etl");
@@ -416,7 +411,7 @@ hostile_dormant(agent *a)
     a->in_hostile = 1;
     event(a, "bind", "role etl", "pg:role:etl");
     for (i = 0; i < HOSTILE_EVENTS; i++) {
-        event(a, "SELECT", tables[i % 3], NULL);
+        event(a, "SELECT", batch_tables[i % 3], NULL);
         if (i % 7 == 0) {
             tu_now += 1;
         }
