@@ -31,27 +31,6 @@ static unsigned char  cert[32], cert_other[32];
 static char          *x5t;
 static int            proof_seq;
 
-/* Audit lines of the last decision. */
-static char *lines[8];
-static int   nlines;
-
-static void
-sink(void *ud, const char *line)
-{
-    (void) ud;
-    if (nlines < 8) {
-        lines[nlines++] = strdup(line);
-    }
-}
-
-static void
-lines_reset(void)
-{
-    while (nlines > 0) {
-        free(lines[--nlines]);
-    }
-}
-
 /* A replay store that remembers, and counts what it is asked. */
 #define STORE_MAX 4096
 static unsigned char store_hash[STORE_MAX][32];
@@ -178,10 +157,10 @@ audit_agrees(const aim_decision *d)
     const char *decision, *reason;
     int         ok;
 
-    if (nlines != 1) {
+    if (tu_nlines != 1) {
         return 0;
     }
-    j = json_loads(lines[0], 0, NULL);
+    j = json_loads(tu_lines[0], 0, NULL);
     if (j == NULL) {
         return 0;
     }
@@ -232,7 +211,7 @@ test_binding_matrix(void)
     t_section("attack/binding-matrix");
     fixtures();
     v = tu_verifier(NULL);
-    aim_verifier_set_audit(v, sink, NULL);
+    aim_verifier_set_audit(v, tu_line_sink, NULL);
     for (kind = 0; kind < K_COUNT; kind++) {
         char      *tok = token_of(kind, "agent-m");
         aim_token *held = NULL;
@@ -262,7 +241,7 @@ test_binding_matrix(void)
             r.proof_len = p != NULL ? strlen(p) : 0;
             r.nproofs = p != NULL ? 1 : 0;
             r.cert_sha256 = c == CERT_RIGHT ? cert : c == CERT_WRONG ? cert_other : NULL;
-            lines_reset();
+            tu_lines_reset();
             s = e == E_IDENTIFY ? aim_identify(v, &r, &d)
                 : e == E_DECIDE ? aim_decide(v, &r, &d)
                 : aim_decide_token(v, held, &r, &d);
@@ -277,7 +256,7 @@ test_binding_matrix(void)
             if (e != E_IDENTIFY && !audit_agrees(&d)) {
                 audit_bad++;
             }
-            if (e == E_IDENTIFY && nlines != 0) {
+            if (e == E_IDENTIFY && tu_nlines != 0) {
                 audit_bad++;
             }
             aim_decision_clear(&d);
@@ -293,7 +272,7 @@ test_binding_matrix(void)
         aim_token_free(held);
         free(tok);
     }
-    lines_reset();
+    tu_lines_reset();
     aim_verifier_free(v);
 }
 
@@ -362,7 +341,7 @@ test_replay(void)
     t_section("attack/replay");
     fixtures();
     v = tu_verifier(NULL);
-    aim_verifier_set_audit(v, sink, NULL);
+    aim_verifier_set_audit(v, tu_line_sink, NULL);
     tok = token_of(K_JKT, "agent-r");
     other = token_of(K_BOTH, "agent-r");
 
@@ -374,11 +353,11 @@ test_replay(void)
     r.proof_len = strlen(p);
     r.nproofs = 1;
     store_n = 0;
-    lines_reset();
+    tu_lines_reset();
     CHECK_ST(aim_decide(v, &r, &d), AIM_OK, NULL);
     aim_decision_clear(&d);
     /* The same proof again, through every entry point. */
-    lines_reset();
+    tu_lines_reset();
     CHECK_ST(aim_decide(v, &r, &d), AIM_REPLAY, NULL);
     CHECK(d.proof_error && d.token != NULL && audit_agrees(&d));
     aim_decision_clear(&d);
@@ -444,7 +423,7 @@ test_replay(void)
             r.proof = p;
             r.proof_len = strlen(p);
             store_answer = (aim_status) answers[i];
-            lines_reset();
+            tu_lines_reset();
             s = aim_decide(v, &r, &d);
             CHECKF(s == AIM_INTERNAL, "store answer %d: %s", answers[i], aim_reason(s));
             CHECKF(!d.proof_error, "store answer %d: blamed on the proof", answers[i]);
@@ -461,7 +440,7 @@ test_replay(void)
         free(p);
         store_answer = AIM_OK;
     }
-    lines_reset();
+    tu_lines_reset();
     free(tok);
     free(other);
     aim_verifier_free(v);
@@ -602,7 +581,7 @@ test_request_shapes(void)
     t_section("attack/request-shapes");
     fixtures();
     v = tu_verifier(NULL);
-    aim_verifier_set_audit(v, sink, NULL);
+    aim_verifier_set_audit(v, tu_line_sink, NULL);
     tok = token_of(K_PLAIN, "agent-s");
     CHECK_ST(aim_verify(v, tok, strlen(tok), &held, &err), AIM_OK, &err);
 
@@ -628,7 +607,7 @@ test_request_shapes(void)
     memset(&r, 0, sizeof(r));
     r.token = tok;
     r.token_len = strlen(tok);
-    lines_reset();
+    tu_lines_reset();
     CHECK_ST(aim_decide(v, &r, &d), AIM_OK, NULL);
     CHECK(audit_agrees(&d));
     aim_decision_clear(&d);
@@ -701,9 +680,9 @@ test_request_shapes(void)
             r.scheme = (aim_scheme) bad[i].scheme;
             r.dpop = (aim_dpop_mode) bad[i].dpop;
             r.audit = (aim_audit_mode) bad[i].audit;
-            lines_reset();
+            tu_lines_reset();
             s1 = aim_decide(v, &r, &d);
-            CHECKF(nlines == 1 && audit_agrees(&d), "case %zu: audited as decided", i);
+            CHECKF(tu_nlines == 1 && audit_agrees(&d), "case %zu: audited as decided", i);
             aim_decision_clear(&d);
             s2 = aim_decide_token(v, held, &r, &d);
             aim_decision_clear(&d);
@@ -747,7 +726,7 @@ test_request_shapes(void)
         free(p);
         free(btok);
     }
-    lines_reset();
+    tu_lines_reset();
     aim_token_free(held);
     free(tok);
     aim_verifier_free(v);
@@ -772,7 +751,7 @@ test_host_denial(void)
     t_section("attack/host-denial");
     fixtures();
     v = tu_verifier(NULL);
-    aim_verifier_set_audit(v, sink, NULL);
+    aim_verifier_set_audit(v, tu_line_sink, NULL);
     tok = token_of(K_PLAIN, "agent-hd");
     for (i = 0; i < sizeof(statuses) / sizeof(statuses[0]); i++) {
         aim_status s;
@@ -780,12 +759,12 @@ test_host_denial(void)
         r = request(tok);
         r.host_status = (aim_status) statuses[i];
         r.host_message = "the host said \"no\"\n\x1b[31m";
-        lines_reset();
+        tu_lines_reset();
         s = aim_decide(v, &r, &d);
         CHECKF(s != AIM_OK && s == d.status, "host status %d: %s", statuses[i],
                aim_reason(s));
         CHECKF(audit_agrees(&d), "host status %d: audit line %s", statuses[i],
-               nlines ? lines[0] : "(none)");
+               tu_nlines ? tu_lines[0] : "(none)");
         CHECK(d.token != NULL);
         aim_decision_clear(&d);
     }
@@ -800,7 +779,7 @@ test_host_denial(void)
     CHECK_ST(aim_decide(v, &r, &d), AIM_POLICY_DENIED, NULL);
     CHECK_STR(d.message, "policy_denied");
     aim_decision_clear(&d);
-    lines_reset();
+    tu_lines_reset();
     free(tok);
     aim_verifier_free(v);
 }
@@ -808,37 +787,13 @@ test_host_denial(void)
 /* ------------------------------------------------------------------ */
 /* The baseline rule, kind by kind                                     */
 
-typedef struct {
-    const char *agent;
-    long long   events, denied;
-} counts;
-
-static void
-count_fn(void *ud, const aim_agent_stats *s)
-{
-    counts *c = ud;
-
-    if (strcmp(s->agent, c->agent) == 0) {
-        c->events = (long long) s->events;
-        c->denied = (long long) s->denied;
-    }
-}
-
-static counts
-counts_of(aim_verifier *v, const char *agent)
-{
-    counts c = { agent, 0, 0 };
-
-    aim_state_foreach(v->state, aim_now(), count_fn, &c);
-    return c;
-}
 
 /* Run one decision; *events and *denied get what it fed. */
 static aim_status
 fed(aim_verifier *v, int entry, const aim_token *held, const aim_request *r,
     long long *events, long long *denied)
 {
-    counts       a = counts_of(v, "agent-b"), b;
+    tu_counts    a = tu_counts_of(v, "agent-b"), b;
     aim_decision d;
     aim_status   s;
 
@@ -846,7 +801,7 @@ fed(aim_verifier *v, int entry, const aim_token *held, const aim_request *r,
         : entry == E_DECIDE ? aim_decide(v, r, &d)
         : aim_decide_token(v, held, r, &d);
     aim_decision_clear(&d);
-    b = counts_of(v, "agent-b");
+    b = tu_counts_of(v, "agent-b");
     *events = b.events - a.events;
     *denied = b.denied - a.denied;
     return s;
@@ -1027,7 +982,7 @@ test_state_unavailable(void)
     fixtures();
     unlink(tu_path("busy.state"));
     v = tu_verifier("state", tu_path("busy.state"), NULL);
-    aim_verifier_set_audit(v, sink, NULL);
+    aim_verifier_set_audit(v, tu_line_sink, NULL);
     tok = token_of(K_PLAIN, "agent-busy");
     r = request(tok);
     CHECK_ST(aim_decide(v, &r, &d), AIM_OK, NULL);      /* the slot exists */
@@ -1051,16 +1006,16 @@ test_state_unavailable(void)
     }
     if (fp != NULL) fclose(fp);
 
-    lines_reset();
+    tu_lines_reset();
     CHECK_ST(aim_decide(v, &r, &d), AIM_INTERNAL, NULL);
     CHECK(audit_agrees(&d) && d.trust < 0);
     aim_decision_clear(&d);
     r.scopes = need_admin;
-    lines_reset();
+    tu_lines_reset();
     CHECK_ST(aim_decide(v, &r, &d), AIM_INSUFFICIENT_SCOPE, NULL);
     CHECK(audit_agrees(&d));
     aim_decision_clear(&d);
-    lines_reset();
+    tu_lines_reset();
     free(tok);
     aim_verifier_free(v);
 }
@@ -1103,7 +1058,7 @@ test_no_leak(void)
     t_section("attack/no-leak");
     fixtures();
     v = tu_verifier(NULL);
-    aim_verifier_set_audit(v, sink, NULL);
+    aim_verifier_set_audit(v, tu_line_sink, NULL);
     good = token_of(K_PLAIN, "agent-l");
     bound = token_of(K_JKT, "agent-l");
 
@@ -1129,9 +1084,9 @@ test_no_leak(void)
         aim_request  r = request(variants[i]);
         aim_decision d;
 
-        lines_reset();
+        tu_lines_reset();
         aim_decide(v, &r, &d);
-        leaked += leaks(d.message, variants[i]) || (nlines && leaks(lines[0], variants[i]));
+        leaked += leaks(d.message, variants[i]) || (tu_nlines && leaks(tu_lines[0], variants[i]));
         disagree += !audit_agrees(&d);
         aim_decision_clear(&d);
     }
@@ -1152,10 +1107,10 @@ test_no_leak(void)
         r.proof = p;
         r.proof_len = strlen(p);
         r.nproofs = 1;
-        lines_reset();
+        tu_lines_reset();
         aim_decide(v, &r, &d);
         leaked += leaks(d.message, p) || leaks(d.message, bound)
-                  || (nlines && (leaks(lines[0], p) || leaks(lines[0], bound)));
+                  || (tu_nlines && (leaks(tu_lines[0], p) || leaks(tu_lines[0], bound)));
         aim_decision_clear(&d);
         free(p);
     }
@@ -1222,7 +1177,7 @@ test_no_leak(void)
         CHECKF(bad == 0, "%d control bytes in decision messages", bad);
     }
     for (i = 0; i < nv; i++) free(variants[i]);
-    lines_reset();
+    tu_lines_reset();
     free(good);
     free(bound);
     aim_verifier_free(v);
@@ -1545,5 +1500,5 @@ test_decide_attack(void)
     test_no_leak();
     test_config_parser();
     test_option_table();
-    lines_reset();
+    tu_lines_reset();
 }

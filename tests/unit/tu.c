@@ -462,6 +462,51 @@ tu_verify(aim_verifier *v, const char *token, aim_error *err)
     return s;
 }
 
+char *tu_lines[TU_MAX_LINES];
+int   tu_nlines;
+
+void
+tu_line_sink(void *ud, const char *line)
+{
+    (void) ud;
+    if (tu_nlines < TU_MAX_LINES) {
+        tu_lines[tu_nlines] = strdup(line);
+    }
+    tu_nlines++;
+}
+
+void
+tu_lines_reset(void)
+{
+    int i;
+
+    for (i = 0; i < tu_nlines && i < TU_MAX_LINES; i++) {
+        free(tu_lines[i]);
+        tu_lines[i] = NULL;
+    }
+    tu_nlines = 0;
+}
+
+static void
+count_fn(void *ud, const aim_agent_stats *s)
+{
+    tu_counts *c = ud;
+
+    if (strcmp(s->agent, c->agent) == 0) {
+        c->events = (long long) s->events;
+        c->denied = (long long) s->denied;
+    }
+}
+
+tu_counts
+tu_counts_of(aim_verifier *v, const char *agent)
+{
+    tu_counts c = { agent, 0, 0 };
+
+    aim_state_foreach(v->state, aim_now(), count_fn, &c);
+    return c;
+}
+
 int
 tu_contains(const char *hay, const char *needle)
 {

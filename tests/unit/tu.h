@@ -100,6 +100,25 @@ aim_status tu_decide(aim_verifier *v, const char *token, size_t len,
 aim_status tu_decide_token(aim_verifier *v, const aim_token *t,
                            const aim_request *req, aim_error *err);
 
+/*
+ * Audit lines: aim_verifier_set_audit(v, tu_line_sink, NULL) keeps the
+ * first TU_MAX_LINES lines in tu_lines and counts every one in
+ * tu_nlines; tu_lines_reset forgets them.
+ */
+#define TU_MAX_LINES 64
+extern char *tu_lines[TU_MAX_LINES];
+extern int   tu_nlines;
+void tu_line_sink(void *ud, const char *line);
+void tu_lines_reset(void);
+
+/* An agent's event and denial counts in v's state file (0 when none). */
+typedef struct {
+    const char *agent;
+    long long   events, denied;
+} tu_counts;
+
+tu_counts tu_counts_of(aim_verifier *v, const char *agent);
+
 /* Does hay contain needle (not NUL-terminated hay)? */
 int tu_contains(const char *hay, const char *needle);
 
