@@ -175,11 +175,7 @@ test_baseline_rule(void)
     tu_write("decide.rev", "# none\n", (size_t) -1);
     tu_now += 2;
     /* No token held at all. */
-    {
-        aim_decision d;
-        CHECK_ST(aim_decide_token(v, NULL, &r, &d), AIM_NO_TOKEN, NULL);
-        aim_decision_clear(&d);
-    }
+    CHECK_ST(tu_decide_token_status(v, NULL, &r), AIM_NO_TOKEN, NULL);
 
     /* Identification: no line, nothing fed, the token returned. */
     {
@@ -346,11 +342,9 @@ test_cnf_methods(void)
     CHECK(tu_contains(d.message, "certificate"));
     aim_decision_clear(&d);
     r.cert_sha256 = other;
-    CHECK_ST(aim_decide(v, &r, &d), AIM_BAD_BINDING, NULL);
-    aim_decision_clear(&d);
+    CHECK_ST(tu_decide_status(v, &r), AIM_BAD_BINDING, NULL);
     r.cert_sha256 = cert;
-    CHECK_ST(aim_decide(v, &r, &d), AIM_OK, NULL);
-    aim_decision_clear(&d);
+    CHECK_ST(tu_decide_status(v, &r), AIM_OK, NULL);
     free(tok);
 
     /* cnf.jwk, cnf.jku, cnf.kid: no adapter checks them: refused, never
@@ -377,8 +371,7 @@ test_cnf_methods(void)
     /* A malformed x5t#S256 is a bad claim. */
     tok = tu_token(NULL, "{\"cnf\":{\"x5t#S256\":\"short\"}}");
     r = request(tok, need_read);
-    CHECK_ST(aim_decide(v, &r, &d), AIM_BAD_CLAIM, NULL);
-    aim_decision_clear(&d);
+    CHECK_ST(tu_decide_status(v, &r), AIM_BAD_CLAIM, NULL);
     free(tok);
     free(x5t);
     aim_verifier_free(v);

@@ -354,8 +354,7 @@ test_replay(void)
     r.nproofs = 1;
     store_n = 0;
     tu_lines_reset();
-    CHECK_ST(aim_decide(v, &r, &d), AIM_OK, NULL);
-    aim_decision_clear(&d);
+    CHECK_ST(tu_decide_status(v, &r), AIM_OK, NULL);
     /* The same proof again, through every entry point. */
     tu_lines_reset();
     CHECK_ST(aim_decide(v, &r, &d), AIM_REPLAY, NULL);
@@ -368,8 +367,7 @@ test_replay(void)
         aim_error  err;
 
         CHECK_ST(aim_verify(v, tok, strlen(tok), &held, &err), AIM_OK, &err);
-        CHECK_ST(aim_decide_token(v, held, &r, &d), AIM_REPLAY, NULL);
-        aim_decision_clear(&d);
+        CHECK_ST(tu_decide_token_status(v, held, &r), AIM_REPLAY, NULL);
         aim_token_free(held);
     }
     /* Identification spends the proof: a decision on it is a replay
@@ -380,8 +378,7 @@ test_replay(void)
     r.proof_len = strlen(p);
     CHECK_ST(aim_identify(v, &r, &d), AIM_OK, NULL);
     aim_decision_clear(&d);
-    CHECK_ST(aim_decide(v, &r, &d), AIM_REPLAY, NULL);
-    aim_decision_clear(&d);
+    CHECK_ST(tu_decide_status(v, &r), AIM_REPLAY, NULL);
     free(p);
 
     /* A proof for another method, URL or token: the store is never
@@ -435,8 +432,7 @@ test_replay(void)
         p = proof_for(tok, "GET", HTU);
         r.proof = p;
         r.proof_len = strlen(p);
-        CHECK_ST(aim_decide(v, &r, &d), AIM_REPLAY, NULL);
-        aim_decision_clear(&d);
+        CHECK_ST(tu_decide_status(v, &r), AIM_REPLAY, NULL);
         free(p);
         store_answer = AIM_OK;
     }
@@ -488,8 +484,7 @@ test_held_token_proof(void)
 
         /* The proof is for the held token, and req->token is not given. */
         r = dpop_request(tok, &p);
-        CHECK_ST(aim_decide_token(v, held, &r, &d), AIM_OK, NULL);
-        aim_decision_clear(&d);
+        CHECK_ST(tu_decide_token_status(v, held, &r), AIM_OK, NULL);
         free(p);
 
         if (cache) {
@@ -551,8 +546,7 @@ test_bound_token_thief(void)
     r.proof = p;
     r.proof_len = strlen(p);
     r.nproofs = 1;
-    CHECK_ST(aim_decide(v, &r, &d), AIM_LOW_TRUST, NULL);
-    aim_decision_clear(&d);
+    CHECK_ST(tu_decide_status(v, &r), AIM_LOW_TRUST, NULL);
     free(p);
     free(tok);
     aim_verifier_free(v);
@@ -586,22 +580,18 @@ test_request_shapes(void)
     CHECK_ST(aim_verify(v, tok, strlen(tok), &held, &err), AIM_OK, &err);
 
     /* No request at all, or no token. */
-    CHECK_ST(aim_decide(v, NULL, &d), AIM_NO_TOKEN, NULL);
-    aim_decision_clear(&d);
+    CHECK_ST(tu_decide_status(v, NULL), AIM_NO_TOKEN, NULL);
     CHECK_ST(aim_identify(v, NULL, &d), AIM_NO_TOKEN, NULL);
     aim_decision_clear(&d);
     r = request(tok);
     r.token_len = 0;
-    CHECK_ST(aim_decide(v, &r, &d), AIM_NO_TOKEN, NULL);
-    aim_decision_clear(&d);
+    CHECK_ST(tu_decide_status(v, &r), AIM_NO_TOKEN, NULL);
     r = request(NULL);
     r.token_len = 100;
-    CHECK_ST(aim_decide(v, &r, &d), AIM_NO_TOKEN, NULL);
-    aim_decision_clear(&d);
+    CHECK_ST(tu_decide_status(v, &r), AIM_NO_TOKEN, NULL);
     r = request(tok);
     r.token_len = AIM_MAX_TOKEN_LEN + 1;      /* never read past the bound */
-    CHECK_ST(aim_decide(v, &r, &d), AIM_MALFORMED, NULL);
-    aim_decision_clear(&d);
+    CHECK_ST(tu_decide_status(v, &r), AIM_MALFORMED, NULL);
 
     /* Every descriptive field NULL: decided, audited, nothing crashes. */
     memset(&r, 0, sizeof(r));
@@ -611,8 +601,7 @@ test_request_shapes(void)
     CHECK_ST(aim_decide(v, &r, &d), AIM_OK, NULL);
     CHECK(audit_agrees(&d));
     aim_decision_clear(&d);
-    CHECK_ST(aim_decide_token(v, held, &r, &d), AIM_OK, NULL);
-    aim_decision_clear(&d);
+    CHECK_ST(tu_decide_token_status(v, held, &r), AIM_OK, NULL);
     aim_note(v, NULL, NULL, NULL);
     aim_note(v, &r, held, "closed");
 
@@ -620,36 +609,27 @@ test_request_shapes(void)
     r = request(tok);
     r.scopes = NULL;
     r.nscopes = 2;
-    CHECK_ST(aim_decide(v, &r, &d), AIM_INTERNAL, NULL);
-    aim_decision_clear(&d);
-    CHECK_ST(aim_decide_token(v, held, &r, &d), AIM_INTERNAL, NULL);
-    aim_decision_clear(&d);
+    CHECK_ST(tu_decide_status(v, &r), AIM_INTERNAL, NULL);
+    CHECK_ST(tu_decide_token_status(v, held, &r), AIM_INTERNAL, NULL);
     r.scopes = with_null;
     r.nscopes = 1;
-    CHECK_ST(aim_decide(v, &r, &d), AIM_INSUFFICIENT_SCOPE, NULL);
-    aim_decision_clear(&d);
+    CHECK_ST(tu_decide_status(v, &r), AIM_INSUFFICIENT_SCOPE, NULL);
     r.any = 1;
-    CHECK_ST(aim_decide(v, &r, &d), AIM_INSUFFICIENT_SCOPE, NULL);
-    aim_decision_clear(&d);
+    CHECK_ST(tu_decide_status(v, &r), AIM_INSUFFICIENT_SCOPE, NULL);
     r.scopes = nulls;
     r.nscopes = 2;
-    CHECK_ST(aim_decide(v, &r, &d), AIM_INSUFFICIENT_SCOPE, NULL);
-    aim_decision_clear(&d);
+    CHECK_ST(tu_decide_status(v, &r), AIM_INSUFFICIENT_SCOPE, NULL);
     r.scopes = null_then_read;
-    CHECK_ST(aim_decide(v, &r, &d), AIM_OK, NULL);
-    aim_decision_clear(&d);
+    CHECK_ST(tu_decide_status(v, &r), AIM_OK, NULL);
     r.any = 0;
-    CHECK_ST(aim_decide(v, &r, &d), AIM_INSUFFICIENT_SCOPE, NULL);
-    aim_decision_clear(&d);
+    CHECK_ST(tu_decide_status(v, &r), AIM_INSUFFICIENT_SCOPE, NULL);
     /* "Any one of none" is not "nothing required". */
     r.scopes = need_read;
     r.nscopes = 0;
     r.any = 1;
-    CHECK_ST(aim_decide(v, &r, &d), AIM_INSUFFICIENT_SCOPE, NULL);
-    aim_decision_clear(&d);
+    CHECK_ST(tu_decide_status(v, &r), AIM_INSUFFICIENT_SCOPE, NULL);
     r.scopes = NULL;
-    CHECK_ST(aim_decide(v, &r, &d), AIM_INSUFFICIENT_SCOPE, NULL);
-    aim_decision_clear(&d);
+    CHECK_ST(tu_decide_status(v, &r), AIM_INSUFFICIENT_SCOPE, NULL);
     r.any = 0;
     CHECK_ST(aim_decide(v, &r, &d), AIM_OK, NULL);   /* no scope asked */
     aim_decision_clear(&d);
@@ -705,24 +685,19 @@ test_request_shapes(void)
         r.proof_len = strlen(p);
         r.nproofs = 1;
         r.method = NULL;
-        CHECK_ST(aim_decide(v, &r, &d), AIM_BAD_BINDING, NULL);
-        aim_decision_clear(&d);
+        CHECK_ST(tu_decide_status(v, &r), AIM_BAD_BINDING, NULL);
         r.method = "GET";
         r.url = NULL;
-        CHECK_ST(aim_decide(v, &r, &d), AIM_BAD_BINDING, NULL);
-        aim_decision_clear(&d);
+        CHECK_ST(tu_decide_status(v, &r), AIM_BAD_BINDING, NULL);
         r.url = "";
-        CHECK_ST(aim_decide(v, &r, &d), AIM_BAD_BINDING, NULL);
-        aim_decision_clear(&d);
+        CHECK_ST(tu_decide_status(v, &r), AIM_BAD_BINDING, NULL);
         /* proof bytes with a length of zero, or a count without bytes */
         r.url = HTU;
         r.proof_len = 0;
-        CHECK_ST(aim_decide(v, &r, &d), AIM_BAD_BINDING, NULL);
-        aim_decision_clear(&d);
+        CHECK_ST(tu_decide_status(v, &r), AIM_BAD_BINDING, NULL);
         r.proof = NULL;
         r.proof_len = 10;
-        CHECK_ST(aim_decide(v, &r, &d), AIM_BAD_BINDING, NULL);
-        aim_decision_clear(&d);
+        CHECK_ST(tu_decide_status(v, &r), AIM_BAD_BINDING, NULL);
         free(p);
         free(btok);
     }
@@ -771,8 +746,7 @@ test_host_denial(void)
     /* A host denial does not hide a token that does not verify. */
     r = request("a.b.c");
     r.host_status = AIM_POLICY_DENIED;
-    CHECK_ST(aim_decide(v, &r, &d), AIM_MALFORMED, NULL);
-    aim_decision_clear(&d);
+    CHECK_ST(tu_decide_status(v, &r), AIM_MALFORMED, NULL);
     /* No message: the reason stands in. */
     r = request(tok);
     r.host_status = AIM_POLICY_DENIED;

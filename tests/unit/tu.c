@@ -507,6 +507,27 @@ tu_counts_of(aim_verifier *v, const char *agent)
     return c;
 }
 
+aim_status
+tu_decide_status(aim_verifier *v, const aim_request *req)
+{
+    aim_decision d;
+    aim_status   s = aim_decide(v, req, &d);
+
+    aim_decision_clear(&d);
+    return s;
+}
+
+aim_status
+tu_decide_token_status(aim_verifier *v, const aim_token *t,
+                       const aim_request *req)
+{
+    aim_decision d;
+    aim_status   s = aim_decide_token(v, t, req, &d);
+
+    aim_decision_clear(&d);
+    return s;
+}
+
 int
 tu_contains(const char *hay, const char *needle)
 {

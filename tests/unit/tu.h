@@ -119,6 +119,12 @@ typedef struct {
 
 tu_counts tu_counts_of(aim_verifier *v, const char *agent);
 
+/* The status of aim_decide (of aim_decide_token with t), the decision
+ * dropped: for the checks that look at nothing else. */
+aim_status tu_decide_status(aim_verifier *v, const aim_request *req);
+aim_status tu_decide_token_status(aim_verifier *v, const aim_token *t,
+                                  const aim_request *req);
+
 /* Does hay contain needle (not NUL-terminated hay)? */
 int tu_contains(const char *hay, const char *needle);
 
