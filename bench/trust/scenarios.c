@@ -99,30 +99,42 @@ agent_free(agent *a)
  * within the token's scopes (a refusal for scope is then a probe, not a
  * false denial).
  */
-static aim_status
-event(agent *a, const char *action, const char *resource, const char *scope)
+/* A request of a's adapter for action on resource, with a's token and
+ * scopes[0] (NULL: none) as the scope it asks for. */
+static aim_request
+agent_request(const agent *a, const char *action, const char *resource,
+              const char *const *scopes)
 {
-    const char   *scopes[1] = { scope };
-    aim_request   r;
-    aim_decision  d;
-    aim_status    s;
+    aim_request r;
 
     memset(&r, 0, sizeof(r));
     r.adapter = a->adapter;
     r.action = action;
     r.resource = resource;
-    r.client = "127.0.0.1";
     r.scopes = scopes;
-    r.nscopes = scope != NULL ? 1 : 0;
+    r.nscopes = scopes[0] != NULL ? 1 : 0;
+    r.token = a->tok;
+    r.token_len = strlen(a->tok);
+    r.scheme = strcmp(a->adapter, "nginx") == 0 ? AIM_SCHEME_BEARER
+                                               : AIM_SCHEME_NONE;
+    return r;
+}
+
+static aim_status
+event(agent *a, const char *action, const char *resource, const char *scope)
+{
+    const char   *scopes[1] = { scope };
+    aim_request   r = agent_request(a, action, resource, scopes);
+    aim_decision  d;
+    aim_status    s;
+
+    r.client = "127.0.0.1";
     if (strcmp(a->adapter, "pg") == 0 && a->held != NULL) {
-        r.audit = AIM_AUDIT_DENIALS;       /* a statement of a bound session */
+        r.token = NULL;                    /* a statement of a bound session */
+        r.token_len = 0;
+        r.audit = AIM_AUDIT_DENIALS;
         s = aim_decide_token(a->v, a->held, &r, &d);
     } else {
-        r.token = a->tok;
-        r.token_len = strlen(a->tok);
-        if (r.scheme == AIM_SCHEME_NONE && strcmp(a->adapter, "nginx") == 0) {
-            r.scheme = AIM_SCHEME_BEARER;
-        }
         s = aim_decide(a->v, &r, &d);
         if (strcmp(a->adapter, "pg") == 0 && s == AIM_OK && a->held == NULL) {
             a->held = aim_token_ref(d.token);      /* the bind */
@@ -167,20 +179,10 @@ time_refused(agent *a, const char *action, const char *resource,
     a->in_hostile = 0;
     for (i = 0; i < 24 * 60; i++) {
         const char   *scopes[1] = { scope };
-        aim_request   r;
+        aim_request   r = agent_request(a, action, resource, scopes);
         aim_decision  d;
         aim_status    s;
 
-        memset(&r, 0, sizeof(r));
-        r.adapter = a->adapter;
-        r.action = action;
-        r.resource = resource;
-        r.scopes = scopes;
-        r.nscopes = scope != NULL ? 1 : 0;
-        r.token = a->tok;
-        r.token_len = strlen(a->tok);
-        r.scheme = strcmp(a->adapter, "nginx") == 0 ? AIM_SCHEME_BEARER
-                                                   : AIM_SCHEME_NONE;
         s = aim_decide(a->v, &r, &d);
         aim_decision_clear(&d);
         if (s == AIM_OK) {
