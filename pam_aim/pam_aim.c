@@ -568,12 +568,6 @@ pam_aim_begin(pam_aim_ctx *c, pam_handle_t *pamh, int argc, const char **argv,
     return PAM_SUCCESS;
 }
 
-static void
-pam_aim_end(pam_aim_ctx *c)
-{
-    pam_aim_opts_free(&c->o);
-}
-
 /* ------------------------------------------------------------------ */
 /* The identity in the PAM environment                                 */
 
@@ -780,6 +774,18 @@ pam_aim_wipe(char *s)
         explicit_bzero(s, strlen(s));
         free(s);
     }
+}
+
+/* The end of a step: the token it owned wiped, its decision (may be
+ * NULL) and options released. */
+static void
+pam_aim_end(pam_aim_ctx *c, aim_decision *d, char *owned)
+{
+    pam_aim_wipe(owned);
+    if (d != NULL) {
+        aim_decision_clear(d);
+    }
+    pam_aim_opts_free(&c->o);
 }
 
 /*
@@ -1069,9 +1075,7 @@ pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
     }
 
 done:
-    pam_aim_wipe(owned);
-    aim_decision_clear(&d);
-    pam_aim_end(&c);
+    pam_aim_end(&c, &d, owned);
     return rc;
 }
 
@@ -1140,9 +1144,7 @@ pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const char **argv)
     rc = unknown ? PAM_USER_UNKNOWN : pam_aim_code(d.status, PAM_PERM_DENIED);
 
 done:
-    pam_aim_wipe(owned);
-    aim_decision_clear(&d);
-    pam_aim_end(&c);
+    pam_aim_end(&c, &d, owned);
     return rc;
 }
 
@@ -1183,8 +1185,7 @@ pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
                    "set removed: no AIM login in this transaction", c.user_log);
     }
     pam_aim_unsetenv(pamh, PAM_AIM_SEAL_ENV);
-    aim_decision_clear(&d);
-    pam_aim_end(&c);
+    pam_aim_end(&c, &d, NULL);
     return rc == PAM_SUCCESS || rc == PAM_IGNORE ? rc : PAM_SESSION_ERR;
 }
 
@@ -1203,7 +1204,7 @@ pam_sm_close_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
         c.req.nscopes = 0;
         aim_note(c.v, &c.req, l->token, "session closed");
     }
-    pam_aim_end(&c);
+    pam_aim_end(&c, NULL, NULL);
     return rc == PAM_SUCCESS || rc == PAM_IGNORE ? rc : PAM_SESSION_ERR;
 }
 
@@ -1239,7 +1240,6 @@ pam_sm_chauthtok(pam_handle_t *pamh, int flags, int argc, const char **argv)
             rc = pam_aim_code(d.status, PAM_PERM_DENIED);
         }
     }
-    aim_decision_clear(&d);
-    pam_aim_end(&c);
+    pam_aim_end(&c, &d, NULL);
     return rc;
 }
