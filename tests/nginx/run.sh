@@ -643,7 +643,11 @@ revoked_within() { # line token -> seconds until 401 revoked, or "never"
             return
         fi
         if awk -v a="$start" -v b="$now" 'BEGIN { exit !(b - a > 5) }'; then
-            echo never; return
+            # what the last answer was, and what the workers logged, so
+            # that a failure on a loaded machine can be told from a bug
+            echo "never (last answer $CODE ${WWWA:-no challenge};" \
+                "error.log: $(grep -i 'revo' "$W/error.log" 2> /dev/null | tail -n 2 | tr '\n' ' '))"
+            return
         fi
         sleep 0.05
     done
@@ -667,7 +671,7 @@ http GET /kb/doc -H "$(bearer "$T_JTI")"
 check "revocation: the token works before" 200 "$CODE"
 rev_start=$(date +%s.%N)
 t=$(revoked_within "jti revoke-me-$$" "$T_JTI")
-if [ "$t" != never ] && awk -v t="$t" 'BEGIN { exit !(t <= 2.0) }'; then
+if [ "${t%% *}" != never ] && awk -v t="$t" 'BEGIN { exit !(t <= 2.0) }'; then
     ok "revocation by jti takes effect within 2 s (${t} s)"
 else
     not_ok "revocation by jti takes effect within 2 s" "took $t"
@@ -677,7 +681,7 @@ check "revocation by jti: refused by every worker within 2.2 s" 10 "$(all_refuse
 http GET /kb/doc -H "$(bearer "$T_OTHER")"
 check "agent revocation: the agent works before" 200 "$CODE"
 t=$(revoked_within "agent spiffe://test/agent/other" "$T_OTHER")
-if [ "$t" != never ] && awk -v t="$t" 'BEGIN { exit !(t <= 2.0) }'; then
+if [ "${t%% *}" != never ] && awk -v t="$t" 'BEGIN { exit !(t <= 2.0) }'; then
     ok "revocation of an agent takes effect within 2 s (${t} s)"
 else
     not_ok "revocation of an agent takes effect within 2 s" "took $t"
@@ -724,7 +728,7 @@ until_code() { # code token -> seconds until a request answers code
 A jwks "$W/k2.pem" > "$W/jwks.k2"
 replace_keys "$W/jwks.k2"
 t=$(until_code 200 "$T2")
-if [ "$t" != never ] && awk -v t="$t" 'BEGIN { exit !(t <= 2.0) }'; then
+if [ "${t%% *}" != never ] && awk -v t="$t" 'BEGIN { exit !(t <= 2.0) }'; then
     ok "rotation: the new key is used within 2 s (${t} s)"
 else
     not_ok "rotation: the new key is used within 2 s" "took $t"
