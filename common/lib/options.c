@@ -865,6 +865,22 @@ aim_config_load(aim_config *cfg, const char *path, aim_error *err)
         }
         return AIM_CONFIG;
     }
+    /*
+     * The file names the keys and every list, so whoever can change it
+     * can do all they can: strict_modes as it stands before the file is
+     * read decides (a "strict_modes off" inside the file cannot exempt
+     * the file itself).
+     */
+    if (cfg->strict_modes
+        && aim_file_check(path, &st, 0, err) != AIM_OK)
+    {
+        free(text);
+        if (err != NULL) {
+            err->status = AIM_CONFIG;
+            err->option = "config";
+        }
+        return AIM_CONFIG;
+    }
     s = aim_config_parse(cfg, path, text, len, err);
     free(text);
     return s;

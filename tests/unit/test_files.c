@@ -320,5 +320,46 @@ test_files(void)
               && strcmp(aim_option_find("strict_modes")->def, "on") == 0);
         aim_config_free(cfg);
     }
+
+    t_section("files/config");
+    {
+        /* The host configuration file is checked like the files it names,
+         * and a "strict_modes off" inside it cannot exempt it. */
+        static const char text[] = "strict_modes off\nleeway 5\n";
+        const char *hf = tu_write("host.conf", text, sizeof(text) - 1);
+        aim_config *cfg;
+
+        CHECK(chmod(hf, 0644) == 0);
+        cfg = aim_config_new();
+        CHECK_ST(aim_config_load(cfg, hf, &err), AIM_OK, &err);
+        aim_config_free(cfg);
+
+        CHECK(chmod(hf, 0666) == 0);
+        cfg = aim_config_new();
+        CHECK_ST(aim_config_load(cfg, hf, &err), AIM_CONFIG, &err);
+        CHECKF(tu_contains(err.message, "writable by others") && tu_contains(err.message, hf)
+               && err.option != NULL && strcmp(err.option, "config") == 0, "%s", err.message);
+        aim_config_free(cfg);
+
+        CHECK(chmod(hf, 0620) == 0);
+        cfg = aim_config_new();
+        CHECK_ST(aim_config_load(cfg, hf, &err), AIM_CONFIG, &err);
+        CHECK(tu_contains(err.message, "writable by its group"));
+        aim_config_free(cfg);
+
+        CHECK(chmod(hf, 0644) == 0 && chown(hf, NOBODY, (gid_t) -1) == 0);
+        cfg = aim_config_new();
+        CHECK_ST(aim_config_load(cfg, hf, &err), AIM_CONFIG, &err);
+        CHECK(tu_contains(err.message, "owned by uid"));
+        aim_config_free(cfg);
+
+        /* set before the file is read (an adapter's own setting): the way out */
+        CHECK(chmod(hf, 0666) == 0);
+        cfg = aim_config_new();
+        CHECK_ST(aim_config_set(cfg, "strict_modes", "off", &err), AIM_OK, &err);
+        CHECK_ST(aim_config_load(cfg, hf, &err), AIM_OK, &err);
+        aim_config_free(cfg);
+        CHECK(chown(hf, 0, (gid_t) -1) == 0 && chmod(hf, 0644) == 0);
+    }
     tu_now = TU_T0;
 }
