@@ -79,6 +79,17 @@ typedef enum {
 const char *aim_reason(aim_status s);
 
 /*
+ * s (len bytes) as the content of a JSON string, by the audit line's
+ * rules: '"' and '\\' escaped; control characters, DEL, bidirectional
+ * controls and line separators as \uXXXX; invalid UTF-8 as \ufffd --
+ * valid UTF-8 that shows nothing raw, whatever s holds.  With dst NULL,
+ * the length it takes (at most 6 * len); else it is written to dst
+ * (neither quotes nor a NUL) and its length returned.  For adapters that
+ * answer in JSON.
+ */
+size_t aim_json_escape(char *dst, const char *s, size_t len);
+
+/*
  * Error detail.  message is for operators and audit logs: it names what
  * was wrong ("exp 1700000000 is 3600 s in the past") and never contains
  * the token, a signature or key material.
