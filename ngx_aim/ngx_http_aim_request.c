@@ -63,7 +63,6 @@ static u_char *ngx_http_aim_quoted(u_char *p, ngx_str_t *s);
 static void ngx_http_aim_ctx_cleanup(void *data);
 static void ngx_http_aim_main_cleanup(void *data);
 static void ngx_http_aim_token_cleanup(void *data);
-static void ngx_http_aim_audit_line(void *ud, const char *line);
 
 
 static ngx_shm_zone_t  *ngx_http_aim_replay_zone;
@@ -317,32 +316,16 @@ static ngx_int_t
 ngx_http_aim_proof(ngx_http_request_t *r, ngx_http_aim_loc_conf_t *alcf,
     aim_request *req)
 {
-    ngx_uint_t        i;
-    ngx_list_part_t  *part;
+    ngx_uint_t        n;
     ngx_table_elt_t  *h;
 
-    part = &r->headers_in.headers.part;
-    h = part->elts;
+    h = ngx_http_aim_header_in(r, "DPoP", &n);
 
-    for (i = 0; /* void */; i++) {
+    req->nproofs = (unsigned) n;
 
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                break;
-            }
-
-            part = part->next;
-            h = part->elts;
-            i = 0;
-        }
-
-        if (h[i].key.len == sizeof("DPoP") - 1
-            && ngx_strncasecmp(h[i].key.data, (u_char *) "DPoP", 4) == 0)
-        {
-            req->proof = (const char *) h[i].value.data;
-            req->proof_len = h[i].value.len;
-            req->nproofs++;
-        }
+    if (h) {
+        req->proof = (const char *) h->value.data;
+        req->proof_len = h->value.len;
     }
 
     req->method = ngx_http_aim_cstr(r->pool, &r->main->method_name);
@@ -825,6 +808,7 @@ ngx_http_aim_challenge(ngx_http_request_t *r, ngx_http_aim_loc_conf_t *alcf,
 {
     u_char           *p;
     size_t            len;
+    ngx_str_t         value;
     ngx_table_elt_t  *h;
 
     len = sizeof("Bearer realm=\"\"") - 1 + 2 * alcf->realm.len
@@ -846,14 +830,7 @@ ngx_http_aim_challenge(ngx_http_request_t *r, ngx_http_aim_loc_conf_t *alcf,
         return NGX_ERROR;
     }
 
-    h = ngx_list_push(&r->headers_out.headers);
-    if (h == NULL) {
-        return NGX_ERROR;
-    }
-
-    h->hash = 1;
-    ngx_str_set(&h->key, "WWW-Authenticate");
-    h->value.data = p;
+    value.data = p;
 
     if (scheme == AIM_SCHEME_DPOP) {
         p = ngx_cpymem(p, "DPoP realm=", sizeof("DPoP realm=") - 1);
@@ -881,15 +858,18 @@ ngx_http_aim_challenge(ngx_http_request_t *r, ngx_http_aim_loc_conf_t *alcf,
         p = ngx_http_aim_quoted(p, &alcf->resource_metadata);
     }
 
-    h->value.len = p - h->value.data;
+    value.len = p - value.data;
+
+    h = ngx_http_aim_header_out(r, "WWW-Authenticate", &value);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
 
 #if (nginx_version >= 1023000)
     {
         ngx_table_elt_t  **ph;
 
         /* since 1.23.0 a header's values are a list auth_request follows */
-
-        h->next = NULL;
 
         for (ph = &r->headers_out.www_authenticate; *ph; ph = &(*ph)->next) {
             /* void */
@@ -933,26 +913,19 @@ ngx_http_aim_quoted(u_char *p, ngx_str_t *s)
 ngx_http_aim_ctx_t *
 ngx_http_aim_get_ctx(ngx_http_request_t *r)
 {
-    ngx_pool_cleanup_t  *cln;
     ngx_http_aim_ctx_t  *ctx;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_aim_module);
-    if (ctx) {
-        return ctx;
+
+    if (ctx == NULL) {
+        ctx = ngx_http_aim_alloc(r->pool, sizeof(ngx_http_aim_ctx_t),
+                                 ngx_http_aim_ctx_cleanup);
+        if (ctx == NULL) {
+            return NULL;
+        }
+
+        ngx_http_set_ctx(r, ctx, ngx_http_aim_module);
     }
-
-    cln = ngx_pool_cleanup_add(r->pool, sizeof(ngx_http_aim_ctx_t));
-    if (cln == NULL) {
-        return NULL;
-    }
-
-    ctx = cln->data;
-    ngx_memzero(ctx, sizeof(ngx_http_aim_ctx_t));
-    ctx->request = r;
-
-    cln->handler = ngx_http_aim_ctx_cleanup;
-
-    ngx_http_set_ctx(r, ctx, ngx_http_aim_module);
 
     return ctx;
 }
@@ -967,8 +940,7 @@ ngx_http_aim_get_ctx(ngx_http_request_t *r)
 ngx_http_aim_main_t *
 ngx_http_aim_get_main(ngx_http_request_t *r)
 {
-    ngx_pool_cleanup_t   *cln;
-    ngx_http_aim_main_t  *mn;
+    ngx_pool_cleanup_t  *cln;
 
     for (cln = r->pool->cleanup; cln; cln = cln->next) {
         if (cln->handler == ngx_http_aim_main_cleanup) {
@@ -976,17 +948,27 @@ ngx_http_aim_get_main(ngx_http_request_t *r)
         }
     }
 
-    cln = ngx_pool_cleanup_add(r->pool, sizeof(ngx_http_aim_main_t));
+    return ngx_http_aim_alloc(r->pool, sizeof(ngx_http_aim_main_t),
+                              ngx_http_aim_main_cleanup);
+}
+
+
+/* size bytes from pool, zeroed, handed to handler when the pool goes. */
+
+void *
+ngx_http_aim_alloc(ngx_pool_t *pool, size_t size, ngx_pool_cleanup_pt handler)
+{
+    ngx_pool_cleanup_t  *cln;
+
+    cln = ngx_pool_cleanup_add(pool, size);
     if (cln == NULL) {
         return NULL;
     }
 
-    mn = cln->data;
-    ngx_memzero(mn, sizeof(ngx_http_aim_main_t));
+    ngx_memzero(cln->data, size);
+    cln->handler = handler;
 
-    cln->handler = ngx_http_aim_main_cleanup;
-
-    return mn;
+    return cln->data;
 }
 
 
@@ -1018,31 +1000,14 @@ ngx_http_aim_main_cleanup(void *data)
 }
 
 
-/*
- * Route the core's messages to the request's error log while it works
- * for a request, and audit lines there too unless aim_audit says
- * otherwise.  A line the error log would drop is not even formatted.
- */
+/* The verifier works for a request (log) or stops (NULL). */
 
 void
 ngx_http_aim_enter(ngx_http_aim_verifier_t *av, ngx_log_t *log)
 {
-    av->log = log;
-
     aim_verifier_set_audit(av->verifier,
-                           log && av->audit == NGX_HTTP_AIM_AUDIT_LOG
-                           && log->log_level >= NGX_LOG_INFO
-                           ? ngx_http_aim_audit_line : NULL, av);
-}
-
-
-static void
-ngx_http_aim_audit_line(void *ud, const char *line)
-{
-    ngx_http_aim_verifier_t  *av = ud;
-
-    ngx_log_error(NGX_LOG_INFO, av->log ? av->log : ngx_cycle->log, 0,
-                  "aim audit: %s", line);
+                           ngx_http_aim_unit_enter(&av->unit, log),
+                           &av->unit);
 }
 
 
@@ -1060,4 +1025,147 @@ ngx_http_aim_cstr(ngx_pool_t *pool, ngx_str_t *s)
     p[s->len] = '\0';
 
     return (char *) p;
+}
+
+
+/* The last request header called name, and (n) how many there are. */
+
+ngx_table_elt_t *
+ngx_http_aim_header_in(ngx_http_request_t *r, const char *name, ngx_uint_t *n)
+{
+    size_t            len;
+    ngx_uint_t        i, count;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h, *found;
+
+    len = ngx_strlen(name);
+    count = 0;
+    found = NULL;
+
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].key.len == len
+            && ngx_strncasecmp(h[i].key.data, (u_char *) name, len) == 0)
+        {
+            found = &h[i];
+            count++;
+        }
+    }
+
+    if (n) {
+        *n = count;
+    }
+
+    return found;
+}
+
+
+/* A response header, pushed as nginx's own filters push theirs. */
+
+ngx_table_elt_t *
+ngx_http_aim_header_out(ngx_http_request_t *r, const char *name,
+    ngx_str_t *value)
+{
+    ngx_table_elt_t  *h;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NULL;
+    }
+
+    h->hash = 1;
+    h->key.data = (u_char *) name;
+    h->key.len = ngx_strlen(name);
+    h->value = *value;
+#if (nginx_version >= 1023000)
+    h->next = NULL;
+#endif
+
+    return h;
+}
+
+
+/*
+ * The request body as read, whole, in one string (data NULL when empty):
+ * from memory or from the temporary file nginx wrote it to, the buffers
+ * left as they are for the upstream.  NGX_OK, or the status to refuse
+ * with: 413 beyond max bytes, 500 when it cannot be read back.
+ */
+
+ngx_int_t
+ngx_http_aim_read_body(ngx_http_request_t *r, size_t max, ngx_str_t *body)
+{
+    off_t         len;
+    u_char       *p;
+    size_t        size;
+    ssize_t       n;
+    ngx_buf_t    *b;
+    ngx_chain_t  *cl, *bufs;
+
+    ngx_str_null(body);
+
+    bufs = r->request_body ? r->request_body->bufs : NULL;
+    len = 0;
+
+    for (cl = bufs; cl; cl = cl->next) {
+        b = cl->buf;
+        len += ngx_buf_in_memory(b) ? b->last - b->pos
+               : b->in_file ? b->file_last - b->file_pos : 0;
+
+        if (len > (off_t) max) {
+            return NGX_HTTP_REQUEST_ENTITY_TOO_LARGE;
+        }
+    }
+
+    if (len == 0) {
+        return NGX_OK;
+    }
+
+    p = ngx_pnalloc(r->pool, (size_t) len);
+    if (p == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    body->data = p;
+    body->len = (size_t) len;
+
+    for (cl = bufs; cl; cl = cl->next) {
+        b = cl->buf;
+
+        if (ngx_buf_in_memory(b)) {
+            p = ngx_cpymem(p, b->pos, b->last - b->pos);
+            continue;
+        }
+
+        if (!b->in_file) {
+            continue;
+        }
+
+        size = (size_t) (b->file_last - b->file_pos);
+        n = ngx_read_file(b->file, p, size, b->file_pos);
+
+        if (n != (ssize_t) size) {
+            ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                          "aim: the request body could not be read back "
+                          "from \"%V\"", &b->file->name);
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        p += size;
+    }
+
+    return NGX_OK;
 }
