@@ -183,6 +183,17 @@ aim_status aim_config_set(aim_config *cfg, const char *name, const char *value,
                           aim_error *err);
 
 /*
+ * A list setting, for hosts that give each option one string (PostgreSQL
+ * list settings): items separated by commas, each item the values of one
+ * aim_config_set_args call separated by blanks; "double quotes" keep
+ * blanks and commas in a value ('https://idp "/etc/aim/my keys.json"').
+ * An option of several words (types) takes the words of every item at
+ * once.
+ */
+aim_status aim_config_set_list(aim_config *cfg, const char *name,
+                               const char *value, aim_error *err);
+
+/*
  * Read the host configuration file (docs/operations.md): one option per
  * line, "name value...", blanks between values, "double quotes" around a
  * value with blanks or '#', '#' at the start of a word for a comment, LF

@@ -72,17 +72,17 @@ typedef struct {
     unsigned     ignore_no_token:1;
 } pam_aim_opts;
 
-/* A verifier kept in the PAM handle for the steps that follow auth. */
+/*
+ * What the module keeps in the PAM handle (pam_set_data): the verifier
+ * for the steps that follow auth, with the core options that built it
+ * (PAM_AIM_DATA_VERIFIER); the login auth accepted in this transaction,
+ * with its user (PAM_AIM_DATA_LOGIN).
+ */
 typedef struct {
     aim_verifier *v;
-    char         *core;
-} pam_aim_vdata;
-
-/* The login auth accepted in this transaction. */
-typedef struct {
     aim_token    *token;
-    char         *user;
-} pam_aim_login;
+    char         *name;         /* the core options, or the user */
+} pam_aim_data;
 
 /* One step's view of the transaction. */
 typedef struct {
@@ -402,15 +402,60 @@ fail:
 /* The verifier, one per PAM handle                                    */
 
 static void
-pam_aim_cleanup_verifier(pam_handle_t *pamh, void *data, int status)
+pam_aim_cleanup(pam_handle_t *pamh, void *data, int status)
 {
-    pam_aim_vdata *vd = data;
+    pam_aim_data *d = data;
 
     (void) pamh;
     (void) status;
-    aim_verifier_free(vd->v);
-    free(vd->core);
-    free(vd);
+    aim_verifier_free(d->v);
+    aim_token_free(d->token);
+    free(d->name);
+    free(d);
+}
+
+/* Keep v or token (owned from now on) with a copy of name under key. */
+static int
+pam_aim_hold(pam_handle_t *pamh, const char *key, aim_verifier *v,
+             aim_token *token, const char *name)
+{
+    pam_aim_data *d = calloc(1, sizeof(*d));
+
+    if (d == NULL || (d->name = strdup(name)) == NULL) {
+        free(d);
+        aim_verifier_free(v);
+        aim_token_free(token);
+        pam_syslog(pamh, LOG_CRIT, "out of memory");
+        return PAM_BUF_ERR;
+    }
+    d->v = v;
+    d->token = token;
+    if (pam_set_data(pamh, key, d, pam_aim_cleanup) != PAM_SUCCESS) {
+        pam_aim_cleanup(pamh, d, 0);
+        pam_syslog(pamh, LOG_CRIT, "out of memory");
+        return PAM_BUF_ERR;
+    }
+    return PAM_SUCCESS;
+}
+
+static const pam_aim_data *
+pam_aim_held(pam_handle_t *pamh, const char *key)
+{
+    const void *data = NULL;
+
+    if (pam_get_data(pamh, key, &data) != PAM_SUCCESS) {
+        return NULL;
+    }
+    return data;
+}
+
+/* Did pam_aim accept a login in this transaction (here, or sealed by
+ * another process of the application)? */
+static int
+pam_aim_has_login(pam_handle_t *pamh)
+{
+    return pam_aim_held(pamh, PAM_AIM_DATA_LOGIN) != NULL
+           || pam_getenv(pamh, PAM_AIM_SEAL_ENV) != NULL;
 }
 
 /*
@@ -422,39 +467,28 @@ pam_aim_cleanup_verifier(pam_handle_t *pamh, void *data, int status)
 static int
 pam_aim_get_verifier(pam_aim_ctx *c)
 {
-    const void      *data = NULL;
-    pam_aim_vdata   *vd;
-    aim_error        err;
-    struct timespec  t0, t1;
+    const pam_aim_data *held = pam_aim_held(c->pamh, PAM_AIM_DATA_VERIFIER);
+    aim_verifier       *v;
+    aim_error           err;
+    struct timespec     t0, t1;
+    int                 rc;
 
-    if (pam_get_data(c->pamh, PAM_AIM_DATA_VERIFIER, &data) == PAM_SUCCESS
-        && data != NULL && strcmp(((const pam_aim_vdata *) data)->core, c->o.core) == 0)
-    {
-        c->v = ((const pam_aim_vdata *) data)->v;
+    if (held != NULL && strcmp(held->name, c->o.core) == 0) {
+        c->v = held->v;
         goto sinks;
     }
 
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    vd = calloc(1, sizeof(*vd));
-    if (vd == NULL || (vd->core = strdup(c->o.core)) == NULL) {
-        pam_syslog(c->pamh, LOG_CRIT, "out of memory");
-        free(vd);
-        return PAM_BUF_ERR;
-    }
-    vd->v = aim_verifier_new(c->o.cfg, &err);
-    if (vd->v == NULL) {
+    v = aim_verifier_new(c->o.cfg, &err);
+    if (v == NULL) {
         pam_syslog(c->pamh, LOG_ERR, "configuration: %s", err.message);
-        free(vd->core);
-        free(vd);
         return PAM_AUTHINFO_UNAVAIL;
     }
-    if (pam_set_data(c->pamh, PAM_AIM_DATA_VERIFIER, vd, pam_aim_cleanup_verifier)
-        != PAM_SUCCESS)
-    {
-        pam_aim_cleanup_verifier(c->pamh, vd, 0);
-        return PAM_BUF_ERR;
+    rc = pam_aim_hold(c->pamh, PAM_AIM_DATA_VERIFIER, v, NULL, c->o.core);
+    if (rc != PAM_SUCCESS) {
+        return rc;
     }
-    c->v = vd->v;
+    c->v = v;
     if (c->o.debug) {
         clock_gettime(CLOCK_MONOTONIC, &t1);
         pam_syslog(c->pamh, LOG_DEBUG, "verifier built in %ld us",
@@ -532,12 +566,6 @@ pam_aim_begin(pam_aim_ctx *c, pam_handle_t *pamh, int argc, const char **argv,
     c->req.nscopes = c->scope_ok ? 1 : 0;
     c->req.dpop = AIM_DPOP_OFF;            /* no proof travels through PAM */
     return PAM_SUCCESS;
-}
-
-static void
-pam_aim_end(pam_aim_ctx *c)
-{
-    pam_aim_opts_free(&c->o);
 }
 
 /* ------------------------------------------------------------------ */
@@ -680,45 +708,11 @@ pam_aim_unseal(pam_handle_t *pamh, size_t *len)
     return p;
 }
 
-static void
-pam_aim_cleanup_login(pam_handle_t *pamh, void *data, int status)
-{
-    pam_aim_login *l = data;
-
-    (void) pamh;
-    (void) status;
-    aim_token_free(l->token);
-    free(l->user);
-    free(l);
-}
-
 /* Keep tok (a new reference) as the login of this transaction. */
 static int
 pam_aim_keep(pam_handle_t *pamh, aim_token *tok, const char *user)
 {
-    pam_aim_login *l = calloc(1, sizeof(*l));
-
-    if (l == NULL || (l->user = strdup(user)) == NULL) {
-        free(l);
-        return PAM_BUF_ERR;
-    }
-    l->token = aim_token_ref(tok);
-    if (pam_set_data(pamh, PAM_AIM_DATA_LOGIN, l, pam_aim_cleanup_login) != PAM_SUCCESS) {
-        pam_aim_cleanup_login(pamh, l, 0);
-        return PAM_BUF_ERR;
-    }
-    return PAM_SUCCESS;
-}
-
-static const pam_aim_login *
-pam_aim_stored(pam_handle_t *pamh)
-{
-    const void *data = NULL;
-
-    if (pam_get_data(pamh, PAM_AIM_DATA_LOGIN, &data) != PAM_SUCCESS) {
-        return NULL;
-    }
-    return data;
+    return pam_aim_hold(pamh, PAM_AIM_DATA_LOGIN, NULL, aim_token_ref(tok), user);
 }
 
 /*
@@ -732,7 +726,7 @@ pam_aim_stored(pam_handle_t *pamh)
 static int
 pam_aim_recheck(pam_aim_ctx *c, aim_status host, const char *why, aim_decision *d)
 {
-    const pam_aim_login *l = pam_aim_stored(c->pamh);
+    const pam_aim_data  *l = pam_aim_held(c->pamh, PAM_AIM_DATA_LOGIN);
     char                *sealed = NULL;
     const char          *user;
     char                 msg[256];
@@ -741,7 +735,7 @@ pam_aim_recheck(pam_aim_ctx *c, aim_status host, const char *why, aim_decision *
     if (l == NULL && (sealed = pam_aim_unseal(c->pamh, &len)) == NULL) {
         return -1;
     }
-    user = l != NULL ? l->user : sealed;
+    user = l != NULL ? l->name : sealed;
     c->req.observe = AIM_OBSERVE_READ;
     c->req.host_status = host;
     c->req.host_message = why;
@@ -780,6 +774,18 @@ pam_aim_wipe(char *s)
         explicit_bzero(s, strlen(s));
         free(s);
     }
+}
+
+/* The end of a step: the token it owned wiped, its decision (may be
+ * NULL) and options released. */
+static void
+pam_aim_end(pam_aim_ctx *c, aim_decision *d, char *owned)
+{
+    pam_aim_wipe(owned);
+    if (d != NULL) {
+        aim_decision_clear(d);
+    }
+    pam_aim_opts_free(&c->o);
 }
 
 /*
@@ -1066,14 +1072,10 @@ pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
     rc = pam_aim_keep(pamh, d.token, c.user);
     if (rc == PAM_SUCCESS) {
         pam_aim_seal(pamh, c.user, token, pam_aim_token_len(token));
-    } else {
-        pam_syslog(pamh, LOG_CRIT, "out of memory");
     }
 
 done:
-    pam_aim_wipe(owned);
-    aim_decision_clear(&d);
-    pam_aim_end(&c);
+    pam_aim_end(&c, &d, owned);
     return rc;
 }
 
@@ -1113,7 +1115,7 @@ pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const char **argv)
 
     (void) flags;
     rc = pam_aim_begin(&c, pamh, argc, argv, "account");
-    login = pam_aim_stored(pamh) != NULL || pam_getenv(pamh, PAM_AIM_SEAL_ENV) != NULL;
+    login = pam_aim_has_login(pamh);
     if (rc == PAM_SUCCESS && !login && (token = pam_aim_env_token(&c, &owned)) == NULL) {
         rc = PAM_IGNORE;
     }
@@ -1142,9 +1144,7 @@ pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const char **argv)
     rc = unknown ? PAM_USER_UNKNOWN : pam_aim_code(d.status, PAM_PERM_DENIED);
 
 done:
-    pam_aim_wipe(owned);
-    aim_decision_clear(&d);
-    pam_aim_end(&c);
+    pam_aim_end(&c, &d, owned);
     return rc;
 }
 
@@ -1166,9 +1166,7 @@ pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
 
     (void) flags;
     rc = pam_aim_begin(&c, pamh, argc, argv, "session_open");
-    if (rc == PAM_SUCCESS && pam_aim_stored(pamh) == NULL
-        && pam_getenv(pamh, PAM_AIM_SEAL_ENV) == NULL)
-    {
+    if (rc == PAM_SUCCESS && !pam_aim_has_login(pamh)) {
         rc = PAM_IGNORE;
     } else if (rc == PAM_SUCCESS && (rc = pam_aim_get_verifier(&c)) == PAM_SUCCESS
                && pam_aim_recheck(&c, AIM_OK, NULL, &d) != 0)
@@ -1187,15 +1185,14 @@ pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
                    "set removed: no AIM login in this transaction", c.user_log);
     }
     pam_aim_unsetenv(pamh, PAM_AIM_SEAL_ENV);
-    aim_decision_clear(&d);
-    pam_aim_end(&c);
+    pam_aim_end(&c, &d, NULL);
     return rc == PAM_SUCCESS || rc == PAM_IGNORE ? rc : PAM_SESSION_ERR;
 }
 
 PAM_EXTERN int
 pam_sm_close_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
 {
-    const pam_aim_login *l = pam_aim_stored(pamh);
+    const pam_aim_data *l = pam_aim_held(pamh, PAM_AIM_DATA_LOGIN);
     pam_aim_ctx          c;
     int                  rc;
 
@@ -1207,7 +1204,7 @@ pam_sm_close_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
         c.req.nscopes = 0;
         aim_note(c.v, &c.req, l->token, "session closed");
     }
-    pam_aim_end(&c);
+    pam_aim_end(&c, NULL, NULL);
     return rc == PAM_SUCCESS || rc == PAM_IGNORE ? rc : PAM_SESSION_ERR;
 }
 
@@ -1229,9 +1226,7 @@ pam_sm_chauthtok(pam_handle_t *pamh, int flags, int argc, const char **argv)
     int           rc;
 
     rc = pam_aim_begin(&c, pamh, argc, argv, "chauthtok");
-    if (rc == PAM_SUCCESS && pam_aim_stored(pamh) == NULL
-        && pam_getenv(pamh, PAM_AIM_SEAL_ENV) == NULL)
-    {
+    if (rc == PAM_SUCCESS && !pam_aim_has_login(pamh)) {
         rc = PAM_IGNORE;
     } else if (rc == PAM_SUCCESS && !(flags & PAM_PRELIM_CHECK)) {
         rc = PAM_PERM_DENIED;               /* decided in the first pass */
@@ -1245,7 +1240,6 @@ pam_sm_chauthtok(pam_handle_t *pamh, int flags, int argc, const char **argv)
             rc = pam_aim_code(d.status, PAM_PERM_DENIED);
         }
     }
-    aim_decision_clear(&d);
-    pam_aim_end(&c);
+    pam_aim_end(&c, &d, NULL);
     return rc;
 }

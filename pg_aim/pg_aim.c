@@ -111,77 +111,6 @@ option_given(const aim_option *opts, int i)
 	return option_str[i] != NULL && option_str[i][0] != '\0';
 }
 
-static aim_status
-option_error(aim_error *err, const aim_option *o, const char *why)
-{
-	err->status = AIM_CONFIG;
-	err->option = o->name;
-	err->line = 0;
-	snprintf(err->message, sizeof(err->message), "%s: %s", o->name, why);
-	return AIM_CONFIG;
-}
-
-/*
- * Hand a list setting to the core: items separated by commas, each the
- * option's values separated by blanks; double quotes keep blanks and
- * commas in a value ('https://idp "/etc/aim/my keys.json"').  An option of
- * several words (types) takes the words of every item at once.
- */
-static aim_status
-option_set_list(aim_config *cfg, const aim_option *o, const char *value,
-				aim_error *err)
-{
-	char	   *p = pstrdup(value);
-	const char *args[AIM_MAX_TYPES + 2];
-	size_t		n = 0;
-	bool		all = (o->type == AIM_OPTION_WORDS);
-	bool		last;
-
-	for (;;)
-	{
-		while (*p == ' ' || *p == '\t')
-			p++;
-		if (*p != '\0' && *p != ',')
-		{
-			if (n == lengthof(args))
-				return option_error(err, o, "too many values in one item");
-			if (*p == '"')
-			{
-				args[n++] = ++p;
-				if ((p = strchr(p, '"')) == NULL)
-					return option_error(err, o, "unterminated quoted value");
-				*p++ = '\0';
-				if (*p != '\0' && *p != ',' && *p != ' ' && *p != '\t')
-					return option_error(err, o, "text right after a closing quote");
-			}
-			else
-			{
-				args[n++] = p;
-				p += strcspn(p, ", \t\"");
-				if (*p == '"')
-					return option_error(err, o, "a quote inside a value (quote the whole value)");
-			}
-			if (*p == ' ' || *p == '\t')
-			{
-				*p++ = '\0';
-				continue;
-			}
-		}
-		/* the end of an item: a comma or the end of the setting */
-		last = (*p == '\0');
-		*p++ = '\0';
-		if (n > 0 && !all)
-		{
-			if (aim_config_set_args(cfg, o->name, args, n, err) != AIM_OK)
-				return err->status;
-			n = 0;
-		}
-		if (last)
-			break;
-	}
-	return n > 0 ? aim_config_set_args(cfg, o->name, args, n, err) : AIM_OK;
-}
-
 /* Every option given here, to the core. */
 static aim_status
 options_apply(aim_config *cfg, aim_error *err)
@@ -206,7 +135,7 @@ options_apply(aim_config *cfg, aim_error *err)
 			s = aim_config_set_args(cfg, o->name, args, 1, err);
 		}
 		else if (o->multi || o->max_args > 1)
-			s = option_set_list(cfg, o, option_str[i], err);
+			s = aim_config_set_list(cfg, o->name, option_str[i], err);
 		else
 		{
 			args[0] = option_str[i];

@@ -536,9 +536,13 @@ reader_token(void)
 	return b != NULL ? b->token : NULL;
 }
 
+/* A string of the bound agent's token as text; NULL when none is bound. */
 static Datum
-text_or_null(FunctionCallInfo fcinfo, const char *s)
+reader_text(FunctionCallInfo fcinfo, const char *(*get) (const aim_token *))
 {
+	const aim_token *t = reader_token();
+	const char *s = t != NULL ? get(t) : NULL;
+
 	if (s == NULL)
 		PG_RETURN_NULL();
 	PG_RETURN_TEXT_P(cstring_to_text(s));
@@ -548,27 +552,21 @@ PG_FUNCTION_INFO_V1(pg_aim_agent_id);
 Datum
 pg_aim_agent_id(PG_FUNCTION_ARGS)
 {
-	const aim_token *t = reader_token();
-
-	return text_or_null(fcinfo, t != NULL ? aim_token_agent(t) : NULL);
+	return reader_text(fcinfo, aim_token_agent);
 }
 
 PG_FUNCTION_INFO_V1(pg_aim_owner);
 Datum
 pg_aim_owner(PG_FUNCTION_ARGS)
 {
-	const aim_token *t = reader_token();
-
-	return text_or_null(fcinfo, t != NULL ? aim_token_owner(t) : NULL);
+	return reader_text(fcinfo, aim_token_owner);
 }
 
 PG_FUNCTION_INFO_V1(pg_aim_jti);
 Datum
 pg_aim_jti(PG_FUNCTION_ARGS)
 {
-	const aim_token *t = reader_token();
-
-	return text_or_null(fcinfo, t != NULL ? aim_token_jti(t) : NULL);
+	return reader_text(fcinfo, aim_token_jti);
 }
 
 PG_FUNCTION_INFO_V1(pg_aim_scopes);

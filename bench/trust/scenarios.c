@@ -24,9 +24,7 @@
 #include <unistd.h>
 #include <jansson.h>
 #include <openssl/evp.h>
-#include "aim.h"
-#include "keys.h"
-#include "sign.h"
+#include "tu.h"
 
 #define T0        1800000000LL      /* a Friday, 08:00 UTC */
 #define DAY       86400LL
@@ -35,90 +33,19 @@
 #define HOSTILE_EVENTS 300          /* a hostile phase goes on this long,
                                      * refused or not, then stops */
 
-static int64_t  now_value = T0;
-static const char *dir;
-static EVP_PKEY *issuer_key;
-
-static int64_t clock_fn(void) { return now_value; }
-
-static const char *
-path_of(const char *name)
-{
-    static char buf[4][512];
-    static int  i;
-    char       *p = buf[i++ % 4];
-
-    snprintf(p, 512, "%s/%s", dir, name);
-    return p;
-}
-
+/* Tokens, keys, verifiers and the clock are the unit tests' (tests/unit/tu.c). */
 static char *
 issue(const char *sub, const char *scope)
 {
-    json_t    *h = json_pack("{s:s, s:s, s:s}", "alg", "ES256", "typ", "aim+jwt",
-                             "kid", "scenario");
-    json_t    *c = json_pack("{s:s, s:s, s:s, s:I, s:I, s:s, s:s}",
-                             "iss", "https://issuer.test", "sub", sub,
-                             "aud", "api", "iat", (json_int_t) now_value,
-                             "exp", (json_int_t) (now_value + 40 * DAY),
-                             "jti", sub, "scope", scope);
-    aim_error  e;
-    char      *tok = aim_jws_sign(issuer_key, AIM_ALG_ES256, h, c, &e);
-
-    json_decref(h);
-    json_decref(c);
-    if (tok == NULL) {
-        fprintf(stderr, "scenarios: sign: %s\n", e.message);
-        exit(2);
-    }
-    return tok;
-}
-
-static void
-setup_keys(void)
-{
-    aim_error  e;
-    json_t    *jwk, *jwks;
-    FILE      *f;
-
-    issuer_key = aim_privkey_generate(AIM_ALG_ES256, 0, &e);
-    jwk = aim_pubkey_to_jwk(issuer_key, AIM_ALG_ES256, "scenario", &e);
-    if (issuer_key == NULL || jwk == NULL) {
-        fprintf(stderr, "scenarios: keys: %s\n", e.message);
-        exit(2);
-    }
-    jwks = json_pack("{s:[o]}", "keys", jwk);
-    f = fopen(path_of("jwks.json"), "w");
-    if (f == NULL) {
-        perror("scenarios: jwks.json");
-        exit(2);
-    }
-    json_dumpf(jwks, f, 0);
-    fclose(f);
-    json_decref(jwks);
+    return tu_agent_token(sub, scope, 40 * DAY, NULL);
 }
 
 static aim_verifier *
 verifier(const char *state)
 {
-    aim_config   *c = aim_config_new();
-    aim_verifier *v;
-    aim_error     e;
-
-    aim_config_set(c, "keys", path_of("jwks.json"), &e);
-    aim_config_set(c, "issuer", "https://issuer.test", &e);
-    aim_config_set(c, "audience", "api", &e);
-    aim_config_set(c, "state", state, &e);
-    /* One token per agent for the whole scenario (weeks of clock). */
-    aim_config_set(c, "max_lifetime", "3456000", &e);
     unlink(state);
-    v = aim_verifier_new(c, &e);
-    aim_config_free(c);
-    if (v == NULL) {
-        fprintf(stderr, "scenarios: verifier: %s\n", e.message);
-        exit(2);
-    }
-    return v;
+    /* One token per agent for the whole scenario (weeks of clock). */
+    return tu_verifier("state", state, "max_lifetime", "3456000", NULL);
 }
 
 /* ------------------------------------------------------------------ */
@@ -153,7 +80,7 @@ agent_init(agent *a, const char *name, int hostile, const char *adapter,
     a->hostile = hostile;
     a->adapter = adapter;
     snprintf(state, sizeof(state), "%s.state", name);
-    a->v = verifier(path_of(state));
+    a->v = verifier(tu_path(state));
     a->tok = issue(name, scope);
     a->caught_at = -1;
     a->min_trust = 100;
@@ -172,30 +99,42 @@ agent_free(agent *a)
  * within the token's scopes (a refusal for scope is then a probe, not a
  * false denial).
  */
-static aim_status
-event(agent *a, const char *action, const char *resource, const char *scope)
+/* A request of a's adapter for action on resource, with a's token and
+ * scopes[0] (NULL: none) as the scope it asks for. */
+static aim_request
+agent_request(const agent *a, const char *action, const char *resource,
+              const char *const *scopes)
 {
-    const char   *scopes[1] = { scope };
-    aim_request   r;
-    aim_decision  d;
-    aim_status    s;
+    aim_request r;
 
     memset(&r, 0, sizeof(r));
     r.adapter = a->adapter;
     r.action = action;
     r.resource = resource;
-    r.client = "127.0.0.1";
     r.scopes = scopes;
-    r.nscopes = scope != NULL ? 1 : 0;
+    r.nscopes = scopes[0] != NULL ? 1 : 0;
+    r.token = a->tok;
+    r.token_len = strlen(a->tok);
+    r.scheme = strcmp(a->adapter, "nginx") == 0 ? AIM_SCHEME_BEARER
+                                               : AIM_SCHEME_NONE;
+    return r;
+}
+
+static aim_status
+event(agent *a, const char *action, const char *resource, const char *scope)
+{
+    const char   *scopes[1] = { scope };
+    aim_request   r = agent_request(a, action, resource, scopes);
+    aim_decision  d;
+    aim_status    s;
+
+    r.client = "127.0.0.1";
     if (strcmp(a->adapter, "pg") == 0 && a->held != NULL) {
-        r.audit = AIM_AUDIT_DENIALS;       /* a statement of a bound session */
+        r.token = NULL;                    /* a statement of a bound session */
+        r.token_len = 0;
+        r.audit = AIM_AUDIT_DENIALS;
         s = aim_decide_token(a->v, a->held, &r, &d);
     } else {
-        r.token = a->tok;
-        r.token_len = strlen(a->tok);
-        if (r.scheme == AIM_SCHEME_NONE && strcmp(a->adapter, "nginx") == 0) {
-            r.scheme = AIM_SCHEME_BEARER;
-        }
         s = aim_decide(a->v, &r, &d);
         if (strcmp(a->adapter, "pg") == 0 && s == AIM_OK && a->held == NULL) {
             a->held = aim_token_ref(d.token);      /* the bind */
@@ -215,7 +154,7 @@ event(agent *a, const char *action, const char *resource, const char *scope)
      */
     if (a->in_hostile && a->caught_at < 0 && d.trust >= 0 && d.trust < TRUST_MIN) {
         a->caught_at = a->hostile_events;
-        a->refused_since = now_value;
+        a->refused_since = tu_now;
         a->signal = d.signal;
     }
     if (s == AIM_LOW_TRUST && !a->in_hostile) {
@@ -231,7 +170,7 @@ static void
 time_refused(agent *a, const char *action, const char *resource,
              const char *scope)
 {
-    int64_t start = now_value;
+    int64_t start = tu_now;
     int     i;
 
     if (a->caught_at < 0) {
@@ -240,29 +179,19 @@ time_refused(agent *a, const char *action, const char *resource,
     a->in_hostile = 0;
     for (i = 0; i < 24 * 60; i++) {
         const char   *scopes[1] = { scope };
-        aim_request   r;
+        aim_request   r = agent_request(a, action, resource, scopes);
         aim_decision  d;
         aim_status    s;
 
-        memset(&r, 0, sizeof(r));
-        r.adapter = a->adapter;
-        r.action = action;
-        r.resource = resource;
-        r.scopes = scopes;
-        r.nscopes = scope != NULL ? 1 : 0;
-        r.token = a->tok;
-        r.token_len = strlen(a->tok);
-        r.scheme = strcmp(a->adapter, "nginx") == 0 ? AIM_SCHEME_BEARER
-                                                   : AIM_SCHEME_NONE;
         s = aim_decide(a->v, &r, &d);
         aim_decision_clear(&d);
         if (s == AIM_OK) {
-            a->refused_for = now_value - a->refused_since;
+            a->refused_for = tu_now - a->refused_since;
             return;
         }
-        now_value += 60;
+        tu_now += 60;
     }
-    a->refused_for = now_value - start;
+    a->refused_for = tu_now - start;
 }
 
 /* ------------------------------------------------------------------ */
@@ -289,7 +218,7 @@ normal_reader(agent *a)
         if (day % 7 >= 1 && day % 7 <= 2) {
             continue;                    /* the weekend: quiet */
         }
-        now_value = d0 + 8 * 3600 + (day * 97) % 600;
+        tu_now = d0 + 8 * 3600 + (day * 97) % 600;
         for (i = 0; i < 900; i++) {      /* 08:00 - 18:00 */
             int doc = (i * 7 + day) % 30;
 
@@ -298,23 +227,23 @@ normal_reader(agent *a)
             }
             snprintf(uri, sizeof(uri), "/kb/doc-%d", doc);
             event(a, "GET", uri, "kb:GET");
-            now_value += 30 + (i * 13) % 21;
+            tu_now += 30 + (i * 13) % 21;
         }
     }
 }
 
-/* Normal: a nightly batch job on PostgreSQL, 14 nights: at 02:00 a bind,
- * then 2,000 statements in five minutes (reads of three tables, writes
- * to one), quiet the rest of the day. */
+static const char *const batch_tables[] = { "orders", "customers", "invoices" };
+
+/* The nightly batch's 14 nights on PostgreSQL: at 02:00 a bind, then
+ * 2,000 statements in five minutes (reads of three tables, writes to
+ * one), quiet the rest of the day. */
 static void
-normal_batch(agent *a)
+batch_nights(agent *a)
 {
-    static const char *const tables[] = { "orders", "customers", "invoices" };
     int night, i;
 
-    agent_init(a, "batch", 0, "pg", "pg:login:batch pg:role:etl");
     for (night = 0; night < 14; night++) {
-        now_value = day_start(T0) + (night + 1) * DAY + 2 * 3600;
+        tu_now = day_start(T0) + (night + 1) * DAY + 2 * 3600;
         aim_token_free(a->held);
         a->held = NULL;
         event(a, "bind", "role etl", "pg:role:etl");
@@ -322,13 +251,21 @@ normal_batch(agent *a)
             if (i % 4 == 3) {
                 event(a, "INSERT", "ledger", NULL);
             } else {
-                event(a, "SELECT", tables[i % 3], NULL);
+                event(a, "SELECT", batch_tables[i % 3], NULL);
             }
             if (i % 7 == 0) {
-                now_value += 1;          /* ~6.7 statements a second */
+                tu_now += 1;          /* ~6.7 statements a second */
             }
         }
     }
+}
+
+/* Normal: a nightly batch job. */
+static void
+normal_batch(agent *a)
+{
+    agent_init(a, "batch", 0, "pg", "pg:login:batch pg:role:etl");
+    batch_nights(a);
 }
 
 /* Normal: a deploy agent that uses sudo once a week, logging in a few
@@ -346,7 +283,7 @@ normal_deploy(agent *a)
             continue;
         }
         for (i = 0; i < 6; i++) {
-            now_value = d0 + 9 * 3600 + i * 3600 + (day * 31) % 900;
+            tu_now = d0 + 9 * 3600 + i * 3600 + (day * 31) % 900;
             event(a, "login", "account deploy", "pam:login:deploy");
             if (day % 7 == 3 && i == 2) {
                 event(a, "sudo", "account deploy", "pam:sudo:deploy");
@@ -365,14 +302,14 @@ learn(agent *a, const char *action, const char *prefix, const char *scope)
     int  day, i;
 
     for (day = 0; day < 3; day++) {
-        now_value = day_start(T0) + day * DAY + 8 * 3600;
+        tu_now = day_start(T0) + day * DAY + 8 * 3600;
         for (i = 0; i < 300; i++) {
             snprintf(res, sizeof(res), "%s%d", prefix, i % 25);
             event(a, action, res, scope);
-            now_value += 60;
+            tu_now += 60;
         }
     }
-    now_value = day_start(T0) + 3 * DAY + 10 * 3600;
+    tu_now = day_start(T0) + 3 * DAY + 10 * 3600;
     a->in_hostile = 1;
 }
 
@@ -386,28 +323,40 @@ hostile_prober(agent *a)
     learn(a, "GET", "/api/item-", "api:GET");
     for (i = 0; i < HOSTILE_EVENTS; i++) {
         event(a, "DELETE", "/admin/users", "adm:DELETE");
-        now_value += 1;
+        tu_now += 1;
     }
     time_refused(a, "GET", "/api/item-1", "api:GET");
+}
+
+/*
+ * Hostile, through nginx with kb:GET, after a normal week: GET
+ * /kb/doc-(first + i), or of i modulo distinct (when not 0), for
+ * HOSTILE_EVENTS requests, tick_s seconds passing after every per_tick.
+ */
+static void
+nginx_walk(agent *a, const char *name, int first, int distinct, int per_tick,
+           int tick_s)
+{
+    char uri[64];
+    int  i;
+
+    agent_init(a, name, 1, "nginx", "kb:GET");
+    learn(a, "GET", "/kb/doc-", "kb:GET");
+    for (i = 0; i < HOSTILE_EVENTS; i++) {
+        snprintf(uri, sizeof(uri), "/kb/doc-%d", first + (distinct ? i % distinct : i));
+        event(a, "GET", uri, "kb:GET");
+        if (i % per_tick == per_tick - 1) {
+            tu_now += tick_s;
+        }
+    }
+    time_refused(a, "GET", "/kb/doc-1", "kb:GET");
 }
 
 /* Hostile: a harvester walking URLs it may read, two a second. */
 static void
 hostile_harvester_urls(agent *a)
 {
-    char uri[64];
-    int  i;
-
-    agent_init(a, "harvester-urls", 1, "nginx", "kb:GET");
-    learn(a, "GET", "/kb/doc-", "kb:GET");
-    for (i = 0; i < HOSTILE_EVENTS; i++) {
-        snprintf(uri, sizeof(uri), "/kb/doc-%d", 1000 + i);
-        event(a, "GET", uri, "kb:GET");
-        if (i % 2 == 1) {
-            now_value += 1;
-        }
-    }
-    time_refused(a, "GET", "/kb/doc-1", "kb:GET");
+    nginx_walk(a, "harvester-urls", 1000, 0, 2, 1);
 }
 
 /* Hostile: a harvester walking tables through PostgreSQL, one a second. */
@@ -423,28 +372,17 @@ hostile_harvester_tables(agent *a)
     for (i = 0; i < HOSTILE_EVENTS; i++) {
         snprintf(rel, sizeof(rel), "schema_%d.table_%d", i / 40, i);
         event(a, "SELECT", rel, NULL);
-        now_value += 1;
+        tu_now += 1;
     }
     time_refused(a, "SELECT", "app_table_1", NULL);
 }
 
-/* Hostile: a stolen token used in a burst on the usual resources. */
+/* Hostile: a stolen token used in a burst on the usual resources, 20
+ * requests a second. */
 static void
 hostile_burst(agent *a)
 {
-    char uri[64];
-    int  i;
-
-    agent_init(a, "burst", 1, "nginx", "kb:GET");
-    learn(a, "GET", "/kb/doc-", "kb:GET");
-    for (i = 0; i < HOSTILE_EVENTS; i++) {
-        snprintf(uri, sizeof(uri), "/kb/doc-%d", i % 25);
-        event(a, "GET", uri, "kb:GET");
-        if (i % 20 == 19) {
-            now_value += 1;              /* 20 requests a second */
-        }
-    }
-    time_refused(a, "GET", "/kb/doc-1", "kb:GET");
+    nginx_walk(a, "burst", 0, 25, 20, 1);
 }
 
 /* Hostile: a slow drip, one new document every 6 s during office hours:
@@ -453,17 +391,7 @@ hostile_burst(agent *a)
 static void
 hostile_slow_drip(agent *a)
 {
-    char uri[64];
-    int  i;
-
-    agent_init(a, "slow-drip", 1, "nginx", "kb:GET");
-    learn(a, "GET", "/kb/doc-", "kb:GET");
-    for (i = 0; i < HOSTILE_EVENTS; i++) {
-        snprintf(uri, sizeof(uri), "/kb/doc-%d", 5000 + i);
-        event(a, "GET", uri, "kb:GET");
-        now_value += 6;
-    }
-    time_refused(a, "GET", "/kb/doc-1", "kb:GET");
+    nginx_walk(a, "slow-drip", 5000, 0, 1, 6);
 }
 
 /* Hostile: the credentials of a nightly batch agent, retired six weeks
@@ -473,24 +401,11 @@ hostile_slow_drip(agent *a)
 static void
 hostile_dormant(agent *a)
 {
-    static const char *const tables[] = { "orders", "customers", "invoices" };
-    int night, i;
+    int i;
 
     agent_init(a, "dormant", 1, "pg", "pg:login:batch pg:role:etl");
-    for (night = 0; night < 14; night++) {
-        now_value = day_start(T0) + (night + 1) * DAY + 2 * 3600;
-        aim_token_free(a->held);
-        a->held = NULL;
-        event(a, "bind", "role etl", "pg:role:etl");
-        for (i = 0; i < 2000; i++) {
-            event(a, i % 4 == 3 ? "INSERT" : "SELECT",
-                  i % 4 == 3 ? "ledger" : tables[i % 3], NULL);
-            if (i % 7 == 0) {
-                now_value += 1;
-            }
-        }
-    }
-    now_value = day_start(T0) + 57 * DAY + 14 * 3600;
+    batch_nights(a);
+    tu_now = day_start(T0) + 57 * DAY + 14 * 3600;
     free(a->tok);
     a->tok = issue(a->name, "pg:login:batch pg:role:etl");
     aim_token_free(a->held);
@@ -498,9 +413,9 @@ hostile_dormant(agent *a)
     a->in_hostile = 1;
     event(a, "bind", "role etl", "pg:role:etl");
     for (i = 0; i < HOSTILE_EVENTS; i++) {
-        event(a, "SELECT", tables[i % 3], NULL);
+        event(a, "SELECT", batch_tables[i % 3], NULL);
         if (i % 7 == 0) {
-            now_value += 1;
+            tu_now += 1;
         }
     }
     time_refused(a, "bind", "role etl", "pg:role:etl");
@@ -522,16 +437,16 @@ hostile_new_blaster(agent *a)
         snprintf(uri, sizeof(uri), "/kb/doc-%d", i % 25);
         event(a, "GET", uri, "kb:GET");
         if (i % 20 == 19) {
-            now_value += 1;
+            tu_now += 1;
         }
     }
-    now_value += DAY;
+    tu_now += DAY;
     a->hostile_events = 0;
     for (i = 0; i < HOSTILE_EVENTS; i++) {
         snprintf(uri, sizeof(uri), "/kb/doc-%d", i % 25);
         event(a, "GET", uri, "kb:GET");
         if (i % 20 == 19) {
-            now_value += 1;
+            tu_now += 1;
         }
     }
     time_refused(a, "GET", "/kb/doc-1", "kb:GET");
@@ -570,13 +485,12 @@ main(int argc, char **argv)
         fprintf(stderr, "usage: scenarios DIR [--check]\n");
         return 2;
     }
-    dir = argv[1];
-    if (access(dir, W_OK) != 0) {
-        perror(dir);
+    if (access(argv[1], W_OK) != 0) {
+        perror(argv[1]);
         return 2;
     }
-    aim_set_clock(clock_fn);
-    setup_keys();
+    tu_init_in(argv[1]);
+    tu_std_jwks();
 
     printf("%-17s %-8s %8s %10s %10s %9s %-14s %s\n", "scenario", "kind",
            "events", "caught at", "false den.", "min trust", "signal",
@@ -586,7 +500,7 @@ main(int argc, char **argv)
         char  caught[32], refused[32];
         int   ok;
 
-        now_value = T0;
+        tu_now = T0;
         scenarios[i].run(&a);
         snprintf(caught, sizeof(caught), a.hostile
                  ? (a.caught_at < 0 ? "never" : "%ld") : "-", a.caught_at);

@@ -15,9 +15,9 @@ bench-trust: $(BENCH_STATE) ## baseline update per decision
 # hostile agents through the decision path, with the replaceable clock.
 TRUST_SCEN := $(B)/bench/trust_scenarios
 
-$(TRUST_SCEN): bench/trust/scenarios.c $(ISSUER_LIB) $(LIBAIM)
+$(TRUST_SCEN): bench/trust/scenarios.c tests/unit/tu.c tests/unit/tu.h $(ISSUER_LIB) $(LIBAIM)
 	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(TOOL_CFLAGS) -o $@ $< $(ISSUER_LIB) $(LIBAIM) $(PKG_LIBS)
+	$(Q)$(CC) $(TOOL_CFLAGS) -Itests/unit -o $@ $< tests/unit/tu.c $(ISSUER_LIB) $(LIBAIM) $(PKG_LIBS)
 
 .PHONY: bench-trust-scenarios test-trust-scenarios
 BENCH_TARGETS += bench-trust-scenarios

@@ -72,38 +72,26 @@ cli_config_status_uri(const aim_config *cfg, const char *path)
 aim_keyset *
 cli_config_keys(const aim_config *cfg)
 {
-    aim_keyset *all = NULL, *ks;
-    aim_error   err;
-    const char *issuer;
-    size_t      i, k;
+    aim_key_sources ks = aim_config_key_sources(cfg, AIM_OPT_KEYS);
+    struct stat     st[AIM_MAX_KEY_SOURCES];
+    aim_keyset     *all;
+    aim_error       err;
+    size_t          i;
 
-    if (cfg->nkeys == 0) {
+    if (ks.n == 0) {
         return NULL;
     }
     /* As the verifier binds them: each source to its issuer, or to the
      * one issuer when there is only one. */
-    for (i = 0; i < cfg->nkeys; i++) {
-        if (cfg->key_issuers[i] == NULL && cfg->nissuers > 1) {
+    for (i = 0; i < ks.n; i++) {
+        if (ks.bound[i] == NULL && ks.nissuers > 1) {
             fail(EXIT_USAGE, "keys: with more than one issuer, bind every key "
                  "source to its issuer (\"ISSUER PATH\")");
         }
-        ks = aim_keyset_load(cfg->keys[i], &err);
-        if (ks == NULL) {
-            fail(EXIT_USAGE, "keys: %s", err.message);
-        }
-        issuer = cfg->key_issuers[i] != NULL ? cfg->key_issuers[i]
-                 : cfg->nissuers == 1 ? cfg->issuers[0] : NULL;
-        for (k = 0; k < aim_keyset_count(ks); k++) {
-            aim_keyset_at(ks, k)->issuer = issuer;
-        }
-        if (all == NULL) {
-            all = ks;
-            continue;
-        }
-        if (aim_keyset_merge(all, ks, &err) != AIM_OK) {
-            fail(EXIT_USAGE, "keys: %s", err.message);
-        }
-        aim_keyset_free(ks);
+    }
+    all = aim_key_sources_load(&ks, 0, st, NULL, &err);
+    if (all == NULL) {
+        fail(EXIT_USAGE, "keys: %s", err.message);
     }
     return all;
 }

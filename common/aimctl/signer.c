@@ -44,7 +44,7 @@ read_meta(const char *path, aim_alg *alg, char *kid, size_t kidsize)
 static const char *
 key_description(EVP_PKEY *pkey)
 {
-    switch (aim_key_default_alg(pkey, AIM_ALG_NONE)) {
+    switch (aim_pkey_alg(pkey, AIM_ALG_NONE)) {
     case AIM_ALG_ES256: return "an EC P-256 key (ES256)";
     case AIM_ALG_ES384: return "an EC P-384 key (ES384)";
     case AIM_ALG_EDDSA: return "an Ed25519 key (EdDSA)";
@@ -80,16 +80,16 @@ signer_load(signer *s, const char *path, aim_alg alg, int rsa_only,
     }
     read_meta(path, &meta_alg, meta_kid, sizeof(meta_kid));
 
-    if (rsa_only && aim_key_default_alg(s->pkey, AIM_ALG_NONE) != AIM_ALG_RS256) {
+    if (rsa_only && aim_pkey_alg(s->pkey, AIM_ALG_NONE) != AIM_ALG_RS256) {
         alg = AIM_ALG_NONE;
     }
     if (alg == AIM_ALG_NONE) {
         alg = meta_alg;
     }
     if (alg == AIM_ALG_NONE) {
-        alg = aim_key_default_alg(s->pkey, AIM_ALG_NONE);
+        alg = aim_pkey_alg(s->pkey, AIM_ALG_NONE);
     }
-    if (aim_key_default_alg(s->pkey, alg) != alg) {
+    if (aim_pkey_alg(s->pkey, alg) != alg) {
         fail(EXIT_USAGE, "algorithm %s does not fit \"%s\", %s", aim_alg_name(alg),
              path, key_description(s->pkey));
     }

@@ -122,51 +122,50 @@ enum {
     { "max-lifetime",  required_argument, NULL, OPT_MAX_LIFETIME }, \
     { "audit",         required_argument, NULL, OPT_AUDIT }
 
+/* Each receiver option: the core option it sets; required ones must be
+ * given when no --config is. */
+static const struct {
+    int         opt;
+    const char *flag, *name;
+    int         required;
+} receiver_options[] = {
+    { OPT_KEYS,         "--keys",         "ssf_keys",     1 },
+    { OPT_ISSUER,       "--issuer",       "ssf_issuer",   1 },
+    { OPT_AUDIENCE,     "--audience",     "ssf_audience", 1 },
+    { OPT_STATE,        "--state",        "state",        1 },
+    { OPT_TOKEN_ISSUER, "--token-issuer", "issuer",       0 },
+    { OPT_MAX_AGE,      "--max-age",      "ssf_max_age",  0 },
+    { OPT_LEEWAY,       "--leeway",       "leeway",       0 },
+    { OPT_MAX_LIFETIME, "--max-lifetime", "max_lifetime", 0 },
+    { OPT_AUDIT,        "--audit",        "audit",        0 },
+};
+
+#define RECEIVER_OPTIONS (sizeof(receiver_options) / sizeof(receiver_options[0]))
+
 typedef struct {
     aim_config *cfg;
-    int         have_config, have_keys, have_issuer, have_audience, have_state;
+    int         have_config;
+    int         given[RECEIVER_OPTIONS];
 } receiver_opts;
 
 /* c is a receiver option: apply it (1), or not one (0). */
 static int
 receiver_opt(receiver_opts *ro, int c)
 {
-    switch (c) {
-    case OPT_CONFIG:
+    size_t i;
+
+    if (c == OPT_CONFIG) {
         cli_config_load(ro->cfg, optarg);
         ro->have_config = 1;
         return 1;
-    case OPT_KEYS:
-        cli_config_set(ro->cfg, "--keys", "ssf_keys", optarg);
-        ro->have_keys = 1;
-        return 1;
-    case OPT_ISSUER:
-        cli_config_set(ro->cfg, "--issuer", "ssf_issuer", optarg);
-        ro->have_issuer = 1;
-        return 1;
-    case OPT_AUDIENCE:
-        cli_config_set(ro->cfg, "--audience", "ssf_audience", optarg);
-        ro->have_audience = 1;
-        return 1;
-    case OPT_STATE:
-        cli_config_set(ro->cfg, "--state", "state", optarg);
-        ro->have_state = 1;
-        return 1;
-    case OPT_TOKEN_ISSUER:
-        cli_config_set(ro->cfg, "--token-issuer", "issuer", optarg);
-        return 1;
-    case OPT_MAX_AGE:
-        cli_config_set(ro->cfg, "--max-age", "ssf_max_age", optarg);
-        return 1;
-    case OPT_LEEWAY:
-        cli_config_set(ro->cfg, "--leeway", "leeway", optarg);
-        return 1;
-    case OPT_MAX_LIFETIME:
-        cli_config_set(ro->cfg, "--max-lifetime", "max_lifetime", optarg);
-        return 1;
-    case OPT_AUDIT:
-        cli_config_set(ro->cfg, "--audit", "audit", optarg);
-        return 1;
+    }
+    for (i = 0; i < RECEIVER_OPTIONS; i++) {
+        if (receiver_options[i].opt == c) {
+            cli_config_set(ro->cfg, receiver_options[i].flag,
+                           receiver_options[i].name, optarg);
+            ro->given[i] = 1;
+            return 1;
+        }
     }
     return 0;
 }
@@ -187,14 +186,14 @@ receiver_open(receiver_opts *ro)
 {
     aim_ssf_receiver *r;
     aim_error         err;
+    size_t            i;
 
     /* Without a host file these must be given; with one, the core says
      * which is missing from both. */
-    if (!ro->have_config) {
-        if (!ro->have_keys)     usage_error("--keys is required (or --config)");
-        if (!ro->have_issuer)   usage_error("--issuer is required (or --config)");
-        if (!ro->have_audience) usage_error("--audience is required (or --config)");
-        if (!ro->have_state)    usage_error("--state is required (or --config)");
+    for (i = 0; i < RECEIVER_OPTIONS && !ro->have_config; i++) {
+        if (receiver_options[i].required && !ro->given[i]) {
+            usage_error("%s is required (or --config)", receiver_options[i].flag);
+        }
     }
     r = aim_ssf_receiver_new(ro->cfg, &err);
     aim_config_free(ro->cfg);
@@ -226,7 +225,7 @@ ssf_apply(int argc, char **argv)
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 }
     };
-    receiver_opts     ro = { cli_config_new(), 0, 0, 0, 0, 0 };
+    receiver_opts     ro = { cli_config_new(), 0, { 0 } };
     aim_ssf_receiver *r;
     aim_ssf_result    res;
     const char       *arg;
@@ -472,7 +471,7 @@ ssf_poll(int argc, char **argv)
         { "help",       no_argument,       NULL, 'h' },
         { NULL, 0, NULL, 0 }
     };
-    receiver_opts     ro = { cli_config_new(), 0, 0, 0, 0, 0 };
+    receiver_opts     ro = { cli_config_new(), 0, { 0 } };
     http_opts         ho;
     aim_ssf_receiver *r;
     session           s;

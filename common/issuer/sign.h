@@ -11,6 +11,7 @@
 #include <jansson.h>
 #include "aim.h"
 #include "keys.h"
+#include "signer.h"
 
 /* A fresh private key for alg (RSA: 2048 bits; bits > 0 overrides). */
 EVP_PKEY *aim_privkey_generate(aim_alg alg, int bits, aim_error *err);
@@ -18,9 +19,6 @@ EVP_PKEY *aim_privkey_generate(aim_alg alg, int bits, aim_error *err);
 /* Read / write a PKCS#8 PEM private key; writing creates mode 0600. */
 EVP_PKEY *aim_privkey_load(const char *path, aim_error *err);
 aim_status aim_privkey_save(EVP_PKEY *pkey, const char *path, aim_error *err);
-
-/* The algorithm a key implies (RSA -> RS256 unless hint is PS256). */
-aim_alg aim_key_default_alg(EVP_PKEY *pkey, aim_alg hint);
 
 /* The public JWK of a key: kty, crv/x/y or n/e, alg, use "sig", kid
  * (the RFC 7638 thumbprint when kid is NULL).  New reference. */

@@ -5,6 +5,7 @@
  * The raw token never reaches this file.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -276,9 +277,8 @@ aim_audit_emit(aim_verifier *v, const aim_request *req, const aim_token *t,
 {
     char    line[4096];
     size_t  len;
-    ssize_t n;
 
-    if (v->audit == NULL && v->audit_fd < 0) {
+    if (v->audit.fn == NULL && v->audit.fd < 0) {
         return;
     }
     len = aim_audit_format(line, sizeof(line) - 64, req, t, status, note,
@@ -289,20 +289,9 @@ aim_audit_emit(aim_verifier *v, const aim_request *req, const aim_token *t,
                                  trust, signal ? ",\"signal\":\"" : "",
                                  signal ? signal : "", signal ? "\"" : "") - 1;
     }
-    if (v->audit != NULL) {
-        v->audit(v->audit_ud, line);
-    }
-    if (v->audit_fd >= 0) {
-        line[len] = '\n';
-        /* O_APPEND and one write(): lines from many processes never mix. */
-        do {
-            n = write(v->audit_fd, line, len + 1);
-        } while (n < 0 && errno == EINTR);
-        line[len] = '\0';
-        if (n < 0) {
-            aim_vlog(v, AIM_LOG_ERR, "audit file \"%s\": %s", v->cfg.audit,
-                     strerror(errno));
-        }
+    if (aim_audit_write(&v->audit, line, len) != 0) {
+        aim_vlog(v, AIM_LOG_ERR, "audit file \"%s\": %s", v->cfg.audit,
+                 strerror(errno));
     }
 }
 
@@ -352,4 +341,49 @@ aim_audit_format_ssf(char *buf, size_t size, const aim_ssf_result *r,
     }
     buf[o.len < size ? o.len : size - 1] = '\0';
     return o.len < size ? o.len : size - 1;
+}
+
+/* ------------------------------------------------------------------ */
+/* Sinks                                                               */
+
+aim_status
+aim_audit_open(aim_audit_sink *s, const char *path, aim_error *err)
+{
+    s->fd = -1;
+    if (path == NULL) {
+        return AIM_OK;
+    }
+    s->fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0640);
+    if (s->fd < 0) {
+        return aim_fail(err, AIM_CONFIG, "audit: cannot open \"%.200s\": %s",
+                        path, strerror(errno));
+    }
+    return AIM_OK;
+}
+
+void
+aim_audit_close(aim_audit_sink *s)
+{
+    if (s->fd >= 0) {
+        close(s->fd);
+        s->fd = -1;
+    }
+}
+
+int
+aim_audit_write(const aim_audit_sink *s, char *line, size_t len)
+{
+    ssize_t n = 0;
+
+    if (s->fn != NULL) {
+        s->fn(s->ud, line);
+    }
+    if (s->fd >= 0) {
+        line[len] = '\n';
+        do {
+            n = write(s->fd, line, len + 1);
+        } while (n < 0 && errno == EINTR);
+        line[len] = '\0';
+    }
+    return n < 0 ? -1 : 0;
 }

@@ -132,6 +132,22 @@ typedef struct {
     size_t           mask;         /* slots - 1; 0 slots = off */
 } aim_cache;
 
+/* Where audit lines go: the adapter's callback and the "audit" file. */
+typedef struct {
+    aim_audit_fn  fn;
+    void         *ud;
+    int           fd;               /* the audit file, or -1 */
+} aim_audit_sink;
+
+/* Open the audit file at path (NULL: none) to append to, creating it
+ * 0640.  AIM_CONFIG errors name the option. */
+aim_status aim_audit_open(aim_audit_sink *s, const char *path, aim_error *err);
+void aim_audit_close(aim_audit_sink *s);
+/* line (len bytes; line[len] is written to and restored) to the callback
+ * and, in one write() so that lines from many processes never mix, to
+ * the file: 0, or -1 with errno when the file could not be written. */
+int aim_audit_write(const aim_audit_sink *s, char *line, size_t len);
+
 struct aim_verifier {
     struct aim_config  cfg;
     aim_keyset        *keys;
@@ -148,11 +164,9 @@ struct aim_verifier {
     aim_cache          cache;
     EVP_MD_CTX        *cache_md;     /* SHA-256 of tokens, for the cache */
     aim_jws_cache      jws_cache;    /* the last header that parsed */
-    int                audit_fd;
+    aim_audit_sink     audit;
     aim_log_fn         log;
     void              *log_ud;
-    aim_audit_fn       audit;
-    void              *audit_ud;
     aim_state         *state;
     aim_statuslist     status[AIM_MAX_STATUS_LISTS];
     struct aim_journal *journal;     /* opened when a signal is first
@@ -163,6 +177,7 @@ struct aim_verifier {
 /* options.c */
 void aim_config_defaults(aim_config *cfg);
 void aim_config_clear(aim_config *cfg);
+/* A deep copy: 0, or -1 (out of memory) with dst cleared. */
 int aim_config_copy(aim_config *dst, const aim_config *src);
 /* aim_config_load's parser on text (len bytes and a NUL after them,
  * modified in place); name stands for the file in messages. */
@@ -238,7 +253,37 @@ size_t aim_audit_format(char *buf, size_t size, const aim_request *req,
 size_t aim_audit_format_ssf(char *buf, size_t size, const aim_ssf_result *r,
                             int64_t now);
 
-void aim_vlog(aim_verifier *v, int level, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+/*
+ * The key sources of option keys (AIM_OPT_KEYS, signed for the issuers
+ * of "issuer") or ssf_keys (AIM_OPT_SSF_KEYS, for the transmitters of
+ * "ssf_issuer"), as configured: views into cfg.
+ */
+typedef struct {
+    const char  *option;          /* "keys", "ssf_keys" */
+    const char  *issuer_option;   /* "issuer", "ssf_issuer" */
+    const char  *signer;          /* who signs: "issuer", "transmitter" */
+    char *const *specs;           /* JWKS paths or pem: specs */
+    char *const *bound;           /* the issuer each is bound to, or NULL */
+    size_t       n;
+    char *const *issuers;
+    size_t       nissuers;
+} aim_key_sources;
+
+aim_key_sources aim_config_key_sources(const aim_config *cfg, int opt);
+/* Every source bound to a configured issuer, or unbound with only one. */
+aim_status aim_key_sources_check(const aim_key_sources *ks, aim_error *err);
+/*
+ * Every source loaded into one set, each key bound to its issuer (the
+ * only one for an unbound source; NULL: not bound).  strict: a file
+ * aim_file_check refuses is refused.  st[i] receives fstat() of what was
+ * read from source i; *failed (when not NULL) the index of the source
+ * that failed, sources after it unread.  AIM_CONFIG errors.
+ */
+aim_keyset *aim_key_sources_load(const aim_key_sources *ks, int strict,
+                                 struct stat *st, size_t *failed,
+                                 aim_error *err);
+
+/* A message to the verifier's log sink (aim_logf). */
+#define aim_vlog(v, ...)  aim_logf((v)->log, (v)->log_ud, __VA_ARGS__)
 
 #endif

@@ -14,6 +14,7 @@
 #include <openssl/rand.h>
 #include "journal.h"
 #include "keys.h"
+#include "mapfile.h"
 #include "util.h"
 
 #define J_MAGIC        "AIMSSFJ1"
@@ -102,20 +103,6 @@ struct aim_journal {
     pid_t          pid;            /* the process that opened fd */
 };
 
-static uint64_t
-fnv1a(const void *data, size_t len)
-{
-    const unsigned char *p = data;
-    uint64_t             h = 0xcbf29ce484222325ULL;
-    size_t               i;
-
-    for (i = 0; i < len; i++) {
-        h ^= p[i];
-        h *= 0x100000001b3ULL;
-    }
-    return h;
-}
-
 static j_header *
 hdr(const aim_journal *j)
 {
@@ -148,9 +135,9 @@ consumer_at(const aim_journal *j, size_t i)
 }
 
 static int
-header_valid(const aim_journal *j, size_t file_size)
+header_valid(const unsigned char *map, size_t file_size)
 {
-    const j_header *h = hdr(j);
+    const j_header *h = (const j_header *) map;
 
     return file_size == J_FILE_SIZE
         && memcmp(h->magic, J_MAGIC, 8) == 0
@@ -161,19 +148,16 @@ header_valid(const aim_journal *j, size_t file_size)
         && h->nreplay == AIM_JOURNAL_REPLAY
         && h->noutbox == AIM_JOURNAL_OUTBOX
         && h->nconsumers == AIM_JOURNAL_CONSUMERS
-        && h->checksum == fnv1a(h, offsetof(j_header, checksum));
+        && h->checksum == aim_fnv1a(h, offsetof(j_header, checksum),
+                                    AIM_FNV1A_INIT);
 }
 
-/* Rebuild an invalid file empty, with a new instance; lock held. */
+/* The header of an empty journal, with a new instance. */
 static int
-rebuild(aim_journal *j)
+header_init(unsigned char *map)
 {
     j_header h;
 
-    if ((errno = posix_fallocate(j->fd, 0, (off_t) J_FILE_SIZE)) != 0) {
-        return -1;
-    }
-    memset(j->map, 0, J_FILE_SIZE);
     memset(&h, 0, sizeof(h));
     memcpy(h.magic, J_MAGIC, 8);
     h.version = J_VERSION;
@@ -188,88 +172,27 @@ rebuild(aim_journal *j)
         errno = EIO;
         return -1;
     }
-    h.checksum = fnv1a(&h, offsetof(j_header, checksum));
+    h.checksum = aim_fnv1a(&h, offsetof(j_header, checksum), AIM_FNV1A_INIT);
     h.next_seq = 1;
-    memcpy(j->map, &h, sizeof(h));
+    memcpy(map, &h, sizeof(h));
     return 0;
 }
 
-/* Take the lock (op: LOCK_EX or LOCK_SH), waiting at most J_LOCK_WAIT_MS. */
-static int
-flock_op(int fd, int op)
-{
-    struct timespec start, now, nap = { 0, 1000000 };
-
-    clock_gettime(CLOCK_MONOTONIC, &start);
-    for (;;) {
-        if (flock(fd, op | LOCK_NB) == 0) {
-            return 0;
-        }
-        if (errno != EWOULDBLOCK && errno != EINTR) {
-            return -1;
-        }
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        if ((now.tv_sec - start.tv_sec) * 1000
-            + (now.tv_nsec - start.tv_nsec) / 1000000 > J_LOCK_WAIT_MS)
-        {
-            return -1;
-        }
-        nanosleep(&nap, NULL);
-    }
-}
-
-static int
-flock_wait(int fd)
-{
-    return flock_op(fd, LOCK_EX);
-}
+static const aim_mapfile journal_file = {
+    "shared signals journal", J_FILE_SIZE, J_LOCK_WAIT_MS, header_valid,
+    header_init
+};
 
 /* Open and map path into j (fd and map); rebuild it if it is not ours. */
 static int
 map_file(aim_journal *j, aim_error *err)
 {
-    struct stat sb;
-
-    j->fd = open(j->path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY,
-                 0660);
+    j->fd = aim_mapfile_open(&journal_file, j->path, err);
     if (j->fd < 0) {
-        aim_fail(err, AIM_CONFIG, "shared signals journal: cannot open "
-                 "\"%.200s\": %s", j->path, strerror(errno));
         return -1;
     }
-    if (fstat(j->fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        aim_fail(err, AIM_CONFIG, "shared signals journal: \"%.200s\" is not a "
-                 "regular file", j->path);
-        return -1;
-    }
-    if (sb.st_size == 0 && sb.st_uid == geteuid()) {
-        (void) fchmod(j->fd, 0660);     /* group write despite the umask */
-    }
-    if (flock_wait(j->fd) != 0) {
-        /* Busy, not misconfigured: the caller may try again. */
-        aim_fail(err, AIM_INTERNAL, "shared signals journal: \"%.200s\" stays "
-                 "locked", j->path);
-        return -1;
-    }
-    if ((errno = posix_fallocate(j->fd, 0, (off_t) J_FILE_SIZE)) != 0) {
-        goto fail;
-    }
-    j->map = mmap(NULL, J_FILE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, j->fd, 0);
-    if (j->map == MAP_FAILED) {
-        j->map = NULL;
-        goto fail;
-    }
-    if (!header_valid(j, (size_t) sb.st_size) && rebuild(j) != 0) {
-        goto fail;
-    }
-    flock(j->fd, LOCK_UN);
-    return 0;
-
-fail:
-    aim_fail(err, AIM_CONFIG, "shared signals journal: \"%.200s\": %s", j->path,
-             strerror(errno));
-    flock(j->fd, LOCK_UN);
-    return -1;
+    j->map = aim_mapfile_map(&journal_file, j->path, j->fd, err);
+    return j->map != NULL ? 0 : -1;
 }
 
 static void
@@ -363,11 +286,11 @@ aim_journal_lock(aim_journal *j)
             }
         }
     }
-    if (flock_wait(j->fd) != 0) {
+    if (aim_mapfile_lock(&journal_file, j->fd, LOCK_EX) != 0) {
         return -1;
     }
-    if (fstat(j->fd, &sb) != 0 || !header_valid(j, (size_t) sb.st_size)) {
-        if (rebuild(j) != 0) {
+    if (fstat(j->fd, &sb) != 0 || !header_valid(j->map, (size_t) sb.st_size)) {
+        if (aim_mapfile_rebuild(&journal_file, j->fd, j->map) != 0) {
             flock(j->fd, LOCK_UN);
             return -1;
         }
@@ -489,31 +412,55 @@ copy_str(char *dst, size_t size, const char *src)
     dst[n] = '\0';
 }
 
+/*
+ * In a table of n entries of size bytes at base, each starting with a
+ * 16-byte id: the index of the entry whose id is id (*found = 1), else of
+ * the one to give it, the entry whose int64_t at time_off is the oldest.
+ */
+static size_t
+entry_find(const unsigned char *base, size_t n, size_t size, size_t time_off,
+           const unsigned char id[16], int *found)
+{
+    size_t  i, oldest = 0;
+    int64_t t, oldest_t = 0;
+
+    for (i = 0; i < n; i++) {
+        if (memcmp(base + i * size, id, 16) == 0) {
+            *found = 1;
+            return i;
+        }
+        memcpy(&t, base + i * size + time_off, sizeof(t));
+        if (i == 0 || t < oldest_t) {
+            oldest = i;
+            oldest_t = t;
+        }
+    }
+    *found = 0;
+    return oldest;
+}
+
 static j_stream *
 stream_find(aim_journal *j, const char *issuer, int create)
 {
     unsigned char id[16];
-    size_t        i;
-    j_stream     *s, *victim = NULL;
+    j_stream     *s;
+    int           found;
 
     hash16(issuer, id);
-    for (i = 0; i < AIM_JOURNAL_STREAMS; i++) {
-        s = stream_at(j, i);
-        if (memcmp(s->id, id, 16) == 0) {
-            s->issuer[sizeof(s->issuer) - 1] = '\0';
-            return s;
-        }
-        if (victim == NULL || s->last_at < victim->last_at) {
-            victim = s;
-        }
+    s = stream_at(j, entry_find(j->map + J_STREAMS_OFF, AIM_JOURNAL_STREAMS,
+                                J_STREAM_SIZE, offsetof(j_stream, last_at), id,
+                                &found));
+    if (found) {
+        s->issuer[sizeof(s->issuer) - 1] = '\0';
+        return s;
     }
     if (!create) {
         return NULL;
     }
-    memset(victim, 0, sizeof(*victim));
-    memcpy(victim->id, id, 16);
-    copy_str(victim->issuer, sizeof(victim->issuer), issuer);
-    return victim;
+    memset(s, 0, sizeof(*s));
+    memcpy(s->id, id, 16);
+    copy_str(s->issuer, sizeof(s->issuer), issuer);
+    return s;
 }
 
 void
@@ -640,27 +587,24 @@ static j_consumer *
 consumer_find(aim_journal *j, const char *name, int64_t now)
 {
     unsigned char id[16];
-    size_t        i;
-    j_consumer   *c, *victim = NULL;
+    j_consumer   *c;
+    int           found;
 
     hash16(name, id);
-    for (i = 0; i < AIM_JOURNAL_CONSUMERS; i++) {
-        c = consumer_at(j, i);
-        if (memcmp(c->id, id, 16) == 0) {
-            return c;
-        }
-        if (victim == NULL || c->last_poll < victim->last_poll) {
-            victim = c;
-        }
+    c = consumer_at(j, entry_find(j->map + J_CONS_OFF, AIM_JOURNAL_CONSUMERS,
+                                  J_CONS_SIZE, offsetof(j_consumer, last_poll),
+                                  id, &found));
+    if (found) {
+        return c;
     }
     /* A new poller (or one forgotten for a newer): from the oldest event
      * still held. */
-    memset(victim, 0, sizeof(*victim));
-    memcpy(victim->id, id, 16);
-    copy_str(victim->name, sizeof(victim->name), name);
-    victim->acked = oldest_seq(j) - 1;
-    victim->last_poll = now;
-    return victim;
+    memset(c, 0, sizeof(*c));
+    memcpy(c->id, id, 16);
+    copy_str(c->name, sizeof(c->name), name);
+    c->acked = oldest_seq(j) - 1;
+    c->last_poll = now;
+    return c;
 }
 
 /* Slide the window over what is acknowledged. */
@@ -863,12 +807,12 @@ aim_journal_read(const char *state_path, int64_t now,
                  snap->path, strerror(errno));
         goto fail;
     }
-    if (flock_op(j.fd, LOCK_SH) != 0) {
+    if (aim_mapfile_lock(&journal_file, j.fd, LOCK_SH) != 0) {
         aim_fail(err, AIM_CONFIG, "shared signals journal \"%.200s\" stays "
                  "locked", snap->path);
         goto fail;
     }
-    if (!header_valid(&j, (size_t) sb.st_size)) {
+    if (!header_valid(j.map, (size_t) sb.st_size)) {
         flock(j.fd, LOCK_UN);
         aim_fail(err, AIM_CONFIG, "shared signals journal \"%.200s\" has a bad "
                  "header (foreign, another version, or damaged; the receiver "

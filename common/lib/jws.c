@@ -80,7 +80,8 @@ jws_parse(const char *token, size_t len, size_t max, aim_jws_cache *cache,
     const char      *dot1, *dot2, *end = token + len;
     size_t           hlen, plen, slen;
     aim_status       s;
-    const aim_jnode *root, *v;
+    const aim_jnode *root = NULL, *v;
+    int              hit;
 
     /* Everything aim_jws_clear looks at, and no more: the buffers are
      * large and written as they are filled. */
@@ -129,42 +130,28 @@ jws_parse(const char *token, size_t len, size_t max, aim_jws_cache *cache,
         aim_jws_clear(out);
         return aim_fail(err, AIM_INTERNAL, "out of memory");
     }
-    if (cache != NULL && cache->enc_len == hlen
-        && memcmp(cache->enc, token, hlen) == 0)
-    {
-        /* The header parsed before, byte for byte: what it said then. */
-        if (aim_b64url_decode(dot1 + 1, plen, out->payload, &out->payload_len) != 0) {
-            s = aim_fail(err, AIM_MALFORMED, "JWS payload is not strict base64url");
+    /* A header that parsed before, byte for byte, says what it said then. */
+    hit = cache != NULL && cache->enc_len == hlen
+          && memcmp(cache->enc, token, hlen) == 0;
+    if (!hit) {
+        /* AIM_B64_DECODED_MAX(2048) is 1539: the header fits with its NUL. */
+        if (aim_b64url_decode(token, hlen, (unsigned char *) out->header,
+                              &out->header_len) != 0)
+        {
+            s = aim_fail(err, AIM_MALFORMED, "JWS header is not strict base64url");
             goto fail;
         }
-        out->payload[out->payload_len] = '\0';
-        if (aim_b64url_decode(dot2 + 1, slen, out->sig, &out->sig_len) != 0) {
-            s = aim_fail(err, AIM_MALFORMED, "JWS signature is not strict base64url");
+        out->header[out->header_len] = '\0';
+        s = aim_jdoc_parse(&out->hdr, out->header, out->header_len,
+                           AIM_MAX_JSON_DEPTH, "JWS header", err);
+        if (s != AIM_OK) {
             goto fail;
         }
-        out->signing_input_len = (size_t) (dot2 - token);
-        out->alg = cache->alg;
-        out->kid = cache->has_kid ? cache->kid : NULL;
-        out->typ = cache->has_typ ? cache->typ : NULL;
-        return AIM_OK;
-    }
-    /* AIM_B64_DECODED_MAX(2048) is 1539: the header fits with its NUL. */
-    if (aim_b64url_decode(token, hlen, (unsigned char *) out->header,
-                          &out->header_len) != 0)
-    {
-        s = aim_fail(err, AIM_MALFORMED, "JWS header is not strict base64url");
-        goto fail;
-    }
-    out->header[out->header_len] = '\0';
-    s = aim_jdoc_parse(&out->hdr, out->header, out->header_len, AIM_MAX_JSON_DEPTH,
-                       "JWS header", err);
-    if (s != AIM_OK) {
-        goto fail;
-    }
-    root = AIM_JDOC_ROOT(&out->hdr);
-    if (root->type != AIM_JOBJECT) {
-        s = aim_fail(err, AIM_MALFORMED, "JWS header is not a JSON object");
-        goto fail;
+        root = AIM_JDOC_ROOT(&out->hdr);
+        if (root->type != AIM_JOBJECT) {
+            s = aim_fail(err, AIM_MALFORMED, "JWS header is not a JSON object");
+            goto fail;
+        }
     }
     if (aim_b64url_decode(dot1 + 1, plen, out->payload, &out->payload_len) != 0) {
         s = aim_fail(err, AIM_MALFORMED, "JWS payload is not strict base64url");
@@ -176,6 +163,12 @@ jws_parse(const char *token, size_t len, size_t max, aim_jws_cache *cache,
         goto fail;
     }
     out->signing_input_len = (size_t) (dot2 - token);
+    if (hit) {
+        out->alg = cache->alg;
+        out->kid = cache->has_kid ? cache->kid : NULL;
+        out->typ = cache->has_typ ? cache->typ : NULL;
+        return AIM_OK;
+    }
 
     /* Header members: types are checked here, values by the verifier. */
     v = aim_jdoc_get(&out->hdr, root, "alg");

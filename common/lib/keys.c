@@ -1079,89 +1079,25 @@ keyset_load_pem(const char *spec, struct stat *stp, aim_error *err)
     }
 
     /* Re-enter through the JWK path so one set of checks applies. */
-    {
-        BIGNUM        *n = NULL, *e = NULL;
-        unsigned char  buf[AIM_RSA_MAX_BITS / 8 + 64];
-        char           b64a[AIM_B64_ENCODED_LEN(sizeof(buf))];
-        char           b64b[AIM_B64_ENCODED_LEN(sizeof(buf))];
-        size_t         blen;
-        int            type = EVP_PKEY_get_base_id(pkey);
-
-        jwk = json_object();
-        if (type == EVP_PKEY_EC) {
-            char group[32];
-            size_t gl;
-            size_t fl = k.alg == AIM_ALG_ES384 ? 48 : 32;
-
-            if (!EVP_PKEY_get_utf8_string_param(pkey, OSSL_PKEY_PARAM_GROUP_NAME,
-                                                group, sizeof(group), &gl)
-                || !EVP_PKEY_get_octet_string_param(pkey, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY,
-                                                    buf, sizeof(buf), &blen)
-                || blen != 1 + 2 * fl || buf[0] != 0x04)
-            {
-                goto pem_mismatch;
-            }
-            aim_b64url_encode(buf + 1, fl, b64a);
-            aim_b64url_encode(buf + 1 + fl, fl, b64b);
-            json_object_set_new(jwk, "kty", json_string("EC"));
-            json_object_set_new(jwk, "crv", json_string(
-                strcmp(group, "secp384r1") == 0 ? "P-384" :
-                strcmp(group, "prime256v1") == 0 ? "P-256" : group));
-            json_object_set_new(jwk, "x", json_string(b64a));
-            json_object_set_new(jwk, "y", json_string(b64b));
-        } else if (type == EVP_PKEY_ED25519) {
-            blen = sizeof(buf);
-            if (!EVP_PKEY_get_raw_public_key(pkey, buf, &blen) || blen != 32) {
-                goto pem_mismatch;
-            }
-            aim_b64url_encode(buf, 32, b64a);
-            json_object_set_new(jwk, "kty", json_string("OKP"));
-            json_object_set_new(jwk, "crv", json_string("Ed25519"));
-            json_object_set_new(jwk, "x", json_string(b64a));
-        } else if (type == EVP_PKEY_RSA) {
-            if (!EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_N, &n)
-                || !EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_E, &e)
-                || BN_num_bytes(n) > (int) sizeof(buf) || BN_num_bytes(e) > 8)
-            {
-                BN_free(n); BN_free(e);
-                goto pem_mismatch;
-            }
-            blen = (size_t) BN_bn2bin(n, buf);
-            aim_b64url_encode(buf, blen, b64a);
-            blen = (size_t) BN_bn2bin(e, buf);
-            aim_b64url_encode(buf, blen, b64b);
-            BN_free(n); BN_free(e);
-            json_object_set_new(jwk, "kty", json_string("RSA"));
-            json_object_set_new(jwk, "n", json_string(b64a));
-            json_object_set_new(jwk, "e", json_string(b64b));
-        } else {
-            goto pem_mismatch;
-        }
-        json_object_set_new(jwk, "alg", json_string(aim_alg_name(k.alg)));
+    if (aim_pkey_alg(pkey, k.alg) != k.alg) {
         EVP_PKEY_free(pkey);
-        pkey = NULL;
-
-        if (kid[0] == '\0') {
-            char tp[44];
-            if (aim_jwk_thumbprint(jwk, tp, err) != AIM_OK) {
-                json_decref(jwk);
-                return NULL;
-            }
-            snprintf(kid, sizeof(kid), "%s", tp);
-        }
-        json_object_set_new(jwk, "kid", json_string(kid));
-        if (aim_key_from_jwk(jwk, &k, err) != AIM_OK) {
-            json_decref(jwk);
-            if (err != NULL) {
-                char tmp[sizeof(err->message)];
-                snprintf(tmp, sizeof(tmp), "\"%.100s\": %s", path, err->message);
-                memcpy(err->message, tmp, sizeof(tmp));
-                err->status = AIM_CONFIG;
-            }
-            return NULL;
-        }
-        json_decref(jwk);
+        aim_fail(err, AIM_CONFIG, "\"%.200s\": the key does not fit algorithm %s",
+                 path, algname);
+        return NULL;
     }
+    jwk = aim_jwk_public(pkey, k.alg, kid[0] != '\0' ? kid : NULL, err);
+    EVP_PKEY_free(pkey);
+    if (jwk == NULL || aim_key_from_jwk(jwk, &k, err) != AIM_OK) {
+        json_decref(jwk);
+        if (err != NULL) {
+            char tmp[sizeof(err->message)];
+            snprintf(tmp, sizeof(tmp), "\"%.100s\": %s", path, err->message);
+            memcpy(err->message, tmp, sizeof(tmp));
+            err->status = AIM_CONFIG;
+        }
+        return NULL;
+    }
+    json_decref(jwk);
 
     ks = keyset_new();
     if (ks == NULL || keyset_add(ks, &k, path, err) != AIM_OK) {
@@ -1170,14 +1106,6 @@ keyset_load_pem(const char *spec, struct stat *stp, aim_error *err)
         return NULL;
     }
     return ks;
-
-pem_mismatch:
-    json_decref(jwk);
-    EVP_PKEY_free(pkey);
-    ERR_clear_error();
-    aim_fail(err, AIM_CONFIG, "\"%.200s\": the key does not fit algorithm %s",
-             path, algname);
-    return NULL;
 }
 
 const char *
@@ -1435,22 +1363,11 @@ aim_sig_verify(EVP_PKEY *pkey, aim_alg alg, const unsigned char *msg,
         return aim_fail(err, AIM_UNSUPPORTED_ALG, "%s does not fit the key type",
                         aim_alg_name(alg));
     }
-    if (alg == AIM_ALG_ES256 || alg == AIM_ALG_ES384) {
-        /* By name, not size: secp256k1 has 256 bits too, and is not ES256. */
-        char        group[32];
-        size_t      glen = 0;
-        int         fits;
-
-        fits = EVP_PKEY_get_utf8_string_param(pkey, OSSL_PKEY_PARAM_GROUP_NAME,
-                                               group, sizeof(group), &glen)
-               && (alg == AIM_ALG_ES256
-                   ? strcmp(group, "prime256v1") == 0 || strcmp(group, "P-256") == 0
-                   : strcmp(group, "secp384r1") == 0 || strcmp(group, "P-384") == 0);
-        ERR_clear_error();
-        if (!fits) {
-            return aim_fail(err, AIM_UNSUPPORTED_ALG, "%s does not fit the key's "
-                            "curve", aim_alg_name(alg));
-        }
+    if ((alg == AIM_ALG_ES256 || alg == AIM_ALG_ES384)
+        && aim_pkey_alg(pkey, alg) != alg)
+    {
+        return aim_fail(err, AIM_UNSUPPORTED_ALG, "%s does not fit the key's "
+                        "curve", aim_alg_name(alg));
     }
     return verify_with(pkey, NULL, NULL, NULL, alg, msg, msglen, sig, siglen, err);
 }
@@ -1461,6 +1378,150 @@ aim_key_verify(const aim_key *key, const unsigned char *msg, size_t msglen,
 {
     return verify_with(key->pkey, key->vctx, key->ed_ctx, key->md_ctx, key->alg,
                        msg, msglen, sig, siglen, err);
+}
+
+/* ------------------------------------------------------------------ */
+/* From a key to its JWK                                               */
+
+aim_alg
+aim_pkey_alg(EVP_PKEY *pkey, aim_alg hint)
+{
+    char   group[32];
+    size_t len = 0;
+
+    if (pkey == NULL) {
+        return AIM_ALG_NONE;
+    }
+    switch (EVP_PKEY_get_base_id(pkey)) {
+    case EVP_PKEY_EC:
+        /* By name, not size: secp256k1 has 256 bits too, and is not ES256. */
+        if (!EVP_PKEY_get_utf8_string_param(pkey, OSSL_PKEY_PARAM_GROUP_NAME,
+                                            group, sizeof(group), &len))
+        {
+            ERR_clear_error();
+            return AIM_ALG_NONE;
+        }
+        if (strcmp(group, "prime256v1") == 0 || strcmp(group, "P-256") == 0) {
+            return AIM_ALG_ES256;
+        }
+        if (strcmp(group, "secp384r1") == 0 || strcmp(group, "P-384") == 0) {
+            return AIM_ALG_ES384;
+        }
+        return AIM_ALG_NONE;
+    case EVP_PKEY_ED25519:
+        return AIM_ALG_EDDSA;
+    case EVP_PKEY_RSA:
+        return hint == AIM_ALG_PS256 ? AIM_ALG_PS256 : AIM_ALG_RS256;
+    default:
+        return AIM_ALG_NONE;
+    }
+}
+
+/* name: base64url of len bytes. */
+static int
+jwk_set_b64(json_t *jwk, const char *name, const unsigned char *b, size_t len)
+{
+    char *s = malloc(AIM_B64_ENCODED_LEN(len));
+    int   rc;
+
+    if (s == NULL) {
+        return -1;
+    }
+    aim_b64url_encode(b, len, s);
+    rc = json_object_set_new(jwk, name, json_string(s));
+    free(s);
+    return rc;
+}
+
+/* name: a BIGNUM parameter, big-endian, left-padded to pad bytes (0:
+ * as few as it takes). */
+static int
+jwk_set_bn(json_t *jwk, const char *name, EVP_PKEY *pkey, const char *param,
+           int pad)
+{
+    BIGNUM        *bn = NULL;
+    unsigned char *b;
+    int            len, rc = -1;
+
+    if (!EVP_PKEY_get_bn_param(pkey, param, &bn)) {
+        return -1;
+    }
+    len = pad > 0 ? pad : BN_num_bytes(bn);
+    if (len <= 0 || BN_num_bytes(bn) > len) {
+        BN_free(bn);
+        return -1;
+    }
+    b = malloc((size_t) len);
+    if (b != NULL && BN_bn2binpad(bn, b, len) == len) {
+        rc = jwk_set_b64(jwk, name, b, (size_t) len);
+    }
+    free(b);
+    BN_free(bn);
+    return rc;
+}
+
+json_t *
+aim_jwk_public(EVP_PKEY *pkey, aim_alg alg, const char *kid, aim_error *err)
+{
+    json_t        *jwk = json_object();
+    unsigned char  raw[32];
+    size_t         rawlen = sizeof(raw);
+    char           tp[44];
+    int            ok, flen = alg == AIM_ALG_ES384 ? 48 : 32;
+
+    if (jwk == NULL) {
+        aim_fail(err, AIM_INTERNAL, "out of memory");
+        return NULL;
+    }
+    switch (alg) {
+    case AIM_ALG_ES256:
+    case AIM_ALG_ES384:
+        ok = json_object_set_new(jwk, "kty", json_string("EC")) == 0
+             && json_object_set_new(jwk, "crv", json_string(
+                    alg == AIM_ALG_ES256 ? "P-256" : "P-384")) == 0
+             && jwk_set_bn(jwk, "x", pkey, OSSL_PKEY_PARAM_EC_PUB_X, flen) == 0
+             && jwk_set_bn(jwk, "y", pkey, OSSL_PKEY_PARAM_EC_PUB_Y, flen) == 0;
+        break;
+    case AIM_ALG_EDDSA:
+        ok = EVP_PKEY_get_raw_public_key(pkey, raw, &rawlen) == 1
+             && rawlen == 32
+             && json_object_set_new(jwk, "kty", json_string("OKP")) == 0
+             && json_object_set_new(jwk, "crv", json_string("Ed25519")) == 0
+             && jwk_set_b64(jwk, "x", raw, rawlen) == 0;
+        break;
+    case AIM_ALG_RS256:
+    case AIM_ALG_PS256:
+        ok = json_object_set_new(jwk, "kty", json_string("RSA")) == 0
+             && jwk_set_bn(jwk, "n", pkey, OSSL_PKEY_PARAM_RSA_N, 0) == 0
+             && jwk_set_bn(jwk, "e", pkey, OSSL_PKEY_PARAM_RSA_E, 0) == 0;
+        break;
+    default:
+        ok = 0;
+        break;
+    }
+    ERR_clear_error();
+    if (!ok) {
+        json_decref(jwk);
+        aim_fail(err, AIM_INTERNAL, "cannot export the %s public key",
+                 aim_alg_name(alg));
+        return NULL;
+    }
+    if (kid == NULL) {
+        if (aim_jwk_thumbprint(jwk, tp, err) != AIM_OK) {
+            json_decref(jwk);
+            return NULL;
+        }
+        kid = tp;
+    }
+    if (json_object_set_new(jwk, "alg", json_string(aim_alg_name(alg))) != 0
+        || json_object_set_new(jwk, "use", json_string("sig")) != 0
+        || json_object_set_new(jwk, "kid", json_string(kid)) != 0)
+    {
+        json_decref(jwk);
+        aim_fail(err, AIM_CONFIG, "kid is not valid UTF-8");
+        return NULL;
+    }
+    return jwk;
 }
 
 aim_status

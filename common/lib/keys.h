@@ -112,6 +112,22 @@ int aim_digest_again(EVP_MD_CTX *ctx, const void *data, size_t len,
 /* Keys skipped while loading (unsupported alg, "use":"enc"), for logs. */
 size_t aim_keyset_skipped(const aim_keyset *ks, const char **first_reason);
 
+/*
+ * The algorithm a key (public or private) implies: ES256 or ES384 by its
+ * curve's name (secp256k1 has 256 bits and is not ES256), EdDSA for
+ * Ed25519, RS256 for RSA unless hint is PS256; AIM_ALG_NONE for another.
+ */
+aim_alg aim_pkey_alg(EVP_PKEY *pkey, aim_alg hint);
+
+/*
+ * The public JWK of pkey for alg, which must be aim_pkey_alg's answer for
+ * it: kty with crv, x[, y] or n, e; then "alg", "use": "sig" and "kid"
+ * (the RFC 7638 thumbprint when kid is NULL).  New reference, or NULL
+ * with err set.  No private member is ever written.
+ */
+json_t *aim_jwk_public(EVP_PKEY *pkey, aim_alg alg, const char *kid,
+                       aim_error *err);
+
 /* RFC 7638 JWK SHA-256 thumbprint of a public JWK object, base64url. */
 aim_status aim_jwk_thumbprint(const json_t *jwk, char out[44], aim_error *err);
 

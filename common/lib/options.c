@@ -112,31 +112,8 @@ aim_option_find(const char *name)
 }
 
 /* Set err for option o: the option's name goes in its own field. */
-static aim_status
-opt_fail(aim_error *err, const aim_option *o, aim_status s, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static aim_status
-opt_fail(aim_error *err, const aim_option *o, aim_status s, const char *fmt, ...)
-{
-    va_list ap;
-    int     n;
-
-    if (err != NULL) {
-        err->status = s;
-        err->option = o != NULL ? o->name : NULL;
-        err->line = 0;
-        n = snprintf(err->message, sizeof(err->message), "%s: ",
-                     o != NULL ? o->name : "option");
-        if (n < 0 || (size_t) n >= sizeof(err->message)) {
-            n = 0;
-        }
-        va_start(ap, fmt);
-        vsnprintf(err->message + n, sizeof(err->message) - (size_t) n, fmt, ap);
-        va_end(ap);
-    }
-    return s;
-}
+#define opt_fail(err, o, s, ...) \
+    aim_fail_option((err), (s), (o) != NULL ? (o)->name : NULL, __VA_ARGS__)
 
 /* ------------------------------------------------------------------ */
 /* Configuration objects                                               */
@@ -173,83 +150,150 @@ aim_config_defaults(aim_config *cfg)
     cfg->strict_modes = 1;
 }
 
+/*
+ * Where option id keeps its values: one string, or the lists of a
+ * repeated option (one list, or two parallel ones: "keys" and their
+ * issuers, "status_list" URIs and paths) of *n entries.  Numbers are
+ * plain fields (set_args).
+ */
+typedef struct {
+    char       **a, **b;        /* b: NULL, or the second list */
+    size_t      *n;
+    size_t       max;
+    const char  *what;          /* for "more than MAX WHAT" */
+} option_lists;
+
+static char **
+option_string(aim_config *cfg, int id)
+{
+    switch (id) {
+    case AIM_OPT_AUDIENCE:             return &cfg->audience;
+    case AIM_OPT_REVOKED:              return &cfg->revoked;
+    case AIM_OPT_POLICY:               return &cfg->policy;
+    case AIM_OPT_AUDIT:                return &cfg->audit;
+    case AIM_OPT_STATE:                return &cfg->state;
+    case AIM_OPT_SSF_SIGN_KEY:         return &cfg->ssf_sign_key;
+    case AIM_OPT_SSF_PUBLISH_ISSUER:   return &cfg->ssf_publish_issuer;
+    case AIM_OPT_SSF_PUBLISH_AUDIENCE: return &cfg->ssf_publish_audience;
+    default:                           return NULL;
+    }
+}
+
+static int
+option_lists_of(aim_config *cfg, int id, option_lists *l)
+{
+#define LISTS(la, lb, ln, lmax, lwhat) \
+    (l->a = (la), l->b = (lb), l->n = (ln), l->max = (lmax), l->what = (lwhat), 1)
+
+    switch (id) {
+    case AIM_OPT_KEYS:
+        return LISTS(cfg->keys, cfg->key_issuers, &cfg->nkeys,
+                     AIM_MAX_KEY_SOURCES, "key sources");
+    case AIM_OPT_ISSUER:
+        return LISTS(cfg->issuers, NULL, &cfg->nissuers, AIM_MAX_ISSUERS,
+                     "issuers");
+    case AIM_OPT_TYPES:
+        return LISTS(cfg->types, NULL, &cfg->ntypes, AIM_MAX_TYPES, "types");
+    case AIM_OPT_STATUS_LIST:
+        return LISTS(cfg->status_uris, cfg->status_paths, &cfg->nstatus,
+                     AIM_MAX_STATUS_LISTS, "lists");
+    case AIM_OPT_SSF_KEYS:
+        return LISTS(cfg->ssf_keys, cfg->ssf_key_issuers, &cfg->nssf_keys,
+                     AIM_MAX_KEY_SOURCES, "key sources");
+    case AIM_OPT_SSF_ISSUER:
+        return LISTS(cfg->ssf_issuers, NULL, &cfg->nssf_issuers,
+                     AIM_SSF_MAX_ISSUERS, "issuers");
+    case AIM_OPT_SSF_AUDIENCE:
+        return LISTS(cfg->ssf_audiences, NULL, &cfg->nssf_audiences,
+                     AIM_SSF_MAX_AUDIENCES, "audiences");
+    default:
+        return 0;
+    }
+#undef LISTS
+}
+
+static void
+lists_clear(const option_lists *l)
+{
+    size_t i;
+
+    for (i = 0; i < *l->n; i++) {
+        free(l->a[i]);
+        l->a[i] = NULL;
+        if (l->b != NULL) {
+            free(l->b[i]);
+            l->b[i] = NULL;
+        }
+    }
+    *l->n = 0;
+}
+
+/* One more entry: va, and vb (may be NULL) in the second list. */
+static aim_status
+lists_add(const option_lists *l, const aim_option *o, const char *va,
+          const char *vb, aim_error *err)
+{
+    size_t n = *l->n;
+
+    if (n == l->max) {
+        return opt_fail(err, o, AIM_CONFIG, "more than %zu %s", l->max, l->what);
+    }
+    l->a[n] = aim_strdup(va);
+    if (l->b != NULL) {
+        l->b[n] = aim_strdup(vb);
+    }
+    if (l->a[n] == NULL || (l->b != NULL && (l->b[n] == NULL) != (vb == NULL))) {
+        free(l->a[n]);
+        l->a[n] = NULL;
+        if (l->b != NULL) {
+            free(l->b[n]);
+            l->b[n] = NULL;
+        }
+        return opt_fail(err, o, AIM_INTERNAL, "out of memory");
+    }
+    (*l->n)++;
+    return AIM_OK;
+}
+
+/* The strings of list a (a copy of another's) copied in place; 0 when
+ * out of memory.  NULL entries stay NULL. */
+static int
+list_dup(char **a, size_t n)
+{
+    size_t i;
+    int    ok = 1;
+
+    for (i = 0; i < n; i++) {
+        if (a[i] != NULL) {
+            ok &= (a[i] = aim_strdup(a[i])) != NULL;
+        }
+    }
+    return ok;
+}
+
 /* Forget one option's values (before a value from a stronger origin). */
 static void
 option_clear(aim_config *cfg, int id)
 {
-    size_t i;
+    option_lists   l;
+    char         **str;
 
-    switch (id) {
-    case AIM_OPT_KEYS:
-        for (i = 0; i < cfg->nkeys; i++) {
-            free(cfg->keys[i]);
-            free(cfg->key_issuers[i]);
-            cfg->keys[i] = cfg->key_issuers[i] = NULL;
-        }
-        cfg->nkeys = 0;
-        break;
-    case AIM_OPT_ISSUER:
-        for (i = 0; i < cfg->nissuers; i++) {
-            free(cfg->issuers[i]);
-            cfg->issuers[i] = NULL;
-        }
-        cfg->nissuers = 0;
-        break;
-    case AIM_OPT_STATUS_LIST:
-        for (i = 0; i < cfg->nstatus; i++) {
-            free(cfg->status_uris[i]);
-            free(cfg->status_paths[i]);
-            cfg->status_uris[i] = cfg->status_paths[i] = NULL;
-        }
-        cfg->nstatus = 0;
-        break;
-    case AIM_OPT_SSF_KEYS:
-        for (i = 0; i < cfg->nssf_keys; i++) {
-            free(cfg->ssf_keys[i]);
-            free(cfg->ssf_key_issuers[i]);
-            cfg->ssf_keys[i] = cfg->ssf_key_issuers[i] = NULL;
-        }
-        cfg->nssf_keys = 0;
-        break;
-    case AIM_OPT_SSF_ISSUER:
-        for (i = 0; i < cfg->nssf_issuers; i++) {
-            free(cfg->ssf_issuers[i]);
-            cfg->ssf_issuers[i] = NULL;
-        }
-        cfg->nssf_issuers = 0;
-        break;
-    case AIM_OPT_SSF_AUDIENCE:
-        for (i = 0; i < cfg->nssf_audiences; i++) {
-            free(cfg->ssf_audiences[i]);
-            cfg->ssf_audiences[i] = NULL;
-        }
-        cfg->nssf_audiences = 0;
-        break;
-    default:
-        break;
+    if (option_lists_of(cfg, id, &l)) {
+        lists_clear(&l);
+    } else if ((str = option_string(cfg, id)) != NULL) {
+        free(*str);
+        *str = NULL;
     }
 }
 
 void
 aim_config_clear(aim_config *cfg)
 {
-    size_t i;
+    int id;
 
-    option_clear(cfg, AIM_OPT_KEYS);
-    option_clear(cfg, AIM_OPT_ISSUER);
-    option_clear(cfg, AIM_OPT_STATUS_LIST);
-    option_clear(cfg, AIM_OPT_SSF_KEYS);
-    option_clear(cfg, AIM_OPT_SSF_ISSUER);
-    option_clear(cfg, AIM_OPT_SSF_AUDIENCE);
-    for (i = 0; i < cfg->ntypes; i++) free(cfg->types[i]);
-    free(cfg->audience);
-    free(cfg->revoked);
-    free(cfg->policy);
-    free(cfg->audit);
-    free(cfg->state);
-    free(cfg->ssf_sign_key);
-    free(cfg->ssf_publish_issuer);
-    free(cfg->ssf_publish_audience);
+    for (id = 0; id < AIM_OPT_COUNT; id++) {
+        option_clear(cfg, id);
+    }
     memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -265,41 +309,26 @@ aim_config_free(aim_config *cfg)
 int
 aim_config_copy(aim_config *dst, const aim_config *src)
 {
-    size_t i;
-    int    ok = 1;
-
-#define DUP(f) do {                                                       \
-        dst->f = aim_strdup(src->f);                                      \
-        ok &= (dst->f != NULL) == (src->f != NULL);                       \
-    } while (0)
+    option_lists   l;
+    char         **str;
+    int            id, ok = 1;
 
     *dst = *src;
-    for (i = 0; i < src->nkeys; i++) {
-        DUP(keys[i]);
-        DUP(key_issuers[i]);
+    for (id = 0; id < AIM_OPT_COUNT; id++) {
+        if (option_lists_of(dst, id, &l)) {
+            ok &= list_dup(l.a, *l.n);
+            if (l.b != NULL) {
+                ok &= list_dup(l.b, *l.n);
+            }
+        } else if ((str = option_string(dst, id)) != NULL) {
+            ok &= list_dup(str, 1);
+        }
     }
-    for (i = 0; i < src->nissuers; i++) DUP(issuers[i]);
-    for (i = 0; i < src->ntypes; i++) DUP(types[i]);
-    for (i = 0; i < src->nstatus; i++) {
-        DUP(status_uris[i]);
-        DUP(status_paths[i]);
+    if (!ok) {
+        aim_config_clear(dst);
+        return -1;
     }
-    for (i = 0; i < src->nssf_keys; i++) {
-        DUP(ssf_keys[i]);
-        DUP(ssf_key_issuers[i]);
-    }
-    for (i = 0; i < src->nssf_issuers; i++) DUP(ssf_issuers[i]);
-    for (i = 0; i < src->nssf_audiences; i++) DUP(ssf_audiences[i]);
-    DUP(ssf_sign_key);
-    DUP(ssf_publish_issuer);
-    DUP(ssf_publish_audience);
-    DUP(audience);
-    DUP(revoked);
-    DUP(policy);
-    DUP(audit);
-    DUP(state);
-#undef DUP
-    return ok ? 0 : -1;
+    return 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -383,45 +412,6 @@ set_string(char **slot, const aim_option *o, const char *value, aim_error *err)
     return AIM_OK;
 }
 
-/* "[ISSUER] PATH": one more key source, bound to ISSUER when given. */
-static aim_status
-add_key_source(char **paths, char **issuers, size_t *n, const aim_option *o,
-               const char *const *args, size_t nargs, aim_error *err)
-{
-    if (*n == AIM_MAX_KEY_SOURCES) {
-        return opt_fail(err, o, AIM_CONFIG, "more than %d key sources",
-                        AIM_MAX_KEY_SOURCES);
-    }
-    paths[*n] = aim_strdup(args[nargs - 1]);
-    issuers[*n] = nargs == 2 ? aim_strdup(args[0]) : NULL;
-    if (paths[*n] == NULL || (nargs == 2 && issuers[*n] == NULL)) {
-        free(paths[*n]);
-        free(issuers[*n]);
-        paths[*n] = issuers[*n] = NULL;
-        return opt_fail(err, o, AIM_INTERNAL, "out of memory");
-    }
-    (*n)++;
-    return AIM_OK;
-}
-
-/* One more value of a repeated string option. */
-static aim_status
-add_string(char **list, size_t *n, size_t max, const char *what,
-           const aim_option *o, const char *value, aim_error *err)
-{
-    aim_status s;
-
-    if (*n == max) {
-        return opt_fail(err, o, AIM_CONFIG, "more than %zu %s", max, what);
-    }
-    list[*n] = NULL;
-    if ((s = set_string(&list[*n], o, value, err)) != AIM_OK) {
-        return s;
-    }
-    (*n)++;
-    return AIM_OK;
-}
-
 static aim_status
 set_args(aim_config *cfg, int id, const char *const *args, size_t nargs,
          aim_error *err)
@@ -430,6 +420,8 @@ set_args(aim_config *cfg, int id, const char *const *args, size_t nargs,
     int64_t           n = 0;
     size_t            i;
     aim_status        s;
+    option_lists      l;
+    char            **str;
 
     if (nargs < o->min_args || nargs > o->max_args) {
         if (o->min_args == o->max_args) {
@@ -452,27 +444,18 @@ set_args(aim_config *cfg, int id, const char *const *args, size_t nargs,
     switch (id) {
 
     case AIM_OPT_KEYS:
-        return add_key_source(cfg->keys, cfg->key_issuers, &cfg->nkeys, o, args,
-                              nargs, err);
     case AIM_OPT_SSF_KEYS:
-        return add_key_source(cfg->ssf_keys, cfg->ssf_key_issuers,
-                              &cfg->nssf_keys, o, args, nargs, err);
-
+        /* "[ISSUER] PATH": one more key source, bound to ISSUER when given. */
+        option_lists_of(cfg, id, &l);
+        return lists_add(&l, o, args[nargs - 1], nargs == 2 ? args[0] : NULL,
+                         err);
     case AIM_OPT_ISSUER:
-        return add_string(cfg->issuers, &cfg->nissuers, AIM_MAX_ISSUERS,
-                          "issuers", o, args[0], err);
     case AIM_OPT_SSF_ISSUER:
-        return add_string(cfg->ssf_issuers, &cfg->nssf_issuers,
-                          AIM_SSF_MAX_ISSUERS, "issuers", o, args[0], err);
     case AIM_OPT_SSF_AUDIENCE:
-        return add_string(cfg->ssf_audiences, &cfg->nssf_audiences,
-                          AIM_SSF_MAX_AUDIENCES, "audiences", o, args[0], err);
+        option_lists_of(cfg, id, &l);
+        return lists_add(&l, o, args[0], NULL, err);
 
     case AIM_OPT_STATUS_LIST:
-        if (cfg->nstatus == AIM_MAX_STATUS_LISTS) {
-            return opt_fail(err, o, AIM_CONFIG, "more than %d lists",
-                            AIM_MAX_STATUS_LISTS);
-        }
         for (i = 0; i < cfg->nstatus; i++) {
             if (strcmp(cfg->status_uris[i], args[0]) == 0) {
                 /* Two copies of one list: which one answers would be an
@@ -481,35 +464,9 @@ set_args(aim_config *cfg, int id, const char *const *args, size_t nargs,
                                 "twice", args[0]);
             }
         }
-        cfg->status_uris[cfg->nstatus] = aim_strdup(args[0]);
-        cfg->status_paths[cfg->nstatus] = aim_strdup(args[1]);
-        if (cfg->status_uris[cfg->nstatus] == NULL
-            || cfg->status_paths[cfg->nstatus] == NULL)
-        {
-            free(cfg->status_uris[cfg->nstatus]);
-            free(cfg->status_paths[cfg->nstatus]);
-            cfg->status_uris[cfg->nstatus] = cfg->status_paths[cfg->nstatus] = NULL;
-            return opt_fail(err, o, AIM_INTERNAL, "out of memory");
-        }
-        cfg->nstatus++;
-        return AIM_OK;
+        option_lists_of(cfg, id, &l);
+        return lists_add(&l, o, args[0], args[1], err);
 
-    case AIM_OPT_AUDIENCE:
-        return set_string(&cfg->audience, o, args[0], err);
-    case AIM_OPT_REVOKED:
-        return set_string(&cfg->revoked, o, args[0], err);
-    case AIM_OPT_POLICY:
-        return set_string(&cfg->policy, o, args[0], err);
-    case AIM_OPT_AUDIT:
-        return set_string(&cfg->audit, o, args[0], err);
-    case AIM_OPT_STATE:
-        return set_string(&cfg->state, o, args[0], err);
-    case AIM_OPT_SSF_SIGN_KEY:
-        return set_string(&cfg->ssf_sign_key, o, args[0], err);
-    case AIM_OPT_SSF_PUBLISH_ISSUER:
-        return set_string(&cfg->ssf_publish_issuer, o, args[0], err);
-    case AIM_OPT_SSF_PUBLISH_AUDIENCE:
-        return set_string(&cfg->ssf_publish_audience, o, args[0], err);
     case AIM_OPT_STRICT_MODES:
         if (strcmp(args[0], "on") != 0 && strcmp(args[0], "off") != 0) {
             return opt_fail(err, o, AIM_CONFIG, "\"%.64s\" is neither on nor off",
@@ -533,7 +490,7 @@ set_args(aim_config *cfg, int id, const char *const *args, size_t nargs,
                 return opt_fail(err, o, AIM_INTERNAL, "out of memory");
             }
         }
-        for (i = 0; i < cfg->ntypes; i++) free(cfg->types[i]);
+        option_clear(cfg, id);
         memcpy(cfg->types, types, nargs * sizeof(char *));
         cfg->ntypes = nargs;
         return AIM_OK;
@@ -541,6 +498,10 @@ set_args(aim_config *cfg, int id, const char *const *args, size_t nargs,
 
     default:
         break;
+    }
+
+    if ((str = option_string(cfg, id)) != NULL) {
+        return set_string(str, o, args[0], err);
     }
 
     /* Numbers. */
@@ -648,6 +609,81 @@ aim_config_set(aim_config *cfg, const char *name, const char *value,
         return opt_fail(err, o, AIM_CONFIG, "empty value");
     }
     return aim_config_set_args(cfg, name, args, n, err);
+}
+
+aim_status
+aim_config_set_list(aim_config *cfg, const char *name, const char *value,
+                    aim_error *err)
+{
+    const aim_option *o = aim_option_find(name);
+    const char       *args[AIM_MAX_TYPES + 2];
+    char             *copy, *p;
+    size_t            n = 0;
+    int               all, last;
+    aim_status        s = AIM_OK;
+
+    if (o == NULL) {
+        return aim_fail_option(err, AIM_CONFIG, NULL, "unknown option \"%.64s\"",
+                               name != NULL ? name : "");
+    }
+    if (value == NULL) {
+        return opt_fail(err, o, AIM_CONFIG, "missing value");
+    }
+    if ((copy = aim_strdup(value)) == NULL) {
+        return opt_fail(err, o, AIM_INTERNAL, "out of memory");
+    }
+    all = o->type == AIM_OPTION_WORDS;
+    for (p = copy; s == AIM_OK; ) {
+        while (*p == ' ' || *p == '\t') {
+            p++;
+        }
+        if (*p != '\0' && *p != ',') {
+            if (n == sizeof(args) / sizeof(args[0])) {
+                s = opt_fail(err, o, AIM_CONFIG, "too many values in one item");
+                break;
+            }
+            if (*p == '"') {
+                args[n++] = ++p;
+                if ((p = strchr(p, '"')) == NULL) {
+                    s = opt_fail(err, o, AIM_CONFIG, "unterminated quoted value");
+                    break;
+                }
+                *p++ = '\0';
+                if (*p != '\0' && *p != ',' && *p != ' ' && *p != '\t') {
+                    s = opt_fail(err, o, AIM_CONFIG, "text right after a closing "
+                                 "quote");
+                    break;
+                }
+            } else {
+                args[n++] = p;
+                p += strcspn(p, ", \t\"");
+                if (*p == '"') {
+                    s = opt_fail(err, o, AIM_CONFIG, "a quote inside a value "
+                                 "(quote the whole value)");
+                    break;
+                }
+            }
+            if (*p == ' ' || *p == '\t') {
+                *p++ = '\0';
+                continue;
+            }
+        }
+        /* The end of an item: a comma or the end of the setting. */
+        last = *p == '\0';
+        *p++ = '\0';
+        if (n > 0 && !all) {
+            s = aim_config_set_args(cfg, name, args, n, err);
+            n = 0;
+        }
+        if (last) {
+            break;
+        }
+    }
+    if (s == AIM_OK && n > 0) {
+        s = aim_config_set_args(cfg, name, args, n, err);
+    }
+    free(copy);
+    return s;
 }
 
 /* ------------------------------------------------------------------ */

@@ -47,35 +47,31 @@ aim_policy_parse(const char *text, size_t len, const char *source,
                  aim_error *err)
 {
     aim_policy  *p;
-    char        *copy, *line, *next, *tok, *save;
-    size_t       lineno = 0, cap = 0;
+    aim_lines    lines;
+    const char  *text_line;
+    char        *line = NULL, *tok, *save;
+    size_t       lineno, cap = 0, llen;
     policy_rule *rule;
 
-    if (memchr(text, '\0', len) != NULL) {
-        aim_fail(err, AIM_CONFIG, "%s: contains a NUL byte", source);
+    if (aim_lines_init(&lines, text, len, source, err) != AIM_OK) {
         return NULL;
     }
     p = calloc(1, sizeof(*p));
-    copy = malloc(len + 1);
-    if (p == NULL || copy == NULL) {
-        free(p);
-        free(copy);
+    if (p == NULL) {
         aim_fail(err, AIM_INTERNAL, "out of memory");
         return NULL;
     }
-    memcpy(copy, text, len);
-    copy[len] = '\0';
 
-    for (line = copy; line != NULL; line = next) {
-        lineno++;
-        next = strchr(line, '\n');
-        if (next != NULL) {
-            *next++ = '\0';
+    while (aim_lines_next(&lines, &text_line, &llen)) {
+        lineno = lines.lineno;
+        free(line);
+        line = malloc(llen + 1);
+        if (line == NULL) {
+            aim_fail(err, AIM_INTERNAL, "out of memory");
+            goto fail;
         }
-        line = aim_trim(line);
-        if (*line == '\0' || *line == '#') {
-            continue;
-        }
+        memcpy(line, text_line, llen);
+        line[llen] = '\0';
 
         tok = strtok_r(line, " \t", &save);
         if (strcmp(tok, "allow") != 0) {
@@ -149,11 +145,11 @@ aim_policy_parse(const char *text, size_t len, const char *source,
             goto fail;
         }
     }
-    free(copy);
+    free(line);
     return p;
 
 fail:
-    free(copy);
+    free(line);
     aim_policy_free(p);
     return NULL;
 }

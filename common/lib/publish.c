@@ -106,24 +106,7 @@ aim_ssf_clear(const aim_config *cfg, const char *agent, aim_error *err)
 /* ------------------------------------------------------------------ */
 /* The publisher                                                       */
 
-static void
-plog(aim_ssf_publisher *p, int level, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-plog(aim_ssf_publisher *p, int level, const char *fmt, ...)
-{
-    char    msg[512];
-    va_list ap;
-
-    if (p->log == NULL) {
-        return;
-    }
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    p->log(p->log_ud, level, msg);
-}
+#define plog(p, ...)  aim_logf((p)->log, (p)->log_ud, __VA_ARGS__)
 
 aim_ssf_publisher *
 aim_ssf_publisher_new(const aim_config *cfg, aim_error *err)
@@ -143,10 +126,7 @@ aim_ssf_publisher_new(const aim_config *cfg, aim_error *err)
     }
     p = calloc(1, sizeof(*p));
     if (p == NULL || aim_config_copy(&p->cfg, cfg) != 0) {
-        if (p != NULL) {
-            aim_config_clear(&p->cfg);
-            free(p);
-        }
+        free(p);
         aim_fail(err, AIM_INTERNAL, "out of memory");
         return NULL;
     }

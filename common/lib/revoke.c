@@ -71,14 +71,14 @@ aim_revlist_parse(const char *text, size_t len, const char *source,
                   aim_error *err)
 {
     aim_revlist *r;
-    const char  *p = text, *end = text + len, *eol, *q, *id;
-    size_t       line = 0, llen, idlen, kw;
+    aim_lines    lines;
+    const char  *q, *id;
+    size_t       line, llen, idlen, kw;
     int          kind, k;
     const char  *what;
     unsigned long cp;
 
-    if (memchr(text, '\0', len) != NULL) {
-        aim_fail(err, AIM_CONFIG, "%s: contains a NUL byte", source);
+    if (aim_lines_init(&lines, text, len, source, err) != AIM_OK) {
         return NULL;
     }
     r = calloc(1, sizeof(*r));
@@ -87,21 +87,8 @@ aim_revlist_parse(const char *text, size_t len, const char *source,
         return NULL;
     }
 
-    while (p < end) {
-        line++;
-        eol = memchr(p, '\n', (size_t) (end - p));
-        llen = eol != NULL ? (size_t) (eol - p) : (size_t) (end - p);
-        q = p;
-        p = eol != NULL ? eol + 1 : end;
-
-        /* Trim, skip blanks and comments. */
-        while (llen > 0 && (*q == ' ' || *q == '\t')) { q++; llen--; }
-        while (llen > 0 && (q[llen - 1] == ' ' || q[llen - 1] == '\t'
-                            || q[llen - 1] == '\r')) { llen--; }
-        if (llen == 0 || *q == '#') {
-            continue;
-        }
-
+    while (aim_lines_next(&lines, &q, &llen)) {
+        line = lines.lineno;
         kind = -1;
         for (k = 0; k < REV_KINDS; k++) {
             kw = strlen(rev_kind_names[k]);

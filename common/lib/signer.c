@@ -1,5 +1,7 @@
 /*
- * signer.c -- the host's own signing key (see signer.h).
+ * signer.c -- signing (see signer.h): private keys read from PEM files,
+ * compact JWS with every algorithm the verifier knows, and the host's own
+ * key for the Security Event Tokens it publishes.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,23 +9,19 @@
 #include <sys/stat.h>
 #include <openssl/bio.h>
 #include <openssl/bn.h>
-#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/ec.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
+#include <openssl/rsa.h>
 #include "b64.h"
 #include "signer.h"
 #include "util.h"
 
 #define AIM_SIGNER_MAX_FILE  (16 * 1024)
 
-struct aim_signer {
-    EVP_PKEY *pkey;
-    aim_alg   alg;
-    json_t   *jwk;
-    char      kid[44];
-};
+/* ------------------------------------------------------------------ */
+/* Private keys                                                        */
 
 /* Never prompt for a passphrase: an encrypted key is refused. */
 static int
@@ -33,73 +31,20 @@ no_passphrase(char *buf, int size, int rwflag, void *u)
     return -1;
 }
 
-static int
-set_b64(json_t *o, const char *name, const unsigned char *b, size_t len)
+EVP_PKEY *
+aim_privkey_read(const char *path, size_t max, unsigned flags, aim_error *err)
 {
-    char out[AIM_B64_ENCODED_LEN(64)];
-
-    if (len > 64) {
-        return -1;
-    }
-    aim_b64url_encode(b, len, out);
-    return json_object_set_new(o, name, json_string(out));
-}
-
-/* The public JWK of a P-256 or Ed25519 key. */
-static json_t *
-public_jwk(EVP_PKEY *pkey, aim_alg alg)
-{
-    json_t        *jwk = json_object();
-    unsigned char  raw[64];
-    size_t         len = sizeof(raw);
-    BIGNUM        *x = NULL, *y = NULL;
-    int            ok;
-
-    if (jwk == NULL) {
-        return NULL;
-    }
-    if (alg == AIM_ALG_ES256) {
-        ok = EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_EC_PUB_X, &x) == 1
-             && EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_EC_PUB_Y, &y) == 1
-             && BN_bn2binpad(x, raw, 32) == 32
-             && BN_bn2binpad(y, raw + 32, 32) == 32
-             && json_object_set_new(jwk, "kty", json_string("EC")) == 0
-             && json_object_set_new(jwk, "crv", json_string("P-256")) == 0
-             && set_b64(jwk, "x", raw, 32) == 0
-             && set_b64(jwk, "y", raw + 32, 32) == 0;
-        BN_free(x);
-        BN_free(y);
-    } else {
-        ok = EVP_PKEY_get_raw_public_key(pkey, raw, &len) == 1 && len == 32
-             && json_object_set_new(jwk, "kty", json_string("OKP")) == 0
-             && json_object_set_new(jwk, "crv", json_string("Ed25519")) == 0
-             && set_b64(jwk, "x", raw, 32) == 0;
-    }
-    ERR_clear_error();
-    if (!ok) {
-        json_decref(jwk);
-        return NULL;
-    }
-    return jwk;
-}
-
-aim_signer *
-aim_signer_load(const char *path, aim_error *err)
-{
-    aim_signer  *s;
     struct stat  st;
-    char        *buf, group[32];
-    size_t       len, glen = 0;
+    char        *buf;
+    size_t       len;
     BIO         *bio;
     EVP_PKEY    *pkey;
-    aim_alg      alg = AIM_ALG_NONE;
 
-    buf = aim_read_file(path, AIM_SIGNER_MAX_FILE, &len, &st, err);
+    buf = aim_read_file(path, max, &len, &st, err);
     if (buf == NULL) {
-        if (err != NULL) err->status = AIM_CONFIG;
         return NULL;
     }
-    if (st.st_mode & (S_IROTH | S_IWOTH)) {
+    if ((flags & AIM_PRIVKEY_PRIVATE) && (st.st_mode & (S_IROTH | S_IWOTH))) {
         OPENSSL_cleanse(buf, len);
         free(buf);
         aim_fail(err, AIM_CONFIG, "\"%.200s\": a private key others can read or "
@@ -118,20 +63,192 @@ aim_signer_load(const char *path, aim_error *err)
     if (pkey == NULL) {
         aim_fail(err, AIM_CONFIG, "\"%.200s\" holds no unencrypted PEM private "
                  "key", path);
-        return NULL;
+    }
+    return pkey;
+}
+
+/* ------------------------------------------------------------------ */
+/* Compact JWS                                                         */
+
+/* DER ECDSA-Sig-Value -> raw r||s, each exactly flen bytes. */
+static int
+ecdsa_der_to_raw(const unsigned char *der, size_t derlen, size_t flen,
+                 unsigned char *raw)
+{
+    const unsigned char *p = der;
+    const BIGNUM        *r, *s;
+    ECDSA_SIG           *es;
+    int                  ok;
+
+    es = d2i_ECDSA_SIG(NULL, &p, (long) derlen);
+    if (es == NULL || p != der + derlen) {
+        ECDSA_SIG_free(es);
+        return -1;
+    }
+    ECDSA_SIG_get0(es, &r, &s);
+    ok = BN_bn2binpad(r, raw, (int) flen) == (int) flen
+         && BN_bn2binpad(s, raw + flen, (int) flen) == (int) flen;
+    ECDSA_SIG_free(es);
+    return ok ? 0 : -1;
+}
+
+aim_status
+aim_jws_signature(EVP_PKEY *pkey, aim_alg alg, const unsigned char *msg,
+                  size_t msglen, unsigned char **sigout, size_t *siglenout,
+                  aim_error *err)
+{
+    EVP_MD_CTX    *mctx;
+    EVP_PKEY_CTX  *pctx = NULL;
+    const char    *md;
+    unsigned char *sig = NULL, *raw;
+    size_t         siglen = 0, flen;
+    int            ok;
+
+    switch (alg) {
+    case AIM_ALG_ES384: md = "SHA384"; break;
+    case AIM_ALG_EDDSA: md = NULL; break;
+    default:            md = "SHA256"; break;
     }
 
-    if (EVP_PKEY_get_base_id(pkey) == EVP_PKEY_ED25519) {
-        alg = AIM_ALG_EDDSA;
-    } else if (EVP_PKEY_get_base_id(pkey) == EVP_PKEY_EC
-               && EVP_PKEY_get_utf8_string_param(pkey, OSSL_PKEY_PARAM_GROUP_NAME,
-                                                 group, sizeof(group), &glen)
-               && (strcmp(group, "prime256v1") == 0 || strcmp(group, "P-256") == 0))
-    {
-        alg = AIM_ALG_ES256;
+    mctx = EVP_MD_CTX_new();
+    ok = mctx != NULL
+         && EVP_DigestSignInit_ex(mctx, &pctx, md, NULL, NULL, pkey, NULL) == 1;
+    if (ok && alg == AIM_ALG_PS256) {
+        ok = EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) > 0
+             && EVP_PKEY_CTX_set_rsa_mgf1_md_name(pctx, "SHA256", NULL) > 0
+             && EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) > 0;
+    } else if (ok && alg == AIM_ALG_RS256) {
+        ok = EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) > 0;
     }
+    ok = ok && EVP_DigestSign(mctx, NULL, &siglen, msg, msglen) == 1
+         && (sig = malloc(siglen)) != NULL
+         && EVP_DigestSign(mctx, sig, &siglen, msg, msglen) == 1;
+    EVP_MD_CTX_free(mctx);
     ERR_clear_error();
-    if (alg == AIM_ALG_NONE) {
+    if (!ok) {
+        free(sig);
+        return aim_fail(err, AIM_INTERNAL, "%s signing failed", aim_alg_name(alg));
+    }
+
+    if (alg == AIM_ALG_ES256 || alg == AIM_ALG_ES384) {
+        flen = alg == AIM_ALG_ES256 ? 32 : 48;
+        raw = malloc(2 * flen);
+        if (raw == NULL || ecdsa_der_to_raw(sig, siglen, flen, raw) != 0) {
+            free(raw);
+            free(sig);
+            return aim_fail(err, AIM_INTERNAL, "%s signature conversion failed",
+                            aim_alg_name(alg));
+        }
+        free(sig);
+        sig = raw;
+        siglen = 2 * flen;
+    }
+    *sigout = sig;
+    *siglenout = siglen;
+    return AIM_OK;
+}
+
+/* base64url of a value's compact JSON; malloc()ed. */
+static char *
+b64_json(const json_t *v, size_t json_flags)
+{
+    char   *json, *out;
+    size_t  len;
+
+    json = json_dumps(v, JSON_COMPACT | json_flags);
+    if (json == NULL) {
+        return NULL;
+    }
+    len = strlen(json);
+    out = malloc(AIM_B64_ENCODED_LEN(len));
+    if (out != NULL) {
+        aim_b64url_encode((const unsigned char *) json, len, out);
+    }
+    free(json);
+    return out;
+}
+
+char *
+aim_jws_sign_input(EVP_PKEY *pkey, aim_alg alg, const char *input, size_t len,
+                   aim_error *err)
+{
+    unsigned char *sig = NULL;
+    size_t         siglen = 0;
+    char          *token;
+
+    if (aim_jws_signature(pkey, alg, (const unsigned char *) input, len, &sig,
+                          &siglen, err) != AIM_OK)
+    {
+        return NULL;
+    }
+    token = malloc(len + 1 + AIM_B64_ENCODED_LEN(siglen));
+    if (token == NULL) {
+        free(sig);
+        aim_fail(err, AIM_INTERNAL, "out of memory");
+        return NULL;
+    }
+    memcpy(token, input, len);
+    token[len] = '.';
+    aim_b64url_encode(sig, siglen, token + len + 1);
+    free(sig);
+    return token;
+}
+
+char *
+aim_jws_sign_compact(EVP_PKEY *pkey, aim_alg alg, const json_t *header,
+                     const json_t *payload, size_t json_flags, aim_error *err)
+{
+    char   *h, *p, *input = NULL, *token = NULL;
+    size_t  hlen, plen;
+
+    h = b64_json(header, json_flags);
+    p = b64_json(payload, json_flags);
+    if (h == NULL || p == NULL) {
+        aim_fail(err, AIM_INTERNAL, "cannot serialise the header or claims");
+        goto done;
+    }
+    hlen = strlen(h);
+    plen = strlen(p);
+    if ((input = malloc(hlen + 1 + plen)) == NULL) {
+        aim_fail(err, AIM_INTERNAL, "out of memory");
+        goto done;
+    }
+    memcpy(input, h, hlen);
+    input[hlen] = '.';
+    memcpy(input + hlen + 1, p, plen);
+    token = aim_jws_sign_input(pkey, alg, input, hlen + 1 + plen, err);
+
+done:
+    free(input);
+    free(h);
+    free(p);
+    return token;
+}
+
+/* ------------------------------------------------------------------ */
+/* The host's own key                                                  */
+
+struct aim_signer {
+    EVP_PKEY *pkey;
+    aim_alg   alg;
+    json_t   *jwk;
+    char      kid[44];
+};
+
+aim_signer *
+aim_signer_load(const char *path, aim_error *err)
+{
+    aim_signer *s;
+    EVP_PKEY   *pkey;
+    aim_alg     alg;
+
+    pkey = aim_privkey_read(path, AIM_SIGNER_MAX_FILE, AIM_PRIVKEY_PRIVATE, err);
+    if (pkey == NULL) {
+        if (err != NULL) err->status = AIM_CONFIG;
+        return NULL;
+    }
+    alg = aim_pkey_alg(pkey, AIM_ALG_NONE);
+    if (alg != AIM_ALG_ES256 && alg != AIM_ALG_EDDSA) {
         EVP_PKEY_free(pkey);
         aim_fail(err, AIM_CONFIG, "\"%.200s\": only P-256 (ES256) and Ed25519 "
                  "(EdDSA) keys sign Security Event Tokens", path);
@@ -146,17 +263,15 @@ aim_signer_load(const char *path, aim_error *err)
     }
     s->pkey = pkey;
     s->alg = alg;
-    s->jwk = public_jwk(pkey, alg);
-    if (s->jwk == NULL || aim_jwk_thumbprint(s->jwk, s->kid, err) != AIM_OK
-        || json_object_set_new(s->jwk, "alg", json_string(aim_alg_name(alg))) != 0
-        || json_object_set_new(s->jwk, "use", json_string("sig")) != 0
-        || json_object_set_new(s->jwk, "kid", json_string(s->kid)) != 0)
-    {
+    s->jwk = aim_jwk_public(pkey, alg, NULL, err);
+    if (s->jwk == NULL) {
         aim_signer_free(s);
         aim_fail(err, AIM_INTERNAL, "\"%.200s\": cannot derive the public key",
                  path);
         return NULL;
     }
+    snprintf(s->kid, sizeof(s->kid), "%s",
+             json_string_value(json_object_get(s->jwk, "kid")));
     return s;
 }
 
@@ -188,98 +303,20 @@ aim_signer_jwk(const aim_signer *s)
     return json_deep_copy(s->jwk);
 }
 
-/* ECDSA's DER signature as JWS wants it: r || s, 32 bytes each. */
-static int
-der_to_raw(const unsigned char *der, size_t len, unsigned char raw[64])
-{
-    const unsigned char *p = der;
-    ECDSA_SIG           *es = d2i_ECDSA_SIG(NULL, &p, (long) len);
-    const BIGNUM        *r, *s;
-    int                  ok;
-
-    if (es == NULL) {
-        return -1;
-    }
-    ECDSA_SIG_get0(es, &r, &s);
-    ok = BN_bn2binpad(r, raw, 32) == 32 && BN_bn2binpad(s, raw + 32, 32) == 32;
-    ECDSA_SIG_free(es);
-    return ok ? 0 : -1;
-}
-
-static char *
-b64_json(const json_t *v, size_t *len)
-{
-    char *text = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS), *out;
-
-    if (text == NULL) {
-        return NULL;
-    }
-    out = malloc(AIM_B64_ENCODED_LEN(strlen(text)));
-    if (out != NULL) {
-        *len = aim_b64url_encode((const unsigned char *) text, strlen(text), out);
-    }
-    free(text);
-    return out;
-}
-
 char *
 aim_signer_sign(const aim_signer *s, const char *typ, const json_t *claims,
                 aim_error *err)
 {
-    json_t        *hdr;
-    char          *h = NULL, *p = NULL, *tok = NULL;
-    size_t         hlen = 0, plen = 0, n, siglen = 0;
-    unsigned char  der[80], raw[64];
-    const unsigned char *sig;
-    EVP_MD_CTX    *m = NULL;
-    int            ok;
+    json_t *hdr;
+    char   *tok;
 
     hdr = json_pack("{s:s, s:s, s:s}", "alg", aim_alg_name(s->alg), "kid", s->kid,
                     "typ", typ);
-    if (hdr != NULL) {
-        h = b64_json(hdr, &hlen);
-    }
-    p = b64_json(claims, &plen);
-    json_decref(hdr);
-    if (h == NULL || p == NULL) {
+    if (hdr == NULL) {
         aim_fail(err, AIM_INTERNAL, "cannot serialise the header or claims");
-        goto done;
+        return NULL;
     }
-    n = hlen + 1 + plen;
-    tok = malloc(n + 1 + AIM_B64_ENCODED_LEN(sizeof(raw)));
-    if (tok == NULL) {
-        aim_fail(err, AIM_INTERNAL, "out of memory");
-        goto done;
-    }
-    memcpy(tok, h, hlen);
-    tok[hlen] = '.';
-    memcpy(tok + hlen + 1, p, plen);
-
-    siglen = sizeof(der);
-    m = EVP_MD_CTX_new();
-    ok = m != NULL
-         && EVP_DigestSignInit_ex(m, NULL, s->alg == AIM_ALG_ES256 ? "SHA256" : NULL,
-                                  NULL, NULL, s->pkey, NULL) == 1
-         && EVP_DigestSign(m, der, &siglen, (const unsigned char *) tok, n) == 1;
-    EVP_MD_CTX_free(m);
-    ERR_clear_error();
-    sig = der;
-    if (ok && s->alg == AIM_ALG_ES256) {
-        ok = der_to_raw(der, siglen, raw) == 0;
-        sig = raw;
-        siglen = sizeof(raw);
-    }
-    if (!ok || siglen > sizeof(raw)) {
-        free(tok);
-        tok = NULL;
-        aim_fail(err, AIM_INTERNAL, "signing with the host key failed");
-        goto done;
-    }
-    tok[n] = '.';
-    aim_b64url_encode(sig, siglen, tok + n + 1);
-
-done:
-    free(h);
-    free(p);
+    tok = aim_jws_sign_compact(s->pkey, s->alg, hdr, claims, JSON_SORT_KEYS, err);
+    json_decref(hdr);
     return tok;
 }

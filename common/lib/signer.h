@@ -14,6 +14,48 @@
 #include "aim.h"
 #include "keys.h"
 
+/* Signing, which the host key and the development issuer share. */
+
+#define AIM_PRIVKEY_PRIVATE  1u   /* refuse a file others can read or write */
+
+/*
+ * The unencrypted PEM private key in the file at path, of at most max
+ * bytes (no passphrase is ever asked for); the bytes read are wiped.
+ * AIM_CONFIG errors name the file and the reason.
+ */
+EVP_PKEY *aim_privkey_read(const char *path, size_t max, unsigned flags,
+                           aim_error *err);
+
+/*
+ * The JWS signature of msg by pkey with alg (ECDSA as raw r||s): a
+ * malloc()ed *sig of *siglen bytes, or an error.
+ */
+aim_status aim_jws_signature(EVP_PKEY *pkey, aim_alg alg,
+                             const unsigned char *msg, size_t len,
+                             unsigned char **sig, size_t *siglen,
+                             aim_error *err);
+
+/*
+ * A compact JWS from its signing input (base64url header "." base64url
+ * payload, len bytes, as given: hostile bytes too): the input, "." and
+ * base64url(signature).  malloc()ed, or NULL with err set.
+ */
+char *aim_jws_sign_input(EVP_PKEY *pkey, aim_alg alg, const char *input,
+                         size_t len, aim_error *err);
+
+/*
+ * base64url(header) "." base64url(payload) "." base64url(signature): the
+ * header and payload serialised compactly (json_dumps with json_flags
+ * added: JSON_SORT_KEYS for the same bytes from the same claims), signed
+ * by pkey with alg, which must fit it (aim_pkey_alg); ECDSA signatures as
+ * raw r||s.  malloc()ed, or NULL with err set.
+ */
+char *aim_jws_sign_compact(EVP_PKEY *pkey, aim_alg alg, const json_t *header,
+                           const json_t *payload, size_t json_flags,
+                           aim_error *err);
+
+/* The host's own key. */
+
 typedef struct aim_signer aim_signer;
 
 /* Load the key at path.  AIM_CONFIG errors name the file and the reason. */

@@ -912,70 +912,26 @@ struct aim_ssf_receiver {
     aim_state         *state;
     int64_t            state_checked; /* when the mapping was last checked */
     aim_journal       *journal;
-    int                audit_fd;
+    aim_audit_sink     audit;
     aim_log_fn         log;
     void              *log_ud;
-    aim_audit_fn       audit;
-    void              *audit_ud;
 };
 
-static void
-rlog(aim_ssf_receiver *r, int level, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-rlog(aim_ssf_receiver *r, int level, const char *fmt, ...)
-{
-    char    msg[512];
-    va_list ap;
-
-    if (r->log == NULL) {
-        return;
-    }
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    r->log(r->log_ud, level, msg);
-}
+#define rlog(r, ...)  aim_logf((r)->log, (r)->log_ud, __VA_ARGS__)
 
 /* Every transmitter key source, each key bound to its transmitter. */
 static aim_keyset *
 load_ssf_keys(const struct aim_config *cfg, struct stat *st, aim_error *err)
 {
-    aim_keyset *all = NULL, *ks;
-    const char *issuer;
-    size_t      i, k;
+    aim_key_sources ks = aim_config_key_sources(cfg, AIM_OPT_SSF_KEYS);
 
-    for (i = 0; i < cfg->nssf_keys; i++) {
-        ks = aim_keyset_load_st(cfg->ssf_keys[i], &st[i], err);
-        if (ks == NULL) {
-            aim_keyset_free(all);
-            return NULL;
-        }
-        issuer = cfg->ssf_key_issuers[i] != NULL ? cfg->ssf_key_issuers[i]
-                 : cfg->nssf_issuers == 1 ? cfg->ssf_issuers[0] : NULL;
-        for (k = 0; k < aim_keyset_count(ks); k++) {
-            aim_keyset_at(ks, k)->issuer = issuer;
-        }
-        if (all == NULL) {
-            all = ks;
-        } else {
-            aim_status s = aim_keyset_merge(all, ks, err);
-
-            aim_keyset_free(ks);
-            if (s != AIM_OK) {
-                aim_keyset_free(all);
-                return NULL;
-            }
-        }
-    }
-    return all;
+    return aim_key_sources_load(&ks, 0, st, NULL, err);
 }
 
 static aim_status
 receiver_check(const struct aim_config *cfg, aim_error *err)
 {
-    size_t i, j;
+    aim_key_sources ks;
 
     if (cfg->nssf_keys == 0) {
         return aim_fail(err, AIM_CONFIG, "ssf_keys: no transmitter key source "
@@ -991,26 +947,8 @@ receiver_check(const struct aim_config *cfg, aim_error *err)
         return aim_fail(err, AIM_CONFIG, "state: shared signals act through the "
                         "state file, and none is configured");
     }
-    for (i = 0; i < cfg->nssf_keys; i++) {
-        if (cfg->ssf_key_issuers[i] == NULL) {
-            if (cfg->nssf_issuers > 1) {
-                return aim_fail(err, AIM_CONFIG, "ssf_keys: with more than one "
-                                "transmitter, bind every key source to its "
-                                "issuer (\"ISSUER PATH\")");
-            }
-            continue;
-        }
-        for (j = 0; j < cfg->nssf_issuers; j++) {
-            if (strcmp(cfg->ssf_key_issuers[i], cfg->ssf_issuers[j]) == 0) {
-                break;
-            }
-        }
-        if (j == cfg->nssf_issuers) {
-            return aim_fail(err, AIM_CONFIG, "ssf_keys: issuer \"%.100s\" is not "
-                            "a configured ssf_issuer", cfg->ssf_key_issuers[i]);
-        }
-    }
-    return AIM_OK;
+    ks = aim_config_key_sources(cfg, AIM_OPT_SSF_KEYS);
+    return aim_key_sources_check(&ks, err);
 }
 
 aim_ssf_receiver *
@@ -1023,14 +961,11 @@ aim_ssf_receiver_new(const aim_config *cfg, aim_error *err)
     }
     r = calloc(1, sizeof(*r));
     if (r == NULL || aim_config_copy(&r->cfg, cfg) != 0) {
-        if (r != NULL) {
-            aim_config_clear(&r->cfg);
-            free(r);
-        }
+        free(r);
         aim_fail(err, AIM_INTERNAL, "out of memory");
         return NULL;
     }
-    r->audit_fd = -1;
+    r->audit.fd = -1;
     r->keys = load_ssf_keys(&r->cfg, r->key_st, err);
     if (r->keys == NULL) {
         goto fail;
@@ -1043,14 +978,8 @@ aim_ssf_receiver_new(const aim_config *cfg, aim_error *err)
     if (r->journal == NULL) {
         goto fail;
     }
-    if (r->cfg.audit != NULL) {
-        r->audit_fd = open(r->cfg.audit, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC
-                           | O_NOCTTY, 0640);
-        if (r->audit_fd < 0) {
-            aim_fail(err, AIM_CONFIG, "audit: cannot open \"%.200s\": %s",
-                     r->cfg.audit, strerror(errno));
-            goto fail;
-        }
+    if (aim_audit_open(&r->audit, r->cfg.audit, err) != AIM_OK) {
+        goto fail;
     }
     return r;
 
@@ -1071,9 +1000,7 @@ aim_ssf_receiver_free(aim_ssf_receiver *r)
     aim_keyset_free(r->keys);
     aim_state_close(r->state);
     aim_journal_close(r->journal);
-    if (r->audit_fd >= 0) {
-        close(r->audit_fd);
-    }
+    aim_audit_close(&r->audit);
     aim_config_clear(&r->cfg);
     free(r);
 }
@@ -1088,8 +1015,8 @@ aim_ssf_receiver_set_log(aim_ssf_receiver *r, aim_log_fn fn, void *ud)
 void
 aim_ssf_receiver_set_audit(aim_ssf_receiver *r, aim_audit_fn fn, void *ud)
 {
-    r->audit = fn;
-    r->audit_ud = ud;
+    r->audit.fn = fn;
+    r->audit.ud = ud;
 }
 
 const char *
@@ -1295,28 +1222,14 @@ receiver_audit(aim_ssf_receiver *r, const aim_ssf_result *res)
 {
     char    line[2048];
     size_t  len;
-    ssize_t n;
 
-    if (r->audit == NULL && r->audit_fd < 0) {
+    if (r->audit.fn == NULL && r->audit.fd < 0) {
         return;
     }
     len = aim_audit_format_ssf(line, sizeof(line) - 1, res, aim_now());
-    if (len == 0) {
-        return;
-    }
-    if (r->audit != NULL) {
-        r->audit(r->audit_ud, line);
-    }
-    if (r->audit_fd >= 0) {
-        line[len] = '\n';
-        do {
-            n = write(r->audit_fd, line, len + 1);
-        } while (n < 0 && errno == EINTR);
-        line[len] = '\0';
-        if (n < 0) {
-            rlog(r, AIM_LOG_ERR, "audit file \"%s\": %s", r->cfg.audit,
-                 strerror(errno));
-        }
+    if (len > 0 && aim_audit_write(&r->audit, line, len) != 0) {
+        rlog(r, AIM_LOG_ERR, "audit file \"%s\": %s", r->cfg.audit,
+             strerror(errno));
     }
 }
 

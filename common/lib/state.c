@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "keys.h"
+#include "mapfile.h"
 #include "state.h"
 #include "util.h"
 
@@ -141,28 +142,15 @@ struct aim_state {
                          + (size_t) AIM_STATE_SLOTS * STATE_SLOT_SIZE)
 
 static uint64_t
-fnv1a(const void *data, size_t len, uint64_t h)
-{
-    const unsigned char *p = data;
-    size_t               i;
-
-    for (i = 0; i < len; i++) {
-        h ^= p[i];
-        h *= 0x100000001b3ULL;
-    }
-    return h;
-}
-
-static uint64_t
 header_checksum(const state_header *h)
 {
-    return fnv1a(h, offsetof(state_header, checksum), 0xcbf29ce484222325ULL);
+    return aim_fnv1a(h, offsetof(state_header, checksum), AIM_FNV1A_INIT);
 }
 
 static int
-header_valid(const aim_state *st, size_t file_size)
+header_valid(const unsigned char *map, size_t file_size)
 {
-    const state_header *h = (const state_header *) st->map;
+    const state_header *h = (const state_header *) map;
 
     return file_size == STATE_FILE_SIZE
         && memcmp(h->magic, STATE_MAGIC, 8) == 0
@@ -174,22 +162,12 @@ header_valid(const aim_state *st, size_t file_size)
         && h->checksum == header_checksum(h);
 }
 
-static state_slot *
-slot_at(const aim_state *st, size_t i)
-{
-    return (state_slot *) (st->map + STATE_HEADER_SIZE + i * STATE_SLOT_SIZE);
-}
-
-/* Rebuild an invalid file in place; the caller holds flock(LOCK_EX). */
+/* The header of an empty state file. */
 static int
-state_rebuild(aim_state *st)
+header_init(unsigned char *map)
 {
     state_header h;
 
-    if ((errno = posix_fallocate(st->fd, 0, (off_t) STATE_FILE_SIZE)) != 0) {
-        return -1;
-    }
-    memset(st->map, 0, STATE_FILE_SIZE);
     memset(&h, 0, sizeof(h));
     memcpy(h.magic, STATE_MAGIC, 8);
     h.version = STATE_VERSION;
@@ -199,51 +177,18 @@ state_rebuild(aim_state *st)
     h.file_size = STATE_FILE_SIZE;
     h.created = aim_now();
     h.checksum = header_checksum(&h);
-    memcpy(st->map, &h, sizeof(h));
+    memcpy(map, &h, sizeof(h));
     return 0;
 }
 
-/* Map the file and make sure it is ours; rebuild under an exclusive
- * flock when it is not. */
-static int
-state_map(aim_state *st, aim_error *err)
+static const aim_mapfile state_file = {
+    "state", STATE_FILE_SIZE, 0, header_valid, header_init
+};
+
+static state_slot *
+slot_at(const aim_state *st, size_t i)
 {
-    struct stat sb;
-
-    if (flock(st->fd, LOCK_EX) != 0) {
-        aim_fail(err, AIM_CONFIG, "state: cannot lock \"%.200s\": %s", st->path,
-                 strerror(errno));
-        return -1;
-    }
-    if (fstat(st->fd, &sb) != 0) {
-        goto fail;
-    }
-    /* Allocate every block now: a sparse file would raise SIGBUS on first
-     * touch of a page the disk has no room for. */
-    if ((errno = posix_fallocate(st->fd, 0, (off_t) STATE_FILE_SIZE)) != 0) {
-        goto fail;
-    }
-    st->map = mmap(NULL, STATE_FILE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
-                   st->fd, 0);
-    if (st->map == MAP_FAILED) {
-        st->map = NULL;
-        goto fail;
-    }
-    st->size = STATE_FILE_SIZE;
-    if (!header_valid(st, (size_t) sb.st_size) && state_rebuild(st) != 0) {
-        goto fail;
-    }
-    flock(st->fd, LOCK_UN);
-    return 0;
-
-fail:
-    aim_fail(err, AIM_CONFIG, "state: \"%.200s\": %s", st->path, strerror(errno));
-    if (st->map != NULL) {
-        munmap(st->map, STATE_FILE_SIZE);
-        st->map = NULL;
-    }
-    flock(st->fd, LOCK_UN);
-    return -1;
+    return (state_slot *) (st->map + STATE_HEADER_SIZE + i * STATE_SLOT_SIZE);
 }
 
 /* A state for path, not opened yet. */
@@ -265,33 +210,19 @@ state_new(const char *path, aim_error *err)
 aim_state *
 aim_state_open(const char *path, aim_error *err)
 {
-    aim_state   *st;
-    struct stat  sb;
+    aim_state *st;
 
     if ((st = state_new(path, err)) == NULL) {
         return NULL;
     }
-    st->fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0660);
-    if (st->fd < 0) {
-        aim_fail(err, AIM_CONFIG, "state: cannot open \"%.200s\": %s", path,
-                 strerror(errno));
-        free(st->path);
-        free(st);
-        return NULL;
-    }
-    if (fstat(st->fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        aim_fail(err, AIM_CONFIG, "state: \"%.200s\" is not a regular file", path);
+    st->fd = aim_mapfile_open(&state_file, path, err);
+    if (st->fd < 0 || (st->map = aim_mapfile_map(&state_file, path, st->fd,
+                                                 err)) == NULL)
+    {
         aim_state_close(st);
         return NULL;
     }
-    /* A file we just created keeps group write despite the umask. */
-    if (sb.st_size == 0 && sb.st_uid == geteuid()) {
-        (void) fchmod(st->fd, 0660);
-    }
-    if (state_map(st, err) != 0) {
-        aim_state_close(st);
-        return NULL;
-    }
+    st->size = STATE_FILE_SIZE;
     return st;
 }
 
@@ -442,31 +373,31 @@ aim_state_check(aim_state *st)
     if (stat(st->path, &path_sb) == 0
         && (path_sb.st_ino != sb.st_ino || path_sb.st_dev != sb.st_dev))
     {
-        int        fd = open(st->path, O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY
-                             | O_NONBLOCK);
-        aim_state  tmp = *st;
-        struct stat nsb;
+        int            fd = open(st->path, O_RDWR | O_CLOEXEC | O_NOFOLLOW
+                                 | O_NOCTTY | O_NONBLOCK);
+        unsigned char *map;
+        struct stat    nsb;
 
         /* Only a regular file that maps replaces the current mapping. */
-        if (fd >= 0 && fstat(fd, &nsb) == 0 && S_ISREG(nsb.st_mode)) {
-            tmp.fd = fd;
-            tmp.map = NULL;
-            if (state_map(&tmp, &err) == 0) {
-                munmap(st->map, st->size);
-                close(st->fd);
-                st->fd = fd;
-                st->map = tmp.map;
-                return;
-            }
+        if (fd >= 0 && fstat(fd, &nsb) == 0 && S_ISREG(nsb.st_mode)
+            && (map = aim_mapfile_map(&state_file, st->path, fd, &err)) != NULL)
+        {
+            munmap(st->map, st->size);
+            close(st->fd);
+            st->fd = fd;
+            st->map = map;
+            return;
         }
         if (fd >= 0) {
             close(fd);
         }
     }
-    if ((size_t) sb.st_size != STATE_FILE_SIZE || !header_valid(st, (size_t) sb.st_size)) {
+    if ((size_t) sb.st_size != STATE_FILE_SIZE
+        || !header_valid(st->map, (size_t) sb.st_size))
+    {
         if (flock(st->fd, LOCK_EX) == 0) {
-            if (fstat(st->fd, &sb) == 0 && !header_valid(st, (size_t) sb.st_size)) {
-                (void) state_rebuild(st);
+            if (fstat(st->fd, &sb) == 0 && !header_valid(st->map, (size_t) sb.st_size)) {
+                (void) aim_mapfile_rebuild(&state_file, st->fd, st->map);
             }
             flock(st->fd, LOCK_UN);
         }
@@ -817,11 +748,11 @@ static int
 bloom_add(state_slot *s, aim_class cls, const char *resource)
 {
     unsigned char c = (unsigned char) cls;
-    uint64_t      h = fnv1a(&c, 1, 0xcbf29ce484222325ULL);
+    uint64_t      h = aim_fnv1a(&c, 1, AIM_FNV1A_INIT);
     uint32_t      h1, h2, bit, i;
     int           fresh = 0;
 
-    h = fnv1a(resource, strlen(resource), h);
+    h = aim_fnv1a(resource, strlen(resource), h);
     h1 = (uint32_t) h;
     h2 = (uint32_t) (h >> 32) | 1;
     for (i = 0; i < 3; i++) {

@@ -26,6 +26,44 @@ aim_fail(aim_error *err, aim_status status, const char *fmt, ...)
     return status;
 }
 
+aim_status
+aim_fail_option(aim_error *err, aim_status status, const char *option,
+                const char *fmt, ...)
+{
+    va_list ap;
+    int     n;
+
+    if (err != NULL) {
+        err->status = status;
+        err->option = option;
+        err->line = 0;
+        n = snprintf(err->message, sizeof(err->message), "%s: ",
+                     option != NULL ? option : "option");
+        if (n < 0 || (size_t) n >= sizeof(err->message)) {
+            n = 0;
+        }
+        va_start(ap, fmt);
+        vsnprintf(err->message + n, sizeof(err->message) - (size_t) n, fmt, ap);
+        va_end(ap);
+    }
+    return status;
+}
+
+void
+aim_logf(aim_log_fn fn, void *ud, int level, const char *fmt, ...)
+{
+    char    msg[512];
+    va_list ap;
+
+    if (fn == NULL) {
+        return;
+    }
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    fn(ud, level, msg);
+}
+
 char *
 aim_read_file(const char *path, size_t max, size_t *len, struct stat *st,
               aim_error *err)
@@ -126,19 +164,45 @@ aim_ct_equal(const void *a, const void *b, size_t len)
     return CRYPTO_memcmp(a, b, len) == 0;
 }
 
-char *
-aim_trim(char *s)
+aim_status
+aim_lines_init(aim_lines *it, const char *text, size_t len, const char *source,
+               aim_error *err)
 {
-    char *e;
+    it->p = text;
+    it->end = text + len;
+    it->lineno = 0;
+    if (memchr(text, '\0', len) != NULL) {
+        return aim_fail(err, AIM_CONFIG, "%s: contains a NUL byte", source);
+    }
+    return AIM_OK;
+}
 
-    while (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\n') {
-        s++;
+int
+aim_lines_next(aim_lines *it, const char **line, size_t *len)
+{
+    const char *q, *eol;
+    size_t      n;
+
+    while (it->p < it->end) {
+        it->lineno++;
+        eol = memchr(it->p, '\n', (size_t) (it->end - it->p));
+        q = it->p;
+        n = eol != NULL ? (size_t) (eol - q) : (size_t) (it->end - q);
+        it->p = eol != NULL ? eol + 1 : it->end;
+        while (n > 0 && (*q == ' ' || *q == '\t')) {
+            q++;
+            n--;
+        }
+        while (n > 0 && (q[n - 1] == ' ' || q[n - 1] == '\t' || q[n - 1] == '\r')) {
+            n--;
+        }
+        if (n > 0 && *q != '#') {
+            *line = q;
+            *len = n;
+            return 1;
+        }
     }
-    e = s + strlen(s);
-    while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r' || e[-1] == '\n')) {
-        *--e = '\0';
-    }
-    return s;
+    return 0;
 }
 
 size_t

@@ -13,6 +13,17 @@
 aim_status aim_fail(aim_error *err, aim_status status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* The same for a configuration option: err->option names it (NULL when
+ * option is), err->line is 0 and the message starts "option: ". */
+aim_status aim_fail_option(aim_error *err, aim_status status,
+                           const char *option, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* Format a message and hand it to fn (nothing when fn is NULL): the
+ * log sinks adapters install on verifiers, receivers and publishers. */
+void aim_logf(aim_log_fn fn, void *ud, int level, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
 /* Read a whole regular file (at most max bytes) into a NUL-terminated
  * malloc()ed buffer; st receives its stat.  NULL with err set. */
 char *aim_read_file(const char *path, size_t max, size_t *len,
@@ -71,7 +82,20 @@ const char *aim_quote(char *buf, size_t size, const char *s, size_t max);
  * when s does not start one (avail bytes are readable). */
 size_t aim_utf8_decode(const unsigned char *s, size_t avail, unsigned long *cp);
 
-/* Trim ASCII spaces/tabs in place at both ends; returns the start. */
-char *aim_trim(char *s);
+/*
+ * The lines of a line-oriented file (revocation list, policy): text of
+ * len bytes, which must hold no NUL (aim_lines_init refuses it, naming
+ * source).  aim_lines_next gives the next line that is neither blank nor
+ * a '#' comment, without the blanks (spaces, tabs) around it and the CR
+ * of a CRLF line end: 1 with *line, *len and lineno set, 0 at the end.
+ */
+typedef struct {
+    const char *p, *end;
+    size_t      lineno;
+} aim_lines;
+
+aim_status aim_lines_init(aim_lines *it, const char *text, size_t len,
+                          const char *source, aim_error *err);
+int aim_lines_next(aim_lines *it, const char **line, size_t *len);
 
 #endif

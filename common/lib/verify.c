@@ -74,86 +74,152 @@ aim_set_clock(int64_t (*clock)(void))
     aim_clock = clock;
 }
 
-/* A configuration error that names its option (err->option). */
-static aim_status
-config_fail(aim_error *err, const char *option, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+/* ------------------------------------------------------------------ */
+/* Key sources (keys, ssf_keys), each bound to the issuer it signs for  */
 
+/*
+ * strict_modes: refuse a file that users other than root and this
+ * process's own could have changed (util.h), st being fstat() of what
+ * was read.  The message starts with the option's name.
+ */
 static aim_status
-config_fail(aim_error *err, const char *option, const char *fmt, ...)
+file_trusted(int strict, const char *option, const char *path,
+             const struct stat *st, unsigned flags, aim_error *err)
 {
-    va_list ap;
+    aim_error e;
 
-    if (err != NULL) {
-        err->status = AIM_CONFIG;
-        err->option = option;
-        va_start(ap, fmt);
-        vsnprintf(err->message, sizeof(err->message), fmt, ap);
-        va_end(ap);
+    if (!strict || aim_file_check(path, st, flags, &e) == AIM_OK) {
+        return AIM_OK;
     }
-    return AIM_CONFIG;
+    return aim_fail(err, AIM_CONFIG, "%s: %s", option, e.message);
+}
+
+aim_key_sources
+aim_config_key_sources(const aim_config *cfg, int opt)
+{
+    aim_key_sources ks;
+
+    if (opt == AIM_OPT_SSF_KEYS) {
+        ks.option = "ssf_keys";
+        ks.issuer_option = "ssf_issuer";
+        ks.signer = "transmitter";
+        ks.specs = cfg->ssf_keys;
+        ks.bound = cfg->ssf_key_issuers;
+        ks.n = cfg->nssf_keys;
+        ks.issuers = cfg->ssf_issuers;
+        ks.nissuers = cfg->nssf_issuers;
+    } else {
+        ks.option = "keys";
+        ks.issuer_option = "issuer";
+        ks.signer = "issuer";
+        ks.specs = cfg->keys;
+        ks.bound = cfg->key_issuers;
+        ks.n = cfg->nkeys;
+        ks.issuers = cfg->issuers;
+        ks.nissuers = cfg->nissuers;
+    }
+    return ks;
 }
 
 aim_status
-aim_config_check(const aim_config *cfg, aim_error *err)
+aim_key_sources_check(const aim_key_sources *ks, aim_error *err)
 {
-    if (err != NULL) {
-        err->option = NULL;
-    }
-    if (cfg->nkeys == 0) {
-        return config_fail(err, "keys", "keys: no key source configured");
-    }
-    if (cfg->nissuers == 0) {
-        return config_fail(err, "issuer", "issuer: no issuer configured");
-    }
-    if (cfg->audience == NULL) {
-        return config_fail(err, "audience", "audience: no audience configured");
-    }
-    {
-        size_t i, j;
+    size_t i, j;
 
-        for (i = 0; i < cfg->nkeys; i++) {
-            if (cfg->key_issuers[i] == NULL) {
-                if (cfg->nissuers > 1) {
-                    /* Otherwise any issuer's key could sign for another. */
-                    return config_fail(err, "keys", "keys: with more than one "
-                                       "issuer, bind every key source to its "
-                                       "issuer (\"ISSUER PATH\")");
-                }
-                continue;
+    for (i = 0; i < ks->n; i++) {
+        if (ks->bound[i] == NULL) {
+            if (ks->nissuers > 1) {
+                /* Otherwise any issuer's key could sign for another. */
+                return aim_fail_option(err, AIM_CONFIG, ks->option, "with more "
+                                       "than one %s, bind every key source to "
+                                       "its issuer (\"ISSUER PATH\")", ks->signer);
             }
-            for (j = 0; j < cfg->nissuers; j++) {
-                if (strcmp(cfg->key_issuers[i], cfg->issuers[j]) == 0) {
-                    break;
-                }
+            continue;
+        }
+        for (j = 0; j < ks->nissuers; j++) {
+            if (strcmp(ks->bound[i], ks->issuers[j]) == 0) {
+                break;
             }
-            if (j == cfg->nissuers) {
-                config_fail(err, "keys", "keys: issuer \"%.100s\" is not a "
-                            "configured issuer", cfg->key_issuers[i]);
-                return AIM_CONFIG;
-            }
+        }
+        if (j == ks->nissuers) {
+            return aim_fail_option(err, AIM_CONFIG, ks->option, "issuer "
+                                   "\"%.100s\" is not a configured %s",
+                                   ks->bound[i], ks->issuer_option);
         }
     }
     return AIM_OK;
 }
 
+aim_keyset *
+aim_key_sources_load(const aim_key_sources *ks, int strict, struct stat *st,
+                     size_t *failed, aim_error *err)
+{
+    aim_keyset *all = NULL, *one;
+    size_t      i, k;
+    const char *issuer;
+
+    for (i = 0; i < ks->n; i++) {
+        if (failed != NULL) {
+            *failed = i;
+        }
+        one = aim_keyset_load_st(ks->specs[i], &st[i], err);
+        if (one != NULL && file_trusted(strict, ks->option,
+                                        aim_keyspec_path(ks->specs[i]), &st[i],
+                                        0, err) != AIM_OK)
+        {
+            aim_keyset_free(one);
+            one = NULL;
+        }
+        if (one == NULL) {
+            aim_keyset_free(all);
+            if (err != NULL) err->status = AIM_CONFIG;
+            return NULL;
+        }
+        issuer = ks->bound[i] != NULL ? ks->bound[i]
+                 : ks->nissuers == 1 ? ks->issuers[0] : NULL;
+        for (k = 0; k < aim_keyset_count(one); k++) {
+            aim_keyset_at(one, k)->issuer = issuer;
+        }
+        if (all == NULL) {
+            all = one;
+            continue;
+        }
+        if (aim_keyset_merge(all, one, err) != AIM_OK) {
+            aim_keyset_free(one);
+            aim_keyset_free(all);
+            return NULL;
+        }
+        aim_keyset_free(one);
+    }
+    if (failed != NULL) {
+        *failed = ks->n;
+    }
+    return all;
+}
+
+aim_status
+aim_config_check(const aim_config *cfg, aim_error *err)
+{
+    aim_key_sources ks;
+
+    if (err != NULL) {
+        err->option = NULL;
+    }
+    if (cfg->nkeys == 0) {
+        return aim_fail_option(err, AIM_CONFIG, "keys", "no key source configured");
+    }
+    if (cfg->nissuers == 0) {
+        return aim_fail_option(err, AIM_CONFIG, "issuer", "no issuer configured");
+    }
+    if (cfg->audience == NULL) {
+        return aim_fail_option(err, AIM_CONFIG, "audience", "no audience configured");
+    }
+    ks = aim_config_key_sources(cfg, AIM_OPT_KEYS);
+    return aim_key_sources_check(&ks, err);
+}
+
 /* ------------------------------------------------------------------ */
 /* The verifier                                                        */
-
-void
-aim_vlog(aim_verifier *v, int level, const char *fmt, ...)
-{
-    char    msg[512];
-    va_list ap;
-
-    if (v->log == NULL) {
-        return;
-    }
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    v->log(v->log_ud, level, msg);
-}
 
 void
 aim_verifier_set_log(aim_verifier *v, aim_log_fn fn, void *ud)
@@ -165,25 +231,8 @@ aim_verifier_set_log(aim_verifier *v, aim_log_fn fn, void *ud)
 void
 aim_verifier_set_audit(aim_verifier *v, aim_audit_fn fn, void *ud)
 {
-    v->audit = fn;
-    v->audit_ud = ud;
-}
-
-/*
- * strict_modes: refuse a file that users other than root and this
- * process's own could have changed (util.h), st being fstat() of what
- * was read.  The message starts with the option's name.
- */
-static aim_status
-file_trusted(const aim_config *cfg, const char *option, const char *path,
-             const struct stat *st, unsigned flags, aim_error *err)
-{
-    aim_error e;
-
-    if (!cfg->strict_modes || aim_file_check(path, st, flags, &e) == AIM_OK) {
-        return AIM_OK;
-    }
-    return aim_fail(err, AIM_CONFIG, "%s: %s", option, e.message);
+    v->audit.fn = fn;
+    v->audit.ud = ud;
 }
 
 static aim_revlist *
@@ -191,7 +240,9 @@ load_revoked(const aim_config *cfg, struct stat *st, aim_error *err)
 {
     aim_revlist *r = aim_revlist_load_st(cfg->revoked, st, err);
 
-    if (r != NULL && file_trusted(cfg, "revoked", cfg->revoked, st, 0, err) != AIM_OK) {
+    if (r != NULL && file_trusted(cfg->strict_modes, "revoked", cfg->revoked, st,
+                                  0, err) != AIM_OK)
+    {
         aim_revlist_free(r);
         return NULL;
     }
@@ -203,7 +254,9 @@ load_policy(const aim_config *cfg, struct stat *st, aim_error *err)
 {
     aim_policy *p = aim_policy_load_st(cfg->policy, st, err);
 
-    if (p != NULL && file_trusted(cfg, "policy", cfg->policy, st, 0, err) != AIM_OK) {
+    if (p != NULL && file_trusted(cfg->strict_modes, "policy", cfg->policy, st,
+                                  0, err) != AIM_OK)
+    {
         aim_policy_free(p);
         return NULL;
     }
@@ -217,58 +270,23 @@ load_status(const aim_config *cfg, aim_statuslist *sl, const aim_keyset *keys,
     aim_status s = aim_statuslist_load(sl, keys, err);
 
     if (s == AIM_OK
-        && (s = file_trusted(cfg, "status_list", sl->path, &sl->st, 0, err)) != AIM_OK)
+        && (s = file_trusted(cfg->strict_modes, "status_list", sl->path,
+                             &sl->st, 0, err)) != AIM_OK)
     {
         aim_statuslist_clear(sl);
     }
     return s;
 }
 
-/*
- * Load every key source into one set, each key bound to its issuer.
- * st[i] receives fstat() of what was read from source i; *failed the
- * index of the source that failed (sources after it were not read).
- */
+/* The token keys; strict_modes checks their files.  See
+ * aim_key_sources_load. */
 static aim_keyset *
 load_keys(const aim_config *cfg, struct stat *st, size_t *failed,
           aim_error *err)
 {
-    aim_keyset *all = NULL, *ks;
-    size_t      i, k;
-    const char *issuer;
+    aim_key_sources ks = aim_config_key_sources(cfg, AIM_OPT_KEYS);
 
-    for (i = 0; i < cfg->nkeys; i++) {
-        *failed = i;
-        ks = aim_keyset_load_st(cfg->keys[i], &st[i], err);
-        if (ks != NULL && file_trusted(cfg, "keys", aim_keyspec_path(cfg->keys[i]),
-                                       &st[i], 0, err) != AIM_OK)
-        {
-            aim_keyset_free(ks);
-            ks = NULL;
-        }
-        if (ks == NULL) {
-            aim_keyset_free(all);
-            if (err != NULL) err->status = AIM_CONFIG;
-            return NULL;
-        }
-        issuer = cfg->key_issuers[i] != NULL ? cfg->key_issuers[i]
-                 : cfg->nissuers == 1 ? cfg->issuers[0] : NULL;
-        for (k = 0; k < aim_keyset_count(ks); k++) {
-            aim_keyset_at(ks, k)->issuer = issuer;
-        }
-        if (all == NULL) {
-            all = ks;
-        } else {
-            if (aim_keyset_merge(all, ks, err) != AIM_OK) {
-                aim_keyset_free(ks);
-                aim_keyset_free(all);
-                return NULL;
-            }
-            aim_keyset_free(ks);
-        }
-    }
-    *failed = cfg->nkeys;
-    return all;
+    return aim_key_sources_load(&ks, cfg->strict_modes, st, failed, err);
 }
 
 aim_verifier *
@@ -287,14 +305,11 @@ aim_verifier_new(const aim_config *cfg, aim_error *err)
     }
     v = calloc(1, sizeof(*v));
     if (v == NULL || aim_config_copy(&v->cfg, cfg) != 0) {
-        if (v != NULL) {
-            aim_config_clear(&v->cfg);
-            free(v);
-        }
+        free(v);
         aim_fail(err, AIM_INTERNAL, "out of memory");
         return NULL;
     }
-    v->audit_fd = -1;
+    v->audit.fd = -1;
     v->auto_refresh = 1;
 
     opt = "keys";
@@ -318,11 +333,7 @@ aim_verifier_new(const aim_config *cfg, aim_error *err)
     }
     if (v->cfg.audit != NULL) {
         opt = "audit";
-        v->audit_fd = open(v->cfg.audit, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC
-                           | O_NOCTTY, 0640);
-        if (v->audit_fd < 0) {
-            aim_fail(err, AIM_CONFIG, "audit: cannot open \"%.200s\": %s",
-                     v->cfg.audit, strerror(errno));
+        if (aim_audit_open(&v->audit, v->cfg.audit, err) != AIM_OK) {
             goto fail;
         }
     }
@@ -349,8 +360,8 @@ aim_verifier_new(const aim_config *cfg, aim_error *err)
                      v->cfg.state, strerror(errno));
             goto fail;
         }
-        if (file_trusted(&v->cfg, "state", v->cfg.state, &sb, AIM_FILE_GROUP_WRITE,
-                         err) != AIM_OK)
+        if (file_trusted(v->cfg.strict_modes, "state", v->cfg.state, &sb,
+                         AIM_FILE_GROUP_WRITE, err) != AIM_OK)
         {
             goto fail;
         }
@@ -392,9 +403,7 @@ aim_verifier_free(aim_verifier *v)
     for (size_t i = 0; i < AIM_MAX_STATUS_LISTS; i++) {
         aim_statuslist_clear(&v->status[i]);
     }
-    if (v->audit_fd >= 0) {
-        close(v->audit_fd);
-    }
+    aim_audit_close(&v->audit);
     aim_config_clear(&v->cfg);
     free(v);
 }

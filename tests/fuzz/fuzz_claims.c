@@ -9,30 +9,17 @@
 #include "b64.h"
 
 static aim_verifier *v;
-static EVP_PKEY     *key;
-static char          hdr[128];
-static size_t        hlen;
-
-static void
-audit_sink(void *ud, const char *line)
-{
-    (void) ud;
-    if (strchr(line, '\n') != NULL) {
-        abort();
-    }
-}
+static fuzz_signer   signer;
 
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-    static const char h[] = "{\"alg\":\"EdDSA\",\"typ\":\"aim+jwt\",\"kid\":\"f-eddsa\"}";
-
     (void) argc;
     (void) argv;
     v = fuzz_verifier();
-    aim_verifier_set_audit(v, audit_sink, NULL);
-    key = fuzz_privkey(2);
-    hlen = aim_b64url_encode((const unsigned char *) h, strlen(h), hdr);
+    aim_verifier_set_audit(v, fuzz_audit_sink, NULL);
+    fuzz_signer_init(&signer, 2, "{\"alg\":\"EdDSA\",\"typ\":\"aim+jwt\","
+                     "\"kid\":\"f-eddsa\"}");
     return 0;
 }
 
@@ -43,28 +30,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     aim_request    req = { .adapter = "fuzz", .action = "GET", .resource = "/kb/1",
                            .scopes = need, .nscopes = 2, .any = 1 };
     char          *tok;
-    size_t         n, siglen = 64;
-    unsigned char  sig[64];
-    EVP_MD_CTX    *m;
+    size_t         n;
     aim_token     *t = NULL;
     aim_error      err;
 
     if (size > 12000) {
         return 0;
     }
-    tok = malloc(hlen + 1 + AIM_B64_ENCODED_LEN(size) + 1 + 100);
-    memcpy(tok, hdr, hlen);
-    tok[hlen] = '.';
-    n = hlen + 1 + aim_b64url_encode(data, size, tok + hlen + 1);
-    m = EVP_MD_CTX_new();
-    if (EVP_DigestSignInit_ex(m, NULL, NULL, NULL, NULL, key, NULL) != 1
-        || EVP_DigestSign(m, sig, &siglen, (const unsigned char *) tok, n) != 1)
-    {
-        abort();
-    }
-    EVP_MD_CTX_free(m);
-    tok[n] = '.';
-    n += 1 + aim_b64url_encode(sig, siglen, tok + n + 1);
+    tok = fuzz_signer_sign(&signer, data, size, &n);
 
     {
         aim_decision d;

@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include <openssl/pem.h>
 #include "aim.h"
+#include "b64.h"
 #include "keys.h"
 #include "sign.h"
 #include "fuzz_keys.h"
@@ -64,6 +65,16 @@ fuzz_privkey(size_t i)
         fuzz_die("key", fuzz_keys[i].kid);
     }
     return k;
+}
+
+/* An audit sink that holds the core to one line per decision. */
+static inline void
+fuzz_audit_sink(void *ud, const char *line)
+{
+    (void) ud;
+    if (strchr(line, '\n') != NULL) {
+        abort();
+    }
 }
 
 /* The public JWKS of the fixed keys (malloc()ed). */
@@ -176,6 +187,54 @@ fuzz_sign(size_t i, const char *header, const char *claims)
     json_decref(c);
     EVP_PKEY_free(k);
     return t;
+}
+
+/*
+ * Any bytes as the payload of a compact JWS correctly signed with fixed
+ * key i under a fixed header (JSON text), so that a harness reaches what
+ * comes after the signature check.
+ */
+typedef struct {
+    EVP_PKEY *key;
+    aim_alg   alg;
+    char      hdr[256];           /* base64url of the header */
+    size_t    hlen;
+} fuzz_signer;
+
+static inline void
+fuzz_signer_init(fuzz_signer *s, size_t i, const char *header)
+{
+    if (AIM_B64_ENCODED_LEN(strlen(header)) > sizeof(s->hdr)) {
+        fuzz_die("header", header);
+    }
+    s->key = fuzz_privkey(i);
+    s->alg = fuzz_keys[i].alg;
+    s->hlen = aim_b64url_encode((const unsigned char *) header, strlen(header),
+                                s->hdr);
+}
+
+/* The token (malloc()ed) and its length in *len. */
+static inline char *
+fuzz_signer_sign(const fuzz_signer *s, const uint8_t *data, size_t size,
+                 size_t *len)
+{
+    char      *input = malloc(s->hlen + 1 + AIM_B64_ENCODED_LEN(size)), *tok;
+    size_t     n;
+    aim_error  err;
+
+    if (input == NULL) {
+        abort();
+    }
+    memcpy(input, s->hdr, s->hlen);
+    input[s->hlen] = '.';
+    n = s->hlen + 1 + aim_b64url_encode(data, size, input + s->hlen + 1);
+    tok = aim_jws_sign_input(s->key, s->alg, input, n, &err);
+    free(input);
+    if (tok == NULL) {
+        fuzz_die("sign", err.message);
+    }
+    *len = strlen(tok);
+    return tok;
 }
 
 /* The DPoP holder key (the ES256 key) and its RFC 7638 thumbprint. */

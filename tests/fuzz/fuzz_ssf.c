@@ -30,10 +30,8 @@
 static aim_config        *cfg;
 static aim_ssf_receiver  *rx;
 static aim_ssf_publisher *pub;
-static EVP_PKEY          *key;
+static fuzz_signer        transmitter;
 static char               dir[] = "/tmp/aim-fuzz-ssf.XXXXXX";
-static char               hdr[128];
-static size_t             hlen;
 static unsigned long      runs;
 
 static int
@@ -50,15 +48,6 @@ cleanup(void)
 }
 
 static void
-audit_sink(void *ud, const char *line)
-{
-    (void) ud;
-    if (strchr(line, '\n') != NULL) {
-        abort();
-    }
-}
-
-static void
 new_receiver(void)
 {
     aim_error err;
@@ -71,14 +60,12 @@ new_receiver(void)
     if (rx == NULL) {
         fuzz_die("receiver", err.message);
     }
-    aim_ssf_receiver_set_audit(rx, audit_sink, NULL);
+    aim_ssf_receiver_set_audit(rx, fuzz_audit_sink, NULL);
 }
 
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-    static const char h[] = "{\"alg\":\"EdDSA\",\"typ\":\"secevent+jwt\","
-                            "\"kid\":\"f-eddsa\"}";
     char      kp[128], sp[128], pp[128], *jwks;
     aim_error err;
     int       i;
@@ -120,33 +107,9 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
         aim_ssf_record(cfg, i % 2 ? "agent-1" : "spiffe://fuzz/agent-2",
                        (aim_signal_kind) (AIM_SIGNAL_DISABLED + i), "fuzz", &err);
     }
-    key = fuzz_privkey(2);
-    hlen = aim_b64url_encode((const unsigned char *) h, strlen(h), hdr);
+    fuzz_signer_init(&transmitter, 2, "{\"alg\":\"EdDSA\",\"typ\":"
+                     "\"secevent+jwt\",\"kid\":\"f-eddsa\"}");
     return 0;
-}
-
-/* Claims -> a SET signed by the transmitter's EdDSA key. */
-static char *
-sign(const uint8_t *data, size_t size, size_t *len)
-{
-    char          *tok = malloc(hlen + 1 + AIM_B64_ENCODED_LEN(size) + 1 + 100);
-    size_t         n, siglen = 64;
-    unsigned char  sig[64];
-    EVP_MD_CTX    *m = EVP_MD_CTX_new();
-
-    memcpy(tok, hdr, hlen);
-    tok[hlen] = '.';
-    n = hlen + 1 + aim_b64url_encode(data, size, tok + hlen + 1);
-    if (EVP_DigestSignInit_ex(m, NULL, NULL, NULL, NULL, key, NULL) != 1
-        || EVP_DigestSign(m, sig, &siglen, (const unsigned char *) tok, n) != 1)
-    {
-        abort();
-    }
-    EVP_MD_CTX_free(m);
-    tok[n] = '.';
-    n += 1 + aim_b64url_encode(sig, siglen, tok + n + 1);
-    *len = n;
-    return tok;
 }
 
 static void
@@ -215,7 +178,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (size > 12000) {
             break;
         }
-        tok = sign(data, size, &len);
+        tok = fuzz_signer_sign(&transmitter, data, size, &len);
         aim_ssf_apply(rx, tok, len, &res);
         check_result(&res);
         free(tok);

@@ -16,16 +16,13 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include "aim.h"
 #include "sign.h"
 #include "state.h"
 #include "status.h"
+#include "tu.h"
 
 static int passed, failed;
-static int64_t now_value = 1800000000;
-static const char *dir;
-static EVP_PKEY *issuer_key;
-static char kid[64];
+static EVP_PKEY *issuer_key;        /* signs the status lists */
 
 #define CHECK(cond, ...) do {                                        \
     if (cond) { passed++; }                                          \
@@ -33,65 +30,30 @@ static char kid[64];
            printf(__VA_ARGS__); printf("\n"); }                      \
 } while (0)
 
-static int64_t test_clock(void) { return now_value; }
-
-static char *
-path_of(const char *name)
-{
-    static char buf[8][512];
-    static int  i;
-    char       *p = buf[i++ % 8];
-
-    snprintf(p, 512, "%s/%s", dir, name);
-    return p;
-}
-
+/* An agent's token: the standard one of tests/unit/tu.c, for sub. */
 static char *
 issue(const char *sub, const char *scope, const char *extra_json)
 {
-    json_t    *h = json_pack("{s:s, s:s, s:s}", "alg", "ES256", "typ", "aim+jwt",
-                             "kid", kid);
-    json_t    *c = json_pack("{s:s, s:s, s:s, s:I, s:I, s:s, s:s}",
-                             "iss", "https://issuer.test", "sub", sub,
-                             "aud", "api", "iat", (json_int_t) now_value,
-                             "exp", (json_int_t) (now_value + 80000),
-                             "jti", sub, "scope", scope);
-    aim_error  e;
-    char      *tok;
-
-    if (extra_json != NULL) {
-        json_t *x = json_loads(extra_json, 0, NULL);
-        json_object_update(c, x);
-        json_decref(x);
-    }
-    tok = aim_jws_sign(issuer_key, AIM_ALG_ES256, h, c, &e);
-    json_decref(h);
-    json_decref(c);
-    if (tok == NULL) {
-        printf("sign failed: %s\n", e.message);
-        exit(2);
-    }
-    return tok;
+    return tu_agent_token(sub, scope, 80000, extra_json);
 }
 
+/* A verifier with the standard keys, a state file and a status list (each
+ * NULL: none), or NULL with why printed. */
 static aim_verifier *
 verifier(const char *state, const char *status_list)
 {
-    aim_config   *c = aim_config_new();
     aim_verifier *v;
     aim_error     e;
 
-    aim_config_set(c, "keys", path_of("jwks.json"), &e);
-    aim_config_set(c, "issuer", "https://issuer.test", &e);
-    aim_config_set(c, "audience", "api", &e);
-    if (state != NULL) {
-        aim_config_set(c, "state", state, &e);
+    if (state != NULL && status_list != NULL) {
+        v = tu_verifier_try(&e, "state", state, "status_list", status_list, NULL);
+    } else if (state != NULL) {
+        v = tu_verifier_try(&e, "state", state, NULL);
+    } else if (status_list != NULL) {
+        v = tu_verifier_try(&e, "status_list", status_list, NULL);
+    } else {
+        v = tu_verifier_try(&e, NULL);
     }
-    if (status_list != NULL && aim_config_set(c, "status_list", status_list, &e) != AIM_OK) {
-        printf("status_list option: %s\n", e.message);
-    }
-    v = aim_verifier_new(c, &e);
-    aim_config_free(c);
     if (v == NULL) {
         printf("verifier: %s\n", e.message);
     }
@@ -113,29 +75,12 @@ decide(aim_verifier *v, const char *tok, const char *action,
     return s;
 }
 
-static void
-setup_keys(void)
-{
-    aim_error  e;
-    json_t    *jwk, *jwks;
-    FILE      *f;
-
-    issuer_key = aim_privkey_generate(AIM_ALG_ES256, 0, &e);
-    jwk = aim_pubkey_to_jwk(issuer_key, AIM_ALG_ES256, "trust-test", &e);
-    snprintf(kid, sizeof(kid), "trust-test");
-    jwks = json_pack("{s:[o]}", "keys", jwk);
-    f = fopen(path_of("jwks.json"), "w");
-    json_dumpf(jwks, f, 0);
-    fclose(f);
-    json_decref(jwks);
-}
-
 /* 50 denials in a minute: refused where scopes grant, everywhere,
  * others unaffected, recovered after a quiet period. */
 static void
 test_probing(void)
 {
-    const char   *st = path_of("probing.state");
+    const char   *st = tu_path("probing.state");
     aim_verifier *nginx, *pg;
     char         *bad = issue("agent-probe", "kb:read", NULL);
     char         *good = issue("agent-good", "kb:read", NULL);
@@ -146,7 +91,7 @@ test_probing(void)
     pg = verifier(st, NULL);     /* another adapter, same host state */
     CHECK(decide(nginx, bad, "GET", "/kb/1", "kb:read") == AIM_OK, "baseline allow");
     for (i = 0; i < 50; i++) {
-        now_value += 1;
+        tu_now += 1;
         decide(nginx, bad, "GET", "/admin", "admin:all");
     }
     CHECK(decide(nginx, bad, "GET", "/kb/1", "kb:read") == AIM_LOW_TRUST,
@@ -155,10 +100,10 @@ test_probing(void)
           "probing agent refused on another adapter");
     CHECK(decide(pg, good, "SELECT", "table kb", "kb:read") == AIM_OK,
           "another agent unaffected");
-    now_value += 5 * 60;
+    tu_now += 5 * 60;
     CHECK(decide(pg, bad, "SELECT", "table kb", "kb:read") == AIM_LOW_TRUST,
           "still refused after 5 quiet minutes");
-    now_value += 10 * 60;
+    tu_now += 10 * 60;
     CHECK(decide(pg, bad, "SELECT", "table kb", "kb:read") == AIM_OK,
           "recovered after 15 quiet minutes");
     aim_verifier_free(nginx);
@@ -171,7 +116,7 @@ test_probing(void)
 static void
 test_burst(void)
 {
-    const char   *st = path_of("burst.state");
+    const char   *st = tu_path("burst.state");
     aim_verifier *v;
     char         *tok = issue("agent-burst", "kb:read", NULL);
     int           i, refused = 0;
@@ -179,11 +124,11 @@ test_burst(void)
     unlink(st);
     v = verifier(st, NULL);
     for (i = 0; i < 80; i++) {            /* one request every 15 s */
-        now_value += 15;
+        tu_now += 15;
         CHECK(decide(v, tok, "GET", "/kb/1", "kb:read") == AIM_OK, "calm request %d", i);
     }
     for (i = 0; i < 300 && !refused; i++) {   /* 100 requests a second */
-        if (i % 100 == 0) now_value += 1;
+        if (i % 100 == 0) tu_now += 1;
         refused = decide(v, tok, "GET", "/kb/1", "kb:read") == AIM_LOW_TRUST;
     }
     CHECK(refused, "burst at 100x baseline refused (after %d requests)", i);
@@ -195,7 +140,7 @@ test_burst(void)
 static void
 test_enumeration(void)
 {
-    const char   *st = path_of("enum.state");
+    const char   *st = tu_path("enum.state");
     aim_verifier *v;
     char         *tok = issue("agent-enum", "kb:read", NULL);
     char          res[64];
@@ -204,13 +149,13 @@ test_enumeration(void)
     unlink(st);
     v = verifier(st, NULL);
     for (i = 0; i < 60; i++) {            /* learn: 5 documents, slowly */
-        now_value += 12;
+        tu_now += 12;
         snprintf(res, sizeof(res), "/kb/%d", i % 5);
         decide(v, tok, "GET", res, "kb:read");
     }
     CHECK(decide(v, tok, "GET", "/kb/1", "kb:read") == AIM_OK, "learnt, allowed");
     for (i = 0; i < 200 && !refused; i++) {
-        if (i % 5 == 0) now_value += 1;
+        if (i % 5 == 0) tu_now += 1;
         snprintf(res, sizeof(res), "/kb/secret-%d", i);
         refused = decide(v, tok, "GET", res, "kb:read") == AIM_LOW_TRUST;
     }
@@ -223,7 +168,7 @@ test_enumeration(void)
 static void
 test_corruption(void)
 {
-    const char   *st = path_of("corrupt.state");
+    const char   *st = tu_path("corrupt.state");
     aim_verifier *v;
     aim_state    *s;
     aim_error     e;
@@ -244,7 +189,7 @@ test_corruption(void)
 
     v = verifier(st, NULL);
     for (i = 0; i < 40; i++) {
-        now_value += 1;
+        tu_now += 1;
         decide(v, tok, "GET", "/admin", "admin:all");
     }
     CHECK(decide(v, tok, "GET", "/kb", "kb:read") == AIM_LOW_TRUST, "low before corruption");
@@ -255,14 +200,14 @@ test_corruption(void)
     CHECK(pwrite(fd, junk, sizeof(junk), 0) == (ssize_t) sizeof(junk), "scribble header");
     CHECK(pwrite(fd, junk, sizeof(junk), 4096 + 8192) == (ssize_t) sizeof(junk), "scribble slots");
     close(fd);
-    now_value += 2;                 /* the next refresh re-validates */
+    tu_now += 2;                 /* the next refresh re-validates */
     CHECK(decide(v, tok, "GET", "/kb", "kb:read") == AIM_OK,
           "corrupt file rebuilt: history dropped, not trusted");
     aim_verifier_free(v);
 
     /* Out-of-range slot values are reset, not believed. */
     s = aim_state_open(st, &e);
-    aim_state_observe(s, "agent-range", "GET", "/x", AIM_OK, now_value, NULL);
+    aim_state_observe(s, "agent-range", "GET", "/x", AIM_OK, tu_now, NULL);
     aim_state_close(s);
     {
         unsigned char *map;
@@ -283,7 +228,7 @@ test_corruption(void)
         close(fd);
     }
     s = aim_state_open(st, &e);
-    CHECK(aim_state_trust(s, "agent-range", now_value) == 0.0,
+    CHECK(aim_state_trust(s, "agent-range", tu_now) == 0.0,
           "an out-of-range trust is repaired downwards, never raised");
     aim_state_close(s);
     free(tok);
@@ -293,7 +238,7 @@ test_corruption(void)
 static void
 test_killed_process(void)
 {
-    const char *st = path_of("kill.state");
+    const char *st = tu_path("kill.state");
     aim_state  *s;
     aim_error   e;
     pid_t       pid;
@@ -302,13 +247,13 @@ test_killed_process(void)
 
     unlink(st);
     s = aim_state_open(st, &e);
-    aim_state_observe(s, "agent-kill", "GET", "/x", AIM_OK, now_value, NULL);
+    aim_state_observe(s, "agent-kill", "GET", "/x", AIM_OK, tu_now, NULL);
     for (round = 0; round < 20; round++) {
         pid = fork();
         if (pid == 0) {
             aim_state *cs = aim_state_open(st, &e);
             for (;;) {
-                aim_state_observe(cs, "agent-kill", "GET", "/x", AIM_OK, now_value, NULL);
+                aim_state_observe(cs, "agent-kill", "GET", "/x", AIM_OK, tu_now, NULL);
             }
         }
         usleep(2000 + (useconds_t) (round * 997 % 5000));
@@ -338,7 +283,7 @@ test_killed_process(void)
         close(fd);
     }
     alarm(10);
-    trust = aim_state_observe(s, "agent-kill", "GET", "/x", AIM_OK, now_value, NULL);
+    trust = aim_state_observe(s, "agent-kill", "GET", "/x", AIM_OK, tu_now, NULL);
     alarm(0);
     CHECK(trust == 100.0, "a dead owner's lock is taken over, agent kept");
     CHECK(aim_state_reset(s, "agent-kill") == 0, "agent still in the table");
@@ -349,7 +294,7 @@ test_killed_process(void)
 static void
 test_stuck_lock(void)
 {
-    const char *st = path_of("stuck.state");
+    const char *st = tu_path("stuck.state");
     aim_state  *s;
     aim_error   e;
     double      trust;
@@ -358,7 +303,7 @@ test_stuck_lock(void)
 
     unlink(st);
     s = aim_state_open(st, &e);
-    aim_state_observe(s, "agent-stuck", "GET", "/x", AIM_OK, now_value, NULL);
+    aim_state_observe(s, "agent-stuck", "GET", "/x", AIM_OK, tu_now, NULL);
     pid = fork();
     if (pid == 0) {
         pause();
@@ -381,14 +326,14 @@ test_stuck_lock(void)
         close(fd);
     }
     alarm(10);
-    trust = aim_state_observe(s, "agent-stuck", "GET", "/x", AIM_OK, now_value, NULL);
+    trust = aim_state_observe(s, "agent-stuck", "GET", "/x", AIM_OK, tu_now, NULL);
     CHECK(trust < 0, "a lock held by a live process fails closed (%.1f)", trust);
-    CHECK(aim_state_trust(s, "agent-stuck", now_value) < 0, "trust read fails closed too");
-    CHECK(aim_state_trust(s, "agent-never-seen", now_value) == 100.0, "unknown agent: 100");
+    CHECK(aim_state_trust(s, "agent-stuck", tu_now) < 0, "trust read fails closed too");
+    CHECK(aim_state_trust(s, "agent-never-seen", tu_now) == 100.0, "unknown agent: 100");
     alarm(0);
     kill(pid, SIGKILL);
     waitpid(pid, &status, 0);
-    trust = aim_state_observe(s, "agent-stuck", "GET", "/x", AIM_OK, now_value, NULL);
+    trust = aim_state_observe(s, "agent-stuck", "GET", "/x", AIM_OK, tu_now, NULL);
     CHECK(trust == 100.0, "once the holder dies, the lock is taken over");
     aim_state_close(s);
 }
@@ -397,7 +342,7 @@ test_stuck_lock(void)
 static void
 test_no_clean_slate(void)
 {
-    const char *st = path_of("evict.state");
+    const char *st = tu_path("evict.state");
     aim_state  *s;
     aim_error   e;
     char        name[64];
@@ -408,17 +353,17 @@ test_no_clean_slate(void)
     s = aim_state_open(st, &e);
     for (i = 0; i < 50; i++) {
         aim_state_observe(s, "agent-bad", "GET", "/admin", AIM_INSUFFICIENT_SCOPE,
-                          now_value, NULL);
+                          tu_now, NULL);
     }
-    CHECK(aim_state_trust(s, "agent-bad", now_value) < 10, "driven down");
+    CHECK(aim_state_trust(s, "agent-bad", tu_now) < 10, "driven down");
     /* Flood the table with far more agents than it holds. */
     for (i = 0, n = 0; i < AIM_STATE_SLOTS * 2; i++) {
         snprintf(name, sizeof(name), "agent-flood-%d", i);
-        if (aim_state_observe(s, name, "GET", "/x", AIM_OK, now_value, NULL) < 0) {
+        if (aim_state_observe(s, name, "GET", "/x", AIM_OK, tu_now, NULL) < 0) {
             n++;
         }
     }
-    trust = aim_state_trust(s, "agent-bad", now_value);
+    trust = aim_state_trust(s, "agent-bad", tu_now);
     CHECK(trust >= 0 && trust < 10, "the distrusted agent kept its history (%.1f)", trust);
     CHECK(n == 0, "fully trusted agents are recycled to make room (%d refused)", n);
     aim_state_close(s);
@@ -428,7 +373,7 @@ test_no_clean_slate(void)
 static void
 test_adapter_denials(void)
 {
-    const char   *st = path_of("replay.state");
+    const char   *st = tu_path("replay.state");
     aim_verifier *v;
     char         *tok = issue("agent-replayer", "kb:read", NULL);
     aim_token    *t;
@@ -448,7 +393,7 @@ test_adapter_denials(void)
     for (i = 0; i < 50; i++) {
         aim_decision d;
 
-        now_value += 1;
+        tu_now += 1;
         aim_decide_token(v, t, &r, &d);
         aim_decision_clear(&d);
     }
@@ -471,9 +416,9 @@ burst_seen(aim_state *s, const char *agent, int per_s, int seconds)
     int         i, j, seen = 0;
 
     for (i = 0; i < seconds; i++) {
-        now_value += 1;
+        tu_now += 1;
         for (j = 0; j < per_s; j++) {
-            aim_state_observe(s, agent, "GET", "/kb/1", AIM_OK, now_value, &sig);
+            aim_state_observe(s, agent, "GET", "/kb/1", AIM_OK, tu_now, &sig);
             seen += sig != NULL && strcmp(sig, "burst") == 0;
         }
     }
@@ -489,8 +434,8 @@ learn_batch(aim_state *s, const char *agent)
 
     burst_seen(s, agent, 5, 60);
     for (i = 0; i < 30; i++) {
-        now_value += 30;
-        aim_state_observe(s, agent, "GET", "/kb/1", AIM_OK, now_value, NULL);
+        tu_now += 30;
+        aim_state_observe(s, agent, "GET", "/kb/1", AIM_OK, tu_now, NULL);
     }
 }
 
@@ -522,7 +467,7 @@ poke(const char *path, const char *agent, size_t field, const void *val, size_t 
 static void
 test_peak(void)
 {
-    const char *st = path_of("peak.state");
+    const char *st = tu_path("peak.state");
     aim_state  *s;
     aim_error   e;
     int         n;
@@ -532,7 +477,7 @@ test_peak(void)
 
     /* The batch again the next night, at its usual pace: not a burst. */
     learn_batch(s, "agent-nightly");
-    now_value += 86400;
+    tu_now += 86400;
     n = burst_seen(s, "agent-nightly", 5, 60);
     CHECK(n == 0, "the usual batch the next night is not a burst (%d)", n);
 
@@ -540,7 +485,7 @@ test_peak(void)
      * is judged afresh, and the first requests of it must not bring the
      * old peak back whole. */
     learn_batch(s, "agent-faded");
-    now_value += 42 * 86400;
+    tu_now += 42 * 86400;
     n = burst_seen(s, "agent-faded", 5, 60);
     CHECK(n > 0, "after six quiet weeks a batch pace is a burst again (%d)", n);
 
@@ -551,11 +496,11 @@ test_peak(void)
 
         for (i = 0; i < sizeof(absurd) / sizeof(absurd[0]); i++) {
             char    agent[32];
-            int64_t future = now_value + 365 * 86400;
+            int64_t future = tu_now + 365 * 86400;
 
             snprintf(agent, sizeof(agent), "agent-absurd-%zu", i);
             learn_batch(s, agent);
-            now_value += 7200;
+            tu_now += 7200;
             CHECK(poke(st, agent, SLOT_PEAK_S, &absurd[i], sizeof(double))
                   && poke(st, agent, SLOT_PEAK_AT, &future, sizeof(future)),
                   "peak written");
@@ -593,34 +538,19 @@ static void
 write_status_list(const char *file, const char *uri, const unsigned char *bytes,
                   size_t n, int bits, int64_t exp)
 {
-    char      *lst = aim_statuslist_encode(bytes, n);
-    json_t    *h = json_pack("{s:s, s:s, s:s}", "alg", "ES256", "typ",
-                             "statuslist+jwt", "kid", kid);
-    json_t    *c = json_pack("{s:s, s:I, s:{s:i, s:s}}", "sub", uri,
-                             "iat", (json_int_t) now_value, "status_list",
-                             "bits", bits, "lst", lst);
-    aim_error  e;
-    char      *jwt;
-    FILE      *f;
+    char *jwt = tu_statuslist_token(issuer_key, uri, bytes, n, bits, exp);
+    FILE *f = fopen(file, "w");
 
-    if (exp > 0) {
-        json_object_set_new(c, "exp", json_integer(exp));
-    }
-    jwt = aim_jws_sign(issuer_key, AIM_ALG_ES256, h, c, &e);
-    f = fopen(file, "w");
     fputs(jwt, f);
     fclose(f);
     free(jwt);
-    free(lst);
-    json_decref(h);
-    json_decref(c);
 }
 
 static void
 test_status_list(void)
 {
     const char    *uri = "https://issuer.test/status/1";
-    char          *file = path_of("status1.jwt");
+    const char    *file = tu_path("status1.jwt");
     char           opt[600];
     unsigned char  bytes[4] = { 0 };
     aim_verifier  *v;
@@ -656,7 +586,7 @@ test_status_list(void)
     memset(bytes, 0, sizeof(bytes));
     bytes[0] = 0x20;         /* idx 5 invalid */
     bytes[1] = 0x02;         /* idx 9 invalid */
-    write_status_list(file, uri, bytes, sizeof(bytes), 1, now_value + 3600);
+    write_status_list(file, uri, bytes, sizeof(bytes), 1, tu_now + 3600);
     snprintf(opt, sizeof(opt), "%s %s", uri, file);
     v = verifier(NULL, opt);
     CHECK(v != NULL, "verifier with a status list");
@@ -675,32 +605,30 @@ test_status_list(void)
     /* Publish a new list revoking idx 0: effective at the next refresh. */
     bytes[0] = 0x21;
     sleep(1);                /* a new mtime */
-    write_status_list(file, uri, bytes, sizeof(bytes), 1, now_value + 3600);
-    now_value += 2;
+    write_status_list(file, uri, bytes, sizeof(bytes), 1, tu_now + 3600);
+    tu_now += 2;
     CHECK(aim_verify(v, t0, strlen(t0), &t, &e) == AIM_REVOKED, "new list revokes idx 0");
 
     /* A stale list rejects everything that points to it. */
     bytes[0] = 0;
     sleep(1);
-    write_status_list(file, uri, bytes, sizeof(bytes), 1, now_value + 10);
-    now_value += 2;
+    write_status_list(file, uri, bytes, sizeof(bytes), 1, tu_now + 10);
+    tu_now += 2;
     CHECK(aim_verify(v, t0, strlen(t0), &t, &e) == AIM_OK, "fresh list valid again");
     aim_token_free(t);
-    now_value += 100;
+    tu_now += 100;
     CHECK(aim_verify(v, t0, strlen(t0), &t, &e) == AIM_REVOKED
           && strstr(e.message, "stale") != NULL, "stale list: %s", e.message);
 
     /* A list signed by someone else is refused at load. */
     {
         EVP_PKEY *other = issuer_key;
-        char      kid_saved[64];
 
-        memcpy(kid_saved, kid, sizeof(kid));
         issuer_key = aim_privkey_generate(AIM_ALG_ES256, 0, &e);
-        write_status_list(path_of("forged.jwt"), uri, bytes, sizeof(bytes), 1, 0);
+        write_status_list(tu_path("forged.jwt"), uri, bytes, sizeof(bytes), 1, 0);
         EVP_PKEY_free(issuer_key);
         issuer_key = other;
-        snprintf(opt, sizeof(opt), "%s %s", uri, path_of("forged.jwt"));
+        snprintf(opt, sizeof(opt), "%s %s", uri, tu_path("forged.jwt"));
         CHECK(verifier(NULL, opt) == NULL, "forged status list refused at start");
     }
     free(t0); free(t5); free(t9); free(tother);
@@ -711,19 +639,7 @@ test_status_list(void)
 static aim_verifier *
 verifier_two_lists(const char *list1, const char *list2, aim_error *e)
 {
-    aim_config   *c = aim_config_new();
-    aim_verifier *v = NULL;
-
-    if (aim_config_set(c, "keys", path_of("jwks.json"), e) == AIM_OK
-        && aim_config_set(c, "issuer", "https://issuer.test", e) == AIM_OK
-        && aim_config_set(c, "audience", "api", e) == AIM_OK
-        && aim_config_set(c, "status_list", list1, e) == AIM_OK
-        && aim_config_set(c, "status_list", list2, e) == AIM_OK)
-    {
-        v = aim_verifier_new(c, e);
-    }
-    aim_config_free(c);
-    return v;
+    return tu_verifier_try(e, "status_list", list1, "status_list", list2, NULL);
 }
 
 /*
@@ -737,7 +653,7 @@ static void
 test_status_duplicates(void)
 {
     const char    *u1 = "https://issuer.test/status/a", *u2 = "https://issuer.test/status/b";
-    char          *f1 = path_of("dup-a.jwt"), *f2 = path_of("dup-b.jwt");
+    const char    *f1 = tu_path("dup-a.jwt"), *f2 = tu_path("dup-b.jwt");
     char           o1[600], o2[600];
     unsigned char  valid[4] = { 0 }, revoked[4] = { 0xff, 0xff, 0xff, 0xff };
     aim_verifier  *v;
@@ -745,8 +661,8 @@ test_status_duplicates(void)
     aim_token     *t;
     char          *ta, *tb;
 
-    write_status_list(f1, u1, valid, sizeof(valid), 1, now_value + 3600);
-    write_status_list(f2, u2, valid, sizeof(valid), 1, now_value + 3600);
+    write_status_list(f1, u1, valid, sizeof(valid), 1, tu_now + 3600);
+    write_status_list(f2, u2, valid, sizeof(valid), 1, tu_now + 3600);
 
     /* One URI configured twice (options.c). */
     snprintf(o1, sizeof(o1), "%s %s", u1, f1);
@@ -757,7 +673,7 @@ test_status_duplicates(void)
     aim_verifier_free(v);
 
     /* Two URIs, the second file claiming the first's. */
-    write_status_list(f2, u1, revoked, sizeof(revoked), 1, now_value + 3600);
+    write_status_list(f2, u1, revoked, sizeof(revoked), 1, tu_now + 3600);
     snprintf(o2, sizeof(o2), "%s %s", u2, f2);
     v = verifier_two_lists(o1, o2, &e);
     CHECK(v == NULL && e.status == AIM_CONFIG && strstr(e.message, "dup-b.jwt") != NULL
@@ -772,7 +688,7 @@ test_status_duplicates(void)
     aim_verifier_free(v);
 
     /* On reload: the second list starts claiming the first URI. */
-    write_status_list(f2, u2, valid, sizeof(valid), 1, now_value + 3600);
+    write_status_list(f2, u2, valid, sizeof(valid), 1, tu_now + 3600);
     snprintf(o2, sizeof(o2), "%s %s", u2, f2);
     v = verifier_two_lists(o1, o2, &e);
     CHECK(v != NULL, "two lists, each its own URI: %s", v ? "" : e.message);
@@ -786,8 +702,8 @@ test_status_duplicates(void)
     CHECK(aim_verify(v, tb, strlen(tb), &t, &e) == AIM_OK, "b valid: %s", e.message);
     aim_token_free(t);
     sleep(1);
-    write_status_list(f2, u1, revoked, sizeof(revoked), 1, now_value + 3600);
-    now_value += 2;
+    write_status_list(f2, u1, revoked, sizeof(revoked), 1, tu_now + 3600);
+    tu_now += 2;
     CHECK(aim_verify(v, tb, strlen(tb), &t, &e) == AIM_REVOKED
           && strstr(e.message, "not available") != NULL,
           "b's file now claims a's URI: b answers nothing (%s)", e.message);
@@ -806,10 +722,9 @@ main(int argc, char **argv)
         fprintf(stderr, "usage: test_trust WORKDIR\n");
         return 2;
     }
-    dir = argv[1];
-    umask(022);                 /* strict_modes: files 0644 whatever the caller's */
-    aim_set_clock(test_clock);
-    setup_keys();
+    tu_init_in(argv[1]);
+    tu_std_jwks();
+    issuer_key = tu_key(AIM_ALG_ES256);
 
     test_action_class();
     test_probing();
@@ -825,7 +740,6 @@ main(int argc, char **argv)
     test_status_list();
     test_status_duplicates();
 
-    EVP_PKEY_free(issuer_key);
     printf("trust: %d passed, %d failed, 0 skipped\n", passed, failed);
     return failed ? 1 : 0;
 }

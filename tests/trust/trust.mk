@@ -1,9 +1,10 @@
 # Trust, the shared state file and status lists (tests/trust).
 TRUST_TEST := $(B)/tests/test_trust
 
-$(TRUST_TEST): tests/trust/test_trust.c $(ISSUER_LIB) $(LIBAIM)
+# The unit tests' helpers (tests/unit/tu.c): keys, tokens, verifiers, clock.
+$(TRUST_TEST): tests/trust/test_trust.c tests/unit/tu.c tests/unit/tu.h $(ISSUER_LIB) $(LIBAIM)
 	@mkdir -p $(dir $@)
-	$(CC) $(TOOL_CFLAGS) -o $@ $< $(ISSUER_LIB) $(LIBAIM) $(PKG_LIBS)
+	$(CC) $(TOOL_CFLAGS) -Itests/unit -o $@ $< tests/unit/tu.c $(ISSUER_LIB) $(LIBAIM) $(PKG_LIBS)
 
 .PHONY: test-trust
 TEST_TARGETS += test-trust

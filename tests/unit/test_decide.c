@@ -14,54 +14,6 @@
 #include "tu.h"
 #include "units.h"
 
-#define MAX_LINES 16
-
-static char *lines[MAX_LINES];
-static int   nlines;
-
-static void
-sink(void *ud, const char *line)
-{
-    (void) ud;
-    if (nlines < MAX_LINES) {
-        lines[nlines++] = strdup(line);
-    }
-}
-
-static void
-lines_reset(void)
-{
-    while (nlines > 0) {
-        free(lines[--nlines]);
-    }
-}
-
-/* The agent's event and denial counts in the state file. */
-typedef struct {
-    const char *agent;
-    long long   events, denied;
-} counts;
-
-static void
-count_fn(void *ud, const aim_agent_stats *s)
-{
-    counts *c = ud;
-
-    if (strcmp(s->agent, c->agent) == 0) {
-        c->events = (long long) s->events;
-        c->denied = (long long) s->denied;
-    }
-}
-
-static counts
-counts_of(aim_verifier *v, const char *agent)
-{
-    counts c = { agent, 0, 0 };
-
-    aim_state_foreach(v->state, aim_now(), count_fn, &c);
-    return c;
-}
-
 static const char *const need_read[] = { "kb:read" };
 static const char *const need_admin[] = { "kb:admin" };
 
@@ -97,13 +49,13 @@ run(aim_verifier *v, const aim_request *r, const aim_token *held)
 {
     outcome      o;
     aim_decision d;
-    counts       before = counts_of(v, "agent-1"), after;
+    tu_counts    before = tu_counts_of(v, "agent-1"), after;
 
-    lines_reset();
+    tu_lines_reset();
     o.status = held != NULL ? aim_decide_token(v, held, r, &d)
                             : aim_decide(v, r, &d);
-    after = counts_of(v, "agent-1");
-    o.lines = nlines;
+    after = tu_counts_of(v, "agent-1");
+    o.lines = tu_nlines;
     o.events = after.events - before.events;
     o.denied = after.denied - before.denied;
     o.trust = d.trust;
@@ -125,7 +77,7 @@ test_baseline_rule(void)
     unlink(tu_path("decide.state"));
     v = tu_verifier("state", tu_path("decide.state"), "revoked",
                     tu_write("decide.rev", "# none\n", (size_t) -1), NULL);
-    aim_verifier_set_audit(v, sink, NULL);
+    aim_verifier_set_audit(v, tu_line_sink, NULL);
     tok = tu_token(NULL, NULL);
     expired = tu_token(NULL, "{\"exp\":1700000001,\"iat\":1699999000}");
     bad = strdup(tok);
@@ -159,7 +111,7 @@ test_baseline_rule(void)
     CHECK_ST(o.status, AIM_POLICY_DENIED, NULL);
     CHECK_INT(o.lines, 1);
     CHECK_INT(o.denied, 1);
-    CHECK(nlines == 1 && tu_contains(lines[0], "role escape"));
+    CHECK(tu_nlines == 1 && tu_contains(tu_lines[0], "role escape"));
 
     /* A token bound to a key, presented as bearer: counted. */
     {
@@ -223,41 +175,37 @@ test_baseline_rule(void)
     tu_write("decide.rev", "# none\n", (size_t) -1);
     tu_now += 2;
     /* No token held at all. */
-    {
-        aim_decision d;
-        CHECK_ST(aim_decide_token(v, NULL, &r, &d), AIM_NO_TOKEN, NULL);
-        aim_decision_clear(&d);
-    }
+    CHECK_ST(tu_decide_token_status(v, NULL, &r), AIM_NO_TOKEN, NULL);
 
     /* Identification: no line, nothing fed, the token returned. */
     {
         aim_decision d;
-        counts       before = counts_of(v, "agent-1"), after;
+        tu_counts    before = tu_counts_of(v, "agent-1"), after;
 
-        lines_reset();
+        tu_lines_reset();
         r = request(tok, need_admin);
         CHECK_ST(aim_identify(v, &r, &d), AIM_OK, NULL);
         CHECK(d.token != NULL && strcmp(aim_token_agent(d.token), "agent-1") == 0);
         aim_decision_clear(&d);
         CHECK(d.token == NULL);
-        after = counts_of(v, "agent-1");
-        CHECK_INT(nlines, 0);
+        after = tu_counts_of(v, "agent-1");
+        CHECK_INT(tu_nlines, 0);
         CHECK_INT(after.events - before.events, 0);
     }
 
     /* A note: one line, "note", nothing fed. */
     {
-        counts before = counts_of(v, "agent-1"), after;
+        tu_counts before = tu_counts_of(v, "agent-1"), after;
 
-        lines_reset();
+        tu_lines_reset();
         aim_note(v, &r, held, "session closed");
-        after = counts_of(v, "agent-1");
-        CHECK_INT(nlines, 1);
-        CHECK(nlines == 1 && tu_contains(lines[0], "\"decision\":\"note\""));
+        after = tu_counts_of(v, "agent-1");
+        CHECK_INT(tu_nlines, 1);
+        CHECK(tu_nlines == 1 && tu_contains(tu_lines[0], "\"decision\":\"note\""));
         CHECK_INT(after.events - before.events, 0);
     }
     aim_token_free(held);
-    lines_reset();
+    tu_lines_reset();
     aim_verifier_free(v);
     free(tok);
     free(expired);
@@ -324,7 +272,7 @@ test_observe_read(void)
     t_section("decide/observe-read");
     unlink(tu_path("read.state"));
     v = tu_verifier("state", tu_path("read.state"), NULL);
-    aim_verifier_set_audit(v, sink, NULL);
+    aim_verifier_set_audit(v, tu_line_sink, NULL);
     tok = tu_token(NULL, NULL);
     r = request(tok, need_read);
     o = run(v, &r, NULL);
@@ -366,7 +314,7 @@ test_observe_read(void)
     CHECK_INT(o.events, 0);
     aim_token_free(held);
     aim_verifier_free(v);
-    lines_reset();
+    tu_lines_reset();
     free(tok);
 }
 
@@ -394,11 +342,9 @@ test_cnf_methods(void)
     CHECK(tu_contains(d.message, "certificate"));
     aim_decision_clear(&d);
     r.cert_sha256 = other;
-    CHECK_ST(aim_decide(v, &r, &d), AIM_BAD_BINDING, NULL);
-    aim_decision_clear(&d);
+    CHECK_ST(tu_decide_status(v, &r), AIM_BAD_BINDING, NULL);
     r.cert_sha256 = cert;
-    CHECK_ST(aim_decide(v, &r, &d), AIM_OK, NULL);
-    aim_decision_clear(&d);
+    CHECK_ST(tu_decide_status(v, &r), AIM_OK, NULL);
     free(tok);
 
     /* cnf.jwk, cnf.jku, cnf.kid: no adapter checks them: refused, never
@@ -425,8 +371,7 @@ test_cnf_methods(void)
     /* A malformed x5t#S256 is a bad claim. */
     tok = tu_token(NULL, "{\"cnf\":{\"x5t#S256\":\"short\"}}");
     r = request(tok, need_read);
-    CHECK_ST(aim_decide(v, &r, &d), AIM_BAD_CLAIM, NULL);
-    aim_decision_clear(&d);
+    CHECK_ST(tu_decide_status(v, &r), AIM_BAD_CLAIM, NULL);
     free(tok);
     free(x5t);
     aim_verifier_free(v);

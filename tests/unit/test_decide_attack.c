@@ -31,27 +31,6 @@ static unsigned char  cert[32], cert_other[32];
 static char          *x5t;
 static int            proof_seq;
 
-/* Audit lines of the last decision. */
-static char *lines[8];
-static int   nlines;
-
-static void
-sink(void *ud, const char *line)
-{
-    (void) ud;
-    if (nlines < 8) {
-        lines[nlines++] = strdup(line);
-    }
-}
-
-static void
-lines_reset(void)
-{
-    while (nlines > 0) {
-        free(lines[--nlines]);
-    }
-}
-
 /* A replay store that remembers, and counts what it is asked. */
 #define STORE_MAX 4096
 static unsigned char store_hash[STORE_MAX][32];
@@ -178,10 +157,10 @@ audit_agrees(const aim_decision *d)
     const char *decision, *reason;
     int         ok;
 
-    if (nlines != 1) {
+    if (tu_nlines != 1) {
         return 0;
     }
-    j = json_loads(lines[0], 0, NULL);
+    j = json_loads(tu_lines[0], 0, NULL);
     if (j == NULL) {
         return 0;
     }
@@ -232,7 +211,7 @@ test_binding_matrix(void)
     t_section("attack/binding-matrix");
     fixtures();
     v = tu_verifier(NULL);
-    aim_verifier_set_audit(v, sink, NULL);
+    aim_verifier_set_audit(v, tu_line_sink, NULL);
     for (kind = 0; kind < K_COUNT; kind++) {
         char      *tok = token_of(kind, "agent-m");
         aim_token *held = NULL;
@@ -262,7 +241,7 @@ test_binding_matrix(void)
             r.proof_len = p != NULL ? strlen(p) : 0;
             r.nproofs = p != NULL ? 1 : 0;
             r.cert_sha256 = c == CERT_RIGHT ? cert : c == CERT_WRONG ? cert_other : NULL;
-            lines_reset();
+            tu_lines_reset();
             s = e == E_IDENTIFY ? aim_identify(v, &r, &d)
                 : e == E_DECIDE ? aim_decide(v, &r, &d)
                 : aim_decide_token(v, held, &r, &d);
@@ -277,7 +256,7 @@ test_binding_matrix(void)
             if (e != E_IDENTIFY && !audit_agrees(&d)) {
                 audit_bad++;
             }
-            if (e == E_IDENTIFY && nlines != 0) {
+            if (e == E_IDENTIFY && tu_nlines != 0) {
                 audit_bad++;
             }
             aim_decision_clear(&d);
@@ -293,7 +272,7 @@ test_binding_matrix(void)
         aim_token_free(held);
         free(tok);
     }
-    lines_reset();
+    tu_lines_reset();
     aim_verifier_free(v);
 }
 
@@ -362,7 +341,7 @@ test_replay(void)
     t_section("attack/replay");
     fixtures();
     v = tu_verifier(NULL);
-    aim_verifier_set_audit(v, sink, NULL);
+    aim_verifier_set_audit(v, tu_line_sink, NULL);
     tok = token_of(K_JKT, "agent-r");
     other = token_of(K_BOTH, "agent-r");
 
@@ -374,11 +353,10 @@ test_replay(void)
     r.proof_len = strlen(p);
     r.nproofs = 1;
     store_n = 0;
-    lines_reset();
-    CHECK_ST(aim_decide(v, &r, &d), AIM_OK, NULL);
-    aim_decision_clear(&d);
+    tu_lines_reset();
+    CHECK_ST(tu_decide_status(v, &r), AIM_OK, NULL);
     /* The same proof again, through every entry point. */
-    lines_reset();
+    tu_lines_reset();
     CHECK_ST(aim_decide(v, &r, &d), AIM_REPLAY, NULL);
     CHECK(d.proof_error && d.token != NULL && audit_agrees(&d));
     aim_decision_clear(&d);
@@ -389,8 +367,7 @@ test_replay(void)
         aim_error  err;
 
         CHECK_ST(aim_verify(v, tok, strlen(tok), &held, &err), AIM_OK, &err);
-        CHECK_ST(aim_decide_token(v, held, &r, &d), AIM_REPLAY, NULL);
-        aim_decision_clear(&d);
+        CHECK_ST(tu_decide_token_status(v, held, &r), AIM_REPLAY, NULL);
         aim_token_free(held);
     }
     /* Identification spends the proof: a decision on it is a replay
@@ -401,8 +378,7 @@ test_replay(void)
     r.proof_len = strlen(p);
     CHECK_ST(aim_identify(v, &r, &d), AIM_OK, NULL);
     aim_decision_clear(&d);
-    CHECK_ST(aim_decide(v, &r, &d), AIM_REPLAY, NULL);
-    aim_decision_clear(&d);
+    CHECK_ST(tu_decide_status(v, &r), AIM_REPLAY, NULL);
     free(p);
 
     /* A proof for another method, URL or token: the store is never
@@ -444,7 +420,7 @@ test_replay(void)
             r.proof = p;
             r.proof_len = strlen(p);
             store_answer = (aim_status) answers[i];
-            lines_reset();
+            tu_lines_reset();
             s = aim_decide(v, &r, &d);
             CHECKF(s == AIM_INTERNAL, "store answer %d: %s", answers[i], aim_reason(s));
             CHECKF(!d.proof_error, "store answer %d: blamed on the proof", answers[i]);
@@ -456,12 +432,11 @@ test_replay(void)
         p = proof_for(tok, "GET", HTU);
         r.proof = p;
         r.proof_len = strlen(p);
-        CHECK_ST(aim_decide(v, &r, &d), AIM_REPLAY, NULL);
-        aim_decision_clear(&d);
+        CHECK_ST(tu_decide_status(v, &r), AIM_REPLAY, NULL);
         free(p);
         store_answer = AIM_OK;
     }
-    lines_reset();
+    tu_lines_reset();
     free(tok);
     free(other);
     aim_verifier_free(v);
@@ -472,6 +447,21 @@ test_replay(void)
  * header says aim_decide_token ignores req->token; the proof's ath is
  * checked against the held token itself.
  */
+/* A DPoP request for tok's proof on GET HTU, with the proof (to free). */
+static aim_request
+dpop_request(const char *tok, char **proof)
+{
+    aim_request r = request(NULL);
+
+    r.scheme = AIM_SCHEME_DPOP;
+    r.dpop = AIM_DPOP_ON;
+    *proof = proof_for(tok, "GET", HTU);
+    r.proof = *proof;
+    r.proof_len = strlen(*proof);
+    r.nproofs = 1;
+    return r;
+}
+
 static void
 test_held_token_proof(void)
 {
@@ -482,62 +472,40 @@ test_held_token_proof(void)
     aim_decision  d;
     aim_error     err;
     const char   *junk = "not-the-held-token";
+    int           cache;
 
     t_section("attack/held-token-proof");
     fixtures();
-    v = tu_verifier(NULL);
     tok = token_of(K_JKT, "agent-h");
-    CHECK_ST(aim_verify(v, tok, strlen(tok), &held, &err), AIM_OK, &err);
+    /* With the token cache, and without: the hash is kept all the same. */
+    for (cache = 1; cache >= 0; cache--) {
+        v = cache ? tu_verifier(NULL) : tu_verifier("cache", "0", NULL);
+        CHECK_ST(aim_verify(v, tok, strlen(tok), &held, &err), AIM_OK, &err);
 
-    /* The proof is for the held token, and req->token is not given. */
-    r = request(NULL);
-    r.scheme = AIM_SCHEME_DPOP;
-    r.dpop = AIM_DPOP_ON;
-    p = proof_for(tok, "GET", HTU);
-    r.proof = p;
-    r.proof_len = strlen(p);
-    r.nproofs = 1;
-    CHECK_ST(aim_decide_token(v, held, &r, &d), AIM_OK, NULL);
-    aim_decision_clear(&d);
-    free(p);
+        /* The proof is for the held token, and req->token is not given. */
+        r = dpop_request(tok, &p);
+        CHECK_ST(tu_decide_token_status(v, held, &r), AIM_OK, NULL);
+        free(p);
 
-    /* A proof whose ath names other bytes, handed over as req->token:
-     * not a proof for the held token. */
-    p = proof_for(junk, "GET", HTU);
-    r.proof = p;
-    r.proof_len = strlen(p);
-    r.token = junk;
-    r.token_len = strlen(junk);
-    CHECK_ST(aim_decide_token(v, held, &r, &d), AIM_BAD_BINDING, NULL);
-    aim_decision_clear(&d);
-    free(p);
-    aim_token_free(held);
-    aim_verifier_free(v);
-
-    /* Without the token cache the hash is kept all the same. */
-    v = tu_verifier("cache", "0", NULL);
-    CHECK_ST(aim_verify(v, tok, strlen(tok), &held, &err), AIM_OK, &err);
-    r = request(NULL);
-    r.scheme = AIM_SCHEME_DPOP;
-    r.dpop = AIM_DPOP_ON;
-    p = proof_for(tok, "GET", HTU);
-    r.proof = p;
-    r.proof_len = strlen(p);
-    r.nproofs = 1;
-    CHECK_ST(aim_decide_token(v, held, &r, &d), AIM_OK, NULL);
-    aim_decision_clear(&d);
-    free(p);
-    p = proof_for(tok, "GET", HTU);
-    r.proof = p;
-    r.proof_len = strlen(p);
-    r.token = tok;
-    r.token_len = strlen(tok);
-    CHECK_ST(aim_decide(v, &r, &d), AIM_OK, NULL);
-    aim_decision_clear(&d);
-    free(p);
-    aim_token_free(held);
+        if (cache) {
+            /* A proof whose ath names other bytes, handed over as
+             * req->token: not a proof for the held token. */
+            r = dpop_request(junk, &p);
+            r.token = junk;
+            r.token_len = strlen(junk);
+            CHECK_ST(aim_decide_token(v, held, &r, &d), AIM_BAD_BINDING, NULL);
+        } else {
+            r = dpop_request(tok, &p);
+            r.token = tok;
+            r.token_len = strlen(tok);
+            CHECK_ST(aim_decide(v, &r, &d), AIM_OK, NULL);
+        }
+        aim_decision_clear(&d);
+        free(p);
+        aim_token_free(held);
+        aim_verifier_free(v);
+    }
     free(tok);
-    aim_verifier_free(v);
 }
 
 /*
@@ -578,8 +546,7 @@ test_bound_token_thief(void)
     r.proof = p;
     r.proof_len = strlen(p);
     r.nproofs = 1;
-    CHECK_ST(aim_decide(v, &r, &d), AIM_LOW_TRUST, NULL);
-    aim_decision_clear(&d);
+    CHECK_ST(tu_decide_status(v, &r), AIM_LOW_TRUST, NULL);
     free(p);
     free(tok);
     aim_verifier_free(v);
@@ -608,38 +575,33 @@ test_request_shapes(void)
     t_section("attack/request-shapes");
     fixtures();
     v = tu_verifier(NULL);
-    aim_verifier_set_audit(v, sink, NULL);
+    aim_verifier_set_audit(v, tu_line_sink, NULL);
     tok = token_of(K_PLAIN, "agent-s");
     CHECK_ST(aim_verify(v, tok, strlen(tok), &held, &err), AIM_OK, &err);
 
     /* No request at all, or no token. */
-    CHECK_ST(aim_decide(v, NULL, &d), AIM_NO_TOKEN, NULL);
-    aim_decision_clear(&d);
+    CHECK_ST(tu_decide_status(v, NULL), AIM_NO_TOKEN, NULL);
     CHECK_ST(aim_identify(v, NULL, &d), AIM_NO_TOKEN, NULL);
     aim_decision_clear(&d);
     r = request(tok);
     r.token_len = 0;
-    CHECK_ST(aim_decide(v, &r, &d), AIM_NO_TOKEN, NULL);
-    aim_decision_clear(&d);
+    CHECK_ST(tu_decide_status(v, &r), AIM_NO_TOKEN, NULL);
     r = request(NULL);
     r.token_len = 100;
-    CHECK_ST(aim_decide(v, &r, &d), AIM_NO_TOKEN, NULL);
-    aim_decision_clear(&d);
+    CHECK_ST(tu_decide_status(v, &r), AIM_NO_TOKEN, NULL);
     r = request(tok);
     r.token_len = AIM_MAX_TOKEN_LEN + 1;      /* never read past the bound */
-    CHECK_ST(aim_decide(v, &r, &d), AIM_MALFORMED, NULL);
-    aim_decision_clear(&d);
+    CHECK_ST(tu_decide_status(v, &r), AIM_MALFORMED, NULL);
 
     /* Every descriptive field NULL: decided, audited, nothing crashes. */
     memset(&r, 0, sizeof(r));
     r.token = tok;
     r.token_len = strlen(tok);
-    lines_reset();
+    tu_lines_reset();
     CHECK_ST(aim_decide(v, &r, &d), AIM_OK, NULL);
     CHECK(audit_agrees(&d));
     aim_decision_clear(&d);
-    CHECK_ST(aim_decide_token(v, held, &r, &d), AIM_OK, NULL);
-    aim_decision_clear(&d);
+    CHECK_ST(tu_decide_token_status(v, held, &r), AIM_OK, NULL);
     aim_note(v, NULL, NULL, NULL);
     aim_note(v, &r, held, "closed");
 
@@ -647,36 +609,27 @@ test_request_shapes(void)
     r = request(tok);
     r.scopes = NULL;
     r.nscopes = 2;
-    CHECK_ST(aim_decide(v, &r, &d), AIM_INTERNAL, NULL);
-    aim_decision_clear(&d);
-    CHECK_ST(aim_decide_token(v, held, &r, &d), AIM_INTERNAL, NULL);
-    aim_decision_clear(&d);
+    CHECK_ST(tu_decide_status(v, &r), AIM_INTERNAL, NULL);
+    CHECK_ST(tu_decide_token_status(v, held, &r), AIM_INTERNAL, NULL);
     r.scopes = with_null;
     r.nscopes = 1;
-    CHECK_ST(aim_decide(v, &r, &d), AIM_INSUFFICIENT_SCOPE, NULL);
-    aim_decision_clear(&d);
+    CHECK_ST(tu_decide_status(v, &r), AIM_INSUFFICIENT_SCOPE, NULL);
     r.any = 1;
-    CHECK_ST(aim_decide(v, &r, &d), AIM_INSUFFICIENT_SCOPE, NULL);
-    aim_decision_clear(&d);
+    CHECK_ST(tu_decide_status(v, &r), AIM_INSUFFICIENT_SCOPE, NULL);
     r.scopes = nulls;
     r.nscopes = 2;
-    CHECK_ST(aim_decide(v, &r, &d), AIM_INSUFFICIENT_SCOPE, NULL);
-    aim_decision_clear(&d);
+    CHECK_ST(tu_decide_status(v, &r), AIM_INSUFFICIENT_SCOPE, NULL);
     r.scopes = null_then_read;
-    CHECK_ST(aim_decide(v, &r, &d), AIM_OK, NULL);
-    aim_decision_clear(&d);
+    CHECK_ST(tu_decide_status(v, &r), AIM_OK, NULL);
     r.any = 0;
-    CHECK_ST(aim_decide(v, &r, &d), AIM_INSUFFICIENT_SCOPE, NULL);
-    aim_decision_clear(&d);
+    CHECK_ST(tu_decide_status(v, &r), AIM_INSUFFICIENT_SCOPE, NULL);
     /* "Any one of none" is not "nothing required". */
     r.scopes = need_read;
     r.nscopes = 0;
     r.any = 1;
-    CHECK_ST(aim_decide(v, &r, &d), AIM_INSUFFICIENT_SCOPE, NULL);
-    aim_decision_clear(&d);
+    CHECK_ST(tu_decide_status(v, &r), AIM_INSUFFICIENT_SCOPE, NULL);
     r.scopes = NULL;
-    CHECK_ST(aim_decide(v, &r, &d), AIM_INSUFFICIENT_SCOPE, NULL);
-    aim_decision_clear(&d);
+    CHECK_ST(tu_decide_status(v, &r), AIM_INSUFFICIENT_SCOPE, NULL);
     r.any = 0;
     CHECK_ST(aim_decide(v, &r, &d), AIM_OK, NULL);   /* no scope asked */
     aim_decision_clear(&d);
@@ -707,9 +660,9 @@ test_request_shapes(void)
             r.scheme = (aim_scheme) bad[i].scheme;
             r.dpop = (aim_dpop_mode) bad[i].dpop;
             r.audit = (aim_audit_mode) bad[i].audit;
-            lines_reset();
+            tu_lines_reset();
             s1 = aim_decide(v, &r, &d);
-            CHECKF(nlines == 1 && audit_agrees(&d), "case %zu: audited as decided", i);
+            CHECKF(tu_nlines == 1 && audit_agrees(&d), "case %zu: audited as decided", i);
             aim_decision_clear(&d);
             s2 = aim_decide_token(v, held, &r, &d);
             aim_decision_clear(&d);
@@ -732,28 +685,23 @@ test_request_shapes(void)
         r.proof_len = strlen(p);
         r.nproofs = 1;
         r.method = NULL;
-        CHECK_ST(aim_decide(v, &r, &d), AIM_BAD_BINDING, NULL);
-        aim_decision_clear(&d);
+        CHECK_ST(tu_decide_status(v, &r), AIM_BAD_BINDING, NULL);
         r.method = "GET";
         r.url = NULL;
-        CHECK_ST(aim_decide(v, &r, &d), AIM_BAD_BINDING, NULL);
-        aim_decision_clear(&d);
+        CHECK_ST(tu_decide_status(v, &r), AIM_BAD_BINDING, NULL);
         r.url = "";
-        CHECK_ST(aim_decide(v, &r, &d), AIM_BAD_BINDING, NULL);
-        aim_decision_clear(&d);
+        CHECK_ST(tu_decide_status(v, &r), AIM_BAD_BINDING, NULL);
         /* proof bytes with a length of zero, or a count without bytes */
         r.url = HTU;
         r.proof_len = 0;
-        CHECK_ST(aim_decide(v, &r, &d), AIM_BAD_BINDING, NULL);
-        aim_decision_clear(&d);
+        CHECK_ST(tu_decide_status(v, &r), AIM_BAD_BINDING, NULL);
         r.proof = NULL;
         r.proof_len = 10;
-        CHECK_ST(aim_decide(v, &r, &d), AIM_BAD_BINDING, NULL);
-        aim_decision_clear(&d);
+        CHECK_ST(tu_decide_status(v, &r), AIM_BAD_BINDING, NULL);
         free(p);
         free(btok);
     }
-    lines_reset();
+    tu_lines_reset();
     aim_token_free(held);
     free(tok);
     aim_verifier_free(v);
@@ -778,7 +726,7 @@ test_host_denial(void)
     t_section("attack/host-denial");
     fixtures();
     v = tu_verifier(NULL);
-    aim_verifier_set_audit(v, sink, NULL);
+    aim_verifier_set_audit(v, tu_line_sink, NULL);
     tok = token_of(K_PLAIN, "agent-hd");
     for (i = 0; i < sizeof(statuses) / sizeof(statuses[0]); i++) {
         aim_status s;
@@ -786,27 +734,26 @@ test_host_denial(void)
         r = request(tok);
         r.host_status = (aim_status) statuses[i];
         r.host_message = "the host said \"no\"\n\x1b[31m";
-        lines_reset();
+        tu_lines_reset();
         s = aim_decide(v, &r, &d);
         CHECKF(s != AIM_OK && s == d.status, "host status %d: %s", statuses[i],
                aim_reason(s));
         CHECKF(audit_agrees(&d), "host status %d: audit line %s", statuses[i],
-               nlines ? lines[0] : "(none)");
+               tu_nlines ? tu_lines[0] : "(none)");
         CHECK(d.token != NULL);
         aim_decision_clear(&d);
     }
     /* A host denial does not hide a token that does not verify. */
     r = request("a.b.c");
     r.host_status = AIM_POLICY_DENIED;
-    CHECK_ST(aim_decide(v, &r, &d), AIM_MALFORMED, NULL);
-    aim_decision_clear(&d);
+    CHECK_ST(tu_decide_status(v, &r), AIM_MALFORMED, NULL);
     /* No message: the reason stands in. */
     r = request(tok);
     r.host_status = AIM_POLICY_DENIED;
     CHECK_ST(aim_decide(v, &r, &d), AIM_POLICY_DENIED, NULL);
     CHECK_STR(d.message, "policy_denied");
     aim_decision_clear(&d);
-    lines_reset();
+    tu_lines_reset();
     free(tok);
     aim_verifier_free(v);
 }
@@ -814,37 +761,13 @@ test_host_denial(void)
 /* ------------------------------------------------------------------ */
 /* The baseline rule, kind by kind                                     */
 
-typedef struct {
-    const char *agent;
-    long long   events, denied;
-} counts;
-
-static void
-count_fn(void *ud, const aim_agent_stats *s)
-{
-    counts *c = ud;
-
-    if (strcmp(s->agent, c->agent) == 0) {
-        c->events = (long long) s->events;
-        c->denied = (long long) s->denied;
-    }
-}
-
-static counts
-counts_of(aim_verifier *v, const char *agent)
-{
-    counts c = { agent, 0, 0 };
-
-    aim_state_foreach(v->state, aim_now(), count_fn, &c);
-    return c;
-}
 
 /* Run one decision; *events and *denied get what it fed. */
 static aim_status
 fed(aim_verifier *v, int entry, const aim_token *held, const aim_request *r,
     long long *events, long long *denied)
 {
-    counts       a = counts_of(v, "agent-b"), b;
+    tu_counts    a = tu_counts_of(v, "agent-b"), b;
     aim_decision d;
     aim_status   s;
 
@@ -852,7 +775,7 @@ fed(aim_verifier *v, int entry, const aim_token *held, const aim_request *r,
         : entry == E_DECIDE ? aim_decide(v, r, &d)
         : aim_decide_token(v, held, r, &d);
     aim_decision_clear(&d);
-    b = counts_of(v, "agent-b");
+    b = tu_counts_of(v, "agent-b");
     *events = b.events - a.events;
     *denied = b.denied - a.denied;
     return s;
@@ -1033,7 +956,7 @@ test_state_unavailable(void)
     fixtures();
     unlink(tu_path("busy.state"));
     v = tu_verifier("state", tu_path("busy.state"), NULL);
-    aim_verifier_set_audit(v, sink, NULL);
+    aim_verifier_set_audit(v, tu_line_sink, NULL);
     tok = token_of(K_PLAIN, "agent-busy");
     r = request(tok);
     CHECK_ST(aim_decide(v, &r, &d), AIM_OK, NULL);      /* the slot exists */
@@ -1057,16 +980,16 @@ test_state_unavailable(void)
     }
     if (fp != NULL) fclose(fp);
 
-    lines_reset();
+    tu_lines_reset();
     CHECK_ST(aim_decide(v, &r, &d), AIM_INTERNAL, NULL);
     CHECK(audit_agrees(&d) && d.trust < 0);
     aim_decision_clear(&d);
     r.scopes = need_admin;
-    lines_reset();
+    tu_lines_reset();
     CHECK_ST(aim_decide(v, &r, &d), AIM_INSUFFICIENT_SCOPE, NULL);
     CHECK(audit_agrees(&d));
     aim_decision_clear(&d);
-    lines_reset();
+    tu_lines_reset();
     free(tok);
     aim_verifier_free(v);
 }
@@ -1109,7 +1032,7 @@ test_no_leak(void)
     t_section("attack/no-leak");
     fixtures();
     v = tu_verifier(NULL);
-    aim_verifier_set_audit(v, sink, NULL);
+    aim_verifier_set_audit(v, tu_line_sink, NULL);
     good = token_of(K_PLAIN, "agent-l");
     bound = token_of(K_JKT, "agent-l");
 
@@ -1135,9 +1058,9 @@ test_no_leak(void)
         aim_request  r = request(variants[i]);
         aim_decision d;
 
-        lines_reset();
+        tu_lines_reset();
         aim_decide(v, &r, &d);
-        leaked += leaks(d.message, variants[i]) || (nlines && leaks(lines[0], variants[i]));
+        leaked += leaks(d.message, variants[i]) || (tu_nlines && leaks(tu_lines[0], variants[i]));
         disagree += !audit_agrees(&d);
         aim_decision_clear(&d);
     }
@@ -1158,10 +1081,10 @@ test_no_leak(void)
         r.proof = p;
         r.proof_len = strlen(p);
         r.nproofs = 1;
-        lines_reset();
+        tu_lines_reset();
         aim_decide(v, &r, &d);
         leaked += leaks(d.message, p) || leaks(d.message, bound)
-                  || (nlines && (leaks(lines[0], p) || leaks(lines[0], bound)));
+                  || (tu_nlines && (leaks(tu_lines[0], p) || leaks(tu_lines[0], bound)));
         aim_decision_clear(&d);
         free(p);
     }
@@ -1228,7 +1151,7 @@ test_no_leak(void)
         CHECKF(bad == 0, "%d control bytes in decision messages", bad);
     }
     for (i = 0; i < nv; i++) free(variants[i]);
-    lines_reset();
+    tu_lines_reset();
     free(good);
     free(bound);
     aim_verifier_free(v);
@@ -1551,5 +1474,5 @@ test_decide_attack(void)
     test_no_leak();
     test_config_parser();
     test_option_table();
-    lines_reset();
+    tu_lines_reset();
 }

@@ -50,8 +50,7 @@ static void
 make_files(void)
 {
     FILE           *fp;
-    json_t         *h, *c;
-    char           *lst, *jwt;
+    char           *jwt;
     unsigned char   bits[4] = { 0 };
 
     SET(jwks_path, tu_std_jwks());
@@ -69,18 +68,11 @@ make_files(void)
     fclose(fp);
     snprintf(pem_spec, sizeof(pem_spec), "pem:ES384:files-pem:%s", pem_path);
 
-    lst = aim_statuslist_encode(bits, sizeof(bits));
-    h = json_pack("{s:s,s:s,s:s}", "alg", "ES256", "typ", "statuslist+jwt",
-                  "kid", tu_kid(AIM_ALG_ES256));
-    c = json_pack("{s:s,s:I,s:{s:i,s:s}}", "sub", STATUS_URI, "iat",
-                  (json_int_t) tu_now, "status_list", "bits", 1, "lst", lst);
-    jwt = aim_jws_sign(tu_key(AIM_ALG_ES256), AIM_ALG_ES256, h, c, &err);
+    jwt = tu_statuslist_token(tu_key(AIM_ALG_ES256), STATUS_URI, bits,
+                              sizeof(bits), 1, 0);
     SET(status_path, tu_write("files.status", jwt, (size_t) -1));
     snprintf(status_opt, sizeof(status_opt), "%s %s", STATUS_URI, status_path);
     free(jwt);
-    free(lst);
-    json_decref(h);
-    json_decref(c);
 }
 
 /* A verifier over the files (strict_modes as given; NULL: default). */

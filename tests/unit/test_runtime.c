@@ -28,30 +28,6 @@ log_sink(void *ud, int level, const char *msg)
     snprintf(log_msg, sizeof(log_msg), "%s", msg);
 }
 
-#define MAX_LINES 64
-static char *audit_lines[MAX_LINES];
-static int   audit_count;
-
-static void
-audit_sink(void *ud, const char *line)
-{
-    (void) ud;
-    if (audit_count < MAX_LINES) {
-        audit_lines[audit_count] = strdup(line);
-    }
-    audit_count++;
-}
-
-static void
-audit_reset(void)
-{
-    int i;
-    for (i = 0; i < audit_count && i < MAX_LINES; i++) {
-        free(audit_lines[i]);
-        audit_lines[i] = NULL;
-    }
-    audit_count = 0;
-}
 
 static aim_error err;
 
@@ -429,6 +405,26 @@ test_reload(void)
     free(tok);
 }
 
+/* The token with claims verifies, for agent (NULL: not checked), with
+ * the effective scopes scope. */
+static void
+effective(aim_verifier *v, const char *claims, const char *agent,
+          const char *scope)
+{
+    char      *tok = tu_token(NULL, claims);
+    aim_token *t = NULL;
+
+    CHECK_ST(aim_verify(v, tok, strlen(tok), &t, &err), AIM_OK, &err);
+    if (t != NULL) {
+        if (agent != NULL) {
+            CHECK_STR(aim_token_agent(t), agent);
+        }
+        CHECK_STR(aim_token_scope(t), scope);
+        aim_token_free(t);
+    }
+    free(tok);
+}
+
 static void
 test_policy_intersection(void)
 {
@@ -486,42 +482,13 @@ test_policy_intersection(void)
     }
     free(tok);
     /* Delegation: the policy applies to the current actor, not the sub. */
-    tok = tu_token(NULL, "{\"act\":{\"sub\":\"orchestrator\"}}");
-    t = NULL;
-    CHECK_ST(aim_verify(v, tok, strlen(tok), &t, &err), AIM_OK, &err);
-    if (t != NULL) {
-        CHECK_STR(aim_token_agent(t), "orchestrator");
-        CHECK_STR(aim_token_scope(t), "kb:read");
-        aim_token_free(t);
-    }
-    free(tok);
-    tok = tu_token(NULL, "{\"sub\":\"bot-3\",\"act\":{\"sub\":\"stranger\"}}");
-    t = NULL;
-    CHECK_ST(aim_verify(v, tok, strlen(tok), &t, &err), AIM_OK, &err);
-    if (t != NULL) {
-        CHECK_STR(aim_token_scope(t), "");
-        aim_token_free(t);
-    }
-    free(tok);
-    tok = tu_token(NULL, "{\"sub\":\"bot-3\"}");
-    t = NULL;
-    CHECK_ST(aim_verify(v, tok, strlen(tok), &t, &err), AIM_OK, &err);
-    if (t != NULL) {
-        CHECK_STR(aim_token_scope(t), "kb:read kb:write");
-        aim_token_free(t);
-    }
-    free(tok);
+    effective(v, "{\"act\":{\"sub\":\"orchestrator\"}}", "orchestrator", "kb:read");
+    effective(v, "{\"sub\":\"bot-3\",\"act\":{\"sub\":\"stranger\"}}", NULL, "");
+    effective(v, "{\"sub\":\"bot-3\"}", NULL, "kb:read kb:write");
     aim_verifier_free(v);
     /* Without a policy the token's scopes stand as they are. */
     v = tu_verifier(NULL);
-    tok = tu_token(NULL, "{\"sub\":\"stranger\"}");
-    t = NULL;
-    CHECK_ST(aim_verify(v, tok, strlen(tok), &t, &err), AIM_OK, &err);
-    if (t != NULL) {
-        CHECK_STR(aim_token_scope(t), "kb:read kb:write");
-        aim_token_free(t);
-    }
-    free(tok);
+    effective(v, "{\"sub\":\"stranger\"}", NULL, "kb:read kb:write");
     aim_verifier_free(v);
 }
 
@@ -755,14 +722,14 @@ test_audit_and_decide(void)
     }
 
     t_section("decide/decide");
-    aim_verifier_set_audit(v, audit_sink, NULL);
-    audit_reset();
+    aim_verifier_set_audit(v, tu_line_sink, NULL);
+    tu_lines_reset();
     t = NULL;
     CHECK_ST(tu_decide(v, tok, strlen(tok), &req, &t, &err), AIM_OK, &err);
     CHECK(t != NULL && strcmp(aim_token_agent(t), "agent-1") == 0);
     aim_token_free(t);
-    CHECK_INT(audit_count, 1);
-    j = check_line(audit_lines[0], tok, __LINE__);
+    CHECK_INT(tu_nlines, 1);
+    j = check_line(tu_lines[0], tok, __LINE__);
     if (j != NULL) {
         CHECK_STR(jstr(j, "decision"), "allow");
         CHECK_STR(jstr(j, "reason"), "ok");
@@ -789,15 +756,15 @@ test_audit_and_decide(void)
         json_decref(j);
     }
     /* Denied for scope: the token still comes back, one line says why. */
-    audit_reset();
+    tu_lines_reset();
     req.scopes = need2;
     req.nscopes = 2;
     t = NULL;
     CHECK_ST(tu_decide(v, tok, strlen(tok), &req, &t, &err), AIM_INSUFFICIENT_SCOPE, &err);
     CHECK(t != NULL);
     aim_token_free(t);
-    CHECK_INT(audit_count, 1);
-    j = check_line(audit_lines[0], tok, __LINE__);
+    CHECK_INT(tu_nlines, 1);
+    j = check_line(tu_lines[0], tok, __LINE__);
     if (j != NULL) {
         CHECK_STR(jstr(j, "decision"), "deny");
         CHECK_STR(jstr(j, "reason"), "insufficient_scope");
@@ -806,15 +773,15 @@ test_audit_and_decide(void)
         json_decref(j);
     }
     /* An invalid token: no token back, one deny line without agent. */
-    audit_reset();
+    tu_lines_reset();
     bad = strdup(tok);
     bad[strlen(bad) - 3] = bad[strlen(bad) - 3] == 'x' ? 'y' : 'x';
     t = (aim_token *) 1;
     s = tu_decide(v, bad, strlen(bad), &req, &t, &err);
     CHECK(s == AIM_BAD_SIGNATURE || s == AIM_MALFORMED);
     CHECK(t == NULL);
-    CHECK_INT(audit_count, 1);
-    j = check_line(audit_lines[0], bad, __LINE__);
+    CHECK_INT(tu_nlines, 1);
+    j = check_line(tu_lines[0], bad, __LINE__);
     if (j != NULL) {
         CHECK_STR(jstr(j, "decision"), "deny");
         CHECK(json_object_get(j, "agent") == NULL);
@@ -822,44 +789,44 @@ test_audit_and_decide(void)
     }
     free(bad);
     /* No token at all, and a junk one that could be echoed. */
-    audit_reset();
+    tu_lines_reset();
     t = NULL;
     CHECK_ST(tu_decide(v, NULL, 0, &req, &t, &err), AIM_NO_TOKEN, &err);
     bad = tu_token("{\"kid\":\"SECRET-KID-ECHO\"}", "{\"sub\":\"agent\\\"}\\n{\"}");
     CHECK_ST(tu_decide(v, bad, strlen(bad), &req, &t, &err), AIM_UNKNOWN_KEY, &err);
-    CHECK_INT(audit_count, 2);
-    json_decref(check_line(audit_lines[0], NULL, __LINE__));
-    json_decref(check_line(audit_lines[1], bad, __LINE__));
+    CHECK_INT(tu_nlines, 2);
+    json_decref(check_line(tu_lines[0], NULL, __LINE__));
+    json_decref(check_line(tu_lines[1], bad, __LINE__));
     free(bad);
     /* A hostile sub that tries to break the line. */
-    audit_reset();
+    tu_lines_reset();
     bad = tu_token(NULL, "{\"sub\":\"a\\\",\\\"decision\\\":\\\"allow\"}");
     req.scopes = need;
     req.nscopes = 1;
     t = NULL;
     CHECK_ST(tu_decide(v, bad, strlen(bad), &req, &t, &err), AIM_OK, &err);
     aim_token_free(t);
-    j = check_line(audit_count == 1 ? audit_lines[0] : NULL, bad, __LINE__);
+    j = check_line(tu_nlines == 1 ? tu_lines[0] : NULL, bad, __LINE__);
     if (j != NULL) {
         CHECK_STR(jstr(j, "sub"), "a\",\"decision\":\"allow");
         json_decref(j);
     }
     free(bad);
     /* aim_decide_token and aim_note each write one line. */
-    audit_reset();
+    tu_lines_reset();
     t = NULL;
     aim_verify(v, tok, strlen(tok), &t, &err);
     if (t != NULL) {
         CHECK_ST(tu_decide_token(v, t, &req, &err), AIM_OK, &err);
         aim_note(v, &req, t, "session open");
         aim_note(v, NULL, NULL, "session closed");
-        CHECK_INT(audit_count, 3);
-        j = check_line(audit_count > 1 ? audit_lines[1] : NULL, tok, __LINE__);
+        CHECK_INT(tu_nlines, 3);
+        j = check_line(tu_nlines > 1 ? tu_lines[1] : NULL, tok, __LINE__);
         CHECK(j != NULL && strcmp(jstr(j, "message"), "session open") == 0
               && strcmp(jstr(j, "decision"), "note") == 0
               && strcmp(jstr(j, "agent"), "agent-1") == 0);
         json_decref(j);
-        j = check_line(audit_count > 2 ? audit_lines[2] : NULL, tok, __LINE__);
+        j = check_line(tu_nlines > 2 ? tu_lines[2] : NULL, tok, __LINE__);
         CHECK(j != NULL && strcmp(jstr(j, "reason"), "ok") == 0
               && strcmp(jstr(j, "decision"), "note") == 0);
         json_decref(j);
@@ -869,7 +836,7 @@ test_audit_and_decide(void)
         aim_token_free(t);
     }
     aim_verifier_free(v);
-    audit_reset();
+    tu_lines_reset();
 
     t_section("audit/file");
     ap = tu_path("audit.log");

@@ -11,9 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <openssl/ec.h>
 #include <openssl/err.h>
-#include <openssl/rsa.h>
 #include "b64.h"
 #include "sign.h"
 #include "tu.h"
@@ -46,13 +44,23 @@ tu_cleanup(void)
 }
 
 void
+tu_init_in(const char *dir)
+{
+    /* Files the tests write are 0644 whatever the caller's umask (0002
+     * would make them group-writable, which strict_modes refuses). */
+    umask(022);
+    if (dir != tu_dir) {
+        snprintf(tu_dir, sizeof(tu_dir), "%s", dir);
+    }
+    aim_set_clock(tu_clock);
+    tu_now = TU_T0;
+}
+
+void
 tu_init(void)
 {
     const char *tmp = getenv("TMPDIR");
 
-    /* Files the tests write are 0644 whatever the caller's umask (0002
-     * would make them group-writable, which strict_modes refuses). */
-    umask(022);
     snprintf(tu_dir, sizeof(tu_dir), "%s/aim-unit.XXXXXX",
              tmp != NULL && tmp[0] != '\0' ? tmp : "/tmp");
     if (mkdtemp(tu_dir) == NULL) {
@@ -60,8 +68,7 @@ tu_init(void)
         exit(2);
     }
     atexit(tu_cleanup);
-    aim_set_clock(tu_clock);
-    tu_now = TU_T0;
+    tu_init_in(tu_dir);
 }
 
 const char *
@@ -221,46 +228,13 @@ tu_b64(const void *data, size_t len)
 unsigned char *
 tu_sig(EVP_PKEY *k, aim_alg alg, const void *msg, size_t len, size_t *siglen)
 {
-    EVP_MD_CTX    *mctx = EVP_MD_CTX_new();
-    EVP_PKEY_CTX  *pctx = NULL;
-    const char    *md = alg == AIM_ALG_ES384 ? "SHA384"
-                      : alg == AIM_ALG_EDDSA ? NULL : "SHA256";
-    unsigned char *sig = NULL;
-    size_t         n = 0;
-    int            ok;
+    unsigned char *sig;
+    aim_error      err;
 
-    ok = mctx != NULL && EVP_DigestSignInit_ex(mctx, &pctx, md, NULL, NULL, k, NULL) == 1;
-    if (ok && alg == AIM_ALG_PS256) {
-        ok = EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) > 0
-             && EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) > 0;
-    }
-    ok = ok && EVP_DigestSign(mctx, NULL, &n, msg, len) == 1
-         && (sig = malloc(n)) != NULL
-         && EVP_DigestSign(mctx, sig, &n, msg, len) == 1;
-    EVP_MD_CTX_free(mctx);
-    if (!ok) {
-        fprintf(stderr, "tu_sig failed\n");
+    if (aim_jws_signature(k, alg, msg, len, &sig, siglen, &err) != AIM_OK) {
+        fprintf(stderr, "tu_sig: %s\n", err.message);
         exit(2);
     }
-    if (alg == AIM_ALG_ES256 || alg == AIM_ALG_ES384) {
-        size_t               flen = alg == AIM_ALG_ES256 ? 32 : 48;
-        const unsigned char *p = sig;
-        ECDSA_SIG           *es = d2i_ECDSA_SIG(NULL, &p, (long) n);
-        unsigned char       *raw = malloc(2 * flen);
-        const BIGNUM        *r, *s;
-
-        if (es == NULL || raw == NULL) {
-            exit(2);
-        }
-        ECDSA_SIG_get0(es, &r, &s);
-        BN_bn2binpad(r, raw, (int) flen);
-        BN_bn2binpad(s, raw + flen, (int) flen);
-        ECDSA_SIG_free(es);
-        free(sig);
-        sig = raw;
-        n = 2 * flen;
-    }
-    *siglen = n;
     return sig;
 }
 
@@ -268,20 +242,23 @@ char *
 tu_sign_raw(EVP_PKEY *k, aim_alg alg, const char *header, size_t hlen,
             const char *payload, size_t plen)
 {
-    char          *h = tu_b64(header, hlen), *p = tu_b64(payload, plen), *tok, *s;
-    size_t         n = strlen(h) + 1 + strlen(p), siglen;
-    unsigned char *sig;
+    char      *h = tu_b64(header, hlen), *p = tu_b64(payload, plen), *input, *tok;
+    size_t     n = strlen(h) + 1 + strlen(p);
+    aim_error  err;
 
-    tok = malloc(n + 1 + 2048);
-    snprintf(tok, n + 1, "%s.%s", h, p);
-    sig = tu_sig(k, alg, tok, n, &siglen);
-    s = tu_b64(sig, siglen);
-    tok[n] = '.';
-    strcpy(tok + n + 1, s);
+    input = malloc(n + 1);
+    if (input == NULL) {
+        abort();
+    }
+    snprintf(input, n + 1, "%s.%s", h, p);
+    tok = aim_jws_sign_input(k, alg, input, n, &err);
+    if (tok == NULL) {
+        fprintf(stderr, "tu_sign_raw: %s\n", err.message);
+        exit(2);
+    }
+    free(input);
     free(h);
     free(p);
-    free(s);
-    free(sig);
     return tok;
 }
 
@@ -364,6 +341,48 @@ tu_token(const char *header_extra, const char *claims_extra)
     return tu_token_alg(AIM_ALG_ES256, header_extra, claims_extra);
 }
 
+char *
+tu_agent_token(const char *sub, const char *scope, long long lifetime,
+               const char *claims_extra)
+{
+    json_t *c = json_pack("{s:s, s:s, s:s, s:I}", "sub", sub, "jti", sub,
+                          "scope", scope, "exp", (json_int_t) (tu_now + lifetime));
+    char   *claims, *tok;
+
+    merge(c, claims_extra);
+    claims = json_dumps(c, JSON_COMPACT);
+    json_decref(c);
+    tok = tu_token(NULL, claims);
+    free(claims);
+    return tok;
+}
+
+char *
+tu_statuslist_token(EVP_PKEY *key, const char *uri, const unsigned char *bytes,
+                    size_t n, int bits, long long exp)
+{
+    char      *lst = aim_statuslist_encode(bytes, n), *jwt;
+    json_t    *h, *c;
+    aim_error  err;
+
+    h = json_pack("{s:s, s:s, s:s}", "alg", "ES256", "typ", "statuslist+jwt",
+                  "kid", tu_kid(AIM_ALG_ES256));
+    c = json_pack("{s:s, s:I, s:{s:i, s:s}}", "sub", uri, "iat", (json_int_t) tu_now,
+                  "status_list", "bits", bits, "lst", lst);
+    if (exp > 0) {
+        json_object_set_new(c, "exp", json_integer(exp));
+    }
+    jwt = aim_jws_sign(key, AIM_ALG_ES256, h, c, &err);
+    if (jwt == NULL) {
+        fprintf(stderr, "tu_statuslist_token: %s\n", err.message);
+        exit(2);
+    }
+    json_decref(h);
+    json_decref(c);
+    free(lst);
+    return jwt;
+}
+
 static aim_verifier *
 verifier_va(aim_error *err, const char *name, va_list ap)
 {
@@ -440,6 +459,72 @@ tu_verify(aim_verifier *v, const char *token, aim_error *err)
         abort();
     }
     aim_token_free(t);
+    return s;
+}
+
+char *tu_lines[TU_MAX_LINES];
+int   tu_nlines;
+
+void
+tu_line_sink(void *ud, const char *line)
+{
+    (void) ud;
+    if (tu_nlines < TU_MAX_LINES) {
+        tu_lines[tu_nlines] = strdup(line);
+    }
+    tu_nlines++;
+}
+
+void
+tu_lines_reset(void)
+{
+    int i;
+
+    for (i = 0; i < tu_nlines && i < TU_MAX_LINES; i++) {
+        free(tu_lines[i]);
+        tu_lines[i] = NULL;
+    }
+    tu_nlines = 0;
+}
+
+static void
+count_fn(void *ud, const aim_agent_stats *s)
+{
+    tu_counts *c = ud;
+
+    if (strcmp(s->agent, c->agent) == 0) {
+        c->events = (long long) s->events;
+        c->denied = (long long) s->denied;
+    }
+}
+
+tu_counts
+tu_counts_of(aim_verifier *v, const char *agent)
+{
+    tu_counts c = { agent, 0, 0 };
+
+    aim_state_foreach(v->state, aim_now(), count_fn, &c);
+    return c;
+}
+
+aim_status
+tu_decide_status(aim_verifier *v, const aim_request *req)
+{
+    aim_decision d;
+    aim_status   s = aim_decide(v, req, &d);
+
+    aim_decision_clear(&d);
+    return s;
+}
+
+aim_status
+tu_decide_token_status(aim_verifier *v, const aim_token *t,
+                       const aim_request *req)
+{
+    aim_decision d;
+    aim_status   s = aim_decide_token(v, t, req, &d);
+
+    aim_decision_clear(&d);
     return s;
 }
 

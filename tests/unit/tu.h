@@ -1,8 +1,8 @@
 /*
  * tu.h -- helpers shared by the unit tests: a temporary directory, the
  * test clock, keys, JWKS files, token signing (through sign.h and, for
- * hostile bytes sign.h cannot produce, a raw signer on OpenSSL) and a
- * verifier with the test configuration.
+ * hostile bytes sign.h cannot produce, the library's signer of raw
+ * signing input) and a verifier with the test configuration.
  */
 #ifndef AIM_TU_H
 #define AIM_TU_H
@@ -21,6 +21,9 @@
 extern long long tu_now;           /* what aim_now() returns */
 
 void tu_init(void);               /* temp dir, clock, keys */
+/* The same in dir, which the caller made and removes (test_trust, the
+ * trust scenarios). */
+void tu_init_in(const char *dir);
 int64_t tu_clock(void);
 
 /* dir/name in the test's temporary directory (rotating buffers). */
@@ -64,6 +67,15 @@ char *tu_with_sig(const char *token, const void *sig, size_t siglen);
 char *tu_token_alg(aim_alg alg, const char *header_extra,
                    const char *claims_extra);
 char *tu_token(const char *header_extra, const char *claims_extra);
+/* The standard token of agent sub (also its jti) with scope, valid for
+ * lifetime seconds from now, claims_extra merged. */
+char *tu_agent_token(const char *sub, const char *scope, long long lifetime,
+                     const char *claims_extra);
+/* A Token Status List token for uri (n bytes of bits-bit statuses; exp
+ * 0: none), signed by key as tu_key(AIM_ALG_ES256) with its kid. */
+char *tu_statuslist_token(EVP_PKEY *key, const char *uri,
+                          const unsigned char *bytes, size_t n, int bits,
+                          long long exp);
 
 json_t *tu_json(const char *text);          /* json_loads or abort */
 
@@ -87,6 +99,31 @@ aim_status tu_decide(aim_verifier *v, const char *token, size_t len,
                      const aim_request *req, aim_token **t, aim_error *err);
 aim_status tu_decide_token(aim_verifier *v, const aim_token *t,
                            const aim_request *req, aim_error *err);
+
+/*
+ * Audit lines: aim_verifier_set_audit(v, tu_line_sink, NULL) keeps the
+ * first TU_MAX_LINES lines in tu_lines and counts every one in
+ * tu_nlines; tu_lines_reset forgets them.
+ */
+#define TU_MAX_LINES 64
+extern char *tu_lines[TU_MAX_LINES];
+extern int   tu_nlines;
+void tu_line_sink(void *ud, const char *line);
+void tu_lines_reset(void);
+
+/* An agent's event and denial counts in v's state file (0 when none). */
+typedef struct {
+    const char *agent;
+    long long   events, denied;
+} tu_counts;
+
+tu_counts tu_counts_of(aim_verifier *v, const char *agent);
+
+/* The status of aim_decide (of aim_decide_token with t), the decision
+ * dropped: for the checks that look at nothing else. */
+aim_status tu_decide_status(aim_verifier *v, const aim_request *req);
+aim_status tu_decide_token_status(aim_verifier *v, const aim_token *t,
+                                  const aim_request *req);
 
 /* Does hay contain needle (not NUL-terminated hay)? */
 int tu_contains(const char *hay, const char *needle);
