@@ -135,6 +135,7 @@ typedef struct {
     ngx_int_t                   rc;         /* NGX_OK or a status */
     aim_decision                decision;
     aim_decision                identity;   /* aim_identify, for variables */
+    ngx_http_aim_loc_conf_t    *identity_conf;  /* ... identified with */
     const char                 *error;      /* the refusal's RFC 6750 code */
 
     const char                 *resource;   /* decided, when not the URI:
@@ -152,6 +153,9 @@ typedef struct {
 
     unsigned                    decided:1;
     unsigned                    identified:1;
+    unsigned                    watched:1;  /* a subrequest's allow, in
+                                             * its main request's
+                                             * re-checks */
 } ngx_http_aim_ctx_t;
 
 
@@ -167,6 +171,10 @@ typedef struct {
     ngx_http_aim_mcp_t         *mcp;        /* the JSON-RPC body */
 
     ngx_http_request_t         *request;    /* re-checked while open */
+    ngx_array_t                *subrequests;  /* ngx_http_aim_ctx_t *:
+                                               * what its subrequests
+                                               * allowed (auth_request),
+                                               * re-checked with it */
     ngx_queue_t                 open;
     aim_status                  ended;      /* why a re-check ended it */
     unsigned                    watched:1;
@@ -204,6 +212,9 @@ ngx_int_t ngx_http_aim_decide(ngx_http_request_t *r,
     ngx_http_aim_loc_conf_t *alcf, ngx_http_aim_ctx_t *ctx);
 ngx_int_t ngx_http_aim_identify(ngx_http_request_t *r,
     ngx_http_aim_loc_conf_t *alcf, ngx_http_aim_ctx_t *ctx);
+ngx_uint_t ngx_http_aim_same_credentials(ngx_http_aim_loc_conf_t *a,
+    ngx_http_aim_loc_conf_t *b);
+ngx_uint_t ngx_http_aim_has_body(ngx_http_request_t *r);
 ngx_int_t ngx_http_aim_scopes(ngx_http_request_t *r,
     ngx_http_aim_loc_conf_t *alcf, aim_request *req, ngx_str_t *joined);
 void ngx_http_aim_enter(ngx_http_aim_verifier_t *av, ngx_log_t *log);
@@ -243,6 +254,7 @@ char *ngx_http_aim_metadata_build(ngx_conf_t *cf,
     ngx_http_aim_loc_conf_t *conf);
 char *ngx_http_aim_metadata_document(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+ngx_int_t ngx_http_aim_metadata_handler(ngx_http_request_t *r);
 
 #pragma GCC visibility pop
 

@@ -23,7 +23,6 @@
 #define NGX_HTTP_AIM_WELL_KNOWN  "/.well-known/oauth-protected-resource"
 
 
-static ngx_int_t ngx_http_aim_metadata_handler(ngx_http_request_t *r);
 static ngx_http_aim_opt_t *ngx_http_aim_resource(ngx_http_aim_loc_conf_t *conf,
     ngx_str_t *url, ngx_str_t *origin, ngx_str_t *path);
 static ngx_int_t ngx_http_aim_split_url(ngx_str_t *url, ngx_str_t *origin,
@@ -489,7 +488,7 @@ ngx_http_aim_metadata_build(ngx_conf_t *cf, ngx_http_aim_loc_conf_t *conf)
 }
 
 
-static ngx_int_t
+ngx_int_t
 ngx_http_aim_metadata_handler(ngx_http_request_t *r)
 {
     ngx_str_t                  type;

@@ -14,10 +14,13 @@
  * JSON-RPC message or batch, or is too big, is refused (400, 413) with a
  * JSON-RPC error, and audited as the module's own denial.
  *
- * The token is identified before the body is read: a request without a
- * valid one is refused at once, with its challenge, and its body is never
- * buffered.  Other requests of the location (the GET stream, DELETE) have
- * no body and are decided as any request, the variables empty.
+ * Whatever the method, a request that carries a body carries messages:
+ * a PUT or a GET with a JSON-RPC body is decided as a POST is (a server
+ * may well read it).  The token is identified before the body is read: a
+ * request without a valid one is refused at once, with its challenge, and
+ * its body is never buffered.  Requests without a body (the GET stream,
+ * DELETE) are decided as any request, the variables empty.  A body nginx
+ * gives up reading ends the connection with its answer.
  */
 
 
@@ -29,6 +32,7 @@
 #define NGX_HTTP_AIM_MCP_READ     2
 #define NGX_HTTP_AIM_MCP_PARSED   3
 #define NGX_HTTP_AIM_MCP_REFUSED  4
+#define NGX_HTTP_AIM_MCP_EMPTY    5
 
 
 struct ngx_http_aim_mcp_s {
@@ -49,6 +53,8 @@ static void ngx_http_aim_mcp_parse(ngx_http_request_t *r,
     ngx_http_aim_loc_conf_t *alcf, ngx_http_aim_mcp_t *mcp);
 static void ngx_http_aim_mcp_refuse(ngx_http_aim_mcp_t *mcp, ngx_int_t status,
     ngx_int_t code, const char *message);
+static void ngx_http_aim_mcp_unread(ngx_http_request_t *r,
+    ngx_http_aim_mcp_t *mcp, ngx_int_t status);
 static ngx_int_t ngx_http_aim_mcp_each(ngx_http_request_t *r,
     ngx_http_aim_loc_conf_t *alcf, ngx_http_aim_mcp_t *mcp,
     ngx_http_aim_ctx_t *ctx, ngx_str_t *all);
@@ -79,8 +85,9 @@ static ngx_http_variable_t  ngx_http_aim_mcp_vars[] = {
 
 /*
  * Before the decision: NGX_OK when the messages are known (or there are
- * none to read: not a POST, or a token that does not identify, refused
- * without reading the body), NGX_DONE while the body is read, or a status.
+ * none to read: a request without a body, or a token that does not
+ * identify, refused without reading the body), NGX_DONE while the body is
+ * read, or a status.
  */
 
 ngx_int_t
@@ -90,7 +97,7 @@ ngx_http_aim_mcp_read(ngx_http_request_t *r, ngx_http_aim_loc_conf_t *alcf,
     ngx_int_t            rc;
     ngx_http_aim_mcp_t  *mcp;
 
-    if (r->main->method != NGX_HTTP_POST) {
+    if (!ngx_http_aim_has_body(r)) {
         return NGX_OK;
     }
 
@@ -105,7 +112,16 @@ ngx_http_aim_mcp_read(ngx_http_request_t *r, ngx_http_aim_loc_conf_t *alcf,
         break;
 
     case NGX_HTTP_AIM_MCP_READING:
-        return NGX_DONE;
+
+        /*
+         * The phases run again while the body was being read: nginx gave
+         * up reading it (a chunk over client_max_body_size, a broken
+         * chunk, a timeout), answered the request itself and error_page
+         * brought it here.  Nothing was decided on it, and nothing can be.
+         */
+
+        ngx_http_aim_mcp_unread(r, mcp, r->err_status);
+        return NGX_OK;
 
     case NGX_HTTP_AIM_MCP_READ:
         ngx_http_aim_mcp_parse(r, alcf, mcp);
@@ -117,7 +133,7 @@ ngx_http_aim_mcp_read(ngx_http_request_t *r, ngx_http_aim_loc_conf_t *alcf,
 
     /* who is this?  no body is read for a token that does not verify */
 
-    if (!ctx->identified && ngx_http_aim_identify(r, alcf, ctx) != NGX_OK) {
+    if (ngx_http_aim_identify(r, alcf, ctx) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
@@ -143,11 +159,30 @@ ngx_http_aim_mcp_read(ngx_http_request_t *r, ngx_http_aim_loc_conf_t *alcf,
 
     rc = ngx_http_read_client_request_body(r, ngx_http_aim_mcp_body_handler);
     if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        ngx_http_aim_mcp_unread(r, mcp, rc);
         return rc;
     }
 
     ngx_http_finalize_request(r, NGX_DONE);
     return NGX_DONE;
+}
+
+
+/*
+ * A body nginx would not finish reading (refused with status): what
+ * remains of it on the connection must never be read as the next request,
+ * so the connection ends with this answer, whoever sends it (ngx_aim's
+ * JSON, nginx's page, an error_page location).
+ */
+
+static void
+ngx_http_aim_mcp_unread(ngx_http_request_t *r, ngx_http_aim_mcp_t *mcp,
+    ngx_int_t status)
+{
+    r->main->keepalive = 0;
+
+    ngx_http_aim_mcp_refuse(mcp, status >= NGX_HTTP_SPECIAL_RESPONSE
+                                 ? status : NGX_HTTP_BAD_REQUEST, 0, NULL);
 }
 
 
@@ -192,6 +227,12 @@ ngx_http_aim_mcp_parse(ngx_http_request_t *r, ngx_http_aim_loc_conf_t *alcf,
 
     if (rc != NGX_OK) {
         ngx_http_aim_mcp_refuse(mcp, rc, 0, NULL);
+        return;
+    }
+
+    if (body.len == 0 && r->main->method != NGX_HTTP_POST) {
+        /* an empty body (HTTP/2 without a length) carries no messages */
+        mcp->state = NGX_HTTP_AIM_MCP_EMPTY;
         return;
     }
 
@@ -245,7 +286,7 @@ ngx_http_aim_mcp_decide(ngx_http_request_t *r, ngx_http_aim_loc_conf_t *alcf,
     ngx_int_t            rc;
     ngx_http_aim_mcp_t  *mcp;
 
-    mcp = (r->main->method == NGX_HTTP_POST) ? ngx_http_aim_mcp_get(r) : NULL;
+    mcp = ngx_http_aim_has_body(r) ? ngx_http_aim_mcp_get(r) : NULL;
 
     if (mcp && mcp->state == NGX_HTTP_AIM_MCP_REFUSED) {
         if (mcp->code == 0) {
@@ -492,14 +533,16 @@ ngx_http_aim_mcp_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
 
     v->not_found = 1;
 
-    mcp = (r->main->method == NGX_HTTP_POST) ? ngx_http_aim_mcp_get(r) : NULL;
+    mcp = ngx_http_aim_has_body(r) ? ngx_http_aim_mcp_get(r) : NULL;
 
     if (mcp == NULL) {
         return NGX_OK;
     }
 
     if (mcp->state != NGX_HTTP_AIM_MCP_PARSED) {
-        if (mcp->state != NGX_HTTP_AIM_MCP_REFUSED) {
+        if (mcp->state != NGX_HTTP_AIM_MCP_REFUSED
+            && mcp->state != NGX_HTTP_AIM_MCP_EMPTY)
+        {
             mcp->early = 1;
         }
 

@@ -472,12 +472,11 @@ ngx_http_aim_same(ngx_http_request_t *r, ngx_http_aim_ctx_t *ctx,
     prev = ctx->conf;
 
     if (prev != alcf
-        && (prev->verifier != alcf->verifier
+        && (!ngx_http_aim_same_credentials(prev, alcf)
             || prev->scopes != alcf->scopes
             || prev->scope_any != alcf->scope_any
-            || prev->dpop != alcf->dpop
-            || prev->dpop_origin != alcf->dpop_origin
-            || prev->token != alcf->token))
+            || prev->mcp != alcf->mcp
+            || prev->mcp_max_body != alcf->mcp_max_body))
     {
         return NGX_DECLINED;
     }
@@ -526,14 +525,20 @@ ngx_http_aim_same_scopes(ngx_str_t *now, ngx_str_t *decided)
 }
 
 
-/* A CORS preflight: OPTIONS with Origin and Access-Control-Request-Method. */
+/*
+ * A CORS preflight: OPTIONS with Origin and Access-Control-Request-Method,
+ * and no body (a browser's preflight has none: one that carries a body,
+ * MCP messages perhaps, is a request like any other).
+ */
 
 static ngx_int_t
 ngx_http_aim_preflight(ngx_http_request_t *r)
 {
     return ngx_http_aim_header_in(r, "Origin", NULL) != NULL
            && ngx_http_aim_header_in(r, "Access-Control-Request-Method", NULL)
-              != NULL;
+              != NULL
+           && r->main->headers_in.content_length_n <= 0
+           && !r->main->headers_in.chunked;
 }
 
 
@@ -566,9 +571,7 @@ ngx_http_aim_variable_decision(ngx_http_request_t *r)
             return NULL;
         }
 
-        if (!ctx->identified
-            && ngx_http_aim_identify(r, alcf, ctx) != NGX_OK)
-        {
+        if (ngx_http_aim_identify(r, alcf, ctx) != NGX_OK) {
             return NULL;
         }
 
@@ -634,23 +637,22 @@ ngx_http_aim_reason_variable(ngx_http_request_t *r,
     ngx_http_aim_ctx_t   *ctx;
     ngx_http_aim_main_t  *mn;
 
+    mn = ngx_http_aim_get_main(r);
+
+    if (mn && mn->ended != AIM_OK) {
+        /* a re-check ended the response */
+        return ngx_http_aim_set_value(r, v, aim_reason(mn->ended), 0);
+    }
+
     ctx = ngx_http_get_module_ctx(r, ngx_http_aim_module);
 
     if (ctx == NULL || !ctx->decided) {
-        mn = ngx_http_aim_get_main(r);
         ctx = mn ? mn->last : NULL;
     }
 
     if (ctx == NULL) {
         v->not_found = 1;
         return NGX_OK;
-    }
-
-    mn = ngx_http_aim_get_main(r);
-
-    if (mn && mn->ended != AIM_OK) {
-        /* a re-check ended the response */
-        return ngx_http_aim_set_value(r, v, aim_reason(mn->ended), 0);
     }
 
     return ngx_http_aim_set_value(r, v, aim_reason(ctx->decision.status), 0);
@@ -1152,6 +1154,7 @@ ngx_http_aim_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     ngx_uint_t                 own_audit;
     ngx_http_aim_opt_t        *aud;
+    ngx_http_core_loc_conf_t  *clcf;
     ngx_http_aim_main_conf_t  *amcf;
 
     ngx_conf_merge_value(conf->enable, prev->enable, 0);
@@ -1235,6 +1238,26 @@ ngx_http_aim_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     if (ngx_http_aim_metadata_url(cf, conf, prev) != NGX_CONF_OK) {
         return NGX_CONF_ERROR;
+    }
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    if (conf->metadata_scopes == NGX_CONF_UNSET_PTR
+        && clcf->noname && prev->metadata_scopes)
+    {
+        /*
+         * a location's "if" or "limit_except" block serves the document
+         * its location does (nginx runs the location's handler with the
+         * block's configuration), built for the block's settings
+         */
+
+        conf->metadata_scopes = prev->metadata_scopes;
+        conf->metadata_file = prev->metadata_file;
+        conf->metadata_line = prev->metadata_line;
+
+        if (clcf->handler == NULL) {
+            clcf->handler = ngx_http_aim_metadata_handler;
+        }
     }
 
     if (conf->metadata_scopes == NGX_CONF_UNSET_PTR) {

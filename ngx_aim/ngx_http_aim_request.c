@@ -63,6 +63,8 @@ static u_char *ngx_http_aim_quoted(u_char *p, ngx_str_t *s);
 static void ngx_http_aim_ctx_cleanup(void *data);
 static void ngx_http_aim_main_cleanup(void *data);
 static void ngx_http_aim_token_cleanup(void *data);
+static ngx_int_t ngx_http_aim_keep_token(ngx_http_request_t *r,
+    aim_decision *d);
 
 
 static ngx_shm_zone_t  *ngx_http_aim_replay_zone;
@@ -80,7 +82,7 @@ ngx_http_aim_decide(ngx_http_request_t *r, ngx_http_aim_loc_conf_t *alcf,
 {
     ngx_str_t             joined;
     aim_request           req, *kept;
-    ngx_pool_cleanup_t   *cln;
+    ngx_http_aim_ctx_t  **sub;
     ngx_http_aim_main_t  *mn;
 
     if (ngx_http_aim_describe(r, alcf, &req) != NGX_OK
@@ -103,21 +105,9 @@ ngx_http_aim_decide(ngx_http_request_t *r, ngx_http_aim_loc_conf_t *alcf,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (ctx->decision.token) {
-
-        /* decided again: variables read before may point into the token */
-
-        cln = ngx_pool_cleanup_add(r->pool, 0);
-        if (cln == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        cln->handler = ngx_http_aim_token_cleanup;
-        cln->data = ctx->decision.token;
-        ctx->decision.token = NULL;
+    if (ngx_http_aim_keep_token(r, &ctx->decision) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
-
-    aim_decision_clear(&ctx->decision);
 
     ngx_http_aim_enter(alcf->verifier, r->connection->log);
     (void) aim_decide(alcf->verifier->verifier, &req, &ctx->decision);
@@ -150,9 +140,31 @@ ngx_http_aim_decide(ngx_http_request_t *r, ngx_http_aim_loc_conf_t *alcf,
 
         *kept = req;
 
-        if (r == r->main) {
-            ngx_http_aim_watch(r, mn);
+        if (r != r->main && !ctx->watched) {
+
+            /*
+             * a subrequest's allow (auth_request) lets the main request's
+             * response go on: it is re-checked with it
+             */
+
+            if (mn->subrequests == NULL) {
+                mn->subrequests = ngx_array_create(r->pool, 1,
+                                                sizeof(ngx_http_aim_ctx_t *));
+                if (mn->subrequests == NULL) {
+                    return NGX_HTTP_INTERNAL_SERVER_ERROR;
+                }
+            }
+
+            sub = ngx_array_push(mn->subrequests);
+            if (sub == NULL) {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+
+            *sub = ctx;
+            ctx->watched = 1;
         }
+
+        ngx_http_aim_watch(r->main, mn);
     }
 
     return ctx->rc;
@@ -161,7 +173,9 @@ ngx_http_aim_decide(ngx_http_request_t *r, ngx_http_aim_loc_conf_t *alcf,
 
 /*
  * Who is this, before any decision ($aim_agent keying limit_req or a
- * map): the token and its key binding, no scopes, no audit line.
+ * map): the token and its key binding, no scopes, no audit line.  Once
+ * per configuration that reads credentials alike: an identification for
+ * the server's own settings (a server-level "set") is not the location's.
  */
 
 ngx_int_t
@@ -170,7 +184,15 @@ ngx_http_aim_identify(ngx_http_request_t *r, ngx_http_aim_loc_conf_t *alcf,
 {
     aim_request  req;
 
-    if (ngx_http_aim_describe(r, alcf, &req) != NGX_OK) {
+    if (ctx->identified
+        && ngx_http_aim_same_credentials(ctx->identity_conf, alcf))
+    {
+        return NGX_OK;
+    }
+
+    if (ngx_http_aim_keep_token(r, &ctx->identity) != NGX_OK
+        || ngx_http_aim_describe(r, alcf, &req) != NGX_OK)
+    {
         return NGX_ERROR;
     }
 
@@ -178,9 +200,74 @@ ngx_http_aim_identify(ngx_http_request_t *r, ngx_http_aim_loc_conf_t *alcf,
     (void) aim_identify(alcf->verifier->verifier, &req, &ctx->identity);
     ngx_http_aim_enter(alcf->verifier, NULL);
 
+    ctx->identity_conf = alcf;
     ctx->identified = 1;
 
     return NGX_OK;
+}
+
+
+/*
+ * Do a and b read and verify credentials alike (the same verifier, key
+ * binding rules and token source)?  An "if" block that sets none of
+ * them inherits them all.
+ */
+
+ngx_uint_t
+ngx_http_aim_same_credentials(ngx_http_aim_loc_conf_t *a,
+    ngx_http_aim_loc_conf_t *b)
+{
+    return a == b
+           || (a->verifier == b->verifier
+               && a->dpop == b->dpop
+               && a->dpop_origin == b->dpop_origin
+               && a->token == b->token);
+}
+
+
+/*
+ * A decision about to be replaced: variables read before may point into
+ * its token, which lives on until the request's pool goes.
+ */
+
+static ngx_int_t
+ngx_http_aim_keep_token(ngx_http_request_t *r, aim_decision *d)
+{
+    ngx_pool_cleanup_t  *cln;
+
+    if (d->token) {
+        cln = ngx_pool_cleanup_add(r->pool, 0);
+        if (cln == NULL) {
+            return NGX_ERROR;
+        }
+
+        cln->handler = ngx_http_aim_token_cleanup;
+        cln->data = d->token;
+        d->token = NULL;
+    }
+
+    aim_decision_clear(d);
+
+    return NGX_OK;
+}
+
+
+/*
+ * Does the client's request carry a body (a length above 0, or chunked:
+ * HTTP/2 and HTTP/3 without a length too)?  A POST always counts: an
+ * empty one is what an MCP endpoint refuses.
+ */
+
+ngx_uint_t
+ngx_http_aim_has_body(ngx_http_request_t *r)
+{
+    ngx_http_request_t  *mr;
+
+    mr = r->main;
+
+    return mr->method == NGX_HTTP_POST
+           || mr->headers_in.content_length_n > 0
+           || mr->headers_in.chunked;
 }
 
 

@@ -723,6 +723,15 @@ ngx_http_aim_ssf_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
             conf->file = prev->file;
             conf->line = prev->line;
 
+            if (conf->mode != 0 && clcf->handler == NULL) {
+                /*
+                 * nginx takes a limit_except block's content handler from
+                 * the block, not from its location: the block answers as
+                 * the location does
+                 */
+                clcf->handler = ngx_http_aim_ssf_handlers[conf->mode];
+            }
+
         } else {
             conf->mode = 0;
         }
