@@ -214,7 +214,8 @@ ngx_int_t ngx_http_aim_identify(ngx_http_request_t *r,
     ngx_http_aim_loc_conf_t *alcf, ngx_http_aim_ctx_t *ctx);
 ngx_uint_t ngx_http_aim_same_credentials(ngx_http_aim_loc_conf_t *a,
     ngx_http_aim_loc_conf_t *b);
-ngx_uint_t ngx_http_aim_has_body(ngx_http_request_t *r);
+ngx_int_t ngx_http_aim_http(ngx_http_request_t *r, aim_http_request *h);
+ngx_uint_t ngx_http_aim_mcp_body(ngx_http_request_t *r);
 ngx_int_t ngx_http_aim_scopes(ngx_http_request_t *r,
     ngx_http_aim_loc_conf_t *alcf, aim_request *req, ngx_str_t *joined);
 void ngx_http_aim_enter(ngx_http_aim_verifier_t *av, ngx_log_t *log);

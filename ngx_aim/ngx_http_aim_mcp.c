@@ -97,7 +97,7 @@ ngx_http_aim_mcp_read(ngx_http_request_t *r, ngx_http_aim_loc_conf_t *alcf,
     ngx_int_t            rc;
     ngx_http_aim_mcp_t  *mcp;
 
-    if (!ngx_http_aim_has_body(r)) {
+    if (!ngx_http_aim_mcp_body(r)) {
         return NGX_OK;
     }
 
@@ -286,7 +286,7 @@ ngx_http_aim_mcp_decide(ngx_http_request_t *r, ngx_http_aim_loc_conf_t *alcf,
     ngx_int_t            rc;
     ngx_http_aim_mcp_t  *mcp;
 
-    mcp = ngx_http_aim_has_body(r) ? ngx_http_aim_mcp_get(r) : NULL;
+    mcp = ngx_http_aim_mcp_body(r) ? ngx_http_aim_mcp_get(r) : NULL;
 
     if (mcp && mcp->state == NGX_HTTP_AIM_MCP_REFUSED) {
         if (mcp->code == 0) {
@@ -533,7 +533,7 @@ ngx_http_aim_mcp_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
 
     v->not_found = 1;
 
-    mcp = ngx_http_aim_has_body(r) ? ngx_http_aim_mcp_get(r) : NULL;
+    mcp = ngx_http_aim_mcp_body(r) ? ngx_http_aim_mcp_get(r) : NULL;
 
     if (mcp == NULL) {
         return NGX_OK;

@@ -414,12 +414,12 @@ ngx_http_aim_check(ngx_http_request_t *r, ngx_http_aim_loc_conf_t *alcf)
     ngx_int_t            rc;
     ngx_http_aim_ctx_t  *ctx;
 
-    if (alcf->bypass_preflight
-        && r->method == NGX_HTTP_OPTIONS
-        && r->headers_in.authorization == NULL
-        && ngx_http_aim_preflight(r))
-    {
-        return NGX_DECLINED;
+    if (alcf->bypass_preflight && r->method == NGX_HTTP_OPTIONS) {
+        rc = ngx_http_aim_preflight(r);
+
+        if (rc != NGX_OK) {
+            return rc;
+        }
     }
 
     ctx = ngx_http_aim_get_ctx(r);
@@ -526,19 +526,21 @@ ngx_http_aim_same_scopes(ngx_str_t *now, ngx_str_t *decided)
 
 
 /*
- * A CORS preflight: OPTIONS with Origin and Access-Control-Request-Method,
- * and no body (a browser's preflight has none: one that carries a body,
- * MCP messages perhaps, is a request like any other).
+ * A CORS preflight, as the core tells it (aim_http_preflight: OPTIONS
+ * with Origin and Access-Control-Request-Method, no credentials, no
+ * body): NGX_DECLINED, let through; NGX_OK, decide it.
  */
 
 static ngx_int_t
 ngx_http_aim_preflight(ngx_http_request_t *r)
 {
-    return ngx_http_aim_header_in(r, "Origin", NULL) != NULL
-           && ngx_http_aim_header_in(r, "Access-Control-Request-Method", NULL)
-              != NULL
-           && r->main->headers_in.content_length_n <= 0
-           && !r->main->headers_in.chunked;
+    aim_http_request  h;
+
+    if (ngx_http_aim_http(r, &h) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return aim_http_preflight(&h) ? NGX_DECLINED : NGX_OK;
 }
 
 

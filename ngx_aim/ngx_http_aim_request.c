@@ -253,21 +253,46 @@ ngx_http_aim_keep_token(ngx_http_request_t *r, aim_decision *d)
 
 
 /*
- * Does the client's request carry a body (a length above 0, or chunked:
- * HTTP/2 and HTTP/3 without a length too)?  A POST always counts: an
- * empty one is what an MCP endpoint refuses.
+ * The client's request as the core's HTTP rules see it: its method, a
+ * body (a length above 0, or chunked: HTTP/2 and HTTP/3 without a length
+ * too), credentials, and the CORS preflight headers.
  */
 
-ngx_uint_t
-ngx_http_aim_has_body(ngx_http_request_t *r)
+ngx_int_t
+ngx_http_aim_http(ngx_http_request_t *r, aim_http_request *h)
 {
     ngx_http_request_t  *mr;
 
     mr = r->main;
 
-    return mr->method == NGX_HTTP_POST
-           || mr->headers_in.content_length_n > 0
-           || mr->headers_in.chunked;
+    ngx_memzero(h, sizeof(aim_http_request));
+
+    h->method = ngx_http_aim_cstr(r->pool, &mr->method_name);
+    if (h->method == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->body = mr->headers_in.content_length_n > 0 || mr->headers_in.chunked;
+    h->credentials = mr->headers_in.authorization != NULL;
+    h->origin = ngx_http_aim_header_in(mr, "Origin", NULL) != NULL;
+    h->preflight_method = ngx_http_aim_header_in(mr,
+                                  "Access-Control-Request-Method", NULL)
+                          != NULL;
+
+    return NGX_OK;
+}
+
+
+/* Must the body be read and decided as MCP messages (aim_mcp)? */
+
+ngx_uint_t
+ngx_http_aim_mcp_body(ngx_http_request_t *r)
+{
+    aim_http_request  h;
+
+    /* fails closed: a request the module cannot describe has a body */
+
+    return ngx_http_aim_http(r, &h) != NGX_OK || aim_mcp_carries_messages(&h);
 }
 
 
