@@ -79,6 +79,17 @@ typedef enum {
 const char *aim_reason(aim_status s);
 
 /*
+ * s (len bytes) as the content of a JSON string, by the audit line's
+ * rules: '"' and '\\' escaped; control characters, DEL, bidirectional
+ * controls and line separators as \uXXXX; invalid UTF-8 as \ufffd --
+ * valid UTF-8 that shows nothing raw, whatever s holds.  With dst NULL,
+ * the length it takes (at most 6 * len); else it is written to dst
+ * (neither quotes nor a NUL) and its length returned.  For adapters that
+ * answer in JSON.
+ */
+size_t aim_json_escape(char *dst, const char *s, size_t len);
+
+/*
  * Error detail.  message is for operators and audit logs: it names what
  * was wrong ("exp 1700000000 is 3600 s in the past") and never contains
  * the token, a signature or key material.
@@ -544,6 +555,37 @@ size_t aim_mcp_count(const aim_mcp *m);
 int aim_mcp_is_batch(const aim_mcp *m);
 /* Message i (0 <= i < count), or NULL. */
 const aim_mcp_message *aim_mcp_at(const aim_mcp *m, size_t i);
+
+/*
+ * An HTTP request as an adapter frames it, for the two rules every HTTP
+ * adapter applies alike before a decision (http.c).
+ */
+typedef struct {
+    const char *method;           /* as the client sent it ("POST") */
+    int         body;             /* it carries a body: a length above 0,
+                                   * or one not given (chunked; an HTTP/2
+                                   * or HTTP/3 stream left open) */
+    int         credentials;      /* an Authorization header */
+    int         origin;           /* an Origin header */
+    int         preflight_method; /* an Access-Control-Request-Method */
+} aim_http_request;
+
+/*
+ * 1 when the request's body must be read and decided as MCP messages:
+ * every request that carries a body, whatever its method (a server may
+ * act on a PUT's or a GET's JSON-RPC body as on a POST's), and every
+ * POST (an empty one is refused as malformed).  0: nothing to read.
+ */
+int aim_mcp_carries_messages(const aim_http_request *h);
+
+/*
+ * 1 when the request is a CORS preflight, which a place that lets
+ * preflights through lets pass unchecked: OPTIONS with Origin and
+ * Access-Control-Request-Method, without credentials and without a body
+ * (a browser's preflight has none).  Anything else is a request like any
+ * other, decided.  NULL or a NULL method: 0.
+ */
+int aim_http_preflight(const aim_http_request *h);
 
 /* ------------------------------------------------------------------ */
 /* Sealed hand-off                                                     */

@@ -11,6 +11,8 @@
  *                            decided
  *   ngx_http_aim_recheck.c   responses still open, decided again
  *   ngx_http_aim_json.c      JSON error bodies, the RFC 9728 document
+ *   ngx_http_aim_ssf_module.c  ngx_http_aim_ssf_module, the shared-signals
+ *                            handlers, on the same units of the core
  */
 
 
@@ -33,7 +35,6 @@
 #define NGX_HTTP_AIM_ERRORS_JSON    1
 
 
-/* One set of core options: one verifier, shared by the locations using it. */
 /* A core option as a directive wrote it, and where. */
 typedef struct {
     const aim_option           *option;
@@ -44,14 +45,28 @@ typedef struct {
 } ngx_http_aim_opt_t;
 
 
-/* One set of core options: one verifier, shared by the locations using it. */
+/*
+ * What a unit of the core -- a verifier, a shared-signals receiver or
+ * publisher -- was built from, and where it writes: the first member of
+ * each, shared by the locations with the same options.
+ */
 typedef struct {
-    aim_verifier               *verifier;
-    ngx_array_t                *options;    /* what it was built from */
+    ngx_array_t                *options;
     ngx_http_aim_opt_t         *config;
     ngx_uint_t                  audit;
     ngx_log_t                  *log;        /* where the core writes now */
+} ngx_http_aim_unit_t;
+
+
+typedef struct {
+    ngx_http_aim_unit_t         unit;
+    aim_verifier               *verifier;
 } ngx_http_aim_verifier_t;
+
+
+/* The files a unit's workers open, one per call, i from 0; NULL at the end. */
+typedef const char *(*ngx_http_aim_watched_pt)(void *unit, ngx_uint_t i,
+    int *rw);
 
 
 typedef struct {
@@ -115,12 +130,12 @@ typedef struct {
  * (ngx_http_aim_main_t) for variables in an error_page location.
  */
 typedef struct {
-    ngx_http_request_t         *request;
     ngx_http_aim_loc_conf_t    *conf;       /* what was decided for */
     ngx_str_t                   scopes;     /* ... with these scopes */
     ngx_int_t                   rc;         /* NGX_OK or a status */
     aim_decision                decision;
     aim_decision                identity;   /* aim_identify, for variables */
+    ngx_http_aim_loc_conf_t    *identity_conf;  /* ... identified with */
     const char                 *error;      /* the refusal's RFC 6750 code */
 
     const char                 *resource;   /* decided, when not the URI:
@@ -138,6 +153,9 @@ typedef struct {
 
     unsigned                    decided:1;
     unsigned                    identified:1;
+    unsigned                    watched:1;  /* a subrequest's allow, in
+                                             * its main request's
+                                             * re-checks */
 } ngx_http_aim_ctx_t;
 
 
@@ -153,6 +171,10 @@ typedef struct {
     ngx_http_aim_mcp_t         *mcp;        /* the JSON-RPC body */
 
     ngx_http_request_t         *request;    /* re-checked while open */
+    ngx_array_t                *subrequests;  /* ngx_http_aim_ctx_t *:
+                                               * what its subrequests
+                                               * allowed (auth_request),
+                                               * re-checked with it */
     ngx_queue_t                 open;
     aim_status                  ended;      /* why a re-check ended it */
     unsigned                    watched:1;
@@ -162,20 +184,55 @@ typedef struct {
 /* shared by the module's sources, exported by none (only the module is) */
 #pragma GCC visibility push(hidden)
 
+/* ngx_http_aim_module.c: configuration, and the core's units */
+ngx_http_aim_opt_t *ngx_http_aim_find(ngx_array_t *a, ngx_uint_t n,
+    const char *name);
+ngx_int_t ngx_http_aim_conf_scope(ngx_conf_t *cf, ngx_str_t *scope);
+ngx_int_t ngx_http_aim_add_variables(ngx_conf_t *cf,
+    ngx_http_variable_t *vars);
+void ngx_http_aim_unit_init(ngx_http_aim_unit_t *unit,
+    ngx_http_aim_loc_conf_t *alcf);
+ngx_uint_t ngx_http_aim_unit_same(ngx_http_aim_unit_t *unit,
+    ngx_http_aim_loc_conf_t *alcf);
+aim_config *ngx_http_aim_unit_config(ngx_conf_t *cf,
+    ngx_http_aim_loc_conf_t *alcf, ngx_str_t *what, ngx_str_t *file,
+    ngx_uint_t line);
+void ngx_http_aim_unit_error(ngx_conf_t *cf, ngx_http_aim_loc_conf_t *alcf,
+    aim_error *err, ngx_str_t *what, ngx_str_t *file, ngx_uint_t line);
+aim_audit_fn ngx_http_aim_unit_enter(ngx_http_aim_unit_t *unit,
+    ngx_log_t *log);
+void ngx_http_aim_log(void *ud, int level, const char *msg);
+ngx_int_t ngx_http_aim_check_access(ngx_cycle_t *cycle, ngx_array_t *units,
+    ngx_http_aim_watched_pt watched, ngx_uint_t rw_needed,
+    const char *consequence);
+ngx_int_t ngx_http_aim_same_scopes(ngx_str_t *now, ngx_str_t *decided);
+
+/* ngx_http_aim_request.c: the request as the core sees it, the answer */
 ngx_int_t ngx_http_aim_decide(ngx_http_request_t *r,
     ngx_http_aim_loc_conf_t *alcf, ngx_http_aim_ctx_t *ctx);
 ngx_int_t ngx_http_aim_identify(ngx_http_request_t *r,
     ngx_http_aim_loc_conf_t *alcf, ngx_http_aim_ctx_t *ctx);
+ngx_uint_t ngx_http_aim_same_credentials(ngx_http_aim_loc_conf_t *a,
+    ngx_http_aim_loc_conf_t *b);
+ngx_int_t ngx_http_aim_http(ngx_http_request_t *r, aim_http_request *h);
+ngx_uint_t ngx_http_aim_mcp_body(ngx_http_request_t *r);
 ngx_int_t ngx_http_aim_scopes(ngx_http_request_t *r,
     ngx_http_aim_loc_conf_t *alcf, aim_request *req, ngx_str_t *joined);
+void ngx_http_aim_enter(ngx_http_aim_verifier_t *av, ngx_log_t *log);
+ngx_int_t ngx_http_aim_replay_init(ngx_conf_t *cf, size_t size);
 ngx_http_aim_ctx_t *ngx_http_aim_get_ctx(ngx_http_request_t *r);
 ngx_http_aim_main_t *ngx_http_aim_get_main(ngx_http_request_t *r);
-ngx_int_t ngx_http_aim_replay_init(ngx_conf_t *cf, size_t size);
-void ngx_http_aim_enter(ngx_http_aim_verifier_t *av, ngx_log_t *log);
+void *ngx_http_aim_alloc(ngx_pool_t *pool, size_t size,
+    ngx_pool_cleanup_pt handler);
+ngx_table_elt_t *ngx_http_aim_header_in(ngx_http_request_t *r,
+    const char *name, ngx_uint_t *n);
+ngx_table_elt_t *ngx_http_aim_header_out(ngx_http_request_t *r,
+    const char *name, ngx_str_t *value);
+ngx_int_t ngx_http_aim_read_body(ngx_http_request_t *r, size_t max,
+    ngx_str_t *body);
 char *ngx_http_aim_cstr(ngx_pool_t *pool, ngx_str_t *s);
-ngx_http_aim_opt_t *ngx_http_aim_find(ngx_array_t *a, ngx_uint_t n,
-    const char *name);
 
+/* ngx_http_aim_mcp.c */
 ngx_int_t ngx_http_aim_mcp_read(ngx_http_request_t *r,
     ngx_http_aim_loc_conf_t *alcf, ngx_http_aim_ctx_t *ctx);
 ngx_int_t ngx_http_aim_mcp_decide(ngx_http_request_t *r,
@@ -184,11 +241,13 @@ ngx_int_t ngx_http_aim_mcp_same(ngx_http_request_t *r,
     ngx_http_aim_loc_conf_t *alcf, ngx_http_aim_ctx_t *ctx);
 ngx_int_t ngx_http_aim_mcp_add_variables(ngx_conf_t *cf);
 
+/* ngx_http_aim_recheck.c */
 void ngx_http_aim_recheck_init(void);
 void ngx_http_aim_watch(ngx_http_request_t *r, ngx_http_aim_main_t *mn);
 void ngx_http_aim_unwatch(ngx_http_aim_main_t *mn);
 void ngx_http_aim_recheck(void);
 
+/* ngx_http_aim_json.c */
 ngx_int_t ngx_http_aim_send_error(ngx_http_request_t *r, ngx_int_t status);
 char *ngx_http_aim_metadata_url(ngx_conf_t *cf, ngx_http_aim_loc_conf_t *conf,
     ngx_http_aim_loc_conf_t *prev);
@@ -196,6 +255,7 @@ char *ngx_http_aim_metadata_build(ngx_conf_t *cf,
     ngx_http_aim_loc_conf_t *conf);
 char *ngx_http_aim_metadata_document(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+ngx_int_t ngx_http_aim_metadata_handler(ngx_http_request_t *r);
 
 #pragma GCC visibility pop
 

@@ -23,11 +23,11 @@
 #define NGX_HTTP_AIM_WELL_KNOWN  "/.well-known/oauth-protected-resource"
 
 
-static ngx_int_t ngx_http_aim_metadata_handler(ngx_http_request_t *r);
+static ngx_http_aim_opt_t *ngx_http_aim_resource(ngx_http_aim_loc_conf_t *conf,
+    ngx_str_t *url, ngx_str_t *origin, ngx_str_t *path);
 static ngx_int_t ngx_http_aim_split_url(ngx_str_t *url, ngx_str_t *origin,
     ngx_str_t *path);
-static u_char *ngx_http_aim_json_string(u_char *p, u_char *s, size_t len);
-static size_t ngx_http_aim_json_len(u_char *s, size_t len);
+static u_char *ngx_http_aim_json_string(u_char *p, const char *s);
 
 
 /*
@@ -60,8 +60,7 @@ ngx_http_aim_send_error(ngx_http_request_t *r, ngx_int_t status)
 
         len = sizeof("{\"jsonrpc\":\"2.0\",\"error\":{\"code\":,"
                      "\"message\":\"Invalid Request: \"},\"id\":null}")
-              + NGX_INT_T_LEN + ngx_http_aim_json_len((u_char *) reason,
-                                                      ngx_strlen(reason));
+              + NGX_INT_T_LEN + aim_json_escape(NULL, reason, ngx_strlen(reason));
 
         p = ngx_pnalloc(r->pool, len);
         if (p == NULL) {
@@ -74,7 +73,7 @@ ngx_http_aim_send_error(ngx_http_request_t *r, ngx_int_t status)
                         "\"message\":\"%s: ", ctx->rpc_code,
                         ctx->rpc_code == AIM_MCP_PARSE_ERROR
                         ? "Parse error" : "Invalid Request");
-        p = ngx_http_aim_json_string(p, (u_char *) reason, ngx_strlen(reason));
+        p += aim_json_escape((char *) p, reason, ngx_strlen(reason));
         p = ngx_cpymem(p, "\"},\"id\":null}", sizeof("\"},\"id\":null}") - 1);
 
         cv.value.len = p - cv.value.data;
@@ -131,7 +130,7 @@ ngx_http_aim_metadata_url(ngx_conf_t *cf, ngx_http_aim_loc_conf_t *conf,
 {
     u_char              *p;
     ngx_str_t            aud, origin, path;
-    ngx_http_aim_opt_t  *o;
+    ngx_http_aim_opt_t  *a;
 
     if (conf->resource_metadata.data == NULL) {
         conf->resource_metadata = prev->resource_metadata;
@@ -147,11 +146,9 @@ ngx_http_aim_metadata_url(ngx_conf_t *cf, ngx_http_aim_loc_conf_t *conf,
         return NGX_CONF_OK;
     }
 
-    o = conf->options ? ngx_http_aim_find(conf->options, conf->options->nelts,
-                                          "audience")
-                      : NULL;
+    a = ngx_http_aim_resource(conf, &aud, &origin, &path);
 
-    if (o == NULL) {
+    if (a == NULL) {
         ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
                       "\"aim_resource_metadata auto\" for \"aim on\" in "
                       "%V:%ui needs \"aim_audience\", the resource's URL",
@@ -159,14 +156,11 @@ ngx_http_aim_metadata_url(ngx_conf_t *cf, ngx_http_aim_loc_conf_t *conf,
         return NGX_CONF_ERROR;
     }
 
-    aud.data = (u_char *) o->args[0];
-    aud.len = ngx_strlen(o->args[0]);
-
-    if (ngx_http_aim_split_url(&aud, &origin, &path) != NGX_OK) {
+    if (origin.data == NULL) {
         ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
                       "\"aim_resource_metadata auto\": \"aim_audience %V\" in "
                       "%V:%ui is not an https:// or http:// URL without a "
-                      "query or fragment", &aud, &o->file, o->line);
+                      "query or fragment", &aud, &a->file, a->line);
         return NGX_CONF_ERROR;
     }
 
@@ -187,6 +181,35 @@ ngx_http_aim_metadata_url(ngx_conf_t *cf, ngx_http_aim_loc_conf_t *conf,
     ngx_memcpy(p, path.data, path.len);
 
     return NGX_CONF_OK;
+}
+
+
+/*
+ * The resource this block's aim_audience names, as its URL, origin and
+ * path; NULL without an audience, origin.data NULL when it is no URL.
+ */
+
+static ngx_http_aim_opt_t *
+ngx_http_aim_resource(ngx_http_aim_loc_conf_t *conf, ngx_str_t *url,
+    ngx_str_t *origin, ngx_str_t *path)
+{
+    ngx_http_aim_opt_t  *a;
+
+    a = conf->options ? ngx_http_aim_find(conf->options, conf->options->nelts,
+                                          "audience")
+                      : NULL;
+    if (a == NULL) {
+        return NULL;
+    }
+
+    url->data = (u_char *) a->args[0];
+    url->len = ngx_strlen(a->args[0]);
+
+    if (ngx_http_aim_split_url(url, origin, path) != NGX_OK) {
+        ngx_str_null(origin);
+    }
+
+    return a;
 }
 
 
@@ -271,11 +294,7 @@ ngx_http_aim_metadata_document(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     value = cf->args->elts;
 
     for (i = 1; i < cf->args->nelts; i++) {
-        if (!aim_scope_valid((const char *) value[i].data, value[i].len)) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid scope \"%V\": one scope token of "
-                               "printable characters except '\"' and '\\'",
-                               &value[i]);
+        if (ngx_http_aim_conf_scope(cf, &value[i]) != NGX_OK) {
             return NGX_CONF_ERROR;
         }
 
@@ -309,8 +328,9 @@ ngx_http_aim_metadata_build(ngx_conf_t *cf, ngx_http_aim_loc_conf_t *conf)
 {
     u_char                    *p;
     size_t                     len;
-    ngx_str_t                  aud, origin, path, *sc, iss;
-    ngx_uint_t                 i, n, nopts;
+    ngx_str_t                  aud, origin, path, *sc;
+    ngx_uint_t                 i, n;
+    const char                *alg;
     ngx_http_aim_opt_t        *o, *a;
     ngx_http_core_loc_conf_t  *clcf;
 
@@ -323,8 +343,7 @@ ngx_http_aim_metadata_build(ngx_conf_t *cf, ngx_http_aim_loc_conf_t *conf)
         return NGX_CONF_ERROR;
     }
 
-    nopts = conf->options ? conf->options->nelts : 0;
-    a = nopts ? ngx_http_aim_find(conf->options, nopts, "audience") : NULL;
+    a = ngx_http_aim_resource(conf, &aud, &origin, &path);
 
     if (a == NULL) {
         ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
@@ -335,10 +354,7 @@ ngx_http_aim_metadata_build(ngx_conf_t *cf, ngx_http_aim_loc_conf_t *conf)
         return NGX_CONF_ERROR;
     }
 
-    aud.data = (u_char *) a->args[0];
-    aud.len = ngx_strlen(a->args[0]);
-
-    if (ngx_http_aim_split_url(&aud, &origin, &path) != NGX_OK) {
+    if (origin.data == NULL) {
         ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
                       "\"aim_resource_metadata_document\" in %V:%ui: "
                       "\"aim_audience %V\" (%V:%ui) is not an https:// or "
@@ -367,22 +383,22 @@ ngx_http_aim_metadata_build(ngx_conf_t *cf, ngx_http_aim_loc_conf_t *conf)
 
     /* the size, then the text */
 
-    o = nopts ? conf->options->elts : NULL;
+    o = conf->options->elts;
     sc = conf->metadata_scopes->elts;
     n = 0;
 
-    len = sizeof("{\"resource\":\"\",\"authorization_servers\":[],"
+    len = sizeof("{\"resource\":,\"authorization_servers\":[],"
                  "\"scopes_supported\":[],"
                  "\"bearer_methods_supported\":[\"header\"],"
-                 "\"dpop_signing_alg_values_supported\":[\""
-                 AIM_ALGORITHMS "\"],"
+                 "\"dpop_signing_alg_values_supported\":[],"
                  "\"dpop_bound_access_tokens_required\":true}")
-          + 4 * 5 + ngx_http_aim_json_len(aud.data, aud.len);
+          + 3 * sizeof(AIM_ALGORITHMS)
+          + 2 + aim_json_escape(NULL, a->args[0], aud.len);
 
-    for (i = 0; i < nopts; i++) {
+    for (i = 0; i < conf->options->nelts; i++) {
         if (ngx_strcmp(o[i].option->name, "issuer") == 0) {
-            len += 3 + ngx_http_aim_json_len((u_char *) o[i].args[0],
-                                             ngx_strlen(o[i].args[0]));
+            len += 3 + aim_json_escape(NULL, o[i].args[0],
+                                       ngx_strlen(o[i].args[0]));
             n++;
         }
     }
@@ -407,26 +423,19 @@ ngx_http_aim_metadata_build(ngx_conf_t *cf, ngx_http_aim_loc_conf_t *conf)
 
     conf->metadata.data = p;
 
-    p = ngx_cpymem(p, "{\"resource\":\"", sizeof("{\"resource\":\"") - 1);
-    p = ngx_http_aim_json_string(p, aud.data, aud.len);
-    p = ngx_cpymem(p, "\",\"authorization_servers\":[",
-                   sizeof("\",\"authorization_servers\":[") - 1);
+    p = ngx_cpymem(p, "{\"resource\":", sizeof("{\"resource\":") - 1);
+    p = ngx_http_aim_json_string(p, a->args[0]);
+    p = ngx_cpymem(p, ",\"authorization_servers\":[",
+                   sizeof(",\"authorization_servers\":[") - 1);
 
-    for (i = 0, n = 0; i < nopts; i++) {
-        if (ngx_strcmp(o[i].option->name, "issuer") != 0) {
-            continue;
+    for (i = 0, n = 0; i < conf->options->nelts; i++) {
+        if (ngx_strcmp(o[i].option->name, "issuer") == 0) {
+            if (n++) {
+                *p++ = ',';
+            }
+
+            p = ngx_http_aim_json_string(p, o[i].args[0]);
         }
-
-        iss.data = (u_char *) o[i].args[0];
-        iss.len = ngx_strlen(o[i].args[0]);
-
-        if (n++) {
-            *p++ = ',';
-        }
-
-        *p++ = '"';
-        p = ngx_http_aim_json_string(p, iss.data, iss.len);
-        *p++ = '"';
     }
 
     *p++ = ']';
@@ -447,11 +456,22 @@ ngx_http_aim_metadata_build(ngx_conf_t *cf, ngx_http_aim_loc_conf_t *conf)
                    sizeof(",\"bearer_methods_supported\":[\"header\"]") - 1);
 
     if (conf->dpop != AIM_DPOP_OFF) {
-        p = ngx_cpymem(p, ",\"dpop_signing_alg_values_supported\":[\"ES256\","
-                       "\"ES384\",\"EdDSA\",\"RS256\",\"PS256\"]",
-                       sizeof(",\"dpop_signing_alg_values_supported\":"
-                              "[\"ES256\",\"ES384\",\"EdDSA\",\"RS256\","
-                              "\"PS256\"]") - 1);
+        /* the core's algorithms, one string each */
+
+        p = ngx_cpymem(p, ",\"dpop_signing_alg_values_supported\":[\"",
+                       sizeof(",\"dpop_signing_alg_values_supported\":[\"")
+                       - 1);
+
+        for (alg = AIM_ALGORITHMS; *alg; alg++) {
+            if (*alg == ' ') {
+                p = ngx_cpymem(p, "\",\"", 3);
+
+            } else {
+                *p++ = *alg;
+            }
+        }
+
+        p = ngx_cpymem(p, "\"]", 2);
     }
 
     if (conf->dpop == AIM_DPOP_REQUIRED) {
@@ -468,7 +488,7 @@ ngx_http_aim_metadata_build(ngx_conf_t *cf, ngx_http_aim_loc_conf_t *conf)
 }
 
 
-static ngx_int_t
+ngx_int_t
 ngx_http_aim_metadata_handler(ngx_http_request_t *r)
 {
     ngx_str_t                  type;
@@ -494,15 +514,14 @@ ngx_http_aim_metadata_handler(ngx_http_request_t *r)
 }
 
 
-static size_t
-ngx_http_aim_json_len(u_char *s, size_t len)
-{
-    return len + (size_t) ngx_escape_json(NULL, s, len);
-}
-
+/* A JSON string of s, quoted and escaped. */
 
 static u_char *
-ngx_http_aim_json_string(u_char *p, u_char *s, size_t len)
+ngx_http_aim_json_string(u_char *p, const char *s)
 {
-    return (u_char *) ngx_escape_json(p, s, len);
+    *p++ = '"';
+    p += aim_json_escape((char *) p, s, ngx_strlen(s));
+    *p++ = '"';
+
+    return p;
 }

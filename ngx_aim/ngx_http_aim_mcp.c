@@ -14,10 +14,13 @@
  * JSON-RPC message or batch, or is too big, is refused (400, 413) with a
  * JSON-RPC error, and audited as the module's own denial.
  *
- * The token is identified before the body is read: a request without a
- * valid one is refused at once, with its challenge, and its body is never
- * buffered.  Other requests of the location (the GET stream, DELETE) have
- * no body and are decided as any request, the variables empty.
+ * Whatever the method, a request that carries a body carries messages:
+ * a PUT or a GET with a JSON-RPC body is decided as a POST is (a server
+ * may well read it).  The token is identified before the body is read: a
+ * request without a valid one is refused at once, with its challenge, and
+ * its body is never buffered.  Requests without a body (the GET stream,
+ * DELETE) are decided as any request, the variables empty.  A body nginx
+ * gives up reading ends the connection with its answer.
  */
 
 
@@ -29,6 +32,7 @@
 #define NGX_HTTP_AIM_MCP_READ     2
 #define NGX_HTTP_AIM_MCP_PARSED   3
 #define NGX_HTTP_AIM_MCP_REFUSED  4
+#define NGX_HTTP_AIM_MCP_EMPTY    5
 
 
 struct ngx_http_aim_mcp_s {
@@ -49,8 +53,11 @@ static void ngx_http_aim_mcp_parse(ngx_http_request_t *r,
     ngx_http_aim_loc_conf_t *alcf, ngx_http_aim_mcp_t *mcp);
 static void ngx_http_aim_mcp_refuse(ngx_http_aim_mcp_t *mcp, ngx_int_t status,
     ngx_int_t code, const char *message);
-static ngx_int_t ngx_http_aim_mcp_scopes(ngx_http_request_t *r,
-    ngx_http_aim_loc_conf_t *alcf, ngx_http_aim_mcp_t *mcp, ngx_str_t *all);
+static void ngx_http_aim_mcp_unread(ngx_http_request_t *r,
+    ngx_http_aim_mcp_t *mcp, ngx_int_t status);
+static ngx_int_t ngx_http_aim_mcp_each(ngx_http_request_t *r,
+    ngx_http_aim_loc_conf_t *alcf, ngx_http_aim_mcp_t *mcp,
+    ngx_http_aim_ctx_t *ctx, ngx_str_t *all);
 static ngx_uint_t ngx_http_aim_mcp_seen(aim_mcp *m, ngx_uint_t i);
 static const char *ngx_http_aim_mcp_resource(ngx_http_request_t *r,
     const aim_mcp_message *msg);
@@ -78,8 +85,9 @@ static ngx_http_variable_t  ngx_http_aim_mcp_vars[] = {
 
 /*
  * Before the decision: NGX_OK when the messages are known (or there are
- * none to read: not a POST, or a token that does not identify, refused
- * without reading the body), NGX_DONE while the body is read, or a status.
+ * none to read: a request without a body, or a token that does not
+ * identify, refused without reading the body), NGX_DONE while the body is
+ * read, or a status.
  */
 
 ngx_int_t
@@ -89,7 +97,7 @@ ngx_http_aim_mcp_read(ngx_http_request_t *r, ngx_http_aim_loc_conf_t *alcf,
     ngx_int_t            rc;
     ngx_http_aim_mcp_t  *mcp;
 
-    if (r->main->method != NGX_HTTP_POST) {
+    if (!ngx_http_aim_mcp_body(r)) {
         return NGX_OK;
     }
 
@@ -104,7 +112,16 @@ ngx_http_aim_mcp_read(ngx_http_request_t *r, ngx_http_aim_loc_conf_t *alcf,
         break;
 
     case NGX_HTTP_AIM_MCP_READING:
-        return NGX_DONE;
+
+        /*
+         * The phases run again while the body was being read: nginx gave
+         * up reading it (a chunk over client_max_body_size, a broken
+         * chunk, a timeout), answered the request itself and error_page
+         * brought it here.  Nothing was decided on it, and nothing can be.
+         */
+
+        ngx_http_aim_mcp_unread(r, mcp, r->err_status);
+        return NGX_OK;
 
     case NGX_HTTP_AIM_MCP_READ:
         ngx_http_aim_mcp_parse(r, alcf, mcp);
@@ -116,7 +133,7 @@ ngx_http_aim_mcp_read(ngx_http_request_t *r, ngx_http_aim_loc_conf_t *alcf,
 
     /* who is this?  no body is read for a token that does not verify */
 
-    if (!ctx->identified && ngx_http_aim_identify(r, alcf, ctx) != NGX_OK) {
+    if (ngx_http_aim_identify(r, alcf, ctx) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
@@ -142,11 +159,30 @@ ngx_http_aim_mcp_read(ngx_http_request_t *r, ngx_http_aim_loc_conf_t *alcf,
 
     rc = ngx_http_read_client_request_body(r, ngx_http_aim_mcp_body_handler);
     if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        ngx_http_aim_mcp_unread(r, mcp, rc);
         return rc;
     }
 
     ngx_http_finalize_request(r, NGX_DONE);
     return NGX_DONE;
+}
+
+
+/*
+ * A body nginx would not finish reading (refused with status): what
+ * remains of it on the connection must never be read as the next request,
+ * so the connection ends with this answer, whoever sends it (ngx_aim's
+ * JSON, nginx's page, an error_page location).
+ */
+
+static void
+ngx_http_aim_mcp_unread(ngx_http_request_t *r, ngx_http_aim_mcp_t *mcp,
+    ngx_int_t status)
+{
+    r->main->keepalive = 0;
+
+    ngx_http_aim_mcp_refuse(mcp, status >= NGX_HTTP_SPECIAL_RESPONSE
+                                 ? status : NGX_HTTP_BAD_REQUEST, 0, NULL);
 }
 
 
@@ -168,81 +204,42 @@ ngx_http_aim_mcp_body_handler(ngx_http_request_t *r)
 }
 
 
-/*
- * The body as read (in memory, or in the temporary file nginx wrote it
- * to), whole, to the core.  The buffers stay as they are for the upstream.
- */
+/* The body as read, whole, to the core. */
 
 static void
 ngx_http_aim_mcp_parse(ngx_http_request_t *r, ngx_http_aim_loc_conf_t *alcf,
     ngx_http_aim_mcp_t *mcp)
 {
-    int                       code;
-    off_t                     len;
-    u_char                   *body, *p;
-    size_t                    size;
-    ssize_t                   n;
-    ngx_buf_t                *b;
-    aim_error                 err;
-    ngx_chain_t              *cl;
-    aim_status                s;
-    ngx_http_request_body_t  *rb;
+    int          code;
+    u_char      *p;
+    ngx_int_t    rc;
+    ngx_str_t    body;
+    aim_error    err;
+    aim_status   s;
 
-    rb = r->request_body;
-    len = 0;
+    rc = ngx_http_aim_read_body(r, alcf->mcp_max_body, &body);
 
-    for (cl = rb ? rb->bufs : NULL; cl; cl = cl->next) {
-        b = cl->buf;
-        len += ngx_buf_in_memory(b) ? b->last - b->pos
-               : b->in_file ? b->file_last - b->file_pos : 0;
-    }
-
-    if (len > (off_t) alcf->mcp_max_body) {
-        ngx_http_aim_mcp_refuse(mcp, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
-                                AIM_MCP_INVALID_REQUEST,
+    if (rc == NGX_HTTP_REQUEST_ENTITY_TOO_LARGE) {
+        ngx_http_aim_mcp_refuse(mcp, rc, AIM_MCP_INVALID_REQUEST,
                                 "the body is larger than aim_mcp_max_body");
         return;
     }
 
-    body = ngx_pnalloc(r->pool, len ? (size_t) len : 1);
-    if (body == NULL) {
-        ngx_http_aim_mcp_refuse(mcp, NGX_HTTP_INTERNAL_SERVER_ERROR, 0, NULL);
+    if (rc != NGX_OK) {
+        ngx_http_aim_mcp_refuse(mcp, rc, 0, NULL);
         return;
     }
 
-    p = body;
-
-    for (cl = rb ? rb->bufs : NULL; cl; cl = cl->next) {
-        b = cl->buf;
-
-        if (ngx_buf_in_memory(b)) {
-            p = ngx_cpymem(p, b->pos, b->last - b->pos);
-            continue;
-        }
-
-        if (!b->in_file) {
-            continue;
-        }
-
-        size = (size_t) (b->file_last - b->file_pos);
-        n = ngx_read_file(b->file, p, size, b->file_pos);
-
-        if (n != (ssize_t) size) {
-            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                          "aim: cannot read the request body back from \"%V\"",
-                          &b->file->name);
-            ngx_http_aim_mcp_refuse(mcp, NGX_HTTP_INTERNAL_SERVER_ERROR, 0,
-                                    NULL);
-            return;
-        }
-
-        p += size;
+    if (body.len == 0 && r->main->method != NGX_HTTP_POST) {
+        /* an empty body (HTTP/2 without a length) carries no messages */
+        mcp->state = NGX_HTTP_AIM_MCP_EMPTY;
+        return;
     }
 
     ngx_memzero(&err, sizeof(aim_error));
 
-    s = aim_mcp_parse((const char *) body, (size_t) len, &mcp->messages, &code,
-                      &err);
+    s = aim_mcp_parse(body.len ? (const char *) body.data : "", body.len,
+                      &mcp->messages, &code, &err);
 
     if (s == AIM_OK) {
         mcp->state = NGX_HTTP_AIM_MCP_PARSED;
@@ -279,26 +276,17 @@ ngx_http_aim_mcp_refuse(ngx_http_aim_mcp_t *mcp, ngx_int_t status,
 
 /*
  * The decision: each message with the scopes the location requires of
- * it, in order, the first refusal refusing all.  For a batch each message
- * is decided with nginx's variable cache as it was before the first, so a
- * "map" of $aim_mcp_tool, cached for one message, is evaluated afresh for
- * the next; messages that ask for the same thing are decided once.
+ * it, in order, the first refusal refusing all.
  */
 
 ngx_int_t
 ngx_http_aim_mcp_decide(ngx_http_request_t *r, ngx_http_aim_loc_conf_t *alcf,
     ngx_http_aim_ctx_t *ctx)
 {
-    u_char                     *p;
-    size_t                      size;
-    ngx_int_t                   rc;
-    ngx_uint_t                  i, n;
-    ngx_str_t                   all;
-    ngx_http_aim_mcp_t         *mcp;
-    ngx_http_variable_value_t  *saved, *scratch;
-    ngx_http_core_main_conf_t  *cmcf;
+    ngx_int_t            rc;
+    ngx_http_aim_mcp_t  *mcp;
 
-    mcp = (r->main->method == NGX_HTTP_POST) ? ngx_http_aim_mcp_get(r) : NULL;
+    mcp = ngx_http_aim_mcp_body(r) ? ngx_http_aim_mcp_get(r) : NULL;
 
     if (mcp && mcp->state == NGX_HTTP_AIM_MCP_REFUSED) {
         if (mcp->code == 0) {
@@ -326,71 +314,9 @@ ngx_http_aim_mcp_decide(ngx_http_request_t *r, ngx_http_aim_loc_conf_t *alcf,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    n = aim_mcp_count(mcp->messages);
+    rc = ngx_http_aim_mcp_each(r, alcf, mcp, ctx, &ctx->mcp_scopes);
 
-    cmcf = ngx_http_get_module_main_conf(r, ngx_http_core_module);
-    size = cmcf->variables.nelts * sizeof(ngx_http_variable_value_t);
-
-    saved = r->variables;
-    scratch = NULL;
-
-    if (n > 1) {
-        scratch = ngx_palloc(r->pool, size ? size : 1);
-        if (scratch == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-    }
-
-    all.len = 0;
-    all.data = NULL;
-    rc = NGX_OK;
-
-    for (i = 0; i < n && rc == NGX_OK; i++) {
-
-        if (ngx_http_aim_mcp_seen(mcp->messages, i)) {
-            continue;
-        }
-
-        mcp->current = i;
-
-        ctx->resource = ngx_http_aim_mcp_resource(r,
-                                           aim_mcp_at(mcp->messages, i));
-        if (ctx->resource == NULL) {
-            rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
-            break;
-        }
-
-        if (scratch) {
-            ngx_memcpy(scratch, saved, size);
-            r->variables = scratch;
-        }
-
-        rc = ngx_http_aim_decide(r, alcf, ctx);
-
-        r->variables = saved;
-
-        /* what each message was decided with, for a later phase */
-
-        p = ngx_pnalloc(r->pool, all.len + ctx->scopes.len + 1);
-        if (p == NULL) {
-            rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
-            break;
-        }
-
-        if (all.len) {
-            ngx_memcpy(p, all.data, all.len);
-        }
-
-        ngx_memcpy(p + all.len, ctx->scopes.data, ctx->scopes.len);
-        p[all.len + ctx->scopes.len] = '\n';
-
-        all.data = p;
-        all.len += ctx->scopes.len + 1;
-    }
-
-    mcp->current = -1;
     ctx->resource = NULL;
-    ctx->mcp_scopes = all;
 
     return rc;
 }
@@ -419,25 +345,27 @@ ngx_http_aim_mcp_same(ngx_http_request_t *r, ngx_http_aim_loc_conf_t *alcf,
         return NGX_DECLINED;
     }
 
-    if (ngx_http_aim_mcp_scopes(r, alcf, mcp, &all) != NGX_OK) {
+    if (ngx_http_aim_mcp_each(r, alcf, mcp, NULL, &all) != NGX_OK) {
         return NGX_ERROR;
     }
 
-    if (all.len == ctx->mcp_scopes.len
-        && ngx_memcmp(all.data, ctx->mcp_scopes.data, all.len) == 0)
-    {
-        return NGX_OK;
-    }
-
-    return NGX_DECLINED;
+    return ngx_http_aim_same_scopes(&all, &ctx->mcp_scopes);
 }
 
 
-/* Each message's scopes now, as ngx_http_aim_mcp_decide() records them. */
+/*
+ * Each message that asks for something no earlier one asked for, in
+ * order: decided (with ctx) or only its scopes evaluated (ctx NULL).  The
+ * scopes of each, a line each, are in *all.  For a batch each message
+ * sees nginx's variable cache as it was before the first, so a "map" of
+ * $aim_mcp_tool, cached for one message, is evaluated afresh for the
+ * next.  With ctx: NGX_OK or the status of the first refusal; without:
+ * NGX_OK or NGX_ERROR.
+ */
 
 static ngx_int_t
-ngx_http_aim_mcp_scopes(ngx_http_request_t *r, ngx_http_aim_loc_conf_t *alcf,
-    ngx_http_aim_mcp_t *mcp, ngx_str_t *all)
+ngx_http_aim_mcp_each(ngx_http_request_t *r, ngx_http_aim_loc_conf_t *alcf,
+    ngx_http_aim_mcp_t *mcp, ngx_http_aim_ctx_t *ctx, ngx_str_t *all)
 {
     u_char                     *p;
     size_t                      size;
@@ -454,37 +382,55 @@ ngx_http_aim_mcp_scopes(ngx_http_request_t *r, ngx_http_aim_loc_conf_t *alcf,
     size = cmcf->variables.nelts * sizeof(ngx_http_variable_value_t);
 
     saved = r->variables;
-    scratch = ngx_palloc(r->pool, size ? size : 1);
-    if (scratch == NULL) {
-        return NGX_ERROR;
+    scratch = NULL;
+
+    if (n > 1) {
+        scratch = ngx_palloc(r->pool, size ? size : 1);
+        if (scratch == NULL) {
+            return ctx ? NGX_HTTP_INTERNAL_SERVER_ERROR : NGX_ERROR;
+        }
     }
 
-    all->len = 0;
-    all->data = NULL;
+    ngx_str_null(all);
     rc = NGX_OK;
 
-    for (i = 0; i < n; i++) {
+    for (i = 0; i < n && rc == NGX_OK; i++) {
 
         if (ngx_http_aim_mcp_seen(mcp->messages, i)) {
             continue;
         }
 
         mcp->current = i;
-        ngx_memcpy(scratch, saved, size);
-        r->variables = scratch;
 
-        ngx_memzero(&req, sizeof(aim_request));
-        rc = ngx_http_aim_scopes(r, alcf, &req, &joined);
+        if (scratch) {
+            ngx_memcpy(scratch, saved, size);
+            r->variables = scratch;
+        }
+
+        if (ctx) {
+            ctx->resource = ngx_http_aim_mcp_resource(r,
+                                               aim_mcp_at(mcp->messages, i));
+
+            rc = ctx->resource ? ngx_http_aim_decide(r, alcf, ctx)
+                               : NGX_HTTP_INTERNAL_SERVER_ERROR;
+            joined = ctx->scopes;
+
+        } else {
+            ngx_memzero(&req, sizeof(aim_request));
+            rc = ngx_http_aim_scopes(r, alcf, &req, &joined);
+        }
 
         r->variables = saved;
 
-        if (rc != NGX_OK) {
+        if (rc != NGX_OK && (ctx == NULL || ctx->resource == NULL)) {
             break;
         }
 
+        /* what each message was decided with, for a later phase */
+
         p = ngx_pnalloc(r->pool, all->len + joined.len + 1);
         if (p == NULL) {
-            rc = NGX_ERROR;
+            rc = ctx ? NGX_HTTP_INTERNAL_SERVER_ERROR : NGX_ERROR;
             break;
         }
 
@@ -587,14 +533,16 @@ ngx_http_aim_mcp_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
 
     v->not_found = 1;
 
-    mcp = (r->main->method == NGX_HTTP_POST) ? ngx_http_aim_mcp_get(r) : NULL;
+    mcp = ngx_http_aim_mcp_body(r) ? ngx_http_aim_mcp_get(r) : NULL;
 
     if (mcp == NULL) {
         return NGX_OK;
     }
 
     if (mcp->state != NGX_HTTP_AIM_MCP_PARSED) {
-        if (mcp->state != NGX_HTTP_AIM_MCP_REFUSED) {
+        if (mcp->state != NGX_HTTP_AIM_MCP_REFUSED
+            && mcp->state != NGX_HTTP_AIM_MCP_EMPTY)
+        {
             mcp->early = 1;
         }
 
@@ -656,19 +604,7 @@ ngx_http_aim_mcp_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
 ngx_int_t
 ngx_http_aim_mcp_add_variables(ngx_conf_t *cf)
 {
-    ngx_http_variable_t  *var, *v;
-
-    for (v = ngx_http_aim_mcp_vars; v->name.len; v++) {
-        var = ngx_http_add_variable(cf, &v->name, v->flags);
-        if (var == NULL) {
-            return NGX_ERROR;
-        }
-
-        var->get_handler = v->get_handler;
-        var->data = v->data;
-    }
-
-    return NGX_OK;
+    return ngx_http_aim_add_variables(cf, ngx_http_aim_mcp_vars);
 }
 
 
@@ -677,33 +613,22 @@ ngx_http_aim_mcp_add_variables(ngx_conf_t *cf)
 static ngx_http_aim_mcp_t *
 ngx_http_aim_mcp_get(ngx_http_request_t *r)
 {
-    ngx_pool_cleanup_t   *cln;
     ngx_http_aim_main_t  *mn;
-    ngx_http_aim_mcp_t   *mcp;
 
     mn = ngx_http_aim_get_main(r);
     if (mn == NULL) {
         return NULL;
     }
 
-    if (mn->mcp) {
-        return mn->mcp;
+    if (mn->mcp == NULL) {
+        mn->mcp = ngx_http_aim_alloc(r->pool, sizeof(ngx_http_aim_mcp_t),
+                                     ngx_http_aim_mcp_cleanup);
+        if (mn->mcp) {
+            mn->mcp->current = -1;
+        }
     }
 
-    cln = ngx_pool_cleanup_add(r->pool, sizeof(ngx_http_aim_mcp_t));
-    if (cln == NULL) {
-        return NULL;
-    }
-
-    mcp = cln->data;
-    ngx_memzero(mcp, sizeof(ngx_http_aim_mcp_t));
-    mcp->current = -1;
-
-    cln->handler = ngx_http_aim_mcp_cleanup;
-
-    mn->mcp = mcp;
-
-    return mcp;
+    return mn->mcp;
 }
 
 

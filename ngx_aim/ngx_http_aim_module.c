@@ -39,6 +39,8 @@ typedef struct {
 static ngx_int_t ngx_http_aim_rewrite_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_aim_access_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_aim_precontent_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_aim_phase(ngx_http_request_t *r, ngx_int_t allowed,
+    ngx_uint_t vote);
 static ngx_int_t ngx_http_aim_check(ngx_http_request_t *r,
     ngx_http_aim_loc_conf_t *alcf);
 static ngx_int_t ngx_http_aim_same(ngx_http_request_t *r,
@@ -61,6 +63,8 @@ static ngx_int_t ngx_http_aim_set_value(ngx_http_request_t *r,
 static ngx_int_t ngx_http_aim_preconfiguration(ngx_conf_t *cf);
 static ngx_int_t ngx_http_aim_init(ngx_conf_t *cf);
 static ngx_int_t ngx_http_aim_init_module(ngx_cycle_t *cycle);
+static const char *ngx_http_aim_verifier_watched(void *unit, ngx_uint_t i,
+    int *rw);
 static ngx_int_t ngx_http_aim_init_process(ngx_cycle_t *cycle);
 static void ngx_http_aim_refresh(ngx_event_t *ev);
 static void *ngx_http_aim_create_main_conf(ngx_conf_t *cf);
@@ -73,10 +77,8 @@ static ngx_int_t ngx_http_aim_merge_options(ngx_conf_t *cf,
     ngx_uint_t own_audit);
 static ngx_http_aim_verifier_t *ngx_http_aim_get_verifier(ngx_conf_t *cf,
     ngx_http_aim_loc_conf_t *alcf);
-static void ngx_http_aim_config_error(ngx_conf_t *cf,
-    ngx_http_aim_loc_conf_t *alcf, aim_error *err);
 static void ngx_http_aim_verifier_cleanup(void *data);
-static void ngx_http_aim_log(void *ud, int level, const char *msg);
+static void ngx_http_aim_audit_line(void *ud, const char *line);
 
 static char *ngx_http_aim(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 static char *ngx_http_aim_option(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -273,28 +275,20 @@ ngx_module_t  ngx_http_aim_module = {
 };
 
 
+/* $aim_NAME: the verified token's NAME (aim_token_NAME()) */
+#define NGX_HTTP_AIM_TOKEN_VAR(name)                                         \
+    { ngx_string("aim_" #name), NULL, ngx_http_aim_variable,                 \
+      (uintptr_t) aim_token_##name, 0, 0 }
+
 static ngx_http_variable_t  ngx_http_aim_vars[] = {
 
-    { ngx_string("aim_agent"), NULL, ngx_http_aim_variable,
-      (uintptr_t) aim_token_agent, 0, 0 },
-
-    { ngx_string("aim_subject"), NULL, ngx_http_aim_variable,
-      (uintptr_t) aim_token_subject, 0, 0 },
-
-    { ngx_string("aim_owner"), NULL, ngx_http_aim_variable,
-      (uintptr_t) aim_token_owner, 0, 0 },
-
-    { ngx_string("aim_issuer"), NULL, ngx_http_aim_variable,
-      (uintptr_t) aim_token_issuer, 0, 0 },
-
-    { ngx_string("aim_scope"), NULL, ngx_http_aim_variable,
-      (uintptr_t) aim_token_scope, 0, 0 },
-
-    { ngx_string("aim_jti"), NULL, ngx_http_aim_variable,
-      (uintptr_t) aim_token_jti, 0, 0 },
-
-    { ngx_string("aim_chain"), NULL, ngx_http_aim_variable,
-      (uintptr_t) aim_token_chain, 0, 0 },
+    NGX_HTTP_AIM_TOKEN_VAR(agent),
+    NGX_HTTP_AIM_TOKEN_VAR(subject),
+    NGX_HTTP_AIM_TOKEN_VAR(owner),
+    NGX_HTTP_AIM_TOKEN_VAR(issuer),
+    NGX_HTTP_AIM_TOKEN_VAR(scope),
+    NGX_HTTP_AIM_TOKEN_VAR(jti),
+    NGX_HTTP_AIM_TOKEN_VAR(chain),
 
     { ngx_string("aim_reason"), NULL, ngx_http_aim_reason_variable,
       0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
@@ -319,54 +313,30 @@ static ngx_event_t  ngx_http_aim_refresh_event;
 static ngx_int_t
 ngx_http_aim_rewrite_handler(ngx_http_request_t *r)
 {
-    ngx_int_t                  rc;
-    ngx_http_aim_loc_conf_t   *alcf;
     ngx_http_core_loc_conf_t  *clcf;
 
-    alcf = ngx_http_get_module_loc_conf(r, ngx_http_aim_module);
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
 
-    if (!alcf->enable) {
+    if (r == r->main && clcf->satisfy == NGX_HTTP_SATISFY_ANY) {
+        /* one vote among the access modules: the access phase */
         return NGX_DECLINED;
     }
 
-    if (r == r->main) {
-        clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
-
-        if (clcf->satisfy == NGX_HTTP_SATISFY_ANY) {
-            /* one vote among the access modules: the access phase */
-            return NGX_DECLINED;
-        }
-    }
-
-    rc = ngx_http_aim_check(r, alcf);
-
-    return (rc == NGX_OK) ? NGX_DECLINED : ngx_http_aim_refuse(r, alcf, rc);
+    return ngx_http_aim_phase(r, NGX_DECLINED, 0);
 }
 
 
 static ngx_int_t
 ngx_http_aim_access_handler(ngx_http_request_t *r)
 {
-    ngx_int_t                  rc;
-    ngx_http_aim_loc_conf_t   *alcf;
     ngx_http_core_loc_conf_t  *clcf;
-
-    alcf = ngx_http_get_module_loc_conf(r, ngx_http_aim_module);
-
-    if (!alcf->enable) {
-        return NGX_DECLINED;
-    }
-
-    rc = ngx_http_aim_check(r, alcf);
 
     clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
 
-    if (rc == NGX_OK || clcf->satisfy == NGX_HTTP_SATISFY_ANY) {
-        /* one vote among the access modules: nginx answers a refusal */
-        return rc;
-    }
+    /* under "satisfy any", one vote among the access modules */
 
-    return ngx_http_aim_refuse(r, alcf, rc);
+    return ngx_http_aim_phase(r, NGX_OK,
+                              clcf->satisfy == NGX_HTTP_SATISFY_ANY);
 }
 
 
@@ -375,12 +345,24 @@ ngx_http_aim_access_handler(ngx_http_request_t *r)
 static ngx_int_t
 ngx_http_aim_precontent_handler(ngx_http_request_t *r)
 {
-    ngx_int_t                 rc;
-    ngx_http_aim_loc_conf_t  *alcf;
-
     if (r == r->main) {
         return NGX_DECLINED;
     }
+
+    return ngx_http_aim_phase(r, NGX_DECLINED, 0);
+}
+
+
+/*
+ * A phase's decision in an "aim on" location: "allowed" to go on, else
+ * the refusal, which nginx answers when aim is one vote among others.
+ */
+
+static ngx_int_t
+ngx_http_aim_phase(ngx_http_request_t *r, ngx_int_t allowed, ngx_uint_t vote)
+{
+    ngx_int_t                 rc;
+    ngx_http_aim_loc_conf_t  *alcf;
 
     alcf = ngx_http_get_module_loc_conf(r, ngx_http_aim_module);
 
@@ -390,7 +372,11 @@ ngx_http_aim_precontent_handler(ngx_http_request_t *r)
 
     rc = ngx_http_aim_check(r, alcf);
 
-    return (rc == NGX_OK) ? NGX_DECLINED : ngx_http_aim_refuse(r, alcf, rc);
+    if (rc == NGX_OK) {
+        return allowed;
+    }
+
+    return vote ? rc : ngx_http_aim_refuse(r, alcf, rc);
 }
 
 
@@ -428,12 +414,12 @@ ngx_http_aim_check(ngx_http_request_t *r, ngx_http_aim_loc_conf_t *alcf)
     ngx_int_t            rc;
     ngx_http_aim_ctx_t  *ctx;
 
-    if (alcf->bypass_preflight
-        && r->method == NGX_HTTP_OPTIONS
-        && r->headers_in.authorization == NULL
-        && ngx_http_aim_preflight(r))
-    {
-        return NGX_DECLINED;
+    if (alcf->bypass_preflight && r->method == NGX_HTTP_OPTIONS) {
+        rc = ngx_http_aim_preflight(r);
+
+        if (rc != NGX_OK) {
+            return rc;
+        }
     }
 
     ctx = ngx_http_aim_get_ctx(r);
@@ -486,12 +472,11 @@ ngx_http_aim_same(ngx_http_request_t *r, ngx_http_aim_ctx_t *ctx,
     prev = ctx->conf;
 
     if (prev != alcf
-        && (prev->verifier != alcf->verifier
+        && (!ngx_http_aim_same_credentials(prev, alcf)
             || prev->scopes != alcf->scopes
             || prev->scope_any != alcf->scope_any
-            || prev->dpop != alcf->dpop
-            || prev->dpop_origin != alcf->dpop_origin
-            || prev->token != alcf->token))
+            || prev->mcp != alcf->mcp
+            || prev->mcp_max_body != alcf->mcp_max_body))
     {
         return NGX_DECLINED;
     }
@@ -524,57 +509,38 @@ ngx_http_aim_same(ngx_http_request_t *r, ngx_http_aim_ctx_t *ctx,
         return NGX_ERROR;
     }
 
-    if (joined.len == ctx->scopes.len
-        && ngx_memcmp(joined.data, ctx->scopes.data, joined.len) == 0)
-    {
-        return NGX_OK;
-    }
-
-    return NGX_DECLINED;
+    return ngx_http_aim_same_scopes(&joined, &ctx->scopes);
 }
 
 
-/* A CORS preflight: OPTIONS with Origin and Access-Control-Request-Method. */
+/* The scopes required now are those decided: NGX_OK, else NGX_DECLINED. */
+
+ngx_int_t
+ngx_http_aim_same_scopes(ngx_str_t *now, ngx_str_t *decided)
+{
+    return (now->len == decided->len
+            && (now->len == 0
+                || ngx_memcmp(now->data, decided->data, now->len) == 0))
+           ? NGX_OK : NGX_DECLINED;
+}
+
+
+/*
+ * A CORS preflight, as the core tells it (aim_http_preflight: OPTIONS
+ * with Origin and Access-Control-Request-Method, no credentials, no
+ * body): NGX_DECLINED, let through; NGX_OK, decide it.
+ */
 
 static ngx_int_t
 ngx_http_aim_preflight(ngx_http_request_t *r)
 {
-    ngx_uint_t        i, found;
-    ngx_list_part_t  *part;
-    ngx_table_elt_t  *h;
+    aim_http_request  h;
 
-    found = 0;
-    part = &r->headers_in.headers.part;
-    h = part->elts;
-
-    for (i = 0; /* void */; i++) {
-
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                break;
-            }
-
-            part = part->next;
-            h = part->elts;
-            i = 0;
-        }
-
-        if (h[i].key.len == sizeof("Origin") - 1
-            && ngx_strncasecmp(h[i].key.data, (u_char *) "Origin",
-                               h[i].key.len) == 0)
-        {
-            found |= 1;
-
-        } else if (h[i].key.len == sizeof("Access-Control-Request-Method") - 1
-                   && ngx_strncasecmp(h[i].key.data,
-                                      (u_char *) "Access-Control-Request-Method",
-                                      h[i].key.len) == 0)
-        {
-            found |= 2;
-        }
+    if (ngx_http_aim_http(r, &h) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    return found == 3;
+    return aim_http_preflight(&h) ? NGX_DECLINED : NGX_OK;
 }
 
 
@@ -607,9 +573,7 @@ ngx_http_aim_variable_decision(ngx_http_request_t *r)
             return NULL;
         }
 
-        if (!ctx->identified
-            && ngx_http_aim_identify(r, alcf, ctx) != NGX_OK)
-        {
+        if (ngx_http_aim_identify(r, alcf, ctx) != NGX_OK) {
             return NULL;
         }
 
@@ -675,23 +639,22 @@ ngx_http_aim_reason_variable(ngx_http_request_t *r,
     ngx_http_aim_ctx_t   *ctx;
     ngx_http_aim_main_t  *mn;
 
+    mn = ngx_http_aim_get_main(r);
+
+    if (mn && mn->ended != AIM_OK) {
+        /* a re-check ended the response */
+        return ngx_http_aim_set_value(r, v, aim_reason(mn->ended), 0);
+    }
+
     ctx = ngx_http_get_module_ctx(r, ngx_http_aim_module);
 
     if (ctx == NULL || !ctx->decided) {
-        mn = ngx_http_aim_get_main(r);
         ctx = mn ? mn->last : NULL;
     }
 
     if (ctx == NULL) {
         v->not_found = 1;
         return NGX_OK;
-    }
-
-    mn = ngx_http_aim_get_main(r);
-
-    if (mn && mn->ended != AIM_OK) {
-        /* a re-check ended the response */
-        return ngx_http_aim_set_value(r, v, aim_reason(mn->ended), 0);
     }
 
     return ngx_http_aim_set_value(r, v, aim_reason(ctx->decision.status), 0);
@@ -802,10 +765,9 @@ ngx_http_aim_set_value(ngx_http_request_t *r, ngx_http_variable_value_t *v,
 static ngx_int_t
 ngx_http_aim_preconfiguration(ngx_conf_t *cf)
 {
-    size_t                n, i;
-    ngx_command_t        *cmd;
-    const aim_option     *opt;
-    ngx_http_variable_t  *var, *v;
+    size_t             n, i;
+    ngx_command_t     *cmd;
+    const aim_option  *opt;
 
     opt = aim_options(&n);
 
@@ -827,7 +789,20 @@ ngx_http_aim_preconfiguration(ngx_conf_t *cf)
         }
     }
 
-    for (v = ngx_http_aim_vars; v->name.len; v++) {
+    if (ngx_http_aim_add_variables(cf, ngx_http_aim_vars) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_aim_mcp_add_variables(cf);
+}
+
+
+ngx_int_t
+ngx_http_aim_add_variables(ngx_conf_t *cf, ngx_http_variable_t *vars)
+{
+    ngx_http_variable_t  *var, *v;
+
+    for (v = vars; v->name.len; v++) {
         var = ngx_http_add_variable(cf, &v->name, v->flags);
         if (var == NULL) {
             return NGX_ERROR;
@@ -837,7 +812,7 @@ ngx_http_aim_preconfiguration(ngx_conf_t *cf)
         var->data = v->data;
     }
 
-    return ngx_http_aim_mcp_add_variables(cf);
+    return NGX_OK;
 }
 
 
@@ -886,24 +861,63 @@ ngx_http_aim_init(ngx_conf_t *cf)
  * The workers run as the "user" directive's user and re-read the watched
  * files themselves: check, as that user, that they can.  An unreadable
  * list is refused at run time (the core fails closed); here "nginx -t" and
- * a first start fail, and a reload says why workers will refuse.
+ * a first start fail, and a reload says why workers will refuse.  A state
+ * file the workers cannot open read-write is the master's to open: they
+ * keep that one.
  */
 
 static ngx_int_t
 ngx_http_aim_init_module(ngx_cycle_t *cycle)
 {
-    int                        status, rw, fd;
-    pid_t                      pid;
-    ngx_uint_t                 i, j, failed;
-    const char                *path;
-    ngx_core_conf_t           *ccf;
-    ngx_http_aim_verifier_t  **avp;
     ngx_http_aim_main_conf_t  *amcf;
 
     amcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_aim_module);
+
+    if (amcf == NULL) {
+        return NGX_OK;
+    }
+
+    return ngx_http_aim_check_access(cycle, &amcf->verifiers,
+                                     ngx_http_aim_verifier_watched, 0,
+                                     "workers will refuse tokens that depend "
+                                     "on the files above until they are "
+                                     "readable");
+}
+
+
+static const char *
+ngx_http_aim_verifier_watched(void *unit, ngx_uint_t i, int *rw)
+{
+    ngx_http_aim_verifier_t  *av = unit;
+
+    return aim_verifier_watched(av->verifier, i, rw);
+}
+
+
+/*
+ * Can the workers open the files of these units (an array of pointers
+ * to units)?  Checked in a child with the workers' user, group and
+ * groups, when nginx starts as root.  A file to open read-write that
+ * cannot be is a failure when rw_needed, else a warning.  A reload goes
+ * on with an alert saying what the workers will do (consequence): the
+ * running master must not exit.
+ */
+
+ngx_int_t
+ngx_http_aim_check_access(ngx_cycle_t *cycle, ngx_array_t *units,
+    ngx_http_aim_watched_pt watched, ngx_uint_t rw_needed,
+    const char *consequence)
+{
+    int               status, rw, fd;
+    void            **unit;
+    pid_t             pid;
+    ngx_uint_t        i, j, failed;
+    const char       *path;
+    ngx_core_conf_t  *ccf;
+
     ccf = (ngx_core_conf_t *) ngx_get_conf(cycle->conf_ctx, ngx_core_module);
 
-    if (amcf == NULL || amcf->verifiers.nelts == 0 || geteuid() != 0
+    if (units->nelts == 0 || geteuid() != 0
         || ccf->user == (ngx_uid_t) NGX_CONF_UNSET_UINT)
     {
         return NGX_OK;
@@ -922,34 +936,44 @@ ngx_http_aim_init_module(ngx_cycle_t *cycle)
             || setuid(ccf->user) == -1)
         {
             ngx_log_error(NGX_LOG_EMERG, cycle->log, ngx_errno,
-                          "aim: cannot check the watched files as the worker "
-                          "user \"%s\"", ccf->username);
+                          "aim: cannot check the files workers open as the "
+                          "worker user \"%s\"", ccf->username);
             _exit(1);
         }
 
         failed = 0;
-        avp = amcf->verifiers.elts;
+        unit = units->elts;
 
-        for (i = 0; i < amcf->verifiers.nelts; i++) {
-            for (j = 0; (path = aim_verifier_watched(avp[i]->verifier, j, &rw));
-                 j++)
-            {
+        for (i = 0; i < units->nelts; i++) {
+            for (j = 0; (path = watched(unit[i], j, &rw)); j++) {
+
                 fd = open(path, (rw ? O_RDWR : O_RDONLY) | O_NONBLOCK);
                 if (fd >= 0) {
                     close(fd);
 
-                } else if (rw) {
-                    ngx_log_error(NGX_LOG_WARN, cycle->log, ngx_errno,
-                                  "aim: the worker user \"%s\" cannot open the "
-                                  "state file \"%s\" read-write: workers keep "
-                                  "the one opened now and cannot follow it if "
-                                  "it is replaced", ccf->username, path);
-                } else {
+                } else if (!rw) {
                     ngx_log_error(NGX_LOG_EMERG, cycle->log, ngx_errno,
                                   "aim: the worker user \"%s\" cannot read "
                                   "\"%s\", which workers re-read when it "
                                   "changes", ccf->username, path);
                     failed = 1;
+
+                } else if (rw_needed) {
+                    ngx_log_error(NGX_LOG_EMERG, cycle->log, ngx_errno,
+                                  "aim: the worker user \"%s\" cannot open "
+                                  "\"%s\" read-write, as every worker must "
+                                  "to take its lock (give the state file's "
+                                  "directory and files to a group of the "
+                                  "worker user, docs/operations.md)",
+                                  ccf->username, path);
+                    failed = 1;
+
+                } else {
+                    ngx_log_error(NGX_LOG_WARN, cycle->log, ngx_errno,
+                                  "aim: the worker user \"%s\" cannot open the "
+                                  "state file \"%s\" read-write: workers keep "
+                                  "the one opened now and cannot follow it if "
+                                  "it is replaced", ccf->username, path);
                 }
             }
         }
@@ -969,11 +993,7 @@ ngx_http_aim_init_module(ngx_cycle_t *cycle)
         return NGX_ERROR;
     }
 
-    /* a reload: the running master must not exit; the core refuses instead */
-
-    ngx_log_error(NGX_LOG_ALERT, cycle->log, 0,
-                  "aim: workers will refuse tokens that depend on the files "
-                  "above until they are readable");
+    ngx_log_error(NGX_LOG_ALERT, cycle->log, 0, "aim: %s", consequence);
 
     return NGX_OK;
 }
@@ -1136,6 +1156,7 @@ ngx_http_aim_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     ngx_uint_t                 own_audit;
     ngx_http_aim_opt_t        *aud;
+    ngx_http_core_loc_conf_t  *clcf;
     ngx_http_aim_main_conf_t  *amcf;
 
     ngx_conf_merge_value(conf->enable, prev->enable, 0);
@@ -1219,6 +1240,26 @@ ngx_http_aim_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     if (ngx_http_aim_metadata_url(cf, conf, prev) != NGX_CONF_OK) {
         return NGX_CONF_ERROR;
+    }
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    if (conf->metadata_scopes == NGX_CONF_UNSET_PTR
+        && clcf->noname && prev->metadata_scopes)
+    {
+        /*
+         * a location's "if" or "limit_except" block serves the document
+         * its location does (nginx runs the location's handler with the
+         * block's configuration), built for the block's settings
+         */
+
+        conf->metadata_scopes = prev->metadata_scopes;
+        conf->metadata_file = prev->metadata_file;
+        conf->metadata_line = prev->metadata_line;
+
+        if (clcf->handler == NULL) {
+            clcf->handler = ngx_http_aim_metadata_handler;
+        }
     }
 
     if (conf->metadata_scopes == NGX_CONF_UNSET_PTR) {
@@ -1330,9 +1371,7 @@ ngx_http_aim_get_verifier(ngx_conf_t *cf, ngx_http_aim_loc_conf_t *alcf)
     aim_error                   err;
     aim_config                 *cfg;
     const char                 *missing;
-    aim_verifier               *v;
-    ngx_pool_cleanup_t         *cln;
-    ngx_http_aim_opt_t         *o;
+    ngx_str_t                   what;
     ngx_http_aim_verifier_t    *av, **avp;
     ngx_http_aim_main_conf_t   *amcf;
 
@@ -1340,15 +1379,12 @@ ngx_http_aim_get_verifier(ngx_conf_t *cf, ngx_http_aim_loc_conf_t *alcf)
 
     avp = amcf->verifiers.elts;
     for (i = 0; i < amcf->verifiers.nelts; i++) {
-        if (avp[i]->options == alcf->options && avp[i]->config == alcf->config
-            && avp[i]->audit == alcf->audit)
-        {
+        if (ngx_http_aim_unit_same(&avp[i]->unit, alcf)) {
             return avp[i];
         }
     }
 
     n = alcf->options ? alcf->options->nelts : 0;
-    o = n ? alcf->options->elts : NULL;
 
     if (alcf->config == NULL) {
         missing = (n == 0 || !ngx_http_aim_find(alcf->options, n, "keys"))
@@ -1367,62 +1403,35 @@ ngx_http_aim_get_verifier(ngx_conf_t *cf, ngx_http_aim_loc_conf_t *alcf)
         }
     }
 
-    cfg = aim_config_new();
+    ngx_str_set(&what, "aim on");
+
+    cfg = ngx_http_aim_unit_config(cf, alcf, &what, &alcf->enable_file,
+                                   alcf->enable_line);
     if (cfg == NULL) {
+        return NULL;
+    }
+
+    av = ngx_http_aim_alloc(cf->pool, sizeof(ngx_http_aim_verifier_t),
+                            ngx_http_aim_verifier_cleanup);
+    if (av == NULL) {
+        aim_config_free(cfg);
         return NULL;
     }
 
     ngx_memzero(&err, sizeof(aim_error));
 
-    for (i = 0; i < n; i++) {
-        if (aim_config_set_args(cfg, o[i].option->name, o[i].args, o[i].nargs,
-                                &err)
-            != AIM_OK)
-        {
-            aim_config_free(cfg);
-            ngx_http_aim_config_error(cf, alcf, &err);
-            return NULL;
-        }
-    }
-
-    /* the host configuration file; settings given here win over it */
-
-    if (alcf->config
-        && aim_config_load(cfg, alcf->config->args[0], &err) != AIM_OK)
-    {
-        aim_config_free(cfg);
-        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                      "\"aim_config\" directive: %s in %V:%ui", err.message,
-                      &alcf->config->file, alcf->config->line);
-        return NULL;
-    }
-
-    v = aim_verifier_new(cfg, &err);
+    av->verifier = aim_verifier_new(cfg, &err);
 
     aim_config_free(cfg);
 
-    if (v == NULL) {
-        ngx_http_aim_config_error(cf, alcf, &err);
+    if (av->verifier == NULL) {
+        ngx_http_aim_unit_error(cf, alcf, &err, &what, &alcf->enable_file,
+                                alcf->enable_line);
         return NULL;
     }
 
-    cln = ngx_pool_cleanup_add(cf->pool, sizeof(ngx_http_aim_verifier_t));
-    if (cln == NULL) {
-        aim_verifier_free(v);
-        return NULL;
-    }
-
-    av = cln->data;
-    ngx_memzero(av, sizeof(ngx_http_aim_verifier_t));
-
-    av->verifier = v;
-    av->options = alcf->options;
-    av->config = alcf->config;
-    av->audit = alcf->audit;
-
-    cln->handler = ngx_http_aim_verifier_cleanup;
-
-    aim_verifier_set_log(v, ngx_http_aim_log, av);
+    ngx_http_aim_unit_init(&av->unit, alcf);
+    aim_verifier_set_log(av->verifier, ngx_http_aim_log, &av->unit);
 
     avp = ngx_array_push(&amcf->verifiers);
     if (avp == NULL) {
@@ -1435,14 +1444,95 @@ ngx_http_aim_get_verifier(ngx_conf_t *cf, ngx_http_aim_loc_conf_t *alcf)
 }
 
 
+static void
+ngx_http_aim_verifier_cleanup(void *data)
+{
+    ngx_http_aim_verifier_t  *av = data;
+
+    aim_verifier_free(av->verifier);
+}
+
+
+void
+ngx_http_aim_unit_init(ngx_http_aim_unit_t *unit,
+    ngx_http_aim_loc_conf_t *alcf)
+{
+    unit->options = alcf->options;
+    unit->config = alcf->config;
+    unit->audit = alcf->audit;
+}
+
+
+/* Was this unit built from what alcf sets? */
+
+ngx_uint_t
+ngx_http_aim_unit_same(ngx_http_aim_unit_t *unit,
+    ngx_http_aim_loc_conf_t *alcf)
+{
+    return unit->options == alcf->options && unit->config == alcf->config
+           && unit->audit == alcf->audit;
+}
+
+
 /*
- * The core names the option that failed (err->option): point at the
- * directive that set it, else at aim_config, else at "aim on".
+ * The core's configuration for a unit of this block: its options as
+ * inherited, then aim_config's file (settings given directly win over
+ * it).  NULL when it is bad, said against the directive at fault, else
+ * against "what" at file:line.
  */
 
-static void
-ngx_http_aim_config_error(ngx_conf_t *cf, ngx_http_aim_loc_conf_t *alcf,
-    aim_error *err)
+aim_config *
+ngx_http_aim_unit_config(ngx_conf_t *cf, ngx_http_aim_loc_conf_t *alcf,
+    ngx_str_t *what, ngx_str_t *file, ngx_uint_t line)
+{
+    ngx_uint_t           i, n;
+    aim_error            err;
+    aim_config          *cfg;
+    ngx_http_aim_opt_t  *o;
+
+    cfg = aim_config_new();
+    if (cfg == NULL) {
+        return NULL;
+    }
+
+    ngx_memzero(&err, sizeof(aim_error));
+
+    n = alcf->options ? alcf->options->nelts : 0;
+    o = n ? alcf->options->elts : NULL;
+
+    for (i = 0; i < n; i++) {
+        if (aim_config_set_args(cfg, o[i].option->name, o[i].args, o[i].nargs,
+                                &err)
+            != AIM_OK)
+        {
+            aim_config_free(cfg);
+            ngx_http_aim_unit_error(cf, alcf, &err, what, file, line);
+            return NULL;
+        }
+    }
+
+    if (alcf->config
+        && aim_config_load(cfg, alcf->config->args[0], &err) != AIM_OK)
+    {
+        aim_config_free(cfg);
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"aim_config\" directive: %s in %V:%ui", err.message,
+                      &alcf->config->file, alcf->config->line);
+        return NULL;
+    }
+
+    return cfg;
+}
+
+
+/*
+ * The core names the option that failed (err->option): point at the
+ * directive that set it, else at aim_config, else at "what" (file:line).
+ */
+
+void
+ngx_http_aim_unit_error(ngx_conf_t *cf, ngx_http_aim_loc_conf_t *alcf,
+    aim_error *err, ngx_str_t *what, ngx_str_t *file, ngx_uint_t line)
 {
     ngx_http_aim_opt_t  *site;
 
@@ -1462,31 +1552,57 @@ ngx_http_aim_config_error(ngx_conf_t *cf, ngx_http_aim_loc_conf_t *alcf,
         return;
     }
 
-    ngx_log_error(NGX_LOG_EMERG, cf->log, 0, "aim: %s, for \"aim on\" in %V:%ui",
-                  err->message, &alcf->enable_file, alcf->enable_line);
+    ngx_log_error(NGX_LOG_EMERG, cf->log, 0, "\"%V\" in %V:%ui: %s", what,
+                  file, line, err->message);
 }
 
 
-static void
-ngx_http_aim_verifier_cleanup(void *data)
-{
-    ngx_http_aim_verifier_t  *av = data;
+/*
+ * The core's messages go to the request's error log while it works for
+ * a request (ngx_http_aim_unit_enter), else to the cycle's.
+ */
 
-    aim_verifier_free(av->verifier);
-}
-
-
-static void
+void
 ngx_http_aim_log(void *ud, int level, const char *msg)
 {
-    ngx_http_aim_verifier_t  *av = ud;
+    ngx_http_aim_unit_t  *unit = ud;
 
     ngx_uint_t  lvl;
 
     lvl = (level == AIM_LOG_ERR) ? NGX_LOG_ERR
           : (level == AIM_LOG_WARN) ? NGX_LOG_WARN : NGX_LOG_INFO;
 
-    ngx_log_error(lvl, av->log ? av->log : ngx_cycle->log, 0, "aim: %s", msg);
+    ngx_log_error(lvl, unit->log ? unit->log : ngx_cycle->log, 0, "aim: %s",
+                  msg);
+}
+
+
+/*
+ * The core works for a request (log) or stops (NULL): its messages go to
+ * that request's error log, and audit lines too unless aim_audit names a
+ * file (which the core writes itself) or is off.  Returns the audit
+ * callback to give the core: NULL where a line would go nowhere, so a
+ * line the error log would drop is not even formatted.
+ */
+
+aim_audit_fn
+ngx_http_aim_unit_enter(ngx_http_aim_unit_t *unit, ngx_log_t *log)
+{
+    unit->log = log;
+
+    return (log && unit->audit == NGX_HTTP_AIM_AUDIT_LOG
+            && log->log_level >= NGX_LOG_INFO)
+           ? ngx_http_aim_audit_line : NULL;
+}
+
+
+static void
+ngx_http_aim_audit_line(void *ud, const char *line)
+{
+    ngx_http_aim_unit_t  *unit = ud;
+
+    ngx_log_error(NGX_LOG_INFO, unit->log ? unit->log : ngx_cycle->log, 0,
+                  "aim audit: %s", line);
 }
 
 
@@ -1803,11 +1919,7 @@ ngx_http_aim_scope(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             continue;
         }
 
-        if (!aim_scope_valid((const char *) value[i].data, value[i].len)) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid scope \"%V\": one scope token of "
-                               "printable characters except '\"' and '\\'",
-                               &value[i]);
+        if (ngx_http_aim_conf_scope(cf, &value[i]) != NGX_OK) {
             return NGX_CONF_ERROR;
         }
 
@@ -1818,6 +1930,23 @@ ngx_http_aim_scope(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     return NGX_CONF_OK;
+}
+
+
+/* A scope in the configuration, checked by the core's grammar. */
+
+ngx_int_t
+ngx_http_aim_conf_scope(ngx_conf_t *cf, ngx_str_t *scope)
+{
+    if (aim_scope_valid((const char *) scope->data, scope->len)) {
+        return NGX_OK;
+    }
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid scope \"%V\": one scope token of printable "
+                       "characters except '\"' and '\\'", scope);
+
+    return NGX_ERROR;
 }
 
 

@@ -5,7 +5,8 @@
  * stream, a streamed body, a WebSocket through a proxy upgrade) would
  * outlive the token it was allowed for, and keep-alive messages from the
  * upstream keep every timeout from firing.  So each worker keeps the main
- * requests it allowed (aim_recheck, on by default) and, from the timer
+ * requests it allowed, or whose subrequests it allowed (auth_request),
+ * (aim_recheck, on by default) and, from the timer
  * that re-reads the core's files, twice a second, asks the core again
  * about each one still open: aim_decide_token() on the token it was
  * decided with, for what it was allowed for, as a continuation of that
@@ -101,18 +102,23 @@ ngx_http_aim_recheck_one(ngx_http_request_t *r, ngx_http_aim_ctx_t *ctx,
 }
 
 
-/* Every request still open in this worker, decided again. */
+/*
+ * Every request still open in this worker, decided again: its own last
+ * decision, and what its subrequests allowed (an auth_request's decision
+ * lets the response go on as much as the request's own).
+ */
 
 void
 ngx_http_aim_recheck(void)
 {
-    char                  why[sizeof(((aim_decision *) 0)->message)];
-    aim_status            s;
-    ngx_queue_t          *q, *next;
-    ngx_connection_t     *c;
-    ngx_http_request_t   *r;
-    ngx_http_aim_ctx_t   *ctx;
-    ngx_http_aim_main_t  *mn;
+    char                   why[sizeof(((aim_decision *) 0)->message)];
+    aim_status             s;
+    ngx_uint_t             i, n;
+    ngx_queue_t           *q, *next;
+    ngx_connection_t      *c;
+    ngx_http_request_t    *r;
+    ngx_http_aim_ctx_t    *ctx, **sub;
+    ngx_http_aim_main_t   *mn;
 
     if (ngx_http_aim_open.next == NULL) {
         return;
@@ -128,17 +134,30 @@ ngx_http_aim_recheck(void)
         mn = ngx_queue_data(q, ngx_http_aim_main_t, open);
         r = mn->request;
         c = r->connection;
-        ctx = mn->last;
 
-        if (r->done || c->error || c->destroyed || mn->ended != AIM_OK
-            || ctx == NULL || !ctx->conf->recheck || ctx->allowed == NULL
-            || ctx->decision.status != AIM_OK || ctx->decision.token == NULL)
-        {
-            /* complete (lingering on), ending, or no longer aim's */
+        if (r->done || c->error || c->destroyed || mn->ended != AIM_OK) {
+            /* complete (lingering on), or ending */
             continue;
         }
 
-        s = ngx_http_aim_recheck_one(r, ctx, why, sizeof(why));
+        n = mn->subrequests ? mn->subrequests->nelts : 0;
+        sub = n ? mn->subrequests->elts : NULL;
+        s = AIM_OK;
+        ctx = NULL;
+
+        for (i = 0; i <= n && s == AIM_OK; i++) {
+            ctx = (i == 0) ? mn->last : sub[i - 1];
+
+            if (ctx == NULL || !ctx->conf->recheck || ctx->allowed == NULL
+                || ctx->decision.status != AIM_OK
+                || ctx->decision.token == NULL)
+            {
+                /* no longer aim's */
+                continue;
+            }
+
+            s = ngx_http_aim_recheck_one(r, ctx, why, sizeof(why));
+        }
 
         if (s == AIM_OK) {
             continue;

@@ -63,7 +63,8 @@ static u_char *ngx_http_aim_quoted(u_char *p, ngx_str_t *s);
 static void ngx_http_aim_ctx_cleanup(void *data);
 static void ngx_http_aim_main_cleanup(void *data);
 static void ngx_http_aim_token_cleanup(void *data);
-static void ngx_http_aim_audit_line(void *ud, const char *line);
+static ngx_int_t ngx_http_aim_keep_token(ngx_http_request_t *r,
+    aim_decision *d);
 
 
 static ngx_shm_zone_t  *ngx_http_aim_replay_zone;
@@ -81,7 +82,7 @@ ngx_http_aim_decide(ngx_http_request_t *r, ngx_http_aim_loc_conf_t *alcf,
 {
     ngx_str_t             joined;
     aim_request           req, *kept;
-    ngx_pool_cleanup_t   *cln;
+    ngx_http_aim_ctx_t  **sub;
     ngx_http_aim_main_t  *mn;
 
     if (ngx_http_aim_describe(r, alcf, &req) != NGX_OK
@@ -104,21 +105,9 @@ ngx_http_aim_decide(ngx_http_request_t *r, ngx_http_aim_loc_conf_t *alcf,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (ctx->decision.token) {
-
-        /* decided again: variables read before may point into the token */
-
-        cln = ngx_pool_cleanup_add(r->pool, 0);
-        if (cln == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        cln->handler = ngx_http_aim_token_cleanup;
-        cln->data = ctx->decision.token;
-        ctx->decision.token = NULL;
+    if (ngx_http_aim_keep_token(r, &ctx->decision) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
-
-    aim_decision_clear(&ctx->decision);
 
     ngx_http_aim_enter(alcf->verifier, r->connection->log);
     (void) aim_decide(alcf->verifier->verifier, &req, &ctx->decision);
@@ -151,9 +140,31 @@ ngx_http_aim_decide(ngx_http_request_t *r, ngx_http_aim_loc_conf_t *alcf,
 
         *kept = req;
 
-        if (r == r->main) {
-            ngx_http_aim_watch(r, mn);
+        if (r != r->main && !ctx->watched) {
+
+            /*
+             * a subrequest's allow (auth_request) lets the main request's
+             * response go on: it is re-checked with it
+             */
+
+            if (mn->subrequests == NULL) {
+                mn->subrequests = ngx_array_create(r->pool, 1,
+                                                sizeof(ngx_http_aim_ctx_t *));
+                if (mn->subrequests == NULL) {
+                    return NGX_HTTP_INTERNAL_SERVER_ERROR;
+                }
+            }
+
+            sub = ngx_array_push(mn->subrequests);
+            if (sub == NULL) {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+
+            *sub = ctx;
+            ctx->watched = 1;
         }
+
+        ngx_http_aim_watch(r->main, mn);
     }
 
     return ctx->rc;
@@ -162,7 +173,9 @@ ngx_http_aim_decide(ngx_http_request_t *r, ngx_http_aim_loc_conf_t *alcf,
 
 /*
  * Who is this, before any decision ($aim_agent keying limit_req or a
- * map): the token and its key binding, no scopes, no audit line.
+ * map): the token and its key binding, no scopes, no audit line.  Once
+ * per configuration that reads credentials alike: an identification for
+ * the server's own settings (a server-level "set") is not the location's.
  */
 
 ngx_int_t
@@ -171,7 +184,15 @@ ngx_http_aim_identify(ngx_http_request_t *r, ngx_http_aim_loc_conf_t *alcf,
 {
     aim_request  req;
 
-    if (ngx_http_aim_describe(r, alcf, &req) != NGX_OK) {
+    if (ctx->identified
+        && ngx_http_aim_same_credentials(ctx->identity_conf, alcf))
+    {
+        return NGX_OK;
+    }
+
+    if (ngx_http_aim_keep_token(r, &ctx->identity) != NGX_OK
+        || ngx_http_aim_describe(r, alcf, &req) != NGX_OK)
+    {
         return NGX_ERROR;
     }
 
@@ -179,9 +200,99 @@ ngx_http_aim_identify(ngx_http_request_t *r, ngx_http_aim_loc_conf_t *alcf,
     (void) aim_identify(alcf->verifier->verifier, &req, &ctx->identity);
     ngx_http_aim_enter(alcf->verifier, NULL);
 
+    ctx->identity_conf = alcf;
     ctx->identified = 1;
 
     return NGX_OK;
+}
+
+
+/*
+ * Do a and b read and verify credentials alike (the same verifier, key
+ * binding rules and token source)?  An "if" block that sets none of
+ * them inherits them all.
+ */
+
+ngx_uint_t
+ngx_http_aim_same_credentials(ngx_http_aim_loc_conf_t *a,
+    ngx_http_aim_loc_conf_t *b)
+{
+    return a == b
+           || (a->verifier == b->verifier
+               && a->dpop == b->dpop
+               && a->dpop_origin == b->dpop_origin
+               && a->token == b->token);
+}
+
+
+/*
+ * A decision about to be replaced: variables read before may point into
+ * its token, which lives on until the request's pool goes.
+ */
+
+static ngx_int_t
+ngx_http_aim_keep_token(ngx_http_request_t *r, aim_decision *d)
+{
+    ngx_pool_cleanup_t  *cln;
+
+    if (d->token) {
+        cln = ngx_pool_cleanup_add(r->pool, 0);
+        if (cln == NULL) {
+            return NGX_ERROR;
+        }
+
+        cln->handler = ngx_http_aim_token_cleanup;
+        cln->data = d->token;
+        d->token = NULL;
+    }
+
+    aim_decision_clear(d);
+
+    return NGX_OK;
+}
+
+
+/*
+ * The client's request as the core's HTTP rules see it: its method, a
+ * body (a length above 0, or chunked: HTTP/2 and HTTP/3 without a length
+ * too), credentials, and the CORS preflight headers.
+ */
+
+ngx_int_t
+ngx_http_aim_http(ngx_http_request_t *r, aim_http_request *h)
+{
+    ngx_http_request_t  *mr;
+
+    mr = r->main;
+
+    ngx_memzero(h, sizeof(aim_http_request));
+
+    h->method = ngx_http_aim_cstr(r->pool, &mr->method_name);
+    if (h->method == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->body = mr->headers_in.content_length_n > 0 || mr->headers_in.chunked;
+    h->credentials = mr->headers_in.authorization != NULL;
+    h->origin = ngx_http_aim_header_in(mr, "Origin", NULL) != NULL;
+    h->preflight_method = ngx_http_aim_header_in(mr,
+                                  "Access-Control-Request-Method", NULL)
+                          != NULL;
+
+    return NGX_OK;
+}
+
+
+/* Must the body be read and decided as MCP messages (aim_mcp)? */
+
+ngx_uint_t
+ngx_http_aim_mcp_body(ngx_http_request_t *r)
+{
+    aim_http_request  h;
+
+    /* fails closed: a request the module cannot describe has a body */
+
+    return ngx_http_aim_http(r, &h) != NGX_OK || aim_mcp_carries_messages(&h);
 }
 
 
@@ -317,32 +428,16 @@ static ngx_int_t
 ngx_http_aim_proof(ngx_http_request_t *r, ngx_http_aim_loc_conf_t *alcf,
     aim_request *req)
 {
-    ngx_uint_t        i;
-    ngx_list_part_t  *part;
+    ngx_uint_t        n;
     ngx_table_elt_t  *h;
 
-    part = &r->headers_in.headers.part;
-    h = part->elts;
+    h = ngx_http_aim_header_in(r, "DPoP", &n);
 
-    for (i = 0; /* void */; i++) {
+    req->nproofs = (unsigned) n;
 
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                break;
-            }
-
-            part = part->next;
-            h = part->elts;
-            i = 0;
-        }
-
-        if (h[i].key.len == sizeof("DPoP") - 1
-            && ngx_strncasecmp(h[i].key.data, (u_char *) "DPoP", 4) == 0)
-        {
-            req->proof = (const char *) h[i].value.data;
-            req->proof_len = h[i].value.len;
-            req->nproofs++;
-        }
+    if (h) {
+        req->proof = (const char *) h->value.data;
+        req->proof_len = h->value.len;
     }
 
     req->method = ngx_http_aim_cstr(r->pool, &r->main->method_name);
@@ -825,6 +920,7 @@ ngx_http_aim_challenge(ngx_http_request_t *r, ngx_http_aim_loc_conf_t *alcf,
 {
     u_char           *p;
     size_t            len;
+    ngx_str_t         value;
     ngx_table_elt_t  *h;
 
     len = sizeof("Bearer realm=\"\"") - 1 + 2 * alcf->realm.len
@@ -846,14 +942,7 @@ ngx_http_aim_challenge(ngx_http_request_t *r, ngx_http_aim_loc_conf_t *alcf,
         return NGX_ERROR;
     }
 
-    h = ngx_list_push(&r->headers_out.headers);
-    if (h == NULL) {
-        return NGX_ERROR;
-    }
-
-    h->hash = 1;
-    ngx_str_set(&h->key, "WWW-Authenticate");
-    h->value.data = p;
+    value.data = p;
 
     if (scheme == AIM_SCHEME_DPOP) {
         p = ngx_cpymem(p, "DPoP realm=", sizeof("DPoP realm=") - 1);
@@ -881,15 +970,18 @@ ngx_http_aim_challenge(ngx_http_request_t *r, ngx_http_aim_loc_conf_t *alcf,
         p = ngx_http_aim_quoted(p, &alcf->resource_metadata);
     }
 
-    h->value.len = p - h->value.data;
+    value.len = p - value.data;
+
+    h = ngx_http_aim_header_out(r, "WWW-Authenticate", &value);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
 
 #if (nginx_version >= 1023000)
     {
         ngx_table_elt_t  **ph;
 
         /* since 1.23.0 a header's values are a list auth_request follows */
-
-        h->next = NULL;
 
         for (ph = &r->headers_out.www_authenticate; *ph; ph = &(*ph)->next) {
             /* void */
@@ -933,26 +1025,19 @@ ngx_http_aim_quoted(u_char *p, ngx_str_t *s)
 ngx_http_aim_ctx_t *
 ngx_http_aim_get_ctx(ngx_http_request_t *r)
 {
-    ngx_pool_cleanup_t  *cln;
     ngx_http_aim_ctx_t  *ctx;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_aim_module);
-    if (ctx) {
-        return ctx;
+
+    if (ctx == NULL) {
+        ctx = ngx_http_aim_alloc(r->pool, sizeof(ngx_http_aim_ctx_t),
+                                 ngx_http_aim_ctx_cleanup);
+        if (ctx == NULL) {
+            return NULL;
+        }
+
+        ngx_http_set_ctx(r, ctx, ngx_http_aim_module);
     }
-
-    cln = ngx_pool_cleanup_add(r->pool, sizeof(ngx_http_aim_ctx_t));
-    if (cln == NULL) {
-        return NULL;
-    }
-
-    ctx = cln->data;
-    ngx_memzero(ctx, sizeof(ngx_http_aim_ctx_t));
-    ctx->request = r;
-
-    cln->handler = ngx_http_aim_ctx_cleanup;
-
-    ngx_http_set_ctx(r, ctx, ngx_http_aim_module);
 
     return ctx;
 }
@@ -967,8 +1052,7 @@ ngx_http_aim_get_ctx(ngx_http_request_t *r)
 ngx_http_aim_main_t *
 ngx_http_aim_get_main(ngx_http_request_t *r)
 {
-    ngx_pool_cleanup_t   *cln;
-    ngx_http_aim_main_t  *mn;
+    ngx_pool_cleanup_t  *cln;
 
     for (cln = r->pool->cleanup; cln; cln = cln->next) {
         if (cln->handler == ngx_http_aim_main_cleanup) {
@@ -976,17 +1060,27 @@ ngx_http_aim_get_main(ngx_http_request_t *r)
         }
     }
 
-    cln = ngx_pool_cleanup_add(r->pool, sizeof(ngx_http_aim_main_t));
+    return ngx_http_aim_alloc(r->pool, sizeof(ngx_http_aim_main_t),
+                              ngx_http_aim_main_cleanup);
+}
+
+
+/* size bytes from pool, zeroed, handed to handler when the pool goes. */
+
+void *
+ngx_http_aim_alloc(ngx_pool_t *pool, size_t size, ngx_pool_cleanup_pt handler)
+{
+    ngx_pool_cleanup_t  *cln;
+
+    cln = ngx_pool_cleanup_add(pool, size);
     if (cln == NULL) {
         return NULL;
     }
 
-    mn = cln->data;
-    ngx_memzero(mn, sizeof(ngx_http_aim_main_t));
+    ngx_memzero(cln->data, size);
+    cln->handler = handler;
 
-    cln->handler = ngx_http_aim_main_cleanup;
-
-    return mn;
+    return cln->data;
 }
 
 
@@ -1018,31 +1112,14 @@ ngx_http_aim_main_cleanup(void *data)
 }
 
 
-/*
- * Route the core's messages to the request's error log while it works
- * for a request, and audit lines there too unless aim_audit says
- * otherwise.  A line the error log would drop is not even formatted.
- */
+/* The verifier works for a request (log) or stops (NULL). */
 
 void
 ngx_http_aim_enter(ngx_http_aim_verifier_t *av, ngx_log_t *log)
 {
-    av->log = log;
-
     aim_verifier_set_audit(av->verifier,
-                           log && av->audit == NGX_HTTP_AIM_AUDIT_LOG
-                           && log->log_level >= NGX_LOG_INFO
-                           ? ngx_http_aim_audit_line : NULL, av);
-}
-
-
-static void
-ngx_http_aim_audit_line(void *ud, const char *line)
-{
-    ngx_http_aim_verifier_t  *av = ud;
-
-    ngx_log_error(NGX_LOG_INFO, av->log ? av->log : ngx_cycle->log, 0,
-                  "aim audit: %s", line);
+                           ngx_http_aim_unit_enter(&av->unit, log),
+                           &av->unit);
 }
 
 
@@ -1060,4 +1137,147 @@ ngx_http_aim_cstr(ngx_pool_t *pool, ngx_str_t *s)
     p[s->len] = '\0';
 
     return (char *) p;
+}
+
+
+/* The last request header called name, and (n) how many there are. */
+
+ngx_table_elt_t *
+ngx_http_aim_header_in(ngx_http_request_t *r, const char *name, ngx_uint_t *n)
+{
+    size_t            len;
+    ngx_uint_t        i, count;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h, *found;
+
+    len = ngx_strlen(name);
+    count = 0;
+    found = NULL;
+
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].key.len == len
+            && ngx_strncasecmp(h[i].key.data, (u_char *) name, len) == 0)
+        {
+            found = &h[i];
+            count++;
+        }
+    }
+
+    if (n) {
+        *n = count;
+    }
+
+    return found;
+}
+
+
+/* A response header, pushed as nginx's own filters push theirs. */
+
+ngx_table_elt_t *
+ngx_http_aim_header_out(ngx_http_request_t *r, const char *name,
+    ngx_str_t *value)
+{
+    ngx_table_elt_t  *h;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NULL;
+    }
+
+    h->hash = 1;
+    h->key.data = (u_char *) name;
+    h->key.len = ngx_strlen(name);
+    h->value = *value;
+#if (nginx_version >= 1023000)
+    h->next = NULL;
+#endif
+
+    return h;
+}
+
+
+/*
+ * The request body as read, whole, in one string (data NULL when empty):
+ * from memory or from the temporary file nginx wrote it to, the buffers
+ * left as they are for the upstream.  NGX_OK, or the status to refuse
+ * with: 413 beyond max bytes, 500 when it cannot be read back.
+ */
+
+ngx_int_t
+ngx_http_aim_read_body(ngx_http_request_t *r, size_t max, ngx_str_t *body)
+{
+    off_t         len;
+    u_char       *p;
+    size_t        size;
+    ssize_t       n;
+    ngx_buf_t    *b;
+    ngx_chain_t  *cl, *bufs;
+
+    ngx_str_null(body);
+
+    bufs = r->request_body ? r->request_body->bufs : NULL;
+    len = 0;
+
+    for (cl = bufs; cl; cl = cl->next) {
+        b = cl->buf;
+        len += ngx_buf_in_memory(b) ? b->last - b->pos
+               : b->in_file ? b->file_last - b->file_pos : 0;
+
+        if (len > (off_t) max) {
+            return NGX_HTTP_REQUEST_ENTITY_TOO_LARGE;
+        }
+    }
+
+    if (len == 0) {
+        return NGX_OK;
+    }
+
+    p = ngx_pnalloc(r->pool, (size_t) len);
+    if (p == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    body->data = p;
+    body->len = (size_t) len;
+
+    for (cl = bufs; cl; cl = cl->next) {
+        b = cl->buf;
+
+        if (ngx_buf_in_memory(b)) {
+            p = ngx_cpymem(p, b->pos, b->last - b->pos);
+            continue;
+        }
+
+        if (!b->in_file) {
+            continue;
+        }
+
+        size = (size_t) (b->file_last - b->file_pos);
+        n = ngx_read_file(b->file, p, size, b->file_pos);
+
+        if (n != (ssize_t) size) {
+            ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                          "aim: the request body could not be read back "
+                          "from \"%V\"", &b->file->name);
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        p += size;
+    }
+
+    return NGX_OK;
 }

@@ -24,10 +24,6 @@
 
 #include <ngx_md5.h>
 
-#include <grp.h>          /* initgroups() */
-#include <pwd.h>
-#include <sys/wait.h>
-
 #if (NGX_HTTP_SSL)
 #include <openssl/x509.h>
 #endif
@@ -43,17 +39,13 @@
 
 /* A receiver or a publisher, shared by the locations with its options. */
 typedef struct {
+    ngx_http_aim_unit_t         unit;
     ngx_uint_t                  receiver;   /* else a publisher */
-    ngx_array_t                *options;    /* what it was built from */
-    ngx_http_aim_opt_t         *config;
-    ngx_uint_t                  audit;
 
     aim_ssf_receiver           *rx;
     aim_ssf_publisher          *pub;
     ngx_str_t                   jwks;
     ngx_str_t                   etag;
-
-    ngx_log_t                  *log;        /* where the core writes now */
 } ngx_http_aim_ssf_t;
 
 
@@ -82,32 +74,27 @@ static ngx_int_t ngx_http_aim_ssf_not_allowed(ngx_http_request_t *r,
     char *methods);
 static ngx_uint_t ngx_http_aim_ssf_media_type(ngx_http_request_t *r,
     ngx_str_t *type);
-static ngx_int_t ngx_http_aim_ssf_body(ngx_http_request_t *r, size_t max,
-    ngx_str_t *body);
+static ngx_int_t ngx_http_aim_ssf_read(ngx_http_request_t *r, off_t max,
+    ngx_http_client_body_handler_pt handler);
+static ngx_int_t ngx_http_aim_ssf_retry(ngx_http_request_t *r);
 static ngx_int_t ngx_http_aim_ssf_send(ngx_http_request_t *r,
     ngx_uint_t status, ngx_str_t *type, u_char *body, size_t len);
 static ngx_int_t ngx_http_aim_ssf_error(ngx_http_request_t *r,
     ngx_uint_t status, const char *code, const char *description);
-static ngx_int_t ngx_http_aim_ssf_header(ngx_http_request_t *r, char *name,
-    ngx_str_t *value);
-static u_char *ngx_http_aim_ssf_escape(u_char *dst, const char *src);
 static void ngx_http_aim_ssf_enter(ngx_http_aim_ssf_t *ssf, ngx_log_t *log);
-static void ngx_http_aim_ssf_log(void *ud, int level, const char *msg);
-static void ngx_http_aim_ssf_audit_line(void *ud, const char *line);
 static void ngx_http_aim_ssf_free(void *data);
 
 static ngx_int_t ngx_http_aim_ssf_init_module(ngx_cycle_t *cycle);
+static const char *ngx_http_aim_ssf_watched(void *unit, ngx_uint_t i,
+    int *rw);
 static void *ngx_http_aim_ssf_create_main_conf(ngx_conf_t *cf);
 static void *ngx_http_aim_ssf_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_aim_ssf_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
 static ngx_http_aim_ssf_t *ngx_http_aim_ssf_get(ngx_conf_t *cf,
     ngx_http_aim_ssf_loc_conf_t *slcf, ngx_http_aim_loc_conf_t *alcf);
-static aim_config *ngx_http_aim_ssf_config(ngx_conf_t *cf,
-    ngx_http_aim_ssf_loc_conf_t *slcf, ngx_http_aim_loc_conf_t *alcf);
-static void ngx_http_aim_ssf_config_error(ngx_conf_t *cf,
-    ngx_http_aim_ssf_loc_conf_t *slcf, ngx_http_aim_loc_conf_t *alcf,
-    aim_error *err);
+static ngx_int_t ngx_http_aim_ssf_etag(ngx_conf_t *cf,
+    ngx_http_aim_ssf_t *ssf);
 static void ngx_http_aim_ssf_cleanup(void *data);
 static char *ngx_http_aim_ssf(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 
@@ -198,8 +185,6 @@ static ngx_str_t  ngx_http_aim_ssf_jwks_type =
 static ngx_int_t
 ngx_http_aim_ssf_receiver_handler(ngx_http_request_t *r)
 {
-    ngx_int_t  rc;
-
     if (!(r->method & NGX_HTTP_POST)) {
         return ngx_http_aim_ssf_not_allowed(r, "POST");
     }
@@ -208,17 +193,8 @@ ngx_http_aim_ssf_receiver_handler(ngx_http_request_t *r)
         return NGX_HTTP_UNSUPPORTED_MEDIA_TYPE;
     }
 
-    if (r->headers_in.content_length_n > AIM_SSF_MAX_SET_LEN) {
-        return NGX_HTTP_REQUEST_ENTITY_TOO_LARGE;
-    }
-
-    rc = ngx_http_read_client_request_body(r, ngx_http_aim_ssf_receive);
-
-    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
-        return rc;
-    }
-
-    return NGX_DONE;
+    return ngx_http_aim_ssf_read(r, AIM_SSF_MAX_SET_LEN,
+                                 ngx_http_aim_ssf_receive);
 }
 
 
@@ -226,7 +202,7 @@ static void
 ngx_http_aim_ssf_receive(ngx_http_request_t *r)
 {
     ngx_int_t                     rc;
-    ngx_str_t                     set, retry;
+    ngx_str_t                     set;
     aim_ssf_result                res;
     ngx_http_aim_ssf_t           *ssf;
     ngx_http_aim_ssf_loc_conf_t  *slcf;
@@ -234,7 +210,7 @@ ngx_http_aim_ssf_receive(ngx_http_request_t *r)
     slcf = ngx_http_get_module_loc_conf(r, ngx_http_aim_ssf_module);
     ssf = slcf->ssf;
 
-    rc = ngx_http_aim_ssf_body(r, AIM_SSF_MAX_SET_LEN, &set);
+    rc = ngx_http_aim_read_body(r, AIM_SSF_MAX_SET_LEN, &set);
     if (rc != NGX_OK) {
         ngx_http_finalize_request(r, rc);
         return;
@@ -254,13 +230,7 @@ ngx_http_aim_ssf_receive(ngx_http_request_t *r)
     } else {
         /* not acknowledged, neither applied nor refused (the core said
          * why in the error log) */
-
-        ngx_str_set(&retry, NGX_HTTP_AIM_SSF_RETRY);
-
-        rc = ngx_http_aim_ssf_header(r, "Retry-After", &retry);
-        if (rc == NGX_OK) {
-            rc = NGX_HTTP_SERVICE_UNAVAILABLE;
-        }
+        rc = ngx_http_aim_ssf_retry(r);
     }
 
     ngx_http_finalize_request(r, rc);
@@ -311,17 +281,8 @@ ngx_http_aim_ssf_publish_handler(ngx_http_request_t *r)
         return NGX_HTTP_UNSUPPORTED_MEDIA_TYPE;
     }
 
-    if (r->headers_in.content_length_n > AIM_SSF_MAX_POLL_REQUEST) {
-        return NGX_HTTP_REQUEST_ENTITY_TOO_LARGE;
-    }
-
-    rc = ngx_http_read_client_request_body(r, ngx_http_aim_ssf_poll);
-
-    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
-        return rc;
-    }
-
-    return NGX_DONE;
+    return ngx_http_aim_ssf_read(r, AIM_SSF_MAX_POLL_REQUEST,
+                                 ngx_http_aim_ssf_poll);
 }
 
 
@@ -330,7 +291,7 @@ ngx_http_aim_ssf_poll(ngx_http_request_t *r)
 {
     char                         *consumer, *response;
     ngx_int_t                     rc;
-    ngx_str_t                     req, name, retry;
+    ngx_str_t                     req, name;
     aim_error                     err;
     aim_status                    s;
     aim_ssf_err                   code;
@@ -341,7 +302,7 @@ ngx_http_aim_ssf_poll(ngx_http_request_t *r)
     slcf = ngx_http_get_module_loc_conf(r, ngx_http_aim_ssf_module);
     ssf = slcf->ssf;
 
-    rc = ngx_http_aim_ssf_body(r, AIM_SSF_MAX_POLL_REQUEST, &req);
+    rc = ngx_http_aim_read_body(r, AIM_SSF_MAX_POLL_REQUEST, &req);
     if (rc != NGX_OK) {
         ngx_http_finalize_request(r, rc);
         return;
@@ -382,13 +343,7 @@ ngx_http_aim_ssf_poll(ngx_http_request_t *r)
                       "aim: a poll of this host's signals not answered: %s",
                       err.message);
 
-        ngx_str_set(&retry, NGX_HTTP_AIM_SSF_RETRY);
-
-        rc = ngx_http_aim_ssf_header(r, "Retry-After", &retry);
-        if (rc == NGX_OK) {
-            rc = NGX_HTTP_SERVICE_UNAVAILABLE;
-        }
-
+        rc = ngx_http_aim_ssf_retry(r);
         break;
 
     default:
@@ -475,7 +430,6 @@ static ngx_int_t
 ngx_http_aim_ssf_jwks_handler(ngx_http_request_t *r)
 {
     ngx_int_t                     rc;
-    ngx_table_elt_t              *h;
     ngx_http_aim_ssf_t           *ssf;
     ngx_http_aim_ssf_loc_conf_t  *slcf;
 
@@ -491,19 +445,10 @@ ngx_http_aim_ssf_jwks_handler(ngx_http_request_t *r)
     slcf = ngx_http_get_module_loc_conf(r, ngx_http_aim_ssf_module);
     ssf = slcf->ssf;
 
-    h = ngx_list_push(&r->headers_out.headers);
-    if (h == NULL) {
+    r->headers_out.etag = ngx_http_aim_header_out(r, "ETag", &ssf->etag);
+    if (r->headers_out.etag == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
-
-    h->hash = 1;
-    ngx_str_set(&h->key, "ETag");
-    h->value = ssf->etag;
-#if (nginx_version >= 1023000)
-    h->next = NULL;
-#endif
-
-    r->headers_out.etag = h;
 
     return ngx_http_aim_ssf_send(r, NGX_HTTP_OK, &ngx_http_aim_ssf_jwks_type,
                                  ssf->jwks.data, ssf->jwks.len);
@@ -518,7 +463,7 @@ ngx_http_aim_ssf_not_allowed(ngx_http_request_t *r, char *methods)
     allow.data = (u_char *) methods;
     allow.len = ngx_strlen(methods);
 
-    if (ngx_http_aim_ssf_header(r, "Allow", &allow) != NGX_OK) {
+    if (ngx_http_aim_header_out(r, "Allow", &allow) == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
@@ -554,117 +499,60 @@ ngx_http_aim_ssf_media_type(ngx_http_request_t *r, ngx_str_t *type)
 }
 
 
-/*
- * The request body as one string of at most max bytes, from memory or
- * from the temporary file nginx wrote it to: NGX_OK, or the status.
- */
+/* The body of at most max bytes, read for handler. */
 
 static ngx_int_t
-ngx_http_aim_ssf_body(ngx_http_request_t *r, size_t max, ngx_str_t *body)
+ngx_http_aim_ssf_read(ngx_http_request_t *r, off_t max,
+    ngx_http_client_body_handler_pt handler)
 {
-    off_t         len;
-    u_char       *p;
-    ssize_t       n;
-    ngx_buf_t    *b;
-    ngx_chain_t  *cl;
+    ngx_int_t  rc;
 
-    ngx_str_null(body);
-
-    if (r->request_body == NULL) {
-        return NGX_OK;
+    if (r->headers_in.content_length_n > max) {
+        return NGX_HTTP_REQUEST_ENTITY_TOO_LARGE;
     }
 
-    len = 0;
+    rc = ngx_http_read_client_request_body(r, handler);
 
-    for (cl = r->request_body->bufs; cl; cl = cl->next) {
-        b = cl->buf;
-        len += b->in_file ? b->file_last - b->file_pos : b->last - b->pos;
-
-        if (len > (off_t) max) {
-            return NGX_HTTP_REQUEST_ENTITY_TOO_LARGE;
-        }
+    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        return rc;
     }
 
-    if (len == 0) {
-        return NGX_OK;
-    }
-
-    p = ngx_pnalloc(r->pool, (size_t) len);
-    if (p == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    body->data = p;
-    body->len = (size_t) len;
-
-    for (cl = r->request_body->bufs; cl; cl = cl->next) {
-        b = cl->buf;
-
-        if (!b->in_file) {
-            p = ngx_cpymem(p, b->pos, b->last - b->pos);
-            continue;
-        }
-
-        n = ngx_read_file(b->file, p, (size_t) (b->file_last - b->file_pos),
-                          b->file_pos);
-
-        if (n != (ssize_t) (b->file_last - b->file_pos)) {
-            ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
-                          "aim: the request body could not be read back "
-                          "from \"%V\"", &b->file->name);
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        p += n;
-    }
-
-    return NGX_OK;
+    return NGX_DONE;
 }
 
 
-/* A response with body (len bytes of type), or with none (type NULL). */
+/* 503 with Retry-After: the sender is to come again. */
+
+static ngx_int_t
+ngx_http_aim_ssf_retry(ngx_http_request_t *r)
+{
+    ngx_str_t  retry;
+
+    ngx_str_set(&retry, NGX_HTTP_AIM_SSF_RETRY);
+
+    if (ngx_http_aim_header_out(r, "Retry-After", &retry) == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return NGX_HTTP_SERVICE_UNAVAILABLE;
+}
+
+
+/* A response with a body (len bytes of type), or with none (type NULL). */
 
 static ngx_int_t
 ngx_http_aim_ssf_send(ngx_http_request_t *r, ngx_uint_t status,
     ngx_str_t *type, u_char *body, size_t len)
 {
-    ngx_int_t     rc;
-    ngx_buf_t    *b;
-    ngx_chain_t   out;
+    ngx_str_t                  none = ngx_null_string;
+    ngx_http_complex_value_t   cv;
 
-    r->headers_out.status = status;
-    r->headers_out.content_length_n = len;
+    ngx_memzero(&cv, sizeof(ngx_http_complex_value_t));
 
-    if (type) {
-        r->headers_out.content_type = *type;
-        r->headers_out.content_type_len = type->len;
-    }
+    cv.value.data = body;
+    cv.value.len = len;
 
-    if (len == 0) {
-        r->header_only = 1;
-    }
-
-    rc = ngx_http_send_header(r);
-
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-        return rc;
-    }
-
-    b = ngx_calloc_buf(r->pool);
-    if (b == NULL) {
-        return NGX_ERROR;
-    }
-
-    b->pos = body;
-    b->last = body + len;
-    b->memory = 1;
-    b->last_buf = (r == r->main) ? 1 : 0;
-    b->last_in_chain = 1;
-
-    out.buf = b;
-    out.next = NULL;
-
-    return ngx_http_output_filter(r, &out);
+    return ngx_http_send_response(r, status, type ? type : &none, &cv);
 }
 
 
@@ -675,10 +563,12 @@ ngx_http_aim_ssf_error(ngx_http_request_t *r, ngx_uint_t status,
     const char *code, const char *description)
 {
     u_char  *body, *p;
-    size_t   len;
+    size_t   len, dlen;
+
+    dlen = ngx_strlen(description);
 
     len = sizeof("{\"err\":\"\",\"description\":\"\"}") - 1
-          + ngx_strlen(code) + 6 * ngx_strlen(description);
+          + ngx_strlen(code) + aim_json_escape(NULL, description, dlen);
 
     body = ngx_pnalloc(r->pool, len);
     if (body == NULL) {
@@ -686,7 +576,7 @@ ngx_http_aim_ssf_error(ngx_http_request_t *r, ngx_uint_t status,
     }
 
     p = ngx_sprintf(body, "{\"err\":\"%s\",\"description\":\"", code);
-    p = ngx_http_aim_ssf_escape(p, description);
+    p += aim_json_escape((char *) p, description, dlen);
     p = ngx_cpymem(p, "\"}", 2);
 
     return ngx_http_aim_ssf_send(r, status, &ngx_http_aim_ssf_json_type, body,
@@ -694,120 +584,18 @@ ngx_http_aim_ssf_error(ngx_http_request_t *r, ngx_uint_t status,
 }
 
 
-static ngx_int_t
-ngx_http_aim_ssf_header(ngx_http_request_t *r, char *name, ngx_str_t *value)
-{
-    ngx_table_elt_t  *h;
-
-    h = ngx_list_push(&r->headers_out.headers);
-    if (h == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    h->hash = 1;
-    h->key.data = (u_char *) name;
-    h->key.len = ngx_strlen(name);
-    h->value = *value;
-#if (nginx_version >= 1023000)
-    h->next = NULL;
-#endif
-
-    return NGX_OK;
-}
-
-
-/*
- * A JSON string's content: quotes, backslashes and control characters
- * escaped; a byte that does not start valid UTF-8 (a message cut inside
- * a name) becomes '?'.  At most 6 bytes out per byte in.
- */
-
-static u_char *
-ngx_http_aim_ssf_escape(u_char *dst, const char *src)
-{
-    u_char    *p, *next, *last;
-    uint32_t   c;
-
-    p = (u_char *) src;
-    last = p + ngx_strlen(src);
-
-    while (p < last) {
-
-        if (*p < 0x80) {
-            if (*p == '"' || *p == '\\') {
-                *dst++ = '\\';
-                *dst++ = *p;
-
-            } else if (*p < 0x20 || *p == 0x7f) {
-                dst = ngx_sprintf(dst, "\\u%04xd", (ngx_uint_t) *p);
-
-            } else {
-                *dst++ = *p;
-            }
-
-            p++;
-            continue;
-        }
-
-        next = p;
-        c = ngx_utf8_decode(&next, last - p);
-
-        if (c > 0x10ffff) {
-            *dst++ = '?';
-            p++;
-            continue;
-        }
-
-        dst = ngx_cpymem(dst, p, next - p);
-        p = next;
-    }
-
-    return dst;
-}
-
-
-/*
- * The core's messages go to the request's error log while it works for
- * a request; audit lines there too (as ngx_http_aim_module's), unless
- * aim_audit names a file, which the core writes itself, or is off.
- */
+/* The receiver works for a request (log) or stops (NULL). */
 
 static void
 ngx_http_aim_ssf_enter(ngx_http_aim_ssf_t *ssf, ngx_log_t *log)
 {
-    ssf->log = log;
+    aim_audit_fn  audit;
+
+    audit = ngx_http_aim_unit_enter(&ssf->unit, log);
 
     if (ssf->rx) {
-        aim_ssf_receiver_set_audit(ssf->rx,
-                                   log && ssf->audit == NGX_HTTP_AIM_AUDIT_LOG
-                                   && log->log_level >= NGX_LOG_INFO
-                                   ? ngx_http_aim_ssf_audit_line : NULL, ssf);
+        aim_ssf_receiver_set_audit(ssf->rx, audit, &ssf->unit);
     }
-}
-
-
-static void
-ngx_http_aim_ssf_log(void *ud, int level, const char *msg)
-{
-    ngx_http_aim_ssf_t  *ssf = ud;
-
-    ngx_uint_t  lvl;
-
-    lvl = (level == AIM_LOG_ERR) ? NGX_LOG_ERR
-          : (level == AIM_LOG_WARN) ? NGX_LOG_WARN : NGX_LOG_INFO;
-
-    ngx_log_error(lvl, ssf->log ? ssf->log : ngx_cycle->log, 0, "aim: %s",
-                  msg);
-}
-
-
-static void
-ngx_http_aim_ssf_audit_line(void *ud, const char *line)
-{
-    ngx_http_aim_ssf_t  *ssf = ud;
-
-    ngx_log_error(NGX_LOG_INFO, ssf->log ? ssf->log : ngx_cycle->log, 0,
-                  "aim audit: %s", line);
 }
 
 
@@ -828,92 +616,29 @@ ngx_http_aim_ssf_free(void *data)
 static ngx_int_t
 ngx_http_aim_ssf_init_module(ngx_cycle_t *cycle)
 {
-    int                            status, rw, fd;
-    pid_t                          pid;
-    ngx_uint_t                     i, j, failed;
-    const char                    *path;
-    ngx_core_conf_t               *ccf;
-    ngx_http_aim_ssf_t           **ends;
     ngx_http_aim_ssf_main_conf_t  *smcf;
 
     smcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_aim_ssf_module);
-    ccf = (ngx_core_conf_t *) ngx_get_conf(cycle->conf_ctx, ngx_core_module);
 
-    if (smcf == NULL || smcf->ends.nelts == 0 || geteuid() != 0
-        || ccf->user == (ngx_uid_t) NGX_CONF_UNSET_UINT)
-    {
+    if (smcf == NULL) {
         return NGX_OK;
     }
 
-    pid = fork();
+    return ngx_http_aim_check_access(cycle, &smcf->ends,
+                                     ngx_http_aim_ssf_watched, 1,
+                                     "workers will defer every SET and poll "
+                                     "until the files above are theirs to "
+                                     "open");
+}
 
-    if (pid == -1) {
-        ngx_log_error(NGX_LOG_EMERG, cycle->log, ngx_errno, "aim: fork() failed");
-        return NGX_ERROR;
-    }
 
-    if (pid == 0) {
-        if (setgid(ccf->group) == -1
-            || initgroups(ccf->username, ccf->group) == -1
-            || setuid(ccf->user) == -1)
-        {
-            ngx_log_error(NGX_LOG_EMERG, cycle->log, ngx_errno,
-                          "aim: cannot check the shared signals files as the "
-                          "worker user \"%s\"", ccf->username);
-            _exit(1);
-        }
+static const char *
+ngx_http_aim_ssf_watched(void *unit, ngx_uint_t i, int *rw)
+{
+    ngx_http_aim_ssf_t  *ssf = unit;
 
-        failed = 0;
-        ends = smcf->ends.elts;
-
-        for (i = 0; i < smcf->ends.nelts; i++) {
-            for (j = 0; ; j++) {
-                path = ends[i]->rx
-                       ? aim_ssf_receiver_watched(ends[i]->rx, j, &rw)
-                       : aim_ssf_publisher_watched(ends[i]->pub, j, &rw);
-
-                if (path == NULL) {
-                    break;
-                }
-
-                fd = open(path, (rw ? O_RDWR : O_RDONLY) | O_NONBLOCK);
-                if (fd >= 0) {
-                    close(fd);
-                    continue;
-                }
-
-                ngx_log_error(NGX_LOG_EMERG, cycle->log, ngx_errno,
-                              "aim: the worker user \"%s\" cannot open \"%s\"%s",
-                              ccf->username, path,
-                              rw ? " read-write, as every worker must to take "
-                                   "its lock (give the state file's directory "
-                                   "and files to a group of the worker user, "
-                                   "docs/operations.md)"
-                                 : ", which workers re-read when it changes");
-                failed = 1;
-            }
-        }
-
-        _exit(failed);
-    }
-
-    while (waitpid(pid, &status, 0) == -1 && ngx_errno == NGX_EINTR) {
-        /* void */
-    }
-
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
-        return NGX_OK;
-    }
-
-    if (ngx_test_config || ngx_is_init_cycle(cycle->old_cycle)) {
-        return NGX_ERROR;
-    }
-
-    ngx_log_error(NGX_LOG_ALERT, cycle->log, 0,
-                  "aim: workers will defer every SET and poll until the files "
-                  "above are theirs to open");
-
-    return NGX_OK;
+    return ssf->rx ? aim_ssf_receiver_watched(ssf->rx, i, rw)
+                   : aim_ssf_publisher_watched(ssf->pub, i, rw);
 }
 
 
@@ -998,6 +723,15 @@ ngx_http_aim_ssf_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
             conf->file = prev->file;
             conf->line = prev->line;
 
+            if (conf->mode != 0 && clcf->handler == NULL) {
+                /*
+                 * nginx takes a limit_except block's content handler from
+                 * the block, not from its location: the block answers as
+                 * the location does
+                 */
+                clcf->handler = ngx_http_aim_ssf_handlers[conf->mode];
+            }
+
         } else {
             conf->mode = 0;
         }
@@ -1037,13 +771,10 @@ static ngx_http_aim_ssf_t *
 ngx_http_aim_ssf_get(ngx_conf_t *cf, ngx_http_aim_ssf_loc_conf_t *slcf,
     ngx_http_aim_loc_conf_t *alcf)
 {
-    char                          *jwks;
-    u_char                         md5[16];
-    ngx_md5_t                      ctx;
+    ngx_str_t                      what;
     ngx_uint_t                     i, receiver;
     aim_error                      err;
     aim_config                    *cfg;
-    ngx_pool_cleanup_t            *cln;
     ngx_http_aim_ssf_t            *ssf, **ends;
     ngx_http_aim_ssf_main_conf_t  *smcf;
 
@@ -1053,34 +784,29 @@ ngx_http_aim_ssf_get(ngx_conf_t *cf, ngx_http_aim_ssf_loc_conf_t *slcf,
     ends = smcf->ends.elts;
     for (i = 0; i < smcf->ends.nelts; i++) {
         if (ends[i]->receiver == receiver
-            && ends[i]->options == alcf->options
-            && ends[i]->config == alcf->config
-            && (!receiver || ends[i]->audit == alcf->audit))
+            && ngx_http_aim_unit_same(&ends[i]->unit, alcf))
         {
             return ends[i];
         }
     }
 
-    cfg = ngx_http_aim_ssf_config(cf, slcf, alcf);
+    what.data = (u_char *) ngx_http_aim_ssf_names[slcf->mode];
+    what.len = ngx_strlen(what.data);
+
+    cfg = ngx_http_aim_unit_config(cf, alcf, &what, &slcf->file, slcf->line);
     if (cfg == NULL) {
         return NULL;
     }
 
-    cln = ngx_pool_cleanup_add(cf->pool, sizeof(ngx_http_aim_ssf_t));
-    if (cln == NULL) {
+    ssf = ngx_http_aim_alloc(cf->pool, sizeof(ngx_http_aim_ssf_t),
+                             ngx_http_aim_ssf_cleanup);
+    if (ssf == NULL) {
         aim_config_free(cfg);
         return NULL;
     }
 
-    ssf = cln->data;
-    ngx_memzero(ssf, sizeof(ngx_http_aim_ssf_t));
-
+    ngx_http_aim_unit_init(&ssf->unit, alcf);
     ssf->receiver = receiver;
-    ssf->options = alcf->options;
-    ssf->config = alcf->config;
-    ssf->audit = alcf->audit;
-
-    cln->handler = ngx_http_aim_ssf_cleanup;
 
     ngx_memzero(&err, sizeof(aim_error));
 
@@ -1094,49 +820,20 @@ ngx_http_aim_ssf_get(ngx_conf_t *cf, ngx_http_aim_ssf_loc_conf_t *slcf,
     aim_config_free(cfg);
 
     if (ssf->rx == NULL && ssf->pub == NULL) {
-        ngx_http_aim_ssf_config_error(cf, slcf, alcf, &err);
+        ngx_http_aim_unit_error(cf, alcf, &err, &what, &slcf->file,
+                                slcf->line);
         return NULL;
     }
 
     if (receiver) {
-        aim_ssf_receiver_set_log(ssf->rx, ngx_http_aim_ssf_log, ssf);
+        aim_ssf_receiver_set_log(ssf->rx, ngx_http_aim_log, &ssf->unit);
 
     } else {
-        aim_ssf_publisher_set_log(ssf->pub, ngx_http_aim_ssf_log, ssf);
+        aim_ssf_publisher_set_log(ssf->pub, ngx_http_aim_log, &ssf->unit);
 
-        jwks = aim_ssf_publisher_jwks(ssf->pub);
-        if (jwks == NULL) {
+        if (ngx_http_aim_ssf_etag(cf, ssf) != NGX_OK) {
             return NULL;
         }
-
-        ssf->jwks.len = ngx_strlen(jwks);
-        ssf->jwks.data = ngx_pnalloc(cf->pool, ssf->jwks.len);
-
-        if (ssf->jwks.data) {
-            ngx_memcpy(ssf->jwks.data, jwks, ssf->jwks.len);
-        }
-
-        free(jwks);
-
-        if (ssf->jwks.data == NULL) {
-            return NULL;
-        }
-
-        /* the same key gives the same bytes, across reloads too */
-
-        ngx_md5_init(&ctx);
-        ngx_md5_update(&ctx, ssf->jwks.data, ssf->jwks.len);
-        ngx_md5_final(md5, &ctx);
-
-        ssf->etag.data = ngx_pnalloc(cf->pool, 2 + 2 * sizeof(md5));
-        if (ssf->etag.data == NULL) {
-            return NULL;
-        }
-
-        ssf->etag.data[0] = '"';
-        ngx_hex_dump(ssf->etag.data + 1, md5, sizeof(md5));
-        ssf->etag.data[1 + 2 * sizeof(md5)] = '"';
-        ssf->etag.len = 2 + 2 * sizeof(md5);
     }
 
     ends = ngx_array_push(&smcf->ends);
@@ -1150,87 +847,45 @@ ngx_http_aim_ssf_get(ngx_conf_t *cf, ngx_http_aim_ssf_loc_conf_t *slcf,
 }
 
 
-/* The core's options as the aim module merged them, and aim_config. */
+/* The publisher's key set, and its ETag: the same key, the same bytes. */
 
-static aim_config *
-ngx_http_aim_ssf_config(ngx_conf_t *cf, ngx_http_aim_ssf_loc_conf_t *slcf,
-    ngx_http_aim_loc_conf_t *alcf)
+static ngx_int_t
+ngx_http_aim_ssf_etag(ngx_conf_t *cf, ngx_http_aim_ssf_t *ssf)
 {
-    ngx_uint_t           i, n;
-    aim_error            err;
-    aim_config          *cfg;
-    ngx_http_aim_opt_t  *o;
+    char       *jwks;
+    u_char      md5[16];
+    ngx_md5_t   ctx;
 
-    cfg = aim_config_new();
-    if (cfg == NULL) {
-        return NULL;
+    jwks = aim_ssf_publisher_jwks(ssf->pub);
+    if (jwks == NULL) {
+        return NGX_ERROR;
     }
 
-    ngx_memzero(&err, sizeof(aim_error));
+    ssf->jwks.len = ngx_strlen(jwks);
+    ssf->jwks.data = ngx_pnalloc(cf->pool, ssf->jwks.len);
 
-    n = alcf->options ? alcf->options->nelts : 0;
-    o = n ? alcf->options->elts : NULL;
-
-    for (i = 0; i < n; i++) {
-        if (aim_config_set_args(cfg, o[i].option->name, o[i].args, o[i].nargs,
-                                &err)
-            != AIM_OK)
-        {
-            aim_config_free(cfg);
-            ngx_http_aim_ssf_config_error(cf, slcf, alcf, &err);
-            return NULL;
-        }
+    if (ssf->jwks.data) {
+        ngx_memcpy(ssf->jwks.data, jwks, ssf->jwks.len);
     }
 
-    if (alcf->config
-        && aim_config_load(cfg, alcf->config->args[0], &err) != AIM_OK)
-    {
-        aim_config_free(cfg);
-        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                      "\"aim_config\" directive: %s in %V:%ui", err.message,
-                      &alcf->config->file, alcf->config->line);
-        return NULL;
+    free(jwks);
+
+    ssf->etag.data = ngx_pnalloc(cf->pool, 2 + 2 * sizeof(md5));
+
+    if (ssf->jwks.data == NULL || ssf->etag.data == NULL) {
+        return NGX_ERROR;
     }
 
-    return cfg;
-}
+    ngx_md5_init(&ctx);
+    ngx_md5_update(&ctx, ssf->jwks.data, ssf->jwks.len);
+    ngx_md5_final(md5, &ctx);
 
+    ssf->etag.data[0] = '"';
+    ngx_hex_dump(ssf->etag.data + 1, md5, sizeof(md5));
+    ssf->etag.data[1 + 2 * sizeof(md5)] = '"';
+    ssf->etag.len = 2 + 2 * sizeof(md5);
 
-/*
- * Point at the directive that set the option the core names, else at
- * the aim_ssf_* directive whose receiver or publisher could not be made.
- */
-
-static void
-ngx_http_aim_ssf_config_error(ngx_conf_t *cf,
-    ngx_http_aim_ssf_loc_conf_t *slcf, ngx_http_aim_loc_conf_t *alcf,
-    aim_error *err)
-{
-    ngx_uint_t           i;
-    ngx_http_aim_opt_t  *o, *site;
-
-    site = NULL;
-
-    if (err->option && alcf->options) {
-        o = alcf->options->elts;
-
-        for (i = 0; i < alcf->options->nelts; i++) {
-            if (ngx_strcmp(o[i].option->name, err->option) == 0) {
-                site = &o[i];
-            }
-        }
-    }
-
-    if (site) {
-        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                      "\"aim_%s\" directive: %s in %V:%ui", site->option->name,
-                      err->message, &site->file, site->line);
-        return;
-    }
-
-    ngx_log_error(NGX_LOG_EMERG, cf->log, 0, "\"%s\" in %V:%ui: %s",
-                  ngx_http_aim_ssf_names[slcf->mode], &slcf->file, slcf->line,
-                  err->message);
+    return NGX_OK;
 }
 
 

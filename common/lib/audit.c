@@ -39,72 +39,100 @@ put_str(outbuf *o, const char *s)
 }
 
 /*
- * A JSON string value, escaped, at most AIM_AUDIT_FIELD_MAX source bytes,
- * always valid UTF-8: invalid bytes become U+FFFD and a cut never splits
- * a character.  Adapters' resources (URIs, SQL names) are not validated
+ * The content of a JSON string, always valid UTF-8: invalid bytes become
+ * U+FFFD.  Adapters' resources (URIs, SQL names) are not validated
  * upstream, so this is the last line before a SIEM's parser -- and
  * before a terminal: C1 controls, bidirectional controls and line
  * separators (what aim_text_unsafe names) are written as \uXXXX escapes,
- * so the line means the same but shows no raw control.
+ * so the text means the same but shows no raw control.
  */
-static void
-put_json(outbuf *o, const char *s)
+size_t
+aim_json_escape(char *dst, const char *s, size_t len)
 {
-    static const char         hex[] = "0123456789abcdef";
-    const unsigned char      *p = (const unsigned char *) s;
-    size_t                    i = 0, n, len = strlen(s);
-    char                      esc[6];
-    unsigned long             cp = 0;
-    const char               *what;
+    static const char    hex[] = "0123456789abcdef";
+    const unsigned char *p = (const unsigned char *) s;
+    size_t               i = 0, o = 0, n, run;
+    unsigned long        cp = 0;
+    const char          *what;
 
-    put(o, "\"", 1);
-    while (p[i] != '\0') {
-        unsigned char c = p[i];
-        size_t        run = i;
-
+    while (i < len) {
         /* The common case: a run of printable ASCII, copied at once. */
-        while (c >= 0x20 && c < 0x7f && c != '"' && c != '\\'
-               && run < AIM_AUDIT_FIELD_MAX)
+        for (run = i; run < len && p[run] >= 0x20 && p[run] < 0x7f
+                      && p[run] != '"' && p[run] != '\\'; run++)
         {
-            c = p[++run];
         }
         if (run > i) {
-            put(o, (const char *) p + i, run - i);
+            if (dst != NULL) {
+                memcpy(dst + o, p + i, run - i);
+            }
+            o += run - i;
             i = run;
             continue;
         }
         n = aim_utf8_decode(p + i, len - i, &cp);
-        if (i + (n ? n : 1) > AIM_AUDIT_FIELD_MAX) {
-            put_str(o, "...");
-            break;
-        }
         if (n == 0) {
-            put_str(o, "\\ufffd");
+            cp = 0xfffd;
+            n = 1;
+        } else if (n > 1
+                   && !aim_text_unsafe((const char *) p + i, n, 0, &what, &cp))
+        {
+            if (dst != NULL) {
+                memcpy(dst + o, p + i, n);
+            }
+            o += n;
+            i += n;
+            continue;
+        } else if (n == 1 && (cp == '"' || cp == '\\')) {
+            if (dst != NULL) {
+                dst[o] = '\\';
+                dst[o + 1] = (char) cp;
+            }
+            o += 2;
             i++;
             continue;
         }
-        if (n > 1 && aim_text_unsafe((const char *) p + i, n, 0, &what, &cp)) {
-            memcpy(esc, "\\u", 2);
-            esc[2] = hex[(cp >> 12) & 15];
-            esc[3] = hex[(cp >> 8) & 15];
-            esc[4] = hex[(cp >> 4) & 15];
-            esc[5] = hex[cp & 15];
-            put(o, esc, 6);
-        } else if (n > 1) {
-            put(o, (const char *) p + i, n);
-        } else if (c == '"' || c == '\\') {
-            esc[0] = '\\';
-            esc[1] = (char) c;
-            put(o, esc, 2);
-        } else if (c < 0x20 || c == 0x7f) {
-            memcpy(esc, "\\u00", 4);
-            esc[4] = hex[c >> 4];
-            esc[5] = hex[c & 15];
-            put(o, esc, 6);
-        } else {
-            put(o, (const char *) &c, 1);
+        /* a control, an unsafe character or invalid UTF-8 */
+        if (dst != NULL) {
+            dst[o] = '\\';
+            dst[o + 1] = 'u';
+            dst[o + 2] = hex[(cp >> 12) & 15];
+            dst[o + 3] = hex[(cp >> 8) & 15];
+            dst[o + 4] = hex[(cp >> 4) & 15];
+            dst[o + 5] = hex[cp & 15];
         }
+        o += 6;
         i += n;
+    }
+    return o;
+}
+
+/*
+ * A JSON string value of at most AIM_AUDIT_FIELD_MAX source bytes, cut
+ * between characters ("..." marks the cut).
+ */
+static void
+put_json(outbuf *o, const char *s)
+{
+    const unsigned char *p = (const unsigned char *) s;
+    size_t               len = strlen(s), cut = 0, n;
+    unsigned long        cp;
+    char                 esc[AIM_AUDIT_FIELD_MAX * 6];
+
+    while (cut < len) {
+        n = aim_utf8_decode(p + cut, len - cut, &cp);
+        if (cut + (n ? n : 1) > AIM_AUDIT_FIELD_MAX) {
+            break;
+        }
+        cut += n ? n : 1;
+    }
+    put(o, "\"", 1);
+    if (o->size - o->len > cut * 6) {
+        o->len += aim_json_escape(o->buf + o->len, s, cut);
+    } else {
+        put(o, esc, aim_json_escape(esc, s, cut));
+    }
+    if (cut < len) {
+        put_str(o, "...");
     }
     put(o, "\"", 1);
 }

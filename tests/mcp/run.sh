@@ -77,9 +77,11 @@ umask 022
 at_port NPORT AIM_MCP_PORT || bail "a free port for nginx"
 at_port UPORT AIM_MCP_UPSTREAM_PORT || bail "a free port for the MCP server"
 at_port NPORT2 AIM_MCP_PORT2 || bail "a second free port for nginx"
+at_port NPORT3 AIM_MCP_PORT3 || bail "a third free port for nginx"
 
 BASE=http://127.0.0.1:$NPORT
 BASE2=http://127.0.0.1:$NPORT2
+BASE3=http://127.0.0.1:$NPORT3
 # HTTP/2 where this nginx has it (Debian's does; make test runs that one)
 H2=
 "$NGINX" -V 2>&1 | grep -q -- --with-http_v2_module && H2=http2
@@ -225,6 +227,35 @@ NGX_LOG_LEVEL=info ngx_conf "$W" "worker_processes 2;" <<EOF
             aim_audience $AUD_ADMIN;
             aim_resource_metadata_document kb:admin;
             add_header Access-Control-Allow-Origin * always;
+            if (\$http_origin) {
+                add_header Access-Control-Allow-Origin \$http_origin always;
+            }
+        }
+
+        # what a decision lets through, answered here: every request that
+        # carries a body carries MCP messages
+        location /mcp/decided {
+            aim on;
+            aim_mcp on;
+            aim_scope \$mcp_scope;
+            aim_bypass_preflight on;
+            return 200 "decided\n";
+        }
+        # ... refusals as nginx's pages, which error_page redirects
+        location /mcp/html {
+            aim on;
+            aim_mcp on;
+            aim_scope \$mcp_scope;
+            aim_errors html;
+            error_page 400 413 = @mcp_again;
+            return 200 "decided\n";
+        }
+        location @mcp_again {
+            aim on;
+            aim_mcp on;
+            aim_scope \$mcp_scope;
+            aim_errors html;
+            return 200 "again\n";
         }
 
         # a WebSocket (any upgraded connection) through the proxy
@@ -277,6 +308,35 @@ NGX_LOG_LEVEL=info ngx_conf "$W" "worker_processes 2;" <<EOF
             aim_scope kb:read;
             alias $W/files/;
             limit_rate 40k;
+        }
+
+        # the same download, allowed by a subrequest's decision
+        location /ar-slow/ {
+            auth_request /_aim;
+            alias $W/files/;
+            limit_rate 40k;
+        }
+        location = /_aim {
+            internal;
+            aim on;
+            aim_scope kb:read;
+            return 204;
+        }
+    }
+
+    # a server that identifies the token for itself (its own audience)
+    # before the location decides it for another
+    server {
+        listen 127.0.0.1:$NPORT3;
+        aim on;
+        aim_audience $BASE/other;
+        set \$who \$aim_agent;
+
+        location /mcp {
+            aim_audience $AUD;
+            aim_mcp on;
+            aim_scope \$mcp_scope;
+            return 200 "decided\n";
         }
     }
 EOF
@@ -453,6 +513,66 @@ code=$(curl -s -o /dev/null -w '%{http_code}' ${H2:+--http2-prior-knowledge} "${
 check "\$aim_mcp_* read before the body (a server-level set): refused, 500" 500 "$code"
 in_file "... and the error log says why" 'aim: $aim_mcp_* was read before ngx_aim read the body' "$W/error.log"
 
+# Whatever carries a body carries messages, and nothing goes on undecided.
+DEL='{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"delete_doc","arguments":{"id":"1"}}}'
+SEARCH='{"jsonrpc":"2.0","id":8,"method":"tools/call","params":{"name":"search","arguments":{"q":"a"}}}'
+for m in PUT GET DELETE PATCH; do
+    http "$m" /mcp/decided "${JSONRPC[@]}" -H "Authorization: Bearer $READER" --data-binary "$DEL"
+    check "a $m carrying the reader's delete_doc: decided as the message, 403" "403 insufficient_scope" \
+        "$CODE $(printf '%s' "$BODY" | jq -r .error 2> /dev/null)"
+done
+http GET /mcp/decided "${JSONRPC[@]}" -H "Authorization: Bearer $READER" --data-binary 'not json'
+check "a GET carrying what is not JSON-RPC: 400" 400 "$CODE"
+http GET /mcp/decided -H "Authorization: Bearer $READER"
+check "a GET without a body: decided as before, 200" "200 decided" "$CODE $BODY"
+http PUT /mcp/decided "${JSONRPC[@]}" -H "Authorization: Bearer $READER" --data-binary "$SEARCH"
+check "a PUT carrying the reader's search: 200" 200 "$CODE"
+http OPTIONS /mcp/decided -H "Origin: http://app.example" -H "Access-Control-Request-Method: POST" \
+    --data-binary "$DEL"
+check "an OPTIONS with preflight headers and a body is no preflight: decided, 401" 401 "$CODE"
+http OPTIONS /mcp/decided -H "Origin: http://app.example" -H "Access-Control-Request-Method: POST"
+check "... without the body it is one, let through" 200 "$CODE"
+
+# An identification for the server's own audience is not the location's.
+code=$(curl -s -o /dev/null -w '%{http_code}' "${JSONRPC[@]}" -H "Authorization: Bearer $READER" \
+    --data-binary "$DEL" "$BASE3/mcp")
+check "a server that identified the token for its own audience: the reader's delete_doc, 403" 403 "$code"
+code=$(curl -s -o /dev/null -w '%{http_code}' "${JSONRPC[@]}" -H "Authorization: Bearer $READER" \
+    --data-binary "$SEARCH" "$BASE3/mcp")
+check "... and its search, 200" 200 "$code"
+
+# A body nginx refused to finish reading (a chunk over client_max_body_size,
+# a broken chunk) answered in JSON: the connection ends there, the rest of
+# the body is never read as another request.
+desync() { # FIRST-CHUNK [PATH] -> "RESPONSES CONNECTION-HEADER"
+    python3 - "$NPORT" "$READER" "$1" "${2:-/mcp/decided}" <<'PY'
+import socket, sys
+port, token, chunk = int(sys.argv[1]), sys.argv[2], sys.argv[3].encode()
+path = sys.argv[4].encode()
+s = socket.create_connection(("127.0.0.1", port))
+s.sendall(b"POST " + path + b" HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer " + token.encode()
+          + b"\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+          + chunk + b"\r\nGET /mcp/decided HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer "
+          + token.encode() + b"\r\n\r\n")
+s.settimeout(3)
+data = b""
+try:
+    while True:
+        d = s.recv(65536)
+        if not d:
+            break
+        data += d
+except socket.timeout:
+    pass
+conn = [l.split(b":", 1)[1].strip() for l in data.split(b"\r\n") if l.lower().startswith(b"connection:")]
+print(data.count(b"HTTP/1.1 "), b",".join(conn).decode())
+PY
+}
+check "a chunk over client_max_body_size: one answer, and the connection closed" "1 close" "$(desync 7FFFFFFF)"
+check "a broken chunk: one answer, and the connection closed" "1 close" "$(desync zz)"
+check "... answered as nginx's page through error_page to an MCP location: answered, not left hanging" \
+    "1 close" "$(desync 7FFFFFFF /mcp/html)"
+
 # ------------------------------------------------------------ challenges
 
 RM="resource_metadata=\"$BASE/.well-known/oauth-protected-resource/mcp\""
@@ -521,6 +641,9 @@ check "... resource, authorization_servers, scopes_supported, bearer methods" \
 http GET /.well-known/oauth-protected-resource/mcp/admin
 check "the second level's document: its own resource and scopes" "$AUD_ADMIN|kb:admin" \
     "$(printf '%s' "$BODY" | jq -r '"\(.resource)|\(.scopes_supported|join(" "))"')"
+http GET /.well-known/oauth-protected-resource/mcp/admin -H "Origin: http://app.example"
+check "the document served from the location's \"if\" block" "200|$AUD_ADMIN|http://app.example" \
+    "$CODE|$(printf '%s' "$BODY" | jq -r .resource 2> /dev/null)|$(header access-control-allow-origin)"
 http POST /.well-known/oauth-protected-resource/mcp
 check "the document: POST is 405" 405 "$CODE"
 http HEAD /.well-known/oauth-protected-resource/mcp
@@ -598,6 +721,7 @@ S_SSF=$(tok stream-ssf kb:read)
 S_RISK=$(tok stream-risk kb:read)
 S_WS=$(tok stream-ws kb:read)
 S_H2=$(tok stream-h2 kb:read)
+S_AR=$(tok stream-ar kb:read)
 S_OK=$(tok stream-ok kb:read)
 
 SPIDS=()
@@ -612,6 +736,10 @@ SPIDS+=($!)
 ( curl -s ${H2:+--http2-prior-knowledge} -o "$W/h2.out" -H "Authorization: Bearer $S_H2" "$BASE2/slow/big.txt"
   echo "$? $(date +%s%3N)" > "$W/h2.end" ) &
 H2PID=$!
+# the same, allowed by an auth_request subrequest's decision
+( curl -s ${H2:+--http2-prior-knowledge} -o "$W/ar.out" -H "Authorization: Bearer $S_AR" "$BASE2/ar-slow/big.txt"
+  echo "$? $(date +%s%3N)" > "$W/ar.end" ) &
+ARPID=$!
 for _ in $(seq 300); do      # every stream open at the server
     [ "$(grep -cE '"seen":"(GET|UPGRADE)".*spiffe://test/agent/stream-' "$W/upstream.log")" -ge 6 ] && break
     sleep 0.1
@@ -629,6 +757,8 @@ REV_AT=$(ms)
 WS_AT=$(ms)
 "$AIMCTL" revoke --file "$W/revoked" agent spiffe://test/agent/stream-h2 > /dev/null
 H2_AT=$(ms)
+"$AIMCTL" revoke --file "$W/revoked" agent spiffe://test/agent/stream-ar > /dev/null
+AR_AT=$(ms)
 set_() { python3 "$TXPY" sign --key "$W/tx.pem" --iss "$TXISS" --aud "$TXAUD" "$@"; }
 "$AIMCTL" ssf apply --keys "$W/tx.jwks" --issuer "$TXISS" --audience "$TXAUD" --state "$W/state" \
     "$(set_ session-revoked --agent spiffe://test/agent/stream-ssf)" > "$W/ssf1.json"
@@ -645,7 +775,7 @@ last_event=$(( S_EXP_AT > RISK_AT ? S_EXP_AT : RISK_AT ))
 while [ "$(ms)" -lt $((last_event + 2500)) ]; do sleep 0.1; done
 END_AT=$(ms)
 kill -TERM "${SPIDS[@]}" 2> /dev/null
-wait "${SPIDS[@]}" "$H2PID"
+wait "${SPIDS[@]}" "$H2PID" "$ARPID"
 
 within() { # NAME FILE SINCE-MS: delivering before SINCE, nothing 2 s after
     local f=$W/stream-$2.json n first last
@@ -674,6 +804,14 @@ if [ "$h2rc" -ne 0 ] && [ "$h2size" -gt 0 ] && [ "$h2size" -lt 400000 ] && [ $((
 else
     not_ok "a ${proto:-HTTP/1.1} download, revoked: ended within 2 s" \
         "curl exit $h2rc, $h2size bytes, ended $((h2end - H2_AT)) ms after"
+fi
+read -r arrc arend < "$W/ar.end"
+arsize=$(stat -c %s "$W/ar.out" 2> /dev/null || echo 0)
+if [ "$arrc" -ne 0 ] && [ "$arsize" -gt 0 ] && [ "$arsize" -lt 400000 ] && [ $((arend - AR_AT)) -le 2000 ]; then
+    ok "a download an auth_request subrequest allowed, revoked: ended $((arend - AR_AT)) ms after ($arsize bytes)"
+else
+    not_ok "a download an auth_request subrequest allowed, revoked: ended within 2 s" \
+        "curl exit $arrc, $arsize bytes, ended $((arend - AR_AT)) ms after"
 fi
 [ -n "$H2" ] || skip "HTTP/2: $NGINX was built without http_v2"
 

@@ -466,6 +466,8 @@ http OPTIONS /cors/doc -H "Origin: https://app.test"
 check "aim_bypass_preflight: Origin alone is no preflight" 401 "$CODE"
 http GET /cors/doc -H "Origin: https://app.test" -H "Access-Control-Request-Method: GET"
 check "aim_bypass_preflight: only OPTIONS is let through" 401 "$CODE"
+http OPTIONS /cors/doc -H "Origin: https://app.test" -H "Access-Control-Request-Method: GET" -d "x=1"
+check "aim_bypass_preflight: an OPTIONS with a body is no preflight" 401 "$CODE"
 
 # -------------------------------------------------------------- limit_req
 

@@ -284,6 +284,22 @@ host_conf a "$PA" "    server {
         location = /ssf/open-poll {
             aim_ssf_publish;
         }
+        location = /ssf/events-lmt {
+            aim_ssf_receiver;
+            limit_except GET { aim on; aim_scope ssf:push; }
+        }
+        location = /ssf/poll-lmt {
+            aim_ssf_publish;
+            limit_except GET { aim on; aim_scope ssf:poll; }
+        }
+        location = /ssf/poll-any {
+            satisfy any;
+            allow 127.0.0.1;
+            deny all;
+            aim on;
+            aim_scope ssf:poll;
+            aim_ssf_publish;
+        }
     }"
 host_start a "$PA"
 NGX_A=$NGX_DIR
@@ -494,6 +510,37 @@ out=$(curl -s -w ' %{http_code}' -H 'Content-Type: application/json' -d '{}' "ht
 check "a publisher that authenticates no one: 403 access_denied" "access_denied 403" \
     "$(printf '%s' "$out" | sed 's/ [0-9]*$//' | jq -r .err) ${out##* }"
 in_file "... and the error log says how to protect it" 'protect the location with "aim on"' a/nginx/error.log
+
+# The handlers in a limit_except block's configuration, and under
+# "satisfy any": the method's block decides, the location answers.
+LMT_URL=http://127.0.0.1:$PD/ssf/events-lmt
+check "a receiver whose POSTs limit_except protects: no token, 401" 401 \
+    "$(status -H 'Content-Type: application/secevent+jwt' --data-binary "$(dis_y)" "$LMT_URL")"
+check "... a token lacking ssf:push, 403" 403 \
+    "$(status -H "Authorization: Bearer $NOSCOPE_TOK" -H 'Content-Type: application/secevent+jwt' \
+       --data-binary "$(dis_y)" "$LMT_URL")"
+check "... the identity provider's token: the receiver answers, 202" 202 \
+    "$(status "${AUTH[@]}" -H 'Content-Type: application/secevent+jwt' \
+       --data-binary "$(sign verification --subject '{"format":"opaque","id":"s5"}')" "$LMT_URL")"
+check "... and a refused SET, 400" 400 \
+    "$(status "${AUTH[@]}" -H 'Content-Type: application/secevent+jwt' --data-binary "$(dis_y --aud x)" "$LMT_URL")"
+check "... Y untouched" "$NOMARK" "$(marks a/state "$Y")"
+POLL_B=(-H "Authorization: Bearer $(cat b/poll.token)" -H 'Content-Type: application/json')
+check "a publisher whose POSTs limit_except protects: no token, 401" 401 \
+    "$(status -H 'Content-Type: application/json' -d '{}' "http://127.0.0.1:$PD/ssf/poll-lmt")"
+out=$(curl -s -w ' %{http_code}' "${POLL_B[@]}" -d '{"returnImmediately":true}' "http://127.0.0.1:$PD/ssf/poll-lmt")
+check "... B's poller: the publisher answers, 200" "false 200" \
+    "$(printf '%s' "${out% *}" | jq -r .moreAvailable 2> /dev/null) ${out##* }"
+ANY_URL=http://127.0.0.1:$PD/ssf/poll-any
+out=$(curl -s -w ' %{http_code}' -H 'Content-Type: application/json' -d '{}' "$ANY_URL")
+check "a publisher under \"satisfy any\", its address allowed, no token: no poller, 403" "access_denied 403" \
+    "$(printf '%s' "${out% *}" | jq -r .err 2> /dev/null) ${out##* }"
+out=$(curl -s -w ' %{http_code}' -H "Authorization: Bearer $NOSCOPE_TOK" -H 'Content-Type: application/json' \
+      -d '{}' "$ANY_URL")
+check "... a token lacking ssf:poll: not a poller either, 403" "access_denied 403" \
+    "$(printf '%s' "${out% *}" | jq -r .err 2> /dev/null) ${out##* }"
+out=$(curl -s -w ' %{http_code}' "${POLL_B[@]}" -d '{"returnImmediately":true}' "$ANY_URL")
+check "... B's poller, 200" "false 200" "$(printf '%s' "${out% *}" | jq -r .moreAvailable 2> /dev/null) ${out##* }"
 out=$(curl -s "${POLL_AUTH[@]}" -H 'Content-Type: application/json' -d '{"returnImmediately":true}' "$POLL_URL")
 check "a poll of a host with no signals yet: no SETs, nothing more" '{"sets":{},"moreAvailable":false}' "$out"
 

@@ -1,6 +1,7 @@
 /*
  * test_mcp.c -- MCP request bodies (mcp.c): what a JSON-RPC 2.0 body asks
- * for, and every shape that is refused with the JSON-RPC error to answer.
+ * for, and every shape that is refused with the JSON-RPC error to answer;
+ * which HTTP requests carry messages and which are preflights (http.c).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -301,10 +302,76 @@ test_refused(void)
     aim_mcp_free(NULL);
 }
 
+/* Which HTTP requests carry messages, and which are CORS preflights (http.c). */
+static void
+test_http(void)
+{
+    static const char *const methods[] = {
+        "GET", "PUT", "DELETE", "PATCH", "OPTIONS", "HEAD", "post", "FOO"
+    };
+    aim_http_request h;
+    size_t           i;
+
+    t_section("mcp/http");
+
+    /* a body of any method carries messages; a POST always does */
+    memset(&h, 0, sizeof(h));
+    h.method = "POST";
+    CHECK(aim_mcp_carries_messages(&h));
+    h.body = 1;
+    CHECK(aim_mcp_carries_messages(&h));
+    for (i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
+        h.method = methods[i];
+        h.body = 1;
+        CHECKF(aim_mcp_carries_messages(&h), "a %s with a body carries messages",
+               methods[i]);
+        h.body = 0;
+        CHECKF(!aim_mcp_carries_messages(&h), "a %s without one does not",
+               methods[i]);
+    }
+    h.method = NULL;
+    h.body = 1;
+    CHECK(aim_mcp_carries_messages(&h));
+    h.body = 0;
+    CHECK(!aim_mcp_carries_messages(&h));
+    CHECK(!aim_mcp_carries_messages(NULL));
+
+    /* a preflight: OPTIONS, Origin, Access-Control-Request-Method, nothing else */
+    memset(&h, 0, sizeof(h));
+    h.method = "OPTIONS";
+    h.origin = 1;
+    h.preflight_method = 1;
+    CHECK(aim_http_preflight(&h));
+    h.body = 1;
+    CHECKF(!aim_http_preflight(&h), "an OPTIONS with a body is no preflight");
+    h.body = 0;
+    h.credentials = 1;
+    CHECKF(!aim_http_preflight(&h), "an OPTIONS with credentials is no preflight");
+    h.credentials = 0;
+    h.origin = 0;
+    CHECKF(!aim_http_preflight(&h), "without Origin, no preflight");
+    h.origin = 1;
+    h.preflight_method = 0;
+    CHECKF(!aim_http_preflight(&h), "without Access-Control-Request-Method, none");
+    h.preflight_method = 1;
+    for (i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
+        if (strcmp(methods[i], "OPTIONS") != 0) {
+            h.method = methods[i];
+            CHECKF(!aim_http_preflight(&h), "a %s is no preflight", methods[i]);
+        }
+    }
+    h.method = "options";
+    CHECKF(!aim_http_preflight(&h), "methods are case-sensitive");
+    h.method = NULL;
+    CHECK(!aim_http_preflight(&h));
+    CHECK(!aim_http_preflight(NULL));
+}
+
 void
 test_mcp(void)
 {
     test_messages();
     test_batches();
     test_refused();
+    test_http();
 }

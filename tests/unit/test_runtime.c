@@ -1030,6 +1030,66 @@ test_host_refresh(void)
     free(tok);
 }
 
+/*
+ * aim_json_escape, which adapters answer in JSON with: what it measures
+ * is what it writes, and what it writes is a JSON string's content that
+ * holds nothing raw.
+ */
+static void
+test_json_escape(void)
+{
+    static const struct {
+        const char *in;
+        size_t      len;
+        const char *out;
+    } cases[] = {
+        { "plain text", 10, "plain text" },
+        { "", 0, "" },
+        { "a\"b\\c", 5, "a\\\"b\\\\c" },
+        { "a\r\nb\x7f", 5, "a\\u000d\\u000ab\\u007f" },
+        { "nul\0after", 9, "nul\\u0000after" },
+        { "\xff\xfe\xc3", 3, "\\ufffd\\ufffd\\ufffd" },
+        { "caf\xc3\xa9", 5, "caf\xc3\xa9" },
+        { "\xc2\x9b" "31m\xe2\x80\xae\xe2\x81\xa6\xe2\x80\xa8x", 15,
+          "\\u009b31m\\u202e\\u2066\\u2028x" },
+    };
+    char   buf[128];
+    size_t i, n;
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        n = aim_json_escape(NULL, cases[i].in, cases[i].len);
+        CHECKF(n == strlen(cases[i].out), "case %zu: measured %zu", i, n);
+        CHECKF(n <= 6 * cases[i].len, "case %zu: %zu bytes for %zu", i, n, cases[i].len);
+        memset(buf, '#', sizeof(buf));
+        CHECK(aim_json_escape(buf, cases[i].in, cases[i].len) == n);
+        CHECKF(memcmp(buf, cases[i].out, n) == 0 && buf[n] == '#',
+               "case %zu: %.*s", i, (int) n, buf);
+    }
+    {
+        /* every byte value, escaped and quoted, is one JSON string */
+        char          in[256], *out;
+        json_t       *j;
+        json_error_t  e;
+
+        for (i = 0; i < 256; i++) {
+            in[i] = (char) i;
+        }
+        n = aim_json_escape(NULL, in, sizeof(in));
+        out = malloc(n + 3);
+        CHECK(out != NULL);
+        if (out != NULL) {
+            out[0] = '"';
+            CHECK(aim_json_escape(out + 1, in, sizeof(in)) == n);
+            out[n + 1] = '"';
+            out[n + 2] = '\0';
+            j = json_loads(out, JSON_DECODE_ANY | JSON_ALLOW_NUL, &e);
+            CHECKF(json_is_string(j), "not a JSON string: %s", e.text);
+            json_decref(j);
+            free(out);
+        }
+    }
+}
+
 void
 test_runtime(void)
 {
@@ -1039,4 +1099,5 @@ test_runtime(void)
     test_policy_intersection();
     test_cache();
     test_audit_and_decide();
+    test_json_escape();
 }
