@@ -242,7 +242,8 @@ observe(aim_verifier *v, const aim_token *t, const aim_request *req,
     }
     if (trust < 0) {
         aim_vlog(v, AIM_LOG_ERR, "state file %s: no slot for agent \"%.100s\" "
-                 "(table full or lock held); refusing", v->cfg.state, t->agent);
+                 "(table full, lock held, or the file replaced by one this "
+                 "process cannot open); refusing", v->cfg.state, t->agent);
         if (d->status == AIM_OK) {
             refuse(d, AIM_INTERNAL, "behavioural state unavailable for this "
                    "agent");

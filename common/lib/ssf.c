@@ -847,6 +847,10 @@ aim_ssf_check(aim_state *st, const aim_token *t, aim_error *err)
     char        id[1025];
     aim_status  s;
 
+    if (aim_state_orphaned(st)) {
+        return aim_fail(err, AIM_INTERNAL, "the state file was replaced by one "
+                        "this process cannot open; shared signals unknown");
+    }
     if (strchr(t->chain, '>') == NULL) {
         return check_one(st, t->agent, t, err);
     }
@@ -1208,8 +1212,9 @@ apply_event(aim_ssf_receiver *r, const aim_ssf_event *ev, aim_ssf_result *res,
         if (rc < 0) {
             res->status = AIM_INTERNAL;
             snprintf(res->message, sizeof(res->message), "the state file has no "
-                     "slot for agent \"%.100s\" now (table full or lock held); "
-                     "not acknowledged", ev->agents[i]);
+                     "slot for agent \"%.100s\" now (table full, lock held, or "
+                     "the file replaced by one this process cannot open); not "
+                     "acknowledged", ev->agents[i]);
             return AIM_SSF_REJECTED;
         }
         changed |= rc;
@@ -1274,7 +1279,7 @@ apply_set(aim_ssf_receiver *r, const char *set, size_t len,
      * followed, at most once a second as the verifiers do: marks written
      * to a file no process maps any more would be lost. */
     if (now != r->state_checked) {
-        aim_state_check(r->state);
+        (void) aim_state_check(r->state);   /* orphaned: apply refuses */
         r->state_checked = now;
     }
 

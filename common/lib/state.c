@@ -137,6 +137,10 @@ struct aim_state {
 
 /* Opened by aim_state_open_existing: never rebuilt, never followed. */
 #define STATE_EXISTING  0x100u
+/* The path names another file, which this process cannot map: what it
+ * still maps is a file no other process reads, so nothing is decided on
+ * it (aim_state_check). */
+#define STATE_ORPHANED  0x200u
 
 #define STATE_FILE_SIZE ((size_t) STATE_HEADER_SIZE \
                          + (size_t) AIM_STATE_SLOTS * STATE_SLOT_SIZE)
@@ -360,14 +364,14 @@ aim_state_close(aim_state *st)
     free(st);
 }
 
-void
+int
 aim_state_check(aim_state *st)
 {
     struct stat sb, path_sb;
     aim_error   err;
 
     if ((st->flags & STATE_EXISTING) || fstat(st->fd, &sb) != 0) {
-        return;
+        return 0;
     }
     /* Replaced on disk (a new inode at the path): follow it. */
     if (stat(st->path, &path_sb) == 0
@@ -386,12 +390,23 @@ aim_state_check(aim_state *st)
             close(st->fd);
             st->fd = fd;
             st->map = map;
-            return;
+            st->flags &= ~STATE_ORPHANED;
+            return 0;
         }
         if (fd >= 0) {
             close(fd);
         }
+        /*
+         * Every other process follows the new file; this one cannot, so
+         * the signals and baselines it would read here are no one's:
+         * refuse until the file can be opened (fail closed).
+         */
+        st->flags |= STATE_ORPHANED;
+        return -1;
     }
+    /* the path names the mapped file again (or nothing: a process that
+     * creates it anew is followed at the next check) */
+    st->flags &= ~STATE_ORPHANED;
     if ((size_t) sb.st_size != STATE_FILE_SIZE
         || !header_valid(st->map, (size_t) sb.st_size))
     {
@@ -402,6 +417,13 @@ aim_state_check(aim_state *st)
             flock(st->fd, LOCK_UN);
         }
     }
+    return 0;
+}
+
+int
+aim_state_orphaned(const aim_state *st)
+{
+    return (st->flags & STATE_ORPHANED) != 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -787,6 +809,9 @@ aim_state_observe(aim_state *st, const char *agent, const char *action,
     if (signal != NULL) {
         *signal = NULL;
     }
+    if (st->flags & STATE_ORPHANED) {
+        return -1;
+    }
     s = slot_find(st, agent, 1, now);
     if (s == NULL) {
         return -1;                       /* table full or lock stuck */
@@ -910,7 +935,7 @@ aim_state_trust(aim_state *st, const char *agent, int64_t now)
     state_slot *s = slot_find(st, agent, 0, now);
     double      trust;
 
-    if (st->flags & AIM_STATE_RDONLY) {
+    if (st->flags & (AIM_STATE_RDONLY | STATE_ORPHANED)) {
         return -1;
     }
     if (s == NULL) {
@@ -1082,13 +1107,17 @@ int
 aim_state_signals_apply(aim_state *st, const char *agent,
                         const aim_state_effect *e, int64_t now)
 {
-    state_slot *s = slot_find(st, agent, 1, now);
+    state_slot *s;
     uint64_t    key;
     uint32_t    flags;
     uint16_t    causes;
     int64_t     at;
     int         changed = 0;
 
+    if (st->flags & STATE_ORPHANED) {
+        return -1;                       /* marks no process would read */
+    }
+    s = slot_find(st, agent, 1, now);
     if (s == NULL) {
         return -1;                       /* table full or lock stuck */
     }

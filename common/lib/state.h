@@ -83,9 +83,16 @@ void aim_state_close(aim_state *st);
 /* fstat() of the file that is mapped (for the strict_modes check). */
 int aim_state_fstat(const aim_state *st, struct stat *sb);
 
-/* Re-validate the mapping (file replaced, truncated or corrupted by
- * someone else); called at most once a second by the verifier. */
-void aim_state_check(aim_state *st);
+/*
+ * Re-validate the mapping (file replaced, truncated or corrupted by
+ * someone else); called at most once a second by the verifier.  -1 when
+ * the path names another file that this process cannot open and map:
+ * until a later check succeeds the state is orphaned -- observe, trust
+ * and signals_apply return -1, aim_state_orphaned() is 1 -- and callers
+ * refuse.
+ */
+int aim_state_check(aim_state *st);
+int aim_state_orphaned(const aim_state *st);
 
 /*
  * Record one decision for agent and return its trust after it (0..100),

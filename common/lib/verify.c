@@ -423,7 +423,18 @@ aim_verifier_refresh(aim_verifier *v)
     v->last_refresh = now;
 
     if (v->state != NULL) {
-        aim_state_check(v->state);
+        int was = aim_state_orphaned(v->state);
+
+        if (aim_state_check(v->state) != 0) {
+            if (!was) {
+                aim_vlog(v, AIM_LOG_ERR, "state file %s was replaced by a file "
+                         "this process cannot open read-write; refusing every "
+                         "agent until it can", v->cfg.state);
+            }
+        } else if (was) {
+            aim_vlog(v, AIM_LOG_INFO, "state file %s: following the new "
+                     "file", v->cfg.state);
+        }
     }
 
     for (i = 0; i < v->cfg.nkeys; i++) {

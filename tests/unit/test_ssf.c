@@ -1143,6 +1143,46 @@ test_state_replaced(void)
     aim_ssf_receiver_free(r);
 }
 
+/* A state file replaced by something this process cannot open and map
+ * (a directory, a FIFO): every other process follows the new
+ * file, so this one refuses every agent, and a receiver acknowledges
+ * nothing, until the path names a file it can map again. */
+static void
+test_state_orphaned(void)
+{
+    const char       *st = fresh_state("ssf-orphan.state");
+    aim_ssf_receiver *r = receiver(st);
+    aim_verifier     *v = tu_verifier("state", st, NULL);
+    char             *tok_y = token_for(AGENT_Y);
+    char              bak[600];
+
+    t_section("ssf: a state file replaced by one this process cannot open");
+    snprintf(bak, sizeof(bak), "%s.bak", st);
+    CHECK_ST(decide(v, tok_y), AIM_OK, NULL);
+
+    CHECK(rename(st, bak) == 0 && mkdir(st, 0700) == 0);
+    tu_now += 2;
+    CHECKF(decide(v, tok_y) == AIM_INTERNAL && strstr(last_msg, "replaced") != NULL,
+           "a directory at the path: refused (%s)", last_msg);
+    CHECK_INT(apply_free(r, mkset(SUB_X, RISC "account-disabled", "{}", NULL)),
+              AIM_INTERNAL);
+    CHECK_INT(res.outcome, AIM_SSF_REJECTED);
+
+    CHECK(rmdir(st) == 0 && mkfifo(st, 0600) == 0);
+    tu_now += 2;
+    CHECKF(decide(v, tok_y) == AIM_INTERNAL, "a FIFO at the path: refused (%s)", last_msg);
+
+    CHECK(unlink(st) == 0 && rename(bak, st) == 0);     /* the file is back */
+    tu_now += 2;
+    CHECKF(decide(v, tok_y) == AIM_OK, "the mapped file at the path again: %s", last_msg);
+    CHECK_INT(apply_free(r, mkset(SUB_X, RISC "account-disabled", "{}", NULL)), AIM_OK);
+    CHECK_INT(res.outcome, AIM_SSF_APPLIED);
+
+    free(tok_y);
+    aim_verifier_free(v);
+    aim_ssf_receiver_free(r);
+}
+
 /* aimctl ssf status: the journal read as it is, never created, rebuilt
  * or changed. */
 static void
@@ -1760,6 +1800,7 @@ test_ssf(void)
     test_keys_and_issuers();
     test_replay_floor();
     test_state_replaced();
+    test_state_orphaned();
     test_journal_read();
     test_journal_fork();
     test_audit();
