@@ -810,6 +810,21 @@ for o in token_env=AIM_T handoff=AIM_H "prompt=T: "; do
     check "${o%%=*}= twice: refused" "$UNAVAIL" "$(TOKEN=$GOOD result aim-two $USER_OK authenticate)"
 done
 
+echo "# hostile review: paths that held"
+for u in 'nobody@localhost' 'no%uone' '%u' "$(head -c 10000 /dev/zero | tr '\0' n)"; do
+    check "a hostile account name (${u:0:20}, ${#u} bytes): PAM_USER_UNKNOWN, no crash" \
+        "$UNKNOWN" "$(TOKEN=$GOOD result aim-env "$u" authenticate)"
+done
+cp "$T/aim.conf" "$T/aim-writable.conf"
+chmod 0666 "$T/aim-writable.conf"
+svc aim-conf-writable "auth     required $MODULE config=$T/aim-writable.conf token_env=AIM_TOKEN"
+check "a config= file others may write: refused (strict_modes)" \
+    "$UNAVAIL" "$(TOKEN=$GOOD result aim-conf-writable $USER_OK authenticate)"
+in_file "... naming it" "aim-writable.conf: writable by others" "$T/out.last"
+check "setcred before auth succeeds and sets no identity" \
+    success "$(TOKEN=$GOOD result aim-spoof-after $USER_OK setcred open_session)"
+check "... (the session after it has no AIM login: nothing exported)" "" "$(cat "$T/session.env" 2>/dev/null)"
+
 echo "# memory (valgrind, pam_wrapper without deep binding)"
 # vg_case WHAT WANT TOKEN USER STEP...: under memcheck, WANT and no error.
 vg_case() {
@@ -819,7 +834,7 @@ vg_case() {
         skip "valgrind: no leak or error ($what) (PAM_VALGRIND=0)"
         return
     fi
-    got=$(VG=1 PAM_WRAPPER_DISABLE_DEEPBIND=1 TOKEN=$tok result aim-env "$u" "$@")
+    got=$(VG=1 PAM_WRAPPER_DISABLE_DEEPBIND=1 TOKEN=$tok result "${VG_SVC:-aim-env}" "$u" "$@")
     if [ "$got" = "$want" ] && [ ! -s "$T/valgrind.log" ]; then
         ok "valgrind: no leak or error ($what)"
     else
@@ -831,6 +846,10 @@ vg_case success success "$GOOD" $USER_OK $ALL_STEPS
 vg_case "$AUTH_ERR" "$AUTH_ERR" "$OTHER" $USER_OK $ALL_STEPS
 vg_case "$UNKNOWN" "$UNKNOWN" junk no-such-user-aim $ALL_STEPS
 vg_case "password refused" "$PERM" "$GOOD" $USER_OK authenticate chauthtok
+VG_SVC=aim-acct-login vg_case "a login decided in account, its session" success "$GOOD" $USER_OK \
+    authenticate acct_mgmt open_session close_session
+VG_SVC=aim-form-later vg_case "a scope the account step cannot form" "$PERM" "$AGENTS_TOKEN" "$UTF8_USER" \
+    authenticate acct_mgmt
 
 echo "# logs"
 leak=0
