@@ -55,6 +55,16 @@
 #define PAM_AIM_SSH_CUT        1023
 
 #define PAM_AIM_NAME_LOG       256         /* bytes of a name in a log line */
+#define PAM_AIM_NO_SCOPE       "the account name cannot form the scope (not " \
+                               "printable ASCII, or too long for the scope= template)"
+
+/*
+ * No AIM token is shorter (an ES256 or EdDSA signature alone is 86
+ * characters): the size of a shorter answer -- a password typed at the
+ * prompt, a previous module's PAM_AUTHTOK -- helps no diagnosis and
+ * would tell syslog the length of someone's password.
+ */
+#define PAM_AIM_SIZE_LOG_MIN   128
 #define PAM_AIM_RESOURCE_MAX   320
 
 typedef struct {
@@ -268,9 +278,10 @@ static int
 pam_aim_parse(pam_handle_t *pamh, int argc, const char **argv, pam_aim_opts *o)
 {
     aim_error   err;
-    const char *eq, *value, *config = NULL;
+    const char *eq, *value, *config = NULL, **own;
     char        name[32], probe[AIM_MAX_SCOPE_LEN + 1];
     size_t      nlen, total = 1, used = 0;
+    unsigned    seen = 0, bit;
     int         n;
 
     memset(o, 0, sizeof(*o));
@@ -331,17 +342,34 @@ pam_aim_parse(pam_handle_t *pamh, int argc, const char **argv, pam_aim_opts *o)
         name[nlen] = '\0';
         value = eq + 1;
 
+        /* The module's own options, once each: a second scope= or
+         * config= silently replacing the first would drop a check. */
+        own = NULL;
+        bit = 0;
         if (strcmp(name, "scope") == 0) {
-            o->scope = value;
+            own = &o->scope;
+            bit = 1;
         } else if (strcmp(name, "token_env") == 0) {
-            o->token_env = value;
+            own = &o->token_env;
+            bit = 2;
         } else if (strcmp(name, "handoff") == 0) {
-            o->handoff = value;
+            own = &o->handoff;
+            bit = 4;
         } else if (strcmp(name, "prompt") == 0) {
-            o->prompt = value;
+            own = &o->prompt;
+            bit = 8;
         } else if (strcmp(name, "config") == 0) {
-            config = value;
+            own = &config;
+            bit = 16;
             used += (size_t) snprintf(o->core + used, total - used, "%s\n", arg);
+        }
+        if (own != NULL) {
+            if (seen & bit) {
+                pam_syslog(pamh, LOG_ERR, "%s= given twice: refusing to work", name);
+                goto fail;
+            }
+            seen |= bit;
+            *own = value;
         } else if (aim_option_find(name) != NULL) {
             if (aim_config_set(o->cfg, name, value, &err) != AIM_OK) {
                 pam_syslog(pamh, LOG_ERR, "option %s", err.message);
@@ -556,14 +584,16 @@ pam_aim_begin(pam_aim_ctx *c, pam_handle_t *pamh, int argc, const char **argv,
                   && aim_scope_valid(c->scope, strlen(c->scope));
     snprintf(c->resource, sizeof(c->resource), "service %s account %s",
              (const char *) svc, c->user);
-    c->scopes[0] = c->scope;
+    /* One required scope, always: NULL, which matches nothing, when
+     * the name cannot form it (never "no scope required"). */
+    c->scopes[0] = c->scope_ok ? c->scope : NULL;
 
     c->req.adapter = "pam";
     c->req.action = action;
     c->req.resource = c->resource;
     c->req.client = rhost;
     c->req.scopes = c->scopes;
-    c->req.nscopes = c->scope_ok ? 1 : 0;
+    c->req.nscopes = 1;
     c->req.dpop = AIM_DPOP_OFF;            /* no proof travels through PAM */
     return PAM_SUCCESS;
 }
@@ -744,6 +774,10 @@ pam_aim_recheck(pam_aim_ctx *c, aim_status host, const char *why, aim_decision *
                  "(from %s)", user);
         c->req.host_status = AIM_POLICY_DENIED;
         c->req.host_message = msg;
+    } else if (host == AIM_OK && !c->scope_ok) {
+        /* this line's template, which auth's may not have been */
+        c->req.host_status = AIM_POLICY_DENIED;
+        c->req.host_message = PAM_AIM_NO_SCOPE;
     }
     if (l != NULL) {
         aim_decide_token(c->v, l->token, &c->req, d);
@@ -920,7 +954,7 @@ pam_aim_log_refusal(pam_aim_ctx *c, const char *what, const aim_decision *d,
 {
     char agent[PAM_AIM_NAME_LOG], msg[sizeof(d->message) * 6], size[96] = "";
 
-    if (len > 0) {
+    if (len >= PAM_AIM_SIZE_LOG_MIN) {
         snprintf(size, sizeof(size), " (token %zu bytes%s)", len,
                  len == PAM_AIM_SSH_CUT && (d->status == AIM_MALFORMED
                                             || d->status == AIM_BAD_SIGNATURE)
@@ -948,8 +982,7 @@ pam_aim_decide(pam_aim_ctx *c, const char *token, aim_decision *d, int *unknown)
     *unknown = 1;
     if (!c->scope_ok) {
         c->req.host_status = AIM_POLICY_DENIED;
-        c->req.host_message = "the account name cannot form the scope (scope= "
-                              "template with a name that is not printable ASCII)";
+        c->req.host_message = PAM_AIM_NO_SCOPE;
     } else if (getpwnam_r(c->user, &pw, buf, sizeof(buf), &pwp) != 0 || pwp == NULL) {
         c->req.host_status = AIM_POLICY_DENIED;
         c->req.host_message = "account does not exist";
@@ -1043,10 +1076,11 @@ pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
 
     pam_aim_decide(&c, token, &d, &unknown);
     if (d.status != AIM_OK && src == PAM_AIM_FROM_AUTHTOK && c.o.try_first_pass
-        && !c.o.use_first_pass && !unknown)
+        && !c.o.use_first_pass)
     {
         /* try_first_pass: the previous module's secret was not a token
-         * for this login; ask once. */
+         * for this login; ask once -- for an account that does not exist
+         * too, or the prompt would tell which accounts do. */
         pam_aim_log_refusal(&c, "login with PAM_AUTHTOK as", &d, pam_aim_token_len(token));
         aim_decision_clear(&d);
         rc = pam_aim_prompt(&c, &token, &owned);
@@ -1142,6 +1176,11 @@ pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const char **argv)
                             &d, pam_aim_token_len(token));
     }
     rc = unknown ? PAM_USER_UNKNOWN : pam_aim_code(d.status, PAM_PERM_DENIED);
+    if (rc == PAM_SUCCESS && token != NULL) {
+        /* An agent's token let this transaction in: it is the login the
+         * steps after re-check (session) or refuse (password). */
+        rc = pam_aim_keep(pamh, d.token, c.user);
+    }
 
 done:
     pam_aim_end(&c, &d, owned);

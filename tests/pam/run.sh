@@ -30,6 +30,7 @@ pam_env "$T/services"
 
 USER_OK=nobody            # an account every Debian system has
 UTF8_USER=jürgen          # only in nss_wrapper's passwd file
+LONG_USER=$(printf 'a%.0s' $(seq 1 246))   # ditto; pam:login:%u is 256 bytes
 ISS=https://issuer.test
 AUD=host-logins
 HOST=$(hostname)
@@ -41,7 +42,8 @@ ISSUER_KEY=$T/issuer.key
 : > "$T/revoked"
 : > "$T/pamtester.log"
 # The system's accounts, and one whose name is not ASCII.
-{ getent passwd; echo "$UTF8_USER:x:4242:4242::/nonexistent:/usr/sbin/nologin"; } > "$T/passwd"
+{ getent passwd; echo "$UTF8_USER:x:4242:4242::/nonexistent:/usr/sbin/nologin"
+  echo "$LONG_USER:x:4243:4242::/nonexistent:/usr/sbin/nologin"; } > "$T/passwd"
 { getent group; echo "agents:x:4242:"; } > "$T/group"
 
 COMMON="keys=$T/jwks.json issuer=$ISS audience=$AUD revoked=$T/revoked audit=$T/audit.log"
@@ -738,6 +740,91 @@ check "account after auth: trust fallen in between refuses (low_trust, read, not
     "$PERM" "$(TOKEN=$LATE result aim-trust-late $USER_OK authenticate acct_mgmt)"
 in_file "... logged" "account for nobody by agent spiffe://test/agent/late refused: low_trust" "$T/out.last"
 
+echo "# hostile review: scopes a later step cannot form"
+# Each step asks for the scope its own line names.  When the account's
+# name cannot form that scope (not ASCII, or too long for this line's
+# template though it fit auth's), the step must refuse -- never take it
+# as "no scope required".
+svc aim-form-later \
+    "auth     required $MODULE $COMMON token_env=AIM_TOKEN scope=pam:login:agents" \
+    "account  required $MODULE $COMMON" \
+    "session  required $MODULE $COMMON" \
+    "session  optional pam_exec.so $T/dumpenv.sh"
+AGENTS_TOKEN=$(issue --sub "$AGENT" --scope "pam:login:agents")
+check "account: a name that is not ASCII cannot form the line's pam:login:%u: refused" \
+    "$PERM" "$(TOKEN=$AGENTS_TOKEN result aim-form-later "$UTF8_USER" authenticate acct_mgmt)"
+in_file "... logged as the host's denial" "account for j\u00fcrgen by agent $AGENT refused: policy_denied: the account name cannot form the scope" "$T/out.last"
+check "session: the same, refused and nothing exported" \
+    "$SESSION_ERR" "$(TOKEN=$AGENTS_TOKEN result aim-form-later "$UTF8_USER" authenticate open_session)"
+check "... (no AIM_AGENT)" "" "$(cat "$T/session.env" 2>/dev/null)"
+svc aim-form-long \
+    "auth     required $MODULE $COMMON token_env=AIM_TOKEN" \
+    "account  required $MODULE $COMMON scope=host:%h:login:%u"
+LONG_TOKEN=$(issue --sub "$AGENT" --scope "pam:login:$LONG_USER")
+ALL_TOKENS="$ALL_TOKENS $AGENTS_TOKEN $LONG_TOKEN"
+check "a 246-byte account name: auth's pam:login:%u fits, account's host:%h:login:%u does not: refused" \
+    "$PERM" "$(TOKEN=$LONG_TOKEN result aim-form-long "$LONG_USER" authenticate acct_mgmt)"
+
+echo "# hostile review: try_first_pass and accounts that do not exist"
+check "try_first_pass, nonexistent account: prompted after the previous secret like any other" \
+    "$UNKNOWN" "$(AUTHTOK=hunter2 TOKEN= STDIN="$GOOD"$'\n' result aim-try no-such-user-aim authenticate)"
+in_file "... (the prompt is shown: no enumeration)" "AIM token: " "$T/out.last"
+
+echo "# hostile review: an agent's token decided in account is the transaction's login"
+svc aim-acct-login \
+    "auth     required pam_permit.so" \
+    "account  required $MODULE $COMMON token_env=AIM_TOKEN" \
+    "password required $MODULE $COMMON" \
+    "password required pam_permit.so" \
+    "session  required $MODULE $COMMON" \
+    "session  optional pam_exec.so $T/dumpenv.sh"
+check "account decided a token_env= token (sudo's cached credential): no password change" \
+    "$PERM" "$(TOKEN=$GOOD result aim-acct-login $USER_OK authenticate acct_mgmt chauthtok)"
+in_file "... logged" "password change for nobody by agent $AGENT refused: policy_denied" "$T/out.last"
+check "... and its session is re-checked and carries the identity" \
+    "success
+AIM_AGENT=$AGENT" "$(TOKEN=$GOOD result aim-acct-login $USER_OK authenticate acct_mgmt open_session; grep -h '^AIM_AGENT=' "$T/session.env")"
+check "... a refused token is no login: the password stack decides without pam_aim" \
+    "$PERM" "$(TOKEN=$OTHER result aim-acct-login $USER_OK authenticate acct_mgmt)"
+
+echo "# hostile review: what a refusal tells syslog about a secret that is no token"
+check "use_first_pass with a person's password" \
+    "$AUTH_ERR" "$(AUTHTOK=hunter2 TOKEN= result aim-stack $USER_OK authenticate)"
+in_file "... refused as malformed" "login as nobody refused: malformed" "$T/out.last"
+not_in_file "... without the password's length" "(token 7 bytes" "$T/out.last"
+check "a password typed at the prompt" "$AUTH_ERR" "$(STDIN=correct-horse$'\n' result aim-conv $USER_OK authenticate)"
+not_in_file "... without its length" "(token 13 bytes" "$T/out.last"
+
+echo "# hostile review: module options given twice"
+svc aim-two-configs \
+    "auth     required $MODULE config=$T/bad.conf config=$T/aim.conf token_env=AIM_TOKEN"
+check "config= twice: refused (not the first file silently dropped)" \
+    "$UNAVAIL" "$(TOKEN=$GOOD result aim-two-configs $USER_OK authenticate)"
+in_file "... logged" 'config= given twice: refusing to work' "$T/out.last"
+svc aim-two-scopes \
+    "auth     required $MODULE $COMMON token_env=AIM_TOKEN scope=pam:admin:%u scope=pam:login:%u"
+check "scope= twice: refused (not the last one silently winning)" \
+    "$UNAVAIL" "$(TOKEN=$GOOD result aim-two-scopes $USER_OK authenticate)"
+for o in token_env=AIM_T handoff=AIM_H "prompt=T: "; do
+    svc aim-two "auth     required $MODULE $COMMON [$o] [$o]"
+    check "${o%%=*}= twice: refused" "$UNAVAIL" "$(TOKEN=$GOOD result aim-two $USER_OK authenticate)"
+done
+
+echo "# hostile review: paths that held"
+for u in 'nobody@localhost' 'no%uone' '%u' "$(head -c 10000 /dev/zero | tr '\0' n)"; do
+    check "a hostile account name (${u:0:20}, ${#u} bytes): PAM_USER_UNKNOWN, no crash" \
+        "$UNKNOWN" "$(TOKEN=$GOOD result aim-env "$u" authenticate)"
+done
+cp "$T/aim.conf" "$T/aim-writable.conf"
+chmod 0666 "$T/aim-writable.conf"
+svc aim-conf-writable "auth     required $MODULE config=$T/aim-writable.conf token_env=AIM_TOKEN"
+check "a config= file others may write: refused (strict_modes)" \
+    "$UNAVAIL" "$(TOKEN=$GOOD result aim-conf-writable $USER_OK authenticate)"
+in_file "... naming it" "aim-writable.conf: writable by others" "$T/out.last"
+check "setcred before auth succeeds and sets no identity" \
+    success "$(TOKEN=$GOOD result aim-spoof-after $USER_OK setcred open_session)"
+check "... (the session after it has no AIM login: nothing exported)" "" "$(cat "$T/session.env" 2>/dev/null)"
+
 echo "# memory (valgrind, pam_wrapper without deep binding)"
 # vg_case WHAT WANT TOKEN USER STEP...: under memcheck, WANT and no error.
 vg_case() {
@@ -747,7 +834,7 @@ vg_case() {
         skip "valgrind: no leak or error ($what) (PAM_VALGRIND=0)"
         return
     fi
-    got=$(VG=1 PAM_WRAPPER_DISABLE_DEEPBIND=1 TOKEN=$tok result aim-env "$u" "$@")
+    got=$(VG=1 PAM_WRAPPER_DISABLE_DEEPBIND=1 TOKEN=$tok result "${VG_SVC:-aim-env}" "$u" "$@")
     if [ "$got" = "$want" ] && [ ! -s "$T/valgrind.log" ]; then
         ok "valgrind: no leak or error ($what)"
     else
@@ -759,6 +846,10 @@ vg_case success success "$GOOD" $USER_OK $ALL_STEPS
 vg_case "$AUTH_ERR" "$AUTH_ERR" "$OTHER" $USER_OK $ALL_STEPS
 vg_case "$UNKNOWN" "$UNKNOWN" junk no-such-user-aim $ALL_STEPS
 vg_case "password refused" "$PERM" "$GOOD" $USER_OK authenticate chauthtok
+VG_SVC=aim-acct-login vg_case "a login decided in account, its session" success "$GOOD" $USER_OK \
+    authenticate acct_mgmt open_session close_session
+VG_SVC=aim-form-later vg_case "a scope the account step cannot form" "$PERM" "$AGENTS_TOKEN" "$UTF8_USER" \
+    authenticate acct_mgmt
 
 echo "# logs"
 leak=0

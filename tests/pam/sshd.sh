@@ -86,7 +86,8 @@ ok "sshd starts on 127.0.0.1:$PORT with pam_wrapper and pam_aim"
 # then sends an empty answer instead of a cut one).
 login() {
     printf '%s\n' "$1" > "$T/token"
-    printf '#!/bin/sh\nexec cat %s\n' "$T/token" > "$T/askpass"
+    : > "$T/askpass.used"
+    printf '#!/bin/sh\necho used >> %s\nexec cat %s\n' "$T/askpass.used" "$T/token" > "$T/askpass"
     chmod 700 "$T/askpass"
     SSH_ASKPASS=$T/askpass SSH_ASKPASS_REQUIRE=force DISPLAY=:0 \
         timeout 30 ssh ${SSH_V-} -n -p "$PORT" -F /dev/null -o StrictHostKeyChecking=no \
@@ -119,6 +120,11 @@ check "RS256 with a 4096-bit key (${#RS4K} bytes) logs in" "$AGENT" "$(login "$R
 check "a ${#BIG}-byte token does not fit through ssh" "" "$(login "$BIG" root 'echo ran')"
 in_file "... the server saw 1023 bytes and its log says why" \
     "(token 1023 bytes; an ssh client cuts answers at 1023 bytes" "$T/syslog"
+check "an account that does not exist: no login" "" "$(login "$ES" no-such-user-aim 'echo ran')"
+check "... though the client was asked for the token (no enumeration by prompt)" \
+    yes "$([ -s "$T/askpass.used" ] && echo yes || echo no)"
+check "a user name with '@' and '%' (another account's name around them): no login" \
+    "" "$(login "$ES" 'root@%h' 'echo ran')"
 echo "agent $AGENT" > "$T/revoked"
 check "a revoked agent does not log in" "" "$(login "$ES" root 'echo ran')"
 : > "$T/revoked"
