@@ -366,8 +366,14 @@ pg_aim_bind(FunctionCallInfo fcinfo, PgAimScope scope)
 		explicit_bzero(token, len);
 	}
 	PG_END_TRY();
+	/*
+	 * A session binding sets its role for the session even when it is the
+	 * role already in force: one set by SET LOCAL would end at COMMIT, under
+	 * a binding that keeps it.
+	 */
 	if (role != NULL && (cur == NULL || cur->role == NULL)
-		&& GetCurrentRoleId() != get_role_oid(role, false))
+		&& (scope == PG_AIM_SESSION
+			|| GetCurrentRoleId() != get_role_oid(role, false)))
 		pg_aim_set("role", role, scope);
 	nb->role_id = GetCurrentRoleId();
 	nb->session_user_id = GetSessionUserId();

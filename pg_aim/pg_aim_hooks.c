@@ -366,13 +366,18 @@ lock_check(struct config_string *guc, const char *setting, const char *newval,
  * A reset (RESET, set_config(name, NULL, ...)) skips the check hook: refuse
  * it here, before anything has changed.  An agent login is still starting
  * up until its session user is known, and the server sets
- * session_authorization itself then.
+ * session_authorization itself then.  A value restored at the end of a
+ * transaction or subtransaction cannot be refused (an error inside COMMIT
+ * or ABORT is a PANIC): the next check of the agent finds the role is not
+ * the binding's and refuses every statement (check_identity).
  */
 static void
 lock_assign(struct config_string *guc, const char *setting, const char *newval)
 {
 	bool		startup = false;
 
+	if (!IsTransactionState())
+		return;
 	if (!lock_allows(guc, newval, &startup) && !startup)
 		pg_aim_refuse(pg_aim_current(), psprintf("resetting %s", setting));
 }

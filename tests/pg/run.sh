@@ -297,6 +297,36 @@ check "rollback undoes binding and role switch" "rolled-back:app_login none" "$(
 check_re "the bound role cannot change" "the session's AIM role is already \"agent_reader\"" "$out"
 check "refresh keeps the role, takes the newer token" "now:agent_reader jti-alice-new" "$(line now: "$out")"
 
+# A session bound under SET LOCAL ROLE (the role it inherits ends with the
+# transaction): the binding keeps its role past COMMIT.  The role's revert
+# at COMMIT used to raise an error inside the commit: PANIC, the whole
+# cluster restarted.
+out=$(as app_login aimtest -v tok="$ALICE" <<'EOF'
+BEGIN;
+SET LOCAL ROLE agent_reader;
+SELECT aim.session_init(:'tok');
+COMMIT;
+SELECT 'local:' || current_user || ' ' || coalesce(aim.agent_id(), 'none');
+EOF
+)
+check "a session bound under SET LOCAL ROLE keeps that role after COMMIT" \
+    "local:agent_reader spiffe://test/agent/alice" "$(line local: "$out")"
+check_not_re "and COMMIT raises no error (no PANIC)" "PANIC|ERROR|terminated abnormally" "$out"
+out=$(as app_login aimtest -v tok="$ALICE" <<'EOF'
+BEGIN;
+SELECT set_config('role', 'agent_reader', true);
+SAVEPOINT s;
+SELECT aim.session_init(:'tok');
+RELEASE s;
+COMMIT;
+SELECT 'local:' || current_user || ' ' || coalesce(aim.agent_id(), 'none');
+EOF
+)
+check "the same from a savepoint, role set by set_config(..., true)" \
+    "local:agent_reader spiffe://test/agent/alice" "$(line local: "$out")"
+sleep 1
+check_re "the server is still up" "^[0-9]+$" "$(su_sql "SELECT count(*) FROM pg_stat_activity")"
+
 # ---------------------------------------------------------------- escape routes (non-superuser)
 su_sql "CREATE FUNCTION public.as_super() RETURNS text LANGUAGE sql SET role = 'super_role' AS 'SELECT current_user::text'" >/dev/null
 out=$(as app_login aimtest -v tok="$ALICE" <<'EOF'
