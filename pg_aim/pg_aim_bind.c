@@ -114,6 +114,7 @@ xact_callback(XactEvent event, void *arg)
 						 errmsg("cannot PREPARE a transaction that has bound an AIM agent")));
 			break;
 		case XACT_EVENT_COMMIT:
+			pg_aim_forget_runs();
 			if (pending != NULL && pending->scope == PG_AIM_SESSION)
 			{
 				binding_free(bound);
@@ -125,6 +126,7 @@ xact_callback(XactEvent event, void *arg)
 			break;
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PREPARE:
+			pg_aim_forget_runs();
 			pending_free(InvalidSubTransactionId);
 			break;
 		default:
@@ -349,6 +351,7 @@ pg_aim_bind(FunctionCallInfo fcinfo, PgAimScope scope)
 	aim_decision_clear(&d);
 
 	nb = binding_new(t, role, scope);
+	nb->lineage = cur != NULL ? cur->lineage : nb->generation;
 	nb->subid = GetCurrentSubTransactionId();
 	nb->prev = pending;
 	pending = nb;
@@ -442,6 +445,7 @@ login(Port *port, char *token)
 	t = aim_token_ref(d.token);
 	aim_decision_clear(&d);
 	bound = binding_new(t, NULL, PG_AIM_SESSION);
+	bound->lineage = bound->generation;
 	bound->role_id = InvalidOid;
 	bound->session_user_id = InvalidOid;
 	pg_aim_set("pg_aim.bound", token, PG_AIM_SESSION);

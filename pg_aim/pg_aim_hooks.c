@@ -17,6 +17,12 @@
  * without the executor and without any hook pg_aim could check at: while
  * an agent is bound, none is declared and none is filled at commit.
  *
+ * A query computes as the agent bound when it first runs (a policy's
+ * (SELECT aim.agent_id()) is evaluated once): a cursor or portal run under
+ * a binding does not run again once that binding is undone by ROLLBACK TO
+ * SAVEPOINT, nor under another agent's, nor into a cursor WITH HOLD at
+ * commit.
+ *
  * A transaction binding leaves nothing behind for the next transaction of
  * a pooled connection: no session-level setting (SET without LOCAL, and
  * at commit any other route, such as set_config(..., false)), no
@@ -49,6 +55,7 @@
 #include "tcop/utility.h"
 #include "utils/guc.h"
 #include "utils/guc_tables.h"
+#include "utils/memutils.h"
 #include "utils/portal.h"
 
 #include "pg_aim.h"
@@ -56,11 +63,27 @@
 static planner_hook_type prev_planner = NULL;
 static ExecutorStart_hook_type prev_ExecutorStart = NULL;
 static ExecutorRun_hook_type prev_ExecutorRun = NULL;
+static ExecutorEnd_hook_type prev_ExecutorEnd = NULL;
 static ProcessUtility_hook_type prev_ProcessUtility = NULL;
 static object_access_hook_type prev_object_access = NULL;
 
 /* The query being planned, if any. */
 static Query *planning = NULL;
+
+/*
+ * The queries of this transaction that started or ran under a binding, and
+ * which binding (its lineage: a refresh is the same); in TopMemoryContext,
+ * forgotten at ExecutorEnd and at the transaction's end.
+ */
+typedef struct PgAimRun
+{
+	const QueryDesc *queryDesc;
+	uint64		lineage;
+	PgAimScope	scope;
+	aim_token  *token;			/* a reference, for the refusal's audit line */
+} PgAimRun;
+
+static List *runs = NIL;
 
 /* The role lock: the two settings and their own hooks. */
 static struct config_string *role_guc;
@@ -168,6 +191,81 @@ pg_aim_check_settings(PgAimBinding *b)
 										  pg_aim_name(vars[i]->name)));
 }
 
+static PgAimRun *
+run_find(const QueryDesc *queryDesc)
+{
+	ListCell   *lc;
+
+	foreach(lc, runs)
+		if (((PgAimRun *) lfirst(lc))->queryDesc == queryDesc)
+			return lfirst(lc);
+	return NULL;
+}
+
+static void
+run_note(const QueryDesc *queryDesc, PgAimBinding *b)
+{
+	PgAimRun   *run = run_find(queryDesc);
+	MemoryContext old;
+
+	if (run == NULL)
+	{
+		old = MemoryContextSwitchTo(TopMemoryContext);
+		run = palloc0(sizeof(*run));
+		run->queryDesc = queryDesc;
+		runs = lappend(runs, run);
+		MemoryContextSwitchTo(old);
+	}
+	else
+		aim_token_free(run->token);
+	run->lineage = b->lineage;
+	run->scope = b->scope;
+	run->token = aim_token_ref(b->token);
+}
+
+static void
+run_forget(const QueryDesc *queryDesc)
+{
+	PgAimRun   *run = run_find(queryDesc);
+
+	if (run == NULL)
+		return;
+	runs = list_delete_ptr(runs, run);
+	aim_token_free(run->token);
+	pfree(run);
+}
+
+/* At the end of a transaction: no query of it runs again. */
+void
+pg_aim_forget_runs(void)
+{
+	ListCell   *lc;
+
+	foreach(lc, runs)
+		aim_token_free(((PgAimRun *) lfirst(lc))->token);
+	list_free_deep(runs);
+	runs = NIL;
+}
+
+/* A query that ran under a binding since undone, or another agent's. */
+static void
+refuse_run(PgAimRun *run)
+{
+	PgAimBinding was;
+	const char *agent;
+
+	memset(&was, 0, sizeof(was));
+	was.token = run->token;
+	was.scope = run->scope;
+	agent = pg_aim_deny(&was, "a query of an undone binding");
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("a cursor or portal that ran as AIM agent \"%s\" cannot run once that binding is undone",
+					agent),
+			 errdetail("The binding was rolled back (ROLLBACK TO SAVEPOINT) after the query started."),
+			 errhint("Declare the cursor again.")));
+}
+
 static void
 check_plan(QueryDesc *queryDesc)
 {
@@ -206,12 +304,20 @@ pg_aim_planner(Query *parse, const char *query_string, int cursorOptions,
 static void
 pg_aim_ExecutorStart(QueryDesc *queryDesc, int eflags)
 {
-	if (pg_aim_current() != NULL)
+	PgAimBinding *b = pg_aim_current();
+
+	if (b != NULL)
 		check_plan(queryDesc);
 	if (prev_ExecutorStart)
 		prev_ExecutorStart(queryDesc, eflags);
 	else
 		standard_ExecutorStart(queryDesc, eflags);
+	if (IsParallelWorker())
+		return;
+	if (b != NULL)
+		run_note(queryDesc, b);
+	else if (runs != NIL)
+		run_forget(queryDesc);	/* a failed portal's, at the same address */
 }
 
 static void
@@ -220,19 +326,39 @@ pg_aim_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction,
 {
 	PgAimBinding *b = pg_aim_current();
 
-	if (b != NULL && !IsParallelWorker())
+	if (!IsParallelWorker())
 	{
-		/* A cursor WITH HOLD being filled at commit (file header). */
-		if (ActivePortal != NULL && ActivePortal->holdStore != NULL
-			&& (ActivePortal->cursorOptions & CURSOR_OPT_HOLD)
-			&& queryDesc->dest != NULL && queryDesc->dest->mydest == DestTuplestore)
-			pg_aim_refuse(b, "a cursor WITH HOLD");
-		check_plan(queryDesc);
+		PgAimRun   *run = runs != NIL ? run_find(queryDesc) : NULL;
+
+		if (run != NULL && (b == NULL || b->lineage != run->lineage))
+			refuse_run(run);
+		if (b != NULL)
+		{
+			/* A cursor WITH HOLD being filled at commit (file header). */
+			if (ActivePortal != NULL && ActivePortal->holdStore != NULL
+				&& (ActivePortal->cursorOptions & CURSOR_OPT_HOLD)
+				&& queryDesc->dest != NULL && queryDesc->dest->mydest == DestTuplestore)
+				pg_aim_refuse(b, "a cursor WITH HOLD");
+			check_plan(queryDesc);
+			if (run == NULL)
+				run_note(queryDesc, b);
+		}
 	}
 	if (prev_ExecutorRun)
 		prev_ExecutorRun(queryDesc, direction, count, execute_once);
 	else
 		standard_ExecutorRun(queryDesc, direction, count, execute_once);
+}
+
+static void
+pg_aim_ExecutorEnd(QueryDesc *queryDesc)
+{
+	if (runs != NIL)
+		run_forget(queryDesc);
+	if (prev_ExecutorEnd)
+		prev_ExecutorEnd(queryDesc);
+	else
+		standard_ExecutorEnd(queryDesc);
 }
 
 static void
@@ -442,6 +568,8 @@ pg_aim_hooks_init(void)
 	ExecutorStart_hook = pg_aim_ExecutorStart;
 	prev_ExecutorRun = ExecutorRun_hook;
 	ExecutorRun_hook = pg_aim_ExecutorRun;
+	prev_ExecutorEnd = ExecutorEnd_hook;
+	ExecutorEnd_hook = pg_aim_ExecutorEnd;
 	prev_ProcessUtility = ProcessUtility_hook;
 	ProcessUtility_hook = pg_aim_ProcessUtility;
 	prev_object_access = object_access_hook;

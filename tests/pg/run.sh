@@ -441,6 +441,36 @@ check "a temporary table ON COMMIT DROP works" "ondrop:2" "$(line ondrop: "$out"
 check_re "set_config(..., false) fails the commit" "a session-level setting \(search_path\) is not allowed while an AIM agent is bound" "$out"
 check "and nothing is left: the setting and no temporary relation" "path:\"\$user\", public temp:0" "$(line path: "$out")"
 
+# A binding undone by ROLLBACK TO SAVEPOINT: a cursor that ran as its agent
+# (the policy's agent evaluated once, at its first fetch) stops with it,
+# and is not filled WITH HOLD at commit for the connection's next client.
+out=$(as app_login aimtest -v tok="$ALICE" <<'EOF'
+BEGIN;
+DECLARE c CURSOR FOR SELECT 'cursor:' || body FROM docs ORDER BY id;
+SAVEPOINT s;
+SELECT aim.transaction_init(:'tok');
+FETCH 1 FROM c;
+ROLLBACK TO s;
+SELECT 'unbound:' || coalesce(aim.agent_id(), 'none');
+FETCH 1 FROM c;
+ROLLBACK;
+BEGIN;
+DECLARE h CURSOR WITH HOLD FOR SELECT 'held:' || body FROM docs ORDER BY id;
+SAVEPOINT s;
+SELECT aim.session_init(:'tok');
+FETCH 1 FROM h;
+ROLLBACK TO s;
+COMMIT;
+FETCH ALL FROM h;
+EOF
+)
+check "a cursor fetched while bound returns the agent's row" "cursor:a1" "$(line cursor: "$out")"
+check "the binding undone by ROLLBACK TO SAVEPOINT" "unbound:none" "$(line unbound: "$out")"
+check "the cursor returns nothing more (cursor and held)" "0" "$(grep -c '^cursor:a2\|^held:a2' <<<"$out")"
+check "refused twice: FETCH, and the held cursor at COMMIT" "2" \
+    "$(grep -c 'a cursor or portal that ran as AIM agent "spiffe://test/agent/alice" cannot run once that binding is undone' <<<"$out")"
+check_re "so no held cursor is left" "cursor \"h\" does not exist" "$out"
+
 # ---------------------------------------------------------------- expiry, revocation
 SHORT=$(issue --sub spiffe://test/agent/short --jti jti-short --scope kb:read --ttl 3)
 out=$(as app_login aimtest -v tok="$SHORT" <<'EOF'
