@@ -43,7 +43,12 @@
 #include "postgres.h"
 
 #include "access/parallel.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "catalog/namespace.h"
 #include "catalog/objectaccess.h"
+#include "catalog/objectaddress.h"
+#include "catalog/index.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_proc.h"
 #include "executor/executor.h"
@@ -55,8 +60,10 @@
 #include "tcop/utility.h"
 #include "utils/guc.h"
 #include "utils/guc_tables.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/portal.h"
+#include "utils/rel.h"
 
 #include "pg_aim.h"
 
@@ -84,6 +91,16 @@ typedef struct PgAimRun
 } PgAimRun;
 
 static List *runs = NIL;
+
+/*
+ * What a transaction binding created, for the check at its COMMIT that none
+ * of it is in the temporary schema (ObjectAddresses, in TopMemoryContext);
+ * and whether the statement running is one that creates a table ON COMMIT
+ * DROP, whose objects end with the transaction.
+ */
+static List *created = NIL;
+static List *dropping = NIL;	/* Oids of the tables ON COMMIT DROP */
+static bool creating_on_commit_drop = false;
 
 /* The role lock: the two settings and their own hooks. */
 static struct config_string *role_guc;
@@ -137,6 +154,21 @@ is_temp(RangeVar *rel)
 		|| (rel->schemaname != NULL && strncmp(rel->schemaname, "pg_temp", 7) == 0);
 }
 
+/* A CREATE of a table ON COMMIT DROP. */
+static bool
+on_commit_drop(Node *parsetree)
+{
+	switch (nodeTag(parsetree))
+	{
+		case T_CreateStmt:
+			return ((CreateStmt *) parsetree)->oncommit == ONCOMMIT_DROP;
+		case T_CreateTableAsStmt:
+			return ((CreateTableAsStmt *) parsetree)->into->onCommit == ONCOMMIT_DROP;
+		default:
+			return false;
+	}
+}
+
 /* What a statement would leave behind its transaction (NULL: nothing). */
 static const char *
 outlives_transaction(Node *parsetree)
@@ -184,11 +216,51 @@ pg_aim_check_settings(PgAimBinding *b)
 	int			i;
 	GucStack   *st;
 
+	ListCell   *lc;
+
 	for (i = 0; i < n; i++)
 		for (st = vars[i]->stack; st != NULL; st = st->prev)
 			if (st->state == GUC_SET || st->state == GUC_SET_LOCAL)
 				pg_aim_refuse(b, psprintf("a session-level setting (%s)",
 										  pg_aim_name(vars[i]->name)));
+
+	/*
+	 * Whatever statement made it -- a search_path naming pg_temp first, a
+	 * name qualified pg_temp, a type or a function --, an object still in
+	 * the temporary schema would outlive the transaction.
+	 */
+	foreach(lc, created)
+	{
+		ObjectAddress *o = lfirst(lc);
+		Relation	rel = table_open(o->classId, AccessShareLock);
+		HeapTuple	tup = get_catalog_object_by_oid(rel,
+													get_object_attnum_oid(o->classId),
+													o->objectId);
+		bool		isnull = true;
+		Datum		nsp = 0;
+
+		/* An index of a table ON COMMIT DROP ends with it. */
+		if (o->classId == RelationRelationId
+			&& get_rel_relkind(o->objectId) == RELKIND_INDEX
+			&& list_member_oid(dropping, IndexGetRelation(o->objectId, true)))
+			tup = NULL;
+		else if (tup != NULL)
+			nsp = heap_getattr(tup, get_object_attnum_namespace(o->classId),
+							   RelationGetDescr(rel), &isnull);
+		table_close(rel, AccessShareLock);
+		if (!isnull && isAnyTempNamespace(DatumGetObjectId(nsp)))
+			pg_aim_refuse(b, "an object in the temporary schema (in a transaction binding)");
+	}
+}
+
+/* At the end of a transaction. */
+static void
+forget_created(void)
+{
+	list_free_deep(created);
+	created = NIL;
+	list_free(dropping);
+	dropping = NIL;
 }
 
 static PgAimRun *
@@ -240,6 +312,8 @@ void
 pg_aim_forget_runs(void)
 {
 	ListCell   *lc;
+
+	forget_created();
 
 	foreach(lc, runs)
 		aim_token_free(((PgAimRun *) lfirst(lc))->token);
@@ -370,6 +444,10 @@ pg_aim_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	Node	   *parsetree = pstmt->utilityStmt;
 	PgAimBinding *b = pg_aim_current();
 
+	/* A part of a CREATE of a table ON COMMIT DROP (a serial's sequence). */
+	bool		part_of_drop = creating_on_commit_drop
+		&& context == PROCESS_UTILITY_SUBCOMMAND;
+
 	if (b != NULL && !IsParallelWorker())
 	{
 		const char *outlives;
@@ -412,17 +490,30 @@ pg_aim_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 							 GetCommandTagName(CreateCommandTag(parsetree)), InvalidOid);
 				break;
 		}
-		if (b->scope == PG_AIM_TRANSACTION
+		if (b->scope == PG_AIM_TRANSACTION && !part_of_drop
 			&& (outlives = outlives_transaction(parsetree)) != NULL)
 			pg_aim_refuse(b, psprintf("%s (in a transaction binding)", outlives));
 	}
 
-	if (prev_ProcessUtility)
-		prev_ProcessUtility(pstmt, queryString, readOnlyTree, context,
-							params, queryEnv, dest, qc);
-	else
-		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
-								params, queryEnv, dest, qc);
+	{
+		bool		outer = creating_on_commit_drop;
+
+		creating_on_commit_drop = part_of_drop || on_commit_drop(parsetree);
+		PG_TRY();
+		{
+			if (prev_ProcessUtility)
+				prev_ProcessUtility(pstmt, queryString, readOnlyTree, context,
+									params, queryEnv, dest, qc);
+			else
+				standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
+										params, queryEnv, dest, qc);
+		}
+		PG_FINALLY();
+		{
+			creating_on_commit_drop = outer;
+		}
+		PG_END_TRY();
+	}
 }
 
 /*
@@ -434,10 +525,35 @@ static void
 pg_aim_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 					 int subId, void *arg)
 {
+	PgAimBinding *b;
+
 	if (prev_object_access)
 		prev_object_access(access, classId, objectId, subId, arg);
 
-	if (access != OAT_FUNCTION_EXECUTE || pg_aim_current() == NULL)
+	if ((b = pg_aim_current()) == NULL)
+		return;
+	if (access == OAT_POST_CREATE && b->scope == PG_AIM_TRANSACTION
+		&& subId == 0 && !IsParallelWorker()
+		&& is_objectclass_supported(classId)
+		&& get_object_attnum_namespace(classId) != InvalidAttrNumber)
+	{
+		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+		if (!creating_on_commit_drop)
+		{
+			ObjectAddress *o = palloc(sizeof(*o));
+
+			o->classId = classId;
+			o->objectId = objectId;
+			o->objectSubId = 0;
+			created = lappend(created, o);
+		}
+		else if (classId == RelationRelationId)
+			dropping = lappend_oid(dropping, objectId);
+		MemoryContextSwitchTo(old);
+		return;
+	}
+	if (access != OAT_FUNCTION_EXECUTE)
 		return;
 	if (planning != NULL)
 		pg_aim_check(NULL, command_action(planning->commandType, planning->hasModifyingCTE),

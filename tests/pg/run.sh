@@ -441,6 +441,26 @@ check "a temporary table ON COMMIT DROP works" "ondrop:2" "$(line ondrop: "$out"
 check_re "set_config(..., false) fails the commit" "a session-level setting \(search_path\) is not allowed while an AIM agent is bound" "$out"
 check "and nothing is left: the setting and no temporary relation" "path:\"\$user\", public temp:0" "$(line path: "$out")"
 
+# Other routes into the temporary schema: a search_path naming pg_temp
+# first, an object qualified pg_temp (types and functions too).  Each is
+# found at COMMIT, whatever statement made it.
+out=$(as app_login aimtest -v a="$ALICE" <<'EOF'
+BEGIN; SELECT aim.transaction_init(:'a'); SET LOCAL search_path = pg_temp, public; CREATE TABLE docs (body text); COMMIT;
+BEGIN; SELECT aim.transaction_init(:'a'); SET LOCAL search_path = pg_temp, public; CREATE VIEW docs AS SELECT 'planted' AS body; COMMIT;
+BEGIN; SELECT aim.transaction_init(:'a'); CREATE DOMAIN pg_temp.planted AS int; COMMIT;
+BEGIN; SELECT aim.transaction_init(:'a'); CREATE FUNCTION pg_temp.planted() RETURNS int LANGUAGE sql AS 'SELECT 1'; COMMIT;
+BEGIN; SELECT aim.transaction_init(:'a'); CREATE TEMP TABLE scratch (id serial PRIMARY KEY, body text) ON COMMIT DROP;
+INSERT INTO scratch (body) SELECT body FROM docs; SELECT 'scratch:' || count(*) FROM scratch; COMMIT;
+SELECT 'left:' || (SELECT count(*) FROM pg_class WHERE relnamespace = pg_my_temp_schema())
+    || ' ' || (SELECT count(*) FROM pg_type WHERE typnamespace = pg_my_temp_schema())
+    || ' ' || (SELECT count(*) FROM pg_proc WHERE pronamespace = pg_my_temp_schema());
+EOF
+)
+check "an object left in the temporary schema fails the COMMIT (4 routes)" "4" \
+    "$(grep -c 'an object in the temporary schema (in a transaction binding) is not allowed' <<<"$out")"
+check "a temporary table ON COMMIT DROP with a serial and a key still works" "scratch:2" "$(line scratch: "$out")"
+check "and nothing is left in the temporary schema" "left:0 0 0" "$(line left: "$out")"
+
 # A binding undone by ROLLBACK TO SAVEPOINT: a cursor that ran as its agent
 # (the policy's agent evaluated once, at its first fetch) stops with it,
 # and is not filled WITH HOLD at commit for the connection's next client.
