@@ -208,6 +208,12 @@ role_denial(const char *role, bool login)
 		denial = psprintf("role \"%s\" is a superuser", name);
 	else if (form->rolbypassrls)
 		denial = psprintf("role \"%s\" bypasses row-level security", name);
+	else if (has_privs_of_role(form->oid, ROLE_PG_READ_SERVER_FILES)
+			 || has_privs_of_role(form->oid, ROLE_PG_WRITE_SERVER_FILES)
+			 || has_privs_of_role(form->oid, ROLE_PG_EXECUTE_SERVER_PROGRAM))
+		/* Table files read raw, or a superuser made: past every policy. */
+		denial = psprintf("role \"%s\" has the privileges of pg_read_server_files, pg_write_server_files or pg_execute_server_program",
+						  name);
 	else if (!login && form->rolcanlogin)
 		denial = psprintf("role \"%s\" can log in (AIM roles must be NOLOGIN)", name);
 	else if (!login && !is_member_of_role(GetSessionUserId(), form->oid))

@@ -255,6 +255,19 @@ out=$(role_try "$NOROLE" agent_reader)
 check_re "role switch refused: scope pg:role:<role> missing" "ERROR:  AIM agent \"spiffe://test/agent/dave\" refused: insufficient_scope" "$out"
 check "scope refusal leaves the session unbound" "user:app_login agent:none" "$(line user: "$out")"
 
+# A role with the privileges of pg_read_server_files (table files read raw,
+# past every policy), pg_write_server_files or pg_execute_server_program
+# (a superuser made) is refused like a superuser, also when inherited.
+su_sql "CREATE ROLE files_role NOLOGIN; CREATE ROLE files_parent NOLOGIN; GRANT pg_read_server_files TO files_parent;
+GRANT files_parent TO files_role; GRANT files_role TO app_login; CREATE ROLE program_role NOLOGIN;
+GRANT pg_execute_server_program TO program_role; GRANT program_role TO app_login" >/dev/null
+FILES=$(issue --sub spiffe://test/agent/files --jti jti-files --scope "pg:role:files_role pg:role:program_role" --ttl 3600)
+check_re "a role that can read the server's files is refused" \
+    "role \"files_role\" has the privileges of pg_read_server_files" "$(role_try "$FILES" files_role)"
+check_re "a role that can run server programs is refused" \
+    "role \"program_role\" has the privileges of pg_read_server_files, pg_write_server_files or pg_execute_server_program" \
+    "$(role_try "$FILES" program_role)"
+
 # A role name is echoed bounded, however long.
 out=$(as app_login aimtest -v tok="$ALICE" <<'EOF'
 SELECT aim.session_init(:'tok', repeat('r', 100000));
