@@ -38,6 +38,7 @@ typedef struct PgAimBinding
 	PgAimScope	scope;
 	SubTransactionId subid;		/* the subtransaction that made it */
 	uint64		generation;		/* distinct for every binding made */
+	uint64		lineage;		/* the first binding's generation, kept by refreshes */
 
 	/*
 	 * The identity the session must keep while bound: the SET ROLE role
@@ -75,5 +76,6 @@ extern void pg_aim_bind_startup(void);
 /* pg_aim_hooks.c: every route into the executor, the role lock */
 extern void pg_aim_hooks_init(void);
 extern void pg_aim_check_settings(PgAimBinding *b);
+extern void pg_aim_forget_runs(void);
 
 #endif							/* PG_AIM_H */

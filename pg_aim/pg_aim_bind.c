@@ -114,6 +114,7 @@ xact_callback(XactEvent event, void *arg)
 						 errmsg("cannot PREPARE a transaction that has bound an AIM agent")));
 			break;
 		case XACT_EVENT_COMMIT:
+			pg_aim_forget_runs();
 			if (pending != NULL && pending->scope == PG_AIM_SESSION)
 			{
 				binding_free(bound);
@@ -125,6 +126,7 @@ xact_callback(XactEvent event, void *arg)
 			break;
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PREPARE:
+			pg_aim_forget_runs();
 			pending_free(InvalidSubTransactionId);
 			break;
 		default:
@@ -206,6 +208,12 @@ role_denial(const char *role, bool login)
 		denial = psprintf("role \"%s\" is a superuser", name);
 	else if (form->rolbypassrls)
 		denial = psprintf("role \"%s\" bypasses row-level security", name);
+	else if (has_privs_of_role(form->oid, ROLE_PG_READ_SERVER_FILES)
+			 || has_privs_of_role(form->oid, ROLE_PG_WRITE_SERVER_FILES)
+			 || has_privs_of_role(form->oid, ROLE_PG_EXECUTE_SERVER_PROGRAM))
+		/* Table files read raw, or a superuser made: past every policy. */
+		denial = psprintf("role \"%s\" has the privileges of pg_read_server_files, pg_write_server_files or pg_execute_server_program",
+						  name);
 	else if (!login && form->rolcanlogin)
 		denial = psprintf("role \"%s\" can log in (AIM roles must be NOLOGIN)", name);
 	else if (!login && !is_member_of_role(GetSessionUserId(), form->oid))
@@ -349,6 +357,7 @@ pg_aim_bind(FunctionCallInfo fcinfo, PgAimScope scope)
 	aim_decision_clear(&d);
 
 	nb = binding_new(t, role, scope);
+	nb->lineage = cur != NULL ? cur->lineage : nb->generation;
 	nb->subid = GetCurrentSubTransactionId();
 	nb->prev = pending;
 	pending = nb;
@@ -366,8 +375,14 @@ pg_aim_bind(FunctionCallInfo fcinfo, PgAimScope scope)
 		explicit_bzero(token, len);
 	}
 	PG_END_TRY();
+	/*
+	 * A session binding sets its role for the session even when it is the
+	 * role already in force: one set by SET LOCAL would end at COMMIT, under
+	 * a binding that keeps it.
+	 */
 	if (role != NULL && (cur == NULL || cur->role == NULL)
-		&& GetCurrentRoleId() != get_role_oid(role, false))
+		&& (scope == PG_AIM_SESSION
+			|| GetCurrentRoleId() != get_role_oid(role, false)))
 		pg_aim_set("role", role, scope);
 	nb->role_id = GetCurrentRoleId();
 	nb->session_user_id = GetSessionUserId();
@@ -436,6 +451,7 @@ login(Port *port, char *token)
 	t = aim_token_ref(d.token);
 	aim_decision_clear(&d);
 	bound = binding_new(t, NULL, PG_AIM_SESSION);
+	bound->lineage = bound->generation;
 	bound->role_id = InvalidOid;
 	bound->session_user_id = InvalidOid;
 	pg_aim_set("pg_aim.bound", token, PG_AIM_SESSION);

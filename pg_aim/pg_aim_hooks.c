@@ -17,6 +17,12 @@
  * without the executor and without any hook pg_aim could check at: while
  * an agent is bound, none is declared and none is filled at commit.
  *
+ * A query computes as the agent bound when it first runs (a policy's
+ * (SELECT aim.agent_id()) is evaluated once): a cursor or portal run under
+ * a binding does not run again once that binding is undone by ROLLBACK TO
+ * SAVEPOINT, nor under another agent's, nor into a cursor WITH HOLD at
+ * commit.
+ *
  * A transaction binding leaves nothing behind for the next transaction of
  * a pooled connection: no session-level setting (SET without LOCAL, and
  * at commit any other route, such as set_config(..., false)), no
@@ -37,7 +43,12 @@
 #include "postgres.h"
 
 #include "access/parallel.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "catalog/namespace.h"
 #include "catalog/objectaccess.h"
+#include "catalog/objectaddress.h"
+#include "catalog/index.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_proc.h"
 #include "executor/executor.h"
@@ -49,18 +60,47 @@
 #include "tcop/utility.h"
 #include "utils/guc.h"
 #include "utils/guc_tables.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/portal.h"
+#include "utils/rel.h"
 
 #include "pg_aim.h"
 
 static planner_hook_type prev_planner = NULL;
 static ExecutorStart_hook_type prev_ExecutorStart = NULL;
 static ExecutorRun_hook_type prev_ExecutorRun = NULL;
+static ExecutorEnd_hook_type prev_ExecutorEnd = NULL;
 static ProcessUtility_hook_type prev_ProcessUtility = NULL;
 static object_access_hook_type prev_object_access = NULL;
 
 /* The query being planned, if any. */
 static Query *planning = NULL;
+
+/*
+ * The queries of this transaction that started or ran under a binding, and
+ * which binding (its lineage: a refresh is the same); in TopMemoryContext,
+ * forgotten at ExecutorEnd and at the transaction's end.
+ */
+typedef struct PgAimRun
+{
+	const QueryDesc *queryDesc;
+	uint64		lineage;
+	PgAimScope	scope;
+	aim_token  *token;			/* a reference, for the refusal's audit line */
+} PgAimRun;
+
+static List *runs = NIL;
+
+/*
+ * What a transaction binding created, for the check at its COMMIT that none
+ * of it is in the temporary schema (ObjectAddresses, in TopMemoryContext);
+ * and whether the statement running is one that creates a table ON COMMIT
+ * DROP, whose objects end with the transaction.
+ */
+static List *created = NIL;
+static List *dropping = NIL;	/* Oids of the tables ON COMMIT DROP */
+static bool creating_on_commit_drop = false;
 
 /* The role lock: the two settings and their own hooks. */
 static struct config_string *role_guc;
@@ -114,6 +154,21 @@ is_temp(RangeVar *rel)
 		|| (rel->schemaname != NULL && strncmp(rel->schemaname, "pg_temp", 7) == 0);
 }
 
+/* A CREATE of a table ON COMMIT DROP. */
+static bool
+on_commit_drop(Node *parsetree)
+{
+	switch (nodeTag(parsetree))
+	{
+		case T_CreateStmt:
+			return ((CreateStmt *) parsetree)->oncommit == ONCOMMIT_DROP;
+		case T_CreateTableAsStmt:
+			return ((CreateTableAsStmt *) parsetree)->into->onCommit == ONCOMMIT_DROP;
+		default:
+			return false;
+	}
+}
+
 /* What a statement would leave behind its transaction (NULL: nothing). */
 static const char *
 outlives_transaction(Node *parsetree)
@@ -161,11 +216,128 @@ pg_aim_check_settings(PgAimBinding *b)
 	int			i;
 	GucStack   *st;
 
+	ListCell   *lc;
+
 	for (i = 0; i < n; i++)
 		for (st = vars[i]->stack; st != NULL; st = st->prev)
 			if (st->state == GUC_SET || st->state == GUC_SET_LOCAL)
 				pg_aim_refuse(b, psprintf("a session-level setting (%s)",
 										  pg_aim_name(vars[i]->name)));
+
+	/*
+	 * Whatever statement made it -- a search_path naming pg_temp first, a
+	 * name qualified pg_temp, a type or a function --, an object still in
+	 * the temporary schema would outlive the transaction.
+	 */
+	foreach(lc, created)
+	{
+		ObjectAddress *o = lfirst(lc);
+		Relation	rel = table_open(o->classId, AccessShareLock);
+		HeapTuple	tup = get_catalog_object_by_oid(rel,
+													get_object_attnum_oid(o->classId),
+													o->objectId);
+		bool		isnull = true;
+		Datum		nsp = 0;
+
+		/* An index of a table ON COMMIT DROP ends with it. */
+		if (o->classId == RelationRelationId
+			&& get_rel_relkind(o->objectId) == RELKIND_INDEX
+			&& list_member_oid(dropping, IndexGetRelation(o->objectId, true)))
+			tup = NULL;
+		else if (tup != NULL)
+			nsp = heap_getattr(tup, get_object_attnum_namespace(o->classId),
+							   RelationGetDescr(rel), &isnull);
+		table_close(rel, AccessShareLock);
+		if (!isnull && isAnyTempNamespace(DatumGetObjectId(nsp)))
+			pg_aim_refuse(b, "an object in the temporary schema (in a transaction binding)");
+	}
+}
+
+/* At the end of a transaction. */
+static void
+forget_created(void)
+{
+	list_free_deep(created);
+	created = NIL;
+	list_free(dropping);
+	dropping = NIL;
+}
+
+static PgAimRun *
+run_find(const QueryDesc *queryDesc)
+{
+	ListCell   *lc;
+
+	foreach(lc, runs)
+		if (((PgAimRun *) lfirst(lc))->queryDesc == queryDesc)
+			return lfirst(lc);
+	return NULL;
+}
+
+static void
+run_note(const QueryDesc *queryDesc, PgAimBinding *b)
+{
+	PgAimRun   *run = run_find(queryDesc);
+	MemoryContext old;
+
+	if (run == NULL)
+	{
+		old = MemoryContextSwitchTo(TopMemoryContext);
+		run = palloc0(sizeof(*run));
+		run->queryDesc = queryDesc;
+		runs = lappend(runs, run);
+		MemoryContextSwitchTo(old);
+	}
+	else
+		aim_token_free(run->token);
+	run->lineage = b->lineage;
+	run->scope = b->scope;
+	run->token = aim_token_ref(b->token);
+}
+
+static void
+run_forget(const QueryDesc *queryDesc)
+{
+	PgAimRun   *run = run_find(queryDesc);
+
+	if (run == NULL)
+		return;
+	runs = list_delete_ptr(runs, run);
+	aim_token_free(run->token);
+	pfree(run);
+}
+
+/* At the end of a transaction: no query of it runs again. */
+void
+pg_aim_forget_runs(void)
+{
+	ListCell   *lc;
+
+	forget_created();
+
+	foreach(lc, runs)
+		aim_token_free(((PgAimRun *) lfirst(lc))->token);
+	list_free_deep(runs);
+	runs = NIL;
+}
+
+/* A query that ran under a binding since undone, or another agent's. */
+static void
+refuse_run(PgAimRun *run)
+{
+	PgAimBinding was;
+	const char *agent;
+
+	memset(&was, 0, sizeof(was));
+	was.token = run->token;
+	was.scope = run->scope;
+	agent = pg_aim_deny(&was, "a query of an undone binding");
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("a cursor or portal that ran as AIM agent \"%s\" cannot run once that binding is undone",
+					agent),
+			 errdetail("The binding was rolled back (ROLLBACK TO SAVEPOINT) after the query started."),
+			 errhint("Declare the cursor again.")));
 }
 
 static void
@@ -206,12 +378,20 @@ pg_aim_planner(Query *parse, const char *query_string, int cursorOptions,
 static void
 pg_aim_ExecutorStart(QueryDesc *queryDesc, int eflags)
 {
-	if (pg_aim_current() != NULL)
+	PgAimBinding *b = pg_aim_current();
+
+	if (b != NULL)
 		check_plan(queryDesc);
 	if (prev_ExecutorStart)
 		prev_ExecutorStart(queryDesc, eflags);
 	else
 		standard_ExecutorStart(queryDesc, eflags);
+	if (IsParallelWorker())
+		return;
+	if (b != NULL)
+		run_note(queryDesc, b);
+	else if (runs != NIL)
+		run_forget(queryDesc);	/* a failed portal's, at the same address */
 }
 
 static void
@@ -220,19 +400,39 @@ pg_aim_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction,
 {
 	PgAimBinding *b = pg_aim_current();
 
-	if (b != NULL && !IsParallelWorker())
+	if (!IsParallelWorker())
 	{
-		/* A cursor WITH HOLD being filled at commit (file header). */
-		if (ActivePortal != NULL && ActivePortal->holdStore != NULL
-			&& (ActivePortal->cursorOptions & CURSOR_OPT_HOLD)
-			&& queryDesc->dest != NULL && queryDesc->dest->mydest == DestTuplestore)
-			pg_aim_refuse(b, "a cursor WITH HOLD");
-		check_plan(queryDesc);
+		PgAimRun   *run = runs != NIL ? run_find(queryDesc) : NULL;
+
+		if (run != NULL && (b == NULL || b->lineage != run->lineage))
+			refuse_run(run);
+		if (b != NULL)
+		{
+			/* A cursor WITH HOLD being filled at commit (file header). */
+			if (ActivePortal != NULL && ActivePortal->holdStore != NULL
+				&& (ActivePortal->cursorOptions & CURSOR_OPT_HOLD)
+				&& queryDesc->dest != NULL && queryDesc->dest->mydest == DestTuplestore)
+				pg_aim_refuse(b, "a cursor WITH HOLD");
+			check_plan(queryDesc);
+			if (run == NULL)
+				run_note(queryDesc, b);
+		}
 	}
 	if (prev_ExecutorRun)
 		prev_ExecutorRun(queryDesc, direction, count, execute_once);
 	else
 		standard_ExecutorRun(queryDesc, direction, count, execute_once);
+}
+
+static void
+pg_aim_ExecutorEnd(QueryDesc *queryDesc)
+{
+	if (runs != NIL)
+		run_forget(queryDesc);
+	if (prev_ExecutorEnd)
+		prev_ExecutorEnd(queryDesc);
+	else
+		standard_ExecutorEnd(queryDesc);
 }
 
 static void
@@ -243,6 +443,10 @@ pg_aim_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 {
 	Node	   *parsetree = pstmt->utilityStmt;
 	PgAimBinding *b = pg_aim_current();
+
+	/* A part of a CREATE of a table ON COMMIT DROP (a serial's sequence). */
+	bool		part_of_drop = creating_on_commit_drop
+		&& context == PROCESS_UTILITY_SUBCOMMAND;
 
 	if (b != NULL && !IsParallelWorker())
 	{
@@ -286,17 +490,30 @@ pg_aim_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 							 GetCommandTagName(CreateCommandTag(parsetree)), InvalidOid);
 				break;
 		}
-		if (b->scope == PG_AIM_TRANSACTION
+		if (b->scope == PG_AIM_TRANSACTION && !part_of_drop
 			&& (outlives = outlives_transaction(parsetree)) != NULL)
 			pg_aim_refuse(b, psprintf("%s (in a transaction binding)", outlives));
 	}
 
-	if (prev_ProcessUtility)
-		prev_ProcessUtility(pstmt, queryString, readOnlyTree, context,
-							params, queryEnv, dest, qc);
-	else
-		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
-								params, queryEnv, dest, qc);
+	{
+		bool		outer = creating_on_commit_drop;
+
+		creating_on_commit_drop = part_of_drop || on_commit_drop(parsetree);
+		PG_TRY();
+		{
+			if (prev_ProcessUtility)
+				prev_ProcessUtility(pstmt, queryString, readOnlyTree, context,
+									params, queryEnv, dest, qc);
+			else
+				standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
+										params, queryEnv, dest, qc);
+		}
+		PG_FINALLY();
+		{
+			creating_on_commit_drop = outer;
+		}
+		PG_END_TRY();
+	}
 }
 
 /*
@@ -308,10 +525,35 @@ static void
 pg_aim_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 					 int subId, void *arg)
 {
+	PgAimBinding *b;
+
 	if (prev_object_access)
 		prev_object_access(access, classId, objectId, subId, arg);
 
-	if (access != OAT_FUNCTION_EXECUTE || pg_aim_current() == NULL)
+	if ((b = pg_aim_current()) == NULL)
+		return;
+	if (access == OAT_POST_CREATE && b->scope == PG_AIM_TRANSACTION
+		&& subId == 0 && !IsParallelWorker()
+		&& is_objectclass_supported(classId)
+		&& get_object_attnum_namespace(classId) != InvalidAttrNumber)
+	{
+		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+		if (!creating_on_commit_drop)
+		{
+			ObjectAddress *o = palloc(sizeof(*o));
+
+			o->classId = classId;
+			o->objectId = objectId;
+			o->objectSubId = 0;
+			created = lappend(created, o);
+		}
+		else if (classId == RelationRelationId)
+			dropping = lappend_oid(dropping, objectId);
+		MemoryContextSwitchTo(old);
+		return;
+	}
+	if (access != OAT_FUNCTION_EXECUTE)
 		return;
 	if (planning != NULL)
 		pg_aim_check(NULL, command_action(planning->commandType, planning->hasModifyingCTE),
@@ -366,13 +608,18 @@ lock_check(struct config_string *guc, const char *setting, const char *newval,
  * A reset (RESET, set_config(name, NULL, ...)) skips the check hook: refuse
  * it here, before anything has changed.  An agent login is still starting
  * up until its session user is known, and the server sets
- * session_authorization itself then.
+ * session_authorization itself then.  A value restored at the end of a
+ * transaction or subtransaction cannot be refused (an error inside COMMIT
+ * or ABORT is a PANIC): the next check of the agent finds the role is not
+ * the binding's and refuses every statement (check_identity).
  */
 static void
 lock_assign(struct config_string *guc, const char *setting, const char *newval)
 {
 	bool		startup = false;
 
+	if (!IsTransactionState())
+		return;
 	if (!lock_allows(guc, newval, &startup) && !startup)
 		pg_aim_refuse(pg_aim_current(), psprintf("resetting %s", setting));
 }
@@ -437,6 +684,8 @@ pg_aim_hooks_init(void)
 	ExecutorStart_hook = pg_aim_ExecutorStart;
 	prev_ExecutorRun = ExecutorRun_hook;
 	ExecutorRun_hook = pg_aim_ExecutorRun;
+	prev_ExecutorEnd = ExecutorEnd_hook;
+	ExecutorEnd_hook = pg_aim_ExecutorEnd;
 	prev_ProcessUtility = ProcessUtility_hook;
 	ProcessUtility_hook = pg_aim_ProcessUtility;
 	prev_object_access = object_access_hook;

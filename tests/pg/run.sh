@@ -255,6 +255,19 @@ out=$(role_try "$NOROLE" agent_reader)
 check_re "role switch refused: scope pg:role:<role> missing" "ERROR:  AIM agent \"spiffe://test/agent/dave\" refused: insufficient_scope" "$out"
 check "scope refusal leaves the session unbound" "user:app_login agent:none" "$(line user: "$out")"
 
+# A role with the privileges of pg_read_server_files (table files read raw,
+# past every policy), pg_write_server_files or pg_execute_server_program
+# (a superuser made) is refused like a superuser, also when inherited.
+su_sql "CREATE ROLE files_role NOLOGIN; CREATE ROLE files_parent NOLOGIN; GRANT pg_read_server_files TO files_parent;
+GRANT files_parent TO files_role; GRANT files_role TO app_login; CREATE ROLE program_role NOLOGIN;
+GRANT pg_execute_server_program TO program_role; GRANT program_role TO app_login" >/dev/null
+FILES=$(issue --sub spiffe://test/agent/files --jti jti-files --scope "pg:role:files_role pg:role:program_role" --ttl 3600)
+check_re "a role that can read the server's files is refused" \
+    "role \"files_role\" has the privileges of pg_read_server_files" "$(role_try "$FILES" files_role)"
+check_re "a role that can run server programs is refused" \
+    "role \"program_role\" has the privileges of pg_read_server_files, pg_write_server_files or pg_execute_server_program" \
+    "$(role_try "$FILES" program_role)"
+
 # A role name is echoed bounded, however long.
 out=$(as app_login aimtest -v tok="$ALICE" <<'EOF'
 SELECT aim.session_init(:'tok', repeat('r', 100000));
@@ -296,6 +309,36 @@ check "role switch inside a transaction" "in-xact:agent_reader" "$(line in-xact:
 check "rollback undoes binding and role switch" "rolled-back:app_login none" "$(line rolled-back: "$out")"
 check_re "the bound role cannot change" "the session's AIM role is already \"agent_reader\"" "$out"
 check "refresh keeps the role, takes the newer token" "now:agent_reader jti-alice-new" "$(line now: "$out")"
+
+# A session bound under SET LOCAL ROLE (the role it inherits ends with the
+# transaction): the binding keeps its role past COMMIT.  The role's revert
+# at COMMIT used to raise an error inside the commit: PANIC, the whole
+# cluster restarted.
+out=$(as app_login aimtest -v tok="$ALICE" <<'EOF'
+BEGIN;
+SET LOCAL ROLE agent_reader;
+SELECT aim.session_init(:'tok');
+COMMIT;
+SELECT 'local:' || current_user || ' ' || coalesce(aim.agent_id(), 'none');
+EOF
+)
+check "a session bound under SET LOCAL ROLE keeps that role after COMMIT" \
+    "local:agent_reader spiffe://test/agent/alice" "$(line local: "$out")"
+check_not_re "and COMMIT raises no error (no PANIC)" "PANIC|ERROR|terminated abnormally" "$out"
+out=$(as app_login aimtest -v tok="$ALICE" <<'EOF'
+BEGIN;
+SELECT set_config('role', 'agent_reader', true);
+SAVEPOINT s;
+SELECT aim.session_init(:'tok');
+RELEASE s;
+COMMIT;
+SELECT 'local:' || current_user || ' ' || coalesce(aim.agent_id(), 'none');
+EOF
+)
+check "the same from a savepoint, role set by set_config(..., true)" \
+    "local:agent_reader spiffe://test/agent/alice" "$(line local: "$out")"
+sleep 1
+check_re "the server is still up" "^[0-9]+$" "$(su_sql "SELECT count(*) FROM pg_stat_activity")"
 
 # ---------------------------------------------------------------- escape routes (non-superuser)
 su_sql "CREATE FUNCTION public.as_super() RETURNS text LANGUAGE sql SET role = 'super_role' AS 'SELECT current_user::text'" >/dev/null
@@ -410,6 +453,56 @@ check_re "LISTEN is refused" "LISTEN \(in a transaction binding\) is not allowed
 check "a temporary table ON COMMIT DROP works" "ondrop:2" "$(line ondrop: "$out")"
 check_re "set_config(..., false) fails the commit" "a session-level setting \(search_path\) is not allowed while an AIM agent is bound" "$out"
 check "and nothing is left: the setting and no temporary relation" "path:\"\$user\", public temp:0" "$(line path: "$out")"
+
+# Other routes into the temporary schema: a search_path naming pg_temp
+# first, an object qualified pg_temp (types and functions too).  Each is
+# found at COMMIT, whatever statement made it.
+out=$(as app_login aimtest -v a="$ALICE" <<'EOF'
+BEGIN; SELECT aim.transaction_init(:'a'); SET LOCAL search_path = pg_temp, public; CREATE TABLE docs (body text); COMMIT;
+BEGIN; SELECT aim.transaction_init(:'a'); SET LOCAL search_path = pg_temp, public; CREATE VIEW docs AS SELECT 'planted' AS body; COMMIT;
+BEGIN; SELECT aim.transaction_init(:'a'); CREATE DOMAIN pg_temp.planted AS int; COMMIT;
+BEGIN; SELECT aim.transaction_init(:'a'); CREATE FUNCTION pg_temp.planted() RETURNS int LANGUAGE sql AS 'SELECT 1'; COMMIT;
+BEGIN; SELECT aim.transaction_init(:'a'); CREATE TEMP TABLE scratch (id serial PRIMARY KEY, body text) ON COMMIT DROP;
+INSERT INTO scratch (body) SELECT body FROM docs; SELECT 'scratch:' || count(*) FROM scratch; COMMIT;
+SELECT 'left:' || (SELECT count(*) FROM pg_class WHERE relnamespace = pg_my_temp_schema())
+    || ' ' || (SELECT count(*) FROM pg_type WHERE typnamespace = pg_my_temp_schema())
+    || ' ' || (SELECT count(*) FROM pg_proc WHERE pronamespace = pg_my_temp_schema());
+EOF
+)
+check "an object left in the temporary schema fails the COMMIT (4 routes)" "4" \
+    "$(grep -c 'an object in the temporary schema (in a transaction binding) is not allowed' <<<"$out")"
+check "a temporary table ON COMMIT DROP with a serial and a key still works" "scratch:2" "$(line scratch: "$out")"
+check "and nothing is left in the temporary schema" "left:0 0 0" "$(line left: "$out")"
+
+# A binding undone by ROLLBACK TO SAVEPOINT: a cursor that ran as its agent
+# (the policy's agent evaluated once, at its first fetch) stops with it,
+# and is not filled WITH HOLD at commit for the connection's next client.
+out=$(as app_login aimtest -v tok="$ALICE" <<'EOF'
+BEGIN;
+DECLARE c CURSOR FOR SELECT 'cursor:' || body FROM docs ORDER BY id;
+SAVEPOINT s;
+SELECT aim.transaction_init(:'tok');
+FETCH 1 FROM c;
+ROLLBACK TO s;
+SELECT 'unbound:' || coalesce(aim.agent_id(), 'none');
+FETCH 1 FROM c;
+ROLLBACK;
+BEGIN;
+DECLARE h CURSOR WITH HOLD FOR SELECT 'held:' || body FROM docs ORDER BY id;
+SAVEPOINT s;
+SELECT aim.session_init(:'tok');
+FETCH 1 FROM h;
+ROLLBACK TO s;
+COMMIT;
+FETCH ALL FROM h;
+EOF
+)
+check "a cursor fetched while bound returns the agent's row" "cursor:a1" "$(line cursor: "$out")"
+check "the binding undone by ROLLBACK TO SAVEPOINT" "unbound:none" "$(line unbound: "$out")"
+check "the cursor returns nothing more (cursor and held)" "0" "$(grep -c '^cursor:a2\|^held:a2' <<<"$out")"
+check "refused twice: FETCH, and the held cursor at COMMIT" "2" \
+    "$(grep -c 'a cursor or portal that ran as AIM agent "spiffe://test/agent/alice" cannot run once that binding is undone' <<<"$out")"
+check_re "so no held cursor is left" "cursor \"h\" does not exist" "$out"
 
 # ---------------------------------------------------------------- expiry, revocation
 SHORT=$(issue --sub spiffe://test/agent/short --jti jti-short --scope kb:read --ttl 3)
