@@ -1183,6 +1183,139 @@ test_state_orphaned(void)
     aim_ssf_receiver_free(r);
 }
 
+/*
+ * strict_modes holds for the receiver's files as for the verifier's:
+ * whoever can change the transmitter's key file can sign SETs (disable
+ * any agent, or lift the identity provider's disable), and whoever can
+ * change the state file can raise trust.  The transmitter keys at start
+ * and on reload, the state file at start and when it is followed after a
+ * replacement, by the verifier and by the receiver.
+ */
+static void
+test_strict_modes(void)
+{
+    const char       *st = fresh_state("ssf-strict.state");
+    const char       *keys;
+    char              other[2048], *a, *b, *tok_y, repl[600];
+    aim_config       *cfg;
+    aim_ssf_receiver *r;
+    aim_verifier     *v;
+    aim_state        *tmp;
+    aim_error         err;
+    char              set_hdr[] = "{\"alg\":\"ES256\",\"typ\":\"secevent+jwt\","
+                                  "\"kid\":\"tx-other\"}";
+
+    t_section("ssf: strict_modes on the transmitter keys and the state file");
+    setup_keys();
+    {
+        size_t len;
+        char  *text = tu_read(tx_jwks, &len);
+
+        keys = strdup(tu_write("ssf-strict-jwks.json", text, len));
+        free(text);
+    }
+
+    /* the transmitter's key file, writable by others, at start */
+    CHECK(chmod(keys, 0666) == 0);
+    cfg = aim_config_new();
+    aim_config_set(cfg, "state", st, &err);
+    aim_config_set(cfg, "ssf_keys", keys, &err);
+    aim_config_set(cfg, "ssf_issuer", TX_ISS, &err);
+    aim_config_set(cfg, "ssf_audience", RX_AUD, &err);
+    r = aim_ssf_receiver_new(cfg, &err);
+    CHECKF(r == NULL && err.status == AIM_CONFIG
+           && tu_contains(err.message, "ssf_keys: ")
+           && tu_contains(err.message, "writable by others"),
+           "a transmitter key file others can write: %s", r ? "accepted" : err.message);
+    aim_ssf_receiver_free(r);
+    CHECK_ST(aim_config_set(cfg, "strict_modes", "off", &err), AIM_OK, &err);
+    r = aim_ssf_receiver_new(cfg, &err);
+    CHECKF(r != NULL, "strict_modes off: %s", r ? "" : err.message);
+    aim_ssf_receiver_free(r);
+    CHECK_ST(aim_config_set(cfg, "strict_modes", "on", &err), AIM_OK, &err);
+    CHECK(chmod(keys, 0644) == 0);
+
+    /* the state file, writable by others, at start */
+    CHECK(chmod(st, 0666) == 0);
+    r = aim_ssf_receiver_new(cfg, &err);
+    CHECKF(r == NULL && err.status == AIM_CONFIG && tu_contains(err.message, "state: ")
+           && tu_contains(err.message, "writable by others"),
+           "a state file others can write: %s", r ? "accepted" : err.message);
+    aim_ssf_receiver_free(r);
+    CHECK(chmod(st, 0660) == 0);
+
+    /* a key file made writable by others later: the reload is refused, the
+     * keys loaded before stay, and a key added by whoever wrote it signs
+     * nothing */
+    r = aim_ssf_receiver_new(cfg, &err);
+    CHECKF(r != NULL, "%s", r ? "" : err.message);
+    a = tu_jwk(tx_key, AIM_ALG_ES256, "tx-1");
+    b = tu_jwk(other_key, AIM_ALG_ES256, "tx-other");
+    snprintf(other, sizeof(other), "{\"keys\":[%s,%s]}", a, b);
+    free(a);
+    free(b);
+    tu_write("ssf-strict-jwks.json", other, (size_t) -1);
+    CHECK(chmod(keys, 0666) == 0);
+    tu_now += 2;
+    if (r != NULL) {
+        char *c = claims_of(SUB_X, RISC "account-disabled", "{}", NULL);
+        char *set = sign_set(other_key, AIM_ALG_ES256, set_hdr, c);
+
+        free(c);
+        CHECKF(apply_free(r, set) != AIM_OK && res.outcome == AIM_SSF_REJECTED,
+               "a SET signed by a key written into a key file others can write: %s",
+               res.message);
+        CHECK(untouched(st, AGENT_X));
+        /* fixed: the new key set is loaded */
+        CHECK(chmod(keys, 0644) == 0);
+        tu_now += 2;
+        c = claims_of(SUB_X, RISC "account-disabled", "{}", NULL);
+        set = sign_set(other_key, AIM_ALG_ES256, set_hdr, c);
+        free(c);
+        CHECKF(apply_free(r, set) == AIM_OK, "the key file fixed: %s", res.message);
+    }
+    aim_ssf_receiver_free(r);
+    aim_config_free(cfg);
+
+    /* The state file replaced by one others can write: not followed (the
+     * check at start would refuse it); every agent refused, no SET
+     * acknowledged, until it is fixed. */
+    st = fresh_state("ssf-strict2.state");
+    snprintf(repl, sizeof(repl), "%s.new", st);
+    unlink(repl);
+    r = receiver(st);
+    v = tu_verifier("state", st, NULL);
+    tok_y = token_for(AGENT_Y);
+    CHECK_ST(decide(v, tok_y), AIM_OK, NULL);
+    tmp = aim_state_open(repl, &err);
+    CHECK(tmp != NULL);
+    aim_state_close(tmp);
+    CHECK(chmod(repl, 0666) == 0 && rename(repl, st) == 0);
+    tu_now += 2;
+    CHECKF(decide(v, tok_y) == AIM_INTERNAL,
+           "a replacement others can write is not followed: %s", last_msg);
+    CHECK_INT(apply_free(r, mkset(SUB_X, RISC "account-disabled", "{}", NULL)),
+              AIM_INTERNAL);
+    CHECK_INT(res.outcome, AIM_SSF_REJECTED);
+    CHECK(untouched(st, AGENT_X));
+    CHECK(chmod(st, 0660) == 0);
+    tu_now += 2;
+    CHECKF(decide(v, tok_y) == AIM_OK, "the replacement fixed: followed (%s)", last_msg);
+    CHECK_INT(apply_free(r, mkset(SUB_X, RISC "account-disabled", "{}", NULL)), AIM_OK);
+    /* the mapped file itself made writable by others: refused at the next
+     * check, as a reloaded list would be, until it is fixed */
+    CHECK(chmod(st, 0666) == 0);
+    tu_now += 2;
+    CHECKF(decide(v, tok_y) == AIM_INTERNAL, "the live file made 0666: %s", last_msg);
+    CHECK(chmod(st, 0660) == 0);
+    tu_now += 2;
+    CHECKF(decide(v, tok_y) == AIM_OK, "and fixed: %s", last_msg);
+    free(tok_y);
+    aim_verifier_free(v);
+    aim_ssf_receiver_free(r);
+    free((char *) keys);
+}
+
 /* aimctl ssf status: the journal read as it is, never created, rebuilt
  * or changed. */
 static void
@@ -1801,6 +1934,7 @@ test_ssf(void)
     test_replay_floor();
     test_state_replaced();
     test_state_orphaned();
+    test_strict_modes();
     test_journal_read();
     test_journal_fork();
     test_audit();
