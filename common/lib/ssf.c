@@ -890,7 +890,7 @@ aim_ssf_distrusted(aim_verifier *v, const char *agent, double trust,
         if (now < v->journal_retry) {
             return;
         }
-        v->journal = aim_journal_open(v->cfg.state, &err);
+        v->journal = aim_journal_open(v->cfg.state, v->cfg.strict_modes, &err);
         if (v->journal == NULL) {
             v->journal_retry = now + 60;
             aim_vlog(v, AIM_LOG_ERR, "distrust of agent \"%.100s\" not recorded "
@@ -996,7 +996,7 @@ aim_ssf_receiver_new(const aim_config *cfg, aim_error *err)
             goto fail;
         }
     }
-    r->journal = aim_journal_open(r->cfg.state, err);
+    r->journal = aim_journal_open(r->cfg.state, r->cfg.strict_modes, err);
     if (r->journal == NULL) {
         goto fail;
     }

@@ -739,7 +739,7 @@ test_noted_and_ignored(void)
                                  SSFE "stream-updated", "{\"status\":\"sleeping\"}",
                                  NULL)), AIM_BAD_CLAIM, NULL);
 
-    j = aim_journal_open(st, &err);
+    j = aim_journal_open(st, 1, &err);
     CHECK(j != NULL && aim_journal_lock(j) == 0);
     CHECK(aim_journal_stream_get(j, TX_ISS, &s) == 1);
     aim_journal_unlock(j);
@@ -1063,7 +1063,7 @@ test_replay_floor(void)
     uint32_t       i;
 
     t_section("ssf: a full replay table shrinks its window, never forgets");
-    j = aim_journal_open(st, &err);
+    j = aim_journal_open(st, 1, &err);
     CHECK(j != NULL && aim_journal_lock(j) == 0);
     memset(ph, 7, sizeof(ph));
     for (i = 0; i < AIM_JOURNAL_REPLAY; i++) {
@@ -1103,7 +1103,7 @@ test_replay_floor(void)
         fp = fopen(path, "r+");
         CHECK(fp != NULL && fwrite("XXXXXXXX", 1, 8, fp) == 8);
         if (fp != NULL) fclose(fp);
-        j = aim_journal_open(st, &err);
+        j = aim_journal_open(st, 1, &err);
         CHECK(j != NULL && aim_journal_lock(j) == 0);
         memset(id, 0xee, sizeof(id));
         CHECK_INT(aim_journal_replay_check(j, id, ph, now, now), AIM_REPLAY_NEW);
@@ -1313,6 +1313,71 @@ test_strict_modes(void)
     free(tok_y);
     aim_verifier_free(v);
     aim_ssf_receiver_free(r);
+
+    /* The journal (SETs received, this host's signals to publish): refused
+     * at start when others can write it; a replacement others can write,
+     * or one this process cannot open, is not followed and no SET is
+     * acknowledged until it is fixed. */
+    st = fresh_state("ssf-strict3.state");
+    {
+        char        jpath[600], jnew[600];
+        aim_journal *j;
+
+        snprintf(jpath, sizeof(jpath), "%s.ssf", st);
+        snprintf(jnew, sizeof(jnew), "%s.ssf.new", st);
+        r = receiver(st);
+        aim_ssf_receiver_free(r);
+        CHECK(chmod(jpath, 0666) == 0);
+        cfg = rx_config(st);
+        r = aim_ssf_receiver_new(cfg, &err);
+        CHECKF(r == NULL && err.status == AIM_CONFIG
+               && tu_contains(err.message, "shared signals journal: ")
+               && tu_contains(err.message, "writable by others"),
+               "a journal others can write: %s", r ? "accepted" : err.message);
+        aim_ssf_receiver_free(r);
+        j = aim_journal_open(st, 1, &err);
+        CHECK(j == NULL && tu_contains(err.message, "writable by others"));
+        aim_journal_close(j);
+        j = aim_journal_open(st, 0, &err);
+        CHECKF(j != NULL, "strict_modes off: %s", j ? "" : err.message);
+        aim_journal_close(j);
+        CHECK(chmod(jpath, 0660) == 0);
+
+        r = aim_ssf_receiver_new(cfg, &err);
+        CHECKF(r != NULL, "%s", r ? "" : err.message);
+        if (r != NULL) {
+            tu_now += 2;
+            CHECK_INT(apply_free(r, mkset(SUB_X, RISC "account-disabled", "{}",
+                                          NULL)), AIM_OK);
+            /* replaced by a copy others can write */
+            unlink(jnew);
+            j = aim_journal_open(jnew, 0, &err);      /* jnew.ssf */
+            aim_journal_close(j);
+            {
+                char made[700];
+
+                snprintf(made, sizeof(made), "%s.ssf", jnew);
+                CHECK(chmod(made, 0666) == 0 && rename(made, jpath) == 0);
+            }
+            tu_now += 2;
+            CHECK_INT(apply_free(r, mkset(SUB_X, RISC "account-enabled", "{}",
+                                          NULL)), AIM_INTERNAL);
+            CHECKF(res.outcome == AIM_SSF_REJECTED,
+                   "a journal replaced by one others can write: %s", res.message);
+            CHECK(chmod(jpath, 0660) == 0);
+            tu_now += 2;
+            CHECK_INT(apply_free(r, mkset(SUB_X, RISC "account-enabled", "{}",
+                                          NULL)), AIM_OK);
+            /* replaced by a directory: not followed, and not gone on with */
+            CHECK(unlink(jpath) == 0 && mkdir(jpath, 0700) == 0);
+            tu_now += 2;
+            CHECK_INT(apply_free(r, mkset(SUB_X, RISC "account-disabled", "{}",
+                                          NULL)), AIM_INTERNAL);
+            CHECK(rmdir(jpath) == 0);
+        }
+        aim_ssf_receiver_free(r);
+        aim_config_free(cfg);
+    }
     free((char *) keys);
 }
 
@@ -1341,7 +1406,7 @@ test_journal_read(void)
     CHECK(stat(path, &sb) != 0);                /* not created */
     CHECK_INT(aim_journal_read(NULL, now, &snap, &err), AIM_CONFIG);
 
-    j = aim_journal_open(st, &err);
+    j = aim_journal_open(st, 1, &err);
     CHECK(j != NULL);
     if (j == NULL) {
         return;
@@ -1431,7 +1496,7 @@ test_journal_fork(void)
     pid_t        pid;
 
     t_section("ssf: the journal's lock across fork()");
-    j = aim_journal_open(st, &err);
+    j = aim_journal_open(st, 1, &err);
     CHECK(j != NULL && pipe(fds) == 0);
     pid = fork();
     if (pid == 0) {
@@ -1702,7 +1767,7 @@ test_publish(void)
         decide(va, tok);                        /* kb:read not granted */
     }
     CHECK(trust_of(sa, AGENT_Y) < 50);
-    j = aim_journal_open(sa, &err);
+    j = aim_journal_open(sa, 1, &err);
     CHECK(aim_journal_next(j, 2, 0, &ev) == 1 && ev.kind == AIM_SIGNAL_DISTRUSTED
           && strcmp(ev.agent, AGENT_Y) == 0 && strcmp(ev.reason, "probing") == 0);
     CHECKF(aim_journal_next(j, ev.seq, 0, &ev) == 0,
