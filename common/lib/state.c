@@ -369,14 +369,14 @@ aim_state_check(aim_state *st, int strict, aim_error *err)
 {
     struct stat sb, path_sb;
     aim_error   e;
+    int         at_path;
 
     if ((st->flags & STATE_EXISTING) || fstat(st->fd, &sb) != 0) {
         return 0;
     }
+    at_path = stat(st->path, &path_sb) == 0;
     /* Replaced on disk (a new inode at the path): follow it. */
-    if (stat(st->path, &path_sb) == 0
-        && (path_sb.st_ino != sb.st_ino || path_sb.st_dev != sb.st_dev))
-    {
+    if (at_path && (path_sb.st_ino != sb.st_ino || path_sb.st_dev != sb.st_dev)) {
         int            fd = open(st->path, O_RDWR | O_CLOEXEC | O_NOFOLLOW
                                  | O_NOCTTY | O_NONBLOCK);
         unsigned char *map;
@@ -419,8 +419,13 @@ aim_state_check(aim_state *st, int strict, aim_error *err)
     /*
      * The mapped file made writable by others (or its directory) since it
      * was opened: refused until it is fixed, as a reloaded file would be.
+     * (A path that names nothing -- removed to start afresh -- is no
+     * reason to refuse: the next process creates the file, and it is
+     * followed then.)
      */
-    if (strict && aim_file_check(st->path, &sb, AIM_FILE_GROUP_WRITE, &e) != AIM_OK) {
+    if (strict && at_path
+        && aim_file_check(st->path, &sb, AIM_FILE_GROUP_WRITE, &e) != AIM_OK)
+    {
         aim_fail(err, AIM_CONFIG, "state: %s", e.message);
         st->flags |= STATE_ORPHANED;
         return -1;

@@ -1302,6 +1302,14 @@ test_strict_modes(void)
     tu_now += 2;
     CHECKF(decide(v, tok_y) == AIM_OK, "the replacement fixed: followed (%s)", last_msg);
     CHECK_INT(apply_free(r, mkset(SUB_X, RISC "account-disabled", "{}", NULL)), AIM_OK);
+    /* removed to start afresh: no reason to refuse before a process
+     * creates it anew (nginx workers never do) */
+    CHECK(rename(st, repl) == 0);
+    tu_now += 2;
+    CHECKF(decide(v, tok_y) == AIM_OK, "the state file removed: %s", last_msg);
+    CHECK(rename(repl, st) == 0);
+    tu_now += 2;
+    CHECKF(decide(v, tok_y) == AIM_OK, "and back: %s", last_msg);
     /* the mapped file itself made writable by others: refused at the next
      * check, as a reloaded list would be, until it is fixed */
     CHECK(chmod(st, 0666) == 0);
