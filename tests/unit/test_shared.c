@@ -297,12 +297,15 @@ test_mapfile(void)
     }
     close(fd);
 
-    /* a valid header in a file of another size: rebuilt, not trusted */
+    /* a valid header in a file of another size: rebuilt, not trusted, and
+     * to its size (else it would be rebuilt at every check) */
     fd = open(path, O_RDWR);
     CHECK(fd >= 0 && ftruncate(fd, MF_SIZE + 4096) == 0);
     map = aim_mapfile_map(&mf, path, fd, &err);
     CHECK(map != NULL && memcmp(map, "MAPTEST1", 8) == 0
           && memcmp(map + 100, "kept", 4) != 0);
+    CHECKF(size_of(path) == MF_SIZE, "a file grown: rebuilt to %d bytes, not %lld",
+           MF_SIZE, (long long) size_of(path));
     if (map != NULL) {
         munmap(map, MF_SIZE);
     }
@@ -387,6 +390,54 @@ test_mapfile(void)
     unlink(link);
     unlink(fifo);
     unlink(path);
+}
+
+/* A state file that grew (a botched copy, an append): rebuilt once, to
+ * its size, and then kept -- not wiped, with every agent's trust and
+ * every shared signal's mark, at every check. */
+static void
+test_state_grown(void)
+{
+    static const char *const need[] = { "kb:read" };
+    const char   *path = tu_path("grown.state");
+    char          p[600], *tok;
+    aim_verifier *v;
+    aim_request   req;
+    int           fd;
+
+    t_section("shared/state-grown");
+    snprintf(p, sizeof(p), "%s", path);
+    unlink(p);
+    v = tu_verifier("state", p, NULL);
+    tok = tu_agent_token("agent-grown", "kb:read", 600, NULL);
+    memset(&req, 0, sizeof(req));
+    req.adapter = "test";
+    req.action = "GET";
+    req.resource = "/kb/1";
+    req.scopes = need;
+    req.nscopes = 1;
+    req.token = tok;
+    req.token_len = strlen(tok);
+
+    CHECK_ST(tu_decide_status(v, &req), AIM_OK, NULL);
+    CHECK_INT(tu_counts_of(v, "agent-grown").events, 1);
+    fd = open(p, O_WRONLY | O_APPEND);
+    CHECK(fd >= 0 && write(fd, "x", 1) == 1);
+    if (fd >= 0) {
+        close(fd);
+    }
+    tu_now += 2;
+    CHECK_ST(tu_decide_status(v, &req), AIM_OK, NULL);    /* rebuilt: 1 event */
+    tu_now += 2;
+    CHECK_ST(tu_decide_status(v, &req), AIM_OK, NULL);
+    tu_now += 2;
+    CHECK_ST(tu_decide_status(v, &req), AIM_OK, NULL);
+    CHECKF(tu_counts_of(v, "agent-grown").events == 3,
+           "kept after one rebuild: %lld events",
+           tu_counts_of(v, "agent-grown").events);
+    free(tok);
+    aim_verifier_free(v);
+    unlink(p);
 }
 
 /* ------------------------------------------------------------------ */
@@ -539,5 +590,6 @@ test_shared(void)
     test_lines();
     test_config_list();
     test_mapfile();
+    test_state_grown();
     test_key_sources();
 }
