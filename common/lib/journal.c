@@ -101,6 +101,7 @@ struct aim_journal {
     unsigned char *map;
     int            locked;
     pid_t          pid;            /* the process that opened fd */
+    int            strict;         /* strict_modes: aim_file_check it */
 };
 
 static j_header *
@@ -191,6 +192,21 @@ map_file(aim_journal *j, aim_error *err)
     if (j->fd < 0) {
         return -1;
     }
+    if (j->strict) {
+        /* checked before it is mapped: a file refused is never rebuilt */
+        struct stat sb;
+        aim_error   e;
+
+        if (fstat(j->fd, &sb) != 0) {
+            aim_fail(err, AIM_CONFIG, "shared signals journal: \"%.200s\": %s",
+                     j->path, strerror(errno));
+            return -1;
+        }
+        if (aim_file_check(j->path, &sb, AIM_FILE_GROUP_WRITE, &e) != AIM_OK) {
+            aim_fail(err, AIM_CONFIG, "shared signals journal: %s", e.message);
+            return -1;
+        }
+    }
     j->map = aim_mapfile_map(&journal_file, j->path, j->fd, err);
     return j->map != NULL ? 0 : -1;
 }
@@ -209,7 +225,7 @@ unmap(aim_journal *j)
 }
 
 aim_journal *
-aim_journal_open(const char *state_path, aim_error *err)
+aim_journal_open(const char *state_path, int strict, aim_error *err)
 {
     aim_journal *j;
     size_t       len;
@@ -229,6 +245,7 @@ aim_journal_open(const char *state_path, aim_error *err)
     snprintf(j->path, len, "%s%s", state_path, AIM_JOURNAL_SUFFIX);
     j->fd = -1;
     j->pid = getpid();
+    j->strict = strict;
     if (map_file(j, err) != 0) {
         aim_journal_close(j);
         return NULL;
@@ -272,19 +289,23 @@ aim_journal_lock(aim_journal *j)
         || (stat(j->path, &psb) == 0 && fstat(j->fd, &sb) == 0
             && (psb.st_ino != sb.st_ino || psb.st_dev != sb.st_dev)))
     {
-        aim_journal tmp = { j->path, -1, NULL, 0, getpid() };
+        aim_journal tmp;
 
-        if (map_file(&tmp, NULL) == 0) {
-            unmap(j);
-            j->fd = tmp.fd;
-            j->map = tmp.map;
-            j->pid = tmp.pid;
-        } else {
+        memset(&tmp, 0, sizeof(tmp));
+        tmp.path = j->path;
+        tmp.fd = -1;
+        tmp.pid = getpid();
+        tmp.strict = j->strict;
+        if (map_file(&tmp, NULL) != 0) {
+            /* never share the parent's lock; never go on with a file no
+             * other process reads (a replacement refused or unopenable) */
             unmap(&tmp);
-            if (j->pid != getpid()) {
-                return -1;               /* never share the parent's lock */
-            }
+            return -1;
         }
+        unmap(j);
+        j->fd = tmp.fd;
+        j->map = tmp.map;
+        j->pid = tmp.pid;
     }
     if (aim_mapfile_lock(&journal_file, j->fd, LOCK_EX) != 0) {
         return -1;

@@ -33,10 +33,17 @@
 
 typedef struct aim_journal aim_journal;
 
-/* Open (creating, mode 0660, or rebuilding) STATE_PATH.ssf.  AIM_CONFIG
- * when it cannot be (a directory, no permission); AIM_INTERNAL when it
- * stays locked by another process for 200 ms (busy: try again). */
-aim_journal *aim_journal_open(const char *state_path, aim_error *err);
+/*
+ * Open (creating, mode 0660, or rebuilding) STATE_PATH.ssf.  AIM_CONFIG
+ * when it cannot be (a directory, no permission) or, strict (the option
+ * strict_modes), when aim_file_check refuses it as it refuses the state
+ * file (group-writable allowed): whoever can write it can add to the
+ * signals this host signs and publishes, or forget the SETs it received.
+ * AIM_INTERNAL when it stays locked by another process for 200 ms (busy:
+ * try again).
+ */
+aim_journal *aim_journal_open(const char *state_path, int strict,
+                              aim_error *err);
 void aim_journal_close(aim_journal *j);
 const char *aim_journal_path(const aim_journal *j);
 
@@ -44,7 +51,12 @@ const char *aim_journal_path(const aim_journal *j);
  * so identifiers derived from it never repeat across rebuilds. */
 void aim_journal_instance(aim_journal *j, char out[33]);
 
-/* The exclusive lock: 0, or -1 after 200 ms (the caller fails closed). */
+/*
+ * The exclusive lock: 0, or -1 after 200 ms (the caller fails closed).
+ * A file replaced on disk is followed (opened as aim_journal_open opens
+ * it); when the replacement cannot be opened or is refused, -1 until it
+ * can: the old file is one no other process reads.
+ */
 int aim_journal_lock(aim_journal *j);
 void aim_journal_unlock(aim_journal *j);
 

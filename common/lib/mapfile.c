@@ -80,6 +80,15 @@ aim_mapfile_open(const aim_mapfile *k, const char *path, aim_error *err)
 int
 aim_mapfile_rebuild(const aim_mapfile *k, int fd, unsigned char *map)
 {
+    /*
+     * To its size exactly: a file that grew (an append, a botched copy)
+     * would fail the size check again and be wiped at every check, with
+     * every agent's trust and every shared signal's mark.  Processes map
+     * k->size bytes only, so cutting what lies beyond touches no mapping.
+     */
+    if (ftruncate(fd, (off_t) k->size) != 0) {
+        return -1;
+    }
     if ((errno = posix_fallocate(fd, 0, (off_t) k->size)) != 0) {
         return -1;
     }

@@ -34,8 +34,8 @@ int aim_mapfile_open(const aim_mapfile *k, const char *path, aim_error *err);
 unsigned char *aim_mapfile_map(const aim_mapfile *k, const char *path, int fd,
                                aim_error *err);
 
-/* Rebuild the file empty; the caller holds the exclusive lock.  0, or -1
- * and errno. */
+/* Rebuild the file empty, and exactly k->size bytes long; the caller
+ * holds the exclusive lock.  0, or -1 and errno. */
 int aim_mapfile_rebuild(const aim_mapfile *k, int fd, unsigned char *map);
 
 /* flock(fd, op) waiting at most k->lock_wait_ms: 0, or -1. */

@@ -65,7 +65,7 @@ aim_ssf_record(const aim_config *cfg, const char *agent, aim_signal_kind kind,
     if ((s = agent_publishable(agent, err)) != AIM_OK) {
         return s;
     }
-    j = aim_journal_open(cfg->state, err);
+    j = aim_journal_open(cfg->state, cfg->strict_modes, err);
     if (j == NULL) {
         return err != NULL ? err->status : AIM_CONFIG;
     }
@@ -141,7 +141,7 @@ aim_ssf_publisher_new(const aim_config *cfg, aim_error *err)
         aim_ssf_publisher_free(p);
         return NULL;
     }
-    p->journal = aim_journal_open(p->cfg.state, err);
+    p->journal = aim_journal_open(p->cfg.state, p->cfg.strict_modes, err);
     if (p->journal == NULL) {
         aim_ssf_publisher_free(p);
         return NULL;

@@ -849,7 +849,8 @@ aim_ssf_check(aim_state *st, const aim_token *t, aim_error *err)
 
     if (aim_state_orphaned(st)) {
         return aim_fail(err, AIM_INTERNAL, "the state file was replaced by one "
-                        "this process cannot open; shared signals unknown");
+                        "this process cannot open or trust (strict_modes); "
+                        "shared signals unknown");
     }
     if (strchr(t->chain, '>') == NULL) {
         return check_one(st, t->agent, t, err);
@@ -889,7 +890,7 @@ aim_ssf_distrusted(aim_verifier *v, const char *agent, double trust,
         if (now < v->journal_retry) {
             return;
         }
-        v->journal = aim_journal_open(v->cfg.state, &err);
+        v->journal = aim_journal_open(v->cfg.state, v->cfg.strict_modes, &err);
         if (v->journal == NULL) {
             v->journal_retry = now + 60;
             aim_vlog(v, AIM_LOG_ERR, "distrust of agent \"%.100s\" not recorded "
@@ -929,7 +930,9 @@ load_ssf_keys(const struct aim_config *cfg, struct stat *st, aim_error *err)
 {
     aim_key_sources ks = aim_config_key_sources(cfg, AIM_OPT_SSF_KEYS);
 
-    return aim_key_sources_load(&ks, 0, st, NULL, err);
+    /* strict_modes as for the token keys: whoever can change a
+     * transmitter's key file can sign its signals */
+    return aim_key_sources_load(&ks, cfg->strict_modes, st, NULL, err);
 }
 
 static aim_status
@@ -978,7 +981,22 @@ aim_ssf_receiver_new(const aim_config *cfg, aim_error *err)
     if (r->state == NULL) {
         goto fail;
     }
-    r->journal = aim_journal_open(r->cfg.state, err);
+    if (r->cfg.strict_modes) {
+        /* as the verifier checks it: the services' group may write it */
+        struct stat sb;
+        aim_error   e;
+
+        if (aim_state_fstat(r->state, &sb) != 0) {
+            aim_fail(err, AIM_CONFIG, "state: cannot stat \"%.200s\": %s",
+                     r->cfg.state, strerror(errno));
+            goto fail;
+        }
+        if (aim_file_check(r->cfg.state, &sb, AIM_FILE_GROUP_WRITE, &e) != AIM_OK) {
+            aim_fail(err, AIM_CONFIG, "state: %s", e.message);
+            goto fail;
+        }
+    }
+    r->journal = aim_journal_open(r->cfg.state, r->cfg.strict_modes, err);
     if (r->journal == NULL) {
         goto fail;
     }
@@ -1279,7 +1297,14 @@ apply_set(aim_ssf_receiver *r, const char *set, size_t len,
      * followed, at most once a second as the verifiers do: marks written
      * to a file no process maps any more would be lost. */
     if (now != r->state_checked) {
-        (void) aim_state_check(r->state);   /* orphaned: apply refuses */
+        int       was = aim_state_orphaned(r->state);
+        aim_error e;
+
+        /* orphaned: apply refuses */
+        if (aim_state_check(r->state, r->cfg.strict_modes, &e) != 0 && !was) {
+            rlog(r, AIM_LOG_ERR, "state file %s can no longer be used (%s); "
+                 "acknowledging nothing until it can", r->cfg.state, e.message);
+        }
         r->state_checked = now;
     }
 

@@ -365,27 +365,39 @@ aim_state_close(aim_state *st)
 }
 
 int
-aim_state_check(aim_state *st)
+aim_state_check(aim_state *st, int strict, aim_error *err)
 {
     struct stat sb, path_sb;
-    aim_error   err;
+    aim_error   e;
+    int         at_path;
 
     if ((st->flags & STATE_EXISTING) || fstat(st->fd, &sb) != 0) {
         return 0;
     }
+    at_path = stat(st->path, &path_sb) == 0;
     /* Replaced on disk (a new inode at the path): follow it. */
-    if (stat(st->path, &path_sb) == 0
-        && (path_sb.st_ino != sb.st_ino || path_sb.st_dev != sb.st_dev))
-    {
+    if (at_path && (path_sb.st_ino != sb.st_ino || path_sb.st_dev != sb.st_dev)) {
         int            fd = open(st->path, O_RDWR | O_CLOEXEC | O_NOFOLLOW
                                  | O_NOCTTY | O_NONBLOCK);
         unsigned char *map;
         struct stat    nsb;
 
-        /* Only a regular file that maps replaces the current mapping. */
-        if (fd >= 0 && fstat(fd, &nsb) == 0 && S_ISREG(nsb.st_mode)
-            && (map = aim_mapfile_map(&state_file, st->path, fd, &err)) != NULL)
+        /*
+         * Only a regular file that maps replaces the current mapping, and
+         * only one strict_modes accepts, as it would at start: a
+         * replacement others can write would let them raise trust.
+         */
+        if (fd < 0 || fstat(fd, &nsb) != 0 || !S_ISREG(nsb.st_mode)) {
+            aim_fail(err, AIM_CONFIG, "state: \"%.200s\" was replaced by "
+                     "something this process cannot open read-write as a "
+                     "regular file", st->path);
+        } else if (strict
+                   && aim_file_check(st->path, &nsb, AIM_FILE_GROUP_WRITE,
+                                     &e) != AIM_OK)
         {
+            aim_fail(err, AIM_CONFIG, "state: replaced by a file strict_modes "
+                     "refuses: %s", e.message);
+        } else if ((map = aim_mapfile_map(&state_file, st->path, fd, err)) != NULL) {
             munmap(st->map, st->size);
             close(st->fd);
             st->fd = fd;
@@ -401,6 +413,20 @@ aim_state_check(aim_state *st)
          * the signals and baselines it would read here are no one's:
          * refuse until the file can be opened (fail closed).
          */
+        st->flags |= STATE_ORPHANED;
+        return -1;
+    }
+    /*
+     * The mapped file made writable by others (or its directory) since it
+     * was opened: refused until it is fixed, as a reloaded file would be.
+     * (A path that names nothing -- removed to start afresh -- is no
+     * reason to refuse: the next process creates the file, and it is
+     * followed then.)
+     */
+    if (strict && at_path
+        && aim_file_check(st->path, &sb, AIM_FILE_GROUP_WRITE, &e) != AIM_OK)
+    {
+        aim_fail(err, AIM_CONFIG, "state: %s", e.message);
         st->flags |= STATE_ORPHANED;
         return -1;
     }

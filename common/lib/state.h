@@ -85,13 +85,14 @@ int aim_state_fstat(const aim_state *st, struct stat *sb);
 
 /*
  * Re-validate the mapping (file replaced, truncated or corrupted by
- * someone else); called at most once a second by the verifier.  -1 when
- * the path names another file that this process cannot open and map:
- * until a later check succeeds the state is orphaned -- observe, trust
- * and signals_apply return -1, aim_state_orphaned() is 1 -- and callers
- * refuse.
+ * someone else); called at most once a second by the verifier.  -1 with
+ * err set when the path names another file that this process cannot
+ * open and map, or (strict: strict_modes) one aim_file_check refuses, or
+ * when the mapped file itself is now refused: until a later check
+ * succeeds the state is orphaned -- observe, trust and signals_apply
+ * return -1, aim_state_orphaned() is 1 -- and callers refuse.
  */
-int aim_state_check(aim_state *st);
+int aim_state_check(aim_state *st, int strict, aim_error *err);
 int aim_state_orphaned(const aim_state *st);
 
 /*

@@ -423,13 +423,14 @@ aim_verifier_refresh(aim_verifier *v)
     v->last_refresh = now;
 
     if (v->state != NULL) {
-        int was = aim_state_orphaned(v->state);
+        int       was = aim_state_orphaned(v->state);
+        aim_error e;
 
-        if (aim_state_check(v->state) != 0) {
+        if (aim_state_check(v->state, v->cfg.strict_modes, &e) != 0) {
             if (!was) {
-                aim_vlog(v, AIM_LOG_ERR, "state file %s was replaced by a file "
-                         "this process cannot open read-write; refusing every "
-                         "agent until it can", v->cfg.state);
+                aim_vlog(v, AIM_LOG_ERR, "state file %s can no longer be used "
+                         "(%s); refusing every agent until it can",
+                         v->cfg.state, e.message);
             }
         } else if (was) {
             aim_vlog(v, AIM_LOG_INFO, "state file %s: following the new "

@@ -1,7 +1,9 @@
 /*
  * fuzz_config.c -- libFuzzer harness: any bytes as a host configuration
  * file, through the parser behind aim_config_load (aim_config_parse).
- * The first byte decides whether options were set directly first; after
+ * The first byte decides whether options were set directly first, and
+ * (bit 1) whether the lines are list settings instead ("NAME VALUE", the
+ * value through aim_config_set_list, as PostgreSQL hands them); after
  * the parse, whatever it answered, the configuration must hold what the
  * contract says: a direct value never changed by the file, every count
  * and number within its bound, every stored value a clean word.
@@ -29,6 +31,35 @@ require(int cond, const char *what)
     }
 }
 
+/* Each line "NAME VALUE" as a list setting; the first error ends it. */
+static aim_status
+set_lists(aim_config *cfg, char *text, aim_error *err)
+{
+    char       *line = text, *next, *value;
+    aim_status  s = AIM_OK;
+
+    for (; line != NULL && s == AIM_OK; line = next) {
+        next = strchr(line, '\n');
+        if (next != NULL) {
+            *next++ = '\0';
+        }
+        value = strchr(line, ' ');
+        if (value == NULL) {
+            continue;
+        }
+        *value++ = '\0';
+        s = aim_config_set_list(cfg, line, value, err);
+        if (s != AIM_OK) {
+            require(s == AIM_CONFIG || s == AIM_INTERNAL, "list status");
+            require(err->option == NULL || aim_option_find(err->option) != NULL,
+                    "list option named");
+            require(memchr(err->message, '\0', sizeof(err->message)) != NULL,
+                    "list message ends");
+        }
+    }
+    return s;
+}
+
 /* A stored value: present, at most the option limit, no control bytes. */
 static void
 clean(const char *s, const char *what)
@@ -50,13 +81,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     aim_error   err;
     aim_status  s;
     char       *text;
-    int         direct;
+    int         direct, lists;
     size_t      i;
 
     if (size == 0 || size > AIM_MAX_CONFIG_FILE) {
         return 0;
     }
     direct = data[0] & 1;
+    lists = (data[0] & 2) != 0;
     cfg = aim_config_new();
     if (cfg == NULL) {
         return 0;
@@ -77,10 +109,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memcpy(text, data + 1, size - 1);
     text[size - 1] = '\0';
     memset(&err, 0, sizeof(err));
-    s = aim_config_parse(cfg, "fuzz.conf", text, size - 1, &err);
+    if (lists) {
+        /* direct settings themselves: they may replace the direct ones */
+        s = set_lists(cfg, text, &err);
+        direct = 0;
+    } else {
+        s = aim_config_parse(cfg, "fuzz.conf", text, size - 1, &err);
+    }
 
     require(s == AIM_OK || s == AIM_CONFIG || s == AIM_INTERNAL, "status");
-    if (s != AIM_OK) {
+    if (s != AIM_OK && !lists) {
         require(strncmp(err.message, "fuzz.conf", 9) == 0, "message names the file");
         require(memchr(err.message, '\0', sizeof(err.message)) != NULL, "message ends");
         require(err.option == NULL || aim_option_find(err.option) != NULL, "option named");
@@ -97,6 +135,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     require(cfg->nkeys <= AIM_MAX_KEY_SOURCES, "keys bound");
     require(cfg->nissuers <= AIM_MAX_ISSUERS, "issuers bound");
     require(cfg->ntypes >= 1 && cfg->ntypes <= AIM_MAX_TYPES, "types bound");
+    require(cfg->nssf_keys <= AIM_MAX_KEY_SOURCES, "ssf keys bound");
+    require(cfg->nssf_issuers <= AIM_SSF_MAX_ISSUERS, "ssf issuers bound");
+    require(cfg->nssf_audiences <= AIM_SSF_MAX_AUDIENCES, "ssf audiences bound");
+    for (i = 0; i < cfg->nssf_keys; i++) {
+        clean(cfg->ssf_keys[i], "ssf key path");
+        if (cfg->ssf_key_issuers[i] != NULL) clean(cfg->ssf_key_issuers[i], "ssf key issuer");
+    }
+    for (i = 0; i < cfg->nssf_issuers; i++) clean(cfg->ssf_issuers[i], "ssf issuer");
+    for (i = 0; i < cfg->nssf_audiences; i++) clean(cfg->ssf_audiences[i], "ssf audience");
     require(cfg->nstatus <= AIM_MAX_STATUS_LISTS, "status lists bound");
     for (i = 0; i < cfg->nkeys; i++) {
         clean(cfg->keys[i], "key path");

@@ -291,7 +291,8 @@ ssf_seeds(void)
 #undef RISC
 }
 
-/* Configuration files: the first byte chooses direct options (odd). */
+/* Configuration files: the first byte chooses direct options (odd), and
+ * list settings (bit 1: "NAME VALUE" lines through aim_config_set_list). */
 static void
 config_seeds(void)
 {
@@ -314,6 +315,11 @@ config_seeds(void)
         "\000audience a\rb\n",
         "\000\"unterminated\n",
         "\001types a b c d e f g h i\n",
+        "\002keys https://idp.example \"/etc/aim/my keys.json\", /etc/aim/b.json\n"
+        "issuer https://idp.example, \"https://d/x,y\"\n"
+        "types JWT, at+jwt aim+jwt\n"
+        "ssf_keys https://tx /etc/aim/tx.jwks\nleeway 5\n",
+        "\003audience \"a\"b\nissuer \"x\nkeys a b c\n",
     };
     size_t i;
 

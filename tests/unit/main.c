@@ -3,7 +3,7 @@
  *
  * Usage: unit [GROUP...]     (no group: all; T_VERBOSE=1 lists every check)
  * Groups: b64 json keys jws verify scope policy revoke runtime dpop decide state ssf
- *         decide-attack files state-repair mcp
+ *         decide-attack files state-repair mcp shared
  */
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +25,7 @@ static const struct {
     { "files", test_files },
     { "state-repair", test_state_repair },
     { "mcp", test_mcp },
+    { "shared", test_shared },
 };
 
 int

@@ -739,7 +739,7 @@ test_noted_and_ignored(void)
                                  SSFE "stream-updated", "{\"status\":\"sleeping\"}",
                                  NULL)), AIM_BAD_CLAIM, NULL);
 
-    j = aim_journal_open(st, &err);
+    j = aim_journal_open(st, 1, &err);
     CHECK(j != NULL && aim_journal_lock(j) == 0);
     CHECK(aim_journal_stream_get(j, TX_ISS, &s) == 1);
     aim_journal_unlock(j);
@@ -1063,7 +1063,7 @@ test_replay_floor(void)
     uint32_t       i;
 
     t_section("ssf: a full replay table shrinks its window, never forgets");
-    j = aim_journal_open(st, &err);
+    j = aim_journal_open(st, 1, &err);
     CHECK(j != NULL && aim_journal_lock(j) == 0);
     memset(ph, 7, sizeof(ph));
     for (i = 0; i < AIM_JOURNAL_REPLAY; i++) {
@@ -1103,7 +1103,7 @@ test_replay_floor(void)
         fp = fopen(path, "r+");
         CHECK(fp != NULL && fwrite("XXXXXXXX", 1, 8, fp) == 8);
         if (fp != NULL) fclose(fp);
-        j = aim_journal_open(st, &err);
+        j = aim_journal_open(st, 1, &err);
         CHECK(j != NULL && aim_journal_lock(j) == 0);
         memset(id, 0xee, sizeof(id));
         CHECK_INT(aim_journal_replay_check(j, id, ph, now, now), AIM_REPLAY_NEW);
@@ -1183,6 +1183,212 @@ test_state_orphaned(void)
     aim_ssf_receiver_free(r);
 }
 
+/*
+ * strict_modes holds for the receiver's files as for the verifier's:
+ * whoever can change the transmitter's key file can sign SETs (disable
+ * any agent, or lift the identity provider's disable), and whoever can
+ * change the state file can raise trust.  The transmitter keys at start
+ * and on reload, the state file at start and when it is followed after a
+ * replacement, by the verifier and by the receiver.
+ */
+static void
+test_strict_modes(void)
+{
+    const char       *st = fresh_state("ssf-strict.state");
+    const char       *keys;
+    char              other[2048], *a, *b, *tok_y, repl[600];
+    aim_config       *cfg;
+    aim_ssf_receiver *r;
+    aim_verifier     *v;
+    aim_state        *tmp;
+    aim_error         err;
+    char              set_hdr[] = "{\"alg\":\"ES256\",\"typ\":\"secevent+jwt\","
+                                  "\"kid\":\"tx-other\"}";
+
+    t_section("ssf: strict_modes on the transmitter keys and the state file");
+    setup_keys();
+    {
+        size_t len;
+        char  *text = tu_read(tx_jwks, &len);
+
+        keys = strdup(tu_write("ssf-strict-jwks.json", text, len));
+        free(text);
+    }
+
+    /* the transmitter's key file, writable by others, at start */
+    CHECK(chmod(keys, 0666) == 0);
+    cfg = aim_config_new();
+    aim_config_set(cfg, "state", st, &err);
+    aim_config_set(cfg, "ssf_keys", keys, &err);
+    aim_config_set(cfg, "ssf_issuer", TX_ISS, &err);
+    aim_config_set(cfg, "ssf_audience", RX_AUD, &err);
+    r = aim_ssf_receiver_new(cfg, &err);
+    CHECKF(r == NULL && err.status == AIM_CONFIG
+           && tu_contains(err.message, "ssf_keys: ")
+           && tu_contains(err.message, "writable by others"),
+           "a transmitter key file others can write: %s", r ? "accepted" : err.message);
+    aim_ssf_receiver_free(r);
+    CHECK_ST(aim_config_set(cfg, "strict_modes", "off", &err), AIM_OK, &err);
+    r = aim_ssf_receiver_new(cfg, &err);
+    CHECKF(r != NULL, "strict_modes off: %s", r ? "" : err.message);
+    aim_ssf_receiver_free(r);
+    CHECK_ST(aim_config_set(cfg, "strict_modes", "on", &err), AIM_OK, &err);
+    CHECK(chmod(keys, 0644) == 0);
+
+    /* the state file, writable by others, at start */
+    CHECK(chmod(st, 0666) == 0);
+    r = aim_ssf_receiver_new(cfg, &err);
+    CHECKF(r == NULL && err.status == AIM_CONFIG && tu_contains(err.message, "state: ")
+           && tu_contains(err.message, "writable by others"),
+           "a state file others can write: %s", r ? "accepted" : err.message);
+    aim_ssf_receiver_free(r);
+    CHECK(chmod(st, 0660) == 0);
+
+    /* a key file made writable by others later: the reload is refused, the
+     * keys loaded before stay, and a key added by whoever wrote it signs
+     * nothing */
+    r = aim_ssf_receiver_new(cfg, &err);
+    CHECKF(r != NULL, "%s", r ? "" : err.message);
+    a = tu_jwk(tx_key, AIM_ALG_ES256, "tx-1");
+    b = tu_jwk(other_key, AIM_ALG_ES256, "tx-other");
+    snprintf(other, sizeof(other), "{\"keys\":[%s,%s]}", a, b);
+    free(a);
+    free(b);
+    tu_write("ssf-strict-jwks.json", other, (size_t) -1);
+    CHECK(chmod(keys, 0666) == 0);
+    tu_now += 2;
+    if (r != NULL) {
+        char *c = claims_of(SUB_X, RISC "account-disabled", "{}", NULL);
+        char *set = sign_set(other_key, AIM_ALG_ES256, set_hdr, c);
+
+        free(c);
+        CHECKF(apply_free(r, set) != AIM_OK && res.outcome == AIM_SSF_REJECTED,
+               "a SET signed by a key written into a key file others can write: %s",
+               res.message);
+        CHECK(untouched(st, AGENT_X));
+        /* fixed: the new key set is loaded */
+        CHECK(chmod(keys, 0644) == 0);
+        tu_now += 2;
+        c = claims_of(SUB_X, RISC "account-disabled", "{}", NULL);
+        set = sign_set(other_key, AIM_ALG_ES256, set_hdr, c);
+        free(c);
+        CHECKF(apply_free(r, set) == AIM_OK, "the key file fixed: %s", res.message);
+    }
+    aim_ssf_receiver_free(r);
+    aim_config_free(cfg);
+
+    /* The state file replaced by one others can write: not followed (the
+     * check at start would refuse it); every agent refused, no SET
+     * acknowledged, until it is fixed. */
+    st = fresh_state("ssf-strict2.state");
+    snprintf(repl, sizeof(repl), "%s.new", st);
+    unlink(repl);
+    r = receiver(st);
+    v = tu_verifier("state", st, NULL);
+    tok_y = token_for(AGENT_Y);
+    CHECK_ST(decide(v, tok_y), AIM_OK, NULL);
+    tmp = aim_state_open(repl, &err);
+    CHECK(tmp != NULL);
+    aim_state_close(tmp);
+    CHECK(chmod(repl, 0666) == 0 && rename(repl, st) == 0);
+    tu_now += 2;
+    CHECKF(decide(v, tok_y) == AIM_INTERNAL,
+           "a replacement others can write is not followed: %s", last_msg);
+    CHECK_INT(apply_free(r, mkset(SUB_X, RISC "account-disabled", "{}", NULL)),
+              AIM_INTERNAL);
+    CHECK_INT(res.outcome, AIM_SSF_REJECTED);
+    CHECK(untouched(st, AGENT_X));
+    CHECK(chmod(st, 0660) == 0);
+    tu_now += 2;
+    CHECKF(decide(v, tok_y) == AIM_OK, "the replacement fixed: followed (%s)", last_msg);
+    CHECK_INT(apply_free(r, mkset(SUB_X, RISC "account-disabled", "{}", NULL)), AIM_OK);
+    /* removed to start afresh: no reason to refuse before a process
+     * creates it anew (nginx workers never do) */
+    CHECK(rename(st, repl) == 0);
+    tu_now += 2;
+    CHECKF(decide(v, tok_y) == AIM_OK, "the state file removed: %s", last_msg);
+    CHECK(rename(repl, st) == 0);
+    tu_now += 2;
+    CHECKF(decide(v, tok_y) == AIM_OK, "and back: %s", last_msg);
+    /* the mapped file itself made writable by others: refused at the next
+     * check, as a reloaded list would be, until it is fixed */
+    CHECK(chmod(st, 0666) == 0);
+    tu_now += 2;
+    CHECKF(decide(v, tok_y) == AIM_INTERNAL, "the live file made 0666: %s", last_msg);
+    CHECK(chmod(st, 0660) == 0);
+    tu_now += 2;
+    CHECKF(decide(v, tok_y) == AIM_OK, "and fixed: %s", last_msg);
+    free(tok_y);
+    aim_verifier_free(v);
+    aim_ssf_receiver_free(r);
+
+    /* The journal (SETs received, this host's signals to publish): refused
+     * at start when others can write it; a replacement others can write,
+     * or one this process cannot open, is not followed and no SET is
+     * acknowledged until it is fixed. */
+    st = fresh_state("ssf-strict3.state");
+    {
+        char        jpath[600], jnew[600];
+        aim_journal *j;
+
+        snprintf(jpath, sizeof(jpath), "%s.ssf", st);
+        snprintf(jnew, sizeof(jnew), "%s.ssf.new", st);
+        r = receiver(st);
+        aim_ssf_receiver_free(r);
+        CHECK(chmod(jpath, 0666) == 0);
+        cfg = rx_config(st);
+        r = aim_ssf_receiver_new(cfg, &err);
+        CHECKF(r == NULL && err.status == AIM_CONFIG
+               && tu_contains(err.message, "shared signals journal: ")
+               && tu_contains(err.message, "writable by others"),
+               "a journal others can write: %s", r ? "accepted" : err.message);
+        aim_ssf_receiver_free(r);
+        j = aim_journal_open(st, 1, &err);
+        CHECK(j == NULL && tu_contains(err.message, "writable by others"));
+        aim_journal_close(j);
+        j = aim_journal_open(st, 0, &err);
+        CHECKF(j != NULL, "strict_modes off: %s", j ? "" : err.message);
+        aim_journal_close(j);
+        CHECK(chmod(jpath, 0660) == 0);
+
+        r = aim_ssf_receiver_new(cfg, &err);
+        CHECKF(r != NULL, "%s", r ? "" : err.message);
+        if (r != NULL) {
+            tu_now += 2;
+            CHECK_INT(apply_free(r, mkset(SUB_X, RISC "account-disabled", "{}",
+                                          NULL)), AIM_OK);
+            /* replaced by a copy others can write */
+            unlink(jnew);
+            j = aim_journal_open(jnew, 0, &err);      /* jnew.ssf */
+            aim_journal_close(j);
+            {
+                char made[700];
+
+                snprintf(made, sizeof(made), "%s.ssf", jnew);
+                CHECK(chmod(made, 0666) == 0 && rename(made, jpath) == 0);
+            }
+            tu_now += 2;
+            CHECK_INT(apply_free(r, mkset(SUB_X, RISC "account-enabled", "{}",
+                                          NULL)), AIM_INTERNAL);
+            CHECKF(res.outcome == AIM_SSF_REJECTED,
+                   "a journal replaced by one others can write: %s", res.message);
+            CHECK(chmod(jpath, 0660) == 0);
+            tu_now += 2;
+            CHECK_INT(apply_free(r, mkset(SUB_X, RISC "account-enabled", "{}",
+                                          NULL)), AIM_OK);
+            /* replaced by a directory: not followed, and not gone on with */
+            CHECK(unlink(jpath) == 0 && mkdir(jpath, 0700) == 0);
+            tu_now += 2;
+            CHECK_INT(apply_free(r, mkset(SUB_X, RISC "account-disabled", "{}",
+                                          NULL)), AIM_INTERNAL);
+            CHECK(rmdir(jpath) == 0);
+        }
+        aim_ssf_receiver_free(r);
+        aim_config_free(cfg);
+    }
+    free((char *) keys);
+}
+
 /* aimctl ssf status: the journal read as it is, never created, rebuilt
  * or changed. */
 static void
@@ -1208,7 +1414,7 @@ test_journal_read(void)
     CHECK(stat(path, &sb) != 0);                /* not created */
     CHECK_INT(aim_journal_read(NULL, now, &snap, &err), AIM_CONFIG);
 
-    j = aim_journal_open(st, &err);
+    j = aim_journal_open(st, 1, &err);
     CHECK(j != NULL);
     if (j == NULL) {
         return;
@@ -1298,7 +1504,7 @@ test_journal_fork(void)
     pid_t        pid;
 
     t_section("ssf: the journal's lock across fork()");
-    j = aim_journal_open(st, &err);
+    j = aim_journal_open(st, 1, &err);
     CHECK(j != NULL && pipe(fds) == 0);
     pid = fork();
     if (pid == 0) {
@@ -1569,7 +1775,7 @@ test_publish(void)
         decide(va, tok);                        /* kb:read not granted */
     }
     CHECK(trust_of(sa, AGENT_Y) < 50);
-    j = aim_journal_open(sa, &err);
+    j = aim_journal_open(sa, 1, &err);
     CHECK(aim_journal_next(j, 2, 0, &ev) == 1 && ev.kind == AIM_SIGNAL_DISTRUSTED
           && strcmp(ev.agent, AGENT_Y) == 0 && strcmp(ev.reason, "probing") == 0);
     CHECKF(aim_journal_next(j, ev.seq, 0, &ev) == 0,
@@ -1801,6 +2007,7 @@ test_ssf(void)
     test_replay_floor();
     test_state_replaced();
     test_state_orphaned();
+    test_strict_modes();
     test_journal_read();
     test_journal_fork();
     test_audit();

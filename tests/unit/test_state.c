@@ -138,7 +138,7 @@ test_state(void)
         CHECK(aim_state_observe(st, "agent-st", "GET", "/z", AIM_OK, tu_now, NULL) == -1);
         CHECK(aim_state_trust(st, "agent-st", tu_now) == -1);
         CHECK(aim_state_reset(st, "agent-st") == -1);
-        aim_state_check(st);
+        aim_state_check(st, 1, NULL);
         aim_state_close(st);
     }
     CHECK(same_bytes(p, good, len));             /* not a byte written */
@@ -166,7 +166,7 @@ test_state(void)
             CHECK(fp != NULL && fseek(fp, 40, SEEK_SET) == 0
                   && fputc(bad[40], fp) != EOF && fclose(fp) == 0);
         }
-        aim_state_check(st);
+        aim_state_check(st, 1, NULL);
         aim_state_close(st);
         CHECK(same_bytes(p, bad, n));
         free(bad);

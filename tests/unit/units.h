@@ -21,5 +21,6 @@ void test_decide_attack(void);
 void test_files(void);
 void test_state_repair(void);
 void test_mcp(void);
+void test_shared(void);
 
 #endif
