@@ -17,21 +17,6 @@
 static const char *const need_read[] = { "kb:read" };
 static const char *const need_admin[] = { "kb:admin" };
 
-static aim_request
-request(const char *tok, const char *const *scopes)
-{
-    aim_request r;
-
-    memset(&r, 0, sizeof(r));
-    r.adapter = "test";
-    r.action = "GET";
-    r.resource = "/kb/1";
-    r.scopes = scopes;
-    r.nscopes = scopes != NULL ? 1 : 0;
-    r.token = tok;
-    r.token_len = tok != NULL ? strlen(tok) : 0;
-    return r;
-}
 
 /*
  * One decision, and what it left behind: the status, whether an audit
@@ -87,7 +72,7 @@ test_baseline_rule(void)
     bad[strlen(bad) - 3] = bad[strlen(bad) - 3] == 'A' ? 'B' : 'A';
 
     /* An allow: audited, one event, no denial, trust reported. */
-    r = request(tok, need_read);
+    r = tu_request(tok, need_read);
     o = run(v, &r, NULL);
     CHECK_ST(o.status, AIM_OK, NULL);
     CHECK_INT(o.lines, 1);
@@ -96,7 +81,7 @@ test_baseline_rule(void)
     CHECK(o.trust >= 0);
 
     /* Too little scope: a probe with a valid token, counted. */
-    r = request(tok, need_admin);
+    r = tu_request(tok, need_admin);
     o = run(v, &r, NULL);
     CHECK_ST(o.status, AIM_INSUFFICIENT_SCOPE, NULL);
     CHECK_INT(o.lines, 1);
@@ -104,7 +89,7 @@ test_baseline_rule(void)
     CHECK_INT(o.denied, 1);
 
     /* The host's own denial (a role escape): counted like a probe. */
-    r = request(tok, need_read);
+    r = tu_request(tok, need_read);
     r.host_status = AIM_POLICY_DENIED;
     r.host_message = "role escape";
     o = run(v, &r, NULL);
@@ -117,7 +102,7 @@ test_baseline_rule(void)
     {
         char *b = tu_token(NULL, "{\"cnf\":{\"jkt\":"
                            "\"0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I\"}}");
-        r = request(b, need_read);
+        r = tu_request(b, need_read);
         o = run(v, &r, NULL);
         CHECK_ST(o.status, AIM_BAD_BINDING, NULL);
         CHECK_INT(o.denied, 1);
@@ -125,34 +110,34 @@ test_baseline_rule(void)
     }
 
     /* Tokens that do not verify name no agent: audited, nothing fed. */
-    r = request(bad, need_read);
+    r = tu_request(bad, need_read);
     o = run(v, &r, NULL);
     CHECK_ST(o.status, AIM_BAD_SIGNATURE, NULL);
     CHECK_INT(o.lines, 1);
     CHECK_INT(o.events, 0);
-    r = request(NULL, need_read);
+    r = tu_request(NULL, need_read);
     o = run(v, &r, NULL);
     CHECK_ST(o.status, AIM_NO_TOKEN, NULL);
     CHECK_INT(o.lines, 1);
     CHECK_INT(o.events, 0);
-    r = request(expired, need_read);
+    r = tu_request(expired, need_read);
     o = run(v, &r, NULL);
     CHECK_ST(o.status, AIM_EXPIRED, NULL);
     CHECK_INT(o.events, 0);
 
     /* A session's held token: the same rule. */
     CHECK_ST(aim_verify(v, tok, strlen(tok), &held, &err), AIM_OK, &err);
-    r = request(NULL, need_read);
+    r = tu_request(NULL, need_read);
     o = run(v, &r, held);
     CHECK_ST(o.status, AIM_OK, NULL);
     CHECK_INT(o.events, 1);
-    r = request(NULL, need_admin);
+    r = tu_request(NULL, need_admin);
     o = run(v, &r, held);
     CHECK_ST(o.status, AIM_INSUFFICIENT_SCOPE, NULL);
     CHECK_INT(o.denied, 1);
     /* A re-check inside an audited session: allows are not written,
      * denials are, and both are counted. */
-    r = request(NULL, need_read);
+    r = tu_request(NULL, need_read);
     r.audit = AIM_AUDIT_DENIALS;
     o = run(v, &r, held);
     CHECK_ST(o.status, AIM_OK, NULL);
@@ -167,7 +152,7 @@ test_baseline_rule(void)
      * operator's act is not the agent's). */
     tu_write("decide.rev", "jti jti-1\n", (size_t) -1);
     tu_now += 2;
-    r = request(NULL, need_read);
+    r = tu_request(NULL, need_read);
     o = run(v, &r, held);
     CHECK_ST(o.status, AIM_REVOKED, NULL);
     CHECK_INT(o.lines, 1);
@@ -183,7 +168,7 @@ test_baseline_rule(void)
         tu_counts    before = tu_counts_of(v, "agent-1"), after;
 
         tu_lines_reset();
-        r = request(tok, need_admin);
+        r = tu_request(tok, need_admin);
         CHECK_ST(aim_identify(v, &r, &d), AIM_OK, NULL);
         CHECK(d.token != NULL && strcmp(aim_token_agent(d.token), "agent-1") == 0);
         aim_decision_clear(&d);
@@ -234,7 +219,7 @@ test_probing_keeps_costing(void)
     tok = tu_token(NULL, NULL);
     for (i = 0; i < 50; i++) {
         tu_now += 1;
-        r = request(tok, need_admin);
+        r = tu_request(tok, need_admin);
         o = run(v, &r, NULL);
         scope += o.status == AIM_INSUFFICIENT_SCOPE;
         low += o.status == AIM_LOW_TRUST;
@@ -246,7 +231,7 @@ test_probing_keeps_costing(void)
     /* Granted requests are refused now, and 14 quiet seconds do not
      * bring the agent back. */
     tu_now += 14;
-    r = request(tok, need_read);
+    r = tu_request(tok, need_read);
     o = run(v, &r, NULL);
     CHECK_ST(o.status, AIM_LOW_TRUST, NULL);
     aim_verifier_free(v);
@@ -274,20 +259,20 @@ test_observe_read(void)
     v = tu_verifier("state", tu_path("read.state"), NULL);
     aim_verifier_set_audit(v, tu_line_sink, NULL);
     tok = tu_token(NULL, NULL);
-    r = request(tok, need_read);
+    r = tu_request(tok, need_read);
     o = run(v, &r, NULL);
     CHECK_ST(o.status, AIM_OK, NULL);
     CHECK_INT(o.events, 1);
 
     CHECK_ST(aim_verify(v, tok, strlen(tok), &held, &err), AIM_OK, &err);
-    r = request(NULL, need_read);
+    r = tu_request(NULL, need_read);
     r.observe = AIM_OBSERVE_READ;
     o = run(v, &r, held);
     CHECK_ST(o.status, AIM_OK, NULL);
     CHECK_INT(o.lines, 1);
     CHECK_INT(o.events, 0);
     CHECK(o.trust >= 0);
-    r = request(NULL, need_admin);
+    r = tu_request(NULL, need_admin);
     r.observe = AIM_OBSERVE_READ;
     o = run(v, &r, held);
     CHECK_ST(o.status, AIM_INSUFFICIENT_SCOPE, NULL);
@@ -295,7 +280,7 @@ test_observe_read(void)
     CHECK_INT(o.events, 0);
     CHECK_INT(o.denied, 0);
     /* The same by aim_decide (a login verified again in another process). */
-    r = request(tok, need_read);
+    r = tu_request(tok, need_read);
     r.observe = AIM_OBSERVE_READ;
     o = run(v, &r, NULL);
     CHECK_ST(o.status, AIM_OK, NULL);
@@ -304,10 +289,10 @@ test_observe_read(void)
     /* Trust fallen since the login: the later step is refused. */
     for (i = 0; i < 50; i++) {
         tu_now += 1;
-        r = request(tok, need_admin);
+        r = tu_request(tok, need_admin);
         run(v, &r, NULL);
     }
-    r = request(NULL, need_read);
+    r = tu_request(NULL, need_read);
     r.observe = AIM_OBSERVE_READ;
     o = run(v, &r, held);
     CHECK_ST(o.status, AIM_LOW_TRUST, NULL);
@@ -337,7 +322,7 @@ test_cnf_methods(void)
     x5t = tu_b64(cert, sizeof(cert));
     snprintf(claims, sizeof(claims), "{\"cnf\":{\"x5t#S256\":\"%s\"}}", x5t);
     tok = tu_token(NULL, claims);
-    r = request(tok, need_read);
+    r = tu_request(tok, need_read);
     CHECK_ST(aim_decide(v, &r, &d), AIM_BAD_BINDING, NULL);
     CHECK(tu_contains(d.message, "certificate"));
     aim_decision_clear(&d);
@@ -360,7 +345,7 @@ test_cnf_methods(void)
 
         for (i = 0; i < sizeof(others) / sizeof(others[0]); i++) {
             tok = tu_token(NULL, others[i]);
-            r = request(tok, need_read);
+            r = tu_request(tok, need_read);
             r.cert_sha256 = cert;
             CHECK_ST(aim_decide(v, &r, &d), AIM_BAD_BINDING, NULL);
             CHECK(tu_contains(d.message, "cannot check"));
@@ -370,7 +355,7 @@ test_cnf_methods(void)
     }
     /* A malformed x5t#S256 is a bad claim. */
     tok = tu_token(NULL, "{\"cnf\":{\"x5t#S256\":\"short\"}}");
-    r = request(tok, need_read);
+    r = tu_request(tok, need_read);
     CHECK_ST(tu_decide_status(v, &r), AIM_BAD_CLAIM, NULL);
     free(tok);
     free(x5t);

@@ -410,14 +410,7 @@ test_state_grown(void)
     unlink(p);
     v = tu_verifier("state", p, NULL);
     tok = tu_agent_token("agent-grown", "kb:read", 600, NULL);
-    memset(&req, 0, sizeof(req));
-    req.adapter = "test";
-    req.action = "GET";
-    req.resource = "/kb/1";
-    req.scopes = need;
-    req.nscopes = 1;
-    req.token = tok;
-    req.token_len = strlen(tok);
+    req = tu_request(tok, need);
 
     CHECK_ST(tu_decide_status(v, &req), AIM_OK, NULL);
     CHECK_INT(tu_counts_of(v, "agent-grown").events, 1);

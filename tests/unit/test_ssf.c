@@ -175,18 +175,10 @@ static aim_status
 decide(aim_verifier *v, const char *tok)
 {
     static const char *const need[] = { "kb:read" };
-    aim_request  r;
+    aim_request  r = tu_request(tok, need);
     aim_decision d;
     aim_status   s;
 
-    memset(&r, 0, sizeof(r));
-    r.adapter = "test";
-    r.action = "GET";
-    r.resource = "/kb/1";
-    r.scopes = need;
-    r.nscopes = 1;
-    r.token = tok;
-    r.token_len = strlen(tok);
     s = aim_decide(v, &r, &d);
     memcpy(last_msg, d.message, sizeof(last_msg));
     aim_decision_clear(&d);

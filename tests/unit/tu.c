@@ -507,6 +507,22 @@ tu_counts_of(aim_verifier *v, const char *agent)
     return c;
 }
 
+aim_request
+tu_request(const char *tok, const char *const *scope)
+{
+    aim_request r;
+
+    memset(&r, 0, sizeof(r));
+    r.adapter = "test";
+    r.action = "GET";
+    r.resource = "/kb/1";
+    r.scopes = scope;
+    r.nscopes = scope != NULL ? 1 : 0;
+    r.token = tok;
+    r.token_len = tok != NULL ? strlen(tok) : 0;
+    return r;
+}
+
 aim_status
 tu_decide_status(aim_verifier *v, const aim_request *req)
 {

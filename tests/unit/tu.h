@@ -119,6 +119,10 @@ typedef struct {
 
 tu_counts tu_counts_of(aim_verifier *v, const char *agent);
 
+/* A GET of /kb/1 from adapter "test" with tok (may be NULL) needing one
+ * scope, *scope (none when scope is NULL). */
+aim_request tu_request(const char *tok, const char *const *scope);
+
 /* The status of aim_decide (of aim_decide_token with t), the decision
  * dropped: for the checks that look at nothing else. */
 aim_status tu_decide_status(aim_verifier *v, const aim_request *req);
