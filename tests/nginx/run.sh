@@ -286,6 +286,74 @@ ngx_conf "$W" "$ECHO_LOAD" "worker_processes 2;" <<EOF
             aim_token \$cookie_agent_token;
             proxy_pass http://127.0.0.1:$UP;
         }
+
+        # hostile review of the per-configuration identification: every
+        # way into /secret/ (admin) from a laxer configuration is decided
+        # there again
+        location /rv-rw/ {
+            aim       on;
+            aim_scope kb:GET;
+            rewrite   ^/rv-rw/(.*)\$ /secret/\$1 last;
+        }
+        location /rv-ep/ {
+            aim        on;
+            aim_scope  kb:GET;
+            error_page 404 = /secret/ep;
+            return     404;
+        }
+        location /rv-named/ {
+            aim        on;
+            aim_scope  kb:GET;
+            error_page 404 = @rv_strict;
+            return     404;
+        }
+        location @rv_strict {
+            aim       on;
+            aim_scope admin;
+            proxy_pass http://127.0.0.1:$UP;
+        }
+        location /rv-xar/ {
+            aim       on;
+            aim_scope kb:GET;
+            proxy_pass http://127.0.0.1:$UP/xar/;
+        }
+        location /rv-tok/ {
+            aim       on;
+            aim_token \$http_x_low_token;
+            rewrite   ^ /secret/tok last;
+        }
+        location /rv-aud/ {
+            aim          on;
+            aim_audience https://other.test;
+            rewrite      ^ /secret/aud last;
+        }
+        location /rv-bearer/ {
+            aim       on;
+            aim_scope kb:GET;
+            rewrite   ^ /dpop/x last;
+        }
+        # an if block inherits every aim setting (none is allowed in it):
+        # its return answers after the location's decision
+        location /rv-if/ {
+            aim       on;
+            aim_scope admin;
+            if (\$arg_ret) {
+                return 200 "admin answer\n";
+            }
+            if (\$arg_proxy) {
+                proxy_pass http://127.0.0.1:$UP;
+            }
+            proxy_pass http://127.0.0.1:$UP;
+        }
+        location /rv-nest/ {
+            aim       on;
+            aim_scope kb:GET;
+            proxy_pass http://127.0.0.1:$UP;
+            location /rv-nest/admin/ {
+                aim_scope admin;
+                proxy_pass http://127.0.0.1:$UP;
+            }
+        }
     }
 
     server {
@@ -324,6 +392,10 @@ ngx_conf "$W" "$ECHO_LOAD" "worker_processes 2;" <<EOF
         access_log $W/up.log upstream;
         location /files/ {
             root $W/html;
+        }
+        location /xar/ {
+            add_header X-Accel-Redirect /secret/xar;
+            return 200 "to be redirected\n";
         }
         location / {
             return 200 "agent=\$http_x_aim_agent|owner=\$http_x_aim_owner|scope=\$http_x_aim_scope|jti=\$http_x_aim_jti|chain=\$http_x_aim_chain|team=\$http_x_aim_team|note=\$http_x_aim_note|reason=\$http_x_aim_reason|evil=\$http_x_evil|method=\$request_method\n";
@@ -893,6 +965,73 @@ has "aim_token: the agent" "$BODY" "agent=spiffe://test/agent/reader|"
 http GET /cookie/x -H "$(bearer "$T")"
 check "aim_token: the Authorization header is not read" 401 "$CODE"
 
+# hostile review: a decision taken in one configuration is never reused
+# for a stricter one; no token and too little scope are refused there
+T_OTHERAUD=$(A issue --key "$W/k1.pem" --iss "$ISS" --aud https://other.test \
+    --sub spiffe://test/agent/elsewhere --scope "admin kb:GET")
+rv() {  # name path [curl args]: 401 without a token, 403 with kb:GET only
+    local name=$1 path=$2
+    shift 2
+    http GET "$path" "$@"
+    check "$name: no token, 401" 401 "$CODE"
+    hasnt "$name: no token, no protected answer" "$BODY" "agent="
+    http GET "$path" -H "$(bearer "$T")" "$@"
+    check "$name: kb:GET only, 403" 403 "$CODE"
+    hasnt "$name: kb:GET only, no protected answer" "$BODY" "agent="
+}
+rv "rewrite ... last (context kept) to a stricter location" /rv-rw/x
+http GET /rv-rw/x -H "$(bearer "$T_ADMIN")"
+check "rewrite ... last to a stricter location: admin, 200" 200 "$CODE"
+rv "error_page to a stricter URI" /rv-ep/x
+rv "error_page to a stricter named location" /rv-named/x
+http GET /rv-named/x -H "$(bearer "$T_ADMIN")"
+check "error_page to a stricter named location: admin, 200" 200 "$CODE"
+rv "X-Accel-Redirect from the upstream to a stricter location" /rv-xar/x
+hasnt "X-Accel-Redirect: the upstream's own answer is not passed" "$BODY" "to be redirected"
+http GET /rv-xar/x -H "$(bearer "$T_ADMIN")"
+check "X-Accel-Redirect to a stricter location: admin, 200" 200 "$CODE"
+has "X-Accel-Redirect to a stricter location: admin reaches it" "$BODY" "agent=spiffe://test/agent/admin|"
+rv "nested location with a stricter scope" /rv-nest/admin/x
+rv "if block answering with return" "/rv-if/x?ret=1"
+hasnt "if block with return: no admin answer" "$BODY" "admin answer"
+http GET "/rv-if/x?ret=1" -H "$(bearer "$T_ADMIN")"
+check "if block with return: admin gets it" "admin answer" "$BODY"
+rv "if block with proxy_pass" "/rv-if/x?proxy=1"
+
+http GET /rv-tok/x -H "X-Low-Token: $T"
+check "aim_token from another header, then a location reading Authorization: 401" 401 "$CODE"
+http GET /rv-tok/x -H "X-Low-Token: $T" -H "$(bearer "$T")"
+check "aim_token from another header, then Authorization: too little scope, 403" 403 "$CODE"
+http GET /rv-tok/x -H "X-Low-Token: $T_ADMIN"
+check "an admin token in the other header does not stand for the location's: 401" 401 "$CODE"
+http GET /rv-aud/x -H "$(bearer "$T_OTHERAUD")"
+check "a location-level audience's token, then the server's audience: 401" 401 "$CODE"
+has "another audience at the stricter location: bad_audience" "$WWWA" 'error_description="bad_audience"'
+http GET /rv-aud/x
+check "a location-level audience, no token: 401" 401 "$CODE"
+http GET /rv-bearer/x -H "$(bearer "$T")"
+check "Bearer allowed, then a location requiring DPoP: 401" 401 "$CODE"
+hasnt "Bearer allowed, then DPoP required: no protected answer" "$BODY" "agent="
+
+# keepalive: one connection, tokens alternating, each request decided
+curl -s -o /dev/null -w '%{http_code} %{num_connects}\n' \
+    -H "$(bearer "$T_ADMIN")" "http://127.0.0.1:$PORT/secret/ka1" \
+    --next -s -o /dev/null -w '%{http_code} %{num_connects}\n' "http://127.0.0.1:$PORT/secret/ka2" \
+    --next -s -o /dev/null -w '%{http_code} %{num_connects}\n' -H "$(bearer "$T")" "http://127.0.0.1:$PORT/secret/ka3" \
+    --next -s -o /dev/null -w '%{http_code} %{num_connects}\n' -H "$(bearer "$T_ADMIN")" "http://127.0.0.1:$PORT/secret/ka4" \
+    > "$W/ka" 2>&1
+check "keepalive, tokens alternating: admin, none, kb:GET, admin on one connection" \
+    "200 1 401 0 403 0 200 0" "$(paste -sd' ' "$W/ka")"
+
+# pipelined on one connection: admin, then no token, then kb:GET
+( trap '' PIPE
+  exec 3<> "/dev/tcp/127.0.0.1/$PORT"
+  printf 'GET /secret/p1 HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer %s\r\n\r\nGET /secret/p2 HTTP/1.1\r\nHost: a\r\n\r\nGET /secret/p3 HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer %s\r\nConnection: close\r\n\r\n' "$T_ADMIN" "$T" >&3
+  timeout 5 cat <&3 ) > "$W/pipe" 2>&1
+check "pipelined, tokens alternating: 200, 401, 403" "200 401 403" \
+    "$(tr -d '\r' < "$W/pipe" | awk '/^HTTP\/1.1 /{print $2}' | paste -sd' ')"
+
+
 # \$aim_reason is empty ("-") for a request refused before any decision.
 ( trap '' PIPE
   exec 3<> "/dev/tcp/127.0.0.1/$PORT"
@@ -1024,6 +1163,12 @@ printf 'not json\n' > "$W/t/garbage.json"
 printf 'block everything\n' > "$W/t/bad-revoked"
 
 conftest "a good configuration passes" ok "" "$GOOD"
+# an if block cannot have requirements of its own: its return would
+# answer before they were decided
+for d in "aim on" "aim_scope admin" "aim_dpop required" "aim_token \$http_x" "aim_audience x"; do
+    conftest "${d%% *} is refused in an if block" fail "is not allowed here" \
+        "$GOOD server { listen 127.0.0.1:$UP; location /x { aim on; if (\$arg_a) { $d; return 200; } proxy_pass http://127.0.0.1:1; } }"
+done
 conftest "aim on without keys fails, naming aim on, its line and aim_keys" fail \
     "\"aim on\" in $W/t/nginx.conf:$((BODY_LINE + 1)) needs \"aim_keys\"" \
     "aim_issuer $ISS; aim_audience $AUD;"
