@@ -50,6 +50,8 @@ mint_key "$W/d2.pem"
 mint_jwks "$W/jwks.json" "$W/k1.pem"
 cp "$W/jwks.json" "$W/jwks.k1"
 : > "$W/revoked"
+printf 'allow * kb:*\n' > "$W/policy.kb"
+chmod 644 "$W/policy.kb"
 chmod 644 "$W/revoked"
 
 ISSUER_KEY=$W/k1.pem
@@ -344,6 +346,27 @@ ngx_conf "$W" "$ECHO_LOAD" "worker_processes 2;" <<EOF
                 proxy_pass http://127.0.0.1:$UP;
             }
             proxy_pass http://127.0.0.1:$UP;
+        }
+        # the identity variables come from the decision of this location,
+        # never from an earlier configuration's, read before and cached
+        location /rv-var/ {
+            aim       on;
+            aim_scope kb:GET;
+            set       \$rv_seen "\$aim_scope \$aim_agent";
+            rewrite   ^ /rv-pol/x last;
+        }
+        location /rv-pol/ {
+            aim        on;
+            aim_policy $W/policy.kb;
+            aim_scope  kb:GET;
+            proxy_pass http://127.0.0.1:$UP;
+        }
+        location /rv-sub/ {
+            aim          on;
+            aim_policy   $W/policy.kb;
+            aim_scope    kb:GET;
+            auth_request /secret/rv-sub;
+            proxy_pass   http://127.0.0.1:$UP;
         }
         location /rv-nest/ {
             aim       on;
@@ -1012,6 +1035,16 @@ check "a location-level audience, no token: 401" 401 "$CODE"
 http GET /rv-bearer/x -H "$(bearer "$T")"
 check "Bearer allowed, then a location requiring DPoP: 401" 401 "$CODE"
 hasnt "Bearer allowed, then DPoP required: no protected answer" "$BODY" "agent="
+
+# the upstream's identity headers come from this location's decision
+http GET /rv-pol/x -H "$(bearer "$T_ADMIN")"
+has "the policy's location alone: \$aim_scope is the policy's" "$BODY" "scope=kb:GET|"
+http GET /rv-var/x -H "$(bearer "$T_ADMIN")"
+check "variables read in a laxer location, then a policy's: allowed" 200 "$CODE"
+has "variables read in a laxer location: \$aim_scope is the policy's" "$BODY" "scope=kb:GET|"
+http GET /rv-sub/x -H "$(bearer "$T_ADMIN")"
+check "variables read by an auth_request subrequest, then a policy's: allowed" 200 "$CODE"
+has "variables read by an auth_request subrequest: \$aim_scope is the policy's" "$BODY" "scope=kb:GET|"
 
 # keepalive: one connection, tokens alternating, each request decided
 curl -s -o /dev/null -w '%{http_code} %{num_connects}\n' \
