@@ -275,10 +275,16 @@ ngx_module_t  ngx_http_aim_module = {
 };
 
 
-/* $aim_NAME: the verified token's NAME (aim_token_NAME()) */
+/*
+ * $aim_NAME: the verified token's NAME (aim_token_NAME()).  Not cached:
+ * nginx's cache is shared by a request's subrequests and kept across
+ * "rewrite ... last" and internal redirects, and a value read under
+ * another configuration (another verifier, policy or token source, a
+ * subrequest's decision) must not reach this location's upstream.
+ */
 #define NGX_HTTP_AIM_TOKEN_VAR(name)                                         \
     { ngx_string("aim_" #name), NULL, ngx_http_aim_variable,                 \
-      (uintptr_t) aim_token_##name, 0, 0 }
+      (uintptr_t) aim_token_##name, NGX_HTTP_VAR_NOCACHEABLE, 0 }
 
 static ngx_http_variable_t  ngx_http_aim_vars[] = {
 
@@ -294,7 +300,7 @@ static ngx_http_variable_t  ngx_http_aim_vars[] = {
       0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
     { ngx_string("aim_claim_"), NULL, ngx_http_aim_claim_variable,
-      0, NGX_HTTP_VAR_PREFIX, 0 },
+      0, NGX_HTTP_VAR_PREFIX|NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
       ngx_http_null_variable
 };
