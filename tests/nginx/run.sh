@@ -111,6 +111,7 @@ ngx_conf "$W" "$ECHO_LOAD" "worker_processes 2;" <<EOF
         listen 127.0.0.1:$PORT reuseport;
         add_header X-Worker \$pid always;
         set \$verb GET;
+        set \$rv_tok \$http_x_first_token;
 
         proxy_set_header X-Aim-Agent  \$aim_agent;
         proxy_set_header X-Aim-Owner  \$aim_owner;
@@ -367,6 +368,17 @@ ngx_conf "$W" "$ECHO_LOAD" "worker_processes 2;" <<EOF
             aim_scope    kb:GET;
             auth_request /secret/rv-sub;
             proxy_pass   http://127.0.0.1:$UP;
+        }
+        # aim_token's variable changed by the location after the decision
+        location /rv-settok/ {
+            aim       on;
+            aim_scope kb:GET;
+            aim_token \$rv_tok;
+            if (\$http_x_second_token) {
+                set \$rv_tok \$http_x_second_token;
+            }
+            proxy_set_header X-Evil \$rv_tok;
+            proxy_pass http://127.0.0.1:$UP;
         }
         location /rv-nest/ {
             aim       on;
@@ -1045,6 +1057,19 @@ has "variables read in a laxer location: \$aim_scope is the policy's" "$BODY" "s
 http GET /rv-sub/x -H "$(bearer "$T_ADMIN")"
 check "variables read by an auth_request subrequest, then a policy's: allowed" 200 "$CODE"
 has "variables read by an auth_request subrequest: \$aim_scope is the policy's" "$BODY" "scope=kb:GET|"
+
+# the token a location's "set" puts in aim_token's variable after the
+# decision is decided again: never passed on unverified
+http GET /rv-settok/x -H "X-First-Token: $T"
+check "aim_token's variable: the token decided, 200" 200 "$CODE"
+has "aim_token's variable: the upstream sees the decided token" "$BODY" "evil=$T|"
+http GET /rv-settok/x -H "X-First-Token: $T" -H "X-Second-Token: forged.token.here"
+check "aim_token's variable changed by set after the decision: decided again, 401" 401 "$CODE"
+hasnt "aim_token's variable changed: the unverified token is not passed on" "$BODY" "forged"
+http GET /rv-settok/x -H "X-First-Token: $T" -H "X-Second-Token: $T_REPORTS"
+check "aim_token's variable changed to a token without kb:GET: 403" 403 "$CODE"
+http GET /rv-settok/x -H "X-First-Token: $T_REPORTS" -H "X-Second-Token: $T"
+check "aim_token's variable: the first token refused, the refusal stands" 403 "$CODE"
 
 # keepalive: one connection, tokens alternating, each request decided
 curl -s -o /dev/null -w '%{http_code} %{num_connects}\n' \
