@@ -462,7 +462,8 @@ ngx_http_aim_check(ngx_http_request_t *r, ngx_http_aim_loc_conf_t *alcf)
 /*
  * Was ctx's decision taken for what alcf requires of this request?  The
  * same verifier, binding rules and scopes (an "if" block that sets no aim
- * directive inherits all of them): NGX_OK; NGX_DECLINED: decide again.
+ * directive inherits all of them), and the same aim_token and
+ * aim_dpop_origin values: NGX_OK; NGX_DECLINED: decide again.
  */
 
 static ngx_int_t
@@ -484,6 +485,15 @@ ngx_http_aim_same(ngx_http_request_t *r, ngx_http_aim_ctx_t *ctx,
             || prev->mcp != alcf->mcp
             || prev->mcp_max_body != alcf->mcp_max_body))
     {
+        return NGX_DECLINED;
+    }
+
+    switch (ngx_http_aim_same_values(r, alcf, ctx)) {
+    case NGX_OK:
+        break;
+    case NGX_ERROR:
+        return NGX_ERROR;
+    default:
         return NGX_DECLINED;
     }
 
