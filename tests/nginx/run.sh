@@ -95,6 +95,7 @@ mkdir -p "$W/html/ssi" "$W/html/add" "$W/html/files"
 printf '<p>start</p><!--# include virtual="/secret/ssi" --><p>end</p>\n' > "$W/html/ssi/page.html"
 printf '<p>the page</p>\n' > "$W/html/add/page.html"
 printf '0123456789' > "$W/html/files/ten"
+head -c 400000 /dev/zero > "$W/html/files/big"
 chmod -R a+rX "$W/html"
 
 # TLS: a client CA, two client certificates it signed, a server certificate.
@@ -396,6 +397,19 @@ ngx_conf "$W" "$ECHO_LOAD" "worker_processes 2;" <<EOF
             }
             proxy_set_header X-Evil \$rv_tok;
             proxy_pass http://127.0.0.1:$UP;
+        }
+        # a response the decision of a location with aim_recheck off
+        # allowed, reached by rewrite ... last in one with it on
+        location /rc/ {
+            aim         on;
+            aim_scope   kb:GET;
+            aim_recheck off;
+            rewrite     ^/rc/off/(.*)\$ /rc/on/\$1 last;
+            location /rc/on/ {
+                aim_recheck on;
+                alias       $W/html/files/;
+                limit_rate  40k;
+            }
         }
         location /rv-nest/ {
             aim       on;
@@ -793,6 +807,25 @@ all_refused() { # token start -> how many of 10 requests were refused as revoked
     done
     echo $n
 }
+
+# a response allowed in a location with aim_recheck off and served in one
+# with it on (rewrite ... last keeps the decision) is re-checked there
+T_RC=$(issue --sub spiffe://test/agent/rc --scope kb:GET)
+( curl -s -o "$W/rc.out" -H "$(bearer "$T_RC")" "http://127.0.0.1:$PORT/rc/off/big"
+  echo "$? $(date +%s%3N)" > "$W/rc.end" ) &
+RCPID=$!
+sleep 1.5
+echo "agent spiffe://test/agent/rc" >> "$W/revoked"
+RC_AT=$(date +%s%3N)
+wait "$RCPID"
+read -r rcrc rcend < "$W/rc.end"
+rcsize=$(stat -c %s "$W/rc.out" 2> /dev/null || echo 0)
+if [ "$rcrc" -ne 0 ] && [ "$rcsize" -gt 0 ] && [ "$rcsize" -lt 400000 ] && [ $((rcend - RC_AT)) -le 2500 ]; then
+    ok "aim_recheck on where the request was served: the revoked download ended $((rcend - RC_AT)) ms after"
+else
+    not_ok "aim_recheck on where the request was served: the revoked download ended within 2.5 s" \
+        "curl exit $rcrc, $rcsize bytes, ended $((rcend - RC_AT)) ms after"
+fi
 
 T_JTI=$(issue --sub spiffe://test/agent/revokee --scope kb:GET --jti revoke-me-$$)
 http GET /kb/doc -H "$(bearer "$T_JTI")"
