@@ -463,7 +463,8 @@ ngx_http_aim_check(ngx_http_request_t *r, ngx_http_aim_loc_conf_t *alcf)
  * Was ctx's decision taken for what alcf requires of this request?  The
  * same verifier, binding rules and scopes (an "if" block that sets no aim
  * directive inherits all of them), and the same aim_token and
- * aim_dpop_origin values: NGX_OK; NGX_DECLINED: decide again.
+ * aim_dpop_origin values; an allow kept for re-checks where alcf wants
+ * them: NGX_OK; NGX_DECLINED: decide again.
  */
 
 static ngx_int_t
@@ -483,7 +484,8 @@ ngx_http_aim_same(ngx_http_request_t *r, ngx_http_aim_ctx_t *ctx,
             || prev->scopes != alcf->scopes
             || prev->scope_any != alcf->scope_any
             || prev->mcp != alcf->mcp
-            || prev->mcp_max_body != alcf->mcp_max_body))
+            || prev->mcp_max_body != alcf->mcp_max_body
+            || (alcf->recheck && !prev->recheck)))
     {
         return NGX_DECLINED;
     }
