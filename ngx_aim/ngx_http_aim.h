@@ -132,6 +132,9 @@ typedef struct {
 typedef struct {
     ngx_http_aim_loc_conf_t    *conf;       /* what was decided for */
     ngx_str_t                   scopes;     /* ... with these scopes */
+    ngx_str_t                   token;      /* ... the aim_token and */
+    ngx_str_t                   origin;     /* aim_dpop_origin read, when
+                                             * they carry variables */
     ngx_int_t                   rc;         /* NGX_OK or a status */
     aim_decision                decision;
     aim_decision                identity;   /* aim_identify, for variables */
@@ -214,6 +217,8 @@ ngx_int_t ngx_http_aim_identify(ngx_http_request_t *r,
     ngx_http_aim_loc_conf_t *alcf, ngx_http_aim_ctx_t *ctx);
 ngx_uint_t ngx_http_aim_same_credentials(ngx_http_aim_loc_conf_t *a,
     ngx_http_aim_loc_conf_t *b);
+ngx_int_t ngx_http_aim_same_values(ngx_http_request_t *r,
+    ngx_http_aim_loc_conf_t *alcf, ngx_http_aim_ctx_t *ctx);
 ngx_int_t ngx_http_aim_http(ngx_http_request_t *r, aim_http_request *h);
 ngx_uint_t ngx_http_aim_mcp_body(ngx_http_request_t *r);
 ngx_int_t ngx_http_aim_scopes(ngx_http_request_t *r,

@@ -275,10 +275,16 @@ ngx_module_t  ngx_http_aim_module = {
 };
 
 
-/* $aim_NAME: the verified token's NAME (aim_token_NAME()) */
+/*
+ * $aim_NAME: the verified token's NAME (aim_token_NAME()).  Not cached:
+ * nginx's cache is shared by a request's subrequests and kept across
+ * "rewrite ... last" and internal redirects, and a value read under
+ * another configuration (another verifier, policy or token source, a
+ * subrequest's decision) must not reach this location's upstream.
+ */
 #define NGX_HTTP_AIM_TOKEN_VAR(name)                                         \
     { ngx_string("aim_" #name), NULL, ngx_http_aim_variable,                 \
-      (uintptr_t) aim_token_##name, 0, 0 }
+      (uintptr_t) aim_token_##name, NGX_HTTP_VAR_NOCACHEABLE, 0 }
 
 static ngx_http_variable_t  ngx_http_aim_vars[] = {
 
@@ -294,7 +300,7 @@ static ngx_http_variable_t  ngx_http_aim_vars[] = {
       0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
     { ngx_string("aim_claim_"), NULL, ngx_http_aim_claim_variable,
-      0, NGX_HTTP_VAR_PREFIX, 0 },
+      0, NGX_HTTP_VAR_PREFIX|NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
       ngx_http_null_variable
 };
@@ -456,7 +462,9 @@ ngx_http_aim_check(ngx_http_request_t *r, ngx_http_aim_loc_conf_t *alcf)
 /*
  * Was ctx's decision taken for what alcf requires of this request?  The
  * same verifier, binding rules and scopes (an "if" block that sets no aim
- * directive inherits all of them): NGX_OK; NGX_DECLINED: decide again.
+ * directive inherits all of them), and the same aim_token and
+ * aim_dpop_origin values; an allow kept for re-checks where alcf wants
+ * them: NGX_OK; NGX_DECLINED: decide again.
  */
 
 static ngx_int_t
@@ -476,8 +484,18 @@ ngx_http_aim_same(ngx_http_request_t *r, ngx_http_aim_ctx_t *ctx,
             || prev->scopes != alcf->scopes
             || prev->scope_any != alcf->scope_any
             || prev->mcp != alcf->mcp
-            || prev->mcp_max_body != alcf->mcp_max_body))
+            || prev->mcp_max_body != alcf->mcp_max_body
+            || (alcf->recheck && !prev->recheck)))
     {
+        return NGX_DECLINED;
+    }
+
+    switch (ngx_http_aim_same_values(r, alcf, ctx)) {
+    case NGX_OK:
+        break;
+    case NGX_ERROR:
+        return NGX_ERROR;
+    default:
         return NGX_DECLINED;
     }
 

@@ -65,6 +65,8 @@ static void ngx_http_aim_main_cleanup(void *data);
 static void ngx_http_aim_token_cleanup(void *data);
 static ngx_int_t ngx_http_aim_keep_token(ngx_http_request_t *r,
     aim_decision *d);
+static ngx_int_t ngx_http_aim_value(ngx_http_request_t *r,
+    ngx_http_complex_value_t *cv, ngx_str_t *value);
 
 
 static ngx_shm_zone_t  *ngx_http_aim_replay_zone;
@@ -86,7 +88,9 @@ ngx_http_aim_decide(ngx_http_request_t *r, ngx_http_aim_loc_conf_t *alcf,
     ngx_http_aim_main_t  *mn;
 
     if (ngx_http_aim_describe(r, alcf, &req) != NGX_OK
-        || ngx_http_aim_scopes(r, alcf, &req, &joined) != NGX_OK)
+        || ngx_http_aim_scopes(r, alcf, &req, &joined) != NGX_OK
+        || ngx_http_aim_value(r, alcf->token, &ctx->token) != NGX_OK
+        || ngx_http_aim_value(r, alcf->dpop_origin, &ctx->origin) != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -222,6 +226,50 @@ ngx_http_aim_same_credentials(ngx_http_aim_loc_conf_t *a,
                && a->dpop == b->dpop
                && a->dpop_origin == b->dpop_origin
                && a->token == b->token);
+}
+
+
+/*
+ * Does ctx's decision still hold for the credentials as alcf reads them
+ * now?  aim_token and aim_dpop_origin built from variables are read
+ * again: a "set" of the location (or of its "if" block) that changed
+ * them after the decision makes the request be decided again, so a token
+ * put there afterwards is never passed on unverified.  NGX_OK: the same
+ * values; NGX_DECLINED: decide again.
+ */
+
+ngx_int_t
+ngx_http_aim_same_values(ngx_http_request_t *r, ngx_http_aim_loc_conf_t *alcf,
+    ngx_http_aim_ctx_t *ctx)
+{
+    ngx_str_t  token, origin;
+
+    if (ngx_http_aim_value(r, alcf->token, &token) != NGX_OK
+        || ngx_http_aim_value(r, alcf->dpop_origin, &origin) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    /* both are the client's own input: nothing secret is compared */
+
+    return (ngx_http_aim_same_scopes(&token, &ctx->token) == NGX_OK
+            && ngx_http_aim_same_scopes(&origin, &ctx->origin) == NGX_OK)
+           ? NGX_OK : NGX_DECLINED;
+}
+
+
+/* What a complex value reads now; nothing when it has no variables. */
+
+static ngx_int_t
+ngx_http_aim_value(ngx_http_request_t *r, ngx_http_complex_value_t *cv,
+    ngx_str_t *value)
+{
+    if (cv == NULL || cv->lengths == NULL) {
+        ngx_str_null(value);
+        return NGX_OK;
+    }
+
+    return ngx_http_complex_value(r, cv, value);
 }
 
 

@@ -52,11 +52,12 @@ ngx_conf "$W" "master_process off;" "daemon off;" <<EOF
         add_header X-Team   \$aim_claim_team always;
         add_header X-Reason \$aim_reason always;
         set \$verb GET;
+        set \$tok \$http_x_first;
 
         location /kb/ {
             aim       on;
             aim_scope kb:\$request_method;
-            limit_req zone=agents burst=1000;
+            limit_req zone=agents burst=1000 nodelay;
             empty_gif;
         }
         location /dpop/ {
@@ -90,6 +91,18 @@ ngx_conf "$W" "master_process off;" "daemon off;" <<EOF
             aim_scope kb:\$verb;
             set       \$verb DELETE;
             empty_gif;
+        }
+        location /settok/ {
+            aim       on;
+            aim_scope kb:GET;
+            aim_token \$tok;
+            set       \$tok \$http_x_second;
+            empty_gif;
+        }
+        location /rw/ {
+            aim       on;
+            set       \$seen "\$aim_agent \$aim_claim_team";
+            rewrite   ^ /kb/rewritten last;
         }
     }
 EOF
@@ -131,6 +144,12 @@ check "mirror subrequests into aim, 20 requests" "200:20 " \
     "$(codes -H "Authorization: Bearer $T" "${urls[@]}")"
 mapfile -t urls < <(many 20 "$U/setscope/x")
 check "decided again after set changed the scope, 20 requests" "403:20 " \
+    "$(codes -H "Authorization: Bearer $T" "${urls[@]}")"
+mapfile -t urls < <(many 20 "$U/settok/x")
+check "decided again after set changed aim_token's token, 20 requests" "401:20 " \
+    "$(codes -H "X-First: $T" -H "X-Second: forged" "${urls[@]}")"
+mapfile -t urls < <(many 20 "$U/rw/x")
+check "variables read before rewrite ... last, 20 requests" "200:20 " \
     "$(codes -H "Authorization: Bearer $T" "${urls[@]}")"
 mapfile -t urls < <(many 20 "$U/ret/x")
 check "return in a protected location, no token, 20 requests" "401:20 " "$(codes "${urls[@]}")"
