@@ -43,11 +43,38 @@ refused(const char *name, const char *body, size_t len, int want_code,
 
 #define REFUSED(name, body, code, says) refused(name, body, strlen(body), code, says)
 
+/* Requests and what each names: tool, prompt, resource. */
+static const struct {
+    const char *json;
+    const char *tool, *prompt, *resource;
+} names[] = {
+    { "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"prompts/get\","
+      "\"params\":{\"name\":\"summarize\",\"arguments\":{\"id\":\"7\"}}}",
+      NULL, "summarize", NULL },
+    { "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"resources/read\","
+      "\"params\":{\"uri\":\"doc://42\"}}",
+      NULL, NULL, "doc://42" },
+    { "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"resources/subscribe\","
+      "\"params\":{\"uri\":\"doc://\\u00e9t\\u00e9\"}}",
+      NULL, NULL, "doc://\xc3\xa9t\xc3\xa9" },
+    { "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"tools/call\","
+      "\"params\":{\"name\":\"delete\\u005fdoc\"}}",
+      "delete_doc", NULL, NULL },
+    { "{\"jsonrpc\":\"2.0\",\"id\":6,\"method\":\"completion/complete\","
+      "\"params\":{\"ref\":{\"type\":\"ref/prompt\",\"name\":\"summarize\"},"
+      "\"argument\":{\"name\":\"id\",\"value\":\"4\"}}}",
+      NULL, "summarize", NULL },
+    { "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"completion/complete\","
+      "\"params\":{\"ref\":{\"type\":\"ref/resource\",\"uri\":\"doc://{id}\"}}}",
+      NULL, NULL, "doc://{id}" },
+};
+
 static void
 test_messages(void)
 {
     aim_mcp               *m;
     const aim_mcp_message *msg;
+    size_t                 i;
 
     t_section("mcp/messages");
     m = parse_ok("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\","
@@ -79,34 +106,24 @@ test_messages(void)
     CHECK(m != NULL && aim_mcp_at(m, 0)->kind == AIM_MCP_RESPONSE);
     aim_mcp_free(m);
 
-    m = parse_ok("{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"prompts/get\","
-                 "\"params\":{\"name\":\"summarize\",\"arguments\":{\"id\":\"7\"}}}");
-    CHECK_STR(aim_mcp_at(m, 0)->prompt, "summarize");
-    aim_mcp_free(m);
-    m = parse_ok("{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"resources/read\","
-                 "\"params\":{\"uri\":\"doc://42\"}}");
-    CHECK_STR(aim_mcp_at(m, 0)->resource, "doc://42");
-    aim_mcp_free(m);
-    m = parse_ok("{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"resources/subscribe\","
-                 "\"params\":{\"uri\":\"doc://\\u00e9t\\u00e9\"}}");
-    CHECK_STR(aim_mcp_at(m, 0)->resource, "doc://\xc3\xa9t\xc3\xa9");
-    aim_mcp_free(m);
-    /* escapes are decoded: the name the server will look up */
+    /* what each method names, escapes decoded: the name the server will
+     * look up; completion/complete names what it completes for */
+    for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        m = parse_ok(names[i].json);
+        msg = aim_mcp_at(m, 0);
+        CHECKF(msg != NULL, "%s", names[i].json);
+        if (msg != NULL) {
+            CHECK_STR(msg->tool, names[i].tool);
+            CHECK_STR(msg->prompt, names[i].prompt);
+            CHECK_STR(msg->resource, names[i].resource);
+        }
+        aim_mcp_free(m);
+    }
+    /* an escaped method name is decoded too */
     m = parse_ok("{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"tools\\/call\","
                  "\"params\":{\"name\":\"delete\\u005fdoc\"}}");
     CHECK_STR(aim_mcp_at(m, 0)->method, "tools/call");
     CHECK_STR(aim_mcp_at(m, 0)->tool, "delete_doc");
-    aim_mcp_free(m);
-
-    /* completion/complete names what it completes for */
-    m = parse_ok("{\"jsonrpc\":\"2.0\",\"id\":6,\"method\":\"completion/complete\","
-                 "\"params\":{\"ref\":{\"type\":\"ref/prompt\",\"name\":\"summarize\"},"
-                 "\"argument\":{\"name\":\"id\",\"value\":\"4\"}}}");
-    CHECK_STR(aim_mcp_at(m, 0)->prompt, "summarize");
-    aim_mcp_free(m);
-    m = parse_ok("{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"completion/complete\","
-                 "\"params\":{\"ref\":{\"type\":\"ref/resource\",\"uri\":\"doc://{id}\"}}}");
-    CHECK_STR(aim_mcp_at(m, 0)->resource, "doc://{id}");
     aim_mcp_free(m);
 
     /* other methods name nothing; their params may be anything JSON-RPC allows */
