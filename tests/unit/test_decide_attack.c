@@ -133,16 +133,9 @@ static const char *const need_admin[] = { "kb:admin" };
 static aim_request
 request(const char *tok)
 {
-    aim_request r;
+    aim_request r = tu_request(tok, need_read);
 
-    memset(&r, 0, sizeof(r));
-    r.adapter = "test";
-    r.action = "GET";
     r.resource = "/kb/42";
-    r.scopes = need_read;
-    r.nscopes = 1;
-    r.token = tok;
-    r.token_len = tok != NULL ? strlen(tok) : 0;
     r.method = "GET";
     r.url = HTU;
     r.replay = store;
