@@ -1175,6 +1175,21 @@ test_state_orphaned(void)
     aim_ssf_receiver_free(r);
 }
 
+/* aim_ssf_receiver_new refuses cfg: the file the message starts with
+ * (prefix) is writable by others. */
+static void
+refused_writable(const aim_config *cfg, const char *prefix, const char *what)
+{
+    aim_ssf_receiver *r;
+    aim_error         err;
+
+    r = aim_ssf_receiver_new(cfg, &err);
+    CHECKF(r == NULL && err.status == AIM_CONFIG && tu_contains(err.message, prefix)
+           && tu_contains(err.message, "writable by others"),
+           "%s: %s", what, r ? "accepted" : err.message);
+    aim_ssf_receiver_free(r);
+}
+
 /*
  * strict_modes holds for the receiver's files as for the verifier's:
  * whoever can change the transmitter's key file can sign SETs (disable
@@ -1214,12 +1229,7 @@ test_strict_modes(void)
     aim_config_set(cfg, "ssf_keys", keys, &err);
     aim_config_set(cfg, "ssf_issuer", TX_ISS, &err);
     aim_config_set(cfg, "ssf_audience", RX_AUD, &err);
-    r = aim_ssf_receiver_new(cfg, &err);
-    CHECKF(r == NULL && err.status == AIM_CONFIG
-           && tu_contains(err.message, "ssf_keys: ")
-           && tu_contains(err.message, "writable by others"),
-           "a transmitter key file others can write: %s", r ? "accepted" : err.message);
-    aim_ssf_receiver_free(r);
+    refused_writable(cfg, "ssf_keys: ", "a transmitter key file others can write");
     CHECK_ST(aim_config_set(cfg, "strict_modes", "off", &err), AIM_OK, &err);
     r = aim_ssf_receiver_new(cfg, &err);
     CHECKF(r != NULL, "strict_modes off: %s", r ? "" : err.message);
@@ -1229,11 +1239,7 @@ test_strict_modes(void)
 
     /* the state file, writable by others, at start */
     CHECK(chmod(st, 0666) == 0);
-    r = aim_ssf_receiver_new(cfg, &err);
-    CHECKF(r == NULL && err.status == AIM_CONFIG && tu_contains(err.message, "state: ")
-           && tu_contains(err.message, "writable by others"),
-           "a state file others can write: %s", r ? "accepted" : err.message);
-    aim_ssf_receiver_free(r);
+    refused_writable(cfg, "state: ", "a state file others can write");
     CHECK(chmod(st, 0660) == 0);
 
     /* a key file made writable by others later: the reload is refused, the
@@ -1329,12 +1335,7 @@ test_strict_modes(void)
         aim_ssf_receiver_free(r);
         CHECK(chmod(jpath, 0666) == 0);
         cfg = rx_config(st);
-        r = aim_ssf_receiver_new(cfg, &err);
-        CHECKF(r == NULL && err.status == AIM_CONFIG
-               && tu_contains(err.message, "shared signals journal: ")
-               && tu_contains(err.message, "writable by others"),
-               "a journal others can write: %s", r ? "accepted" : err.message);
-        aim_ssf_receiver_free(r);
+        refused_writable(cfg, "shared signals journal: ", "a journal others can write");
         j = aim_journal_open(st, 1, &err);
         CHECK(j == NULL && tu_contains(err.message, "writable by others"));
         aim_journal_close(j);
