@@ -436,6 +436,26 @@ test_state_grown(void)
 /* ------------------------------------------------------------------ */
 /* aim_key_sources                                                     */
 
+/* A key source (keys_opt = "https://z path") bound to an issuer
+ * issuer_opt does not name: refused by the check, saying so. */
+static void
+unconfigured_issuer(const char *issuer_opt, const char *keys_opt, int opt,
+                    const char *path, const char *says)
+{
+    aim_config      *cfg = aim_config_new();
+    aim_key_sources  ks;
+    aim_error        err;
+    char             buf[1024];
+
+    aim_config_set(cfg, issuer_opt, "https://a", &err);
+    snprintf(buf, sizeof(buf), "https://z %s", path);
+    aim_config_set(cfg, keys_opt, buf, &err);
+    ks = aim_config_key_sources(cfg, opt);
+    CHECK_ST(aim_key_sources_check(&ks, &err), AIM_CONFIG, &err);
+    CHECKF(tu_contains(err.message, says), "%s: %s", keys_opt, err.message);
+    aim_config_free(cfg);
+}
+
 static void
 test_key_sources(void)
 {
@@ -504,14 +524,8 @@ test_key_sources(void)
     aim_config_free(cfg);
 
     /* bound to an issuer that is not configured */
-    cfg = aim_config_new();
-    aim_config_set(cfg, "issuer", "https://a", &err);
-    snprintf(buf, sizeof(buf), "https://z %s", one);
-    aim_config_set(cfg, "keys", buf, &err);
-    ks = aim_config_key_sources(cfg, AIM_OPT_KEYS);
-    CHECK_ST(aim_key_sources_check(&ks, &err), AIM_CONFIG, &err);
-    CHECK(tu_contains(err.message, "\"https://z\" is not a configured issuer"));
-    aim_config_free(cfg);
+    unconfigured_issuer("issuer", "keys", AIM_OPT_KEYS, one,
+                        "\"https://z\" is not a configured issuer");
 
     /* the same for transmitters, in their own words */
     cfg = aim_config_new();
@@ -522,14 +536,8 @@ test_key_sources(void)
     CHECK_ST(aim_key_sources_check(&ks, &err), AIM_CONFIG, &err);
     CHECK(tu_contains(err.message, "ssf_keys: ") && tu_contains(err.message, "transmitter"));
     aim_config_free(cfg);
-    cfg = aim_config_new();
-    aim_config_set(cfg, "ssf_issuer", "https://a", &err);
-    snprintf(buf, sizeof(buf), "https://z %s", one);
-    aim_config_set(cfg, "ssf_keys", buf, &err);
-    ks = aim_config_key_sources(cfg, AIM_OPT_SSF_KEYS);
-    CHECK_ST(aim_key_sources_check(&ks, &err), AIM_CONFIG, &err);
-    CHECK(tu_contains(err.message, "is not a configured ssf_issuer"));
-    aim_config_free(cfg);
+    unconfigured_issuer("ssf_issuer", "ssf_keys", AIM_OPT_SSF_KEYS, one,
+                        "is not a configured ssf_issuer");
 
     /* failures while loading: which source, nothing leaked (ASan,
      * valgrind), a configuration error */
