@@ -123,6 +123,23 @@ not_in_file() {
         ok "$name"; fi
 }
 
+# cut_short NAME BASE AT MAX: a download revoked at AT (ms since the epoch)
+# must be ended by the server within MAX ms: BASE.end holds curl's exit
+# status and when it returned ("RC MS", as `echo "$? $(date +%s%3N)"`
+# writes it), BASE.out the body.  Passes when curl failed, some of the body
+# came but not all of it (under 400,000 bytes) and it ended in time.
+cut_short() {
+    local name=$1 base=$2 at=$3 max=$4 rc end size
+    read -r rc end < "$base.end"
+    size=$(stat -c %s "$base.out" 2> /dev/null || echo 0)
+    if [ "$rc" -ne 0 ] && [ "$size" -gt 0 ] && [ "$size" -lt 400000 ] && [ $((end - at)) -le "$max" ]; then
+        ok "$name: ended $((end - at)) ms after ($size bytes, curl exit $rc)"
+    else
+        not_ok "$name: ended within $max ms" \
+            "curl exit $rc, $size bytes, ended $((end - at)) ms after"
+    fi
+}
+
 # run CMD...: runs it with stdin from /dev/null; sets OUT, ERR and RC.
 run() {
     local f
