@@ -110,6 +110,8 @@ check_not_re() {
     if printf '%s\n' "$3" | grep -Eq -- "$2"; then not_ok "$1" "unexpected /$2/ in:" "$3"; else ok "$1"; fi
 }
 # in_file NAME NEEDLE FILE... / not_in_file: a fixed string in the files.
+# not_in_file fails for a file it cannot read (a wrong path, a log never
+# written): absence from nothing proves nothing.
 in_file() {
     local name=$1 needle=$2
     shift 2
@@ -117,8 +119,11 @@ in_file() {
         not_ok "$name" "[$needle] not in $*"; fi
 }
 not_in_file() {
-    local name=$1 needle=$2
+    local name=$1 needle=$2 f
     shift 2
+    for f in "$@"; do
+        [ -f "$f" ] && [ -r "$f" ] || { not_ok "$name" "$f: not a readable file"; return 0; }
+    done
     if grep -qF -- "$needle" "$@" 2>/dev/null; then not_ok "$name" "[$needle] found in $*"; else
         ok "$name"; fi
 }
