@@ -110,6 +110,8 @@ check_not_re() {
     if printf '%s\n' "$3" | grep -Eq -- "$2"; then not_ok "$1" "unexpected /$2/ in:" "$3"; else ok "$1"; fi
 }
 # in_file NAME NEEDLE FILE... / not_in_file: a fixed string in the files.
+# not_in_file fails for a file it cannot read (a wrong path, a log never
+# written): absence from nothing proves nothing.
 in_file() {
     local name=$1 needle=$2
     shift 2
@@ -117,10 +119,30 @@ in_file() {
         not_ok "$name" "[$needle] not in $*"; fi
 }
 not_in_file() {
-    local name=$1 needle=$2
+    local name=$1 needle=$2 f
     shift 2
+    for f in "$@"; do
+        [ -f "$f" ] && [ -r "$f" ] || { not_ok "$name" "$f: not a readable file"; return 0; }
+    done
     if grep -qF -- "$needle" "$@" 2>/dev/null; then not_ok "$name" "[$needle] found in $*"; else
         ok "$name"; fi
+}
+
+# cut_short NAME BASE AT MAX: a download revoked at AT (ms since the epoch)
+# must be ended by the server within MAX ms: BASE.end holds curl's exit
+# status and when it returned ("RC MS", as `echo "$? $(date +%s%3N)"`
+# writes it), BASE.out the body.  Passes when curl failed, some of the body
+# came but not all of it (under 400,000 bytes) and it ended in time.
+cut_short() {
+    local name=$1 base=$2 at=$3 max=$4 rc end size
+    read -r rc end < "$base.end"
+    size=$(stat -c %s "$base.out" 2> /dev/null || echo 0)
+    if [ "$rc" -ne 0 ] && [ "$size" -gt 0 ] && [ "$size" -lt 400000 ] && [ $((end - at)) -le "$max" ]; then
+        ok "$name: ended $((end - at)) ms after ($size bytes, curl exit $rc)"
+    else
+        not_ok "$name: ended within $max ms" \
+            "curl exit $rc, $size bytes, ended $((end - at)) ms after"
+    fi
 }
 
 # run CMD...: runs it with stdin from /dev/null; sets OUT, ERR and RC.
