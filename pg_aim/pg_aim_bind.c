@@ -163,6 +163,7 @@ binding_new(aim_token *t, const char *role, PgAimScope scope)
 	b->token = t;
 	b->scope = scope;
 	b->generation = ++generations;
+	b->lineage = b->generation;
 	return b;
 }
 
@@ -357,7 +358,8 @@ pg_aim_bind(FunctionCallInfo fcinfo, PgAimScope scope)
 	aim_decision_clear(&d);
 
 	nb = binding_new(t, role, scope);
-	nb->lineage = cur != NULL ? cur->lineage : nb->generation;
+	if (cur != NULL)
+		nb->lineage = cur->lineage; /* a refresh: the same binding */
 	nb->subid = GetCurrentSubTransactionId();
 	nb->prev = pending;
 	pending = nb;
@@ -451,7 +453,6 @@ login(Port *port, char *token)
 	t = aim_token_ref(d.token);
 	aim_decision_clear(&d);
 	bound = binding_new(t, NULL, PG_AIM_SESSION);
-	bound->lineage = bound->generation;
 	bound->role_id = InvalidOid;
 	bound->session_user_id = InvalidOid;
 	pg_aim_set("pg_aim.bound", token, PG_AIM_SESSION);

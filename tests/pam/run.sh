@@ -756,7 +756,7 @@ check "account: a name that is not ASCII cannot form the line's pam:login:%u: re
 in_file "... logged as the host's denial" "account for j\u00fcrgen by agent $AGENT refused: policy_denied: the account name cannot form the scope" "$T/out.last"
 check "session: the same, refused and nothing exported" \
     "$SESSION_ERR" "$(TOKEN=$AGENTS_TOKEN result aim-form-later "$UTF8_USER" authenticate open_session)"
-check "... (no AIM_AGENT)" "" "$(cat "$T/session.env" 2>/dev/null)"
+check "... (no AIM_AGENT; the session's last module ran)" "" "$(cat "$T/session.env" || echo 'dumpenv.sh did not run')"
 svc aim-form-long \
     "auth     required $MODULE $COMMON token_env=AIM_TOKEN" \
     "account  required $MODULE $COMMON scope=host:%h:login:%u"
@@ -786,6 +786,18 @@ check "... and its session is re-checked and carries the identity" \
 AIM_AGENT=$AGENT" "$(TOKEN=$GOOD result aim-acct-login $USER_OK authenticate acct_mgmt open_session; grep -h '^AIM_AGENT=' "$T/session.env")"
 check "... a refused token is no login: the password stack decides without pam_aim" \
     "$PERM" "$(TOKEN=$OTHER result aim-acct-login $USER_OK authenticate acct_mgmt)"
+NARROW=$(issue --sub "$AGENT" --scope "pam:login:root")
+ALL_TOKENS="$ALL_TOKENS $NARROW"
+check "... a token without this account's scope: account refused" \
+    "$PERM" "$(TOKEN=$NARROW result aim-acct-login $USER_OK authenticate acct_mgmt)"
+in_file "... logged" "account (token_env) for nobody by agent $AGENT refused: insufficient_scope" "$T/out.last"
+check "no token at all: account leaves it to the stack (pam_aim the only module: refused)" \
+    "$PERM" "$(TOKEN= result aim-acct-login $USER_OK authenticate acct_mgmt)"
+not_in_file "... (pam_aim refused nothing: no refusal logged)" "refused" "$T/out.last"
+check "... no login: the password step leaves it to the stack" \
+    success "$(TOKEN= result aim-acct-login $USER_OK authenticate chauthtok)"
+check "... and the session step exports no identity" \
+    success "$(TOKEN= result aim-acct-login $USER_OK authenticate open_session; cat "$T/session.env" || echo 'dumpenv.sh did not run')"
 
 echo "# hostile review: what a refusal tells syslog about a secret that is no token"
 check "use_first_pass with a person's password" \
@@ -823,7 +835,7 @@ check "a config= file others may write: refused (strict_modes)" \
 in_file "... naming it" "aim-writable.conf: writable by others" "$T/out.last"
 check "setcred before auth succeeds and sets no identity" \
     success "$(TOKEN=$GOOD result aim-spoof-after $USER_OK setcred open_session)"
-check "... (the session after it has no AIM login: nothing exported)" "" "$(cat "$T/session.env" 2>/dev/null)"
+check "... (the session after it has no AIM login: nothing exported)" "" "$(cat "$T/session.env" || echo 'dumpenv.sh did not run')"
 
 echo "# memory (valgrind, pam_wrapper without deep binding)"
 # vg_case WHAT WANT TOKEN USER STEP...: under memcheck, WANT and no error.

@@ -267,6 +267,10 @@ check_re "a role that can read the server's files is refused" \
 check_re "a role that can run server programs is refused" \
     "role \"program_role\" has the privileges of pg_read_server_files, pg_write_server_files or pg_execute_server_program" \
     "$(role_try "$FILES" program_role)"
+check_re "too little scope (no pg:role:files_role): refused" \
+    "AIM agent \"spiffe://test/agent/dave\" refused: (insufficient_scope|role \"files_role\" has the privileges)" "$(role_try "$NOROLE" files_role)"
+check "... and the session stays unbound" "user:app_login agent:none" "$(line user: "$(role_try "$NOROLE" files_role)")"
+check "no token: the session stays unbound" "user:app_login agent:none" "$(line user: "$(role_try "" files_role)")"
 
 # A role name is echoed bounded, however long.
 out=$(as app_login aimtest -v tok="$ALICE" <<'EOF'
@@ -573,6 +577,37 @@ EOF
     check_re "COMMIT of that transaction keeps nothing" "^commit: complete ROLLBACK" "$out"
     check "the sequence advanced by the rows before the revocation only" "3" "$(su_sql "SELECT last_value FROM proto_seq")"
 
+    # A named portal bound before a savepoint, first run by Execute under a
+    # transaction binding made after it: once ROLLBACK TO SAVEPOINT undoes
+    # the binding, the portal does not run again.  Without any binding the
+    # same sequence runs to the end.
+    for who in '' "$ALICE"; do
+        out=$(proto <<EOF
+connect c $CONN
+begin Q BEGIN
+p P st SELECT 'portal:' || g FROM generate_series(1, 3) g
+b B pp st
+s0 S
+sp Q SAVEPOINT s
+bind Q SELECT CASE WHEN '$who' = '' THEN NULL ELSE aim.transaction_init('$who') END
+e1 E pp 1
+s1 S
+rb Q ROLLBACK TO s
+e2 E pp 1
+s2 S
+end Q ROLLBACK
+EOF
+)
+        if [ -z "$who" ]; then
+            check "extended protocol, no binding: the portal runs across ROLLBACK TO" "2" "$(grep -c '^e[12]: row portal:' <<<"$out")"
+        else
+            check "extended protocol: Execute under the binding returns a row" "e1: row portal:1" "$(grep '^e1: row' <<<"$out")"
+            check_re "Execute after ROLLBACK TO undid the binding is refused" \
+                "^e2: error: 42501 a cursor or portal that ran as AIM agent \"spiffe://test/agent/alice\" cannot run once that binding is undone" "$out"
+            check "and returns no row" "0" "$(grep -c '^e2: row' <<<"$out")"
+        fi
+    done
+
     # The unnamed portal, in an implicit transaction (no Sync), writing a large object.
     out=$(proto <<EOF
 connect c $CONN
@@ -745,6 +780,16 @@ check_re "PAM agent login as a superuser role refused" "AIM agent login refused:
 check_re "naming why" "role \"daemon\" is a superuser" "$out"
 out=$(pam_sql "$PAM_BYPASS" "SELECT current_user" bin)
 check_re "PAM agent login as a BYPASSRLS role refused" "role \"bin\" bypasses row-level security" "$out"
+su_sql "GRANT pg_read_server_files TO nobody" >/dev/null
+out=$(pam_sql "$PAMTOK" "SELECT 'logged-in:' || current_user")
+check_re "PAM agent login as a role with pg_read_server_files refused" \
+    "role \"nobody\" has the privileges of pg_read_server_files" "$out"
+check_not_re "... no session" "^logged-in:" "$out"
+out=$(pam_sql "$PAMTOK_ROOT" "SELECT 'logged-in:' || current_user")
+check_re "... and with too little scope (no pg:login:nobody)" "PAM authentication failed for user \"nobody\"" "$out"
+out=$(pam_sql "" "SELECT 'logged-in:' || current_user")
+check_re "... and with no token" "PAM authentication failed for user \"nobody\"|no password supplied" "$out"
+su_sql "REVOKE pg_read_server_files FROM nobody" >/dev/null
 out=$(PGPASSWORD=x PGOPTIONS="-c pg_aim.bound=forged" "$PGBIN/psql" -X -At -h "$T" -p "$PORT" -U app_login -d aimtest -c "SELECT coalesce(aim.agent_id(), 'none')" 2>&1)
 check_re "pg_aim.bound cannot be set from the startup packet" "(pg_aim.bound is set only by pg_aim|permission denied to set parameter \"pg_aim.bound\")" "$out"
 for opts in "-c role=agent_reader" "-ecrole=agent_reader" "--role=agent_reader" "-c session_authorization=app_login"; do
