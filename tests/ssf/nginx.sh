@@ -386,7 +386,10 @@ check "Y is still allowed by nginx, PAM and PostgreSQL" "$ALLOWED" "$(everywhere
 X_NEW=$(issue --sub "$X" --scope "$SCOPES" --iat $((NOW + 1)))
 check "X's token issued after the event is allowed (a cut, not a ban)" "200" "$(api "$PA" "$X_NEW")"
 check "the cut is at the event's time" "{\"disabled\":false,\"revoked_before\":$EVT}" "$(marks a/state "$X")"
-in_file "the receiver's audit line names the event and X" '"outcome":"applied"' a/audit.log
+check "the receiver's audit line names the event and X" 1 \
+    "$(jq -c --arg x "$X" 'select(.adapter == "ssf" and .outcome == "applied" and .agent == $x
+                                  and (.event | tostring | contains("session-revoked")))' a/audit.log \
+       | head -n 1 | wc -l)"
 assert "... in the shared audit file, adapter ssf" \
     eval "grep '\"adapter\":\"ssf\"' a/audit.log | grep -q 'session-revoked'"
 
